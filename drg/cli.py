@@ -1,0 +1,69 @@
+"""The ``drg`` command line: a thin typer layer that parses, calls one library function, and prints.
+
+Commands live in small modules (``drg/cli_*.py``), each with a ``register(app)`` function, so that the
+grouping, payment and settlement commands can grow apart. Heavy libraries (polars, numba, duckdb) are
+imported inside the commands, never at module import, so ``drg --help`` and the one-case estimate stay fast.
+
+Exit codes (CONTRACT.md): 0 success; 1 the input or policy is wrong; 2 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from drg.errors import InputError, InvariantError
+
+app = typer.Typer(
+    name="drg",
+    help="DRG point-method payment: group cases, price them in points, settle a city's budget to the fen.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+scheme_app = typer.Typer(help="Compile and inspect grouping schemes.", no_args_is_help=True)
+policy_app = typer.Typer(help="List and show policy profiles.", no_args_is_help=True)
+settle_app = typer.Typer(help="Monthly and annual settlement runs.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The settlement ledger (DuckDB).", no_args_is_help=True)
+app.add_typer(scheme_app, name="scheme")
+app.add_typer(policy_app, name="policy")
+app.add_typer(settle_app, name="settle")
+app.add_typer(ledger_app, name="ledger")
+
+
+def _register_all() -> None:
+    import importlib
+
+    for name in ("cli_cases", "cli_grouper", "cli_payment", "cli_settle", "cli_estimate"):
+        try:
+            module = importlib.import_module(f"drg.{name}")
+        except ModuleNotFoundError as exc:  # a command module not written yet
+            if exc.name == f"drg.{name}":
+                continue
+            raise
+        module.register(app=app, scheme_app=scheme_app, policy_app=policy_app,
+                        settle_app=settle_app, ledger_app=ledger_app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console-script entry point: map project errors to exit codes."""
+    try:
+        app()
+    except InputError as exc:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except InvariantError as exc:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]invariant broken, run refused:[/] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
