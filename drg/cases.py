@@ -1,0 +1,676 @@
+"""Reading and validating case tables (the contract of CONTRACT.md), with rejects.
+
+A case table is one row per inpatient discharge (医保结算清单). Parquet is the batch format and is streamed
+by row group; CSV (UTF-8 with or without BOM, or GB18030/GBK, detected) and Excel are read whole — they are
+for a hospital's month. A hospital system's own headers are mapped with a TOML file (``--columns``).
+
+Every row read ends in exactly one place: ``CaseBatch.accepted`` or ``CaseBatch.rejected`` with its 1-based
+data-row number (header not counted) and a reason code. Money is kept as read and also as exact int64 fen
+(``total_cost_fen`` …), rounded half away from zero on the decimal value.
+
+Reject reasons, in the order they are tested (a row gets the first that applies; ``reject_detail`` lists
+all of them with the fields involved):
+
+==============================  =====================================================================
+``missing_field``               a required field is empty
+``wrong_type``                  a value cannot be read as the contract's type (e.g. ``sex = "M"``)
+``duplicate_case_id``           an earlier row of the same input has this ``case_id``
+``empty_dx``                    no diagnosis at all
+``sex_out_of_range``            ``sex`` not in {0, 1, 2, 9}
+``missing_age_days``            ``age`` is 0 and ``age_days`` is empty
+``negative_los``                ``los`` < 0
+``discharge_before_admission``  ``discharge_date`` < ``admit_date``
+``non_finite_money``            a money value is NaN or infinite
+``negative_money``              a money value is below zero
+``payment_mismatch``            ``fund_paid + self_paid + other_paid`` differs from ``total_cost`` by more than 1 fen
+==============================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from drg.errors import InputError
+
+#: The contract's columns and their Arrow types (money columns accept decimal or float64 yuan).
+CASE_SCHEMA: dict[str, pa.DataType] = {
+    "case_id": pa.string(),
+    "patient_id": pa.string(),
+    "hospital_id": pa.string(),
+    "sex": pa.int8(),
+    "age": pa.int16(),
+    "age_days": pa.int32(),
+    "birth_weight": pa.int32(),
+    "los": pa.int32(),
+    "discharge_status": pa.int8(),
+    "dx": pa.list_(pa.string()),
+    "px": pa.list_(pa.string()),
+    "vent_hours": pa.int32(),
+    "admit_date": pa.date32(),
+    "discharge_date": pa.date32(),
+    "total_cost": pa.float64(),
+    "fund_paid": pa.float64(),
+    "self_paid": pa.float64(),
+    "other_paid": pa.float64(),
+    "insurance_type": pa.string(),
+    "county": pa.string(),
+}
+
+MONEY_COLUMNS = ("total_cost", "fund_paid", "self_paid", "other_paid")
+INT_COLUMNS = ("sex", "age", "age_days", "birth_weight", "los", "discharge_status", "vent_hours")
+DATE_COLUMNS = ("admit_date", "discharge_date")
+LIST_COLUMNS = ("dx", "px")
+STRING_COLUMNS = ("case_id", "patient_id", "hospital_id", "insurance_type", "county")
+
+#: Columns a settlement batch must carry, and must fill on every row.
+SETTLEMENT_REQUIRED = (
+    "case_id", "patient_id", "hospital_id", "sex", "age", "los", "dx", "admit_date", "discharge_date",
+    "total_cost", "fund_paid", "self_paid", "insurance_type", "county",
+)
+#: A hospital checking its own month needs less (``drg estimate``).
+ESTIMATE_REQUIRED = ("case_id", "sex", "age", "los", "dx", "total_cost")
+
+REJECT_REASONS = (
+    "missing_field", "wrong_type", "duplicate_case_id", "empty_dx", "sex_out_of_range", "missing_age_days",
+    "negative_los", "discharge_before_admission", "non_finite_money", "negative_money", "payment_mismatch",
+)
+VALID_SEX = (0, 1, 2, 9)
+LIST_SEPARATORS = r"[|,;，；]"
+DEFAULT_BATCH_ROWS = 1 << 20
+
+
+# --------------------------------------------------------------------------------------------- money
+
+
+def yuan_to_fen(values: np.ndarray) -> np.ndarray:
+    """Convert float64 yuan to int64 fen, half away from zero on the decimal value a person typed.
+
+    ``round(x * 100)`` in binary floating point misplaces ties such as 12.345 (stored as 12.34499…).
+    Values whose scaled fraction lies near .5 are decided on ``Decimal(repr(x))`` — the shortest decimal
+    that reads back as ``x`` — so ``12.345`` becomes 1235 fen, as 四舍五入 demands. NaN/inf must be
+    filtered by the caller (they become 0 here).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(x)
+    scaled = np.where(finite, x * 100.0, 0.0)
+    fen = np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
+    frac = np.abs(scaled - np.trunc(scaled))
+    near_tie = finite & (np.abs(frac - 0.5) < 1e-6)
+    for i in np.flatnonzero(near_tie):
+        fen[i] = float(Decimal(repr(float(x[i]))).scaleb(2).quantize(Decimal(1), rounding=_HALF_AWAY))
+    return fen.astype(np.int64)
+
+
+_HALF_AWAY = ROUND_HALF_UP  # decimal's ROUND_HALF_UP rounds ties away from zero
+
+
+def money_to_fen(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(fen, bad)``: int64 fen and a mask of values that are NaN/inf (decimal input is exact)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_decimal(column.type):
+        import pyarrow.compute as pc
+
+        rounded = pc.round(column, ndigits=2, round_mode="half_towards_infinity")
+        scaled = pc.multiply(rounded.cast(pa.decimal128(38, 2)), pa.scalar(100, pa.decimal128(38, 0)))
+        fen = scaled.cast(pa.int64(), safe=False).to_numpy(zero_copy_only=False)
+        return np.nan_to_num(fen).astype(np.int64), np.zeros(len(column), dtype=bool)
+    x = column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    bad = ~np.isfinite(x)
+    return yuan_to_fen(x), bad
+
+
+# --------------------------------------------------------------------------------------------- mapping
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """A hospital system's headers mapped to contract names (``--columns MAPPING.toml``).
+
+    The TOML file has a ``[columns]`` table of ``contract_name = "their header"``, and optionally
+    ``[values.sex]`` (e.g. ``"男" = 1``), ``[values.insurance_type]``, ``[values.discharge_status]`` to
+    translate coded values, ``sheet`` (Excel sheet name) and ``encoding`` (to override detection).
+    """
+
+    columns: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    sheet: str | None = None
+    encoding: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> ColumnMapping:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("column mapping file not found", file=str(path)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"not valid TOML: {exc}", file=str(path)) from None
+        unknown = set(raw) - {"columns", "values", "sheet", "encoding"}
+        if unknown:
+            raise InputError(f"unknown key(s) {sorted(unknown)}; expected columns, values, sheet, encoding",
+                             file=str(path))
+        columns = raw.get("columns", {})
+        bad = [k for k in columns if k not in CASE_SCHEMA]
+        if bad:
+            raise InputError(f"[columns] maps unknown contract column(s) {bad}; contract columns are "
+                             f"{list(CASE_SCHEMA)}", file=str(path), field="columns")
+        values = raw.get("values", {})
+        for name in values:
+            if name not in CASE_SCHEMA:
+                raise InputError(f"[values.{name}] names no contract column", file=str(path), field="values")
+        return cls(columns=dict(columns), values={k: dict(v) for k, v in values.items()},
+                   sheet=raw.get("sheet"), encoding=raw.get("encoding"), source=str(path))
+
+    def rename(self, df: pl.DataFrame, file: str) -> pl.DataFrame:
+        renames = {}
+        for contract, header in self.columns.items():
+            if header not in df.columns:
+                raise InputError(f"the mapping {self.source} expects a column {header!r} (for {contract}); "
+                                 f"the file has {df.columns}", file=file, field=header)
+            renames[header] = contract
+        df = df.rename(renames)
+        for name, table in self.values.items():
+            if name in df.columns:
+                lookup = {str(k): str(v) for k, v in table.items()}
+                df = df.with_columns(pl.col(name).cast(pl.String).replace(lookup))
+        return df
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+@dataclass
+class CaseBatch:
+    """One batch of a case file after validation.
+
+    ``accepted`` holds the columns as read (contract types where the column is a contract column) plus
+    ``total_cost_fen, fund_paid_fen, self_paid_fen, other_paid_fen`` (int64) and ``row_number`` (1-based).
+    ``rejected`` holds the rows as read plus ``row_number``, ``reject_reason`` and ``reject_detail``.
+    """
+
+    accepted: pa.RecordBatch
+    rejected: pa.Table | None
+    source: str
+    first_row: int
+
+    @property
+    def n_read(self) -> int:
+        return self.accepted.num_rows + (self.rejected.num_rows if self.rejected is not None else 0)
+
+
+def detect_encoding(data: bytes) -> str:
+    """Return the encoding of a CSV file's bytes: ``utf-8-sig`` (BOM), ``utf-8``, or ``gb18030``.
+
+    GB18030 is a superset of GBK and GB2312, so files exported as GBK by hospital systems decode with it.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the file is neither UTF-8 nor GB18030/GBK (byte {exc.start})") from None
+
+
+def _read_csv(path: Path, mapping: ColumnMapping | None) -> pl.DataFrame:
+    data = path.read_bytes()
+    encoding = (mapping.encoding if mapping and mapping.encoding else None) or detect_encoding(data)
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise InputError(f"cannot decode as {encoding}: {exc}", file=str(path)) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        return pl.read_csv(io.StringIO(text), infer_schema=False, missing_utf8_is_empty_string=False)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"not a readable CSV file: {exc}", file=str(path)) from None
+
+
+def _read_excel(path: Path, mapping: ColumnMapping | None) -> pl.DataFrame:
+    kwargs = {"sheet_name": mapping.sheet} if mapping and mapping.sheet else {"sheet_id": 1}
+    try:
+        df = pl.read_excel(path, infer_schema_length=0, **kwargs)
+    except Exception as exc:  # fastexcel raises its own exception types
+        raise InputError(f"cannot read the Excel sheet: {exc}", file=str(path)) from None
+    return df.with_columns(pl.all().cast(pl.String))
+
+
+def case_file_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        return "excel"
+    raise InputError(f"unknown case file type {suffix!r}; use .parquet, .csv or .xlsx", file=str(path))
+
+
+def read_cases(
+    path: str | Path,
+    *,
+    mapping: ColumnMapping | str | Path | None = None,
+    required: tuple[str, ...] = SETTLEMENT_REQUIRED,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    columns: list[str] | None = None,
+) -> Iterator[CaseBatch]:
+    """Read and validate a case file, yielding :class:`CaseBatch` objects.
+
+    Parameters
+    ----------
+    path : path of a ``.parquet``, ``.csv`` or ``.xlsx`` file.
+    mapping : a :class:`ColumnMapping` or the path of its TOML file, for files with their own headers.
+    required : contract columns that must exist and be filled on every row.
+    batch_rows : Parquet is streamed in batches of at most this many rows (never more than a row group).
+    columns : read only these columns of a Parquet file (plus what validation needs).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, unreadable, or lacks a required column.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("case file not found", file=str(path))
+    if mapping is not None and not isinstance(mapping, ColumnMapping):
+        mapping = ColumnMapping.load(mapping)
+    kind = case_file_kind(path)
+    if kind == "parquet":
+        yield from _read_parquet(path, required, batch_rows, columns)
+        return
+    df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping)
+    if mapping is not None:
+        df = mapping.rename(df, str(path))
+    _check_columns(df.columns, required, str(path))
+    duplicates = DuplicateFinder.for_whole(df["case_id"].cast(pl.String)) if "case_id" in df.columns else None
+    yield _validate(df.to_arrow(), 1, required, duplicates, str(path), raw_strings=True)
+
+
+def _check_columns(present: list[str], required: tuple[str, ...], file: str) -> None:
+    missing = [c for c in required if c not in present]
+    if missing:
+        raise InputError(f"missing required column(s) {missing}", file=file, field=missing[0])
+
+
+def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int,
+                  columns: list[str] | None) -> Iterator[CaseBatch]:
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"not a readable Parquet file: {exc}", file=str(path)) from None
+    names = pf.schema_arrow.names
+    _check_columns(names, required, str(path))
+    if columns is not None:
+        needed = set(columns) | set(required) | {c for c in CASE_SCHEMA if c in names and c in (
+            *MONEY_COLUMNS, "age_days", "px", "dx")}
+        columns = [c for c in names if c in needed]
+    duplicates = DuplicateFinder.for_parquet(pf) if "case_id" in names else None
+    row = 1
+    for rg in range(pf.num_row_groups):
+        for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[rg], columns=columns,
+                                     use_threads=True):
+            yield _validate(pa.Table.from_batches([batch]), row, required, duplicates, str(path),
+                            raw_strings=False)
+            row += batch.num_rows
+
+
+class DuplicateFinder:
+    """Finds rows whose ``case_id`` an earlier row of the same input already had.
+
+    For a streamed Parquet file it first reads only the ``case_id`` column, hashing each id to 64 bits, so
+    that only ids whose hash repeats (few) are compared as strings in the main pass: memory stays at 8 bytes
+    a row however long the ids are.
+    """
+
+    def __init__(self, candidate_hashes: np.ndarray) -> None:
+        self._candidates = candidate_hashes
+        self._seen: set[str] = set()
+
+    @staticmethod
+    def _hash(ids: pl.Series) -> np.ndarray:
+        return ids.cast(pl.String).fill_null("\x00<null>").hash(seed=7).to_numpy()
+
+    @classmethod
+    def _from_hashes(cls, hashes: np.ndarray) -> DuplicateFinder:
+        if len(hashes) == 0:
+            return cls(np.empty(0, dtype=np.uint64))
+        hashes.sort()
+        repeated = hashes[1:][hashes[1:] == hashes[:-1]]
+        return cls(np.unique(repeated))
+
+    @classmethod
+    def for_parquet(cls, pf: pq.ParquetFile) -> DuplicateFinder:
+        parts = [cls._hash(pl.from_arrow(pf.read_row_group(i, columns=["case_id"]).column(0)))
+                 for i in range(pf.num_row_groups)]
+        return cls._from_hashes(np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64))
+
+    @classmethod
+    def for_whole(cls, ids: pl.Series) -> DuplicateFinder:
+        return cls._from_hashes(cls._hash(ids))
+
+    def mark(self, ids: pl.Series) -> np.ndarray:
+        """Return a mask of the rows of ``ids`` (in file order) that repeat an earlier id; remember them."""
+        out = np.zeros(len(ids), dtype=bool)
+        if len(self._candidates) == 0:
+            return out
+        hashes = self._hash(ids)
+        for i in np.flatnonzero(np.isin(hashes, self._candidates)):
+            value = ids[int(i)]
+            key = "\x00<null>" if value is None else str(value)
+            if key in self._seen:
+                out[i] = True
+            else:
+                self._seen.add(key)
+        return out
+
+
+# --------------------------------------------------------------------------------------------- validation
+
+
+def _split_codes(col: pl.Expr) -> pl.Expr:
+    return (col.cast(pl.String).str.split_by_regex(LIST_SEPARATORS) if hasattr(pl.Expr.str, "split_by_regex")
+            else col.cast(pl.String).str.replace_all(LIST_SEPARATORS, "|").str.split("|"))
+
+
+def _coerce(df: pl.DataFrame, raw_strings: bool) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
+    """Cast contract columns to their types; return the typed frame and per-column wrong-type masks."""
+    typed: dict[str, pl.Series] = {}
+    wrong: dict[str, pl.Series] = {}
+    for name in df.columns:
+        if name not in CASE_SCHEMA:
+            continue
+        s = df[name]
+        if s.dtype == pl.Categorical or s.dtype == pl.Enum:
+            s = s.cast(pl.String)
+        present = s.is_not_null()
+        if s.dtype == pl.String:
+            present = present & (s.str.strip_chars() != "")
+        if name in STRING_COLUMNS:
+            t = s.cast(pl.String).str.strip_chars()
+            t = pl.Series(name, t).set(~present, None) if s.dtype == pl.String else t
+        elif name in INT_COLUMNS:
+            if s.dtype.is_integer():
+                t = s
+            else:
+                f = (s.str.strip_chars() if s.dtype == pl.String else s).cast(pl.Float64, strict=False)
+                ok = f.is_finite() & (f == f.floor())
+                t = f.set(~ok.fill_null(False), None).cast(pl.Int64, strict=False)
+        elif name in MONEY_COLUMNS:
+            if s.dtype.is_decimal() or s.dtype.is_float():
+                t = s
+            else:
+                t = (s.str.strip_chars().str.replace_all(",", "") if s.dtype == pl.String else s).cast(
+                    pl.Float64, strict=False)
+        elif name in DATE_COLUMNS:
+            if s.dtype == pl.Date:
+                t = s
+            elif s.dtype == pl.Datetime:
+                t = s.dt.date()
+            else:
+                t = (s.cast(pl.String).str.strip_chars().str.replace_all("/", "-").str.slice(0, 10)
+                     .str.to_date("%Y-%m-%d", strict=False))
+        elif name in LIST_COLUMNS:
+            if s.dtype == pl.List(pl.String):
+                t = s
+            elif isinstance(s.dtype, pl.List):
+                t = s.cast(pl.List(pl.String))
+            else:
+                t = (pl.DataFrame({"v": s.cast(pl.String)})
+                     .select(_split_codes(pl.col("v")).list.eval(
+                         pl.element().str.strip_chars().filter(pl.element() != "")))
+                     .to_series())
+                t = t.set(s.is_null(), None) if s.null_count() else t
+            present = t.is_not_null()
+        else:  # pragma: no cover - every contract column is in one family
+            t = s
+        typed[name] = t.alias(name)
+        wrong[name] = (present & t.is_null()).fill_null(False)
+    return pl.DataFrame(list(typed.values())), wrong
+
+
+def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplicates: DuplicateFinder | None,
+              file: str, *, raw_strings: bool) -> CaseBatch:
+    n = table.num_rows
+    raw = pl.from_arrow(table, rechunk=False)
+    if isinstance(raw, pl.Series):  # a one-column table
+        raw = raw.to_frame()
+    typed, wrong = _coerce(raw, raw_strings)
+    checks: list[tuple[str, np.ndarray, str]] = []  # (reason, mask, detail)
+
+    def add(reason: str, mask, detail: str) -> None:
+        m = mask.to_numpy() if isinstance(mask, pl.Series) else np.asarray(mask)
+        m = np.asarray(m, dtype=bool)
+        if m.any():
+            checks.append((reason, m, detail))
+
+    for name in required:
+        s = raw[name]
+        empty = s.is_null()
+        if s.dtype == pl.String:
+            empty = empty | (s.str.strip_chars() == "")
+        add("missing_field", empty.fill_null(True), name)
+    for name, mask in wrong.items():
+        add("wrong_type", mask, name)
+    if duplicates is not None:
+        add("duplicate_case_id", duplicates.mark(raw["case_id"]), "case_id")
+    if "dx" in typed.columns:
+        dx = typed["dx"]
+        blank = pl.DataFrame({"dx": dx}).select(
+            pl.col("dx").list.eval(pl.element().str.strip_chars().fill_null("") != "").list.sum()
+        ).to_series()
+        add("empty_dx", (blank == 0).fill_null(True) & ~wrong["dx"], "dx")
+    if "sex" in typed.columns:
+        add("sex_out_of_range", (~typed["sex"].is_in(list(VALID_SEX))).fill_null(False), "sex")
+    if "age" in typed.columns:
+        no_days = typed["age_days"].is_null() if "age_days" in typed.columns else pl.Series([True] * n)
+        add("missing_age_days", ((typed["age"] == 0).fill_null(False) & no_days), "age_days")
+    if "los" in typed.columns:
+        add("negative_los", (typed["los"] < 0).fill_null(False), "los")
+    if "admit_date" in typed.columns and "discharge_date" in typed.columns:
+        add("discharge_before_admission", (typed["discharge_date"] < typed["admit_date"]).fill_null(False),
+            "discharge_date")
+
+    fen: dict[str, np.ndarray] = {}
+    money_ok = np.ones(n, dtype=bool)
+    for name in MONEY_COLUMNS:
+        if name in typed.columns:
+            values, nonfinite = money_to_fen(typed[name].to_arrow())
+            isnull = typed[name].is_null().to_numpy()
+            add("non_finite_money", nonfinite & ~isnull, name)
+            add("negative_money", (values < 0) & ~nonfinite & ~isnull, name)
+            money_ok &= ~nonfinite & ~isnull
+            fen[name] = np.where(isnull | nonfinite, 0, values)
+        else:
+            fen[name] = np.zeros(n, dtype=np.int64)
+    if all(c in typed.columns for c in ("total_cost", "fund_paid", "self_paid")):
+        gap = np.abs(fen["fund_paid"] + fen["self_paid"] + fen["other_paid"] - fen["total_cost"])
+        add("payment_mismatch", (gap > 1) & money_ok, "total_cost")
+
+    reason = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
+    rejected_mask = np.zeros(n, dtype=bool)
+    order = {r: i for i, r in enumerate(REJECT_REASONS)}
+    for r, m, d in sorted(checks, key=lambda c: order[c[0]]):
+        first = m & ~rejected_mask
+        reason[first] = r
+        rejected_mask |= m
+        for i in np.flatnonzero(m):
+            detail[i] = f"{detail[i]};{r}:{d}" if detail[i] else f"{r}:{d}"
+
+    row_numbers = np.arange(first_row, first_row + n, dtype=np.int64)
+    keep = ~rejected_mask
+    accepted = _accepted_table(table, typed, keep, fen, row_numbers, raw_strings)
+    rejected = None
+    if rejected_mask.any():
+        idx = pa.array(np.flatnonzero(rejected_mask))
+        rejected = (table.take(idx)
+                    .append_column("row_number", pa.array(row_numbers[rejected_mask]))
+                    .append_column("reject_reason", pa.array(reason[rejected_mask].tolist(), pa.string()))
+                    .append_column("reject_detail", pa.array(detail[rejected_mask].tolist(), pa.string())))
+    batch = accepted.combine_chunks().to_batches()
+    accepted_batch = batch[0] if batch else pa.RecordBatch.from_pylist([], schema=accepted.schema)
+    return CaseBatch(accepted=accepted_batch, rejected=rejected, source=file, first_row=first_row)
+
+
+def _accepted_table(table: pa.Table, typed: pl.DataFrame, keep: np.ndarray, fen: dict[str, np.ndarray],
+                    row_numbers: np.ndarray, raw_strings: bool) -> pa.Table:
+    """The kept rows: contract columns in their contract types, other columns as read, plus fen + row."""
+    idx = pa.array(np.flatnonzero(keep))
+    arrays, names = [], []
+    for name in table.column_names:
+        col = table.column(name)
+        if name in CASE_SCHEMA:
+            want = CASE_SCHEMA[name]
+            if name in MONEY_COLUMNS and not raw_strings and (
+                    pa.types.is_decimal(col.type) or pa.types.is_floating(col.type)):
+                pass  # money as read (decimal or float yuan)
+            elif col.type != want:
+                col = typed[name].to_arrow().cast(want)
+        arrays.append(col.take(idx) if isinstance(col, (pa.ChunkedArray, pa.Array)) else col)
+        names.append(name)
+    for name in MONEY_COLUMNS:
+        arrays.append(pa.array(fen[name][keep], pa.int64()))
+        names.append(f"{name}_fen")
+    arrays.append(pa.array(row_numbers[keep], pa.int64()))
+    names.append("row_number")
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+# --------------------------------------------------------------------------------------------- rejects
+
+
+class RejectWriter:
+    """Writes rejected rows to Parquet or CSV (by suffix), streaming; CSV lists are joined with ``|``."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+        self._writer = None
+        self._chunks: list[pa.Table] = []
+        self.count = 0
+
+    def write(self, table: pa.Table | None) -> None:
+        if table is None or table.num_rows == 0:
+            return
+        self.count += table.num_rows
+        if self.path is None:
+            return
+        if self.path.suffix.lower() in (".parquet", ".pq"):
+            if self._writer is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._writer = pq.ParquetWriter(self.path, table.schema)
+            self._writer.write_table(table.cast(self._writer.schema))
+        else:
+            self._chunks.append(table)
+
+    def close(self) -> None:
+        if self.path is None:
+            return
+        if self._writer is not None:
+            self._writer.close()
+        elif self.path.suffix.lower() in (".parquet", ".pq"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.table({"row_number": pa.array([], pa.int64()),
+                                     "reject_reason": pa.array([], pa.string())}), self.path)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._chunks:
+                df = pl.from_arrow(pa.concat_tables(self._chunks, promote_options="permissive"))
+                df = df.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
+                                      for c, t in df.schema.items() if isinstance(t, pl.List)])
+            else:
+                df = pl.DataFrame({"row_number": [], "reject_reason": []},
+                                  schema={"row_number": pl.Int64, "reject_reason": pl.String})
+            df.write_csv(self.path)
+
+    def __enter__(self) -> RejectWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_rejects(batches: list[pa.Table], path: str | Path) -> int:
+    """Write a list of reject tables to ``path`` (Parquet or CSV); return the row count."""
+    with RejectWriter(path) as w:
+        for t in batches:
+            w.write(t)
+    return w.count
+
+
+# --------------------------------------------------------------------------------------------- check
+
+
+@dataclass
+class CheckSummary:
+    """Counts of a validation pass: ``read == accepted + rejected`` always holds."""
+
+    source: str
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "read": self.read, "accepted": self.accepted, "rejected": self.rejected,
+                "by_reason": dict(self.by_reason)}
+
+
+def check_cases(path: str | Path, *, rejects: str | Path | None = None,
+                mapping: ColumnMapping | str | Path | None = None,
+                required: tuple[str, ...] = SETTLEMENT_REQUIRED,
+                progress=None) -> CheckSummary:
+    """Validate a case file, write its rejects, and count rows by outcome and reason.
+
+    ``progress`` is an optional callable receiving the number of rows done after each batch.
+    """
+    summary = CheckSummary(source=str(path))
+    with RejectWriter(rejects) as writer:
+        for batch in read_cases(path, mapping=mapping, required=required):
+            summary.read += batch.n_read
+            summary.accepted += batch.accepted.num_rows
+            if batch.rejected is not None:
+                summary.rejected += batch.rejected.num_rows
+                counts = pl.from_arrow(batch.rejected.select(["reject_reason"]))["reject_reason"].value_counts()
+                for r, c in counts.iter_rows():
+                    summary.by_reason[r] = summary.by_reason.get(r, 0) + int(c)
+                writer.write(batch.rejected)
+            if progress is not None:
+                progress(summary.read)
+    if summary.read != summary.accepted + summary.rejected:  # pragma: no cover - guarded by construction
+        raise AssertionError("rows lost in validation")
+    summary.by_reason = {r: summary.by_reason[r] for r in REJECT_REASONS if r in summary.by_reason}
+    return summary
+
+
+def fen_to_yuan_str(fen: int) -> str:
+    """Format int fen as a yuan string with two decimals (exact, no float)."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(int(fen))
+    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
+
+
+__all__ = [
+    "CASE_SCHEMA", "MONEY_COLUMNS", "REJECT_REASONS", "SETTLEMENT_REQUIRED", "ESTIMATE_REQUIRED",
+    "CaseBatch", "CheckSummary", "ColumnMapping", "DuplicateFinder", "RejectWriter",
+    "check_cases", "detect_encoding", "fen_to_yuan_str", "money_to_fen", "read_cases", "write_rejects",
+    "yuan_to_fen",
+]
+
