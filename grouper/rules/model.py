@@ -3,11 +3,27 @@
 Fields used outside the grouper (``drg synth`` draws codes from them) are pinned: ``mdcs``, ``adrgs`` with
 ``AdrgRule.code/name/mdc/surgical/principal_dx/principal_px``, ``drgs``, ``mcc``, ``cc``, ``exclusions``,
 ``mdc_principal_dx`` and the code dictionary ``CodeDictionary.dx/px/or_px``.
+
+The structured conditions the grouper evaluates are :class:`Clause` objects: an ADRG's rule is a list of
+alternatives (any one suffices), each alternative a list of clauses (all must hold).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+# Clause kinds. The integer values are part of the compiled scheme format (grouper.scheme).
+PDX_IN = 1        # the principal diagnosis is in the list            (包含以下主要诊断)
+PPX_IN = 2        # the principal procedure is in the list            (包含以下主要手术或操作)
+ANY_DX_IN = 3     # some diagnosis (principal or other) is in the list (主要诊断或其他诊断中包含 / 包含以下诊断)
+ANY_PX_IN = 4     # some procedure (any position) is in the list      (同时包含以下手术 … 和 …, 手术表 N)
+PPX_OR = 5        # the principal procedure is an operating-room one  (全部手术 / 包含全部手术)
+NO_PPX_OR = 6     # no procedure, or the principal one is not an OR procedure (且无手术)
+
+CLAUSE_NAMES = {PDX_IN: "principal diagnosis in", PPX_IN: "principal procedure in",
+                ANY_DX_IN: "some diagnosis in", ANY_PX_IN: "some procedure in",
+                PPX_OR: "principal procedure is an operating-room procedure",
+                NO_PPX_OR: "no operating-room principal procedure"}
 
 
 @dataclass
@@ -21,14 +37,25 @@ class CodeDictionary:
     source_files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
 
 
+@dataclass(frozen=True)
+class Clause:
+    """One condition of an ADRG alternative: ``kind`` (a constant of this module) over ``codes``
+    (empty for PPX_OR / NO_PPX_OR). ``label`` says where the list came from (e.g. ``手术表 2``)."""
+
+    kind: int
+    codes: tuple[str, ...] = ()
+    label: str = ""
+
+
 @dataclass
 class AdrgRule:
     """One ADRG's rule.
 
     ``principal_dx`` / ``principal_px`` are the codes a case may have as principal diagnosis / principal
-    procedure to enter the ADRG (empty when the rule does not constrain it). Readers add the structured
-    conditions the grouper evaluates (procedure pairs, numbered tables, any-diagnosis lists, ...) in
-    ``conditions``.
+    procedure to enter the ADRG (empty when the rule does not constrain it). ``conditions`` holds the
+    structured rule: a list of alternatives, each a list of :class:`Clause` that must all hold.
+    ``age_days_min/max`` and ``weight_min/max`` are the newborn bands written in MDCP ADRG names
+    (inclusive bounds, ``None`` when absent).
     """
 
     code: str
@@ -38,6 +65,10 @@ class AdrgRule:
     principal_dx: tuple[str, ...] = ()
     principal_px: tuple[str, ...] = ()
     conditions: list = field(default_factory=list)
+    age_days_min: int | None = None
+    age_days_max: int | None = None
+    weight_min: int | None = None
+    weight_max: int | None = None
 
 
 @dataclass
@@ -54,3 +85,13 @@ class RuleSet:
     mdc_principal_dx: dict[str, tuple[str, ...]] = field(default_factory=dict)  # 'MDCB' -> dx codes
     source_files: dict[str, str] = field(default_factory=dict)   # relative path -> sha256
     notes: list[str] = field(default_factory=list)               # problems the reader found, with counts
+    # MDCZ body regions (region name -> dx codes) when the scheme has a multiple-trauma MDC
+    trauma_regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    trauma_mdc: str = ""
+    # MDC -> sex that may enter it (1 male, 2 female); absent = any sex
+    mdc_sex: dict[str, int] = field(default_factory=dict)
+    # MDC evaluation order (pre-MDC groups first, then the sex-specific MDCs, then the rest)
+    mdc_order: list[str] = field(default_factory=list)
+    newborn_mdc: str = ""
+    pregnancy_mdc: str = ""
+    version: str = ""

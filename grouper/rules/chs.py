@@ -1,0 +1,482 @@
+"""Reader of the CHS-DRG rule-table layout (``schemes/CHS_DRG_11``, ``CHS_DRG_10``, ``CHS_DRG_10P``, the demo).
+
+Files: ``1_MDC.txt``, ``2_ADRG.txt``, ``3_DRG.txt`` (code + name), ``4_ADRG_DETAIL.txt`` (every ADRG's rule,
+the primary source), ``5_MCC.txt`` / ``6_CC.txt`` (dx code → exclusion table ``表 7-N``), ``7_CCE.txt``
+(exclusion table → principal diagnoses), ``MDC/`` and ``ADRG/`` (the same rules split per file, compared
+with the detail file and reported where they differ).
+
+The CC/MCC/exclusion files were extracted from PDFs (whole pages on one line, codes broken over two lines,
+column-scrambled blocks), so they are read as a token stream: a diagnosis-code token opens an entry and the
+next unclaimed ``表 7-N`` closes the oldest open entry. Everything the reader had to skip or could not
+place is counted in ``RuleSet.notes``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+from grouper.rules.codes import sha256_file
+from grouper.rules.model import (ANY_DX_IN, ANY_PX_IN, NO_PPX_OR, PDX_IN, PPX_IN, PPX_OR, AdrgRule, Clause,
+                                 RuleSet)
+
+DX_RE = re.compile(r"^[A-Z]\d{2}(?:\.[0-9A-Za-z]+)?(?:\+[A-Z]\d{2}(?:\.[0-9A-Za-z]+)?\*?)?\*?$")
+PX_RE = re.compile(r"^\d{2}\.[0-9A-Za-z]{1,}$")
+PARTIAL_DX_RE = re.compile(r"^[A-Z]\d{2}(?:\.[0-9A-Za-z]+)?\+(?:[A-Z]\d{0,2}(?:\.\d*)?)?$")
+TABLE_RE = re.compile(r"表\s*7\s*-\s*(\d+)")
+MDC_LINE = re.compile(r"^(MDC[A-Z])\s*(.*)$")
+ADRG_LINE = re.compile(r"^([A-Z]{2}\d)\s+(.*)$")
+DRG_LINE = re.compile(r"^([A-Z]{2}\d{2})\s+(.*)$")
+
+SURGICAL_LETTERS = set("ABCDEFGHIJ")       # 外科手术部分
+PROCEDURAL_LETTERS = set("KLMNOPQ")        # 非手术室操作部分; both are tried before the medical ADRGs
+
+
+def is_code(token: str) -> bool:
+    """True when ``token`` looks like a diagnosis or procedure code of the insurance editions."""
+    return bool(DX_RE.match(token) or PX_RE.match(token))
+
+
+def _clean_name(name: str) -> str:
+    return name.replace("~~", "").strip()
+
+
+def _read_code_name_file(path: Path, pattern: re.Pattern) -> "OrderedDict[str, str]":
+    out: OrderedDict[str, str] = OrderedDict()
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        m = pattern.match(line.strip())
+        if m:
+            out.setdefault(m.group(1), _clean_name(m.group(2)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# the rule sections of one ADRG (or one MDC principal-diagnosis table)
+
+class _Sections:
+    """Code lists of one ADRG as read, keyed by what their header says."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str, list[str]] = {}
+        self.combos: list[list[str]] = []     # e.g. [['pdx', 'T1', 'T2'], ['pdx', 'T2', 'T3']]
+        self.all_or = False
+        self.no_or = False
+        self.current: str | None = None
+        self.regions: "OrderedDict[str, list[str]]" = OrderedDict()
+        self.unknown_headers: list[str] = []
+        self.names_in_rule: list[str] = []
+
+    def header(self, text: str) -> None:
+        t = re.sub(r"\s+", "", text).rstrip("：:")
+        if "+" in t and ("手术表" in t or "手术" in t):
+            parts = t.lstrip("或").replace("包含以下", "").split("+")
+            combo = []
+            for p in parts:
+                if "主要诊断" in p:
+                    combo.append("pdx")
+                else:
+                    m = re.search(r"(\d+)", p)
+                    combo.append(f"T{m.group(1)}" if m else p)
+            self.combos.append(combo)
+            self.current = None
+            return
+        m = re.match(r"^手术表?(\d+)$", t)
+        if m:
+            self.current = f"T{m.group(1)}"
+        elif t in ("包含以下主要诊断", "主要诊断"):
+            self.current = "pdx"
+        elif t == "包含以下主要手术或操作":
+            self.current = "ppx"
+        elif t in ("同时包含以下手术", "手术同时包含"):
+            self.current = "pair1"
+        elif t == "和":
+            self.current = "pair2"
+        elif t == "主要诊断或其他诊断中包含以下诊断":
+            self.current = "anydx"
+        elif t in ("包含以下诊断",):
+            self.current = "anydx"
+        elif t in ("全部手术", "包含全部手术"):
+            self.all_or = True
+            self.current = None
+        elif "且无手术" in t:
+            self.no_or = True
+            self.current = None
+        elif t.endswith("创伤"):
+            self.regions[t] = []
+            self.current = f"region:{t}"
+        else:
+            self.unknown_headers.append(text)
+            self.current = None
+
+    def code(self, code: str) -> bool:
+        if self.current is None:
+            return False
+        if self.current.startswith("region:"):
+            self.regions[self.current[7:]].append(code)
+            return True
+        self.lists.setdefault(self.current, []).append(code)
+        return True
+
+
+def _parse_rule_lines(lines: list[str]) -> tuple[_Sections, int]:
+    """Parse the body lines of one ADRG (or MDC table); returns the sections and the count of code lines
+    that came before any header (not placed)."""
+    s = _Sections()
+    lost = 0
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        first = line.split()[0]
+        if is_code(first):
+            if not s.code(first):
+                lost += 1
+            continue
+        if line.startswith("#"):
+            continue  # a commented-out line (MDC/MDCZ has one)
+        if s.current and s.current.startswith("region:") and line.startswith("包含以下"):
+            continue  # "包含以下主要诊断：" under a body-region header keeps the region
+        s.header(line)
+    return s, lost
+
+
+def _alternatives(adrg: str, s: _Sections, name: str = "") -> list[list[Clause]]:
+    if not s.lists and not s.combos and not s.all_or and re.sub(r"\s+", "", name).endswith("无手术"):
+        s.no_or = True  # an empty rule whose name says "without operation" (ZZ1 in CHS-DRG 1.0)
+    lists = {k: tuple(dict.fromkeys(v)) for k, v in s.lists.items()}
+    if s.combos:
+        alts = []
+        for combo in s.combos:
+            alt = []
+            for part in combo:
+                if part == "pdx":
+                    alt.append(Clause(PDX_IN, lists.get("pdx", ()), "主要诊断"))
+                else:
+                    alt.append(Clause(ANY_PX_IN, lists.get(part, ()), f"手术表 {part[1:]}"))
+            alts.append(alt)
+        return alts
+    alt = []
+    if "pdx" in lists:
+        alt.append(Clause(PDX_IN, lists["pdx"], "包含以下主要诊断"))
+    if "anydx" in lists:
+        alt.append(Clause(ANY_DX_IN, lists["anydx"], "主要诊断或其他诊断中包含以下诊断"))
+    if "ppx" in lists:
+        alt.append(Clause(PPX_IN, lists["ppx"], "包含以下主要手术或操作"))
+    if "pair1" in lists:
+        alt.append(Clause(ANY_PX_IN, lists["pair1"], "同时包含以下手术"))
+    if "pair2" in lists:
+        alt.append(Clause(ANY_PX_IN, lists["pair2"], "和"))
+    if s.all_or:
+        alt.append(Clause(PPX_OR, (), "全部手术"))
+    if s.no_or:
+        alt.append(Clause(NO_PPX_OR, (), "且无手术"))
+    if adrg[1] in SURGICAL_LETTERS and not any(c.kind in (PPX_IN, ANY_PX_IN, PPX_OR) for c in alt):
+        # a surgical ADRG whose table names no procedure list: "any operating-room procedure"
+        alt.append(Clause(PPX_OR, (), "手术室手术 (surgical ADRG without a procedure list)"))
+    return [alt] if alt else []
+
+
+def _split_detail(text: str) -> tuple["OrderedDict[str, list[str]]", "OrderedDict[str, list[str]]", dict]:
+    """Split 4_ADRG_DETAIL.txt into ADRG bodies and MDC principal-diagnosis-table bodies."""
+    adrg_bodies: OrderedDict[str, list[str]] = OrderedDict()
+    mdc_bodies: OrderedDict[str, list[str]] = OrderedDict()
+    titles: dict[str, str] = {}
+    current: list[str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        m = MDC_LINE.match(line)
+        if m and not is_code(line.split()[0]):
+            if "主诊表" in m.group(2):
+                current = mdc_bodies.setdefault(m.group(1), [])
+            else:
+                titles[m.group(1)] = _clean_name(m.group(2))
+                current = None
+            continue
+        m = ADRG_LINE.match(line)
+        if m:
+            titles[m.group(1)] = _clean_name(m.group(2))
+            current = adrg_bodies.setdefault(m.group(1), [])
+            continue
+        if current is not None:
+            current.append(line)
+    return adrg_bodies, mdc_bodies, titles
+
+
+# --------------------------------------------------------------------------------------------------------
+# CC / MCC / exclusion tables: token streams
+
+def _tokens(text: str) -> list[str]:
+    text = TABLE_RE.sub(lambda m: f" 表7-{m.group(1)} ", text)
+    toks = text.split()
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        # a code broken over two lines: "A17.900x001+G9" "9.8*"
+        if PARTIAL_DX_RE.match(t) and i + 1 < len(toks) and re.match(r"^[A-Z0-9.]*\d[0-9.]*\*$|^[A-Z]\d{2}(\.\d+)?\*$",
+                                                                     toks[i + 1]):
+            joined = t + toks[i + 1]
+            if DX_RE.match(joined):
+                out.append(joined)
+                i += 2
+                continue
+        out.append(t)
+        i += 1
+    return out
+
+
+def parse_cc_table(text: str) -> tuple["OrderedDict[str, str]", dict[str, int]]:
+    """Read a CC or MCC table (code, name, ``表 7-N``) from PDF-extracted text, by token pattern.
+
+    Returns the code → table id map and counters of what was skipped (``pending_codes`` left without a
+    table, ``orphan_tables`` without a code, ``duplicates`` codes seen twice with different tables).
+    """
+    result: OrderedDict[str, str] = OrderedDict()
+    pending: list[str] = []
+    stats = {"orphan_tables": 0, "duplicates": 0, "pending_codes": 0}
+    toks = _tokens(text)
+    for i, t in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        if t == "无" and (not nxt or DX_RE.match(nxt) or nxt.isdigit() or nxt in ("疾病编码", "无")
+                         or nxt.startswith("表7-")):
+            t = "表7-"  # 排除内容 无: a CC/MCC without an exclusion table
+        if t.startswith("表7-"):
+            if pending:
+                code = pending.pop(0)
+                table = t[3:] and t[1:]
+                if code in result and result[code] != table:
+                    stats["duplicates"] += 1
+                result.setdefault(code, table)
+            else:
+                stats["orphan_tables"] += 1
+        elif DX_RE.match(t) and "." in t:
+            pending.append(t)
+    stats["pending_codes"] = len(pending)
+    return result, stats
+
+
+def parse_exclusions(text: str) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
+    """Read the exclusion tables (``表 7-N`` followed by its principal diagnoses) by token pattern."""
+    tables: dict[str, list[str]] = {}
+    current: str | None = None
+    stats = {"codes_before_first_table": 0}
+    for t in _tokens(text):
+        if t.startswith("表7-"):
+            current = t[1:]
+            tables.setdefault(current, [])
+        elif DX_RE.match(t) and "." in t:
+            if current is None:
+                stats["codes_before_first_table"] += 1
+            else:
+                tables[current].append(t)
+    return {k: frozenset(v) for k, v in tables.items()}, stats
+
+
+# --------------------------------------------------------------------------------------------------------
+# newborn bands from MDCP ADRG names
+
+def newborn_bands(name: str) -> tuple[int | None, int | None, int | None, int | None]:
+    """Age-in-days and birth-weight bands (inclusive) written in an MDCP ADRG name."""
+    n = re.sub(r"\s+", "", name).replace("＜", "<").replace("＞", ">").replace("≤", "<=")
+    amin = amax = wmin = wmax = None
+    m = re.search(r"(\d+)天<=出生年龄<(\d+)周岁", n)
+    if m:
+        amin, amax = int(m.group(1)), 365 * int(m.group(2)) - 1
+    else:
+        m = re.search(r"出生年龄<(\d+)天", n)
+        if m:
+            amax = int(m.group(1)) - 1
+    m = re.search(r"出生体重<(\d+)g", n)
+    if m:
+        wmax = int(m.group(1)) - 1
+    m = re.search(r"出生体重(\d+)-(\d+)g", n)
+    if m:
+        wmin, wmax = int(m.group(1)), int(m.group(2))
+    m = re.search(r"出生体重>(\d+)g", n)
+    if m:
+        wmin = int(m.group(1)) + 1
+    return amin, amax, wmin, wmax
+
+
+# --------------------------------------------------------------------------------------------------------
+
+def _codes_of(s: _Sections) -> dict[str, tuple[str, ...]]:
+    return {k: tuple(sorted(set(v))) for k, v in s.lists.items()}
+
+
+def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = None) -> RuleSet:
+    """Read a rule-table directory in the CHS-DRG layout.
+
+    Parameters
+    ----------
+    rules_dir : path
+        Directory with ``1_MDC.txt`` … ``7_CCE.txt`` (and optionally ``MDC/``, ``ADRG/``).
+    cc_tables_dir : path, optional
+        Take ``5_MCC.txt``, ``6_CC.txt`` and ``7_CCE.txt`` from this directory instead.
+
+    Returns
+    -------
+    RuleSet
+        The tables as plain data; ``notes`` lists every problem found, with counts.
+    """
+    from drg.errors import InputError
+
+    rules_dir = Path(rules_dir)
+    cc_dir = Path(cc_tables_dir) if cc_tables_dir else rules_dir
+    need = [rules_dir / f for f in ("1_MDC.txt", "2_ADRG.txt", "3_DRG.txt", "4_ADRG_DETAIL.txt")]
+    need += [cc_dir / f for f in ("5_MCC.txt", "6_CC.txt", "7_CCE.txt")]
+    for p in need:
+        if not p.is_file():
+            raise InputError(f"rule table {p.name} is missing", file=str(p.parent))
+    rs = RuleSet(name=rules_dir.name)
+    for p in need:
+        base = rules_dir if p.parent == rules_dir else cc_dir
+        key = p.name if base == rules_dir else f"cc-tables/{p.name}"
+        rs.source_files[key] = sha256_file(p)
+
+    rs.mdcs = dict(_read_code_name_file(rules_dir / "1_MDC.txt", MDC_LINE))
+    adrg_names = _read_code_name_file(rules_dir / "2_ADRG.txt", ADRG_LINE)
+    rs.drgs = dict(_read_code_name_file(rules_dir / "3_DRG.txt", DRG_LINE))
+
+    adrg_bodies, mdc_bodies, titles = _split_detail((rules_dir / "4_ADRG_DETAIL.txt").read_text(encoding="utf-8-sig"))
+
+    # per-ADRG files (ADRG/) and per-MDC files (MDC/): compare, and fill ADRGs the detail leaves empty
+    adrg_files: dict[str, list[str]] = {}
+    if (rules_dir / "ADRG").is_dir():
+        for f in sorted((rules_dir / "ADRG").iterdir()):
+            code = f.name.split("_")[0]
+            adrg_files[code] = f.read_text(encoding="utf-8-sig").splitlines()
+            rs.source_files[f"ADRG/{f.name}"] = sha256_file(f)
+    mdc_files: dict[str, list[str]] = {}
+    if (rules_dir / "MDC").is_dir():
+        for f in sorted((rules_dir / "MDC").iterdir()):
+            code = f.name.split("_")[0]
+            mdc_files[code] = f.read_text(encoding="utf-8-sig").splitlines()
+            rs.source_files[f"MDC/{f.name}"] = sha256_file(f)
+
+    # the ADRG -> MDC relation: the detail file lists ADRGs under their MDC title, in order
+    adrg_mdc: dict[str, str] = {}
+    current_mdc = ""
+    for raw in (rules_dir / "4_ADRG_DETAIL.txt").read_text(encoding="utf-8-sig").splitlines():
+        line = raw.strip()
+        m = MDC_LINE.match(line)
+        if m and "主诊表" not in line:
+            current_mdc = m.group(1)
+            continue
+        m = ADRG_LINE.match(line)
+        if m:
+            adrg_mdc[m.group(1)] = current_mdc
+
+    unknown_headers: dict[str, int] = {}
+    lost_codes = 0
+    for code, name in adrg_names.items():
+        body = adrg_bodies.get(code, [])
+        s, lost = _parse_rule_lines(body)
+        lost_codes += lost
+        file_s = None
+        if code in adrg_files:
+            file_s, _ = _parse_rule_lines(adrg_files[code])
+            d_codes, f_codes = _codes_of(s), _codes_of(file_s)
+            if (d_codes != f_codes or s.all_or != file_s.all_or or s.combos != file_s.combos
+                    or s.no_or != file_s.no_or):
+                diff = []
+                for k in sorted(set(d_codes) | set(f_codes)):
+                    a, b = set(d_codes.get(k, ())), set(f_codes.get(k, ()))
+                    if a != b:
+                        diff.append(f"list {k}: {len(a)} codes in 4_ADRG_DETAIL, {len(b)} in ADRG/ "
+                                    f"({len(a - b)} only in detail, {len(b - a)} only in ADRG/)")
+                if s.all_or != file_s.all_or:
+                    diff.append(f"全部手术: detail {s.all_or}, ADRG/ {file_s.all_or}")
+                if s.combos != file_s.combos:
+                    diff.append(f"table combinations: detail {s.combos}, ADRG/ {file_s.combos}")
+                rs.notes.append(f"ADRG {code}: 4_ADRG_DETAIL.txt and ADRG/ differ: " + "; ".join(diff))
+            if not body and adrg_files[code]:
+                s = file_s
+                rs.notes.append(f"ADRG {code}: empty in 4_ADRG_DETAIL.txt, rule taken from ADRG/")
+        for h in s.unknown_headers:
+            unknown_headers[h] = unknown_headers.get(h, 0) + 1
+        mdc = adrg_mdc.get(code) or next((m for m in rs.mdcs if m[3] == code[0]), "")
+        rule = AdrgRule(code=code, name=name, mdc=mdc, surgical=code[1] in SURGICAL_LETTERS)
+        rule.conditions = _alternatives(code, s, name)
+        rule.principal_dx = tuple(dict.fromkeys(c for alt in rule.conditions for cl in alt if cl.kind == PDX_IN
+                                                for c in cl.codes))
+        rule.principal_px = tuple(dict.fromkeys(c for alt in rule.conditions for cl in alt if cl.kind == PPX_IN
+                                                for c in cl.codes))
+        if not rule.conditions:
+            rs.notes.append(f"ADRG {code}: no rule found in the tables (the ADRG can never be reached)")
+        rs.adrgs[code] = rule
+    for code in adrg_bodies:
+        if code not in adrg_names:
+            rs.notes.append(f"ADRG {code}: in 4_ADRG_DETAIL.txt but not in 2_ADRG.txt (ignored)")
+    for h, n in sorted(unknown_headers.items()):
+        rs.notes.append(f"header not understood, list ignored: {h!r} ({n} ADRGs)")
+    if lost_codes:
+        rs.notes.append(f"{lost_codes} code lines of 4_ADRG_DETAIL.txt stood under no header (ignored)")
+
+    # MDC principal-diagnosis tables
+    for mdc in rs.mdcs:
+        body = mdc_bodies.get(mdc)
+        s, _ = _parse_rule_lines(body or [])
+        codes = tuple(dict.fromkeys(s.lists.get("pdx", [])))
+        if s.regions:
+            rs.trauma_mdc = mdc
+            rs.trauma_regions = {k: tuple(dict.fromkeys(v)) for k, v in s.regions.items()}
+            codes = tuple(dict.fromkeys(c for v in s.regions.values() for c in v))
+        if mdc in mdc_files:
+            fs, _ = _parse_rule_lines(mdc_files[mdc])
+            fcodes = set(fs.lists.get("pdx", [])) | {c for v in fs.regions.values() for c in v}
+            if fcodes != set(codes):
+                rs.notes.append(f"{mdc}: principal-diagnosis table differs between 4_ADRG_DETAIL.txt "
+                                f"({len(set(codes))} codes) and MDC/ ({len(fcodes)} codes)")
+            if not codes and fcodes:
+                codes = tuple(dict.fromkeys(fs.lists.get("pdx", [])))
+        if codes:
+            rs.mdc_principal_dx[mdc] = codes
+
+    # MDC attributes read from the MDC names
+    for mdc, name in rs.mdcs.items():
+        if "男性" in name:
+            rs.mdc_sex[mdc] = 1
+        elif "女性" in name:
+            rs.mdc_sex[mdc] = 2
+        if "妊娠" in name and not rs.pregnancy_mdc:
+            rs.pregnancy_mdc = mdc
+        if "新生儿" in name and not rs.newborn_mdc:
+            rs.newborn_mdc = mdc
+    pre = [m for m in rs.mdcs if "先期" in rs.mdcs[m]]
+    pre += [m for m in (rs.newborn_mdc,) if m]
+    pre += [m for m in rs.mdcs if "HIV" in rs.mdcs[m]]
+    pre += [m for m in (rs.trauma_mdc,) if m]
+    sexed = [m for m in rs.mdcs if m in rs.mdc_sex]
+    rs.mdc_order = list(dict.fromkeys(pre + sexed + list(rs.mdcs)))
+
+    # newborn bands from the MDCP ADRG names
+    for rule in rs.adrgs.values():
+        if rule.mdc and rule.mdc == rs.newborn_mdc:
+            amin, amax, wmin, wmax = newborn_bands(rule.name + titles.get(rule.code, ""))
+            if amin is None and amax is None:
+                amax = 28  # 新生儿: under 29 days
+            rule.age_days_min, rule.age_days_max, rule.weight_min, rule.weight_max = amin, amax, wmin, wmax
+
+    # CC / MCC / exclusion tables
+    rs.mcc, st_m = parse_cc_table((cc_dir / "5_MCC.txt").read_text(encoding="utf-8-sig"))
+    rs.cc, st_c = parse_cc_table((cc_dir / "6_CC.txt").read_text(encoding="utf-8-sig"))
+    rs.exclusions, st_e = parse_exclusions((cc_dir / "7_CCE.txt").read_text(encoding="utf-8-sig"))
+    for fname, st in (("5_MCC.txt", st_m), ("6_CC.txt", st_c), ("7_CCE.txt", st_e)):
+        for k, v in st.items():
+            if v:
+                rs.notes.append(f"{fname}: {v} {k.replace('_', ' ')}")
+    missing_tables = sorted({t for t in list(rs.mcc.values()) + list(rs.cc.values()) if t and t not in rs.exclusions},
+                            key=lambda t: int(t.split("-")[1]))
+    if missing_tables:
+        n = sum(1 for t in list(rs.mcc.values()) + list(rs.cc.values()) if t and t not in rs.exclusions)
+        rs.notes.append(f"{len(missing_tables)} exclusion tables named by CC/MCC entries are absent from "
+                        f"7_CCE.txt ({n} entries): {', '.join(missing_tables[:10])}"
+                        + (" …" if len(missing_tables) > 10 else ""))
+    both = set(rs.mcc) & set(rs.cc)
+    if both:
+        rs.notes.append(f"{len(both)} codes are both MCC and CC (counted as MCC)")
+    return rs
