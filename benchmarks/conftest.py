@@ -1,0 +1,64 @@
+"""Benchmark configuration: sizes, shared data, and the ``benchmark`` marker.
+
+``pytest benchmarks`` runs the quick set (small sizes, so benchmarks never rot; they print results and fail
+only if they error). ``pytest benchmarks --bench-size=full`` runs the published sizes (10 million cases).
+Every benchmark reports a ratio to plain pyarrow/polars work measured in the same run, because these
+machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SIZES = {"quick": 200_000, "full": 10_000_000}
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--bench-size", action="store", default="quick", choices=sorted(SIZES),
+                     help="quick (CI, small) or full (10 million cases)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(pytest.mark.benchmark)
+
+
+@pytest.fixture(scope="session")
+def bench_cases(request) -> int:
+    """Number of cases for this run's benchmarks."""
+    return SIZES[request.config.getoption("--bench-size")]
+
+
+@pytest.fixture(scope="session")
+def bench_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench")
+
+
+@pytest.fixture(scope="session")
+def synthetic_city(bench_dir, bench_cases) -> dict:
+    """A synthetic city of ``bench_cases`` cases in one settlement year plus two history years (demo scheme).
+
+    Returns the :class:`drg.synth.SynthResult` fields as a dict; shared by all benchmarks of the session.
+    """
+    from grouper.rules import load_code_dictionary, load_rule_set
+
+    from drg.samples import city_settings, schemes
+    from drg.synth import synthesize
+
+    sample = schemes()["demo"]
+    per_year = bench_cases
+    result = synthesize(load_rule_set(sample.rules_dir), load_code_dictionary(sample.codes_dir),
+                        bench_dir / "city", cases=per_year * 3, years=[2023, 2024, 2025],
+                        settings=city_settings("demo" if per_year <= 1_000_000 else "province"))
+    return {"result": result, "settlement_year": 2025, "history_years": [2023, 2024]}
+
+
+def record(benchmark, **figures) -> None:
+    """Attach figures (ratios, rates) to a benchmark's JSON and print them."""
+    for k, v in figures.items():
+        benchmark.extra_info[k] = v
+    print("  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
