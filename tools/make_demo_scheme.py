@@ -3,7 +3,7 @@
 The demo scheme (``data/schemes/demo``) and dictionary (``data/codes/demo``) are what ``drg demo`` and
 the unit tests use when ``../shared`` is absent.  They are written in the text layout of the published
 CHS-DRG 1.1 rule tables (``shared/schemes/CHS_DRG_11``) so that the same parser reads both, but they hold
-only a few hundred codes chosen by hand below (``MDCS``, ``ADRGS``, ``MDC_EXTRA_PDX``, ``MDCZ_REGIONS``,
+only a few hundred codes chosen by hand below (``MDCS``, ``ADRGS``, ``MDCZ_REGIONS``,
 ``MCC_CODES``, ``CC_CODES``, ``EXTRA_SECONDARY``, ``EXTRA_PROCEDURES``).
 
 This script reads the published tables and dictionaries only to *check* the selection (every code must
@@ -78,20 +78,6 @@ ADRGS: dict[str, list[list[str] | None]] = {
     # MDCZ: ZZ1 is "符合 MDCZ 主诊表，且无手术".
     "ZC1": [["79.6500", "79.7500", "79.8500x001", "80.0500x001"]],
     "ZZ1": [None],
-}
-
-#: Principal diagnoses added to an MDC table beyond the medical ADRGs' lists: typical diagnoses of the
-#: surgical ADRGs that no chosen medical ADRG lists (each is then reachable only with surgery).
-MDC_EXTRA_PDX: dict[str, list[str]] = {
-    "MDCB": [],
-    "MDCE": [],
-    "MDCF": [],
-    "MDCG": [],
-    "MDCI": [],
-    "MDCN": [],
-    "MDCO": [],
-    "MDCP": [],
-    "MDCS": [],
 }
 
 #: MDCZ principal-diagnosis table: body-region header -> codes.
@@ -283,7 +269,8 @@ def build(shared: Path, out: Path) -> list[str]:
             built.append((header, sorted(set(pick), key=pick.index)))
         sections[adrg] = built
 
-    # --- MDC principal-diagnosis tables: medical ADRG diagnosis lists + extras.
+    # --- MDC principal-diagnosis tables: the union of the demo ADRGs' diagnosis lists (every typical
+    #     diagnosis of a surgical ADRG was chosen so that a medical ADRG of the demo lists it).
     mdc_tables: dict[str, list[tuple[str | None, list[str]]]] = {}
     for mdc in MDCS:
         if mdc == "MDCA":
@@ -305,7 +292,6 @@ def build(shared: Path, out: Path) -> list[str]:
             for header, sec in sections.get(adrg, []):
                 if header in DIAG_HEADERS:
                     codes.extend(c for c in sec if c not in codes)
-        codes.extend(c for c in MDC_EXTRA_PDX.get(mdc, []) if c not in codes)
         for code in codes:
             if code not in pub:
                 problems.append(f"{mdc} 主诊表: {code} not in the published table")
@@ -402,14 +388,11 @@ def build(shared: Path, out: Path) -> list[str]:
     write(scheme / "7_CCE.txt", cce_lines)
 
     # --- write the dictionary.
-    def code_key(code: str) -> str:
-        return code
-
-    write(codes_out / "ZD_INFO.dat", [f"{c} {name(c)}" for c in sorted(diag_codes, key=code_key)])
-    write(codes_out / "SS_INFO.dat", [f"{c} {name(c)}" for c in sorted(proc_codes, key=code_key)])
+    write(codes_out / "ZD_INFO.dat", [f"{c} {name(c)}" for c in sorted(diag_codes)])
+    write(codes_out / "SS_INFO.dat", [f"{c} {name(c)}" for c in sorted(proc_codes)])
     write(codes_out / "SS_VALID.dat",
-          [f"{c} {ss_valid[c]}" for c in sorted(proc_codes, key=code_key) if c in ss_valid])
-    zd_map = [f"{c} {c}" for c in sorted(diag_codes, key=code_key)]
+          [f"{c} {ss_valid[c]}" for c in sorted(proc_codes) if c in ss_valid])
+    zd_map = [f"{c} {c}" for c in sorted(diag_codes)]
     extra = []
     for line in (codes_src / "ZD_MAP.dat").read_text(encoding="utf-8").split("\n"):
         parts = line.split(" ")
@@ -418,7 +401,7 @@ def build(shared: Path, out: Path) -> list[str]:
             if len(extra) >= ZD_MAP_EXTRA:
                 break
     write(codes_out / "ZD_MAP.dat", sorted(zd_map + extra))
-    write(codes_out / "SS_MAP.dat", [f"{c} {c}" for c in sorted(proc_codes, key=code_key)])
+    write(codes_out / "SS_MAP.dat", [f"{c} {c}" for c in sorted(proc_codes)])
     problems.extend(identical_files(out, shared))
     return problems
 
