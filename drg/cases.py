@@ -119,12 +119,13 @@ def money_to_fen(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.nda
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_decimal(column.type):
-        import pyarrow.compute as pc
-
-        rounded = pc.round(column, ndigits=2, round_mode="half_towards_infinity")
-        scaled = pc.multiply(rounded.cast(pa.decimal128(38, 2)), pa.scalar(100, pa.decimal128(38, 0)))
-        fen = scaled.cast(pa.int64(), safe=False).to_numpy(zero_copy_only=False)
-        return np.nan_to_num(fen).astype(np.int64), np.zeros(len(column), dtype=bool)
+        n = len(column)
+        if column.type.scale <= 2:  # exact: the unscaled integer times 10^(2 - scale)
+            fen = (pl.from_arrow(column).cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64).fill_null(0)
+            return fen.to_numpy().astype(np.int64), np.zeros(n, dtype=bool)
+        values = [0 if v is None else int(v.scaleb(2).quantize(Decimal(1), rounding=_HALF_AWAY))
+                  for v in column.to_pylist()]
+        return np.array(values, dtype=np.int64), np.zeros(n, dtype=bool)
     x = column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
     bad = ~np.isfinite(x)
     return yuan_to_fen(x), bad
@@ -218,10 +219,21 @@ def detect_encoding(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     try:
-        data.decode("utf-8")
-        return "utf-8"
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        pass
+        text = None
+    if text is not None:
+        # Short GBK text can happen to be valid UTF-8 (医院 in GBK reads as two Cyrillic letters). Such text
+        # has letters in U+0080..U+07FF and none in the CJK block; prefer GB18030 when it reads as Chinese.
+        odd = sum(1 for ch in text if "\u0080" <= ch <= "\u07ff")
+        if odd and not any("\u4e00" <= ch <= "\u9fff" for ch in text):
+            try:
+                alt = data.decode("gb18030")
+                if sum(1 for ch in alt if "\u4e00" <= ch <= "\u9fff") >= odd:
+                    return "gb18030"
+            except UnicodeDecodeError:
+                pass
+        return "utf-8"
     try:
         data.decode("gb18030")
         return "gb18030"
@@ -239,7 +251,7 @@ def _read_csv(path: Path, mapping: ColumnMapping | None) -> pl.DataFrame:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        return pl.read_csv(io.StringIO(text), infer_schema=False, missing_utf8_is_empty_string=False)
+        return pl.read_csv(io.StringIO(text), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"not a readable CSV file: {exc}", file=str(path)) from None
 
@@ -346,7 +358,7 @@ class DuplicateFinder:
 
     @staticmethod
     def _hash(ids: pl.Series) -> np.ndarray:
-        return ids.cast(pl.String).fill_null("\x00<null>").hash(seed=7).to_numpy()
+        return ids.cast(pl.String).fill_null("\x00<null>").hash(seed=7).to_numpy().copy()
 
     @classmethod
     def _from_hashes(cls, hashes: np.ndarray) -> DuplicateFinder:

@@ -1,0 +1,289 @@
+"""The case contract: reading Parquet, CSV (UTF-8, BOM, GBK) and Excel; every reject reason; rows never lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from drg.cases import (
+    REJECT_REASONS,
+    ColumnMapping,
+    check_cases,
+    detect_encoding,
+    read_cases,
+    yuan_to_fen,
+)
+from drg.errors import InputError
+
+
+def good_row(i: int = 1, **over) -> dict:
+    row = {
+        "case_id": f"C{i:05d}", "patient_id": f"P{i:05d}", "hospital_id": "H0001", "sex": 1, "age": 66,
+        "age_days": None, "birth_weight": None, "los": 9, "discharge_status": 1,
+        "dx": ["I21.000", "I50.900x002"], "px": ["36.0700"], "vent_hours": None,
+        "admit_date": dt.date(2025, 3, 1), "discharge_date": dt.date(2025, 3, 10),
+        "total_cost": 52300.50, "fund_paid": 40000.00, "self_paid": 12300.50, "other_paid": 0.0,
+        "insurance_type": "310", "county": "东湖区",
+    }
+    row.update(over)
+    return row
+
+
+SCHEMA = pa.schema([
+    ("case_id", pa.string()), ("patient_id", pa.string()), ("hospital_id", pa.string()), ("sex", pa.int8()),
+    ("age", pa.int16()), ("age_days", pa.int32()), ("birth_weight", pa.int32()), ("los", pa.int32()),
+    ("discharge_status", pa.int8()), ("dx", pa.list_(pa.string())), ("px", pa.list_(pa.string())),
+    ("vent_hours", pa.int32()), ("admit_date", pa.date32()), ("discharge_date", pa.date32()),
+    ("total_cost", pa.float64()), ("fund_paid", pa.float64()), ("self_paid", pa.float64()),
+    ("other_paid", pa.float64()), ("insurance_type", pa.string()), ("county", pa.string()),
+])
+
+
+def write_parquet(tmp_path, rows, name="cases.parquet", row_group_size=None):
+    path = tmp_path / name
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path, row_group_size=row_group_size)
+    return path
+
+
+def collect(path, **kw):
+    acc, rej = [], []
+    for b in read_cases(path, **kw):
+        acc.append(pa.Table.from_batches([b.accepted]))
+        if b.rejected is not None:
+            rej.append(b.rejected)
+    accepted = pa.concat_tables(acc)
+    rejected = pa.concat_tables(rej) if rej else None
+    return accepted, rejected
+
+
+# ------------------------------------------------------------------------------------------ round trips
+
+
+def test_parquet_round_trip_keeps_values_and_adds_fen(tmp_path):
+    path = write_parquet(tmp_path, [good_row(1), good_row(2, total_cost=100.0, fund_paid=60.0, self_paid=40.0)])
+    acc, rej = collect(path)
+    assert rej is None
+    assert acc.num_rows == 2
+    assert acc.column("total_cost_fen").to_pylist() == [5230050, 10000]
+    assert acc.column("row_number").to_pylist() == [1, 2]
+    assert acc.column("dx").to_pylist()[0] == ["I21.000", "I50.900x002"]
+    assert acc.schema.field("sex").type == pa.int8()
+    assert acc.column("county").to_pylist()[0] == "东湖区"
+
+
+def test_parquet_streams_by_row_group_and_numbers_rows_across_groups(tmp_path):
+    rows = [good_row(i) for i in range(1, 11)]
+    rows[7] = good_row(8, los=-1)
+    path = write_parquet(tmp_path, rows, row_group_size=3)
+    batches = list(read_cases(path))
+    assert len(batches) == 4
+    rej = pa.concat_tables([b.rejected for b in batches if b.rejected is not None])
+    assert rej.column("row_number").to_pylist() == [8]
+    assert sum(b.n_read for b in batches) == 10
+
+
+def test_decimal_money_is_exact(tmp_path):
+    t = pa.Table.from_pylist([good_row(1)], schema=SCHEMA)
+    for name in ("total_cost", "fund_paid", "self_paid", "other_paid"):
+        i = t.schema.get_field_index(name)
+        t = t.set_column(i, name, t.column(name).cast(pa.decimal128(14, 2)))
+    path = tmp_path / "dec.parquet"
+    pq.write_table(t, path)
+    acc, rej = collect(path)
+    assert rej is None
+    assert acc.column("self_paid_fen").to_pylist() == [1230050]
+
+
+def test_yuan_to_fen_rounds_half_away_from_zero_on_the_decimal():
+    assert yuan_to_fen(np.array([12.345, -12.345, 0.005, 1.0049, 52300.50, 0.1 + 0.2])).tolist() == [
+        1235, -1235, 1, 100, 5230050, 30]
+
+
+CSV_HEADER = ("case_id,patient_id,hospital_id,sex,age,age_days,birth_weight,los,discharge_status,dx,px,"
+              "vent_hours,admit_date,discharge_date,total_cost,fund_paid,self_paid,insurance_type,county,"
+              "hospital_name")
+CSV_ROW = ("C1,P1,H0001,1,66,,,9,1,I21.000|I50.900x002,36.0700,,2025-03-01,2025-03-10,52300.50,40000.00,"
+           "12300.50,310,东湖区,东湖区第一人民医院")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_encodings_are_detected(tmp_path, encoding):
+    path = tmp_path / f"cases-{encoding}.csv"
+    path.write_bytes(f"{CSV_HEADER}\n{CSV_ROW}\n".encode(encoding))
+    acc, rej = collect(path)
+    assert rej is None
+    row = acc.to_pylist()[0]
+    assert row["hospital_name"] == "东湖区第一人民医院"
+    assert row["county"] == "东湖区"
+    assert row["dx"] == ["I21.000", "I50.900x002"]
+    assert row["total_cost_fen"] == 5230050
+    assert row["admit_date"] == dt.date(2025, 3, 1)
+
+
+def test_detect_encoding():
+    assert detect_encoding("医院".encode("gbk")) == "gb18030"
+    assert detect_encoding(b"\xef\xbb\xbfabc") == "utf-8-sig"
+    assert detect_encoding("医院".encode()) == "utf-8"
+
+
+def test_csv_accepts_comma_and_semicolon_separated_codes(tmp_path):
+    path = tmp_path / "c.csv"
+    row = CSV_ROW.replace("I21.000|I50.900x002", '"I21.000, I50.900x002;E11.900"')
+    path.write_text(f"{CSV_HEADER}\n{row}\n", encoding="utf-8")
+    acc, _ = collect(path)
+    assert acc.column("dx").to_pylist()[0] == ["I21.000", "I50.900x002", "E11.900"]
+
+
+def test_excel_round_trip(tmp_path):
+    df = pl.DataFrame([good_row(1), good_row(2)]).with_columns(
+        pl.col("dx").list.join("|"), pl.col("px").list.join("|"))
+    path = tmp_path / "cases.xlsx"
+    df.write_excel(path)
+    acc, rej = collect(path)
+    assert rej is None
+    assert acc.column("dx").to_pylist()[1] == ["I21.000", "I50.900x002"]
+    assert acc.column("total_cost_fen").to_pylist() == [5230050, 5230050]
+
+
+def test_column_mapping_for_a_hospital_systems_own_headers(tmp_path):
+    mapping = tmp_path / "his.toml"
+    mapping.write_text("""
+[columns]
+case_id = "结算清单号"
+patient_id = "患者编号"
+hospital_id = "医院编码"
+sex = "性别"
+age = "年龄"
+los = "住院天数"
+dx = "诊断编码"
+px = "手术编码"
+admit_date = "入院日期"
+discharge_date = "出院日期"
+total_cost = "总费用"
+fund_paid = "统筹支付"
+self_paid = "个人支付"
+insurance_type = "险种"
+county = "参保地"
+
+[values.sex]
+"男" = 1
+"女" = 2
+""", encoding="utf-8")
+    csv = tmp_path / "his.csv"
+    csv.write_bytes(("结算清单号,患者编号,医院编码,性别,年龄,住院天数,诊断编码,手术编码,入院日期,出院日期,总费用,"
+                     "统筹支付,个人支付,险种,参保地\nA1,P1,H1,女,40,5,O80.000,,2025-01-01,2025-01-06,"
+                     "5000,4000,1000,390,南江县\n").encode("gbk"))
+    acc, rej = collect(csv, mapping=mapping)
+    assert rej is None
+    assert acc.column("sex").to_pylist() == [2]
+    assert acc.column("case_id").to_pylist() == ["A1"]
+
+
+def test_mapping_errors_name_the_file_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[columns]\nnot_a_column = "x"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="bad.toml.*not_a_column"):
+        ColumnMapping.load(bad)
+
+
+def test_missing_required_column_is_a_file_error(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("case_id,sex\nC1,1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"c\.csv.*missing required column"):
+        list(read_cases(path))
+
+
+def test_unknown_file_type_and_missing_file(tmp_path):
+    with pytest.raises(InputError, match="case file not found"):
+        list(read_cases(tmp_path / "nope.parquet"))
+    p = tmp_path / "x.json"
+    p.write_text("{}")
+    with pytest.raises(InputError, match="unknown case file type"):
+        list(read_cases(p))
+
+
+# ------------------------------------------------------------------------------------------ rejects
+
+BAD_ROWS = {
+    "missing_field": good_row(2, hospital_id=None),
+    "duplicate_case_id": good_row(1),
+    "empty_dx": good_row(3, dx=[]),
+    "sex_out_of_range": good_row(4, sex=3),
+    "missing_age_days": good_row(5, age=0, age_days=None, birth_weight=3000),
+    "negative_los": good_row(6, los=-2),
+    "discharge_before_admission": good_row(7, admit_date=dt.date(2025, 3, 12)),
+    "non_finite_money": good_row(8, total_cost=math.inf),
+    "negative_money": good_row(9, total_cost=-1.0, fund_paid=-1.0, self_paid=0.0),
+    "payment_mismatch": good_row(10, fund_paid=40000.02),
+}
+
+
+def test_every_reject_reason(tmp_path):
+    rows = [good_row(1)] + list(BAD_ROWS.values()) + [good_row(11, fund_paid=40000.01)]  # 1 fen is tolerated
+    path = write_parquet(tmp_path, rows)
+    acc, rej = collect(path)
+    reasons = dict(zip(rej.column("case_id").to_pylist(), rej.column("reject_reason").to_pylist()))
+    expected = {row["case_id"]: reason for reason, row in BAD_ROWS.items()}
+    expected["C00001"] = "duplicate_case_id"  # the second C00001 is the duplicate; keyed by id here
+    assert sorted(rej.column("reject_reason").to_pylist()) == sorted(BAD_ROWS)
+    for reason, row in BAD_ROWS.items():
+        if reason != "duplicate_case_id":
+            assert reasons[row["case_id"]] == reason
+    assert acc.column("case_id").to_pylist() == ["C00001", "C00011"]
+    assert acc.num_rows + rej.num_rows == len(rows)
+    # the duplicate is the later row, the first keeps its place
+    dup = rej.filter(pa.compute.equal(rej.column("reject_reason"), "duplicate_case_id"))
+    assert dup.column("row_number").to_pylist() == [3]
+
+
+def test_wrong_type_from_csv_keeps_the_row_as_read(tmp_path):
+    path = tmp_path / "c.csv"
+    bad = CSV_ROW.replace("C1,P1,H0001,1,66", "C2,P2,H0001,M,66")
+    bad_date = CSV_ROW.replace("C1,", "C3,").replace("2025-03-10", "10/03/2025x")
+    path.write_text(f"{CSV_HEADER}\n{CSV_ROW}\n{bad}\n{bad_date}\n", encoding="utf-8")
+    acc, rej = collect(path)
+    assert acc.num_rows == 1
+    rows = rej.to_pylist()
+    assert [r["reject_reason"] for r in rows] == ["wrong_type", "wrong_type"]
+    assert rows[0]["sex"] == "M"  # as read
+    assert "wrong_type:sex" in rows[0]["reject_detail"]
+    assert "wrong_type:discharge_date" in rows[1]["reject_detail"]
+    assert [r["row_number"] for r in rows] == [2, 3]
+
+
+def test_reject_detail_lists_every_problem(tmp_path):
+    path = write_parquet(tmp_path, [good_row(1, los=-1, sex=5)])
+    _, rej = collect(path)
+    row = rej.to_pylist()[0]
+    assert row["reject_reason"] == "sex_out_of_range"
+    assert "negative_los:los" in row["reject_detail"]
+
+
+def test_reason_codes_are_the_documented_ones():
+    assert set(REJECT_REASONS) == {"missing_field", "wrong_type", *BAD_ROWS}
+
+
+def test_check_counts_and_writes_rejects(tmp_path):
+    rows = [good_row(1)] + list(BAD_ROWS.values())
+    path = write_parquet(tmp_path, rows, row_group_size=4)
+    for out in ("rej.csv", "rej.parquet"):
+        summary = check_cases(path, rejects=tmp_path / out)
+        assert summary.read == len(rows) == summary.accepted + summary.rejected
+        assert summary.rejected == len(BAD_ROWS)
+        assert sum(summary.by_reason.values()) == summary.rejected
+        written = (pl.read_csv(tmp_path / out) if out.endswith(".csv") else pl.read_parquet(tmp_path / out))
+        assert written.height == len(BAD_ROWS)
+        assert {"row_number", "reject_reason", "case_id", "dx"} <= set(written.columns)
+
+
+def test_duplicates_across_row_groups(tmp_path):
+    rows = [good_row(i) for i in range(1, 7)] + [good_row(2), good_row(6)]
+    path = write_parquet(tmp_path, rows, row_group_size=3)
+    summary = check_cases(path)
+    assert summary.by_reason == {"duplicate_case_id": 2}
