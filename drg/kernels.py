@@ -1,0 +1,265 @@
+"""Numba kernels of the payment side, each with a plain-Python twin, and the exact-decimal arithmetic.
+
+Owns: case classification and points (SPEC §4), readmission pairing (SPEC §5.1), the points scaling by a
+factor with rounding half away from zero, and the conversion of yuan to fen.
+
+Points are held as int64 in units of ``1 / scale`` (``scale = 10 ** points_decimals``; 0.0001 point by
+default). How the kernel stays exact (SPEC §0.1):
+
+* normal, per-diem, readmission and review points are integer arithmetic on exact inputs
+  (``BP_u × coef_u``, ``BPd_u × bed-days``, ``points_u × num / den``) with half-away integer rounding;
+* the forms with a division (unstable, ungroupable, high, low) are evaluated in float64 and rounded
+  ``floor(v + 0.5)``; whenever the fractional part lies within float error of one half, or the cost ratio
+  lies within float error of a class bound (H or L), the kernel raises a flag and the row is re-evaluated
+  by the twin :func:`price_one_exact` in rational arithmetic (``fractions.Fraction`` of the exact inputs:
+  fen, the float64 means as stored, the policy's decimals). So the kernel's answer is the exact one.
+
+The twin :func:`price_one_exact` evaluates every row in rational arithmetic; the tests run every case
+through both and require equal results.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+from numba import njit
+
+NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
+CLASS_NAMES = ("normal", "high", "low", "unstable", "per_diem", "ungroupable", "review")
+
+
+# --------------------------------------------------------------------------------------------- exact helpers
+def round_half_away(x: Fraction | Decimal | int) -> int:
+    """Round an exact number to the nearest integer, halves away from zero."""
+    x = Fraction(x)
+    n, d = x.numerator, x.denominator
+    q, r = divmod(abs(n), d)
+    if 2 * r >= d:
+        q += 1
+    return q if n >= 0 else -q
+
+
+def to_units(x: Fraction | Decimal | float | int, scale: int) -> int:
+    """``x`` in units of ``1/scale``, rounded half away from zero on the exact decimal.
+
+    A float is read as the shortest decimal that prints it (``repr``), as a person reads a number in a
+    file: ``to_units(0.00005, 10_000) == 1``.
+    """
+    if isinstance(x, float):
+        x = Decimal(repr(x))
+    return round_half_away(Fraction(x) * scale)
+
+
+def yuan_to_fen(values: np.ndarray) -> np.ndarray:
+    """float64 yuan → int64 fen, half away from zero on the decimal the float prints as (``repr``).
+
+    Vectorised ``floor(|x|·100 + 0.5)``; the rows whose ``|x|·100`` lies within 1e-6 of a half are redone
+    with ``Decimal(repr(x))`` so that 0.005 yuan gives 1 fen although 0.005 in binary is below it. Null
+    (NaN) stays NaN-free: callers pass filled arrays.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    y = np.abs(x) * 100.0
+    fen = np.floor(y + 0.5)
+    frac = y - np.floor(y)
+    near = np.nonzero(np.abs(frac - 0.5) < 1e-6)[0]
+    out = (np.sign(x) * fen).astype(np.int64)
+    for i in near:
+        out[i] = round_half_away(Decimal(repr(float(x[i]))) * 100)
+    return out
+
+
+def scale_units(points_u: np.ndarray, factor: Decimal | Fraction) -> np.ndarray:
+    """``points × factor`` on integer points, rounded half away from zero (readmission ×0.5)."""
+    f = Fraction(factor)
+    return _scale_kernel(np.asarray(points_u, dtype=np.int64), f.numerator, f.denominator)
+
+
+@njit(cache=True)
+def _scale_kernel(p, num, den):
+    out = np.empty_like(p)
+    for i in range(p.shape[0]):
+        v = p[i] * num
+        a = v if v >= 0 else -v
+        q = a // den
+        if 2 * (a - q * den) >= den:
+            q += 1
+        out[i] = q if v >= 0 else -q
+    return out
+
+
+def scale_units_twin(points_u, factor) -> list[int]:
+    """Plain-Python twin of :func:`scale_units`."""
+    f = Fraction(factor)
+    return [round_half_away(Fraction(int(p)) * f) for p in points_u]
+
+
+# --------------------------------------------------------------------------------------------- pricing
+@njit(cache=True)
+def _round_flag(v):
+    """floor(v + 0.5) for v ≥ 0 (half away for v < 0) and whether v is within float error of a tie."""
+    a = abs(v)
+    fl = np.floor(a)
+    frac = a - fl
+    tol = 1e-9 * max(1.0, a)
+    flag = abs(frac - 0.5) <= tol
+    q = fl + 1.0 if frac >= 0.5 else fl
+    return (np.int64(q) if v >= 0 else -np.int64(q)), flag
+
+
+@njit(cache=True)
+def _div_round(p, s):
+    """Integer p / s rounded half away from zero."""
+    a = p if p >= 0 else -p
+    q = a // s
+    if 2 * (a - q * s) >= s:
+        q += 1
+    return q if p >= 0 else -q
+
+
+@njit(cache=True)
+def price_kernel(cost_fen, bed_days, ungroupable, review, review_u, per_diem, widx, coef_u,
+                 bp_u, mean_fen, stable, high_h, pdp_u, pd_mean_fen,
+                 a_fen, low_l, low_rule_jinhua, ung_review, ung_factor, scale):
+    """Classify and price every case (SPEC §4).
+
+    Returns ``(case_class int8, points_u int64, cost_ratio float64, needs_exact bool, no_weight bool)``.
+    ``widx`` is the case's row in the weights arrays (-1: the DRG has no weight).
+    """
+    n = cost_fen.shape[0]
+    cls = np.empty(n, np.int8)
+    pts = np.zeros(n, np.int64)
+    ratio = np.full(n, np.nan)
+    flag = np.zeros(n, np.bool_)
+    noweight = np.zeros(n, np.bool_)
+    k_a = 100.0 * scale / a_fen
+    for i in range(n):
+        c = float(cost_fen[i])
+        w = widx[i]
+        if review[i]:
+            cls[i] = REVIEW
+            pts[i] = review_u[i]
+            if w >= 0 and mean_fen[w] == mean_fen[w]:
+                ratio[i] = c / mean_fen[w]
+            continue
+        if ungroupable[i]:
+            cls[i] = UNGROUPABLE
+            if ung_review:
+                pts[i] = 0
+            else:
+                pts[i], flag[i] = _round_flag(c * k_a * ung_factor)
+            continue
+        if per_diem[i] and w >= 0 and pdp_u[w] >= 0:
+            cls[i] = PER_DIEM
+            pts[i] = pdp_u[w] * bed_days[i]
+            ratio[i] = (c / bed_days[i]) / pd_mean_fen[w]
+            continue
+        if w < 0 or bp_u[w] < 0:
+            cls[i] = UNSTABLE
+            noweight[i] = True
+            pts[i], flag[i] = _round_flag(c * k_a)
+            continue
+        r = c / mean_fen[w]
+        ratio[i] = r
+        if not stable[w]:
+            cls[i] = UNSTABLE
+            pts[i], flag[i] = _round_flag(c * k_a)
+            continue
+        bp = bp_u[w]
+        h = high_h[w]
+        near = abs(r - h) <= 1e-12 * h or abs(r - low_l) <= 1e-12 * max(low_l, 1e-300)
+        if r >= h:
+            cls[i] = HIGH
+            v = bp * float(coef_u[i]) / scale + (r - h) * bp
+            pts[i], f = _round_flag(v)
+            flag[i] = f or near
+        elif r <= low_l:
+            cls[i] = LOW
+            if low_rule_jinhua:
+                v = bp * r
+            else:
+                v = bp * float(coef_u[i]) / scale * r
+            q, f = _round_flag(v)
+            if q > bp:
+                q = bp
+            pts[i] = q
+            flag[i] = f or near
+        else:
+            cls[i] = NORMAL
+            pts[i] = _div_round(bp * coef_u[i], scale)
+            flag[i] = near
+    return cls, pts, ratio, flag, noweight
+
+
+def price_one_exact(cost_fen: int, bed_days: int, ungroupable: bool, review: bool, review_u: int,
+                    per_diem: bool, coef_u: int, bp_u: int | None, mean_fen: float | None, stable: bool,
+                    high_h: Decimal, pdp_u: int | None, pd_mean_fen: float | None, a_fen: float,
+                    low_l: Decimal, low_rule_jinhua: bool, ung_review: bool, ung_factor: Decimal,
+                    scale: int) -> tuple[int, int, float, bool]:
+    """Plain-Python, exact twin of :func:`price_kernel` for one case.
+
+    ``bp_u``/``mean_fen`` are ``None`` when the DRG has no weight; ``pdp_u`` ``None`` when it has no
+    per-diem points. Returns ``(case_class, points_u, cost_ratio, no_weight)``.
+    """
+    c = Fraction(int(cost_fen))
+    nan = float("nan")
+    if review:
+        r = float(c / Fraction(mean_fen)) if mean_fen is not None and mean_fen == mean_fen else nan
+        return REVIEW, int(review_u), r, False
+    a = Fraction(a_fen)
+    if ungroupable:
+        if ung_review:
+            return UNGROUPABLE, 0, nan, False
+        return UNGROUPABLE, round_half_away(c / a * 100 * scale * Fraction(ung_factor)), nan, False
+    if per_diem and pdp_u is not None:
+        r = float(c / int(bed_days) / Fraction(pd_mean_fen))
+        return PER_DIEM, int(pdp_u) * int(bed_days), r, False
+    if bp_u is None:
+        return UNSTABLE, round_half_away(c / a * 100 * scale), nan, True
+    rr = c / Fraction(mean_fen)
+    if not stable:
+        return UNSTABLE, round_half_away(c / a * 100 * scale), float(rr), False
+    bp = Fraction(int(bp_u))
+    coef = Fraction(int(coef_u), scale)
+    h, low = Fraction(high_h), Fraction(low_l)
+    if rr >= h:
+        return HIGH, round_half_away(bp * coef + (rr - h) * bp), float(rr), False
+    if rr <= low:
+        v = bp * rr if low_rule_jinhua else bp * coef * rr
+        return LOW, min(round_half_away(v), int(bp_u)), float(rr), False
+    return NORMAL, round_half_away(bp * coef), float(rr), False
+
+
+# --------------------------------------------------------------------------------------------- readmission
+@njit(cache=True)
+def pair_kernel(same_group_as_next, admit, discharge, halvable, window):
+    """Readmission pairing over stays sorted by (group, admission date, discharge date, case id).
+
+    ``same_group_as_next[i]`` says sorted stay i+1 is in i's group. Stay i is halved when it is
+    halvable and the next stay of its group is admitted 0..window days (inclusive) after i's discharge.
+    Returns a bool mask in sorted order.
+    """
+    n = admit.shape[0]
+    out = np.zeros(n, np.bool_)
+    for i in range(n - 1):
+        if same_group_as_next[i] and halvable[i]:
+            gap = admit[i + 1] - discharge[i]
+            if 0 <= gap <= window:
+                out[i] = True
+    return out
+
+
+def pair_twin(stays: list[dict], window: int) -> set:
+    """Plain-Python twin of the pairing: ``stays`` are dicts with ``key`` (the group), ``admit``,
+    ``discharge`` (ints, days), ``case_id`` and ``halvable``. Returns the case ids halved."""
+    groups: dict = {}
+    for s in stays:
+        groups.setdefault(s["key"], []).append(s)
+    halved = set()
+    for g in groups.values():
+        g.sort(key=lambda s: (s["admit"], s["discharge"], s["case_id"]))
+        for cur, nxt in zip(g, g[1:]):
+            if cur["halvable"] and 0 <= nxt["admit"] - cur["discharge"] <= window:
+                halved.add(cur["case_id"])
+    return halved

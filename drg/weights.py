@@ -1,0 +1,349 @@
+"""Weights from history (基准点数, SPEC §2): trimming, year-weighted means, the all-DRG mean A, base
+points, stability and per-diem points; also the reading of grouped case files shared by the payment steps.
+
+Exactness: trimming decisions are taken in float64 on the cost after the cost index; the means of the kept
+cases, A and the base points are then computed in rational arithmetic from integer fen sums, so the
+4-decimal rounding of ``BP_d = mean_d / A × 100`` is half away from zero on the exact value.
+The table keeps ``mean_cost_fen`` (float64, the value pricing divides by) and ``mean_cost`` (yuan).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from drg.errors import InputError
+from drg.kernels import round_half_away, yuan_to_fen
+from drg.policy import Policy
+
+__all__ = ["Weights", "compute_weights", "read_grouped", "money_to_fen", "case_years", "per_diem_mask",
+           "trim_mask", "write_weights", "read_weights", "UNGROUPABLE_DRG"]
+
+UNGROUPABLE_DRG = "0000"
+MONEY = ("total_cost", "fund_paid", "self_paid", "other_paid")
+
+
+# ----------------------------------------------------------------------------------------------- reading
+def money_to_fen(arr: pa.Array | pa.ChunkedArray, *, file: str = "", field: str = "") -> np.ndarray:
+    """A yuan column (decimal or float64) → int64 fen, half away from zero on the exact decimal.
+
+    Decimals are scaled exactly (``pyarrow.compute.round`` with ``half_towards_infinity``, i.e. away from
+    zero); floats go through :func:`drg.kernels.yuan_to_fen` (the decimal the float prints as). A null is an
+    :class:`InputError` naming the row.
+    """
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        row = int(np.nonzero(np.asarray(arr.is_null()))[0][0]) + 1
+        raise InputError("money value is missing", file=file, row=row, field=field)
+    if pa.types.is_decimal(arr.type):
+        scaled = pc.multiply(arr.cast(pa.decimal128(38, max(arr.type.scale, 2))), pa.scalar(
+            Decimal(100), pa.decimal128(38, 0)))
+        rounded = pc.round(scaled, ndigits=0, round_mode="half_towards_infinity")
+        return np.asarray(rounded.cast(pa.int64()))
+    if pa.types.is_integer(arr.type):
+        return np.asarray(arr.cast(pa.int64())) * 100
+    return yuan_to_fen(np.asarray(arr.cast(pa.float64())))
+
+
+def read_grouped(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """Read a grouped case file (Parquet) with pyarrow; money columns in yuan are kept and ``*_fen``
+    int64 columns are added (``other_paid_fen`` is 0 when the column is absent)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    try:
+        t = pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
+    return add_fen_columns(t, file=str(path))
+
+
+def add_fen_columns(t: pa.Table, *, file: str = "") -> pa.Table:
+    """Add ``total_cost_fen`` … ``other_paid_fen`` (int64) for the yuan columns present."""
+    for m in MONEY:
+        if f"{m}_fen" in t.column_names:
+            continue
+        if m in t.column_names:
+            t = t.append_column(f"{m}_fen", pa.array(money_to_fen(t.column(m), file=file, field=m)))
+        elif m == "other_paid":
+            t = t.append_column("other_paid_fen", pa.array(np.zeros(t.num_rows, np.int64)))
+    return t
+
+
+def _require(t: pa.Table, cols: list[str], file: str) -> None:
+    missing = [c for c in cols if c not in t.column_names]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", file=file, field=missing[0])
+
+
+def case_years(t: pa.Table) -> np.ndarray:
+    """Discharge year of each case (SPEC §0.1: a case belongs to the year of its discharge date)."""
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.year(t.column("discharge_date")).fill_null(0), dtype=np.int32)
+
+
+def _str_col(t: pa.Table, name: str) -> np.ndarray:
+    if name not in t.column_names:
+        return np.full(t.num_rows, "", dtype=object)
+    return np.asarray(t.column(name).cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False),
+                      dtype=object)
+
+
+def per_diem_mask(drg: pa.Array | pa.ChunkedArray, adrg: pa.Array | pa.ChunkedArray | None,
+                  los: np.ndarray, policy: Policy) -> np.ndarray:
+    """SPEC §2.7: a case is per-diem when its DRG or ADRG is listed or its los ≥ ``min_los``."""
+    import pyarrow.compute as pc
+
+    n = len(los)
+    mask = np.zeros(n, bool)
+    codes = pa.array(list(policy.per_diem.drgs), pa.string())
+    if len(codes):
+        mask |= np.asarray(pc.is_in(drg.cast(pa.string()), value_set=codes).fill_null(False))
+        if adrg is not None:
+            mask |= np.asarray(pc.is_in(adrg.cast(pa.string()), value_set=codes).fill_null(False))
+    if policy.per_diem.min_los is not None:
+        mask |= np.asarray(los) >= policy.per_diem.min_los
+    return mask
+
+
+def trim_mask(values: np.ndarray, group: np.ndarray, policy: Policy) -> np.ndarray:
+    """Keep-mask after trimming within each group (SPEC §2.2), one pass.
+
+    ``sd``: keep ``|x − mean| ≤ k·SD`` (sample SD), groups under 2 cases untouched; ``percentile``: keep
+    ``lo_q ≤ x ≤ hi_q`` (linear interpolation); ``none``: keep all.
+    """
+    trim = policy.weights.trim
+    n = len(values)
+    keep = np.ones(n, bool)
+    if trim.method == "none" or n == 0:
+        return keep
+    order = np.argsort(group, kind="stable")
+    g_sorted = group[order]
+    starts = np.r_[0, np.nonzero(g_sorted[1:] != g_sorted[:-1])[0] + 1]
+    ends = np.r_[starts[1:], n]
+    k = float(trim.k)
+    for s, e in zip(starts, ends):
+        idx = order[s:e]
+        x = values[idx]
+        if trim.method == "sd":
+            if len(x) < 2:
+                continue
+            m = x.mean()
+            sd = x.std(ddof=1)
+            keep[idx] = np.abs(x - m) <= k * sd * (1 + 1e-12) + 1e-9 * abs(m)
+        else:
+            lo, hi = np.percentile(x, [float(trim.lo), float(trim.hi)])
+            keep[idx] = (x >= lo) & (x <= hi)
+    return keep
+
+
+# ----------------------------------------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class Weights:
+    """The weights table and its city-wide constants.
+
+    ``table`` columns: ``drg, n_cases, mean_cost, mean_cost_fen, cv, stable, base_points, per_diem_points,
+    per_diem_cases, per_diem_mean_fen`` (one row per DRG with trimmed history).
+    """
+
+    table: pa.Table
+    a_fen: Fraction            # all-DRG mean cost per case, exact
+    years: tuple[int, ...]
+    policy_id: str
+    scheme_id: str | None = None
+    settlement_year: int | None = None
+    mean_exact: dict | None = None      # drg → exact mean (Fraction, fen); None when read from a file
+
+    @property
+    def a_yuan(self) -> float:
+        return float(self.a_fen / 100)
+
+
+def _history_years(years_present: np.ndarray, policy: Policy, settlement_year: int | None) -> list[int]:
+    present = sorted(set(int(y) for y in np.unique(years_present) if y > 0))
+    hy = policy.weights.history_years
+    if settlement_year is not None:
+        return [y for y in range(settlement_year - hy, settlement_year) if y in present]
+    return present[-hy:]
+
+
+def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int | None = None,
+                    scheme_id: str | None = None, file: str = "history") -> tuple[Weights, pa.Table]:
+    """Weights from grouped history cases (SPEC §2).
+
+    Parameters
+    ----------
+    history : pyarrow.Table
+        Grouped cases of earlier years: ``hospital_id, drg, los, discharge_date, total_cost`` (or
+        ``total_cost_fen``), optional ``adrg``.
+    policy : Policy
+    settlement_year : int, optional
+        Use the ``history_years`` years before it; default the policy's year, else the latest years present.
+
+    Returns
+    -------
+    (Weights, pyarrow.Table)
+        The weights, and the trimmed non-per-diem history (``hospital_id, drg, year, cost_fen, w``) that
+        the coefficients are computed on.
+    """
+    _require(history, ["hospital_id", "drg", "los", "discharge_date"], file)
+    history = add_fen_columns(history, file=file)
+    _require(history, ["total_cost_fen"], file)
+    settlement_year = settlement_year if settlement_year is not None else policy.year
+    years = case_years(history)
+    use_years = _history_years(years, policy, settlement_year)
+    if not use_years:
+        raise InputError(f"no history cases in the years used (settlement year {settlement_year}, "
+                         f"history_years {policy.weights.history_years})", file=file, field="discharge_date")
+    drg = _str_col(history, "drg")
+    groupable = (drg != "") & (drg != UNGROUPABLE_DRG) & np.isin(years, use_years)
+    los = np.asarray(history.column("los").cast(pa.int64()).fill_null(0))
+    pd_mask = per_diem_mask(history.column("drg"), history.column("adrg") if "adrg" in history.column_names
+                            else None, los, policy)
+    idx = np.nonzero(groupable)[0]
+    drg, years, los, pd_mask = drg[idx], years[idx], los[idx], pd_mask[idx]
+    cost_fen = np.asarray(history.column("total_cost_fen"))[idx]
+    hosp = _str_col(history, "hospital_id")[idx]
+    bed_days = np.maximum(los, 1)
+    idx_of = {y: policy.weights.cost_index.get(y, Decimal(1)) for y in use_years}
+    cidx = np.array([float(idx_of[y]) for y in use_years])[np.searchsorted(np.array(use_years), years)]
+    adj = cost_fen * cidx
+    trim_value = np.where(pd_mask, adj / bed_days, adj)
+    drg_names, drg_inv = np.unique(drg.astype(str), return_inverse=True) if len(drg) else (np.array([], str),
+                                                                                           np.zeros(0, np.int64))
+    ny = len(use_years)
+    y_inv = np.searchsorted(np.array(use_years), years)
+    key = drg_inv.astype(np.int64) * ny + y_inv
+    group = key * 2 + pd_mask
+    keep = trim_mask(trim_value, group, policy)
+
+    w_of = {y: policy.weights.year_weight(y, use_years) for y in use_years}
+    # --- exact sums per (drg, year) for regular and per-diem cases (bincount of int fen: exact < 2**53)
+    reg = keep & ~pd_mask
+    pdk = keep & pd_mask
+    nk = len(drg_names) * ny
+    s_reg = np.bincount(key[reg], weights=cost_fen[reg], minlength=nk)
+    n_reg = np.bincount(key[reg], minlength=nk)
+    s_pd = np.bincount(key[pdk], weights=cost_fen[pdk], minlength=nk)
+    b_pd = np.bincount(key[pdk], weights=bed_days[pdk], minlength=nk)
+    n_pd = np.bincount(key[pdk], minlength=nk)
+    sums = {(str(drg_names[k // ny]), use_years[k % ny]): (int(s_reg[k]), int(n_reg[k]))
+            for k in np.nonzero(n_reg)[0]}
+    pd_sums = {(str(drg_names[k // ny]), use_years[k % ny]): (int(s_pd[k]), int(b_pd[k]), int(n_pd[k]))
+               for k in np.nonzero(n_pd)[0]}
+    # A: year-weighted mean over trimmed, groupable, non-per-diem cases
+    num, den = Fraction(0), Fraction(0)
+    for (d, y), (s, n) in sums.items():
+        w = Fraction(w_of[y])
+        num += w * Fraction(idx_of[y]) * s
+        den += w * n
+    if den == 0:
+        raise InputError("no groupable, non-per-diem history case is left after trimming: A is undefined",
+                         file=file, field="drg")
+    a_fen = num / den
+
+    def weighted_mean(per_year: dict[int, Fraction]) -> Fraction:
+        ws = sum(Fraction(w_of[y]) for y in per_year)
+        return sum(Fraction(w_of[y]) * m for y, m in per_year.items()) / ws
+
+    by_drg: dict[str, dict[int, Fraction]] = {}
+    for (d, y), (s, n) in sums.items():
+        by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / n
+    pd_by_drg: dict[str, dict[int, Fraction]] = {}
+    pd_n: dict[str, int] = {}
+    for (d, y), (s, b, n) in pd_sums.items():
+        pd_by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / b
+        pd_n[d] = pd_n.get(d, 0) + n
+    # cv over pooled trimmed (cost-indexed) costs
+    reg_idx = np.nonzero(reg)[0]
+    order = reg_idx[np.argsort(drg[reg_idx], kind="stable")]
+    cv_of: dict[str, float | None] = {}
+    n_of: dict[str, int] = {}
+    if len(order):
+        ds = drg[order]
+        starts = np.r_[0, np.nonzero(ds[1:] != ds[:-1])[0] + 1]
+        ends = np.r_[starts[1:], len(order)]
+        for s, e in zip(starts, ends):
+            x = adj[order[s:e]]
+            n_of[ds[s]] = e - s
+            m = x.mean()
+            cv_of[ds[s]] = float(x.std(ddof=1) / m) if e - s >= 2 and m > 0 else None
+
+    scale = policy.points_scale
+    rows = []
+    mean_exact = {d: weighted_mean(m) for d, m in by_drg.items()}
+    for d in sorted(set(by_drg) | set(pd_by_drg)):
+        mean = weighted_mean(by_drg[d]) if d in by_drg else None
+        pdm = weighted_mean(pd_by_drg[d]) if d in pd_by_drg else None
+        n = n_of.get(d, 0)
+        cv = cv_of.get(d)
+        stable = mean is not None and n >= policy.weights.n_min and cv is not None and \
+            Decimal(repr(cv)) <= policy.weights.cv_max
+        rows.append({
+            "drg": d, "n_cases": n,
+            "mean_cost": None if mean is None else float(mean / 100),
+            "mean_cost_fen": None if mean is None else float(mean),
+            "cv": cv, "stable": bool(stable),
+            "base_points": None if mean is None else round_half_away(mean / a_fen * 100 * scale) / scale,
+            "per_diem_points": None if pdm is None else round_half_away(pdm / a_fen * 100 * scale) / scale,
+            "per_diem_cases": pd_n.get(d, 0),
+            "per_diem_mean_fen": None if pdm is None else float(pdm),
+        })
+    schema = pa.schema([("drg", pa.string()), ("n_cases", pa.int64()), ("mean_cost", pa.float64()),
+                        ("mean_cost_fen", pa.float64()), ("cv", pa.float64()), ("stable", pa.bool_()),
+                        ("base_points", pa.float64()), ("per_diem_points", pa.float64()),
+                        ("per_diem_cases", pa.int64()), ("per_diem_mean_fen", pa.float64())])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    weights = Weights(table, a_fen, tuple(use_years), policy.id, scheme_id, settlement_year, mean_exact)
+    trimmed = pa.table({"hospital_id": pa.array(hosp[reg], pa.string()), "drg": pa.array(drg[reg], pa.string()),
+                        "year": pa.array(years[reg], pa.int32()), "cost_fen": pa.array(cost_fen[reg], pa.int64())})
+    return weights, trimmed
+
+
+def _meta(weights: Weights) -> dict[bytes, bytes]:
+    return {b"drg.all_drg_mean_fen": str(float(weights.a_fen)).encode(),
+            b"drg.all_drg_mean_fen_exact": f"{weights.a_fen.numerator}/{weights.a_fen.denominator}".encode(),
+            b"drg.all_drg_mean_yuan": repr(weights.a_yuan).encode(),
+            b"drg.history_years": json.dumps(list(weights.years)).encode(),
+            b"drg.policy_id": weights.policy_id.encode(),
+            b"drg.scheme_id": (weights.scheme_id or "").encode(),
+            b"drg.settlement_year": str(weights.settlement_year or "").encode()}
+
+
+def write_weights(weights: Weights, path: str | Path) -> None:
+    """Write ``weights.parquet`` with A, years, policy and scheme ids in the file metadata."""
+    import pyarrow.parquet as pq
+
+    t = weights.table
+    t = t.replace_schema_metadata(_meta(weights))
+    pq.write_table(t, path)
+
+
+def read_weights(path: str | Path) -> Weights:
+    """Read a ``weights.parquet`` written by :func:`write_weights`."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("weights table not found (run `drg weights`)", file=str(path))
+    t = pq.read_table(path)
+    md = t.schema.metadata or {}
+    if b"drg.all_drg_mean_fen_exact" not in md:
+        raise InputError("not a weights table written by `drg weights` (metadata missing)", file=str(path))
+    num, den = md[b"drg.all_drg_mean_fen_exact"].decode().split("/")
+    sy = md.get(b"drg.settlement_year", b"").decode()
+    return Weights(t.replace_schema_metadata(None), Fraction(int(num), int(den)),
+                   tuple(json.loads(md[b"drg.history_years"])), md[b"drg.policy_id"].decode(),
+                   md.get(b"drg.scheme_id", b"").decode() or None, int(sy) if sy else None)
