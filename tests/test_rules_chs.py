@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from grouper.rules import load_code_dictionary, load_rule_set
-from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_PPX_OR, PDX_IN, PPX_IN, PPX_OR
+from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 CHS11 = SHARED / "schemes" / "CHS_DRG_11"
@@ -38,7 +38,7 @@ def test_structured_rules(rs11):
     assert [c.kind for c in a["AC1"].conditions[0]] == [ANY_PX_IN, ANY_PX_IN]
     assert [c.kind for c in a["LA1"].conditions[0]] == [PDX_IN, PPX_IN]
     assert len(a["JA1"].conditions) == 2 and len(a["JA1"].conditions[1]) == 4
-    assert [c.kind for c in a["ZZ1"].conditions[0]] == [NO_PPX_OR]
+    assert [c.kind for c in a["ZZ1"].conditions[0]] == [NO_OR_PX]
     assert [c.kind for c in a["SB1"].conditions[0]] == [PPX_OR]
     assert [c.kind for c in a["YC1"].conditions[0]] == [ANY_DX_IN, PPX_OR]
     assert (a["PS2"].weight_min, a["PS2"].weight_max, a["PS2"].age_days_max) == (1500, 1999, 28)

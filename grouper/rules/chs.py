@@ -18,7 +18,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from grouper.rules.codes import sha256_file
-from grouper.rules.model import (ANY_DX_IN, ANY_PX_IN, NO_PPX_OR, PDX_IN, PPX_IN, PPX_OR, AdrgRule, Clause,
+from grouper.rules.model import (ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR, AdrgRule, Clause,
                                  RuleSet)
 
 DX_RE = re.compile(r"^[A-Z]\d{2}(?:\.[0-9A-Za-z]+)?(?:\+[A-Z]\d{2}(?:\.[0-9A-Za-z]+)?\*?)?\*?$")
@@ -170,7 +170,7 @@ def _alternatives(adrg: str, s: _Sections, name: str = "") -> list[list[Clause]]
     if s.all_or:
         alt.append(Clause(PPX_OR, (), "全部手术"))
     if s.no_or:
-        alt.append(Clause(NO_PPX_OR, (), "且无手术"))
+        alt.append(Clause(NO_OR_PX, (), "且无手术"))
     if adrg[1] in SURGICAL_LETTERS and not any(c.kind in (PPX_IN, ANY_PX_IN, PPX_OR) for c in alt):
         # a surgical ADRG whose table names no procedure list: "any operating-room procedure"
         alt.append(Clause(PPX_OR, (), "手术室手术 (surgical ADRG without a procedure list)"))
@@ -460,6 +460,12 @@ def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = N
             if amin is None and amax is None:
                 amax = 28  # 新生儿: under 29 days
             rule.age_days_min, rule.age_days_max, rule.weight_min, rule.weight_max = amin, amax, wmin, wmax
+            if amin is not None and amin >= 29 and rule.conditions:
+                # the infant ADRG (PV1, 29 days to under one year) takes every infant the MDC's table let in:
+                # its principal-diagnosis list is not required (reading documented in docs/grouping.md)
+                rule.conditions = [[]]
+                rs.notes.append(f"ADRG {rule.code}: reading: every case of the MDC in the age band "
+                                f"{amin}–{amax} days, its principal-diagnosis list is not required")
 
     # CC / MCC / exclusion tables
     rs.mcc, st_m = parse_cc_table((cc_dir / "5_MCC.txt").read_text(encoding="utf-8-sig"))

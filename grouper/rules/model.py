@@ -18,12 +18,12 @@ PPX_IN = 2        # the principal procedure is in the list            (包含以
 ANY_DX_IN = 3     # some diagnosis (principal or other) is in the list (主要诊断或其他诊断中包含 / 包含以下诊断)
 ANY_PX_IN = 4     # some procedure (any position) is in the list      (同时包含以下手术 … 和 …, 手术表 N)
 PPX_OR = 5        # the principal procedure is an operating-room one  (全部手术 / 包含全部手术)
-NO_PPX_OR = 6     # no procedure, or the principal one is not an OR procedure (且无手术)
+NO_OR_PX = 6      # no operating-room procedure in any position (且无手术)
 
 CLAUSE_NAMES = {PDX_IN: "principal diagnosis in", PPX_IN: "principal procedure in",
                 ANY_DX_IN: "some diagnosis in", ANY_PX_IN: "some procedure in",
                 PPX_OR: "principal procedure is an operating-room procedure",
-                NO_PPX_OR: "no operating-room principal procedure"}
+                NO_OR_PX: "no operating-room procedure"}
 
 
 @dataclass
@@ -40,7 +40,7 @@ class CodeDictionary:
 @dataclass(frozen=True)
 class Clause:
     """One condition of an ADRG alternative: ``kind`` (a constant of this module) over ``codes``
-    (empty for PPX_OR / NO_PPX_OR). ``label`` says where the list came from (e.g. ``手术表 2``)."""
+    (empty for PPX_OR / NO_OR_PX). ``label`` says where the list came from (e.g. ``手术表 2``)."""
 
     kind: int
     codes: tuple[str, ...] = ()
