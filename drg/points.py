@@ -402,10 +402,12 @@ def _readmissions(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, pol
 
 def hospital_point_totals(priced: pa.Table, policy: Policy) -> pa.Table:
     """Per hospital and pool (SPEC §5.3): ``hospital_id, insurance_type, cases, points, adjusted_points,
-    deduction_points, total_points, undeducted_points``.
+    deduction_points, total_points, undeducted_points, total_points_units, undeducted_points_units,
+    points_scale``.
 
     ``total_points = max(0, Σ adjusted_points − Σ deduction_points)``; ``undeducted_points`` is the part
-    of the deduction that could not be taken. Sums are exact (integer units of the points decimals).
+    of the deduction that could not be taken. Sums are exact: ``*_units`` are int64 in units of
+    ``1 / points_scale`` (use these for money); the float columns are the same rounded to the decimals.
     ``insurance_type`` is ``"all"`` when the policy does not pool by insurance type.
     """
     import polars as pl
@@ -422,9 +424,11 @@ def hospital_point_totals(priced: pa.Table, policy: Policy) -> pa.Table:
     g = g.with_columns((pl.col("a") - pl.col("d")).clip(lower_bound=0).alias("t"),
                        (pl.col("d") - pl.col("a")).clip(lower_bound=0).alias("x"))
     return g.select("hospital_id", "insurance_type", "cases",
-                    (pl.col("p") / scale).alias("points"), (pl.col("a") / scale).alias("adjusted_points"),
-                    (pl.col("d") / scale).alias("deduction_points"), (pl.col("t") / scale).alias("total_points"),
-                    (pl.col("x") / scale).alias("undeducted_points")).to_arrow()
+                    *[(pl.col(k) / scale).round(policy.points_decimals).alias(name)
+                      for k, name in (("p", "points"), ("a", "adjusted_points"), ("d", "deduction_points"),
+                                      ("t", "total_points"), ("x", "undeducted_points"))],
+                    pl.col("t").alias("total_points_units"), pl.col("x").alias("undeducted_points_units"),
+                    pl.lit(scale, pl.Int64).alias("points_scale")).to_arrow()
 
 
 def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Policy, out: str | Path, *,

@@ -100,3 +100,92 @@ def test_builders_make_contract_columns():
     assert t.num_rows == 52
     assert {"case_id", "drg", "adrg", "total_cost", "discharge_date"} <= set(t.column_names)
     assert make_hospitals().num_rows == len(HOSPITALS)
+
+
+# ------------------------------------------------------------------ hand-built tables for worked examples
+def hand_tables(drgs, *, a_yuan=10000.0, hospitals=(("H01", "A"),), coef=None, policy_id="test"):
+    """Weights and coefficients built by hand.
+
+    ``drgs``: list of dicts with drg, base_points, mean_cost (yuan), stable, optional per_diem_points and
+    per_diem_mean (yuan per bed-day). ``coef``: {(hospital, drg): value}, default 1.0.
+    """
+    from fractions import Fraction
+
+    from drg.weights import Weights
+
+    rows = []
+    for d in drgs:
+        rows.append({"drg": d["drg"], "n_cases": d.get("n_cases", 10),
+                     "mean_cost": d.get("mean_cost"),
+                     "mean_cost_fen": None if d.get("mean_cost") is None else d["mean_cost"] * 100,
+                     "cv": 0.5, "stable": d.get("stable", True), "base_points": d.get("base_points"),
+                     "per_diem_points": d.get("per_diem_points"), "per_diem_cases": 0,
+                     "per_diem_mean_fen": None if d.get("per_diem_mean") is None else d["per_diem_mean"] * 100})
+    schema = pa.schema([("drg", pa.string()), ("n_cases", pa.int64()), ("mean_cost", pa.float64()),
+                        ("mean_cost_fen", pa.float64()), ("cv", pa.float64()), ("stable", pa.bool_()),
+                        ("base_points", pa.float64()), ("per_diem_points", pa.float64()),
+                        ("per_diem_cases", pa.int64()), ("per_diem_mean_fen", pa.float64())])
+    w = Weights(pa.Table.from_pylist(rows, schema=schema), Fraction(a_yuan * 100), (2022, 2023), policy_id)
+    coef = coef or {}
+    crow = {k: [] for k in ("hospital_id", "tier", "drg", "coef", "coef_source")}
+    for h, tier in hospitals:
+        for d in drgs:
+            if d.get("base_points") is None:
+                continue
+            v = coef.get((h, d["drg"]))
+            crow["hospital_id"].append(h)
+            crow["tier"].append(tier)
+            crow["drg"].append(d["drg"])
+            crow["coef"].append(1.0 if v is None else v)
+            crow["coef_source"].append("1.0" if v is None else "hospital")
+    return w, pa.table(crow)
+
+
+def case_rows(rows, money_type=pa.float64()):
+    """A grouped case table from dicts; defaults fill the columns a test does not care about."""
+    out = {k: [] for k in ("case_id", "patient_id", "hospital_id", "adrg", "drg", "los", "admit_date",
+                           "discharge_date", "total_cost", "self_paid", "insurance_type")}
+    for i, r in enumerate(rows):
+        admit = r.get("admit", dt.date(2024, 3, 1))
+        los = r.get("los", 5)
+        dis = r.get("discharge", admit + dt.timedelta(days=los))
+        out["case_id"].append(r.get("case_id", f"K{i:04d}"))
+        out["patient_id"].append(r.get("patient_id", f"P{i:04d}"))
+        out["hospital_id"].append(r.get("hospital_id", "H01"))
+        drg = r.get("drg", "FR23")
+        out["adrg"].append(r.get("adrg", drg[:3]))
+        out["drg"].append(drg)
+        out["los"].append(los)
+        out["admit_date"].append(admit)
+        out["discharge_date"].append(dis)
+        out["total_cost"].append(r.get("cost", 15000.0))
+        out["self_paid"].append(r.get("self_paid", 0.0))
+        out["insurance_type"].append(r.get("insurance_type", "310"))
+    return pa.table({
+        "case_id": pa.array(out["case_id"], pa.string()), "patient_id": pa.array(out["patient_id"], pa.string()),
+        "hospital_id": pa.array(out["hospital_id"], pa.string()), "adrg": pa.array(out["adrg"], pa.string()),
+        "drg": pa.array(out["drg"], pa.string()), "los": pa.array(out["los"], pa.int32()),
+        "admit_date": pa.array(out["admit_date"], pa.date32()),
+        "discharge_date": pa.array(out["discharge_date"], pa.date32()),
+        "total_cost": pa.array(out["total_cost"], pa.float64()).cast(money_type),
+        "self_paid": pa.array(out["self_paid"], pa.float64()).cast(money_type),
+        "insurance_type": pa.array(out["insurance_type"], pa.string())})
+
+
+def price_both(cases, weights, coefs, policy, **kw):
+    """Price through the numba kernel and the exact twin; assert they agree; return the kernel's table."""
+    from drg.points import price_cases
+
+    a = price_cases(cases, weights, coefs, policy, engine="numba", **kw)
+    b = price_cases(cases, weights, coefs, policy, engine="python", **kw)
+    assert a.equals(b), _diff(a, b)
+    return a
+
+
+def _diff(a, b):
+    for name in a.column_names:
+        if not a.column(name).equals(b.column(name)):
+            x, y = a.column(name).to_pylist(), b.column(name).to_pylist()
+            bad = [(i, u, v) for i, (u, v) in enumerate(zip(x, y)) if u != v and not (u != u and v != v)]
+            return f"column {name} differs: {bad[:5]}"
+    return "schemas differ"
