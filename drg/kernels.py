@@ -213,7 +213,7 @@ def price_one_exact(cost_fen: int, bed_days: int, ungroupable: bool, review: boo
             return UNGROUPABLE, 0, nan, False
         return UNGROUPABLE, round_half_away(c / a * 100 * scale * Fraction(ung_factor)), nan, False
     if per_diem and pdp_u is not None:
-        r = float(c / int(bed_days) / Fraction(pd_mean_fen))
+        r = (float(cost_fen) / int(bed_days)) / pd_mean_fen   # display only; the same float ops as the kernel
         return PER_DIEM, int(pdp_u) * int(bed_days), r, False
     if bp_u is None:
         return UNSTABLE, round_half_away(c / a * 100 * scale), nan, True

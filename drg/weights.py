@@ -45,8 +45,7 @@ def money_to_fen(arr: pa.Array | pa.ChunkedArray, *, file: str = "", field: str 
         row = int(np.nonzero(np.asarray(arr.is_null()))[0][0]) + 1
         raise InputError("money value is missing", file=file, row=row, field=field)
     if pa.types.is_decimal(arr.type):
-        scaled = pc.multiply(arr.cast(pa.decimal128(38, max(arr.type.scale, 2))), pa.scalar(
-            Decimal(100), pa.decimal128(38, 0)))
+        scaled = pc.multiply(arr, pa.scalar(Decimal(100), pa.decimal128(3, 0)))
         rounded = pc.round(scaled, ndigits=0, round_mode="half_towards_infinity")
         return np.asarray(rounded.cast(pa.int64()))
     if pa.types.is_integer(arr.type):
