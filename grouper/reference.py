@@ -83,10 +83,20 @@ class Result:
         return "; ".join(self.notes)
 
 
-def encode_codes(scheme: Scheme, dx: list[str], px: list[str]) -> tuple[list[int], list[int]]:
-    """Normalised codes → scheme ids (-1 for a code the scheme does not know)."""
+def encode_codes(scheme: Scheme, dx: list[str], px: list[str], exact: bool = False) -> tuple[list[int], list[int]]:
+    """Codes → scheme ids: -1 for a code the scheme does not know, -2 for an empty string.
+
+    ``exact=True`` skips normalisation (how the independent reference grouper matches; used in tests to
+    show that normalisation explains every difference on untidy codes).
+    """
     di, pi = scheme.dx_index, scheme.px_index
-    return ([di.get(normalize_code(c), -1) for c in dx], [pi.get(normalize_code(c), -1) for c in px])
+    norm = (lambda c: c if c is not None else "") if exact else normalize_code
+
+    def enc(index, c):
+        c = norm(c)
+        return index.get(c, -1) if c.strip() else -2
+
+    return [enc(di, c) for c in dx], [enc(pi, c) for c in px]
 
 
 class _Lists:
@@ -221,9 +231,9 @@ def group_encoded(scheme: Scheme, case: Case, dx: list[int], px: list[int],
     a = scheme.arrays
     lists = _lists(scheme)
     flags = 0
-    if any(d < 0 for d in dx[1:]):
+    if any(d == -1 for d in dx[1:]):
         flags |= NOTE_UNKNOWN_DX
-    if any(p < 0 for p in px):
+    if any(p == -1 for p in px):
         flags |= NOTE_UNKNOWN_PX
     sex = case.sex if case.sex is not None else 0
     if sex not in (1, 2):
@@ -234,7 +244,7 @@ def group_encoded(scheme: Scheme, case: Case, dx: list[int], px: list[int],
     def done(mdc, adrg, drg, level, status, flags):
         return Result(mdc, adrg, drg, level, STATUS_NAMES[status], flags, [], steps or [])
 
-    if not dx:
+    if not dx or dx[0] == -2:
         if steps is not None:
             steps.append("no diagnosis: no principal diagnosis")
         return done(None, None, "0000", 0, NO_PDX, flags)
@@ -321,8 +331,10 @@ def group_encoded(scheme: Scheme, case: Case, dx: list[int], px: list[int],
         if steps is not None:
             steps.append(f"{mcode}: none of its ADRGs matched; trying the next MDC")
     if steps is not None:
-        steps.append("no MDC took the case: " + ("the principal diagnosis belongs to a sex-specific MDC of the "
-                                                 "other sex" if sex_blocked else "ungroupable"))
+        steps.append("no MDC took the case: " + (
+            "the principal diagnosis belongs to a sex-specific MDC of the other sex" if sex_blocked else
+            f"ungroupable (the principal diagnosis {scheme.dx_codes[pdx]} is in no MDC's principal-diagnosis "
+            f"table, or no ADRG of its MDC matched)"))
     return done(None, None, "0000", 0, INVALID_SEX if sex_blocked else UNGROUPABLE, flags)
 
 
@@ -331,10 +343,10 @@ def note_text(scheme: Scheme, flags: int, dx_raw: list[str], dx_ids: list[int], 
     """The ``group_note`` parts for a case's flags (shared by the reference and the batch path)."""
     notes = []
     if flags & NOTE_UNKNOWN_DX:
-        bad = [c for c, i in zip(dx_raw[1:], dx_ids[1:]) if i < 0]
+        bad = [c for c, i in zip(dx_raw[1:], dx_ids[1:]) if i == -1]
         notes.append("unknown secondary diagnosis " + ",".join(repr(c) if c != c.strip() else c for c in bad))
     if flags & NOTE_UNKNOWN_PX:
-        bad = [c for c, i in zip(px_raw, px_ids) if i < 0]
+        bad = [c for c, i in zip(px_raw, px_ids) if i == -1]
         notes.append("unknown procedure " + ",".join(repr(c) if c != c.strip() else c for c in bad))
     if flags & NOTE_MALE_PREGNANCY:
         notes.append("pregnancy diagnosis with sex 1 (data problem; grouped as the tables say)")
@@ -345,7 +357,7 @@ def note_text(scheme: Scheme, flags: int, dx_raw: list[str], dx_ids: list[int], 
     return notes
 
 
-def group_case(scheme: Scheme, case: Case, explain: bool = False) -> Result:
+def group_case(scheme: Scheme, case: Case, explain: bool = False, exact: bool = False) -> Result:
     """Group one case given with code strings (normalised here). Never raises on bad codes.
 
     Parameters
@@ -356,13 +368,12 @@ def group_case(scheme: Scheme, case: Case, explain: bool = False) -> Result:
         The case; ``dx`` principal first, ``px`` principal first.
     explain : bool
         Record every step in ``Result.steps``.
+    exact : bool
+        Match codes exactly, without normalisation (for comparisons with the independent reference).
     """
-    dx_raw = [c for c in (case.dx or []) if c is not None]
-    px_raw = [c for c in (case.px or []) if c is not None]
-    dx_ids, px_ids = encode_codes(scheme, dx_raw, px_raw)
-    # an empty principal-diagnosis string counts as no principal diagnosis
-    if dx_raw and normalize_code(dx_raw[0]) == "":
-        dx_raw, dx_ids = [], []
+    dx_raw = [c if c is not None else "" for c in (case.dx or [])]
+    px_raw = [c if c is not None else "" for c in (case.px or [])]
+    dx_ids, px_ids = encode_codes(scheme, dx_raw, px_raw, exact=exact)
     res = group_encoded(scheme, case, dx_ids, px_ids, explain=explain)
     res.notes = note_text(scheme, res.note_flags, dx_raw, dx_ids, px_raw, px_ids, case.vent_hours)
     if explain:

@@ -65,7 +65,7 @@ class _Sections:
         self.current: str | None = None
         self.regions: "OrderedDict[str, list[str]]" = OrderedDict()
         self.unknown_headers: list[str] = []
-        self.names_in_rule: list[str] = []
+        self.parts: list[_Sections] = []     # 入组条件一 / 入组条件二: alternative rule sets
 
     def header(self, text: str) -> None:
         t = re.sub(r"\s+", "", text).rstrip("：:")
@@ -88,6 +88,8 @@ class _Sections:
             self.current = "pdx"
         elif t == "包含以下主要手术或操作":
             self.current = "ppx"
+        elif t == "手术包含":
+            self.current = "anypx"
         elif t in ("同时包含以下手术", "手术同时包含"):
             self.current = "pair1"
         elif t == "和":
@@ -122,11 +124,15 @@ class _Sections:
 def _parse_rule_lines(lines: list[str]) -> tuple[_Sections, int]:
     """Parse the body lines of one ADRG (or MDC table); returns the sections and the count of code lines
     that came before any header (not placed)."""
-    s = _Sections()
+    top = s = _Sections()
     lost = 0
     for raw in lines:
         line = raw.strip()
         if not line:
+            continue
+        if re.match(r"^入组条件[一二三四五六七八九十\d]+[：:]?$", line):
+            s = _Sections()
+            top.parts.append(s)
             continue
         first = line.split()[0]
         if is_code(first):
@@ -138,10 +144,14 @@ def _parse_rule_lines(lines: list[str]) -> tuple[_Sections, int]:
         if s.current and s.current.startswith("region:") and line.startswith("包含以下"):
             continue  # "包含以下主要诊断：" under a body-region header keeps the region
         s.header(line)
-    return s, lost
+    for part in top.parts:
+        top.unknown_headers.extend(part.unknown_headers)
+    return top, lost
 
 
 def _alternatives(adrg: str, s: _Sections, name: str = "") -> list[list[Clause]]:
+    if s.parts:  # 入组条件一 / 二 …: each part is an alternative rule
+        return [alt for part in s.parts for alt in _alternatives(adrg, part, name)]
     if not s.lists and not s.combos and not s.all_or and re.sub(r"\s+", "", name).endswith("无手术"):
         s.no_or = True  # an empty rule whose name says "without operation" (ZZ1 in CHS-DRG 1.0)
     lists = {k: tuple(dict.fromkeys(v)) for k, v in s.lists.items()}
@@ -163,6 +173,8 @@ def _alternatives(adrg: str, s: _Sections, name: str = "") -> list[list[Clause]]
         alt.append(Clause(ANY_DX_IN, lists["anydx"], "主要诊断或其他诊断中包含以下诊断"))
     if "ppx" in lists:
         alt.append(Clause(PPX_IN, lists["ppx"], "包含以下主要手术或操作"))
+    if "anypx" in lists:
+        alt.append(Clause(ANY_PX_IN, lists["anypx"], "手术包含"))
     if "pair1" in lists:
         alt.append(Clause(ANY_PX_IN, lists["pair1"], "同时包含以下手术"))
     if "pair2" in lists:

@@ -1,0 +1,137 @@
+"""Grouping Arrow batches: codes dictionary-encoded once per batch, the numba kernel, result columns.
+
+Strings live only at the edges: each batch's ``dx``/``px`` list columns are flattened, dictionary-encoded
+(one pass over the strings), the distinct strings are normalised and looked up in the scheme once, and the
+kernel sees CSR integer arrays. Results come back as Arrow columns ``mdc, adrg, drg, cc_level,
+group_status, group_note``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grouper.reference import STATUS_NAMES, normalize_code, note_text
+from grouper.scheme import Scheme
+
+RESULT_COLUMNS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
+GROUPING_COLUMNS = ("sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px")
+
+
+class CodeEncoder:
+    """Maps code strings to scheme ids, remembering every distinct string it has seen (across batches)."""
+
+    def __init__(self, scheme: Scheme, is_px: bool) -> None:
+        self.index = scheme.px_index if is_px else scheme.dx_index
+        self.seen: dict[str, int] = {}
+
+    def ids_for(self, strings: list) -> np.ndarray:
+        seen, index = self.seen, self.index
+        out = np.empty(len(strings), np.int32)
+        for k, s in enumerate(strings):
+            v = seen.get(s)
+            if v is None:
+                c = normalize_code(s) if s is not None else ""
+                v = index.get(c, -1) if c else -2
+                seen[s] = v
+            out[k] = v
+        return out
+
+    def encode(self, column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """A list<string> column → (offsets int64[n+1], ids int32[m]); a null list is an empty list."""
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        n = len(column)
+        lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = pc.list_flatten(column)
+        if len(flat) == 0:
+            return offsets, np.zeros(0, np.int32)
+        if not pa.types.is_dictionary(flat.type):
+            flat = pc.dictionary_encode(flat)
+        ids = self.ids_for(flat.dictionary.to_pylist())
+        idx = flat.indices
+        if idx.null_count:
+            idx = pc.fill_null(idx, len(ids))
+            ids = np.append(ids, np.int32(-2))
+        return offsets, ids[idx.to_numpy(zero_copy_only=False)]
+
+
+def _int_column(batch, name: str, n: int, dtype, null=-1) -> np.ndarray:
+    if name not in batch.schema.names:
+        return np.full(n, null, dtype)
+    col = batch.column(name)
+    if col.null_count:
+        col = pc.fill_null(col, null)
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype)
+
+
+class BatchGrouper:
+    """Groups Arrow record batches with one scheme (keeps the code encoders between batches)."""
+
+    def __init__(self, scheme: Scheme) -> None:
+        self.scheme = scheme
+        self.dx_enc = CodeEncoder(scheme, False)
+        self.px_enc = CodeEncoder(scheme, True)
+        s = scheme
+        self._mdc = pa.array(list(s.mdc_codes) + [None], pa.string())
+        self._adrg = pa.array(list(s.adrg_codes) + [None], pa.string())
+        self._drg = pa.array(list(s.drg_codes) + ["0000"], pa.string())
+        self._status = pa.array(list(STATUS_NAMES), pa.string())
+
+    def encode(self, batch) -> dict:
+        """The kernel's input arrays for one batch."""
+        n = batch.num_rows
+        dx_off, dx_val = self.dx_enc.encode(batch.column("dx"))
+        if "px" in batch.schema.names:
+            px_off, px_val = self.px_enc.encode(batch.column("px"))
+        else:
+            px_off, px_val = np.zeros(n + 1, np.int64), np.zeros(0, np.int32)
+        return dict(sex=_int_column(batch, "sex", n, np.int8, 0), age=_int_column(batch, "age", n, np.int32),
+                    age_days=_int_column(batch, "age_days", n, np.int32),
+                    weight=_int_column(batch, "birth_weight", n, np.int32),
+                    vent=_int_column(batch, "vent_hours", n, np.int32),
+                    dx_off=dx_off, dx_val=dx_val, px_off=px_off, px_val=px_val)
+
+    def group(self, batch) -> dict[str, pa.Array]:
+        """Group one batch (RecordBatch or Table with the contract's grouping columns)."""
+        from grouper.kernel import group_encoded_batch
+
+        enc = self.encode(batch)
+        out = group_encoded_batch(self.scheme, **enc)
+        return self.result_columns(batch, enc, out)
+
+    def result_columns(self, batch, enc: dict, out: dict) -> dict[str, pa.Array]:
+        """Kernel output → the six result columns (strings via ``take`` on the scheme's code lists)."""
+        s = self.scheme
+        n = len(out["drg"])
+
+        def take(strings: pa.Array, idx: np.ndarray) -> pa.Array:
+            idx = idx.astype(np.int32)
+            idx[idx < 0] = len(strings) - 1
+            return strings.take(pa.array(idx))
+
+        notes = np.full(n, None, object)
+        flagged = np.flatnonzero(out["flags"])
+        if len(flagged):
+            dx_col = batch.column("dx")
+            px_col = batch.column("px") if "px" in batch.schema.names else None
+            for i in flagged:
+                i = int(i)
+                d0, d1 = enc["dx_off"][i], enc["dx_off"][i + 1]
+                p0, p1 = enc["px_off"][i], enc["px_off"][i + 1]
+                dx_raw = dx_col[i].as_py() or []
+                px_raw = (px_col[i].as_py() or []) if px_col is not None else []
+                parts = note_text(s, int(out["flags"][i]), dx_raw, list(enc["dx_val"][d0:d1]), px_raw,
+                                  list(enc["px_val"][p0:p1]))
+                notes[i] = "; ".join(parts) if parts else None
+        return {
+            "mdc": take(self._mdc, out["mdc"]),
+            "adrg": take(self._adrg, out["adrg"]),
+            "drg": take(self._drg, out["drg"]),
+            "cc_level": pa.array(out["cc_level"], pa.int8()),
+            "group_status": self._status.take(pa.array(out["status"].astype(np.int32))),
+            "group_note": pa.array(notes, pa.string()),
+        }

@@ -1,0 +1,266 @@
+"""The numba grouping kernel: the logic of ``grouper.reference`` over integer-coded cases.
+
+Cases come as flat arrays (one value per case) and CSR code lists (``dx_off``/``dx_val``, ``px_off``/
+``px_val``; ids from the scheme's dictionary, ``-1`` for an unknown code); the scheme as its arrays. No
+Python object is touched inside the loop. ``tests/test_grouper_twins.py`` runs every reference case through
+both and requires identical results.
+
+Code ids: ``-1`` unknown code, ``-2`` empty string (an empty principal diagnosis is no principal
+diagnosis; an empty code elsewhere is ignored). Nullable inputs use ``-1`` for null (``age``, ``age_days``, ``birth_weight``, ``vent_hours``).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from grouper.reference import (INVALID_SEX, MISSING_NEWBORN, NEWBORN_DAYS, NO_DRG, NO_PDX, NOTE_MALE_PREGNANCY,
+                               NOTE_MDC_FELL_THROUGH, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
+                               NOTE_UNKNOWN_PX, OK, UNGROUPABLE, UNKNOWN_PDX)
+from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR
+from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
+
+
+@nb.njit(cache=True, inline="always")
+def _in_list(list_off, list_val, lid, x):
+    lo = list_off[lid]
+    hi = list_off[lid + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = list_val[mid]
+        if v < x:
+            lo = mid + 1
+        elif v > x:
+            hi = mid
+        else:
+            return True
+    return False
+
+
+@nb.njit(cache=True)
+def _adrg_ok(ai, dx_val, d0, d1, px_val, p0, p1, age_days, weight, vent_ok, vent_adrg,
+             list_off, list_val, px_or, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
+             adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max):
+    if vent_ok and ai == vent_adrg:
+        return True
+    amin = adrg_age_min[ai]
+    amax = adrg_age_max[ai]
+    if amin >= 0 or amax < BIG:
+        if age_days < 0 or age_days < amin or age_days > amax:
+            return False
+    wmin = adrg_w_min[ai]
+    wmax = adrg_w_max[ai]
+    if wmin >= 0 or wmax < BIG:
+        if weight < 0 or weight < wmin or weight > wmax:
+            return False
+    pdx = dx_val[d0]
+    ppx = px_val[p0] if p1 > p0 else -1
+    for alt in range(adrg_alt_off[ai], adrg_alt_off[ai + 1]):
+        ok = True
+        for c in range(alt_clause_off[alt], alt_clause_off[alt + 1]):
+            kind = clause_kind[c]
+            lid = clause_list[c]
+            hit = False
+            if kind == PDX_IN:
+                hit = _in_list(list_off, list_val, lid, pdx)
+            elif kind == PPX_IN:
+                hit = ppx >= 0 and _in_list(list_off, list_val, lid, ppx)
+            elif kind == ANY_DX_IN:
+                for k in range(d0, d1):
+                    d = dx_val[k]
+                    if d >= 0 and _in_list(list_off, list_val, lid, d):
+                        hit = True
+                        break
+            elif kind == ANY_PX_IN:
+                for k in range(p0, p1):
+                    p = px_val[k]
+                    if p >= 0 and _in_list(list_off, list_val, lid, p):
+                        hit = True
+                        break
+            elif kind == PPX_OR:
+                hit = ppx >= 0 and px_or[ppx] != 0
+            elif kind == NO_OR_PX:
+                hit = True
+                for k in range(p0, p1):
+                    p = px_val[k]
+                    if p >= 0 and px_or[p] != 0:
+                        hit = False
+                        break
+            if not hit:
+                ok = False
+                break
+        if ok:
+            return True
+    return False
+
+
+@nb.njit(cache=True)
+def _severity(dx_val, d0, d1, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val):
+    pdx = dx_val[d0]
+    e0 = dx_excl_off[pdx]
+    e1 = dx_excl_off[pdx + 1]
+    level = 0
+    for k in range(d0 + 1, d1):
+        d = dx_val[k]
+        if d < 0:
+            continue
+        s = dx_sev[d]
+        if s == 0:
+            continue
+        t = dx_cc_table[d]
+        cancelled = False
+        if t >= 0:
+            for e in range(e0, e1):
+                if dx_excl_val[e] == t:
+                    cancelled = True
+                    break
+        if cancelled:
+            continue
+        if s > level:
+            level = s
+    return level
+
+
+@nb.njit(cache=True)
+def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
+                 px_or, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val, dx_region,
+                 list_off, list_val, mdc_pdx_list, mdc_sex, mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,
+                 adrg_mdc, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
+                 adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max, adrg_drg_off, drg_split,
+                 pregnancy_mdc, vent_adrg, vent_min,
+                 out_mdc, out_adrg, out_drg, out_cc, out_status, out_flags):
+    """Group every case; results into the ``out_*`` arrays (index into the scheme's code lists, -1 none)."""
+    n = sex.shape[0]
+    n_mdc = mdc_pdx_list.shape[0]
+    for i in range(n):
+        d0 = dx_off[i]
+        d1 = dx_off[i + 1]
+        p0 = px_off[i]
+        p1 = px_off[i + 1]
+        flags = 0
+        for k in range(d0 + 1, d1):
+            if dx_val[k] == -1:
+                flags |= NOTE_UNKNOWN_DX
+                break
+        for k in range(p0, p1):
+            if px_val[k] == -1:
+                flags |= NOTE_UNKNOWN_PX
+                break
+        s = sex[i]
+        if s != 1 and s != 2:
+            flags |= NOTE_SEX_UNKNOWN
+        out_mdc[i] = -1
+        out_adrg[i] = -1
+        out_drg[i] = -1
+        out_cc[i] = 0
+        v = vent[i]
+        vent_ok = vent_adrg >= 0 and v >= vent_min
+        a = age[i]
+        ad = age_days[i]
+        w = weight[i]
+        if d1 == d0 or dx_val[d0] == -2:
+            out_status[i] = NO_PDX
+            out_flags[i] = flags
+            continue
+        if (a == 0 and ad < 0) or (ad >= 0 and ad < NEWBORN_DAYS and w < 0):
+            out_status[i] = MISSING_NEWBORN
+            out_flags[i] = flags
+            continue
+        pdx = dx_val[d0]
+        if pdx < 0:
+            out_status[i] = UNKNOWN_PDX
+            out_flags[i] = flags
+            continue
+        ppx = px_val[p0] if p1 > p0 else -1
+        sex_blocked = False
+        status = UNGROUPABLE
+        found = False
+        for mi in range(n_mdc):
+            lid = mdc_pdx_list[mi]
+            if lid < 0:
+                entry = ppx >= 0 and px_or[ppx] != 0
+                if vent_ok and adrg_mdc[vent_adrg] == mi:
+                    entry = True
+                if not entry:
+                    continue
+            else:
+                if not _in_list(list_off, list_val, lid, pdx):
+                    continue
+                if mdc_newborn[mi] != 0 and a != 0:
+                    continue
+                if mdc_trauma[mi] != 0:
+                    mask = 0
+                    for k in range(d0, d1):
+                        d = dx_val[k]
+                        if d >= 0 and dx_region[d] >= 0:
+                            mask |= 1 << dx_region[d]
+                    cnt = 0
+                    while mask:
+                        cnt += mask & 1
+                        mask >>= 1
+                    if cnt < 2:
+                        continue
+                msex = mdc_sex[mi]
+                if msex != 0 and s != msex:
+                    sex_blocked = True
+                    flags |= NOTE_SEX_SKIPPED
+                    continue
+            for k in range(mdc_adrg_off[mi], mdc_adrg_off[mi + 1]):
+                ai = mdc_adrg_val[k]
+                if not _adrg_ok(ai, dx_val, d0, d1, px_val, p0, p1, ad, w, vent_ok, vent_adrg,
+                                list_off, list_val, px_or, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
+                                adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max):
+                    continue
+                level = _severity(dx_val, d0, d1, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val)
+                out_mdc[i] = mi
+                out_adrg[i] = ai
+                out_cc[i] = level
+                status = NO_DRG
+                for j in range(adrg_drg_off[ai], adrg_drg_off[ai + 1]):
+                    sp = drg_split[j]
+                    if sp == SPLIT_MCC and level < 2:
+                        continue
+                    if sp == SPLIT_CC and level < 1:
+                        continue
+                    out_drg[i] = j
+                    status = OK
+                    if mi == pregnancy_mdc and s == 1:
+                        flags |= NOTE_MALE_PREGNANCY
+                    break
+                found = True
+                break
+            if found:
+                break
+            flags |= NOTE_MDC_FELL_THROUGH
+        if not found:
+            status = INVALID_SEX if sex_blocked else UNGROUPABLE
+        out_status[i] = status
+        out_flags[i] = flags
+
+
+def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val):
+    """Run the kernel over one encoded batch.
+
+    Returns
+    -------
+    dict of numpy arrays
+        ``mdc``, ``adrg``, ``drg`` (indexes into ``scheme.mdc_codes`` / ``adrg_codes`` / ``drg_codes``, -1
+        none), ``cc_level``, ``status`` (index into ``grouper.reference.STATUS_NAMES``), ``flags``.
+    """
+    n = len(sex)
+    out = {"mdc": np.empty(n, np.int16), "adrg": np.empty(n, np.int16), "drg": np.empty(n, np.int16),
+           "cc_level": np.empty(n, np.int8), "status": np.empty(n, np.int8), "flags": np.empty(n, np.int16)}
+    a = scheme.arrays
+    group_kernel(np.ascontiguousarray(sex, np.int8), np.ascontiguousarray(age, np.int32),
+                 np.ascontiguousarray(age_days, np.int32), np.ascontiguousarray(weight, np.int32),
+                 np.ascontiguousarray(vent, np.int32),
+                 np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32),
+                 np.ascontiguousarray(px_off, np.int64), np.ascontiguousarray(px_val, np.int32),
+                 a["px_or"], a["dx_sev"], a["dx_cc_table"], a["dx_excl_off"], a["dx_excl_val"], a["dx_region"],
+                 a["list_off"], a["list_val"], a["mdc_pdx_list"], a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
+                 a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_alt_off"], a["alt_clause_off"],
+                 a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"], a["adrg_w_min"],
+                 a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"],
+                 scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min,
+                 out["mdc"], out["adrg"], out["drg"], out["cc_level"], out["status"], out["flags"])
+    return out

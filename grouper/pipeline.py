@@ -1,0 +1,126 @@
+"""Grouping a stream of Arrow batches into a grouped-case file (Parquet, or CSV for small files).
+
+The caller supplies the batches (``drg group`` reads them with ``drg.cases.read_cases``, which sends
+invalid rows to the rejects); this module groups each batch with the kernel and writes it at once, so memory
+stays at one batch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from grouper.batch import RESULT_COLUMNS, BatchGrouper
+from grouper.scheme import Scheme
+
+#: Columns added by the case reader that were not in the input (dropped from the grouped output).
+READER_COLUMNS = ("total_cost_fen", "fund_paid_fen", "self_paid_fen", "other_paid_fen", "row_number")
+
+
+@dataclass
+class GroupSummary:
+    """Counts of a grouping run."""
+
+    rows: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    by_mdc: Counter = field(default_factory=Counter)
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows, "by_status": dict(self.by_status.most_common()),
+                "by_mdc": dict(sorted(self.by_mdc.items(), key=lambda kv: (kv[0] is None, kv[0] or "")))}
+
+
+class GroupedWriter:
+    """Writes grouped batches to Parquet (streaming) or CSV (collected; lists joined with ``|``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.csv = self.path.suffix.lower() == ".csv"
+        self._writer: pq.ParquetWriter | None = None
+        self._chunks: list[pa.Table] = []
+
+    def write(self, table: pa.Table) -> None:
+        if self.csv:
+            self._chunks.append(table)
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table.cast(self._writer.schema) if table.schema != self._writer.schema
+                                 else table)
+
+    def close(self, empty_schema: pa.Schema | None = None) -> None:
+        if self.csv:
+            import polars as pl
+
+            if self._chunks:
+                df = pl.from_arrow(pa.concat_tables(self._chunks, promote_options="permissive"))
+            else:
+                df = pl.DataFrame({c: [] for c in ("case_id", *RESULT_COLUMNS)})
+            df = df.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
+                                  for c, t in df.schema.items() if isinstance(t, pl.List)])
+            df.write_csv(self.path)
+        elif self._writer is not None:
+            self._writer.close()
+        else:
+            schema = empty_schema or pa.schema([("case_id", pa.string())] + [
+                (c, pa.int8() if c == "cc_level" else pa.string()) for c in RESULT_COLUMNS])
+            pq.write_table(schema.empty_table(), self.path)
+
+
+def grouped_table(batch, results: dict[str, pa.Array], *, slim: bool, keep: list[str] | None = None) -> pa.Table:
+    """The output table of one batch: the input columns (or only ``case_id``) plus the result columns."""
+    if isinstance(batch, pa.RecordBatch):
+        batch = pa.Table.from_batches([batch])
+    if slim:
+        cols = ["case_id"] if "case_id" in batch.column_names else []
+    else:
+        cols = [c for c in batch.column_names if c not in READER_COLUMNS or (keep and c in keep)]
+    base = batch.select(cols)
+    for c in RESULT_COLUMNS:
+        if c in base.column_names:
+            base = base.drop_columns([c])
+        base = base.append_column(c, results[c])
+    return base
+
+
+def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: bool = False,
+                  keep: list[str] | None = None, on_rows: Callable[[int], None] | None = None) -> GroupSummary:
+    """Group every batch and write the grouped-case file.
+
+    Parameters
+    ----------
+    scheme : the compiled scheme.
+    batches : Arrow record batches or tables with the contract's grouping columns.
+    out : output path (``.parquet``, or ``.csv`` for small files).
+    slim : keep only ``case_id`` of the input columns.
+    keep : reader-added columns to keep anyway (e.g. ``row_number``).
+    on_rows : called with the running row count after each batch (progress bars).
+    """
+    grouper = BatchGrouper(scheme)
+    writer = GroupedWriter(out)
+    summary = GroupSummary()
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        res = grouper.group(batch)
+        writer.write(grouped_table(batch, res, slim=slim, keep=keep))
+        summary.rows += batch.num_rows
+        for k, v in zip(*_value_counts(res["group_status"])):
+            summary.by_status[k] += v
+        for k, v in zip(*_value_counts(res["mdc"])):
+            summary.by_mdc[k] += v
+        if on_rows:
+            on_rows(summary.rows)
+    writer.close()
+    return summary
+
+
+def _value_counts(arr: pa.Array) -> tuple[list, list]:
+    vc = arr.value_counts()
+    return vc.field("values").to_pylist(), vc.field("counts").to_pylist()
