@@ -1,0 +1,122 @@
+"""The numba kernel and the plain-Python reference grouper must agree on every case: the reference cases of
+../shared and seeded random cases drawn from the scheme's own code lists (so that every kind of rule fires),
+on the published CHS-DRG 1.1 and 1.0-revised schemes and on the demo scheme."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from grouper.batch import BatchGrouper
+from grouper.build import build_scheme
+from grouper.reference import Case, group_case
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO / ".." / "shared"
+FIELDS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
+
+
+def _compare(scheme, table: pa.Table) -> list:
+    res = BatchGrouper(scheme).group(table)
+    kernel = list(zip(*(res[f].to_pylist() for f in FIELDS)))
+    bad = []
+    for i, r in enumerate(table.to_pylist()):
+        ref = group_case(scheme, Case(sex=r["sex"], age=r["age"], dx=r["dx"] or [], px=r["px"] or [],
+                                      age_days=r["age_days"], birth_weight=r["birth_weight"],
+                                      vent_hours=r["vent_hours"]))
+        want = (ref.mdc, ref.adrg, ref.drg, ref.cc_level, ref.status, ref.group_note or None)
+        if kernel[i] != want:
+            bad.append((i, r, kernel[i], want))
+    return bad
+
+
+def random_cases(scheme, n: int, seed: int) -> pa.Table:
+    """Cases built from the scheme's lists: principal dx from MDC/ADRG tables, procedures from procedure
+    lists and SS_VALID, secondary codes from CC/MCC, trauma and exclusion lists, plus junk codes."""
+    rng = random.Random(seed)
+    a = scheme.arrays
+    dx_lists = [i for i in range(len(scheme.list_labels)) if not a["list_is_px"][i]]
+    px_lists = [i for i in range(len(scheme.list_labels)) if a["list_is_px"][i]]
+    cc_codes = [scheme.dx_codes[i] for i in range(len(scheme.dx_codes)) if a["dx_sev"][i]]
+    or_codes = [scheme.px_codes[i] for i in range(len(scheme.px_codes)) if a["px_or"][i]]
+
+    def pick(lists, codes):
+        lid = rng.choice(lists)
+        ids = scheme.list_codes(lid)
+        return codes[int(ids[rng.randrange(len(ids))])] if len(ids) else codes[0]
+
+    rows = {k: [] for k in ("sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px")}
+    for _ in range(n):
+        newborn = rng.random() < 0.15
+        age = 0 if newborn else rng.randrange(1, 95)
+        age_days = rng.choice([None, rng.randrange(0, 365)]) if newborn else age * 365 + rng.randrange(365)
+        dx = [pick(dx_lists, scheme.dx_codes)]
+        for _ in range(rng.randrange(0, 6)):
+            r = rng.random()
+            dx.append(rng.choice(cc_codes) if r < 0.5 else pick(dx_lists, scheme.dx_codes) if r < 0.9
+                      else rng.choice(["Z99.999", " " + dx[0].lower(), ""]))
+        px = []
+        for _ in range(rng.choice([0, 0, 1, 1, 2, 3, 4])):
+            r = rng.random()
+            px.append(pick(px_lists, scheme.px_codes) if px_lists and r < 0.6 else rng.choice(or_codes)
+                      if r < 0.9 else rng.choice(["99.99zz", " 39.6500 "]))
+        rows["sex"].append(rng.choice([1, 2, 1, 2, 0, 9]))
+        rows["age"].append(age)
+        rows["age_days"].append(age_days)
+        rows["birth_weight"].append(rng.choice([None, rng.randrange(400, 5000)]) if newborn else None)
+        rows["vent_hours"].append(rng.choice([None, None, rng.randrange(0, 300)]))
+        rows["dx"].append(dx)
+        rows["px"].append(px)
+    types = {"sex": pa.int8(), "age": pa.int16(), "age_days": pa.int32(), "birth_weight": pa.int32(),
+             "vent_hours": pa.int32(), "dx": pa.list_(pa.string()), "px": pa.list_(pa.string())}
+    return pa.table({k: pa.array(v, types[k]) for k, v in rows.items()})
+
+
+SCHEMES = [("CHS_DRG_11", SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11"),
+           ("CHS_DRG_10P", SHARED / "schemes" / "CHS_DRG_10P", SHARED / "codes" / "chs_drg_10"),
+           ("demo", REPO / "data" / "schemes" / "demo", REPO / "data" / "codes" / "demo")]
+
+
+@pytest.fixture(scope="module", params=SCHEMES, ids=[s[0] for s in SCHEMES])
+def scheme(request):
+    name, rules, codes = request.param
+    if not rules.is_dir():
+        pytest.skip(f"{rules} absent")
+    s, _ = build_scheme(rules, codes)
+    return s
+
+
+def test_twins_on_random_cases(scheme):
+    table = random_cases(scheme, 3000, seed=7)
+    bad = _compare(scheme, table)
+    assert not bad, bad[:3]
+    statuses = set(BatchGrouper(scheme).group(table)["group_status"].to_pylist())
+    assert {"ok", "missing_newborn_data"} <= statuses
+
+
+@pytest.mark.skipif(not (SHARED / "reference").is_dir(), reason="../shared/reference absent")
+def test_twins_on_reference_cases():
+    import pyarrow.parquet as pq
+
+    s, _ = build_scheme(SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11")
+    table = pq.read_table(SHARED / "reference" / "chs_drg_11_cases.parquet")
+    bad = _compare(s, table)
+    assert not bad, bad[:3]
+
+
+def test_vent_hours_option_is_twinned():
+    rules, codes = SCHEMES[0][1], SCHEMES[0][2]
+    if not rules.is_dir():
+        pytest.skip("../shared absent")
+    from grouper.scheme import SchemeOptions
+
+    s, _ = build_scheme(rules, codes, options=SchemeOptions(vent_hours_rule=True))
+    table = random_cases(s, 1500, seed=11)
+    assert not _compare(s, table)
+    r = group_case(s, Case(sex=1, age=70, dx=["J18.900"], px=[], vent_hours=120))
+    assert r.adrg == "AH1"
+    off, _ = build_scheme(rules, codes)
+    assert group_case(off, Case(sex=1, age=70, dx=["J18.900"], px=[], vent_hours=120)).adrg != "AH1"
