@@ -59,7 +59,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
 
     @app.command("weights")
     def weights_cmd(
-        history: Path = typer.Option(..., "--history", help="grouped cases of earlier years (Parquet)"),
+        history: list[Path] = typer.Option(..., "--history", help="grouped cases of earlier years (Parquet); "
+                                           "repeat the option for one file per year"),
         hospitals: Path = typer.Option(..., "--hospitals", help="hospitals table of the settlement year"),
         policy: str = typer.Option(..., "--policy", help="policy profile name or TOML path"),
         out: Path = typer.Option(..., "--out", help="output directory"),

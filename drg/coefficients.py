@@ -180,14 +180,22 @@ def read_coefficients(path: str | Path) -> pa.Table:
     return pq.read_table(path)
 
 
-def build_tables(history: str | Path, hospitals: str | Path, policy: str | Path | Policy, out: str | Path, *,
+def build_tables(history: str | Path | list, hospitals: str | Path, policy: str | Path | Policy, out: str | Path, *,
                  year: int | None = None, scheme_id: str | None = None) -> dict:
     """``drg weights``: read history and hospitals, write ``OUT/weights.parquet`` and
-    ``OUT/coefficients.parquet``; return a summary dict."""
+    ``OUT/coefficients.parquet``; return a summary dict. ``history`` may be one file or a list (one per
+    year)."""
     import pyarrow.parquet as pq
 
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    hist = read_grouped(history)
+    files = [Path(h) for h in history] if isinstance(history, (list, tuple)) else [Path(history)]
+    parts = [read_grouped(f) for f in files]
+    if len(parts) > 1:
+        common = [c for c in parts[0].column_names if all(c in p.column_names for p in parts[1:])]
+        hist = pa.concat_tables([p.select(common) for p in parts], promote_options="permissive")
+    else:
+        hist = parts[0]
+    history = ", ".join(str(f) for f in files)
     hosp = read_hospitals(hospitals, pol)
     if year is None and pol.year is None:
         years = np.asarray(__import__("pyarrow.compute", fromlist=["year"]).year(hist.column("discharge_date")))

@@ -102,7 +102,7 @@ def _round_flag(v):
     a = abs(v)
     fl = np.floor(a)
     frac = a - fl
-    tol = 1e-9 * max(1.0, a)
+    tol = 1e-12 * max(1.0, a)      # float64 error of these few operations is ~1e-15 relative
     flag = abs(frac - 0.5) <= tol
     q = fl + 1.0 if frac >= 0.5 else fl
     return (np.int64(q) if v >= 0 else -np.int64(q)), flag

@@ -265,16 +265,19 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
 
     # ---- violations (§5.2)
     deduction = np.zeros(n, np.int64)
-    viol_type = [None] * n
+    viol_type: list | None = None
+    viol_rows: list[int] = []
     if violations is not None and violations.num_rows:
         vi = _by_case_id(cases.column("case_id"), violations, "violations")
         vt = violations.column("violation").cast(pa.string()).to_pylist()
         vs = violations.column("serious").to_pylist()
         vm = violations.column("multiplier").to_pylist() if "multiplier" in violations.column_names else \
             [None] * violations.num_rows
+        viol_type = [None] * n
         for i in np.nonzero(vi >= 0)[0]:
             j = int(vi[i])
             viol_type[i] = vt[j]
+            viol_rows.append(int(i))
             serious = vs[j]
             if isinstance(serious, str):
                 serious = serious.strip().lower() in ("1", "true", "yes", "y", "t")
@@ -294,16 +297,27 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
                 deduction[i] = round_half_away(m * base)
             adjusted[i] = 0
 
-    # ---- output
-    cls_names = np.array(CLASS_NAMES, dtype=object)[cls]
-    reason = np.full(n, "", dtype=object)
-    reason[halved] = "readmission"
-    notes = np.full(n, "", dtype=object)
-    notes[noweight & (cls == 3)] = "no weight: priced as unstable"
-    notes[coef_src == src_code["hospital_not_in_table"]] = "hospital not in hospitals table: coef 1.0"
-    for i, v in enumerate(viol_type):
-        if v is not None:
-            reason[i] = f"{reason[i]};violation:{v}" if reason[i] else f"violation:{v}"
+    # ---- output (strings built by taking from small dictionaries, never per-row Python objects)
+    import pyarrow.compute as pc
+
+    def strings(codes: np.ndarray, names: list) -> pa.Array:
+        return pc.take(pa.array(names, pa.string()), pa.array(codes.astype(np.int32)))
+
+    reason_code = halved.astype(np.int32)               # 0 "", 1 "readmission", 2.. per violation text
+    reason_names = ["", "readmission"]
+    for i in viol_rows:
+        text = f"violation:{viol_type[i]}"
+        text = f"readmission;{text}" if halved[i] else text
+        if text not in reason_names:
+            reason_names.append(text)
+        reason_code[i] = reason_names.index(text)
+    note_code = np.zeros(n, np.int32)
+    note_code[noweight & (cls == 3)] = 1
+    note_code[coef_src == src_code["hospital_not_in_table"]] = 2
+    note_code[(noweight & (cls == 3)) & (coef_src == src_code["hospital_not_in_table"])] = 3
+    note_names = ["", "no weight: priced as unstable", "hospital not in hospitals table: coef 1.0",
+                  "no weight: priced as unstable; hospital not in hospitals table"]
+    viol_arr = pa.array(viol_type, pa.string()) if viol_rows else pa.nulls(n, pa.string())
     hasw = (widx >= 0)
     bpw = np.where(hasw, bp_u[wsafe], -1)
     out_bp = pa.array(bpw / scale, pa.float64(), mask=bpw < 0)
@@ -311,21 +325,21 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     is_pd = cls == PER_DIEM
     mean_y = np.where(hasw, np.where(is_pd, pdm[wsafe], mean[wsafe]) / 100.0, np.nan)
     cols = {
-        "case_class": pa.array(cls_names, pa.string()),
+        "case_class": strings(cls, list(CLASS_NAMES)),
         "base_points": out_bp,
         "per_diem_points": pa.array(pdw / scale, pa.float64(), mask=pdw < 0),
         "bed_days": pa.array(bed_days, pa.int32()),
         "coef": pa.array(coef_u / scale, pa.float64(), mask=~hasw),
-        "coef_source": pa.array(np.array(src_names, dtype=object)[coef_src], pa.string()),
+        "coef_source": strings(coef_src, src_names),
         "mean_cost": pa.array(mean_y, pa.float64(), mask=np.isnan(mean_y)),
         "high_ratio": pa.array(np.where(hasw, high_h[wsafe], np.nan), pa.float64(), mask=~hasw | (bpw < 0)),
         "cost_ratio": pa.array(ratio, pa.float64(), mask=np.isnan(ratio)),
         "points": pa.array(pts / scale, pa.float64()),
         "adjusted_points": pa.array(adjusted / scale, pa.float64()),
-        "adjust_reason": pa.array(reason, pa.string()),
+        "adjust_reason": strings(reason_code, reason_names),
         "deduction_points": pa.array(deduction / scale, pa.float64()),
-        "violation": pa.array(viol_type, pa.string()),
-        "price_note": pa.array(notes, pa.string()),
+        "violation": viol_arr,
+        "price_note": strings(note_code, note_names),
     }
     out = cases
     for name in PRICED_COLUMNS:
@@ -376,7 +390,12 @@ def _readmissions(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, pol
         gkey = ((pe * nh + he) * nm + me) * ny + ye
     else:  # pragma: no cover - astronomically many groups
         _, gkey = np.unique(np.stack([pe, he, me, ye], axis=1), axis=0, return_inverse=True)
-    order = np.lexsort((dis[e], admit[e], gkey))
+    amin, arange_ = int(admit[e].min()), int(admit[e].max() - admit[e].min()) + 1
+    dmin, drange_ = int(dis[e].min()), int(dis[e].max() - dis[e].min()) + 1
+    if int(gkey.max() + 1) * arange_ * drange_ < 2 ** 62:   # one int64 sort key: group, admission, discharge
+        order = np.argsort((gkey * arange_ + (admit[e] - amin)) * drange_ + (dis[e] - dmin), kind="stable")
+    else:
+        order = np.lexsort((dis[e], admit[e], gkey))
     s = e[order]
     g = gkey[order]
     a_s, d_s = admit[s], dis[s]
