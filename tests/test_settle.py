@@ -16,7 +16,7 @@ from drg.policy import load_policy
 from drg.settle import (HospitalInput, annual_pool, check_invariants, monthly_pool, provisional_point_value,
                         settle_month, settle_year)
 
-from settle_fixtures import case, write_budget, write_hospitals, write_income, write_policy, write_priced
+from test_settle_fixtures import case, write_budget, write_hospitals, write_income, write_policy, write_priced
 
 
 @pytest.fixture()
