@@ -263,3 +263,43 @@ def pair_twin(stays: list[dict], window: int) -> set:
             if cur["halvable"] and 0 <= nxt["admit"] - cur["discharge"] <= window:
                 halved.add(cur["case_id"])
     return halved
+
+
+@njit(cache=True)
+def group_hash(patient_hash, hosp, match, year):
+    """Mix a patient-id hash with the hospital, match-code and year codes into one uint64 (splitmix64)."""
+    n = patient_hash.shape[0]
+    out = np.empty(n, np.uint64)
+    for i in range(n):
+        x = np.uint64(patient_hash[i])
+        x ^= np.uint64(hosp[i]) * np.uint64(0x9E3779B97F4A7C15)
+        x ^= np.uint64(match[i]) * np.uint64(0xC2B2AE3D27D4EB4F)
+        x ^= np.uint64(year[i]) * np.uint64(0x165667B19E3779F9)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+        out[i] = x
+    return out
+
+
+@njit(cache=True)
+def sort_runs_by_dates(keys, rows, admit, dis):
+    """In place: inside each run of equal ``keys``, order ``rows`` by (admission, discharge) (insertion sort;
+    runs are one patient's stays in one group, so they are short)."""
+    n = keys.shape[0]
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and keys[j] == keys[i]:
+            j += 1
+        for k in range(i + 1, j):
+            r = rows[k]
+            a, d = admit[r], dis[r]
+            m = k - 1
+            while m >= i and (admit[rows[m]] > a or (admit[rows[m]] == a and dis[rows[m]] > d)):
+                rows[m + 1] = rows[m]
+                m -= 1
+            rows[m + 1] = r
+        i = j

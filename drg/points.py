@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from drg.errors import InputError
-from drg.kernels import (CLASS_NAMES, PER_DIEM, REVIEW, UNGROUPABLE, pair_kernel, pair_twin, price_kernel,
+from drg.kernels import (CLASS_NAMES, PER_DIEM, REVIEW, UNGROUPABLE, group_hash, pair_kernel, sort_runs_by_dates, pair_twin, price_kernel,
                          price_one_exact, round_half_away, scale_units, scale_units_twin, to_units)
 from drg.policy import Policy, load_policy
 from drg.weights import (UNGROUPABLE_DRG, Weights, add_fen_columns, case_years, per_diem_mask, read_weights)
@@ -92,6 +92,20 @@ def _encode(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
     enc = pc.dictionary_encode(arr)
     codes = np.asarray(enc.indices.fill_null(-1), dtype=np.int32)
     return codes, enc.dictionary.to_pylist()
+
+
+def _units_vector(values: list, scale: int) -> np.ndarray:
+    """Floats → int64 units of ``1/scale``; values that are not already on the grid go through the exact
+    :func:`drg.kernels.to_units` (half away from zero on the printed decimal)."""
+    v = np.array([np.nan if x is None else x for x in values], np.float64)
+    y = v * scale
+    u = np.rint(y)
+    off = np.nonzero(~(np.abs(y - u) <= 1e-6))[0]
+    out = np.where(np.isnan(u), 0, u).astype(np.int64)
+    for i in off:
+        if values[i] is not None:
+            out[i] = to_units(values[i], scale)
+    return out
 
 
 def _by_case_id(case_ids: pa.ChunkedArray, table: pa.Table, file: str) -> np.ndarray:
@@ -198,10 +212,11 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     mat = np.full((len(known) + 1, max(nw, 1)), scale, np.int64)
     smat = np.full((len(known) + 1, max(nw, 1)), src_code["1.0"], np.int8)
     smat[len(known), :] = src_code["hospital_not_in_table"]
-    for h, d, v, s in zip(c_h, c_d, c_v, c_s):
+    c_units = _units_vector(c_v, scale)
+    for h, d, u, s in zip(c_h, c_d, c_units.tolist(), c_s):
         w = w_of.get(d)
         if w is not None:
-            mat[known[h], w] = to_units(v, scale)
+            mat[known[h], w] = u
             smat[known[h], w] = src_code.get(s, src_code["1.0"])
     hrow_dict = np.array([known.get(h, len(known)) for h in h_dict] + [len(known)], np.int64)
     hrow = hrow_dict[h_codes]
@@ -323,7 +338,13 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     out_bp = pa.array(bpw / scale, pa.float64(), mask=bpw < 0)
     pdw = np.where(hasw & (cls == PER_DIEM), pdp_u[wsafe], -1)
     is_pd = cls == PER_DIEM
-    mean_y = np.where(hasw, np.where(is_pd, pdm[wsafe], mean[wsafe]) / 100.0, np.nan)
+    mean_yuan = np.array([np.nan if v is None else v for v in weights.table.column("mean_cost").to_pylist()]
+                         + [np.nan])
+    pd_yuan = np.array([np.nan if v is None else v for v in (
+        weights.table.column("per_diem_mean_cost").to_pylist() if "per_diem_mean_cost" in weights.table.column_names
+        else [None if x is None else x / 100 for x in weights.table.column("per_diem_mean_fen").to_pylist()])]
+        + [np.nan])
+    mean_y = np.where(hasw, np.where(is_pd, pd_yuan[widx], mean_yuan[widx]), np.nan)
     cols = {
         "case_class": strings(cls, list(CLASS_NAMES)),
         "base_points": out_bp,
@@ -359,9 +380,10 @@ def _readmissions(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, pol
     years = case_years(cases)
     admit = np.asarray(cases.column("admit_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int64)
     dis = np.asarray(cases.column("discharge_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int64)
-    p_codes, _ = _encode(cases.column("patient_id"))
+    pat = cases.column("patient_id")
     m_codes = drg_codes if rp.match == "drg" else _encode(cases.column("adrg"))[0]
-    eligible = ~ungroupable & (p_codes >= 0) & (m_codes >= 0) & (admit > -(2 ** 30)) & (dis > -(2 ** 30))
+    eligible = ~ungroupable & ~np.asarray(pat.is_null(), dtype=bool) & (m_codes >= 0) & \
+        (admit > -(2 ** 30)) & (dis > -(2 ** 30))
     if year is not None:
         eligible &= years == year
     if "adrg" in cases.column_names and rp.exempt_adrgs:
@@ -371,7 +393,7 @@ def _readmissions(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, pol
     hosp = h_codes if rp.scope == "hospital" else np.zeros(n, np.int32)
     if engine == "python":
         ids = cases.column("case_id").cast(pa.string()).to_pylist()
-        pats = cases.column("patient_id").cast(pa.string()).to_pylist()
+        pats = pat.cast(pa.string()).to_pylist()
         hs = cases.column("hospital_id").cast(pa.string()).to_pylist()
         ms = cases.column(rp.match).cast(pa.string()).to_pylist()
         stays = [{"key": (pats[i], hs[i] if rp.scope == "hospital" else "", ms[i], int(years[i])),
@@ -382,25 +404,13 @@ def _readmissions(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, pol
     e = np.nonzero(eligible)[0]
     if len(e) < 2:
         return np.zeros(n, bool)
-    # one composite group key: patient × hospital × match code × year (dictionary codes; group order is free)
-    pe, he, me = p_codes[e].astype(np.int64), hosp[e].astype(np.int64), m_codes[e].astype(np.int64)
-    ye = years[e].astype(np.int64) - int(years[e].min())
-    nh, nm, ny = int(he.max()) + 1, int(me.max()) + 1, int(ye.max()) + 1
-    if (int(pe.max()) + 1) * nh * nm * ny < 2 ** 62:
-        gkey = ((pe * nh + he) * nm + me) * ny + ye
-    else:  # pragma: no cover - astronomically many groups
-        _, gkey = np.unique(np.stack([pe, he, me, ye], axis=1), axis=0, return_inverse=True)
-    amin, arange_ = int(admit[e].min()), int(admit[e].max() - admit[e].min()) + 1
-    dmin, drange_ = int(dis[e].min()), int(dis[e].max() - dis[e].min()) + 1
-    if int(gkey.max() + 1) * arange_ * drange_ < 2 ** 62:   # one int64 sort key: group, admission, discharge
-        order = np.argsort((gkey * arange_ + (admit[e] - amin)) * drange_ + (dis[e] - dmin), kind="stable")
-    else:
-        order = np.lexsort((dis[e], admit[e], gkey))
-    s = e[order]
-    g = gkey[order]
+    sorted_ = _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis)
+    if sorted_ is None:   # a 64-bit hash collision between two patients: take the exact road
+        sorted_ = _sort_stays_exact(pat, e, hosp, m_codes, years, admit, dis)
+    s, same = sorted_
     a_s, d_s = admit[s], dis[s]
     # ties on (group, admit, discharge) are broken by case id, so the row order never matters
-    tie = (g[1:] == g[:-1]) & (a_s[1:] == a_s[:-1]) & (d_s[1:] == d_s[:-1])
+    tie = same[:-1] & (a_s[1:] == a_s[:-1]) & (d_s[1:] == d_s[:-1])
     if tie.any():
         ids = cases.column("case_id").cast(pa.string())
         t_idx = np.nonzero(tie)[0]
@@ -412,11 +422,57 @@ def _readmissions(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, pol
             block = s[st:en + 1]
             block_ids = ids.take(pa.array(block)).to_pylist()
             s[st:en + 1] = block[np.argsort(np.array(block_ids, dtype=object), kind="stable")]
-    same = np.r_[g[1:] == g[:-1], False]
     mask_sorted = pair_kernel(same, admit[s], dis[s], halvable[s], rp.window_days)
     out = np.zeros(n, bool)
     out[s[mask_sorted]] = True
     return out
+
+
+def _sort_stays_exact(pat, e, hosp, m_codes, years, admit, dis):
+    """Eligible stays sorted by (group, admission, discharge) with dictionary codes of the patient ids.
+
+    Returns ``(s, same)``: case rows in sorted order and whether each sorted stay's successor is in its
+    group. Group order is arbitrary; only membership and the order inside a group matter.
+    """
+    p_codes, _ = _encode(pat)
+    pe, he, me = p_codes[e].astype(np.int64), hosp[e].astype(np.int64), m_codes[e].astype(np.int64)
+    ye = years[e].astype(np.int64) - int(years[e].min())
+    nh, nm, ny = int(he.max()) + 1, int(me.max()) + 1, int(ye.max()) + 1
+    if (int(pe.max()) + 1) * nh * nm * ny < 2 ** 62:
+        gkey = ((pe * nh + he) * nm + me) * ny + ye
+    else:  # pragma: no cover - astronomically many groups
+        _, gkey = np.unique(np.stack([pe, he, me, ye], axis=1), axis=0, return_inverse=True)
+    order = np.lexsort((dis[e], admit[e], gkey))
+    g = gkey[order]
+    return e[order], np.r_[g[1:] == g[:-1], False]
+
+
+def _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis):
+    """As :func:`_sort_stays_exact`, grouping by a 64-bit hash of (patient, hospital, match code, year).
+
+    One sort of the hash, then each run of equal hashes is ordered by dates. The result is then checked
+    exactly: every two neighbours of a run must have the same patient id (compared as strings), hospital,
+    match code and year. On a collision it returns None and the caller takes the exact road.
+    """
+    import polars as pl
+    import pyarrow.compute as pc
+
+    ph = pl.from_arrow(pat.combine_chunks() if isinstance(pat, pa.ChunkedArray) else pat).hash(seed=7).to_numpy()
+    g = group_hash(ph[e], hosp[e].astype(np.int64), m_codes[e].astype(np.int64), years[e].astype(np.int64))
+    order = np.argsort(g)
+    s = e[order]
+    gs = g[order]
+    sort_runs_by_dates(gs, s, admit, dis)
+    same = np.r_[gs[1:] == gs[:-1], False]
+    i = np.nonzero(same)[0]
+    if len(i):
+        a, b = s[i], s[i + 1]
+        if not (np.array_equal(hosp[a], hosp[b]) and np.array_equal(m_codes[a], m_codes[b])
+                and np.array_equal(years[a], years[b])):
+            return None
+        if not pc.all(pc.equal(pat.take(pa.array(a)), pat.take(pa.array(b)))).as_py():
+            return None
+    return s, same
 
 
 def hospital_point_totals(priced: pa.Table, policy: Policy) -> pa.Table:

@@ -154,7 +154,8 @@ class Weights:
     """The weights table and its city-wide constants.
 
     ``table`` columns: ``drg, n_cases, mean_cost, mean_cost_fen, cv, stable, base_points, per_diem_points,
-    per_diem_cases, per_diem_mean_fen`` (one row per DRG with trimmed history).
+    per_diem_cases, per_diem_mean_fen, per_diem_mean_cost`` (one row per DRG with trimmed history; ``*_fen``
+    are the float64 values pricing divides by, ``mean_cost``/``per_diem_mean_cost`` the same in yuan).
     """
 
     table: pa.Table
@@ -299,11 +300,13 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
             "per_diem_points": None if pdm is None else round_half_away(pdm / a_fen * 100 * scale) / scale,
             "per_diem_cases": pd_n.get(d, 0),
             "per_diem_mean_fen": None if pdm is None else float(pdm),
+            "per_diem_mean_cost": None if pdm is None else float(pdm / 100),
         })
     schema = pa.schema([("drg", pa.string()), ("n_cases", pa.int64()), ("mean_cost", pa.float64()),
                         ("mean_cost_fen", pa.float64()), ("cv", pa.float64()), ("stable", pa.bool_()),
                         ("base_points", pa.float64()), ("per_diem_points", pa.float64()),
-                        ("per_diem_cases", pa.int64()), ("per_diem_mean_fen", pa.float64())])
+                        ("per_diem_cases", pa.int64()), ("per_diem_mean_fen", pa.float64()),
+                        ("per_diem_mean_cost", pa.float64())])
     table = pa.Table.from_pylist(rows, schema=schema)
     weights = Weights(table, a_fen, tuple(use_years), policy.id, scheme_id, settlement_year, mean_exact)
     trimmed = pa.table({"hospital_id": pa.array(hosp[reg], pa.string()), "drg": pa.array(drg[reg], pa.string()),

@@ -120,11 +120,13 @@ def hand_tables(drgs, *, a_yuan=10000.0, hospitals=(("H01", "A"),), coef=None, p
                      "mean_cost_fen": None if d.get("mean_cost") is None else d["mean_cost"] * 100,
                      "cv": 0.5, "stable": d.get("stable", True), "base_points": d.get("base_points"),
                      "per_diem_points": d.get("per_diem_points"), "per_diem_cases": 0,
-                     "per_diem_mean_fen": None if d.get("per_diem_mean") is None else d["per_diem_mean"] * 100})
+                     "per_diem_mean_fen": None if d.get("per_diem_mean") is None else d["per_diem_mean"] * 100,
+                     "per_diem_mean_cost": d.get("per_diem_mean")})
     schema = pa.schema([("drg", pa.string()), ("n_cases", pa.int64()), ("mean_cost", pa.float64()),
                         ("mean_cost_fen", pa.float64()), ("cv", pa.float64()), ("stable", pa.bool_()),
                         ("base_points", pa.float64()), ("per_diem_points", pa.float64()),
-                        ("per_diem_cases", pa.int64()), ("per_diem_mean_fen", pa.float64())])
+                        ("per_diem_cases", pa.int64()), ("per_diem_mean_fen", pa.float64()),
+                        ("per_diem_mean_cost", pa.float64())])
     w = Weights(pa.Table.from_pylist(rows, schema=schema), Fraction(a_yuan * 100), (2022, 2023), policy_id)
     coef = coef or {}
     crow = {k: [] for k in ("hospital_id", "tier", "drg", "coef", "coef_source")}

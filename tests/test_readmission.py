@@ -148,3 +148,20 @@ def test_pair_kernel_matches_twin():
     same = np.r_[key[o][1:] == key[o][:-1], False]
     got = pair_kernel(same, admit[o], dis[o], halv[o], 15)
     assert {ids[i] for i in o[got]} == want
+
+
+def test_hash_collision_takes_the_exact_road(tables, pol, monkeypatch):
+    import numpy as np
+
+    import drg.points as points
+
+    rows = [stay("a", D0, patient_id="P1"), stay("b", D0 + dt.timedelta(days=7), patient_id="P2"),
+            stay("c", D0 + dt.timedelta(days=9), patient_id="P1")]
+    want, _ = halved(tables, pol, rows)
+    assert want == {"a"}
+    monkeypatch.setattr(points, "group_hash", lambda ph, h, m, y: np.zeros(len(ph), np.uint64))
+    called = []
+    exact = points._sort_stays_exact
+    monkeypatch.setattr(points, "_sort_stays_exact", lambda *a: called.append(1) or exact(*a))
+    got, _ = halved(tables, pol, rows)
+    assert got == want and called
