@@ -12,10 +12,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grouper.reference import STATUS_NAMES, normalize_code, note_text
+from grouper.reference import (NOTE_MALE_PREGNANCY, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
+                               NOTE_UNKNOWN_PX, STATUS_NAMES, normalize_code, note_text)
 from grouper.scheme import Scheme
 
 RESULT_COLUMNS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
+#: the flags that produce a group_note text (the others are kept for the step log only)
+NOTE_MASK = NOTE_UNKNOWN_DX | NOTE_UNKNOWN_PX | NOTE_MALE_PREGNANCY | NOTE_SEX_SKIPPED | NOTE_SEX_UNKNOWN
 GROUPING_COLUMNS = ("sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px")
 
 
@@ -114,7 +117,7 @@ class BatchGrouper:
             return strings.take(pa.array(idx))
 
         notes = np.full(n, None, object)
-        flagged = np.flatnonzero(out["flags"])
+        flagged = np.flatnonzero(out["flags"] & NOTE_MASK)
         if len(flagged):
             dx_col = batch.column("dx")
             px_col = batch.column("px") if "px" in batch.schema.names else None

@@ -102,6 +102,29 @@ class Scheme:
             self._px_index = {c: i for i, c in enumerate(self.px_codes)}
         return self._px_index
 
+    def code_lists(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The inverse of the code lists, for the kernel: for every dx (and px) id, the sorted ids of the
+        lists that hold it (CSR ``dx_lst_off, dx_lst_val, px_lst_off, px_lst_val``). A membership test is
+        then a scan of a few contiguous values of the code itself, instead of a random access into a list.
+        Derived on first use, not stored in the file."""
+        cached = self.__dict__.get("_code_lists")
+        if cached is None:
+            n_lists = len(self.list_off) - 1
+            rows = np.repeat(np.arange(n_lists, dtype=np.int32), np.diff(self.list_off))
+            vals = self.list_val.astype(np.int64)
+            is_px = self.list_is_px.astype(bool)[rows]
+            out = []
+            for mask, n in ((~is_px, len(self.dx_codes)), (is_px, len(self.px_codes))):
+                codes, lists = vals[mask], rows[mask]
+                order = np.lexsort((lists, codes))
+                codes, lists = codes[order], lists[order]
+                off = np.zeros(n + 1, np.int64)
+                np.cumsum(np.bincount(codes, minlength=n), out=off[1:])
+                out += [off, lists.astype(np.int32)]
+            cached = tuple(out)
+            self.__dict__["_code_lists"] = cached
+        return cached
+
     def list_codes(self, list_id: int) -> np.ndarray:
         """The sorted ids of one code list."""
         return self.list_val[self.list_off[list_id]:self.list_off[list_id + 1]]
