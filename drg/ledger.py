@@ -183,7 +183,8 @@ class Ledger:
                    (SELECT count(*) FROM warnings w WHERE w.run_id = r.run_id) AS warnings,
                    (SELECT count(*) FROM run_inputs i WHERE i.run_id = r.run_id) AS inputs
             FROM runs r LEFT JOIN pool_results p USING (run_id)
-            GROUP BY ALL ORDER BY r.year, r.kind = 'year', r.period""")
+            GROUP BY r.run_id, r.kind, r.period, r.policy_id, r.scheme_id, r.created_at, r.prepaid_source, r.year
+            ORDER BY r.year, r.kind = 'year', r.period""")
         cols = ["run_id", "kind", "period", "policy_id", "scheme_id", "created_at", "prepaid_source",
                 "point_values", "hospital_rows", "warnings", "inputs"]
         return pl.DataFrame(rows, schema=cols, orient="row") if rows else pl.DataFrame(schema=cols)
@@ -198,7 +199,7 @@ class Ledger:
             raise InputError("ledger not found", file=str(self.path))
         with self.connect(read_only=True) as con:
             sql = f"SELECT * FROM {name}" + (" WHERE run_id = ?" if run_id else "")
-            return pl.from_arrow(con.execute(sql, [run_id] if run_id else []).fetch_arrow_table())
+            return pl.from_arrow(con.execute(sql, [run_id] if run_id else []).to_arrow_table())
 
     def point_values(self, year: int, kind: str = "year") -> dict[str, Fraction]:
         """Exact point values (fen per point) by pool of the ``kind`` runs of ``year`` (last month's for months)."""
