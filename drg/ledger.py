@@ -164,6 +164,10 @@ class Ledger:
                         for w in result.warnings])
                 pause = os.environ.get(PAUSE_ENV)
                 if pause:
+                    import sys
+
+                    sys.stderr.write(f"ledger: pausing {pause} s inside the open transaction\n")
+                    sys.stderr.flush()
                     time.sleep(float(pause))
                 con.execute("COMMIT")
             except BaseException:
@@ -199,7 +203,7 @@ class Ledger:
             raise InputError("ledger not found", file=str(self.path))
         with self.connect(read_only=True) as con:
             sql = f"SELECT * FROM {name}" + (" WHERE run_id = ?" if run_id else "")
-            return pl.from_arrow(con.execute(sql, [run_id] if run_id else []).to_arrow_table())
+            return con.sql(sql, params=[run_id] if run_id else None).pl()
 
     def point_values(self, year: int, kind: str = "year") -> dict[str, Fraction]:
         """Exact point values (fen per point) by pool of the ``kind`` runs of ``year`` (last month's for months)."""
