@@ -119,16 +119,15 @@ class BatchGrouper:
         notes = np.full(n, None, object)
         flagged = np.flatnonzero(out["flags"] & NOTE_MASK)
         if len(flagged):
-            dx_col = batch.column("dx")
-            px_col = batch.column("px") if "px" in batch.schema.names else None
-            for i in flagged:
-                i = int(i)
-                d0, d1 = enc["dx_off"][i], enc["dx_off"][i + 1]
-                p0, p1 = enc["px_off"][i], enc["px_off"][i + 1]
-                dx_raw = dx_col[i].as_py() or []
-                px_raw = (px_col[i].as_py() or []) if px_col is not None else []
-                parts = note_text(s, int(out["flags"][i]), dx_raw, list(enc["dx_val"][d0:d1]), px_raw,
-                                  list(enc["px_val"][p0:p1]))
+            sel = pa.array(flagged)
+            dx_rows = batch.column("dx").take(sel).to_pylist()
+            px_rows = (batch.column("px").take(sel).to_pylist() if "px" in batch.schema.names
+                       else [[]] * len(flagged))
+            dx_off, dx_val, px_off, px_val = enc["dx_off"], enc["dx_val"], enc["px_off"], enc["px_val"]
+            flags = out["flags"]
+            for i, dx_raw, px_raw in zip(flagged.tolist(), dx_rows, px_rows):
+                parts = note_text(s, int(flags[i]), dx_raw or [], dx_val[dx_off[i]:dx_off[i + 1]].tolist(),
+                                  px_raw or [], px_val[px_off[i]:px_off[i + 1]].tolist())
                 notes[i] = "; ".join(parts) if parts else None
         return {
             "mdc": take(self._mdc, out["mdc"]),
