@@ -86,14 +86,12 @@ def read_hospitals(path: str | Path, policy: Policy) -> pa.Table:
     return pa.table({"hospital_id": pa.array(ids, pa.string()), "tier": pa.array(tiers, pa.string())})
 
 
-def _group_means(keys: list[np.ndarray], year: np.ndarray, cost: np.ndarray, policy: Policy,
-                 years: tuple[int, ...]) -> tuple[dict, dict]:
-    """Exact year-weighted means and case counts per key tuple (formed like ``mean_d``)."""
+def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...]) -> tuple[dict, dict]:
+    """Exact year-weighted means and case counts per key tuple (formed like ``mean_d``) from a polars frame
+    with ``keys``, ``year`` and ``cost_fen``."""
     import polars as pl
 
-    df = pl.DataFrame({**{f"k{i}": k for i, k in enumerate(keys)}, "year": year, "cost": cost})
-    agg = df.group_by([f"k{i}" for i in range(len(keys))] + ["year"]).agg(
-        pl.col("cost").sum().alias("s"), pl.len().alias("n"))
+    agg = df.group_by([*keys, "year"]).agg(pl.col("cost_fen").sum().alias("s"), pl.len().alias("n"))
     per: dict[tuple, dict[int, Fraction]] = {}
     counts: dict[tuple, int] = {}
     idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
@@ -128,14 +126,14 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
         mean_d = {d: Fraction(mf[d]) for d in drgs}
     hosp_ids = hospitals.column("hospital_id").to_pylist()
     tier_of = dict(zip(hosp_ids, hospitals.column("tier").to_pylist()))
-    h = np.asarray(trimmed.column("hospital_id").to_pylist(), dtype=object)
-    d = np.asarray(trimmed.column("drg").to_pylist(), dtype=object)
-    y = np.asarray(trimmed.column("year"))
-    c = np.asarray(trimmed.column("cost_fen"))
-    hmeans, hcounts = _group_means([h, d], y, c, policy, weights.years)
-    tr = np.array([tier_of.get(x) for x in h], dtype=object)
-    has_tier = np.array([x is not None for x in tr], bool)
-    tmeans, tcounts = _group_means([tr[has_tier], d[has_tier]], y[has_tier], c[has_tier], policy, weights.years)
+    import polars as pl
+
+    tr = pl.from_arrow(trimmed.select(["hospital_id", "drg", "year", "cost_fen"]))
+    hmeans, hcounts = _group_means(tr, ["hospital_id", "drg"], policy, weights.years)
+    tiers = pl.DataFrame({"hospital_id": hosp_ids, "tier": [tier_of[h] for h in hosp_ids]},
+                         schema={"hospital_id": pl.String, "tier": pl.String})
+    tmeans, tcounts = _group_means(tr.join(tiers, on="hospital_id", how="inner"), ["tier", "drg"], policy,
+                                   weights.years)
     lo = None if cp.min is None else Fraction(cp.min)
     hi = None if cp.max is None else Fraction(cp.max)
 
@@ -189,7 +187,16 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
 
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     files = [Path(h) for h in history] if isinstance(history, (list, tuple)) else [Path(history)]
-    parts = [read_grouped(f) for f in files]
+    import pyarrow.parquet as pq_
+
+    wanted = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost")
+    parts = []
+    for f in files:
+        try:
+            names = pq_.read_schema(f).names if f.exists() else list(wanted)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
+        parts.append(read_grouped(f, columns=[c for c in wanted if c in names] or None))
     if len(parts) > 1:
         common = [c for c in parts[0].column_names if all(c in p.column_names for p in parts[1:])]
         hist = pa.concat_tables([p.select(common) for p in parts], promote_options="permissive")

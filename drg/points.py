@@ -539,8 +539,7 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     summary.update({f"class {d['values']}": d["counts"] for d in sorted(counts, key=lambda d: d["values"])})
     summary["points"] = round(pc.sum(priced.column("points")).as_py() or 0.0, 4)
     summary["adjusted_points"] = round(pc.sum(priced.column("adjusted_points")).as_py() or 0.0, 4)
-    summary["readmissions_halved"] = int(np.sum(np.char.find(
-        np.asarray(priced.column("adjust_reason").to_pylist(), dtype=str), "readmission") >= 0))
+    summary["readmissions_halved"] = pc.sum(pc.starts_with(priced.column("adjust_reason"), "readmission")).as_py() or 0
     summary["deduction_points"] = round(pc.sum(priced.column("deduction_points")).as_py() or 0.0, 4)
     summary["hospital_totals"] = str(out.with_name(out.stem + ".hospital_totals.parquet"))
     return summary

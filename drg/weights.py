@@ -23,7 +23,7 @@ from drg.kernels import round_half_away, yuan_to_fen
 from drg.policy import Policy
 
 __all__ = ["Weights", "compute_weights", "read_grouped", "money_to_fen", "case_years", "per_diem_mask",
-           "trim_mask", "write_weights", "read_weights", "UNGROUPABLE_DRG"]
+           "trim_mask", "encode_strings", "write_weights", "read_weights", "UNGROUPABLE_DRG"]
 
 UNGROUPABLE_DRG = "0000"
 MONEY = ("total_cost", "fund_paid", "self_paid", "other_paid")
@@ -98,6 +98,17 @@ def _str_col(t: pa.Table, name: str) -> np.ndarray:
         return np.full(t.num_rows, "", dtype=object)
     return np.asarray(t.column(name).cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False),
                       dtype=object)
+
+
+def encode_strings(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
+    """Dictionary-encode a string column: (int32 codes, -1 for null, and the dictionary values)."""
+    import pyarrow.compute as pc
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(pa.string())
+    enc = pc.dictionary_encode(arr.cast(pa.string()))
+    return np.asarray(enc.indices.fill_null(-1), dtype=np.int32), enc.dictionary.to_pylist()
 
 
 def per_diem_mask(drg: pa.Array | pa.ChunkedArray, adrg: pa.Array | pa.ChunkedArray | None,
@@ -207,22 +218,23 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
     if not use_years:
         raise InputError(f"no history cases in the years used (settlement year {settlement_year}, "
                          f"history_years {policy.weights.history_years})", file=file, field="discharge_date")
-    drg = _str_col(history, "drg")
-    groupable = (drg != "") & (drg != UNGROUPABLE_DRG) & np.isin(years, use_years)
+    drg_codes, drg_dict = encode_strings(history.column("drg"))
+    ok_code = np.array([d is not None and d.strip() not in ("", UNGROUPABLE_DRG) for d in drg_dict] + [False])
+    groupable = ok_code[drg_codes] & np.isin(years, use_years)
     los = np.asarray(history.column("los").cast(pa.int64()).fill_null(0))
     pd_mask = per_diem_mask(history.column("drg"), history.column("adrg") if "adrg" in history.column_names
                             else None, los, policy)
     idx = np.nonzero(groupable)[0]
-    drg, years, los, pd_mask = drg[idx], years[idx], los[idx], pd_mask[idx]
+    drg_inv, years, los, pd_mask = drg_codes[idx].astype(np.int64), years[idx], los[idx], pd_mask[idx]
+    drg_names = np.array(drg_dict + [""], dtype=object)
     cost_fen = np.asarray(history.column("total_cost_fen"))[idx]
-    hosp = _str_col(history, "hospital_id")[idx]
+    h_codes, h_dict = encode_strings(history.column("hospital_id"))
+    h_codes = h_codes[idx]
     bed_days = np.maximum(los, 1)
     idx_of = {y: policy.weights.cost_index.get(y, Decimal(1)) for y in use_years}
     cidx = np.array([float(idx_of[y]) for y in use_years])[np.searchsorted(np.array(use_years), years)]
     adj = cost_fen * cidx
     trim_value = np.where(pd_mask, adj / bed_days, adj)
-    drg_names, drg_inv = np.unique(drg.astype(str), return_inverse=True) if len(drg) else (np.array([], str),
-                                                                                           np.zeros(0, np.int64))
     ny = len(use_years)
     y_inv = np.searchsorted(np.array(use_years), years)
     key = drg_inv.astype(np.int64) * ny + y_inv
@@ -268,18 +280,19 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
         pd_n[d] = pd_n.get(d, 0) + n
     # cv over pooled trimmed (cost-indexed) costs
     reg_idx = np.nonzero(reg)[0]
-    order = reg_idx[np.argsort(drg[reg_idx], kind="stable")]
+    order = reg_idx[np.argsort(drg_inv[reg_idx], kind="stable")]
     cv_of: dict[str, float | None] = {}
     n_of: dict[str, int] = {}
     if len(order):
-        ds = drg[order]
+        ds = drg_inv[order]
         starts = np.r_[0, np.nonzero(ds[1:] != ds[:-1])[0] + 1]
         ends = np.r_[starts[1:], len(order)]
-        for s, e in zip(starts, ends):
-            x = adj[order[s:e]]
-            n_of[ds[s]] = e - s
+        for s_, e_ in zip(starts, ends):
+            x = adj[order[s_:e_]]
+            name = str(drg_names[ds[s_]])
+            n_of[name] = int(e_ - s_)
             m = x.mean()
-            cv_of[ds[s]] = float(x.std(ddof=1) / m) if e - s >= 2 and m > 0 else None
+            cv_of[name] = float(x.std(ddof=1) / m) if e_ - s_ >= 2 and m > 0 else None
 
     scale = policy.points_scale
     rows = []
@@ -309,7 +322,13 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
                         ("per_diem_mean_cost", pa.float64())])
     table = pa.Table.from_pylist(rows, schema=schema)
     weights = Weights(table, a_fen, tuple(use_years), policy.id, scheme_id, settlement_year, mean_exact)
-    trimmed = pa.table({"hospital_id": pa.array(hosp[reg], pa.string()), "drg": pa.array(drg[reg], pa.string()),
+    import pyarrow.compute as pc
+
+    h_dict_arr = pa.array(h_dict + [None], pa.string())
+    d_dict_arr = pa.array(drg_dict + [None], pa.string())
+    ri = np.nonzero(reg)[0]
+    trimmed = pa.table({"hospital_id": pc.take(h_dict_arr, pa.array(h_codes[ri].astype(np.int32) % len(h_dict_arr))),
+                        "drg": pc.take(d_dict_arr, pa.array(drg_inv[ri].astype(np.int32))),
                         "year": pa.array(years[reg], pa.int32()), "cost_fen": pa.array(cost_fen[reg], pa.int64())})
     return weights, trimmed
 
