@@ -157,6 +157,12 @@ def severity(scheme: Scheme, dx_ids: list[int], steps: list[str] | None = None) 
     return level
 
 
+def _band(lo: int, hi: int) -> str:
+    if hi >= 2**31 - 1:
+        return f">= {lo}"
+    return f"<= {hi}" if lo < 0 else f"{lo}–{hi}"
+
+
 def _adrg_matches(scheme: Scheme, lists: _Lists, ai: int, dx: list[int], px: list[int], case: Case,
                   vent_ok: bool, steps: list[str] | None) -> bool:
     a = scheme.arrays
@@ -169,14 +175,14 @@ def _adrg_matches(scheme: Scheme, lists: _Lists, ai: int, dx: list[int], px: lis
     if amin >= 0 or amax < 2**31 - 1:
         if case.age_days is None or not (amin <= case.age_days <= amax):
             if steps is not None:
-                steps.append(f"  {code}: skipped, age in days {case.age_days} is outside {max(amin, 0)}–{amax}")
+                steps.append(f"  {code}: skipped, age in days {case.age_days} is outside {_band(amin, amax)}")
             return False
     wmin, wmax = int(a["adrg_w_min"][ai]), int(a["adrg_w_max"][ai])
     if wmin >= 0 or wmax < 2**31 - 1:
         if case.birth_weight is None or not (wmin <= case.birth_weight <= wmax):
             if steps is not None:
                 steps.append(f"  {code}: skipped, birth weight {case.birth_weight} is outside "
-                             f"{max(wmin, 0)}–{wmax} g")
+                             f"{_band(wmin, wmax)} g")
             return False
     pdx = dx[0]
     ppx = px[0] if px else -1
