@@ -94,8 +94,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         out: Path = typer.Option(..., "--out", help="priced cases (Parquet)"),
         reviews: Optional[Path] = typer.Option(None, "--reviews", help="special-review table (特病单议)"),
         violations: Optional[Path] = typer.Option(None, "--violations", help="adjudicated violations"),
-        year: Optional[int] = typer.Option(None, "--year", help="settlement year (readmissions pair only "
-                                           "within it)"),
+        year: Optional[int] = typer.Option(None, "--year", help="settlement year, default the policy year "
+                                           "(readmissions pair only within it)"),
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
         """Price grouped cases in points (case classes, readmission, reviews, violations)."""

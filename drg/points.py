@@ -511,7 +511,7 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
                engine: str = "numba") -> dict:
     """``drg points``: read grouped cases and the tables of ``drg weights``, price, write Parquet.
 
-    Also writes ``OUT.hospital_totals.parquet`` beside ``out`` (:func:`hospital_point_totals`). Returns a
+    ``year`` defaults to the policy's ``policy.year``. Also writes ``OUT.hospital_totals.parquet`` beside ``out`` (:func:`hospital_point_totals`). Returns a
     summary dict (cases per class, total points, halved stays, deductions).
     """
     import pyarrow.parquet as pq
@@ -520,6 +520,7 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     from drg.weights import read_grouped
 
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    year = year if year is not None else pol.year
     tables = Path(tables)
     w = read_weights(tables / "weights.parquet")
     c = read_coefficients(tables / "coefficients.parquet")

@@ -50,7 +50,12 @@ def money_to_fen(arr: pa.Array | pa.ChunkedArray, *, file: str = "", field: str 
         return np.asarray(rounded.cast(pa.int64()))
     if pa.types.is_integer(arr.type):
         return np.asarray(arr.cast(pa.int64())) * 100
-    return yuan_to_fen(np.asarray(arr.cast(pa.float64())))
+    x = np.asarray(arr.cast(pa.float64()))
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise InputError("money value is not a finite number", file=file, row=int(np.nonzero(bad)[0][0]) + 1,
+                         field=field)
+    return yuan_to_fen(x)
 
 
 def read_grouped(path: str | Path, columns: list[str] | None = None) -> pa.Table:
