@@ -228,22 +228,33 @@ def _estimate_tables(weights, coefficients) -> dict:
 
 
 def _ledger_point_values(ledger: Path, period: str) -> dict[str, PointValue]:
-    """Point values of a settlement run in the ledger (DuckDB), per pool, for ``period``."""
-    try:
-        from drg.ledger import point_values as ledger_point_values  # the settlement helper's API, when it lands
-    except ImportError:
-        ledger_point_values = None
-    if ledger_point_values is None:
-        raise InputError("reading point values from a ledger is not available yet (drg.ledger has no "
-                         "point_values); give --point-value POOL=YUAN", file=str(ledger))
-    if not Path(ledger).exists():
-        raise InputError("ledger not found", file=str(ledger))
-    rows = ledger_point_values(ledger, period)
+    """Point values per pool of the settlement run of ``period`` in the ledger (DuckDB).
+
+    ``period`` is a year (``2025``: the annual run) or a month (``2025-06``: that month's run, whose point
+    value is the provisional one of SPEC §6). A plain query on the ledger's ``runs`` and ``pool_results``
+    tables (:mod:`drg.ledger`), exact as ``point_value_exact`` (``num/den`` fen per point).
+    """
+    from drg.ledger import Ledger
+
+    period = str(period).strip()
+    with Ledger(ledger).connect(read_only=True) as con:
+        has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name IN "
+                          "('runs', 'pool_results')").fetchone()[0]
+        if has < 2:
+            raise InputError("not a settlement ledger (no runs/pool_results tables)", file=str(ledger))
+        rows = con.execute("""SELECT r.kind, r.run_id, p.pool, p.point_value_exact FROM runs r
+                              JOIN pool_results p USING (run_id) WHERE r.period = ? ORDER BY p.pool""",
+                           [period]).fetchall()
+        periods = [x[0] for x in con.execute("SELECT DISTINCT period FROM runs ORDER BY period").fetchall()]
+    if not rows:
+        raise InputError(f"the ledger has no settlement run for period {period!r} (periods recorded: "
+                         f"{', '.join(periods) or 'none'})", file=str(ledger), field="--period")
     out = {}
-    for pool, fen_per_point in rows.items():
-        out[str(pool)] = PointValue(str(pool), Fraction(fen_per_point), f"ledger {Path(ledger).name}, period {period}")
-    if not out:
-        raise InputError(f"the ledger has no settlement run for period {period}", file=str(ledger))
+    for kind, run_id, pool, exact in rows:
+        if exact is None:
+            raise InputError(f"run {run_id} has no exact point value for pool {pool}", file=str(ledger))
+        out[str(pool)] = PointValue(str(pool), Fraction(exact),
+                                    f"ledger {Path(ledger).name}, {kind} run {period} ({run_id})")
     return out
 
 

@@ -68,94 +68,119 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         for w in manifest["warnings"]:
             typer.echo(f"  warning: {w}")
 
-    @app.command("estimate")
-    def estimate_cmd(
-        bundle: Path = typer.Option(..., "--bundle", help="bundle directory published by the bureau"),
-        dx: Optional[str] = typer.Option(None, "--dx", help="diagnoses, principal first: I21.000,I50.900x002"),
-        px: Optional[str] = typer.Option(None, "--px", help="procedures, principal first"),
-        age: Optional[int] = typer.Option(None, "--age", help="age in years"),
-        sex: Optional[str] = typer.Option(None, "--sex", help="1 male, 2 female"),
-        los: Optional[int] = typer.Option(None, "--los", help="length of stay in days"),
-        cost: Optional[str] = typer.Option(None, "--cost", help="total cost in yuan"),
-        self_paid: Optional[str] = typer.Option(None, "--self-paid", help="the patient's share in yuan (自付+自费)"),
-        other_paid: Optional[str] = typer.Option(None, "--other-paid", help="other payers in yuan (大病, 救助…)"),
-        hospital: Optional[str] = typer.Option(None, "--hospital", help="hospital id (for its coefficient)"),
-        insurance: Optional[str] = typer.Option(None, "--insurance", help="insurance type: 310 employee, "
-                                                "390 resident (the pool whose point value applies)"),
-        age_days: Optional[int] = typer.Option(None, "--age-days", help="age in days (newborns)"),
-        birth_weight: Optional[int] = typer.Option(None, "--birth-weight", help="birth weight in grams"),
-        vent_hours: Optional[int] = typer.Option(None, "--vent-hours", help="hours of invasive ventilation"),
-        discharge_status: Optional[int] = typer.Option(None, "--discharge-status", help="离院方式 1-5, 9"),
-        json_case: Optional[str] = typer.Option(None, "--json-case", help="the case as a JSON object in a file "
-                                                "(or - for standard input)"),
-        cases: Optional[Path] = typer.Option(None, "--cases", help="a case file (CSV in UTF-8 or GBK, Excel, "
-                                             "Parquet): estimate every case"),
-        columns: Optional[Path] = typer.Option(None, "--columns", help="column mapping TOML for the file's "
-                                               "own headers"),
-        out: Optional[Path] = typer.Option(None, "--out", help="write the file estimate: .xlsx, .csv or .parquet"),
-        rejects: Optional[Path] = typer.Option(None, "--rejects", help="write rejected rows here (CSV/Parquet)"),
-        allow_unknown: bool = typer.Option(False, "--allow-unknown", help="group a case with unknown codes "
-                                           "anyway (as the bureau would)"),
-        engine: str = typer.Option("numba", "--engine", help="file pricing engine: numba or python"),
-        as_json: bool = typer.Option(False, "--json", help="machine output (JSON)"),
-    ) -> None:
-        """Estimate what a case (or a file of cases) will earn under the bureau's bundle, and why."""
-        from drg.bundle import open_bundle
-        from drg.errors import InputError
+    @app.command("estimate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                               "help_option_names": []}, add_help_option=False)
+    def estimate_cmd(ctx: typer.Context) -> None:
+        """Estimate what a case (or a file of cases) will earn under the bureau's bundle, and why.
 
-        b = open_bundle(bundle)
-        if cases is not None:
-            if dx or json_case:
-                raise InputError("give either --cases FILE or one case (--dx … / --json-case), not both")
-            from drg.estimate import estimate_file
+        One case: --bundle B --dx I21.000,I50.900x002 --px 36.0700 --age 66 --sex 1 --los 9 --cost 52300.50
+        [--self-paid 9800 --hospital H001 --insurance 310]; or --json-case FILE|-; a file: --cases FILE
+        [--columns MAPPING.toml] [--out estimate.xlsx] [--rejects rejects.csv]. `drg estimate --help` for all.
+        """
+        # The options are parsed with argparse, not typer: typer builds a pydantic adapter per option on
+        # every call (about 0.2 s of imports), which would double the one-case answer time.
+        args = build_parser().parse_args(ctx.args)
+        run_estimate(args)
 
-            res = estimate_file(b, cases, mapping=columns, out=out, rejects=rejects, hospital_id=hospital,
-                                insurance_type=insurance, engine=engine)
-            s = res["summary"]
-            if as_json:
-                doc = {"summary": s}
-                if out is None:
-                    doc["cases"] = res["cases"].drop_columns(["dx", "px"]).to_pylist()
-                typer.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
-                return
-            _print_summary(s)
+
+def build_parser():
+    """The options of ``drg estimate`` (argparse: fast to build, exits 2 on a usage error)."""
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="drg estimate",
+        description="Estimate what a case (or a file of cases) will earn under the bureau's bundle, and why.",
+        epilog="Money is in yuan as typed; the estimate is exact to the fen (round(points × point value)).")
+    p.add_argument("--bundle", required=True, type=Path, help="bundle directory published by the bureau")
+    one = p.add_argument_group("one case")
+    one.add_argument("--dx", help="diagnoses, principal first: I21.000,I50.900x002")
+    one.add_argument("--px", help="procedures, principal first: 36.0700")
+    one.add_argument("--age", type=int, help="age in years")
+    one.add_argument("--sex", help="1 male, 2 female (男/女 accepted)")
+    one.add_argument("--los", type=int, help="length of stay in days")
+    one.add_argument("--cost", help="total cost in yuan")
+    one.add_argument("--self-paid", help="the patient's share in yuan (自付 + 自费)")
+    one.add_argument("--other-paid", help="other payers in yuan (大病保险, 医疗救助 …)")
+    one.add_argument("--hospital", help="hospital id (its coefficient); also the default for a file")
+    one.add_argument("--insurance", help="insurance type: 310 employee, 390 resident (the pool whose point "
+                     "value applies); also the default for a file")
+    one.add_argument("--age-days", type=int, help="age in days (newborns)")
+    one.add_argument("--birth-weight", type=int, help="birth weight in grams")
+    one.add_argument("--vent-hours", type=int, help="hours of invasive ventilation")
+    one.add_argument("--discharge-status", type=int, help="离院方式 1-5 or 9")
+    one.add_argument("--json-case", help="the case as a JSON object in a file (- for standard input)")
+    one.add_argument("--allow-unknown", action="store_true", help="group a case with unknown codes anyway (as "
+                     "the bureau would) instead of stopping with suggestions")
+    one.add_argument("--steps", action="store_true", help="print every grouping step (the ADRGs that did not "
+                     "match too)")
+    f = p.add_argument_group("a file of cases")
+    f.add_argument("--cases", type=Path, help="case file: CSV (UTF-8 or GBK), Excel or Parquet")
+    f.add_argument("--columns", type=Path, help="column mapping TOML for the file's own headers")
+    f.add_argument("--out", type=Path, help="write the estimate: .xlsx (汇总, 明细, 病组, 拒收), .csv or .parquet")
+    f.add_argument("--rejects", type=Path, help="write rejected rows here (CSV or Parquet)")
+    f.add_argument("--engine", choices=("numba", "python"), default="numba", help="pricing engine for a file")
+    p.add_argument("--json", dest="as_json", action="store_true", help="machine output (JSON)")
+    return p
+
+
+def run_estimate(args) -> None:
+    """Run ``drg estimate`` with parsed options (see :func:`build_parser`)."""
+    from drg.bundle import open_bundle
+    from drg.errors import InputError
+
+    b = open_bundle(args.bundle)
+    if args.cases is not None:
+        if args.dx or args.json_case:
+            raise InputError("give either --cases FILE or one case (--dx … / --json-case), not both")
+        from drg.estimate import estimate_file
+
+        res = estimate_file(b, args.cases, mapping=args.columns, out=args.out, rejects=args.rejects,
+                            hospital_id=args.hospital, insurance_type=args.insurance, engine=args.engine)
+        s = res["summary"]
+        if args.as_json:
+            doc = {"summary": s}
+            if args.out is None:
+                doc["cases"] = res["cases"].to_pylist()
+            print(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
             return
-        from drg.estimate import CaseInput, case_from_json, estimate_case, format_case, parse_yuan, split_codes
+        _print_summary(s)
+        return
+    from drg.estimate import CaseInput, case_from_json, estimate_case, format_case, parse_yuan, split_codes
 
-        if json_case is not None:
-            if dx:
-                raise InputError("give either --json-case or --dx …, not both")
-            if json_case == "-":
-                text, src = sys.stdin.read(), "standard input"
-            else:
-                p = Path(json_case)
-                if not p.is_file():
-                    raise InputError("JSON case file not found", file=str(p))
-                text, src = p.read_text(encoding="utf-8"), str(p)
-            try:
-                doc = json.loads(text)
-            except ValueError as exc:
-                raise InputError(f"not valid JSON ({exc})", file=src) from None
-            case = case_from_json(doc, source=src)
-            # flags given beside the JSON fill what it leaves out
-            for k, v in (("hospital_id", hospital), ("insurance_type", insurance)):
-                if getattr(case, k) is None and v is not None:
-                    setattr(case, k, v)
+    if args.json_case is not None:
+        if args.dx:
+            raise InputError("give either --json-case or --dx …, not both")
+        if args.json_case == "-":
+            text, src = sys.stdin.read(), "standard input"
         else:
-            if cost is None and dx is None:
-                raise InputError("give one case (--dx … --age … --sex … --los … --cost …), --json-case FILE, "
-                                 "or --cases FILE")
-            case = CaseInput(dx=split_codes(dx), px=split_codes(px), sex=_sex(sex), age=age, age_days=age_days,
-                             birth_weight=birth_weight, los=los, vent_hours=vent_hours,
-                             discharge_status=discharge_status, total_cost_fen=parse_yuan(cost, "--cost"),
-                             self_paid_fen=parse_yuan(self_paid, "--self-paid"),
-                             other_paid_fen=parse_yuan(other_paid, "--other-paid"), hospital_id=hospital,
-                             insurance_type=insurance)
-        result = estimate_case(b, case, allow_unknown=allow_unknown)
-        if as_json:
-            typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
-        else:
-            typer.echo(format_case(result))
+            p = Path(args.json_case)
+            if not p.is_file():
+                raise InputError("JSON case file not found", file=str(p))
+            text, src = p.read_text(encoding="utf-8"), str(p)
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"not valid JSON ({exc})", file=src) from None
+        case = case_from_json(doc, source=src)
+        for k, v in (("hospital_id", args.hospital), ("insurance_type", args.insurance)):
+            if getattr(case, k) is None and v is not None:   # flags fill what the JSON leaves out
+                setattr(case, k, v)
+    else:
+        if args.dx is None:
+            raise InputError("give one case (--dx … --age … --sex … --los … --cost …), --json-case FILE, or "
+                             "--cases FILE")
+        case = CaseInput(dx=split_codes(args.dx), px=split_codes(args.px), sex=_sex(args.sex), age=args.age,
+                         age_days=args.age_days, birth_weight=args.birth_weight, los=args.los,
+                         vent_hours=args.vent_hours, discharge_status=args.discharge_status,
+                         total_cost_fen=parse_yuan(args.cost, "--cost"),
+                         self_paid_fen=parse_yuan(args.self_paid, "--self-paid"),
+                         other_paid_fen=parse_yuan(args.other_paid, "--other-paid"), hospital_id=args.hospital,
+                         insurance_type=args.insurance)
+    result = estimate_case(b, case, allow_unknown=args.allow_unknown)
+    if args.as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+    else:
+        print(format_case(result, all_steps=args.steps))
 
 
 def _print_summary(s: dict) -> None:
@@ -195,3 +220,24 @@ def _print_summary(s: dict) -> None:
         con.print(f"note: {n}")
     if s.get("out"):
         con.print(f"written: {s['out']}" + (f", rejects: {s['rejects_file']}" if s.get("rejects_file") else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m drg.cli_estimate ARGS`` — ``drg estimate`` without the typer layer.
+
+    Typer (0.29) imports pydantic to coerce the ``drg`` group's own ``--help`` option on every call
+    (about 0.15–0.2 s); this entry point skips it. Same options, output and exit codes (1 wrong input, 2
+    usage).
+    """
+    from drg.errors import InputError
+
+    try:
+        run_estimate(build_parser().parse_args(argv))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -380,8 +380,8 @@ def normal_cost_range(tables, policy, priced: dict) -> dict | None:
     lo_max = lo.numerator // lo.denominator            # floor: the dearest low-outlier cost
     hi_min = -((-hi.numerator) // hi.denominator)      # ceil: the cheapest high-outlier cost
     return {"mean_cost_fen": round_half_away(mean), "low_ratio": float(policy.pricing.low_ratio),
-            "high_ratio": priced["high_ratio"], "low_threshold_fen": round_half_away(lo),
-            "high_threshold_fen": round_half_away(hi), "normal_min_fen": lo_max + 1, "normal_max_fen": hi_min - 1,
+            "high_ratio": priced["high_ratio"], "low_threshold_fen": float(lo), "high_threshold_fen": float(hi),
+            "normal_min_fen": lo_max + 1, "normal_max_fen": hi_min - 1,
             "low_outlier_max_fen": lo_max, "high_outlier_min_fen": hi_min}
 
 
@@ -523,8 +523,11 @@ def estimate_case(bundle, case: CaseInput, *, allow_unknown: bool = False, expla
     normal = None
     if rng is not None:
         normal = dict(rng)
-        for k in ("mean_cost_fen", "low_threshold_fen", "high_threshold_fen", "normal_min_fen", "normal_max_fen"):
+        for k in ("mean_cost_fen", "normal_min_fen", "normal_max_fen", "low_outlier_max_fen", "high_outlier_min_fen"):
             normal[k.replace("_fen", "_yuan")] = fen_text(rng[k])
+        for k in ("low_threshold_fen", "high_threshold_fen"):   # exact bounds, shown to 1/100 fen
+            u = round_half_away(Fraction(rng[k]) * 100)
+            normal[k.replace("_fen", "_yuan")] = f"{fen_text(u // 100 if u >= 0 else -(-u // 100))}{u % 100:02d}"
     m = bundle.manifest
     return {"case": case.to_json(), "group": group, "pricing": pricing, "money": money, "normal_range": normal,
             "bundle": {"path": str(bundle.path), "policy_id": m.get("policy_id"),
@@ -532,8 +535,33 @@ def estimate_case(bundle, case: CaseInput, *, allow_unknown: bool = False, expla
                        "created": m.get("created")}}
 
 
-def format_case(r: dict) -> str:
-    """The person-readable text of :func:`estimate_case`."""
+def _compact_steps(steps: list[str]) -> list[str]:
+    """The grouping path without the ADRG rules that did not match (collapsed into one line each run)."""
+    import re
+
+    out, run = [], []
+    failed = re.compile(r"^\s+(\S+) (rule \d+: .*: no \(|: skipped)")
+
+    def flush():
+        if run:
+            names = list(dict.fromkeys(run))
+            shown = ", ".join(names) if len(names) <= 6 else ", ".join(names[:3]) + ", …, " + ", ".join(names[-2:])
+            out.append(f"  … {len(names)} ADRG(s) did not match: {shown}")
+            run.clear()
+
+    for line in steps:
+        m = failed.match(line)
+        if m:
+            run.append(m.group(1).rstrip(":"))
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return out
+
+
+def format_case(r: dict, all_steps: bool = False) -> str:
+    """The person-readable text of :func:`estimate_case` (``all_steps``: every grouping step)."""
     g, p, mo, nr = r["group"], r["pricing"], r["money"], r["normal_range"]
     L = []
     if g["drg"] == UNGROUPABLE_DRG:
@@ -544,7 +572,7 @@ def format_case(r: dict) -> str:
     if g["group_note"]:
         L.append(f"note     {g['group_note']}")
     L.append("grouping path:")
-    L.extend(f"  {s}" for s in g["steps"])
+    L.extend(f"  {s}" for s in (g["steps"] if all_steps else _compact_steps(g["steps"])))
     if g["cc"]:
         L.append("CC/MCC:")
         for c in g["cc"]:
@@ -573,9 +601,11 @@ def format_case(r: dict) -> str:
     else:
         L.append(f"money            {mo.get('note')}")
     if nr is not None:
-        L.append(f"normal range     cost above {nr['low_threshold_yuan']} and below {nr['high_threshold_yuan']} yuan "
-                 f"(L {nr['low_ratio']} and H {nr['high_ratio']} × mean {nr['mean_cost_yuan']}); "
-                 f"{nr['normal_min_yuan']} … {nr['normal_max_yuan']} yuan keeps the case normal")
+        L.append(f"normal range     {nr['normal_min_yuan']} … {nr['normal_max_yuan']} yuan of total cost keeps the "
+                 f"case normal")
+        L.append(f"                 low outlier at cost ≤ L × mean = {nr['low_ratio']} × {nr['mean_cost_yuan']} = "
+                 f"{nr['low_threshold_yuan']}; high outlier at cost ≥ H × mean = {nr['high_ratio']} × "
+                 f"{nr['mean_cost_yuan']} = {nr['high_threshold_yuan']} yuan")
     else:
         L.append("normal range     not applicable (" + {"per_diem": "per-diem case: no outlier rule",
                                                          "ungroupable": "no DRG",
