@@ -13,12 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grouper.reference import (NOTE_MALE_PREGNANCY, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
-                               NOTE_UNKNOWN_PX, STATUS_NAMES, normalize_code, note_text)
+                               NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, STATUS_NAMES, normalize_code, note_text)
 from grouper.scheme import Scheme
 
 RESULT_COLUMNS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
 #: the flags that produce a group_note text (the others are kept for the step log only)
-NOTE_MASK = NOTE_UNKNOWN_DX | NOTE_UNKNOWN_PX | NOTE_MALE_PREGNANCY | NOTE_SEX_SKIPPED | NOTE_SEX_UNKNOWN
+NOTE_MASK = (NOTE_UNKNOWN_DX | NOTE_UNKNOWN_PX | NOTE_MALE_PREGNANCY | NOTE_SEX_SKIPPED | NOTE_SEX_UNKNOWN
+             | NOTE_VENT_NO_CODE)
 GROUPING_COLUMNS = ("sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px")
 
 
@@ -125,9 +126,11 @@ class BatchGrouper:
                        else [[]] * len(flagged))
             dx_off, dx_val, px_off, px_val = enc["dx_off"], enc["dx_val"], enc["px_off"], enc["px_val"]
             flags = out["flags"]
+            vent = enc["vent"]
             for i, dx_raw, px_raw in zip(flagged.tolist(), dx_rows, px_rows):
                 parts = note_text(s, int(flags[i]), dx_raw or [], dx_val[dx_off[i]:dx_off[i + 1]].tolist(),
-                                  px_raw or [], px_val[px_off[i]:px_off[i + 1]].tolist())
+                                  px_raw or [], px_val[px_off[i]:px_off[i + 1]].tolist(),
+                                  int(vent[i]) if vent[i] >= 0 else None)
                 notes[i] = "; ".join(parts) if parts else None
         return {
             "mdc": take(self._mdc, out["mdc"]),

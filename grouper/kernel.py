@@ -21,7 +21,7 @@ import numpy as np
 
 from grouper.reference import (INVALID_SEX, MISSING_NEWBORN, NEWBORN_DAYS, NO_DRG, NO_PDX, NOTE_MALE_PREGNANCY,
                                NOTE_MDC_FELL_THROUGH, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
-                               NOTE_UNKNOWN_PX, OK, UNGROUPABLE, UNKNOWN_PDX)
+                               NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, OK, UNGROUPABLE, UNKNOWN_PDX)
 from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR
 from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
 
@@ -32,7 +32,7 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                  dx_lo, dx_lv, px_lo, px_lv, mdc_pdx_list, mdc_sex, mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,
                  adrg_mdc, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
                  adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max, adrg_drg_off, drg_split,
-                 pregnancy_mdc, vent_adrg, vent_min,
+                 pregnancy_mdc, vent_adrg, vent_min, vent_note,
                  out_mdc, out_adrg, out_drg, out_cc, out_status, out_flags):
     """Group every case; results into the ``out_*`` arrays (index into the scheme's code lists, -1 none)."""
     n = sex.shape[0]
@@ -230,6 +230,8 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
             flags |= NOTE_MDC_FELL_THROUGH
         if not found:
             status = INVALID_SEX if sex_blocked else UNGROUPABLE
+        if vent_note >= 0 and v >= vent_min and out_adrg[i] != vent_note:
+            flags |= NOTE_VENT_NO_CODE
         out_status[i] = status
         out_flags[i] = flags
 
@@ -257,6 +259,6 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
                  a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_alt_off"], a["alt_clause_off"],
                  a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"], a["adrg_w_min"],
                  a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"],
-                 scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min,
+                 scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min, scheme.vent_note_adrg,
                  out["mdc"], out["adrg"], out["drg"], out["cc_level"], out["status"], out["flags"])
     return out

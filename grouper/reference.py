@@ -250,6 +250,13 @@ def group_encoded(scheme: Scheme, case: Case, dx: list[int], px: list[int],
     def done(mdc, adrg, drg, level, status, flags):
         return Result(mdc, adrg, drg, level, STATUS_NAMES[status], flags, [], steps or [])
 
+    vent_note = scheme.vent_note_adrg
+
+    def vent_flag(adrg_index: int) -> int:
+        if vent_note >= 0 and vent >= scheme.options.vent_hours_min and adrg_index != vent_note:
+            return NOTE_VENT_NO_CODE
+        return 0
+
     if not dx or dx[0] == -2:
         if steps is not None:
             steps.append("no diagnosis: no principal diagnosis")
@@ -329,10 +336,10 @@ def group_encoded(scheme: Scheme, case: Case, dx: list[int], px: list[int],
                     steps.append(f"DRG {drg} {scheme.drg_names[j]} (CC level {level})")
                 if mi == scheme.pregnancy_mdc and sex == 1:
                     flags |= NOTE_MALE_PREGNANCY
-                return done(mcode, adrg, drg, level, OK, flags)
+                return done(mcode, adrg, drg, level, OK, flags | vent_flag(ai))
             if steps is not None:
                 steps.append(f"no DRG of {adrg} fits CC level {level}")
-            return done(mcode, adrg, "0000", level, NO_DRG, flags)
+            return done(mcode, adrg, "0000", level, NO_DRG, flags | vent_flag(ai))
         flags |= NOTE_MDC_FELL_THROUGH
         if steps is not None:
             steps.append(f"{mcode}: none of its ADRGs matched; trying the next MDC")
@@ -341,7 +348,7 @@ def group_encoded(scheme: Scheme, case: Case, dx: list[int], px: list[int],
             "the principal diagnosis belongs to a sex-specific MDC of the other sex" if sex_blocked else
             f"ungroupable (the principal diagnosis {scheme.dx_codes[pdx]} is in no MDC's principal-diagnosis "
             f"table, or no ADRG of its MDC matched)"))
-    return done(None, None, "0000", 0, INVALID_SEX if sex_blocked else UNGROUPABLE, flags)
+    return done(None, None, "0000", 0, INVALID_SEX if sex_blocked else UNGROUPABLE, flags | vent_flag(-1))
 
 
 def note_text(scheme: Scheme, flags: int, dx_raw: list[str], dx_ids: list[int], px_raw: list[str],
@@ -360,6 +367,9 @@ def note_text(scheme: Scheme, flags: int, dx_raw: list[str], dx_ids: list[int], 
         notes.append("principal diagnosis of a sex-specific MDC that does not fit the case's sex")
     if flags & NOTE_SEX_UNKNOWN:
         notes.append("sex unknown (0/9)")
+    if flags & NOTE_VENT_NO_CODE:
+        notes.append(f"vent_hours {vent_hours if vent_hours is not None else ''} without a ventilation/ECMO "
+                     f"procedure code (hours are not counted by this scheme)".replace("vent_hours  ", "vent_hours "))
     return notes
 
 

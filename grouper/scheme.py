@@ -125,6 +125,14 @@ class Scheme:
             self.__dict__["_code_lists"] = cached
         return cached
 
+    @property
+    def vent_note_adrg(self) -> int:
+        """Index of the ventilation ADRG (``options.vent_adrg``), for the data note when ``vent_hours`` is
+        high but the case did not reach it (-1 when the scheme has no such ADRG or counts the hours)."""
+        if self.vent_adrg >= 0 or self.options.vent_adrg not in self.adrg_codes:
+            return -1
+        return self.adrg_codes.index(self.options.vent_adrg)
+
     def list_codes(self, list_id: int) -> np.ndarray:
         """The sorted ids of one code list."""
         return self.list_val[self.list_off[list_id]:self.list_off[list_id + 1]]

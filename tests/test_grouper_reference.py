@@ -140,3 +140,10 @@ def test_newborn_bands(scheme11):
 def test_transplant_is_pre_mdc(scheme11):
     r = g(scheme11, ["K74.600"], ["50.5901"])
     assert r.mdc == "MDCA" and r.adrg == "AB1"
+
+
+def test_vent_hours_without_code_is_flagged_not_counted(scheme11):
+    r = g(scheme11, ["J18.900"], vent_hours=120, age=70)
+    assert r.adrg != "AH1" and "vent_hours 120" in r.group_note
+    r = g(scheme11, ["J18.900"], ["96.7201"], vent_hours=120, age=70)
+    assert r.adrg == "AH1" and "vent_hours" not in r.group_note
