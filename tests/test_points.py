@@ -226,3 +226,25 @@ def test_cli_weights_and_points(tmp_path):
                                  "--policy", "jinhua", "--out", str(tmp_path / "p.parquet"), "--json"])
     assert r.exit_code == 0, r.output
     assert pq.read_table(tmp_path / "p.parquet").num_rows == 302
+
+
+def test_payment_public_api_is_pinned():
+    import drg.coefficients
+    import drg.kernels
+    import drg.points
+    import drg.policy
+    import drg.weights
+
+    assert set(drg.points.__all__) == {"price_cases", "price_file", "hospital_point_totals", "read_reviews",
+                                       "read_violations", "PRICED_COLUMNS"}
+    assert set(drg.coefficients.__all__) == {"compute_coefficients", "tier_chain", "read_hospitals", "build_tables",
+                                             "read_coefficients"}
+    assert {"Weights", "compute_weights", "read_weights", "write_weights", "read_grouped",
+            "money_to_fen"} <= set(drg.weights.__all__)
+    assert {"Policy", "load_policy", "list_policies", "policy_rows", "policy_to_dict"} <= set(drg.policy.__all__)
+    for name in ("price_kernel", "price_one_exact", "pair_kernel", "pair_twin", "scale_units", "scale_units_twin",
+                 "round_half_away", "to_units", "yuan_to_fen", "CLASS_NAMES"):
+        assert hasattr(drg.kernels, name)
+    assert PRICED_COLUMNS == ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source",
+                              "mean_cost", "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason",
+                              "deduction_points", "violation", "price_note")
