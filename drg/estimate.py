@@ -360,6 +360,7 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
         "coef_source": src, "mean_cost_fen": (pdm if cls == PER_DIEM else mean) if w >= 0 else None,
         "high_ratio": float(h) if hasw else None, "low_ratio": float(pr.low_ratio), "cost_ratio": ratio,
         "price_note": note, "widx": w, "stable": stable, "per_diem": per_diem and cls == PER_DIEM,
+        "per_diem_rule": per_diem,
         "no_weight": no_weight,
     }
 
@@ -502,6 +503,9 @@ def estimate_case(bundle, case: CaseInput, *, allow_unknown: bool = False, expla
     pricing["mean_cost_yuan"] = None if priced["mean_cost_fen"] is None else round(priced["mean_cost_fen"] / 100, 2)
     pricing["all_drg_mean_yuan"] = round(tables.a_fen / 100, 2)
     pricing["rule"] = _rule_text(priced, policy, tables, case.total_cost_fen)
+    if priced["per_diem_rule"] and priced["case_class"] not in ("per_diem", "ungroupable"):
+        pricing["rule"] += ("; the case is per-diem by the policy (per_diem.drgs / min_los) but its DRG has no "
+                            "per-diem points in the weights, so the case rules apply")
     pricing["coef_explained"] = _coef_text(priced, tables, case.hospital_id, res.drg, policy)
 
     pv = bundle.point_value(case.insurance_type)
