@@ -695,6 +695,7 @@ class _Context:
     ledger: Any
     insurance_types: tuple[str, ...]
     last_pv: dict[str, Fraction]
+    month_cache: dict = field(default_factory=dict)
 
 
 def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv,
@@ -951,21 +952,46 @@ def _prepaid(ctx: _Context, pools, year, prepaid, budget_file, warnings) -> tupl
     return out, "recomputed"
 
 
-def _month_rows(ctx: _Context, pool: str, year: int, month: int, budget_fen: int) -> tuple[list[dict], PoolResult]:
+def _month_inputs(ctx: _Context, pool: str, year: int) -> dict[int, dict[str, HospitalInput]]:
+    """month → hospital → its sums in ``pool`` (built once per pool and cached on the context)."""
+    import polars as pl
+
+    key = (pool, year)
+    if key not in ctx.month_cache:
+        bm = ctx.agg.by_month.filter((pl.col("pool") == pool) & (pl.col("year") == year))
+        out: dict[int, dict[str, HospitalInput]] = {m: {} for m in range(1, 13)}
+        for r in bm.iter_rows(named=True):
+            out[r["month"]][r["hospital_id"]] = HospitalInput(
+                r["hospital_id"], int(r["adj_u"]), int(r["ded_u"]), int(r["selfpay"]), int(r["total_cost"]),
+                int(r["cases"]))
+        ctx.month_cache[key] = out
+    return ctx.month_cache[key]
+
+
+def _month_rows(ctx: _Context, pool: str, year: int, month: int, budget_fen: int,
+                warnings: list[SettlementWarning] | None = None) -> tuple[list[dict], PoolResult]:
     pol = ctx.policy
     scale = pol.points_scale
     reserve = apply_ratio(budget_fen, pol.budget.reserve_ratio)
-    month_in = _hospital_inputs(ctx.agg, pool, [month], year)
+    by_month = _month_inputs(ctx, pool, year)
+    month_in = by_month[month]
     ytd_units = ytd_s = 0
     for m in range(1, month + 1):
-        hin = month_in if m == month else _hospital_inputs(ctx.agg, pool, [m], year)
-        ytd_units += sum(hospital_total(h.adjusted_units, h.deduction_units)[0] for h in hin.values())
-        ytd_s += sum(h.self_paid for h in hin.values())
+        ytd_units += sum(hospital_total(h.adjusted_units, h.deduction_units)[0] for h in by_month[m].values())
+        ytd_s += sum(h.self_paid for h in by_month[m].values())
     pp = pol.prepayment
-    pv = provisional_point_value(pp.provisional_pv, month=month, budget_fen=budget_fen, reserve_fen=reserve,
-                                 ytd_self_pay=ytd_s, ytd_points_units=ytd_units, scale=scale,
-                                 includes_self_pay=pol.budget.point_value_includes_self_pay,
-                                 last_year_pv=ctx.last_pv.get(pool), factor=pp.factor)
+    if pp.provisional_pv == "budget_pace" and ytd_units == 0:
+        # no points yet this year: every amount from points is 0 whatever the value; 0 is recorded
+        pv = Fraction(0)
+        if warnings is not None:
+            warnings.append(SettlementWarning(
+                "no_points", pool, "pool", f"pool {pool}: no points in {year} through month {month}; the "
+                f"provisional point value is recorded as 0 and nothing is prepaid"))
+    else:
+        pv = provisional_point_value(pp.provisional_pv, month=month, budget_fen=budget_fen, reserve_fen=reserve,
+                                     ytd_self_pay=ytd_s, ytd_points_units=ytd_units, scale=scale,
+                                     includes_self_pay=pol.budget.point_value_includes_self_pay,
+                                     last_year_pv=ctx.last_pv.get(pool), factor=pp.factor)
     rows = monthly_pool(pool, month, list(month_in.values()), pv, pol)
     pres = PoolResult(pool=pool, budget=budget_fen, budget_source="", reserve=reserve, self_pay=ytd_s,
                       distributable=sum(r["entitlement"] for r in rows), total_points_units=ytd_units, point_value=pv,
@@ -1003,7 +1029,7 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
     hframes = []
     for pool in pools:
         b, bsrc = _budget_of(ctx, pool, year, budget)
-        rows, pres = _month_rows(ctx, pool, year, month, b)
+        rows, pres = _month_rows(ctx, pool, year, month, b, warnings)
         pres = _replace(pres, budget_source=bsrc)
         pool_results[pool] = pres
         stats = _hospital_stats(agg, pool, [month], year)
