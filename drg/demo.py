@@ -1,80 +1,148 @@
 """``drg demo``: the whole job on the embedded demo data, stage by stage.
 
-The stages are the monthly and annual work of a city's medical insurance bureau, run on a synthetic city
-drawn from the demo scheme (``data/schemes/demo``) with the demo policy (``data/policies/demo.toml``):
+The stages are the yearly work of a city's medical insurance bureau, run on a synthetic city drawn from the
+demo scheme (``data/schemes/demo``) with the demo policy (``data/policies/demo.toml``):
 
-1. synthesize two history years and one settlement year;
-2. validate every case file (rejects written beside it);
+1. synthesize two history years and one settlement year (``city/``);
+2. compile the demo scheme (``scheme/demo.scheme``) and group every year (``grouped/``, rejects beside);
+3. derive weights and coefficients from the two history years (``tables/``);
+4. price the last history year and the settlement year in points (``priced/``);
+5. settle the last history year, so that the settlement year has a last-year point value and CMI;
+6. run twelve monthly settlements and the annual one of the settlement year into the ledger
+   (``ledger.duckdb``; results under ``settle/``);
+7. write the hospital statements and the city summary with its point-value chart (``statements/``).
 
-Each stage writes its files under the demo's working directory, so every number of the summary can be
-traced to a file.
+Every number of the printed summary can be traced to a file under the working directory and a ledger run.
+Re-running the demo into the same directory replaces its ledger runs (``replace=True``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import polars as pl
+HISTORY_YEARS = (2023, 2024)
+SETTLEMENT_YEAR = 2025
+DEMO_YEARS = (*HISTORY_YEARS, SETTLEMENT_YEAR)
+POLICY = "demo"
 
-DEMO_YEARS = (2023, 2024, 2025)
+
+class _Stages:
+    """Times each stage and tells the user what is happening."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self.verbose = verbose
+        self._console = None
+
+    def run(self, name: str, fn: Callable, *args, **kwargs):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.timings[name] = round(time.perf_counter() - t0, 2)
+        if self.verbose:
+            if self._console is None:
+                from rich.console import Console
+
+                self._console = Console(stderr=True)
+            self._console.print(f"[dim]demo:[/] {name} [dim]{self.timings[name]:.1f} s[/]", highlight=False)
+        return result
+
+
+def group_year(scheme, cases: Path, out: Path, rejects: Path) -> dict:
+    """Group one case file with its rejects (what ``drg group`` does)."""
+    from grouper.pipeline import group_file
+
+    from drg.cases import SETTLEMENT_REQUIRED
+
+    return group_file(scheme, cases, out, rejects=rejects, required=SETTLEMENT_REQUIRED).to_dict()
 
 
 def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, verbose: bool = True) -> dict:
     """Run the demo pipeline into ``out`` and return its summary (a JSON-able dict)."""
+    from grouper.build import build_scheme
     from grouper.rules import load_code_dictionary, load_rule_set
 
-    from drg.cases import check_cases
+    from drg.coefficients import build_tables
+    from drg.ledger import Ledger
+    from drg.points import price_file
+    from drg.report import write_city_summary, write_statements
     from drg.samples import city_settings, schemes
+    from drg.settle import settle_month, settle_year
     from drg.synth import synthesize
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    say = _say if verbose else (lambda *a: None)
-
-    t0 = time.perf_counter()
+    st = _Stages(verbose)
     sample = schemes()["demo"]
-    rules = load_rule_set(sample.rules_dir)
-    codes = load_code_dictionary(sample.codes_dir)
-    city = synthesize(rules, codes, out / "city", cases=cases, years=list(DEMO_YEARS), seed=seed,
-                      settings=city_settings("demo"))
-    timings["synthesize"] = time.perf_counter() - t0
-    say(f"synthesized {sum(city.cases_by_year.values()):,} cases in {timings['synthesize']:.1f} s")
 
-    t0 = time.perf_counter()
-    checks = {}
-    for year, path in city.case_files.items():
-        checks[year] = check_cases(path, rejects=out / "city" / f"rejects-{year}.csv").to_dict()
-    timings["validate"] = time.perf_counter() - t0
-    say(f"validated in {timings['validate']:.1f} s")
+    def synth():
+        rules = load_rule_set(sample.rules_dir)
+        return synthesize(rules, load_code_dictionary(sample.codes_dir), out / "city", cases=cases,
+                          years=list(DEMO_YEARS), seed=seed, settings=city_settings("demo"))
 
-    settlement_year = DEMO_YEARS[-1]
-    frame = pl.read_parquet(city.case_files[settlement_year],
-                            columns=["hospital_id", "county", "insurance_type", "drg", "total_cost", "fund_paid"])
-    by_pool = (frame.group_by("insurance_type")
-               .agg(pl.len().alias("cases"), pl.col("total_cost").sum().round(2).alias("total_cost"),
-                    pl.col("fund_paid").sum().round(2).alias("fund_paid"))
-               .sort("insurance_type"))
+    city = st.run("synthesize a city", synth)
+    scheme, build_report = st.run("compile the demo scheme", build_scheme, sample.rules_dir, sample.codes_dir,
+                                  out=out / "scheme" / "demo.scheme")
+    grouped_dir = out / "grouped"
+    grouped_dir.mkdir(exist_ok=True)
+    grouping = {}
+    for year in DEMO_YEARS:
+        grouping[year] = st.run(f"group {year}", group_year, scheme, city.case_files[year],
+                                grouped_dir / f"cases-{year}.parquet", grouped_dir / f"rejects-{year}.csv")
+    grouped = {y: grouped_dir / f"cases-{y}.parquet" for y in DEMO_YEARS}
+
+    tables = out / "tables"
+    scheme_id = scheme.manifest.get("name", "demo")
+    weights_summary = st.run("weights and coefficients", build_tables, [grouped[y] for y in HISTORY_YEARS],
+                             city.hospitals, POLICY, tables, year=SETTLEMENT_YEAR, scheme_id=scheme_id)
+    priced_dir = out / "priced"
+    priced_dir.mkdir(exist_ok=True)
+    priced = {}
+    for year in (HISTORY_YEARS[-1], SETTLEMENT_YEAR):
+        priced[year] = priced_dir / f"cases-{year}.parquet"
+        st.run(f"price {year}", price_file, grouped[year], tables, POLICY, priced[year], year=year)
+
+    ledger_path = out / "ledger.duckdb"
+    ledger = Ledger(ledger_path)
+    common = dict(ledger=ledger, replace=True, scheme_id=scheme_id)
+    last = HISTORY_YEARS[-1]
+    st.run(f"settle {last}", settle_year, priced[last], city.hospitals, city.budget, city.county_income, POLICY,
+           last, out=out / "settle" / str(last), **common)
+    months = []
+    for m in range(1, 13):
+        period = f"{SETTLEMENT_YEAR}-{m:02d}"
+        months.append(st.run(f"month {period}", settle_month, priced[SETTLEMENT_YEAR], city.hospitals,
+                             city.budget, city.county_income, POLICY, period,
+                             out=out / "settle" / period, **common))
+    annual = st.run(f"settle {SETTLEMENT_YEAR}", settle_year, priced[SETTLEMENT_YEAR], city.hospitals,
+                    city.budget, city.county_income, POLICY, SETTLEMENT_YEAR,
+                    out=out / "settle" / str(SETTLEMENT_YEAR), **common)
+    statements = st.run("statements", write_statements, annual, out / "statements",
+                        priced=[priced[SETTLEMENT_YEAR]], ledger=ledger)
+    city_files = st.run("city summary", write_city_summary, annual, out / "statements", ledger=ledger)
+
     return {
         "out": str(out),
-        "scheme": rules.name,
+        "scheme": scheme_id,
+        "policy": POLICY,
         "years": list(DEMO_YEARS),
-        "settlement_year": settlement_year,
+        "settlement_year": SETTLEMENT_YEAR,
         "cases_by_year": {str(k): v for k, v in city.cases_by_year.items()},
-        "checks": {str(k): v for k, v in checks.items()},
-        "hospitals": pl.read_parquet(city.hospitals).height,
-        "counties": frame["county"].n_unique(),
-        "drgs_seen": frame["drg"].n_unique(),
-        "pools": by_pool.to_dicts(),
-        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        "grouping": {str(k): v for k, v in grouping.items()},
+        "scheme_checks": build_report.to_dict() if hasattr(build_report, "to_dict") else str(build_report),
+        "weights": weights_summary,
+        "monthly_point_values": {r.period: {k: str(p.point_value_yuan) for k, p in r.pools.items()}
+                                 for r in months},
+        "annual": annual.summary(),
+        "hospital_rows": annual.hospitals.to_dicts(),
+        "county_rows": annual.counties.to_dicts(),
+        "warnings": [w.message for w in annual.warnings],
+        "statements": str(out / "statements"),
+        "files": {"ledger": str(ledger_path), **{k: str(v) for k, v in (city_files or {}).items()}},
+        "statement_count": len(statements.get("hospitals", statements)) if isinstance(statements, dict) else None,
+        "timings_s": st.timings,
     }
-
-
-def _say(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[dim]demo:[/] {message}", highlight=False)
 
 
 def print_summary(summary: dict) -> None:
@@ -82,20 +150,45 @@ def print_summary(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from drg.cases import fen_to_yuan_str
+
     con = Console()
-    t = Table(title=f"demo city — scheme {summary['scheme']}, settlement year {summary['settlement_year']}")
-    t.add_column("year")
-    t.add_column("cases read", justify="right")
-    t.add_column("accepted", justify="right")
-    t.add_column("rejected", justify="right")
-    for year, c in summary["checks"].items():
-        t.add_row(year, f"{c['read']:,}", f"{c['accepted']:,}", f"{c['rejected']:,}")
+    year = summary["settlement_year"]
+    t = Table(title=f"demo city — scheme {summary['scheme']}, policy {summary['policy']}")
+    for col in ("year", "cases", "grouped", "rejected"):
+        t.add_column(col, justify="right")
+    for y, g in summary["grouping"].items():
+        t.add_row(y, f"{summary['cases_by_year'][y]:,}", f"{g.get('rows', 0):,}", f"{g.get('rejected', 0):,}")
     con.print(t)
-    p = Table(title=f"pools of {summary['settlement_year']} ({summary['hospitals']} hospitals, "
-                    f"{summary['counties']} counties, {summary['drgs_seen']} DRGs)")
-    for col in ("insurance_type", "cases", "total_cost", "fund_paid"):
-        p.add_column(col, justify="right")
-    for row in summary["pools"]:
-        p.add_row(row["insurance_type"], f"{row['cases']:,}", f"{row['total_cost']:,.2f}", f"{row['fund_paid']:,.2f}")
+
+    pools = summary["annual"]["pools"]
+    p = Table(title=f"annual settlement {year}")
+    p.add_column("")
+    for pool in pools:
+        p.add_column(f"pool {pool}", justify="right")
+    rows = [("cases", lambda v: f"{v['cases']:,}"), ("budget B", lambda v: fen_to_yuan_str(v["budget"])),
+            ("reserve R", lambda v: fen_to_yuan_str(v["reserve"])),
+            ("self-pay S", lambda v: fen_to_yuan_str(v["self_pay"])),
+            ("distributable D", lambda v: fen_to_yuan_str(v["distributable"])),
+            ("total points P", lambda v: v["total_points"]),
+            ("point value (yuan)", lambda v: v["point_value_yuan"]),
+            ("fund payments", lambda v: fen_to_yuan_str(v["fund_payments"])),
+            ("prepaid (12 months)", lambda v: fen_to_yuan_str(v["prepaid"])),
+            ("reserve to hospitals", lambda v: fen_to_yuan_str(v["reserve_to_hospitals"])),
+            ("reserve to counties", lambda v: fen_to_yuan_str(v["reserve_to_counties"]))]
+    for label, fmt in rows:
+        p.add_row(label, *(fmt(v) for v in pools.values()))
     con.print(p)
-    con.print(f"files under {summary['out']}; timings {summary['timings_s']}")
+
+    m = Table(title=f"provisional point values {year} (yuan per point)")
+    m.add_column("month")
+    pool_names = list(pools)
+    for pool in pool_names:
+        m.add_column(pool, justify="right")
+    for period, pvs in summary["monthly_point_values"].items():
+        m.add_row(period, *(pvs.get(pool, "") for pool in pool_names))
+    con.print(m)
+    if summary["warnings"]:
+        con.print(f"[yellow]{len(summary['warnings'])} monitoring warnings[/], e.g. {summary['warnings'][0]}")
+    con.print(f"statements: {summary['statements']}   ledger: {summary['files']['ledger']}")
+    con.print(f"timings (s): {summary['timings_s']}")

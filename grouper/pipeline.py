@@ -124,3 +124,50 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
 def _value_counts(arr: pa.Array) -> tuple[list, list]:
     vc = arr.value_counts()
     return vc.field("values").to_pylist(), vc.field("counts").to_pylist()
+
+
+@dataclass
+class GroupFileSummary(GroupSummary):
+    """Counts of grouping one case file: rows read, grouped and rejected (``read = rows + rejected``)."""
+
+    read: int = 0
+    rejected: int = 0
+    out: str = ""
+
+    def to_dict(self) -> dict:
+        return super().to_dict() | {"read": self.read, "rejected": self.rejected, "out": self.out}
+
+
+def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: str | Path | None = None,
+               slim: bool = False, mapping=None, required: tuple[str, ...] | None = None,
+               on_rows: Callable[[int], None] | None = None) -> GroupFileSummary:
+    """Read, validate and group one case file (what ``drg group`` does), writing rejects beside.
+
+    ``required`` defaults to the columns grouping needs (case_id, sex, age, dx); a settlement pipeline
+    passes ``drg.cases.SETTLEMENT_REQUIRED`` so that rows unfit for payment are rejected here, once.
+    ``on_rows`` receives the number of rows read so far.
+    """
+    from drg.cases import RejectWriter, read_cases
+
+    cases = Path(cases)
+    required = required or ("case_id", "sex", "age", "dx")
+    columns = None
+    if slim and cases.suffix.lower() in (".parquet", ".pq"):
+        columns = ["case_id", "sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px"]
+    n_read = 0
+    with RejectWriter(rejects) as rej:
+        def accepted():
+            nonlocal n_read
+            for b in read_cases(cases, mapping=mapping, required=required, columns=columns):
+                rej.write(b.rejected)
+                n_read += b.n_read
+                yield b.accepted
+
+        summary = group_batches(scheme, accepted(), out, slim=slim,
+                                on_rows=(lambda _n: on_rows(n_read)) if on_rows else None)
+    result = GroupFileSummary(rows=summary.rows, by_status=summary.by_status, by_mdc=summary.by_mdc,
+                              read=n_read, rejected=rej.count, out=str(out))
+    if result.read != result.rows + result.rejected:  # pragma: no cover - guarded by construction
+        raise AssertionError(f"rows lost grouping {cases}: read {result.read}, grouped {result.rows}, "
+                             f"rejected {result.rejected}")
+    return result
