@@ -48,10 +48,8 @@ def test_flags_and_json_give_the_same_estimate(world, tmp_path):
     assert d["group"]["drg"].startswith("FR2")
     assert d["group"]["drg_name"]
     assert d["money"]["total_cost_fen"] == 1230050
-    scale = 10_000
-    pts_u = round(Decimal(str(d["pricing"]["points"])) * scale)
-    assert d["money"]["entitlement_fen"] == round(Fraction(int(pts_u), scale) * 8550) or \
-        abs(d["money"]["entitlement_fen"] - pts_u * 8550 / scale) <= 0.5
+    exact = Fraction(Decimal(d["pricing"]["points_text"])) * 8550      # points × PV (85.5 yuan) in fen
+    assert d["money"]["entitlement_fen"] == int(exact + Fraction(1, 2))   # half away from zero (positive)
     assert d["money"]["fund_payment_fen"] == d["money"]["entitlement_fen"] - 280000
 
 
