@@ -51,6 +51,14 @@ def round_half_away(x: Fraction | Decimal | int) -> int:
     return q if x.numerator >= 0 else -q
 
 
+def _div_half_away(n: int, d: int) -> int:
+    """Integer ``n / d`` (``d`` > 0) rounded half away from zero."""
+    q, r = divmod(abs(n), d)
+    if 2 * r >= d:
+        q += 1
+    return q if n >= 0 else -q
+
+
 def to_units(x: Fraction | Decimal | float | int, scale: int) -> int:
     """``x`` in units of ``1/scale``; a float is read as the decimal it prints as (as ``drg.kernels``)."""
     if isinstance(x, float):
@@ -737,10 +745,14 @@ def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None
 
     # money
     scale = policy.points_scale
-    pts_u = [round_half_away(Fraction(Decimal(repr(x))) * scale) for x in priced.column("adjusted_points").to_pylist()]
-    raw_u = [round_half_away(Fraction(Decimal(repr(x))) * scale) for x in priced.column("points").to_pylist()]
-    pvs = [bundle.point_value(x) for x in ins]
-    ent = [None if pv is None else round_half_away(Fraction(u, scale) * pv.fen_per_point) for u, pv in zip(pts_u, pvs)]
+    # points columns are exact decimals with points_decimals places: × scale and round gives the integer units
+    pts_u = [int(round(x * scale)) for x in priced.column("adjusted_points").to_pylist()]
+    raw_u = [int(round(x * scale)) for x in priced.column("points").to_pylist()]
+    pv_of = {x: bundle.point_value(x) for x in set(ins)}
+    pvs = [pv_of[x] for x in ins]
+    ent = [None if pv is None else _div_half_away(u * pv.fen_per_point.numerator, scale * pv.fen_per_point.denominator)
+           for u, pv in zip(pts_u, pvs)]
+    pv_yuan = {x: None if pv is None else float(pv.yuan_text) for x, pv in pv_of.items()}
     cost = priced.column("total_cost_fen").to_pylist()
     selfp = priced.column("self_paid_fen").to_pylist() if "self_paid" in t.column_names else [None] * n
     other = priced.column("other_paid_fen").to_pylist() if "other_paid_fen" in priced.column_names else [0] * n
@@ -765,8 +777,7 @@ def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None
         "coef_source": priced.column("coef_source"), "cost_ratio": priced.column("cost_ratio"),
         "points": priced.column("points"), "adjusted_points": priced.column("adjusted_points"),
         "adjust_reason": priced.column("adjust_reason"), "price_note": priced.column("price_note"),
-        "total_cost": yuan(cost), "point_value": pa.array([None if pv is None else float(pv.yuan_text) for pv in pvs],
-                                                          pa.float64()),
+        "total_cost": yuan(cost), "point_value": pa.array([pv_yuan[x] for x in ins], pa.float64()),
         "entitlement": yuan(ent), "margin": yuan([None if e is None else e - c for e, c in zip(ent, cost)]),
         "self_paid": yuan(selfp), "fund_payment": yuan(fund),
         "entitlement_fen": pa.array(ent, pa.int64()),
