@@ -386,7 +386,8 @@ def annual_pool(pool: str, budget_fen: int, hospitals: Sequence[HospitalInput], 
     for h, (t, und), e in zip(hs, totals, ent):
         s = h.self_paid if includes else 0
         f = e - s
-        loss = max(0, h.total_cost - e)
+        # the hospital's DRG income is F_h + S_h (= E_h when the point value includes self-pay)
+        loss = max(0, h.total_cost - (f + h.self_paid))
         rows.append({"hospital_id": h.hospital_id, "cases": h.cases, "points_units": t, "undeducted_units": und,
                      "entitlement": e, "self_paid": h.self_paid, "fund_payment": f, "prepaid": h.prepaid,
                      "balance": f - h.prepaid, "reserve_share": 0, "total_cost": h.total_cost, "loss": loss})
@@ -455,7 +456,7 @@ def monthly_pool(pool: str, month: int, hospitals: Sequence[HospitalInput], pv_f
         rows.append({"hospital_id": h.hospital_id, "cases": h.cases, "points_units": t, "undeducted_units": und,
                      "entitlement": e, "self_paid": h.self_paid, "fund_payment": f, "prepaid": pre,
                      "balance": f - pre, "reserve_share": 0, "total_cost": h.total_cost,
-                     "loss": max(0, h.total_cost - e)})
+                     "loss": max(0, h.total_cost - (f + h.self_paid))})
     return rows
 
 
