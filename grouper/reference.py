@@ -143,15 +143,15 @@ def severity(scheme: Scheme, dx_ids: list[int], steps: list[str] | None = None) 
         if s == 0:
             continue
         t = int(a["dx_cc_table"][d])
-        kind = "MCC" if s == 2 else "CC"
+        kind = "an MCC" if s == 2 else "a CC"
         if t >= 0 and t in ptables:
             if steps is not None:
-                steps.append(f"{scheme.dx_codes[d]} is a {kind} (表 {scheme.exclusion_tables[t]}): cancelled, "
+                steps.append(f"{scheme.dx_codes[d]} is {kind} (表 {scheme.exclusion_tables[t]}): cancelled, "
                              f"the principal diagnosis is in that exclusion table")
             continue
         if steps is not None:
             where = f"表 {scheme.exclusion_tables[t]}" if t >= 0 else "no exclusion table"
-            steps.append(f"{scheme.dx_codes[d]} is a {kind} ({where}): counts")
+            steps.append(f"{scheme.dx_codes[d]} is {kind} ({where}): counts")
         if s > level:
             level = s
     return level
