@@ -50,6 +50,8 @@ PRICED_REQUIRED = ("hospital_id", "insurance_type", "county", "discharge_date", 
                    "self_paid", "adjusted_points")
 PRICED_OPTIONAL = ("other_paid", "deduction_points", "case_class", "drg", "base_points")
 OUTLIER_CLASSES = ("high", "low")
+_FINE_KEYS = ["pool", "hospital_id", "year", "month", "county", "case_class", "drg"]
+_FINE_SUMS = ["cases", "adj_u", "ded_u", "selfpay", "total_cost", "fund_paid", "outlier", "bp_u", "bp_n"]
 
 #: Columns of ``hospitals.parquet`` (money int64 fen; points decimal(18,4); point value yuan decimal(18,4)).
 HOSPITAL_COLUMNS = ("kind", "period", "pool", "hospital_id", "name", "cases", "points", "undeducted_points",
@@ -231,7 +233,7 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     if isinstance(paths, (str, Path)):
         paths = [paths]
     scale = policy.points_scale
-    parts_month, parts_county, parts_class, parts_drg = [], [], [], []
+    parts = []
     rows_read = rows_other = 0
     scheme_id = None
     files = []
@@ -272,7 +274,7 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 bad = int(np.flatnonzero(np.isnan(adj))[0])
                 raise InputError("empty points", file=file, row=first + bad, field="adjusted_points")
             df = pl.DataFrame({
-                "hospital_id": pl.Series(t.column("hospital_id").cast(pa.string()).to_numpy(zero_copy_only=False)),
+                "hospital_id": pl.from_arrow(t.column("hospital_id").cast(pa.string())),
                 "insurance_type": pl.from_arrow(t.column("insurance_type").cast(pa.string())),
                 "county": pl.from_arrow(t.column("county").cast(pa.string())),
                 "discharge_date": pl.from_arrow(dd),
@@ -307,33 +309,26 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                                  pl.col("case_class").is_in(OUTLIER_CLASSES).cast(pl.Int64).alias("outlier"))
             keep = df.filter(pl.col("year").is_in([year - 1, year]))
             rows_other += df.height - keep.height
-            parts_month.append(keep.group_by(["pool", "hospital_id", "year", "month"]).agg(
-                pl.len().cast(pl.Int64).alias("cases"), pl.col("adj_u").sum(), pl.col("ded_u").sum(),
-                pl.col("selfpay").sum(), pl.col("total_cost").sum(), pl.col("fund_paid").sum(),
-                pl.col("outlier").sum().alias("outliers"), pl.col("bp_u").sum(), pl.col("bp_n").sum()))
-            cur = keep.filter(pl.col("year") == year)
-            parts_county.append(cur.group_by(["pool", "hospital_id", "county", "month"]).agg(
-                pl.len().cast(pl.Int64).alias("cases"), pl.col("adj_u").sum(), pl.col("selfpay").sum()))
-            parts_class.append(cur.group_by(["pool", "hospital_id", "month", "case_class"]).agg(
-                pl.len().cast(pl.Int64).alias("cases"), pl.col("adj_u").sum(), pl.col("total_cost").sum()))
-            parts_drg.append(cur.group_by(["pool", "hospital_id", "month", "drg"]).agg(
-                pl.len().cast(pl.Int64).alias("cases"), pl.col("adj_u").sum(), pl.col("total_cost").sum()))
+            # one group-by per batch at the finest grain; the four views are derived from it at the end
+            parts.append(keep.group_by(_FINE_KEYS).agg(
+                pl.len().cast(pl.Int64).alias("cases"), *[pl.col(c).sum() for c in _FINE_SUMS[1:]]))
 
-    def combine(parts, keys, sums):
-        if not parts:
-            return None
-        df = pl.concat(parts)
+    if not parts:
+        raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
+    fine = pl.concat(parts).group_by(_FINE_KEYS).agg([pl.col(c).sum() for c in _FINE_SUMS])
+    cur = fine.filter(pl.col("year") == year)
+
+    def view(df, keys, sums):
         return df.group_by(keys).agg([pl.col(c).sum() for c in sums]).sort(keys)
 
-    by_month = combine(parts_month, ["pool", "hospital_id", "year", "month"],
-                       ["cases", "adj_u", "ded_u", "selfpay", "total_cost", "fund_paid", "outliers", "bp_u", "bp_n"])
-    if by_month is None or by_month.filter(pl.col("year") == year).height == 0:
+    by_month = view(fine, ["pool", "hospital_id", "year", "month"], _FINE_SUMS).rename({"outlier": "outliers"})
+    if by_month.filter(pl.col("year") == year).height == 0:
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
     return CaseAggregates(
         year=year, scale=scale, by_month=by_month,
-        by_county=combine(parts_county, ["pool", "hospital_id", "county", "month"], ["cases", "adj_u", "selfpay"]),
-        by_class=combine(parts_class, ["pool", "hospital_id", "month", "case_class"], ["cases", "adj_u", "total_cost"]),
-        by_drg=combine(parts_drg, ["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"]),
+        by_county=view(cur, ["pool", "hospital_id", "county", "month"], ["cases", "adj_u", "selfpay"]),
+        by_class=view(cur, ["pool", "hospital_id", "month", "case_class"], ["cases", "adj_u", "total_cost"]),
+        by_drg=view(cur, ["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"]),
         files=files, scheme_id=scheme_id, rows_read=rows_read, rows_other_years=rows_other)
 
 
@@ -1012,14 +1007,16 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
     The priced files hold the year's cases to date (later months are ignored). Per pool: the provisional
     point value (``prepayment.provisional_pv``), each hospital's month points after deductions, provisional
     fund amount ``F_{h,m}``, prepayment and the part carried to the year end (``balance``), and the
-    monitoring warnings of §9. ``county_income`` is not used by a monthly run (county accounts are annual).
+    monitoring warnings of §9. ``county_income`` is read and hashed into the ledger when given, but county
+    accounts are annual: a monthly run's ``counties`` frame is empty.
     Same parameters and errors as :func:`settle_year`.
     """
     import polars as pl
 
     year, month = parse_period(period)
     period = f"{year:04d}-{month:02d}"
-    ctx = _prepare(priced, hospitals, budget, None, policy, year, ledger, last_year_pv, "month", period, replace)
+    ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month", period,
+                   replace)
     pol, agg = ctx.policy, ctx.agg
     pools = sorted(agg.by_month.filter((pl.col("year") == year) & (pl.col("month") <= month))["pool"]
                    .unique().to_list())
