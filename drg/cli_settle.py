@@ -183,14 +183,16 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
             from rich.console import Console
             from rich.table import Table
 
-            t = Table(title=f"ledger {ledger} — {df.height} run(s)")
-            for c in ("run_id", "kind", "period", "policy_id", "scheme_id", "created_at", "point_values",
-                      "hospital_rows", "warnings", "inputs"):
-                t.add_column(c)
-            for r in df.iter_rows(named=True):
-                t.add_row(*[str(r[c]) if r[c] is not None else "" for c in
-                            ("run_id", "kind", "period", "policy_id", "scheme_id", "created_at", "point_values",
-                             "hospital_rows", "warnings", "inputs")])
+            t = Table(title=f"ledger {ledger} — {df.height} run(s); point values in yuan per point")
+            pvs = [dict(x.rsplit(" ", 1) for x in (r or "").split(", ") if x) for r in df["point_values"].to_list()]
+            pools = sorted({k for d in pvs for k in d})
+            t.add_column("run id", no_wrap=True)
+            t.add_column("policy")
+            for p in pools:
+                t.add_column(f"PV {p}", justify="right")
+            t.add_column("warn", justify="right")
+            for r, d in zip(df.iter_rows(named=True), pvs):
+                t.add_row(r["run_id"], r["policy_id"], *[d.get(p, "") for p in pools], str(r["warnings"]))
             Console().print(t)
             return
         tables = {name: led.table(name, run) for name in ("runs", "run_inputs", "pool_results",

@@ -1023,6 +1023,10 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
     if not pools:
         raise InputError(f"no priced case discharged in {year} up to month {month}", file=", ".join(agg.files))
     warnings: list[SettlementWarning] = []
+    if ctx.ledger is not None and ctx.ledger.has_run("year", str(year)):
+        warnings.append(SettlementWarning(
+            "annual_exists", "all", "pool", f"the annual settlement of {year} is already in the ledger; it used "
+            f"the prepayments recorded then — run it again with --replace if this month's prepayments changed"))
     pool_results: dict[str, PoolResult] = {}
     hframes = []
     for pool in pools:
