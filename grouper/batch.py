@@ -117,9 +117,9 @@ class BatchGrouper:
             idx[idx < 0] = len(strings) - 1
             return strings.take(pa.array(idx))
 
-        notes = np.full(n, None, object)
         flagged = np.flatnonzero(out["flags"] & NOTE_MASK)
         if len(flagged):
+            texts: list[str | None] = [None]
             sel = pa.array(flagged)
             dx_rows = batch.column("dx").take(sel).to_pylist()
             px_rows = (batch.column("px").take(sel).to_pylist() if "px" in batch.schema.names
@@ -131,12 +131,17 @@ class BatchGrouper:
                 parts = note_text(s, int(flags[i]), dx_raw or [], dx_val[dx_off[i]:dx_off[i + 1]].tolist(),
                                   px_raw or [], px_val[px_off[i]:px_off[i + 1]].tolist(),
                                   int(vent[i]) if vent[i] >= 0 else None)
-                notes[i] = "; ".join(parts) if parts else None
+                texts.append("; ".join(parts) if parts else None)
+            where = np.zeros(n, np.int32)
+            where[flagged] = np.arange(1, len(flagged) + 1, dtype=np.int32)
+            notes = pa.array(texts, pa.string()).take(pa.array(where))
+        else:
+            notes = pa.nulls(n, pa.string())
         return {
             "mdc": take(self._mdc, out["mdc"]),
             "adrg": take(self._adrg, out["adrg"]),
             "drg": take(self._drg, out["drg"]),
             "cc_level": pa.array(out["cc_level"], pa.int8()),
             "group_status": self._status.take(pa.array(out["status"].astype(np.int32))),
-            "group_note": pa.array(notes, pa.string()),
+            "group_note": notes,
         }

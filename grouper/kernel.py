@@ -26,7 +26,7 @@ from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, 
 from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
                  px_or, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val, dx_region,
                  dx_lo, dx_lv, px_lo, px_lv, mdc_pdx_list, mdc_sex, mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,

@@ -105,7 +105,7 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     grouper = BatchGrouper(scheme)
     writer = GroupedWriter(out)
     summary = GroupSummary()
-    for batch in batches:
+    for batch in prefetch(batches):
         if batch.num_rows == 0:
             continue
         res = grouper.group(batch)
@@ -119,6 +119,46 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
             on_rows(summary.rows)
     writer.close()
     return summary
+
+
+def prefetch(items: Iterable, depth: int = 2):
+    """Iterate ``items`` with the next ones produced in a background thread (reading and validating the
+    next batch overlaps grouping and writing this one; Arrow, polars and the kernel release the GIL).
+    An exception raised by the producer is raised here."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def run():
+        try:
+            for x in items:
+                if stop.is_set():
+                    return
+                q.put((True, x))
+            q.put((True, done))
+        except BaseException as exc:  # handed to the consumer
+            q.put((False, exc))
+
+    t = threading.Thread(target=run, name="drg-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            ok, x = q.get()
+            if not ok:
+                raise x
+            if x is done:
+                return
+            yield x
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.05)
 
 
 def _value_counts(arr: pa.Array) -> tuple[list, list]:
