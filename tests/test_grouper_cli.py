@@ -114,3 +114,22 @@ def test_explain_from_flags_and_file(tmp_path, demo_scheme):
     assert r.exit_code == 0 and "=> drg" in r.output
     r = runner.invoke(app, ["explain", "--scheme", str(demo_scheme), "--cases", str(cases), "--case-id", "zz"])
     assert r.exit_code != 0
+
+
+def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, demo_scheme):
+    from drg.errors import InputError
+    from grouper.pipeline import group_batches
+    from grouper.scheme import load_scheme
+
+    s = load_scheme(demo_scheme)
+    good = pa.table({"case_id": ["a"], "sex": pa.array([1], pa.int8()), "age": pa.array([40], pa.int16()),
+                     "dx": pa.array([[s.dx_codes[0]]], pa.list_(pa.string()))})
+
+    def batches():
+        yield good
+        raise InputError("broken row group", file="x.parquet")
+
+    with pytest.raises(InputError, match="broken row group"):
+        group_batches(s, batches(), tmp_path / "o.parquet")
+    summary = group_batches(s, iter([good, good]), tmp_path / "o2.parquet")
+    assert summary.rows == 2 and pq.read_table(tmp_path / "o2.parquet").num_rows == 2
