@@ -133,3 +133,18 @@ def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, de
         group_batches(s, batches(), tmp_path / "o.parquet")
     summary = group_batches(s, iter([good, good]), tmp_path / "o2.parquet")
     assert summary.rows == 2 and pq.read_table(tmp_path / "o2.parquet").num_rows == 2
+
+
+def test_cc_tables_from_another_rule_set(tmp_path):
+    if not (SHARED / "schemes" / "CHS_DRG_10").is_dir():
+        pytest.skip("../shared absent")
+    out = tmp_path / "s.drgscheme"
+    r = runner.invoke(app, ["scheme", "build", str(SHARED / "schemes" / "CHS_DRG_10"), "--codes",
+                            str(SHARED / "codes" / "chs_drg_10"), "--cc-tables",
+                            str(SHARED / "schemes" / "CHS_DRG_10P"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    from grouper.scheme import load_scheme
+
+    m = load_scheme(out).manifest
+    assert "cc-tables/5_MCC.txt" in m["sources"] and "5_MCC.txt" not in m["sources"]
+    assert m["counts"]["exclusion_tables"] == 198      # CHS_DRG_10P's tables, not CHS_DRG_10's 201
