@@ -14,7 +14,6 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from conftest import record
