@@ -59,18 +59,45 @@ def money_to_fen(arr: pa.Array | pa.ChunkedArray, *, file: str = "", field: str 
 
 
 def read_grouped(path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """Read a grouped case file (Parquet) with pyarrow; money columns in yuan are kept and ``*_fen``
-    int64 columns are added (``other_paid_fen`` is 0 when the column is absent)."""
+    """Read a grouped case file: Parquet with pyarrow (the file of ``drg group``, already validated), CSV or
+    Excel through :func:`drg.cases.read_cases`. Money columns in yuan are kept and ``*_fen`` int64 columns
+    are added (``other_paid_fen`` is 0 when the column is absent)."""
     import pyarrow.parquet as pq
 
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=str(path))
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return _read_small(path, columns)
     try:
         t = pq.read_table(path, columns=columns)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
     return add_fen_columns(t, file=str(path))
+
+
+def _read_small(path: Path, columns: list[str] | None) -> pa.Table:
+    """CSV / Excel grouped cases through :func:`drg.cases.read_cases` (exact money, GBK detection); a row
+    the reader rejects is an error here (rejects belong to ``drg check``/``drg group``)."""
+    from drg.cases import read_cases
+
+    parts = []
+    for batch in read_cases(path, required=("case_id", "hospital_id", "los", "discharge_date", "total_cost")):
+        if batch.rejected is not None and batch.rejected.num_rows:
+            r = batch.rejected.slice(0, 1).to_pylist()[0]
+            raise InputError(f"row rejected: {r.get('reject_reason')} {r.get('reject_detail') or ''}".strip(),
+                             file=str(path), row=r.get("row_number"))
+        parts.append(pa.Table.from_batches([batch.accepted]))
+    t = pa.concat_tables(parts) if parts else pa.table({})
+    if "row_number" in t.column_names:
+        t = t.drop_columns(["row_number"])
+    for c in ("mdc", "adrg", "drg", "group_status", "group_note"):
+        if c in t.column_names and not pa.types.is_string(t.column(c).type):
+            t = t.set_column(t.column_names.index(c), c, t.column(c).cast(pa.string()))
+    if columns:
+        t = t.select([c for c in columns if c in t.column_names] +
+                     [c for c in t.column_names if c.endswith("_fen") and c not in columns])
+    return t
 
 
 def add_fen_columns(t: pa.Table, *, file: str = "") -> pa.Table:

@@ -247,3 +247,21 @@ def test_payment_public_api_is_pinned():
     assert PRICED_COLUMNS == ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source",
                               "mean_cost", "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason",
                               "deduction_points", "violation", "price_note")
+
+
+def test_csv_grouped_cases_read_through_case_reader(pol, tmp_path):
+    import polars as pl
+
+    w, c = hand_tables([{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0}], coef={("H01", "FR23"): 1.1})
+    t = case_rows([{"case_id": "a", "cost": 15000.0}, {"case_id": "b", "drg": "0000", "cost": 12345.675}])
+    df = pl.from_arrow(t).with_columns(pl.lit("K29.100").alias("dx"), pl.lit(1).alias("sex"),
+                                       pl.lit(40).alias("age"), pl.lit("330701").alias("county"),
+                                       pl.col("total_cost").alias("fund_paid"))
+    df.write_csv(tmp_path / "g.csv")
+    from drg.weights import read_grouped
+
+    g = read_grouped(tmp_path / "g.csv")
+    assert g.column("drg").to_pylist() == ["FR23", "0000"]
+    assert g.column("total_cost_fen").to_pylist() == [1_500_000, 1_234_568]
+    out = price_both(g, w, c, pol).column("points").to_pylist()
+    assert out[0] == 165.0
