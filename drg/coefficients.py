@@ -86,7 +86,7 @@ def read_hospitals(path: str | Path, policy: Policy) -> pa.Table:
     return pa.table({"hospital_id": pa.array(ids, pa.string()), "tier": pa.array(tiers, pa.string())})
 
 
-def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...]) -> tuple[dict, dict]:
+def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:
     """Exact year-weighted means and case counts per key tuple (formed like ``mean_d``) from a polars frame
     with ``keys``, ``year`` and ``cost_fen``."""
     import polars as pl
@@ -99,8 +99,9 @@ def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...]) ->
         k, y, s, n = tuple(row[:len(keys)]), int(row[len(keys)]), int(row[-2]), int(row[-1])
         per.setdefault(k, {})[y] = idx[y] * s / n
         counts[k] = counts.get(k, 0) + n
-    wy = {y: Fraction(policy.weights.year_weight(y, list(years))) for y in years}
-    means = {k: sum(wy[y] * m for y, m in v.items()) / sum(wy[y] for y in v) for k, v in per.items()}
+    wy = {y: Fraction(policy.weights.year_weight(y, newest)) for y in years}
+    means = {k: sum(wy[y] * m for y, m in v.items()) / sum(wy[y] for y in v) for k, v in per.items()
+             if sum(wy[y] for y in v) > 0}
     return means, counts
 
 
@@ -129,11 +130,12 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
     import polars as pl
 
     tr = pl.from_arrow(trimmed.select(["hospital_id", "drg", "year", "cost_fen"]))
-    hmeans, hcounts = _group_means(tr, ["hospital_id", "drg"], policy, weights.years)
+    newest = weights.settlement_year - 1 if weights.settlement_year is not None else max(weights.years)
+    hmeans, hcounts = _group_means(tr, ["hospital_id", "drg"], policy, weights.years, newest)
     tiers = pl.DataFrame({"hospital_id": hosp_ids, "tier": [tier_of[h] for h in hosp_ids]},
                          schema={"hospital_id": pl.String, "tier": pl.String})
     tmeans, tcounts = _group_means(tr.join(tiers, on="hospital_id", how="inner"), ["tier", "drg"], policy,
-                                   weights.years)
+                                   weights.years, newest)
     lo = None if cp.min is None else Fraction(cp.min)
     hi = None if cp.max is None else Fraction(cp.max)
 

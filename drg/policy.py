@@ -70,14 +70,13 @@ class WeightsPolicy:
     cv_max: Decimal = Decimal(1)
     trim: TrimPolicy = TrimPolicy()
 
-    def year_weight(self, year: int, years: list[int]) -> Decimal:
-        """Weight of ``year`` among the history ``years`` used (sorted oldest first)."""
+    def year_weight(self, year: int, newest_year: int) -> Decimal:
+        """Weight of history ``year`` when ``newest_year`` is the last history year (the year before the
+        settlement year): ``year_weights`` are oldest first, so the newest year takes the last entry."""
         if not self.year_weights:
             return Decimal(1)
-        ys = sorted(years)
-        offset = len(self.year_weights) - len(ys)
-        i = ys.index(year) + max(offset, 0)
-        return self.year_weights[i] if i < len(self.year_weights) else Decimal(1)
+        i = len(self.year_weights) - 1 - (newest_year - year)
+        return self.year_weights[i] if 0 <= i < len(self.year_weights) else Decimal(0)
 
 
 @dataclass(frozen=True)

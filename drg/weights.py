@@ -250,6 +250,12 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
     if not use_years:
         raise InputError(f"no history cases in the years used (settlement year {settlement_year}, "
                          f"history_years {policy.weights.history_years})", file=file, field="discharge_date")
+    newest = settlement_year - 1 if settlement_year is not None else max(use_years)
+    w_of = {y: policy.weights.year_weight(y, newest) for y in use_years}
+    if not any(w_of.values()):
+        raise InputError("every history year used has weight 0 (weights.year_weights)", file=file,
+                         field="discharge_date")
+    use_years = [y for y in use_years if w_of[y] > 0]     # a year of weight 0 takes no part
     drg_codes, drg_dict = encode_strings(history.column("drg"))
     ok_code = np.array([d is not None and d.strip() not in ("", UNGROUPABLE_DRG) for d in drg_dict] + [False])
     groupable = ok_code[drg_codes] & np.isin(years, use_years)
@@ -273,7 +279,6 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
     group = key * 2 + pd_mask
     keep = trim_mask(trim_value, group, policy)
 
-    w_of = {y: policy.weights.year_weight(y, use_years) for y in use_years}
     # --- exact sums per (drg, year) for regular and per-diem cases (bincount of int fen: exact < 2**53)
     reg = keep & ~pd_mask
     pdk = keep & pd_mask

@@ -152,3 +152,15 @@ def test_missing_columns_named(pol):
                      pa.array([None], pa.float64()))
     with pytest.raises(InputError, match="row 1"):
         compute_weights(t, pol, settlement_year=2024)
+
+
+def test_year_weights_follow_the_settlement_year(pol):
+    # only 2023 present with weights [1, 3] for (2022, 2023): 2023 is the newest year and gets weight 3;
+    # weight 0 drops a year entirely
+    spec = [("FR23", 2022, 10000.0)] * 5 + [("FR23", 2023, 20000.0)] * 5 + [("ES31", 2023, 5000.0)] * 5
+    p = _with(pol, trim={"method": "none"}, year_weights=(Decimal(0), Decimal(1)))
+    w, _ = compute_weights(hist(spec), p, settlement_year=2024)
+    assert w.years == (2023,) and bp_of(w)["FR23"] == round(20000 / 12500 * 100, 4)
+    p = _with(pol, trim={"method": "none"}, year_weights=(Decimal(1), Decimal(0)))
+    w, _ = compute_weights(hist(spec), p, settlement_year=2024)
+    assert w.years == (2022,) and bp_of(w)["FR23"] == 100.0
