@@ -717,18 +717,15 @@ def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, las
     agg = read_priced(paths, year, pol)
     import polars as pl
 
-    types = tuple(sorted(agg.by_month["pool"].unique().to_list())) if pol.pools_by_insurance_type else ()
-    if not pol.pools_by_insurance_type:
-        # the insurance types present, for summing budget/income rows of pool "all"
-        bud = read_budget(budget) if budget is not None else None
-        types = tuple(sorted({t for (y, t) in (bud or {}) if y == year})) if bud else ("310", "390")
+    bud = read_budget(budget) if budget is not None else None
+    # pool "all" sums the budget rows of every insurance type the table has for the year
+    types = tuple(sorted({t for (y, t) in (bud or {}) if y == year}))
     pools = sorted(agg.by_month.filter(pl.col("year") == year)["pool"].unique().to_list())
     last = _last_year_pv(last_year_pv, pools)
     if led is not None:
         for p, v in led.point_values(year - 1, kind="year").items():
             last.setdefault(p, v)
-    return _Context(pol, agg, read_budget(budget) if budget is not None else None,
-                    read_county_income(county_income) if county_income is not None else None,
+    return _Context(pol, agg, bud, read_county_income(county_income) if county_income is not None else None,
                     read_hospitals(hospitals) if hospitals is not None else {}, inputs, led, types, last)
 
 
@@ -899,10 +896,9 @@ def _replace(p: PoolResult, **kw) -> PoolResult:
 
 
 def _pool_income(ctx: _Context, year: int, pool: str) -> dict[str, tuple[int, int]]:
-    types = ctx.insurance_types if pool == ALL_POOLS else (pool,)
     out: dict[str, tuple[int, int]] = {}
     for (y, t, c), (i, o) in (ctx.income or {}).items():
-        if y == year and t in types:
+        if y == year and (pool == ALL_POOLS or t == pool):
             a, b = out.get(c, (0, 0))
             out[c] = (a + i, b + o)
     return out
