@@ -166,6 +166,7 @@ class SettlementResult:
     inputs: list[InputFile]
     aggregates: CaseAggregates | None = None
     prepaid_source: str = ""
+    includes_self_pay: bool = True
     run_id: str | None = None
     out_files: dict[str, str] = field(default_factory=dict)
 
@@ -502,6 +503,12 @@ def check_invariants(result: SettlementResult) -> None:
         if bad.height:
             r = bad.row(0, named=True)
             raise InvariantError(f"hospital {r['hospital_id']} pool {r['pool']}: prepaid + balance ≠ fund payment")
+        s = pl.col("self_paid") if result.includes_self_pay else pl.lit(0)
+        bad = h.filter(pl.col("entitlement") - s != pl.col("fund_payment"))
+        if bad.height:
+            r = bad.row(0, named=True)
+            raise InvariantError(f"hospital {r['hospital_id']} pool {r['pool']}: fund payment ≠ entitlement − "
+                                 f"self-pay")
         if (h["prepaid"] < 0).any() and result.kind == "month":
             raise InvariantError("a negative monthly prepayment")
 
@@ -885,7 +892,8 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
         kind="year", period=period, year=year, month=None, policy_id=pol.id,
         scheme_id=scheme_id or agg.scheme_id or pol.scheme, pools=pool_results,
         hospitals=_concat(hframes, _HOSPITAL_SCHEMA()), counties=_concat(cframes, _COUNTY_SCHEMA()),
-        warnings=warnings, inputs=ctx.inputs, aggregates=agg, prepaid_source=source)
+        warnings=warnings, inputs=ctx.inputs, aggregates=agg, prepaid_source=source,
+        includes_self_pay=pol.budget.point_value_includes_self_pay)
     return _finish(result, ctx, out, replace)
 
 
@@ -1046,5 +1054,6 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
         kind="month", period=period, year=year, month=month, policy_id=pol.id,
         scheme_id=scheme_id or agg.scheme_id or pol.scheme, pools=pool_results,
         hospitals=_concat(hframes, _HOSPITAL_SCHEMA()), counties=_empty(_COUNTY_SCHEMA()),
-        warnings=warnings, inputs=ctx.inputs, aggregates=agg)
+        warnings=warnings, inputs=ctx.inputs, aggregates=agg,
+        includes_self_pay=pol.budget.point_value_includes_self_pay)
     return _finish(result, ctx, out, replace)
