@@ -403,7 +403,11 @@ def _split_codes(col: pl.Expr) -> pl.Expr:
 
 
 def _coerce(df: pl.DataFrame, raw_strings: bool) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
-    """Cast contract columns to their types; return the typed frame and per-column wrong-type masks."""
+    """Cast contract columns to their types; return the typed frame and wrong-type masks.
+
+    A column already of its contract type (the usual Parquet case) is passed through untouched and gets no
+    mask; only columns that need converting (CSV and Excel text, other widths) are examined.
+    """
     typed: dict[str, pl.Series] = {}
     wrong: dict[str, pl.Series] = {}
     for name in df.columns:
@@ -412,93 +416,133 @@ def _coerce(df: pl.DataFrame, raw_strings: bool) -> tuple[pl.DataFrame, dict[str
         s = df[name]
         if s.dtype == pl.Categorical or s.dtype == pl.Enum:
             s = s.cast(pl.String)
-        present = s.is_not_null()
-        if s.dtype == pl.String:
-            present = present & (s.str.strip_chars() != "")
+        converted = True
         if name in STRING_COLUMNS:
-            t = s.cast(pl.String).str.strip_chars()
-            t = pl.Series(name, t).set(~present, None) if s.dtype == pl.String else t
+            if s.dtype == pl.String and not raw_strings:
+                t, converted = s, False
+            else:
+                t = s.cast(pl.String).str.strip_chars()
+                t = t.set((t == "").fill_null(False), None)
+                converted = False  # a blank id is a missing field, never a wrong type
         elif name in INT_COLUMNS:
             if s.dtype.is_integer():
-                t = s
+                t, converted = s, False
             else:
                 f = (s.str.strip_chars() if s.dtype == pl.String else s).cast(pl.Float64, strict=False)
                 ok = f.is_finite() & (f == f.floor())
                 t = f.set(~ok.fill_null(False), None).cast(pl.Int64, strict=False)
         elif name in MONEY_COLUMNS:
             if s.dtype.is_decimal() or s.dtype.is_float():
-                t = s
+                t, converted = s, False
             else:
                 t = (s.str.strip_chars().str.replace_all(",", "") if s.dtype == pl.String else s).cast(
                     pl.Float64, strict=False)
         elif name in DATE_COLUMNS:
             if s.dtype == pl.Date:
-                t = s
+                t, converted = s, False
             elif s.dtype == pl.Datetime:
-                t = s.dt.date()
+                t, converted = s.dt.date(), False
             else:
                 t = (s.cast(pl.String).str.strip_chars().str.replace_all("/", "-").str.slice(0, 10)
                      .str.to_date("%Y-%m-%d", strict=False))
         elif name in LIST_COLUMNS:
-            if s.dtype == pl.List(pl.String):
-                t = s
-            elif isinstance(s.dtype, pl.List):
-                t = s.cast(pl.List(pl.String))
+            if isinstance(s.dtype, pl.List):
+                t, converted = (s if s.dtype == pl.List(pl.String) else s.cast(pl.List(pl.String))), False
             else:
                 t = (pl.DataFrame({"v": s.cast(pl.String)})
                      .select(_split_codes(pl.col("v")).list.eval(
                          pl.element().str.strip_chars().filter(pl.element() != "")))
                      .to_series())
                 t = t.set(s.is_null(), None) if s.null_count() else t
-            present = t.is_not_null()
+                converted = False  # text always splits; an empty cell is an empty list
         else:  # pragma: no cover - every contract column is in one family
-            t = s
+            t, converted = s, False
         typed[name] = t.alias(name)
-        wrong[name] = (present & t.is_null()).fill_null(False)
+        if converted:
+            present = s.is_not_null()
+            if s.dtype == pl.String:
+                present = present & (s.str.strip_chars() != "")
+            wrong[name] = (present & t.is_null()).fill_null(False)
     return pl.DataFrame(list(typed.values())), wrong
+
+
+def _list_arrays(table: pa.Table) -> dict[str, pa.ChunkedArray]:
+    """Contract list columns already typed as Arrow lists: validated in Arrow, never copied into polars."""
+    return {name: table.column(name) for name in LIST_COLUMNS
+            if name in table.column_names and (pa.types.is_list(table.column(name).type)
+                                               or pa.types.is_large_list(table.column(name).type))}
+
+
+def _nonblank_codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Number of non-blank codes in each row of a list<string> column (null rows count 0)."""
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    n = len(arr)
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(arr)
+    if len(flat) == 0:
+        return lengths
+    blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(flat)), 0), True)
+    if not pc.any(blank).as_py():
+        return lengths
+    parents = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False)
+    keep = ~blank.to_numpy(zero_copy_only=False)
+    return np.bincount(parents[keep], minlength=n).astype(np.int64)
 
 
 def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplicates: DuplicateFinder | None,
               file: str, *, raw_strings: bool) -> CaseBatch:
     n = table.num_rows
-    raw = pl.from_arrow(table, rechunk=False)
+    arrow_lists = _list_arrays(table)
+    raw = pl.from_arrow(table.drop_columns(list(arrow_lists)), rechunk=False)
     if isinstance(raw, pl.Series):  # a one-column table
         raw = raw.to_frame()
     typed, wrong = _coerce(raw, raw_strings)
-    checks: list[tuple[str, np.ndarray, str]] = []  # (reason, mask, detail)
+    present = set(typed.columns) | set(arrow_lists)
+    checks: list[tuple[str, np.ndarray, str]] = []  # (reason, mask, field)
 
-    def add(reason: str, mask, detail: str) -> None:
-        m = mask.to_numpy() if isinstance(mask, pl.Series) else np.asarray(mask)
-        m = np.asarray(m, dtype=bool)
+    def add(reason: str, mask, field_name: str) -> None:
+        m = np.asarray(mask.to_numpy() if isinstance(mask, pl.Series) else mask, dtype=bool)
         if m.any():
-            checks.append((reason, m, detail))
+            checks.append((reason, m, field_name))
 
+    # Row checks on typed columns, in one parallel polars select.
+    exprs: list[pl.Expr] = []
     for name in required:
-        s = raw[name]
-        empty = s.is_null()
-        if s.dtype == pl.String:
-            empty = empty | (s.str.strip_chars() == "")
-        add("missing_field", empty.fill_null(True), name)
+        if name in typed.columns:
+            c = pl.col(name)
+            e = c.is_null()
+            if typed.schema[name] == pl.String:
+                e = e | (c.str.strip_chars().str.len_bytes() == 0)
+            exprs.append(e.fill_null(True).alias(f"missing_field\x1f{name}"))
+    if "sex" in typed.columns:
+        exprs.append((~pl.col("sex").is_in(list(VALID_SEX))).fill_null(False).alias("sex_out_of_range\x1fsex"))
+    if "age" in typed.columns:
+        no_days = pl.col("age_days").is_null() if "age_days" in typed.columns else pl.lit(True)
+        exprs.append(((pl.col("age") == 0).fill_null(False) & no_days).alias("missing_age_days\x1fage_days"))
+    if "los" in typed.columns:
+        exprs.append((pl.col("los") < 0).fill_null(False).alias("negative_los\x1flos"))
+    if "admit_date" in typed.columns and "discharge_date" in typed.columns:
+        exprs.append((pl.col("discharge_date") < pl.col("admit_date")).fill_null(False)
+                     .alias("discharge_before_admission\x1fdischarge_date"))
+    masks = typed.select(exprs) if exprs else pl.DataFrame()
+    for col in masks.columns:
+        reason, field_name = col.split("\x1f")
+        m = masks[col].to_numpy()
+        if reason == "missing_field" and field_name in wrong:
+            m = m & ~wrong[field_name].to_numpy()
+        add(reason, m, field_name)
+    for name in required:
+        if name in arrow_lists and name != "dx":
+            add("missing_field", arrow_lists[name].is_null().to_numpy(zero_copy_only=False), name)
     for name, mask in wrong.items():
         add("wrong_type", mask, name)
     if duplicates is not None:
         add("duplicate_case_id", duplicates.mark(raw["case_id"]), "case_id")
-    if "dx" in typed.columns:
-        dx = typed["dx"]
-        blank = pl.DataFrame({"dx": dx}).select(
-            pl.col("dx").list.eval(pl.element().str.strip_chars().fill_null("") != "").list.sum()
-        ).to_series()
-        add("empty_dx", (blank == 0).fill_null(True) & ~wrong["dx"], "dx")
-    if "sex" in typed.columns:
-        add("sex_out_of_range", (~typed["sex"].is_in(list(VALID_SEX))).fill_null(False), "sex")
-    if "age" in typed.columns:
-        no_days = typed["age_days"].is_null() if "age_days" in typed.columns else pl.Series([True] * n)
-        add("missing_age_days", ((typed["age"] == 0).fill_null(False) & no_days), "age_days")
-    if "los" in typed.columns:
-        add("negative_los", (typed["los"] < 0).fill_null(False), "los")
-    if "admit_date" in typed.columns and "discharge_date" in typed.columns:
-        add("discharge_before_admission", (typed["discharge_date"] < typed["admit_date"]).fill_null(False),
-            "discharge_date")
+    if "dx" in present:
+        dx = arrow_lists["dx"] if "dx" in arrow_lists else typed["dx"].to_arrow()
+        add("empty_dx", _nonblank_codes(dx) == 0, "dx")
 
     fen: dict[str, np.ndarray] = {}
     money_ok = np.ones(n, dtype=bool)
@@ -516,27 +560,25 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
         gap = np.abs(fen["fund_paid"] + fen["self_paid"] + fen["other_paid"] - fen["total_cost"])
         add("payment_mismatch", (gap > 1) & money_ok, "total_cost")
 
-    reason = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
     rejected_mask = np.zeros(n, dtype=bool)
-    order = {r: i for i, r in enumerate(REJECT_REASONS)}
-    for r, m, d in sorted(checks, key=lambda c: order[c[0]]):
-        first = m & ~rejected_mask
-        reason[first] = r
+    for _, m, _ in checks:
         rejected_mask |= m
-        for i in np.flatnonzero(m):
-            detail[i] = f"{detail[i]};{r}:{d}" if detail[i] else f"{r}:{d}"
-
     row_numbers = np.arange(first_row, first_row + n, dtype=np.int64)
-    keep = ~rejected_mask
-    accepted = _accepted_table(table, typed, keep, fen, row_numbers, raw_strings)
     rejected = None
     if rejected_mask.any():
-        idx = pa.array(np.flatnonzero(rejected_mask))
-        rejected = (table.take(idx)
-                    .append_column("row_number", pa.array(row_numbers[rejected_mask]))
-                    .append_column("reject_reason", pa.array(reason[rejected_mask].tolist(), pa.string()))
-                    .append_column("reject_detail", pa.array(detail[rejected_mask].tolist(), pa.string())))
+        order = {r: i for i, r in enumerate(REJECT_REASONS)}
+        checks.sort(key=lambda c: order[c[0]])
+        rows = np.flatnonzero(rejected_mask)
+        reasons, details = [], []
+        for i in rows:
+            found = [f"{r}:{f}" for r, m, f in checks if m[i]]
+            reasons.append(found[0].split(":", 1)[0])
+            details.append(";".join(found))
+        rejected = (table.take(pa.array(rows))
+                    .append_column("row_number", pa.array(row_numbers[rows]))
+                    .append_column("reject_reason", pa.array(reasons, pa.string()))
+                    .append_column("reject_detail", pa.array(details, pa.string())))
+    accepted = _accepted_table(table, typed, ~rejected_mask, fen, row_numbers, raw_strings)
     batch = accepted.combine_chunks().to_batches()
     accepted_batch = batch[0] if batch else pa.RecordBatch.from_pylist([], schema=accepted.schema)
     return CaseBatch(accepted=accepted_batch, rejected=rejected, source=file, first_row=first_row)
@@ -545,7 +587,8 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
 def _accepted_table(table: pa.Table, typed: pl.DataFrame, keep: np.ndarray, fen: dict[str, np.ndarray],
                     row_numbers: np.ndarray, raw_strings: bool) -> pa.Table:
     """The kept rows: contract columns in their contract types, other columns as read, plus fen + row."""
-    idx = pa.array(np.flatnonzero(keep))
+    every = bool(keep.all())
+    idx = None if every else pa.array(np.flatnonzero(keep))
     arrays, names = [], []
     for name in table.column_names:
         col = table.column(name)
@@ -555,13 +598,13 @@ def _accepted_table(table: pa.Table, typed: pl.DataFrame, keep: np.ndarray, fen:
                     pa.types.is_decimal(col.type) or pa.types.is_floating(col.type)):
                 pass  # money as read (decimal or float yuan)
             elif col.type != want:
-                col = typed[name].to_arrow().cast(want)
-        arrays.append(col.take(idx) if isinstance(col, (pa.ChunkedArray, pa.Array)) else col)
+                col = (typed[name].to_arrow() if name in typed.columns else col).cast(want)
+        arrays.append(col if every else col.take(idx))
         names.append(name)
     for name in MONEY_COLUMNS:
-        arrays.append(pa.array(fen[name][keep], pa.int64()))
+        arrays.append(pa.array(fen[name] if every else fen[name][keep], pa.int64()))
         names.append(f"{name}_fen")
-    arrays.append(pa.array(row_numbers[keep], pa.int64()))
+    arrays.append(pa.array(row_numbers if every else row_numbers[keep], pa.int64()))
     names.append("row_number")
     return pa.Table.from_arrays(arrays, names=names)
 
