@@ -98,6 +98,24 @@ def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
                   highlight=False)
 
 
+def _print_months(results) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from drg.cases import fen_to_yuan_str
+
+    method = next(iter(results[0].pools.values())).provisional_method
+    t = Table(title=f"monthly runs {results[0].period} … {results[-1].period} (provisional PV: {method})")
+    for c in ("period", "pool", "PV (yuan)", "cases", "fund amounts", "prepaid", "warn"):
+        t.add_column(c, justify="left" if c in ("period", "pool") else "right", no_wrap=True)
+    for r in results:
+        for p in r.pools.values():
+            n = sum(1 for w in r.warnings if w.pool in (p.pool, "all"))
+            t.add_row(r.period, p.pool, f"{p.point_value_yuan:,}", f"{p.cases:,}", fen_to_yuan_str(p.fund_payments),
+                      fen_to_yuan_str(p.prepaid), str(n))
+    Console().print(t)
+
+
 def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=None, **_: object) -> None:
     """Attach ``drg settle month|year`` and ``drg ledger show`` (called by ``drg.cli``)."""
 
@@ -126,16 +144,39 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
 
     @settle_app.command("month")
     def settle_month_cmd(
-        period: str = typer.Option(..., "--period", help="YYYY-MM"),
+        period: str = typer.Option(..., "--period", help="YYYY-MM, or a range YYYY-MM:YYYY-MM of one year"),
         priced: list[Path] = priced_opt, hospitals: Optional[Path] = hospitals_opt,
         budget: Optional[Path] = budget_opt, county_income: Optional[Path] = income_opt, policy: str = policy_opt,
         ledger: Optional[Path] = ledger_opt, out: Optional[Path] = out_opt, replace: bool = replace_opt,
         last_year_pv: Optional[str] = lpv_opt, statements: Optional[Path] = stmt_opt,
         scheme_id: Optional[str] = scheme_opt, as_json: bool = json_opt,
     ) -> None:
-        """Monthly run: provisional point value, provisional fund amounts, prepayments, §9 warnings."""
-        from drg.settle import settle_month
+        """Monthly run: provisional point value, provisional fund amounts, prepayments, §9 warnings.
 
+        ``--period 2025-01:2025-12`` runs a range of months of one year from a single read of the priced
+        files (each month its own run; ``--out`` gets one sub-directory per period).
+        """
+        from drg.settle import parse_period, settle_month, settle_months
+
+        if ":" in period:
+            first, _, last = period.partition(":")
+            (y1, m1), (y2, m2) = parse_period(first.strip()), parse_period(last.strip())
+            if y1 != y2 or m2 < m1:
+                from drg.errors import InputError
+
+                raise InputError(f"--period range must be within one year, first ≤ last: {period!r}", field="period")
+            results = settle_months(priced, hospitals, budget, county_income, policy, y1, months=range(m1, m2 + 1),
+                                    ledger=ledger, out=out, replace=replace,
+                                    last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id)
+            extras = [_statements(r, None if statements is None else statements, priced, ledger) for r in results]
+            if as_json:
+                typer.echo(json.dumps([{**r.summary(), **e} for r, e in zip(results, extras)], ensure_ascii=False,
+                                      indent=2, default=str))
+                return
+            _print_months(results)
+            if ledger is not None:
+                typer.echo(f"recorded {len(results)} runs in the ledger {ledger}")
+            return
         result = settle_month(priced, hospitals, budget, county_income, policy, period, ledger=ledger, out=out,
                               replace=replace, last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id)
         _print_result(result, as_json, _statements(result, statements, priced, ledger))

@@ -40,7 +40,7 @@ from drg.policy import Policy, load_policy
 from drg.pooling import ALL_POOLS, county_accounts, pool_budget, read_budget, read_county_income, read_hospitals
 
 __all__ = [
-    "settle_year", "settle_month", "read_priced", "check_invariants", "annual_pool", "monthly_pool",
+    "settle_year", "settle_month", "settle_months", "read_priced", "check_invariants", "annual_pool", "monthly_pool",
     "hospital_total", "provisional_point_value", "SettlementResult", "PoolResult", "SettlementWarning",
     "InputFile", "CaseAggregates", "HospitalInput", "HOSPITAL_COLUMNS", "COUNTY_COLUMNS", "parse_period",
 ]
@@ -1015,12 +1015,47 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
     accounts are annual: a monthly run's ``counties`` frame is empty.
     Same parameters and errors as :func:`settle_year`.
     """
-    import polars as pl
-
     year, month = parse_period(period)
     period = f"{year:04d}-{month:02d}"
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month", period,
                    replace)
+    return _month_run(ctx, year, month, budget, out=out, replace=replace, scheme_id=scheme_id)
+
+
+def settle_months(priced: str | Path | Sequence[str | Path], hospitals: str | Path | None,
+                  budget: str | Path | None, county_income: str | Path | None, policy: Policy | str | Path,
+                  year: int, *, months: Iterable[int] = range(1, 13), ledger: Any = None,
+                  out: str | Path | None = None, replace: bool = False, last_year_pv: Any = None,
+                  scheme_id: str | None = None) -> list[SettlementResult]:
+    """Several monthly runs of ``year`` from one read of the priced files (the same results, run by run, as
+    :func:`settle_month` for each period). Each month is its own run in the ledger (its own transaction);
+    ``out`` gets one sub-directory per period (``out/2025-03/``). Periods already in the ledger are refused
+    before anything is computed unless ``replace``.
+    """
+    months = sorted(set(int(m) for m in months))
+    periods = [f"{year:04d}-{m:02d}" for m in months]
+    for p in periods:
+        parse_period(p)
+    if ledger is not None and not replace:
+        from drg.ledger import Ledger
+
+        led = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+        done = [p for p in periods if led.has_run("month", p)]
+        if done:
+            raise InputError(f"month {done[0]} is already in the ledger; use --replace to run it again",
+                             file=str(led.path))
+        ledger = led
+    ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month",
+                   periods[0], True)
+    return [_month_run(ctx, year, m, budget, out=None if out is None else Path(out) / p, replace=replace,
+                       scheme_id=scheme_id) for m, p in zip(months, periods)]
+
+
+def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bool,
+               scheme_id: str | None) -> SettlementResult:
+    import polars as pl
+
+    period = f"{year:04d}-{month:02d}"
     pol, agg = ctx.policy, ctx.agg
     pools = sorted(agg.by_month.filter((pl.col("year") == year) & (pl.col("month") <= month))["pool"]
                    .unique().to_list())

@@ -200,3 +200,35 @@ def test_cli_settle_and_ledger_show(city, tmp_path):
     assert '"period": "2025-03"' in res.output and '"period": "2025"' in res.output
     res = runner.invoke(app, ["ledger", "show", "--ledger", str(city["ledger"])])
     assert res.exit_code == 0, res.output
+
+
+def test_settle_months_equals_single_months(city, tmp_path):
+    from drg.settle import settle_months
+
+    many = settle_months(city["priced"], None, city["budget"], None, city["policy"], 2025, months=[1, 2, 3],
+                         ledger=city["ledger"], out=tmp_path / "months")
+    assert [r.period for r in many] == ["2025-01", "2025-02", "2025-03"]
+    assert (tmp_path / "months" / "2025-02" / "hospitals.parquet").exists()
+    for r in many:
+        one = settle_month(city["priced"], None, city["budget"], None, city["policy"], r.period)
+        assert one.hospitals.drop("name").equals(r.hospitals.drop("name"))
+        assert {k: p.point_value for k, p in one.pools.items()} == {k: p.point_value for k, p in r.pools.items()}
+    with pytest.raises(InputError, match="2025-02 is already in the ledger"):
+        settle_months(city["priced"], None, city["budget"], None, city["policy"], 2025, months=[4, 2],
+                      ledger=city["ledger"])
+    assert Ledger(city["ledger"]).runs().height == 3
+
+
+def test_cli_month_range(city, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["settle", "month", "--period", "2025-01:2025-12", "--priced", str(city["priced"]),
+                              "--budget", str(city["budget"]), "--policy", str(city["policy"]),
+                              "--ledger", str(city["ledger"]), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    assert Ledger(city["ledger"]).runs().height == 12
+    assert (tmp_path / "m" / "2025-12" / "hospitals.parquet").exists()
+    r = _year(city)
+    assert r.prepaid_source == "ledger" and not any(w.kind == "months_missing" for w in r.warnings)
+    res = runner.invoke(app, ["settle", "month", "--period", "2025-05:2025-02", "--priced", str(city["priced"]),
+                              "--budget", str(city["budget"]), "--policy", str(city["policy"])])
+    assert res.exit_code != 0
