@@ -360,8 +360,9 @@ def annual_pool(pool: str, budget_fen: int, hospitals: Sequence[HospitalInput], 
 
     Returns the pool figures and one dict per hospital (sorted by hospital id) with ``points_units``,
     ``undeducted_units``, ``entitlement``, ``self_paid``, ``fund_payment``, ``prepaid``, ``balance``,
-    ``reserve_share``, ``total_cost``, ``loss``. County accounts are added by the caller (they need the
-    county breakdown); ``reserve_left`` here is what §7 left.
+    ``reserve_share``, ``total_cost``, ``loss`` (total cost above the hospital's DRG income ``F_h + S_h``,
+    which is ``E_h`` when the point value includes self-pay). County accounts are added by the caller (they
+    need the county breakdown); ``reserve_left`` here is what §7 left.
     """
     scale = policy.points_scale
     hs = sorted(hospitals, key=lambda h: h.hospital_id)
