@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from grouper.rules import load_code_dictionary, load_rule_set
-from grouper.rules.model import PDX_IN
+from grouper.rules.model import PDX_IN, PPX_IN
 from grouper.scheme import BIG, SPLIT_ALWAYS, SPLIT_CC, SPLIT_MCC, Scheme, SchemeOptions, compile_scheme
 
 
@@ -54,7 +54,8 @@ def check_scheme(scheme: Scheme) -> BuildReport:
     for mi, m in enumerate(scheme.mdc_codes):
         lid = int(a["mdc_pdx_list"][mi])
         table = lists[lid] if lid >= 0 else None
-        taken: list[tuple[set, int, int, int, int]] = []   # pdx-only ADRGs before this one (codes, bands)
+        # single-list alternatives of earlier ADRGs (kind -> [(codes, bands)]); None codes = takes every case
+        taken: dict[int, list[tuple[set | None, tuple[int, int, int, int]]]] = {PDX_IN: [], PPX_IN: []}
         for k in range(int(a["mdc_adrg_off"][mi]), int(a["mdc_adrg_off"][mi + 1])):
             ai = int(a["mdc_adrg_val"][k])
             code = scheme.adrg_codes[ai]
@@ -69,29 +70,35 @@ def check_scheme(scheme: Scheme) -> BuildReport:
             for alt in alts:
                 clauses = range(int(a["alt_clause_off"][alt]), int(a["alt_clause_off"][alt + 1]))
                 dead = False
-                pdx_only = None
+                single: tuple[int, set] | None = None
                 for c in clauses:
                     cl = int(a["clause_list"][c])
+                    kind = int(a["clause_kind"][c])
                     if cl >= 0 and not lists[cl]:
                         rep.adrgs_without_lists.append(f"{code}: empty list {scheme.list_labels[cl]}")
                         dead = True
-                    if int(a["clause_kind"][c]) == PDX_IN and table is not None:
-                        usable = lists[cl] & table
+                    usable = lists[cl] if cl >= 0 else set()
+                    if kind == PDX_IN and table is not None:
+                        usable = usable & table
                         if not usable:
                             dead = True
-                        if len(clauses) == 1:
-                            pdx_only = usable
-                if not dead and pdx_only is not None:
-                    rest = set(pdx_only)
-                    for codes, amin, amax, wmin, wmax in taken:
-                        if amin <= bands[0] and amax >= bands[1] and wmin <= bands[2] \
-                                and wmax >= bands[3]:
-                            rest -= codes
+                    if len(clauses) == 1 and kind in taken:
+                        single = (kind, usable)
+                if not dead and single is not None:
+                    kind, codes = single
+                    rest = set(codes)
+                    for earlier, eb in taken[kind]:
+                        if eb[0] <= bands[0] and eb[1] >= bands[1] and eb[2] <= bands[2] and eb[3] >= bands[3]:
+                            if earlier is None:
+                                rest = set()
+                            else:
+                                rest -= earlier
                     if not rest:
                         dead = True
-                    taken.append((pdx_only, *bands))
+                    taken[kind].append((codes, bands))
                 if not clauses:
-                    taken.append((table or set(), *bands))
+                    for kind in taken:
+                        taken[kind].append((None, bands))
                 alive = alive or not dead
             if not alive:
                 adrg_ok[ai] = False

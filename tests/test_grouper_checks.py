@@ -22,8 +22,8 @@ def _write(d: Path, files: dict[str, str]) -> Path:
 def tiny(tmp_path: Path) -> tuple[Path, Path]:
     rules = _write(tmp_path / "rules", {
         "1_MDC.txt": "MDCA 先期分组疾病及相关操作\nMDCB 神经系统疾病及功能障碍\n",
-        "2_ADRG.txt": "AA1 心脏移植\nBB1 脑手术\nBR1 脑血管病\nBR2 其他脑病\nBS1 空组\n",
-        "3_DRG.txt": ("AA19 心脏移植\nBB11 脑手术，伴严重并发症或合并症\nBB15 脑手术，不伴并发症或合并症\nBB19 脑手术，全部\n"
+        "2_ADRG.txt": "AA1 心脏移植\nBB1 脑手术\nBB2 脑手术二\nBR1 脑血管病\nBR2 其他脑病\nBS1 空组\n",
+        "3_DRG.txt": ("AA19 心脏移植\nBB11 脑手术，伴严重并发症或合并症\nBB15 脑手术，不伴并发症或合并症\nBB19 脑手术，全部\nBB29 脑手术二\n"
                       "BR19 脑血管病\nBR2 x\nBR25 其他脑病\nBR29 其他脑病 again\nBS19 空组\n"),
         "4_ADRG_DETAIL.txt": """MDCA 先期分组疾病及相关操作
 AA1 心脏移植
@@ -36,6 +36,9 @@ I61.000 脑出血
 I63.900 脑梗死
 G40.900 癫痫
 BB1 脑手术
+包含以下主要手术或操作：
+01.2401 开颅术
+BB2 脑手术二
 包含以下主要手术或操作：
 01.2401 开颅术
 BR1 脑血管病
@@ -67,6 +70,7 @@ def test_checks_find_each_problem(tmp_path):
     text = "\n".join(rep.lines())
     assert any(x.startswith("BR2") for x in rep.unreachable_adrgs)       # fully taken by BR1
     assert any(x.startswith("BS1") for x in rep.unreachable_adrgs)       # list outside the MDC table
+    assert any(x.startswith("BB2") for x in rep.unreachable_adrgs)       # procedures all taken by BB1
     assert any(x.startswith("BB19") for x in rep.dead_splits)            # after BB15, which takes all
     assert any(x.startswith("BR29") for x in rep.unreachable_drgs)
     assert any("Q99.999" in x for x in rep.compile_report)               # missing from the dictionary
