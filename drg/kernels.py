@@ -52,24 +52,6 @@ def to_units(x: Fraction | Decimal | float | int, scale: int) -> int:
     return round_half_away(Fraction(x) * scale)
 
 
-def yuan_to_fen(values: np.ndarray) -> np.ndarray:
-    """float64 yuan → int64 fen, half away from zero on the decimal the float prints as (``repr``).
-
-    Vectorised ``floor(|x|·100 + 0.5)``; the rows whose ``|x|·100`` lies within 1e-6 of a half are redone
-    with ``Decimal(repr(x))`` so that 0.005 yuan gives 1 fen although 0.005 in binary is below it. Null
-    (NaN) stays NaN-free: callers pass filled arrays.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    y = np.abs(x) * 100.0
-    fen = np.floor(y + 0.5)
-    frac = y - np.floor(y)
-    near = np.nonzero(np.abs(frac - 0.5) < 1e-6)[0]
-    out = (np.sign(x) * fen).astype(np.int64)
-    for i in near:
-        out[i] = round_half_away(Decimal(repr(float(x[i]))) * 100)
-    return out
-
-
 def scale_units(points_u: np.ndarray, factor: Decimal | Fraction) -> np.ndarray:
     """``points × factor`` on integer points, rounded half away from zero (readmission ×0.5)."""
     f = Fraction(factor)

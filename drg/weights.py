@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from drg.errors import InputError
-from drg.kernels import round_half_away, yuan_to_fen
+from drg.kernels import round_half_away
 from drg.policy import Policy
 
 __all__ = ["Weights", "compute_weights", "read_grouped", "money_to_fen", "case_years", "per_diem_mask",
@@ -31,31 +31,25 @@ MONEY = ("total_cost", "fund_paid", "self_paid", "other_paid")
 
 # ----------------------------------------------------------------------------------------------- reading
 def money_to_fen(arr: pa.Array | pa.ChunkedArray, *, file: str = "", field: str = "") -> np.ndarray:
-    """A yuan column (decimal or float64) → int64 fen, half away from zero on the exact decimal.
+    """A yuan column (decimal, float64 or integer) → int64 fen, half away from zero on the exact decimal.
 
-    Decimals are scaled exactly (``pyarrow.compute.round`` with ``half_towards_infinity``, i.e. away from
-    zero); floats go through :func:`drg.kernels.yuan_to_fen` (the decimal the float prints as). A null is an
-    :class:`InputError` naming the row.
+    The conversion is :func:`drg.cases.money_to_fen`; here a missing or non-finite value is an
+    :class:`InputError` naming the row, because grouped files reach the payment engine already validated.
     """
-    import pyarrow.compute as pc
+    from drg.cases import money_to_fen as convert
 
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if arr.null_count:
         row = int(np.nonzero(np.asarray(arr.is_null()))[0][0]) + 1
         raise InputError("money value is missing", file=file, row=row, field=field)
-    if pa.types.is_decimal(arr.type):
-        scaled = pc.multiply(arr, pa.scalar(Decimal(100), pa.decimal128(3, 0)))
-        rounded = pc.round(scaled, ndigits=0, round_mode="half_towards_infinity")
-        return np.asarray(rounded.cast(pa.int64()))
     if pa.types.is_integer(arr.type):
         return np.asarray(arr.cast(pa.int64())) * 100
-    x = np.asarray(arr.cast(pa.float64()))
-    bad = ~np.isfinite(x)
+    fen, bad = convert(arr)
     if bad.any():
         raise InputError("money value is not a finite number", file=file, row=int(np.nonzero(bad)[0][0]) + 1,
                          field=field)
-    return yuan_to_fen(x)
+    return fen
 
 
 def read_grouped(path: str | Path, columns: list[str] | None = None) -> pa.Table:

@@ -13,7 +13,8 @@ import pytest
 from test_points_data import case_rows, hand_tables, make_cases, make_hospitals, price_both
 
 from drg.errors import InputError
-from drg.kernels import round_half_away, scale_units, scale_units_twin, to_units, yuan_to_fen
+from drg.cases import yuan_to_fen
+from drg.kernels import round_half_away, scale_units, scale_units_twin, to_units
 from drg.points import PRICED_COLUMNS, hospital_point_totals, price_cases, price_file
 from drg.policy import load_policy
 
@@ -242,7 +243,7 @@ def test_payment_public_api_is_pinned():
             "money_to_fen"} <= set(drg.weights.__all__)
     assert {"Policy", "load_policy", "list_policies", "policy_rows", "policy_to_dict"} <= set(drg.policy.__all__)
     for name in ("price_kernel", "price_one_exact", "pair_kernel", "pair_twin", "scale_units", "scale_units_twin",
-                 "round_half_away", "to_units", "yuan_to_fen", "CLASS_NAMES"):
+                 "round_half_away", "to_units", "CLASS_NAMES"):
         assert hasattr(drg.kernels, name)
     assert PRICED_COLUMNS == ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source",
                               "mean_cost", "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason",
