@@ -851,6 +851,11 @@ def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None
         "unknown_codes": {f"{'px' if k[1] else 'dx'} {k[0]}": v for k, v in sorted(unknown_codes.items())},
         "pools": pools, "top_drgs": drg_rows[:top], "notes": notes,
     }
+    missing_pv = sorted({"(none)" if x is None else str(x) for x, pv in pv_of.items() if pv is None})
+    if missing_pv:
+        summary["notes"].append(f"no point value in the bundle for insurance type(s) {', '.join(missing_pv)} "
+                                f"(bundle pools: {', '.join(sorted(bundle.point_values))}); their cases have points "
+                                "but no money (give --insurance when the file has no insurance_type)")
     summary["notes"].append("the total income is round(Σ points × point value) per pool; the per-case "
                             "entitlements are each rounded, so their sum may differ by a few fen")
     if out is not None:
