@@ -292,7 +292,9 @@ def read_cases(
     mapping : a :class:`ColumnMapping` or the path of its TOML file, for files with their own headers.
     required : contract columns that must exist and be filled on every row.
     batch_rows : Parquet is streamed in batches of at most this many rows (never more than a row group).
-    columns : read only these columns of a Parquet file (plus what validation needs).
+    columns : read only these columns of a Parquet file (plus the ``required`` ones). Rows are then checked
+        on what was read only: a ``--slim`` grouping run reads the grouping columns and leaves the money
+        checks to the runs that read the money (``drg check``, ``drg group`` without ``--slim``).
 
     Raises
     ------
@@ -331,8 +333,7 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int,
     names = pf.schema_arrow.names
     _check_columns(names, required, str(path))
     if columns is not None:
-        needed = set(columns) | set(required) | {c for c in CASE_SCHEMA if c in names and c in (
-            *MONEY_COLUMNS, "age_days", "px", "dx")}
+        needed = set(columns) | set(required)
         columns = [c for c in names if c in needed]
     duplicates = DuplicateFinder.for_parquet(pf) if "case_id" in names else None
     row = 1
