@@ -229,8 +229,12 @@ def suggest_codes(scheme, code: str, *, is_px: bool = False, n: int = 5) -> list
     return difflib.get_close_matches(c, pool, n=n, cutoff=0.5)
 
 
-def check_codes(scheme, dx: list[str], px: list[str], names: dict | None = None) -> None:
-    """Raise :class:`InputError` naming every unknown code, with the nearest valid codes."""
+def check_codes(scheme, dx: list[str], px: list[str], names=None) -> None:
+    """Raise :class:`InputError` naming every unknown code, with the nearest valid codes.
+
+    ``names`` is ``{"dx": {code: name}, "px": {...}}`` or a callable returning it (read only when a code is
+    unknown), used to show the suggested codes with their names.
+    """
     from grouper.reference import normalize_code
 
     problems = []
@@ -242,6 +246,8 @@ def check_codes(scheme, dx: list[str], px: list[str], names: dict | None = None)
             if i >= 0 and dict_flags[i]:
                 continue
             sugg = suggest_codes(scheme, code, is_px=is_px)
+            if callable(names):
+                names = names()
             nm = (names or {}).get("px" if is_px else "dx", {})
             shown = ", ".join(f"{s} {nm[s]}" if s in nm else s for s in sugg)
             role = ("principal " if pos == 1 else "") + kind
@@ -483,7 +489,7 @@ def estimate_case(bundle, case: CaseInput, *, allow_unknown: bool = False, expla
     validate_case(case)
     scheme, policy, tables = bundle.scheme, bundle.policy, bundle.tables
     if not allow_unknown:
-        check_codes(scheme, case.dx, case.px, bundle.codes)
+        check_codes(scheme, case.dx, case.px, lambda: bundle.codes)
     res = group_case(scheme, Case(sex=case.sex, age=case.age, dx=list(case.dx), px=list(case.px),
                                   age_days=case.age_days, birth_weight=case.birth_weight,
                                   vent_hours=case.vent_hours, los=case.los, discharge_status=case.discharge_status),
