@@ -209,6 +209,12 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
     if year is None and pol.year is None:
         years = np.asarray(__import__("pyarrow.compute", fromlist=["year"]).year(hist.column("discharge_date")))
         year = int(np.nanmax(years)) + 1 if len(years) else None
+    if scheme_id is None:  # the grouper writes the scheme's id into every grouped file
+        ids = {(pq_.read_schema(f).metadata or {}).get(b"drg.scheme_id", b"").decode() for f in files}
+        ids.discard("")
+        if len(ids) > 1:
+            raise InputError(f"history files were grouped with different schemes: {sorted(ids)}", file=history)
+        scheme_id = ids.pop() if ids else None
     weights, trimmed = compute_weights(hist, pol, settlement_year=year, scheme_id=scheme_id or pol.scheme,
                                        file=str(history))
     coefs = compute_coefficients(weights, trimmed, hosp, pol, settlement_year=year)

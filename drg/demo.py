@@ -61,6 +61,7 @@ def group_year(scheme, cases: Path, out: Path, rejects: Path) -> dict:
 def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, verbose: bool = True) -> dict:
     """Run the demo pipeline into ``out`` and return its summary (a JSON-able dict)."""
     from grouper.build import build_scheme
+    from grouper.pipeline import scheme_id as scheme_id_of
     from grouper.rules import load_code_dictionary, load_rule_set
 
     from drg.coefficients import build_tables
@@ -68,7 +69,7 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
     from drg.points import price_file
     from drg.report import write_city_summary, write_statements
     from drg.samples import city_settings, schemes
-    from drg.settle import settle_month, settle_year
+    from drg.settle import settle_months, settle_year
     from drg.synth import synthesize
 
     out = Path(out)
@@ -93,9 +94,9 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
     grouped = {y: grouped_dir / f"cases-{y}.parquet" for y in DEMO_YEARS}
 
     tables = out / "tables"
-    scheme_id = scheme.manifest.get("name", "demo")
+    scheme_id = scheme_id_of(scheme)
     weights_summary = st.run("weights and coefficients", build_tables, [grouped[y] for y in HISTORY_YEARS],
-                             city.hospitals, POLICY, tables, year=SETTLEMENT_YEAR, scheme_id=scheme_id)
+                             city.hospitals, POLICY, tables, year=SETTLEMENT_YEAR)
     priced_dir = out / "priced"
     priced_dir.mkdir(exist_ok=True)
     priced = {}
@@ -105,16 +106,12 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
 
     ledger_path = out / "ledger.duckdb"
     ledger = Ledger(ledger_path)
-    common = dict(ledger=ledger, replace=True, scheme_id=scheme_id)
+    common = dict(ledger=ledger, replace=True)  # the scheme id travels in the priced files' metadata
     last = HISTORY_YEARS[-1]
     st.run(f"settle {last}", settle_year, priced[last], city.hospitals, city.budget, city.county_income, POLICY,
            last, out=out / "settle" / str(last), **common)
-    months = []
-    for m in range(1, 13):
-        period = f"{SETTLEMENT_YEAR}-{m:02d}"
-        months.append(st.run(f"month {period}", settle_month, priced[SETTLEMENT_YEAR], city.hospitals,
-                             city.budget, city.county_income, POLICY, period,
-                             out=out / "settle" / period, **common))
+    months = st.run(f"months {SETTLEMENT_YEAR}-01..12", settle_months, priced[SETTLEMENT_YEAR], city.hospitals,
+                    city.budget, city.county_income, POLICY, SETTLEMENT_YEAR, out=out / "settle", **common)
     annual = st.run(f"settle {SETTLEMENT_YEAR}", settle_year, priced[SETTLEMENT_YEAR], city.hospitals,
                     city.budget, city.county_income, POLICY, SETTLEMENT_YEAR,
                     out=out / "settle" / str(SETTLEMENT_YEAR), **common)

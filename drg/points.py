@@ -530,7 +530,10 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     priced = price_cases(t, w, c, pol, reviews=rv, violations=vv, year=year, engine=engine, file=str(cases))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(priced, out)
+    meta = {**(priced.schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
+    if w.scheme_id:
+        meta[b"drg.scheme_id"] = w.scheme_id.encode()
+    pq.write_table(priced.replace_schema_metadata(meta), out)
     totals = hospital_point_totals(priced, pol)
     pq.write_table(totals, out.with_name(out.stem + ".hospital_totals.parquet"))
     import pyarrow.compute as pc

@@ -38,8 +38,9 @@ class GroupSummary:
 class GroupedWriter:
     """Writes grouped batches to Parquet (streaming) or CSV (collected; lists joined with ``|``)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, metadata: dict[bytes, bytes] | None = None) -> None:
         self.path = Path(path)
+        self.metadata = metadata or {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.csv = self.path.suffix.lower() == ".csv"
         self._writer: pq.ParquetWriter | None = None
@@ -50,7 +51,8 @@ class GroupedWriter:
             self._chunks.append(table)
             return
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema)
+            schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self.metadata})
+            self._writer = pq.ParquetWriter(self.path, schema)
         self._writer.write_table(table.cast(self._writer.schema) if table.schema != self._writer.schema
                                  else table)
 
@@ -70,7 +72,7 @@ class GroupedWriter:
         else:
             schema = empty_schema or pa.schema([("case_id", pa.string())] + [
                 (c, pa.int8() if c == "cc_level" else pa.string()) for c in RESULT_COLUMNS])
-            pq.write_table(schema.empty_table(), self.path)
+            pq.write_table(schema.empty_table().replace_schema_metadata(self.metadata), self.path)
 
 
 def grouped_table(batch, results: dict[str, pa.Array], *, slim: bool, keep: list[str] | None = None) -> pa.Table:
@@ -89,6 +91,12 @@ def grouped_table(batch, results: dict[str, pa.Array], *, slim: bool, keep: list
     return base
 
 
+def scheme_id(scheme: Scheme) -> str:
+    """The scheme's id as carried by grouped, priced and settled files: ``name@version``."""
+    m = scheme.manifest
+    return f"{m.get('scheme', 'scheme')}@{m.get('version', '')}"
+
+
 def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: bool = False,
                   keep: list[str] | None = None, on_rows: Callable[[int], None] | None = None) -> GroupSummary:
     """Group every batch and write the grouped-case file.
@@ -103,7 +111,7 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     on_rows : called with the running row count after each batch (progress bars).
     """
     grouper = BatchGrouper(scheme)
-    writer = GroupedWriter(out)
+    writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()})
     summary = GroupSummary()
     for batch in prefetch(batches):
         if batch.num_rows == 0:
