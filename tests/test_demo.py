@@ -52,3 +52,13 @@ def test_statements_and_chart_are_written(demo):
     st = out / "statements"
     assert (st / "point_values.png").stat().st_size > 1000
     assert list(st.rglob("*.xlsx")) and list(st.rglob("*.csv"))
+
+
+def test_scheme_id_travels_from_grouping_to_the_ledger(demo):
+    import pyarrow.parquet as pq
+
+    out, s = demo
+    grouped = (pq.read_schema(out / "grouped" / "cases-2025.parquet").metadata or {})[b"drg.scheme_id"].decode()
+    priced = (pq.read_schema(out / "priced" / "cases-2025.parquet").metadata or {})[b"drg.scheme_id"].decode()
+    assert grouped == priced == s["annual"]["scheme_id"]
+    assert grouped.startswith("demo@")
