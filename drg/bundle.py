@@ -309,9 +309,10 @@ def publish(scheme: str | Path, tables: str | Path, policy: str | Path, out: str
     if weights.policy_id and weights.policy_id != pol.id:
         warnings.append(f"the weights were computed under policy {weights.policy_id!r}, the bundle's policy is "
                         f"{pol.id!r}")
-    if weights.scheme_id and weights.scheme_id not in (sch.name, sch.version):
-        warnings.append(f"the weights name scheme {weights.scheme_id!r}; the scheme file is {sch.name} "
-                        f"{sch.version}")
+    sid = f"{sch.manifest.get('scheme', sch.name)}@{sch.manifest.get('version', sch.version)}"  # grouper.pipeline
+    if weights.scheme_id and weights.scheme_id not in (sch.name, sch.version, sid):
+        warnings.append(f"the weights were computed on cases grouped with scheme {weights.scheme_id!r}; the "
+                        f"scheme file is {sid}")
     codes_map = None
     if codes is not None:
         from grouper.rules import load_code_dictionary
@@ -343,7 +344,7 @@ def publish(scheme: str | Path, tables: str | Path, policy: str | Path, out: str
         "policy_id": pol.id,
         "policy_name": pol.name,
         "settlement_year": weights.settlement_year if weights.settlement_year is not None else pol.year,
-        "scheme": {"name": sch.name, "version": sch.version, "source_file": scheme.name},
+        "scheme": {"name": sch.name, "version": sch.version, "id": sid, "source_file": scheme.name},
         "weights": {"history_years": list(weights.years), "drgs": weights.table.num_rows,
                     "all_drg_mean_yuan": round(weights.a_yuan, 2)},
         "hospitals": len(set(coefs.column("hospital_id").to_pylist())),
