@@ -26,21 +26,13 @@ from fractions import Fraction
 import numpy as np
 from numba import njit
 
+from drg.money import round_half_away  # re-exported: the one rounding rule of SPEC §0.1
+
 NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
 CLASS_NAMES = ("normal", "high", "low", "unstable", "per_diem", "ungroupable", "review")
 
 
 # --------------------------------------------------------------------------------------------- exact helpers
-def round_half_away(x: Fraction | Decimal | int) -> int:
-    """Round an exact number to the nearest integer, halves away from zero."""
-    x = Fraction(x)
-    n, d = x.numerator, x.denominator
-    q, r = divmod(abs(n), d)
-    if 2 * r >= d:
-        q += 1
-    return q if n >= 0 else -q
-
-
 def to_units(x: Fraction | Decimal | float | int, scale: int) -> int:
     """``x`` in units of ``1/scale``, rounded half away from zero on the exact decimal.
 

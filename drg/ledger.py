@@ -195,7 +195,6 @@ class Ledger:
 
     def table(self, name: str, run_id: str | None = None):
         """A ledger table as a polars frame (optionally one run's rows)."""
-        import polars as pl
 
         if name not in LEDGER_TABLES:
             raise InputError(f"no ledger table {name!r} (tables: {', '.join(LEDGER_TABLES)})")

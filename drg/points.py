@@ -313,7 +313,6 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
             adjusted[i] = 0
 
     # ---- output (strings built by taking from small dictionaries, never per-row Python objects)
-    import pyarrow.compute as pc
 
     def strings(codes: np.ndarray, names: list) -> pa.Array:
         return pc.take(pa.array(names, pa.string()), pa.array(codes.astype(np.int32)))

@@ -393,8 +393,8 @@ def group_case(scheme: Scheme, case: Case, explain: bool = False, exact: bool = 
     res = group_encoded(scheme, case, dx_ids, px_ids, explain=explain)
     res.notes = note_text(scheme, res.note_flags, dx_raw, dx_ids, px_raw, px_ids, case.vent_hours)
     if explain:
-        head = [f"diagnoses: " + ", ".join(f"{c}{'' if i >= 0 else ' (unknown)'}" for c, i in zip(dx_raw, dx_ids)),
-                f"procedures: " + (", ".join(f"{c}{'' if i >= 0 else ' (unknown)'}" for c, i in zip(px_raw, px_ids))
+        head = ["diagnoses: " + ", ".join(f"{c}{'' if i >= 0 else ' (unknown)'}" for c, i in zip(dx_raw, dx_ids)),
+                "procedures: " + (", ".join(f"{c}{'' if i >= 0 else ' (unknown)'}" for c, i in zip(px_raw, px_ids))
                                    or "none")]
         res.steps = head + res.steps
     return res

@@ -193,7 +193,6 @@ def load_scheme(path: str | Path) -> Scheme:
 
 def _drg_splits(adrg: str, drgs: list[str]) -> list[int]:
     """Split type of each DRG of an ADRG, from the code's last digit (1 MCC, 3 CC, 5 none, 9 no split)."""
-    has3 = any(d[3] == "3" for d in drgs)
     out = []
     for d in drgs:
         s = d[3]
