@@ -6,20 +6,12 @@ the file whole, synthesis against writing the same table back.
 
 from __future__ import annotations
 
-import time
 
 import pyarrow.parquet as pq
 
-from conftest import record
+from conftest import best_of, record
 
 
-def _best_of(fn, rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def test_check_vs_pyarrow_read(benchmark, synthetic_city, bench_dir):
@@ -27,7 +19,7 @@ def test_check_vs_pyarrow_read(benchmark, synthetic_city, bench_dir):
 
     path = synthetic_city["result"].case_files[synthetic_city["settlement_year"]]
     rows = pq.ParquetFile(path).metadata.num_rows
-    read_s = _best_of(lambda: pq.read_table(path))
+    read_s = best_of(lambda: pq.read_table(path))
     summary = benchmark.pedantic(lambda: check_cases(path, rejects=bench_dir / "rejects.parquet"),
                                  rounds=3, iterations=1)
     assert summary.read == rows == summary.accepted + summary.rejected
@@ -48,7 +40,7 @@ def test_synth_vs_pyarrow_write(benchmark, synthetic_city, bench_dir, bench_case
                                                    years=[2025], seed=9), rounds=1, iterations=1)
     path = result.case_files[2025]
     table = pq.read_table(path)
-    write_s = _best_of(lambda: pq.write_table(table, bench_dir / "copy.parquet", compression="zstd",
+    write_s = best_of(lambda: pq.write_table(table, bench_dir / "copy.parquet", compression="zstd",
                                               row_group_size=1 << 20), rounds=1)
     synth_s = benchmark.stats.stats.min
     record(benchmark, rows=table.num_rows, synth_s=synth_s, pyarrow_write_s=write_s,

@@ -14,7 +14,6 @@ Cases are the 3,000 reference cases of ../shared replicated to the run's size (2
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SHARED, record
+from conftest import SHARED, best_of, record
 
 REF_CASES = SHARED / "reference" / "chs_drg_11_cases.parquet"
 GROUPING = ["case_id", "sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px"]
@@ -57,13 +56,6 @@ def case_file(bench_dir, bench_cases) -> Path:
     return out
 
 
-def _best(fn, rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def test_kernel(benchmark, scheme_file, case_file):
@@ -77,7 +69,7 @@ def test_kernel(benchmark, scheme_file, case_file):
     enc = BatchGrouper(s).encode(table)
     group_encoded_batch(s, **enc)                       # compile / load the cached kernel
     n = table.num_rows
-    base = _best(lambda: pc.dictionary_encode(pc.list_flatten(table.column("dx"))))
+    base = best_of(lambda: pc.dictionary_encode(pc.list_flatten(table.column("dx"))))
     benchmark.pedantic(lambda: group_encoded_batch(s, **enc), rounds=5, iterations=1)
     t = benchmark.stats.stats.min
     record(benchmark, cases=n, cases_per_s=n / t, ratio_to_pyarrow_encode=t / base)
@@ -94,7 +86,7 @@ def _group(scheme_file, case_file, out, slim: bool) -> None:
 
 
 def test_group_slim_end_to_end(benchmark, scheme_file, case_file, bench_dir, bench_cases):
-    base = _best(lambda: pq.read_table(case_file, columns=GROUPING), rounds=2)
+    base = best_of(lambda: pq.read_table(case_file, columns=GROUPING), rounds=2)
     _group(scheme_file, case_file, bench_dir / "warm.parquet", slim=True)     # imports, kernel cache
     benchmark.pedantic(lambda: _group(scheme_file, case_file, bench_dir / "slim.parquet", True), rounds=2,
                        iterations=1)
@@ -109,7 +101,7 @@ def test_group_full_end_to_end(benchmark, scheme_file, case_file, bench_dir, ben
             t = t.append_column(c, t.column("case_id"))
         pq.write_table(t, bench_dir / "pyarrow_rw.parquet")
 
-    base = _best(read_write, rounds=2)
+    base = best_of(read_write, rounds=2)
     benchmark.pedantic(lambda: _group(scheme_file, case_file, bench_dir / "full.parquet", False), rounds=2,
                        iterations=1)
     t = benchmark.stats.stats.min

@@ -10,22 +10,14 @@ whole file-to-file run and for the computation alone (files already in memory).
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from conftest import record
+from conftest import best_of, record
 
 
-def _best_of(fn, rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def price_polars_frame(df, w, c, policy, a_fen: float, year: int | None):
@@ -195,7 +187,7 @@ def test_points_vs_polars(benchmark, priced_setup, bench_dir):
     benchmark.pedantic(lambda: price_file(s["cases"], s["tables"], s["policy"], ours, year=s["year"]),
                        rounds=3, iterations=1)
     engine_s = benchmark.stats.stats.min
-    polars_s = _best_of(lambda: price_polars_file(s["cases"], s["tables"], s["policy"], theirs, s["year"]))
+    polars_s = best_of(lambda: price_polars_file(s["cases"], s["tables"], s["policy"], theirs, s["year"]))
     a, b = pl.read_parquet(ours), pl.read_parquet(theirs)
     assert a.columns == b.columns
     assert a.equals(b), "engine and polars outputs differ"
@@ -223,6 +215,6 @@ def test_points_compute_only_vs_polars(benchmark, priced_setup):
     price_cases(t, w, c, s["policy"], year=s["year"])
     benchmark.pedantic(lambda: price_cases(t, w, c, s["policy"], year=s["year"]), rounds=3, iterations=1)
     engine_s = benchmark.stats.stats.min
-    polars_s = _best_of(lambda: price_polars_frame(raw, wdf, cdf, s["policy"], a_fen, s["year"]))
+    polars_s = best_of(lambda: price_polars_frame(raw, wdf, cdf, s["policy"], a_fen, s["year"]))
     record(benchmark, rows=t.num_rows, engine_s=engine_s, polars_s=polars_s,
            ratio_polars_over_engine=polars_s / engine_s)

@@ -8,21 +8,13 @@ synthetic city. Invariants are asserted on the result of the timed run.
 
 from __future__ import annotations
 
-import time
 
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import record
+from conftest import best_of, record
 
 
-def _best_of(fn, rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +52,7 @@ def test_settle_year_vs_pyarrow_read(benchmark, settle_setup, bench_dir):
     settle_s = benchmark.stats.stats.min
     cols = list(PRICED_REQUIRED) + [c for c in PRICED_OPTIONAL
                                     if c in pq.ParquetFile(s["priced"]).schema_arrow.names]
-    read_s = _best_of(lambda: pq.read_table(s["priced"], columns=cols))
+    read_s = best_of(lambda: pq.read_table(s["priced"], columns=cols))
     check_invariants(result)
     for pool, p in result.pools.items():
         h = result.hospitals.filter(pl.col("pool") == pool)
@@ -81,5 +73,5 @@ def test_read_priced_vs_pyarrow_read(benchmark, settle_setup):
     reduce_s = benchmark.stats.stats.min
     cols = list(PRICED_REQUIRED) + [c for c in PRICED_OPTIONAL
                                     if c in pq.ParquetFile(s["priced"]).schema_arrow.names]
-    read_s = _best_of(lambda: pq.read_table(s["priced"], columns=cols))
+    read_s = best_of(lambda: pq.read_table(s["priced"], columns=cols))
     record(benchmark, reduce_s=reduce_s, pyarrow_read_s=read_s, ratio_reduce_over_read=reduce_s / read_s)

@@ -8,6 +8,7 @@ machines are shared and noisy.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,13 @@ def record(benchmark, **figures) -> None:
     for k, v in figures.items():
         benchmark.extra_info[k] = v
     print("  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+
+
+def best_of(fn, rounds: int = 3) -> float:
+    """The fastest of ``rounds`` timed calls of ``fn`` (seconds): the baseline side of every ratio."""
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
