@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from drg.errors import InputError
+from drg.exact import CLASS_NAMES, PER_DIEM, price_one_exact, round_half_away, to_units
 
 __all__ = ["CaseInput", "estimate_case", "price_one", "suggest_codes", "check_codes", "format_case",
            "estimate_file", "parse_yuan", "fen_text", "round_half_away", "to_units", "case_from_json",
            "normal_cost_range"]
 
-NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
-CLASS_NAMES = ("normal", "high", "low", "unstable", "per_diem", "ungroupable", "review")
 CLASS_ZH = {"normal": "正常病例", "high": "高倍率病例", "low": "低倍率病例", "unstable": "非稳定病组",
             "per_diem": "床日付费", "ungroupable": "未入组", "review": "特病单议"}
 UNGROUPABLE_DRG = "0000"
@@ -42,30 +41,6 @@ SPLIT_TEXT = {"1": "伴严重并发症或合并症 (needs an MCC)", "3": "伴并
 
 
 # --------------------------------------------------------------------------------------------- arithmetic
-def round_half_away(x: Fraction | Decimal | int) -> int:
-    """Round an exact number to the nearest integer, halves away from zero (四舍五入)."""
-    x = Fraction(x)
-    q, r = divmod(abs(x.numerator), x.denominator)
-    if 2 * r >= x.denominator:
-        q += 1
-    return q if x.numerator >= 0 else -q
-
-
-def _div_half_away(n: int, d: int) -> int:
-    """Integer ``n / d`` (``d`` > 0) rounded half away from zero."""
-    q, r = divmod(abs(n), d)
-    if 2 * r >= d:
-        q += 1
-    return q if n >= 0 else -q
-
-
-def to_units(x: Fraction | Decimal | float | int, scale: int) -> int:
-    """``x`` in units of ``1/scale``; a float is read as the decimal it prints as (as ``drg.kernels``)."""
-    if isinstance(x, float):
-        x = Decimal(repr(x))
-    return round_half_away(Fraction(x) * scale)
-
-
 def parse_yuan(text: str | int | float | Decimal | None, field_name: str = "money") -> int | None:
     """A yuan amount as typed (``"52300.50"``) → int fen, half away from zero on the exact decimal."""
     if text is None or text == "":
@@ -332,35 +307,12 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
         else:
             coef_u, src = to_units(v, scale), {"h": "hospital", "t": "tier", "1": "1.0"}[hosp["coef_source"][w]]
 
-    c = Fraction(int(cost_fen))
-    a = Fraction(tables.a_fen)
-    nan = None
-    no_weight = False
-    if ungroupable:
-        cls = UNGROUPABLE
-        pts = 0 if pr.ungroupable == "review" else round_half_away(c / a * 100 * scale * Fraction(pr.ungroupable_factor))
-        ratio = nan
-    elif per_diem and w >= 0 and pdp_u is not None:
-        cls, pts = PER_DIEM, pdp_u * bed_days
-        ratio = (float(cost_fen) / bed_days) / pdm
-    elif not hasw:
-        cls, pts, ratio, no_weight = UNSTABLE, round_half_away(c / a * 100 * scale), nan, True
-    else:
-        rr = c / Fraction(mean)
-        ratio = float(rr)
-        if not stable:
-            cls, pts = UNSTABLE, round_half_away(c / a * 100 * scale)
-        else:
-            bpf = Fraction(bp_u)
-            coef = Fraction(coef_u, scale)
-            hf, low = Fraction(h), Fraction(pr.low_ratio)
-            if rr >= hf:
-                cls, pts = HIGH, round_half_away(bpf * coef + (rr - hf) * bpf)
-            elif rr <= low:
-                v = bpf * rr if pr.low_outlier_rule == "jinhua" else bpf * coef * rr
-                cls, pts = LOW, min(round_half_away(v), bp_u)
-            else:
-                cls, pts = NORMAL, round_half_away(bpf * coef)
+    # the arithmetic is the batch engine's exact twin (drg.exact), so an estimate cannot drift from it
+    cls, pts, r, no_weight = price_one_exact(
+        int(cost_fen), bed_days, ungroupable, False, 0, per_diem and w >= 0, coef_u, bp_u if hasw else None,
+        mean, stable, h, pdp_u, pdm, tables.a_fen, pr.low_ratio, pr.low_outlier_rule == "jinhua",
+        pr.ungroupable == "review", pr.ungroupable_factor, scale)
+    ratio = None if r != r else r  # NaN: no cost ratio for this class
     note = ""
     if no_weight:
         note = "no weight: priced as unstable"
@@ -660,7 +612,6 @@ def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None
     import dataclasses
 
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from drg.cases import ESTIMATE_REQUIRED, read_cases, write_rejects
     from grouper.reference import Case, group_case
@@ -756,7 +707,7 @@ def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None
     raw_u = [int(round(x * scale)) for x in priced.column("points").to_pylist()]
     pv_of = {x: bundle.point_value(x) for x in set(ins)}
     pvs = [pv_of[x] for x in ins]
-    ent = [None if pv is None else _div_half_away(u * pv.fen_per_point.numerator, scale * pv.fen_per_point.denominator)
+    ent = [None if pv is None else round_half_away(Fraction(u * pv.fen_per_point.numerator, scale * pv.fen_per_point.denominator))
            for u, pv in zip(pts_u, pvs)]
     pv_yuan = {x: None if pv is None else float(pv.yuan_text) for x, pv in pv_of.items()}
     cost = priced.column("total_cost_fen").to_pylist()
