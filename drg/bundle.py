@@ -158,11 +158,11 @@ def policy_toml(policy_path: str | Path) -> str:
     Each key keeps the value written in the file that set it; the ``[sources]`` table keeps the cited
     source of every value that had one, so ``drg policy show`` on the bundle's copy cites the same sources.
     """
-    from drg.policy import _read_flat, _resolve, load_policy  # _read_flat: the flat values behind load_policy
+    from drg.policy import load_policy, read_policy_values, resolve_policy_path
 
-    path = _resolve(policy_path)
+    path = resolve_policy_path(policy_path)
     pol = load_policy(path)
-    flat, origins = _read_flat(path)
+    flat, origins = read_policy_values(path)
     flat.pop("policy.extends", None)
     flat["policy.id"] = (pol.id, str(path))
     sections: dict[str, list[tuple[str, Any]]] = {}

@@ -42,7 +42,8 @@ __all__ = [
     "Policy", "WeightsPolicy", "TrimPolicy", "PerDiemPolicy", "CoefPolicy", "Blend", "PricingPolicy",
     "HighStep", "ReadmissionPolicy", "ViolationPolicy", "BudgetPolicy", "PrepaymentPolicy",
     "ReservePolicy", "CountyPolicy", "MonitoringPolicy", "PolicyInfo",
-    "load_policy", "list_policies", "policy_rows", "policy_to_dict", "policies_dir", "PARAMS",
+    "load_policy", "list_policies", "resolve_policy_path", "read_policy_values", "policy_rows", "policy_to_dict",
+    "policies_dir", "PARAMS",
 ]
 
 DEFAULT = "default — a city must confirm"
@@ -486,7 +487,8 @@ def policies_dir() -> Path:
     return Path(str(files("drg_data"))) / "policies"
 
 
-def _resolve(name_or_path: str | Path) -> Path:
+def resolve_policy_path(name_or_path: str | Path) -> Path:
+    """The TOML file of a shipped profile name (``jinhua``) or of a path; an error lists the shipped names."""
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.exists():
@@ -499,8 +501,10 @@ def _resolve(name_or_path: str | Path) -> Path:
     raise PolicyError(f"no policy profile named {str(name_or_path)!r} (shipped: {names})", file=str(name_or_path))
 
 
-def _read_flat(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
-    """Flat dotted values and their origins, following ``extends``."""
+def read_policy_values(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """A policy file's values as flat dotted keys (``readmission.window_days``) with where each came from,
+    following ``extends``: the values behind :func:`load_policy`, before typing (``drg publish`` writes
+    them out resolved)."""
     file = str(path)
     if path.resolve() in seen:
         raise PolicyError("policy extends itself (cycle)", file=file, key="policy.extends")
@@ -525,10 +529,10 @@ def _read_flat(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[str,
     if ext is not None:
         if not isinstance(ext, str):
             raise PolicyError("policy.extends must be a profile name or path", file=file, key="policy.extends")
-        base_path = (path.parent / ext) if ext.endswith(".toml") else _resolve(ext)
+        base_path = (path.parent / ext) if ext.endswith(".toml") else resolve_policy_path(ext)
         if not base_path.exists():
             raise PolicyError(f"policy.extends: {ext!r} not found", file=file, key="policy.extends")
-        values, origins = _read_flat(base_path, seen + (path.resolve(),))
+        values, origins = read_policy_values(base_path, seen + (path.resolve(),))
         for k in ("policy.id", "policy.name", "policy.description", "policy.extends"):
             values.pop(k, None)
             origins.pop(k, None)
@@ -576,8 +580,8 @@ def load_policy(name_or_path: str | Path) -> Policy:
     PolicyError
         Unknown key, wrong type or value; the message names the key and the file.
     """
-    path = _resolve(name_or_path)
-    flat, src = _read_flat(path)
+    path = resolve_policy_path(name_or_path)
+    flat, src = read_policy_values(path)
     v: dict[str, Any] = {}
     origins: dict[str, tuple[str, str]] = {}
     for p in PARAMS:
