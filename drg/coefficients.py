@@ -57,33 +57,17 @@ def tier_chain(observed: dict[str, Fraction], tiers: tuple[str, ...], down: Deci
 
 
 def read_hospitals(path: str | Path, policy: Policy) -> pa.Table:
-    """Read the hospitals table (``hospital_id, name, tier, county``; Parquet or CSV) and check tiers."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("hospitals table not found", file=str(path))
-    if path.suffix.lower() == ".csv":
-        import pyarrow.csv as pcsv
+    """The hospitals table's ``hospital_id, tier`` (read by :func:`drg.pooling.read_hospitals`), every tier
+    checked against the policy's ``coef.tiers``."""
+    from drg.pooling import read_hospitals as read_rows
 
-        t = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
-            column_types={"hospital_id": pa.string(), "tier": pa.string(), "county": pa.string()}))
-    else:
-        import pyarrow.parquet as pq
-
-        t = pq.read_table(path)
-    for c in ("hospital_id", "tier"):
-        if c not in t.column_names:
-            raise InputError(f"missing column {c}", file=str(path), field=c)
-    ids = t.column("hospital_id").cast(pa.string()).to_pylist()
-    tiers = t.column("tier").cast(pa.string()).to_pylist()
-    seen = set()
-    for i, (h, tr) in enumerate(zip(ids, tiers), start=1):
-        if h is None or h in seen:
-            raise InputError("hospital_id missing or duplicated", file=str(path), row=i, field="hospital_id")
-        seen.add(h)
-        if tr not in policy.coef.tiers:
-            raise InputError(f"tier {tr!r} is not one of the policy's coef.tiers "
-                             f"{', '.join(policy.coef.tiers)}", file=str(path), row=i, field="tier")
-    return pa.table({"hospital_id": pa.array(ids, pa.string()), "tier": pa.array(tiers, pa.string())})
+    rows = read_rows(path, required=("hospital_id", "tier"))
+    for hid, info in rows.items():
+        if info["tier"] not in policy.coef.tiers:
+            raise InputError(f"tier {info['tier']!r} is not one of the policy's coef.tiers "
+                             f"{', '.join(policy.coef.tiers)}", file=str(path), row=info["row"], field="tier")
+    return pa.table({"hospital_id": pa.array(list(rows), pa.string()),
+                     "tier": pa.array([info["tier"] for info in rows.values()], pa.string())})
 
 
 def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+__all__ = ["run_demo", "print_summary", "group_year", "DEMO_YEARS", "HISTORY_YEARS", "SETTLEMENT_YEAR"]
+
 HISTORY_YEARS = (2023, 2024)
 SETTLEMENT_YEAR = 2025
 DEMO_YEARS = (*HISTORY_YEARS, SETTLEMENT_YEAR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["InputError", "PolicyError", "InvariantError"]
+
 
 class InputError(Exception):
     """The input or policy is wrong (CLI exit code 1).

@@ -48,8 +48,14 @@ def read_table(path: str | Path, required: tuple[str, ...], role: str):
     try:
         if suffix == ".parquet":
             df = pl.read_parquet(path)
-        elif suffix == ".csv":
-            df = pl.read_csv(path, infer_schema_length=0)  # all strings: exact decimals, codes keep zeros
+        elif suffix == ".csv":  # all strings: exact decimals, codes keep zeros; UTF-8 or GBK detected
+            import io
+
+            from drg.cases import detect_encoding
+
+            data = path.read_bytes()
+            text = data.decode(detect_encoding(data)).lstrip("\ufeff")
+            df = pl.read_csv(io.StringIO(text), infer_schema_length=0)
         elif suffix in (".xlsx", ".xls"):
             df = pl.read_excel(path, infer_schema_length=0)
         else:
@@ -119,16 +125,27 @@ def read_county_income(path: str | Path) -> dict[tuple[int, str, str], tuple[int
     return out
 
 
-def read_hospitals(path: str | Path) -> dict[str, dict]:
-    """``hospitals`` table → ``{hospital_id: {"name", "tier", "county"}}``."""
+def read_hospitals(path: str | Path, required: tuple[str, ...] = ("hospital_id",)) -> dict[str, dict]:
+    """``hospitals`` table → ``{hospital_id: {"name", "tier", "county", "row"}}`` in file order.
+
+    The one reader of the hospitals table (Parquet, CSV in UTF-8 or GBK, Excel): a missing or repeated
+    ``hospital_id`` is an error naming the row; ``required`` names columns that must exist and be filled.
+    """
     file = str(path)
-    df = read_table(path, ("hospital_id",), "hospitals")
+    df = read_table(path, tuple(dict.fromkeys(("hospital_id", *required))), "hospitals")
     out: dict[str, dict] = {}
     for i, row in enumerate(df.iter_rows(named=True), start=1):
-        hid = str(row["hospital_id"]).strip()
+        raw = row["hospital_id"]
+        hid = "" if raw is None else str(raw).strip()
+        if not hid:
+            raise InputError("hospital_id is missing", file=file, row=i, field="hospital_id")
         if hid in out:
             raise InputError(f"hospital {hid} listed twice", file=file, row=i, field="hospital_id")
-        out[hid] = {"name": row.get("name") or "", "tier": row.get("tier") or "", "county": row.get("county") or ""}
+        for c in required:
+            if row.get(c) is None or str(row[c]).strip() == "":
+                raise InputError(f"{c} is missing", file=file, row=i, field=c)
+        out[hid] = {"name": row.get("name") or "", "tier": str(row.get("tier") or "").strip(),
+                    "county": row.get("county") or "", "row": i}
     return out
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+__all__ = ["row_progress"]
+
 
 @contextmanager
 def row_progress(description: str, total: int | None, *, enabled: bool = True) -> Iterator:

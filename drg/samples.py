@@ -13,6 +13,8 @@ from pathlib import Path
 
 from drg.errors import InputError
 
+__all__ = ["SchemeSample", "data_dir", "schemes", "cities", "city_settings", "resolve_rules"]
+
 
 def data_dir() -> Path:
     """The root of the shipped sample data."""

@@ -36,6 +36,8 @@ import pyarrow.parquet as pq
 
 from drg.errors import InputError
 
+__all__ = ["CitySettings", "SynthResult", "synthesize", "TIERS", "TIER_COST_LEVEL"]
+
 TIERS = ("A", "B", "C", "D", "E")
 #: Relative cost level of each tier (三甲 above 三乙 … above 一级 and below).
 TIER_COST_LEVEL = {"A": 1.18, "B": 1.06, "C": 1.0, "D": 0.9, "E": 0.8}

@@ -18,6 +18,8 @@ import numpy as np
 
 from grouper.rules.model import CodeDictionary, RuleSet
 
+__all__ = ["Catalogue", "build_catalogue", "newborn_band", "SEX_OF_MDC"]
+
 #: Sex required by a sex-specific MDC (1 male, 2 female); MDCO is female by nature, not by rule.
 SEX_OF_MDC = {"MDCM": 1, "MDCN": 2, "MDCO": 2}
 

@@ -109,3 +109,23 @@ def test_counties_table_matches_fund_payments_on_synthetic_city(tmp_path):
     g = r.counties.filter(pl.col("balance") < 0)
     for x in g.iter_rows(named=True):
         assert x["city_share"] + x["county_share"] == -x["balance"]
+
+
+def test_one_hospitals_reader_for_gbk_csv_and_tier_errors_name_the_row(tmp_path):
+    from drg.coefficients import read_hospitals as hospital_tiers
+    from drg.errors import InputError
+    from drg.policy import load_policy
+    from drg.pooling import read_hospitals
+
+    path = tmp_path / "hospitals.csv"
+    path.write_bytes("hospital_id,name,tier,county\nH0001,东湖区第一人民医院,A,东湖区\nH0002,南江县中医医院,C,南江县\n"
+                     .encode("gbk"))
+    rows = read_hospitals(path)
+    assert rows["H0001"]["name"] == "东湖区第一人民医院" and rows["H0002"]["county"] == "南江县"
+    assert hospital_tiers(path, load_policy("demo")).column("tier").to_pylist() == ["A", "C"]
+    path.write_text("hospital_id,name,tier,county\nH0001,x,A,c\nH0002,y,Z,c\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"hospitals.csv, row 2, field 'tier'"):
+        hospital_tiers(path, load_policy("demo"))
+    path.write_text("hospital_id,name,tier,county\n,x,A,c\n", encoding="utf-8")
+    with pytest.raises(InputError, match="row 1.*hospital_id"):
+        read_hospitals(path)
