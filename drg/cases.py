@@ -29,7 +29,6 @@ all of them with the fields involved):
 from __future__ import annotations
 
 import io
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -40,7 +39,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from drg.errors import InputError
+from drg.errors import InputError, read_toml
 
 #: The contract's columns and their Arrow types (money columns accept decimal or float64 yuan).
 CASE_SCHEMA: dict[str, pa.DataType] = {
@@ -152,12 +151,7 @@ class ColumnMapping:
     @classmethod
     def load(cls, path: str | Path) -> ColumnMapping:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("column mapping file not found", file=str(path)) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"not valid TOML: {exc}", file=str(path)) from None
+        raw = read_toml(path, "column mapping file")
         unknown = set(raw) - {"columns", "values", "sheet", "encoding"}
         if unknown:
             raise InputError(f"unknown key(s) {sorted(unknown)}; expected columns, values, sheet, encoding",

@@ -12,7 +12,6 @@ from typing import Optional
 
 import typer
 
-GROUP_REQUIRED = ("case_id", "sex", "age", "dx")
 
 
 def _split_codes(text: str | None) -> list[str]:
@@ -80,9 +79,8 @@ def register(app, scheme_app=None, **_: object) -> None:
         """Group a case file: adds mdc, adrg, drg, cc_level, group_status, group_note to every case."""
         import sys
 
-        from drg.cases import RejectWriter, read_cases
         from drg.progress import row_progress
-        from grouper.pipeline import group_batches
+        from grouper.pipeline import group_file
         from grouper.scheme import load_scheme
 
         s = load_scheme(scheme)
@@ -91,30 +89,17 @@ def register(app, scheme_app=None, **_: object) -> None:
             import pyarrow.parquet as pq
 
             total = pq.ParquetFile(cases).metadata.num_rows
-        read_columns = None
-        if slim and cases.suffix.lower() in (".parquet", ".pq"):
-            read_columns = ["case_id", "sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px"]
-        rej = RejectWriter(rejects)
-        n_read = 0
-
-        def accepted():
-            nonlocal n_read
-            for b in read_cases(cases, mapping=columns, required=GROUP_REQUIRED, columns=read_columns):
-                rej.write(b.rejected)
-                n_read += b.n_read
-                yield b.accepted
-
         with row_progress("grouping", total, enabled=not quiet and not as_json and sys.stderr.isatty()) as upd:
-            summary = group_batches(s, accepted(), out, slim=slim, on_rows=lambda n: upd(n_read))
-        rej.close()
-        result = summary.to_dict() | {"read": n_read, "rejected": rej.count, "out": str(out)}
+            summary = group_file(s, cases, out, rejects=rejects, slim=slim, mapping=columns,
+                                 on_rows=upd)
+        result = summary.to_dict()
         if as_json:
             typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
             return
         from rich.console import Console
 
         con = Console()
-        con.print(f"read {n_read:,}, grouped {summary.rows:,}, rejected {rej.count:,} → {out}")
+        con.print(f"read {summary.read:,}, grouped {summary.rows:,}, rejected {summary.rejected:,} → {out}")
         for k, v in summary.by_status.most_common():
             con.print(f"  {k}: {v:,}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "PolicyError", "InvariantError"]
+__all__ = ["InputError", "PolicyError", "InvariantError", "read_toml"]
 
 
 class InputError(Exception):
@@ -39,3 +39,17 @@ class PolicyError(InputError):
 
 class InvariantError(RuntimeError):
     """A money invariant of a settlement run does not hold; the run is refused, nothing is written."""
+
+
+def read_toml(path, what: str = "settings file") -> dict:
+    """Read a TOML file; a missing file or a syntax error is an :class:`InputError` naming the file."""
+    import tomllib
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=str(path)) from None

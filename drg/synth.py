@@ -24,7 +24,6 @@ year's fund spending grown by ``budget_growth``), ``county_income.parquet`` and 
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
@@ -34,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from drg.errors import InputError
+from drg.errors import InputError, read_toml
 
 __all__ = ["CitySettings", "SynthResult", "synthesize", "TIERS", "TIER_COST_LEVEL"]
 
@@ -76,12 +75,7 @@ class CitySettings:
     @classmethod
     def load(cls, path: str | Path) -> CitySettings:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("city settings file not found", file=str(path)) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"not valid TOML: {exc}", file=str(path)) from None
+        raw = read_toml(path, "city settings file")
         known = {f.name: f for f in fields(cls)}
         for key, value in raw.items():
             if key not in known:

@@ -15,8 +15,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from grouper.batch import RESULT_COLUMNS, BatchGrouper
+from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper
 from grouper.scheme import Scheme
+
+#: Columns a case file must have to be grouped (a settlement pipeline asks for more: drg.cases).
+GROUP_REQUIRED = ("case_id", "sex", "age", "dx")
 
 #: Columns added by the case reader that were not in the input (dropped from the grouped output).
 READER_COLUMNS = ("total_cost_fen", "fund_paid_fen", "self_paid_fen", "other_paid_fen", "row_number")
@@ -198,10 +201,10 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
     from drg.cases import RejectWriter, read_cases
 
     cases = Path(cases)
-    required = required or ("case_id", "sex", "age", "dx")
+    required = required or GROUP_REQUIRED
     columns = None
     if slim and cases.suffix.lower() in (".parquet", ".pq"):
-        columns = ["case_id", "sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px"]
+        columns = ["case_id", *GROUPING_COLUMNS]
     n_read = 0
     with RejectWriter(rejects) as rej:
         def accepted():

@@ -29,7 +29,7 @@ PUBLIC = {
         'DEMO_YEARS', 'HISTORY_YEARS', 'SETTLEMENT_YEAR', 'group_year', 'print_summary', 'run_demo',
     ],
     "drg.errors": [
-        'InputError', 'InvariantError', 'PolicyError',
+        'InputError', 'InvariantError', 'PolicyError', 'read_toml',
     ],
     "drg.estimate": [
         'CaseInput', 'case_from_json', 'check_codes', 'estimate_case', 'estimate_file', 'fen_text',
