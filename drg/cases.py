@@ -478,7 +478,8 @@ def _nonblank_codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     flat = pc.list_flatten(arr)
     if len(flat) == 0:
         return lengths
-    blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(flat)), 0), True)
+    # blank: empty, or whitespace only (utf8_is_space classifies without building trimmed copies)
+    blank = pc.fill_null(pc.or_(pc.equal(pc.binary_length(flat), 0), pc.utf8_is_space(flat)), True)
     if not pc.any(blank).as_py():
         return lengths
     parents = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False)

@@ -287,3 +287,12 @@ def test_duplicates_across_row_groups(tmp_path):
     path = write_parquet(tmp_path, rows, row_group_size=3)
     summary = check_cases(path)
     assert summary.by_reason == {"duplicate_case_id": 2}
+
+
+def test_blank_codes_are_no_diagnosis(tmp_path):
+    path = write_parquet(tmp_path, [good_row(1, dx=["  ", ""]), good_row(2, dx=[" ", "I10.x00"]),
+                                    good_row(3, dx=None)])
+    acc, rej = collect(path)
+    assert dict(zip(rej.column("case_id").to_pylist(), rej.column("reject_reason").to_pylist())) == {
+        "C00001": "empty_dx", "C00003": "empty_dx"}
+    assert acc.column("case_id").to_pylist() == ["C00002"]  # a blank principal is the grouper's to judge
