@@ -80,8 +80,7 @@ def register(app, **_: object) -> None:
         chunk_rows: int = typer.Option(1 << 20, "--chunk-rows", help="rows per Parquet row group"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
     ) -> None:
-        """Write a synthetic city: cases per year (with the group each was drawn from), hospitals, budget,
-        county income."""
+        """Write a synthetic city: cases by year (with their drawn groups), hospitals, budget, county income."""
         from grouper.rules import load_code_dictionary, load_rule_set
 
         from drg.progress import row_progress
