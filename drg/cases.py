@@ -393,8 +393,8 @@ class DuplicateFinder:
 
 
 def _split_codes(col: pl.Expr) -> pl.Expr:
-    return (col.cast(pl.String).str.split_by_regex(LIST_SEPARATORS) if hasattr(pl.Expr.str, "split_by_regex")
-            else col.cast(pl.String).str.replace_all(LIST_SEPARATORS, "|").str.split("|"))
+    """A text cell of codes separated by ``|``, ``,`` or ``;`` (also full-width) → a list of strings."""
+    return col.cast(pl.String).str.replace_all(LIST_SEPARATORS, "|").str.split("|")
 
 
 def _coerce(df: pl.DataFrame, raw_strings: bool) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
