@@ -69,7 +69,7 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
     from drg.coefficients import build_tables
     from drg.ledger import Ledger
     from drg.points import price_file
-    from drg.report import write_city_summary, write_statements
+    from drg.report import write_statements
     from drg.samples import city_settings, schemes
     from drg.settle import settle_months, settle_year
     from drg.synth import synthesize
@@ -117,9 +117,8 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
     annual = st.run(f"settle {SETTLEMENT_YEAR}", settle_year, priced[SETTLEMENT_YEAR], city.hospitals,
                     city.budget, city.county_income, POLICY, SETTLEMENT_YEAR,
                     out=out / "settle" / str(SETTLEMENT_YEAR), **common)
-    statements = st.run("statements", write_statements, annual, out / "statements",
+    statements = st.run("statements and city summary", write_statements, annual, out / "statements",
                         priced=[priced[SETTLEMENT_YEAR]], ledger=ledger)
-    city_files = st.run("city summary", write_city_summary, annual, out / "statements", ledger=ledger)
 
     return {
         "out": str(out),
@@ -138,8 +137,9 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
         "county_rows": annual.counties.to_dicts(),
         "warnings": [w.message for w in annual.warnings],
         "statements": str(out / "statements"),
-        "files": {"ledger": str(ledger_path), **{k: str(v) for k, v in (city_files or {}).items()}},
-        "statement_count": len(statements.get("hospitals", statements)) if isinstance(statements, dict) else None,
+        "files": {"ledger": str(ledger_path),
+                  **{k: str(v) for k, v in statements.items() if k != "statements"}},
+        "statement_files": len(statements["statements"]),
         "timings_s": st.timings,
     }
 
