@@ -490,8 +490,8 @@ def policies_dir() -> Path:
 def resolve_policy_path(name_or_path: str | Path) -> Path:
     """The TOML file of a shipped profile name (``jinhua``) or of a path; an error lists the shipped names."""
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists():
-        if not p.exists():
+    if p.suffix == ".toml" or p.is_file():  # a directory that happens to share a profile's name is not one
+        if not p.is_file():
             raise PolicyError(f"policy file not found: {p}", file=str(p))
         return p
     shipped = policies_dir() / f"{name_or_path}.toml"

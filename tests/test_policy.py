@@ -130,3 +130,9 @@ def test_cli_policy_list_and_show():
     assert d["origins"]["readmission.window_days"]["origin"].startswith("source")
     r = CliRunner().invoke(app, ["policy", "show", "demo"])
     assert r.exit_code == 0 and "coef.blend" in r.output
+
+
+def test_a_directory_named_like_a_profile_does_not_hide_it(tmp_path, monkeypatch):
+    (tmp_path / "demo").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert load_policy("demo").id == "demo"
