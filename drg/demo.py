@@ -154,10 +154,11 @@ def print_summary(summary: dict) -> None:
     con = Console()
     year = summary["settlement_year"]
     t = Table(title=f"demo city — scheme {summary['scheme']}, policy {summary['policy']}")
-    for col in ("year", "cases", "grouped", "rejected"):
+    for col in ("year", "cases read", "grouped (ok)", "no group (0000)", "rejected"):
         t.add_column(col, justify="right")
     for y, g in summary["grouping"].items():
-        t.add_row(y, f"{summary['cases_by_year'][y]:,}", f"{g.get('rows', 0):,}", f"{g.get('rejected', 0):,}")
+        ok = g["by_status"].get("ok", 0)
+        t.add_row(y, f"{g['read']:,}", f"{ok:,}", f"{g['rows'] - ok:,}", f"{g['rejected']:,}")
     con.print(t)
 
     pools = summary["annual"]["pools"]
