@@ -68,6 +68,9 @@ class CitySettings:
     fund_share_resident: tuple[float, float] = (0.52, 0.66)
     other_paid_over_yuan: float = 50000.0
     other_paid_chance: float = 0.25
+    #: share of rows written with one planted error (a duplicated case id, a payment that does not add up,
+    #: a discharge before admission, an out-of-range sex), so that the reject path is exercised
+    bad_row_share: float = 0.0
     budget_growth: float = 0.05
     yearly_case_growth: float = 0.04
     county_other_spending_share: float = 0.3
@@ -97,7 +100,7 @@ class CitySettings:
             raise InputError(f"tiers must be among {TIERS} and shares must sum to 1", file=source,
                              field="tier_shares")
         for key in ("readmission_share", "long_stay_share", "death_share", "transfer_share",
-                    "employee_share", "unknown_sex_share", "other_paid_chance"):
+                    "employee_share", "unknown_sex_share", "other_paid_chance", "bad_row_share"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise InputError("must be between 0 and 1", file=source, field=key)
 
@@ -294,6 +297,16 @@ def _draw_chunk(city: _City, year: int, n: int, days: np.ndarray, first_seq: int
     px_vals = pick(cat.px_start[d][rows], cat.px_stop[d][rows]) if len(rows) else np.zeros(0, np.int64)
 
     seq = first_seq + np.arange(n)
+    stay = discharge - admit
+    bad = np.flatnonzero(rng.random(n) < s.bad_row_share) if s.bad_row_share > 0 else np.zeros(0, np.int64)
+    if len(bad):  # one planted error per bad row, cycling through four kinds
+        kind = rng.integers(0, 4, len(bad))
+        dup = bad[(kind == 0) & (bad > 0)]
+        seq[dup] = seq[dup - 1]                                   # duplicate_case_id
+        fund_fen[bad[kind == 1]] += 500                           # payment_mismatch (5 yuan too much)
+        late = bad[kind == 2]
+        admit[late] = discharge[late] + 1                         # discharge_before_admission
+        sex[bad[kind == 3]] = 3                                   # sex_out_of_range
     county_arr = pa.array([str(c) for c in city.settings.counties], pa.string())
     hosp_arr = pa.array(city.hosp_ids, pa.string())
     ins_arr = pa.array(["310", "390"], pa.string())
@@ -305,7 +318,7 @@ def _draw_chunk(city: _City, year: int, n: int, days: np.ndarray, first_seq: int
         "age": pa.array(age, pa.int16()),
         "age_days": pa.array(age_days, pa.int32(), mask=age_days < 0),
         "birth_weight": pa.array(birth_weight, pa.int32(), mask=birth_weight < 0),
-        "los": pa.array(discharge - admit, pa.int32()),
+        "los": pa.array(stay, pa.int32()),
         "discharge_status": pa.array(status, pa.int8()),
         "dx": pa.ListArray.from_arrays(pa.array(dx_off, pa.int32()), city.codes.take(pa.array(dx_vals))),
         "px": pa.ListArray.from_arrays(pa.array(px_off, pa.int32()), city.codes.take(pa.array(px_vals))),
@@ -323,9 +336,11 @@ def _draw_chunk(city: _City, year: int, n: int, days: np.ndarray, first_seq: int
         "drg": pa.array(cat.drgs, pa.string()).take(pa.array(d)),
     })
     pool = np.where(insurance_is_employee, 0, 1)
+    spent = fund_fen.astype(np.float64)
+    spent[bad] = 0.0  # the budget follows the spending of the rows a validation accepts
     totals = {
-        "fund_by_pool": np.bincount(pool, weights=fund_fen, minlength=2),
-        "fund_by_pool_county": np.bincount(pool * city.n_counties + county, weights=fund_fen,
+        "fund_by_pool": np.bincount(pool, weights=spent, minlength=2),
+        "fund_by_pool_county": np.bincount(pool * city.n_counties + county, weights=spent,
                                            minlength=2 * city.n_counties),
     }
     return table, totals
