@@ -15,7 +15,8 @@ What the generator models, per case:
   days of the earlier discharge at the same hospital, often to the same DRG;
 - lognormal cost around a per-DRG mean, length of stay following cost, a share of long stays, newborns with
   age in days and birth weight in the band of their group, deaths (status 5) and transfers (2 and 3);
-- the fund / self-pay / other split by insurance type, exact in fen.
+- the fund / self-pay / other split by insurance type, exact in fen;
+- optionally (``bad_row_share``) a few rows with one planted error each, for the reject path.
 
 Besides the case files (``cases-YEAR.parquet``) it writes ``hospitals.parquet``, ``budget.parquet`` (each
 year's fund spending grown by ``budget_growth``), ``county_income.parquet`` and ``manifest.json``.
