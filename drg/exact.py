@@ -37,42 +37,48 @@ def scale_units_twin(points_u, factor) -> list[int]:
 
 
 def price_one_exact(cost_fen: int, bed_days: int, ungroupable: bool, review: bool, review_u: int,
-                    per_diem: bool, coef_u: int, bp_u: int | None, mean_fen: float | None, stable: bool,
-                    high_h: Decimal, pdp_u: int | None, pd_mean_fen: float | None, a_fen: float,
-                    low_l: Decimal, low_rule_jinhua: bool, ung_review: bool, ung_factor: Decimal,
-                    scale: int) -> tuple[int, int, float, bool]:
+                    per_diem: bool, coef_u: int, bp_u: int | None, mean_fen: Fraction | float | None,
+                    stable: bool, high_h: Decimal, pdp_u: int | None, pd_mean_fen: Fraction | float | None,
+                    a_fen: Fraction | float, low_l: Decimal, low_rule_jinhua: bool, ung_review: bool,
+                    ung_factor: Decimal, scale: int) -> tuple[int, int, float, bool]:
     """Plain-Python, exact twin of :func:`price_kernel` for one case.
 
-    ``bp_u``/``mean_fen`` are ``None`` when the DRG has no weight; ``pdp_u`` ``None`` when it has no
-    per-diem points. Returns ``(case_class, points_u, cost_ratio, no_weight)``.
+    ``mean_fen`` (mean_d), ``pd_mean_fen`` and ``a_fen`` (A) should be exact (``Fraction``): the class and
+    the points are decided on them (SPEC §0.1). ``bp_u``/``mean_fen`` are ``None`` when the DRG has no
+    weight; ``pdp_u`` ``None`` when it has no per-diem points. Returns ``(case_class, points_u, cost_ratio,
+    no_weight)``; the cost ratio returned is the float64 ``cost / mean`` a person reads (the kernel's),
+    never used in a decision.
     """
     c = Fraction(int(cost_fen))
     nan = float("nan")
+
+    def shown(mean) -> float:
+        return float(cost_fen) / float(mean)
+
     if review:
-        r = float(c / Fraction(mean_fen)) if mean_fen is not None and mean_fen == mean_fen else nan
-        return REVIEW, int(review_u), r, False
+        return REVIEW, int(review_u), (shown(mean_fen) if mean_fen is not None and mean_fen == mean_fen
+                                       else nan), False
     a = Fraction(a_fen)
     if ungroupable:
         if ung_review:
             return UNGROUPABLE, 0, nan, False
         return UNGROUPABLE, round_half_away(c / a * 100 * scale * Fraction(ung_factor)), nan, False
     if per_diem and pdp_u is not None:
-        r = (float(cost_fen) / int(bed_days)) / pd_mean_fen   # display only; the same float ops as the kernel
-        return PER_DIEM, int(pdp_u) * int(bed_days), r, False
-    if bp_u is None:
+        return PER_DIEM, int(pdp_u) * int(bed_days), (float(cost_fen) / int(bed_days)) / float(pd_mean_fen), False
+    if bp_u is None or per_diem:   # no weight, or a per-diem case whose DRG has no per-diem points (§4)
         return UNSTABLE, round_half_away(c / a * 100 * scale), nan, True
     rr = c / Fraction(mean_fen)
     if not stable:
-        return UNSTABLE, round_half_away(c / a * 100 * scale), float(rr), False
+        return UNSTABLE, round_half_away(c / a * 100 * scale), shown(mean_fen), False
     bp = Fraction(int(bp_u))
     coef = Fraction(int(coef_u), scale)
     h, low = Fraction(high_h), Fraction(low_l)
     if rr >= h:
-        return HIGH, round_half_away(bp * coef + (rr - h) * bp), float(rr), False
+        return HIGH, round_half_away(bp * coef + (rr - h) * bp), shown(mean_fen), False
     if rr <= low:
         v = bp * rr if low_rule_jinhua else bp * coef * rr
-        return LOW, min(round_half_away(v), int(bp_u)), float(rr), False
-    return NORMAL, round_half_away(bp * coef), float(rr), False
+        return LOW, min(round_half_away(v), int(bp_u)), shown(mean_fen), False
+    return NORMAL, round_half_away(bp * coef), shown(mean_fen), False
 
 
 def pair_twin(stays: list[dict], window: int) -> set:

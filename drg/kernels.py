@@ -114,7 +114,7 @@ def price_kernel(cost_fen, bed_days, ungroupable, review, review_u, per_diem, wi
             pts[i] = pdp_u[w] * bed_days[i]
             ratio[i] = (c / bed_days[i]) / pd_mean_fen[w]
             continue
-        if w < 0 or bp_u[w] < 0:
+        if w < 0 or bp_u[w] < 0 or per_diem[i]:  # no weight, or per-diem without per-diem points (§4)
             cls[i] = UNSTABLE
             noweight[i] = True
             pts[i], flag[i] = _round_flag(c * k_a)

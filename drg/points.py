@@ -11,7 +11,7 @@ Output of :func:`price_cases` — every input column plus:
 ``bed_days``              max(los, 1)
 ``coef``, ``coef_source`` the hospital's coefficient for the DRG and where it came from (hospital, tier, 1.0,
                           hospital_not_in_table); it enters normal, high and (province rule) low points
-``mean_cost``             mean_d in yuan (the cost ratio divides by the float64 ``mean_cost_fen`` of the
+``mean_cost``             mean_d in yuan (classes are decided on the exact mean; the shown ratio divides by the float64 ``mean_cost_fen`` of the
                           weights table; for a per-diem case the mean cost per bed-day)
 ``high_ratio``            H(BP_d); the low bound L is the policy's ``pricing.low_ratio``
 ``cost_ratio``            r = cost / mean (never rounded; null for ungroupable and no-weight cases)
@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from drg.errors import InputError
-from drg.kernels import (CLASS_NAMES, PER_DIEM, REVIEW, UNGROUPABLE, group_hash, pair_kernel, sort_runs_by_dates, pair_twin, price_kernel,
+from drg.kernels import (CLASS_NAMES, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, group_hash, pair_kernel, sort_runs_by_dates, pair_twin, price_kernel,
                          price_one_exact, round_half_away, scale_units, scale_units_twin, to_units)
 from drg.policy import Policy, load_policy
 from drg.weights import (UNGROUPABLE_DRG, Weights, add_fen_columns, case_years, per_diem_mask, read_weights)
@@ -137,7 +137,16 @@ def _weights_arrays(weights: Weights, policy: Policy):
     pdm = np.array([np.nan if v is None else v for v in t.column("per_diem_mean_fen").to_pylist()], np.float64)
     stable = np.asarray(t.column("stable").fill_null(False), dtype=bool)
     h_dec = [policy.pricing.high_ratio(Decimal(repr(v))) if v is not None else Decimal(0) for v in bp]
-    return drgs, bp_u, pdp_u, mean, pdm, stable, h_dec
+    exact = {"mean": _exact_column(t, "mean_cost_exact", mean), "pdm": _exact_column(t, "per_diem_mean_exact", pdm)}
+    return drgs, bp_u, pdp_u, mean, pdm, stable, h_dec, exact
+
+
+def _exact_column(t: pa.Table, name: str, floats: np.ndarray) -> list:
+    """Exact means (``Fraction`` fen) from a ``num/den`` column; tables written before it existed fall back
+    to the float64 values."""
+    if name in t.column_names:
+        return [None if v is None else Fraction(v) for v in t.column(name).to_pylist()]
+    return [None if np.isnan(v) else Fraction(float(v)) for v in floats]
 
 
 def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, policy: Policy, *,
@@ -182,9 +191,9 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     n = cases.num_rows
     scale = policy.points_scale
     pr = policy.pricing
-    drgs, bp_u, pdp_u, mean, pdm, stable, h_dec = _weights_arrays(weights, policy)
+    drgs, bp_u, pdp_u, mean, pdm, stable, h_dec, exact = _weights_arrays(weights, policy)
     high_h = np.array([float(h) for h in h_dec], np.float64)
-    a_fen = float(weights.a_fen)
+    a_fen = float(weights.a_fen)      # the kernel's float A; near-ties go to the twin, which uses the exact A
 
     drg_codes, drg_dict = _encode(cases.column("drg"))
     w_of = {d: i for i, d in enumerate(drgs)}
@@ -259,12 +268,12 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
         c_, p_, r_, nw_ = price_one_exact(
             int(cost_fen[i]), int(bed_days[i]), bool(ungroupable[i]), bool(review[i]), int(review_u[i]),
             bool(per_diem[i]), int(coef_u[i]), int(bp_u[w]) if hasw else None,
-            float(mean[w]) if hasw else None, bool(stable[w]) if w >= 0 else False,
+            exact["mean"][w] if hasw else None, bool(stable[w]) if w >= 0 else False,
             h_dec[w] if hasw else Decimal(0), int(pdp_u[w]) if w >= 0 and pdp_u[w] >= 0 else None,
-            float(pdm[w]) if w >= 0 and pdp_u[w] >= 0 else None, a_fen, low_l, jin, ung_review,
+            exact["pdm"][w] if w >= 0 and pdp_u[w] >= 0 else None, weights.a_fen, low_l, jin, ung_review,
             pr.ungroupable_factor, scale)
-        if review[i] and w >= 0 and not np.isnan(mean[w]):
-            r_ = float(Fraction(int(cost_fen[i])) / Fraction(float(mean[w])))
+        if review[i] and w >= 0 and exact["mean"][w] is not None:
+            r_ = float(cost_fen[i]) / float(mean[w])
         cls[i], pts[i], ratio[i], noweight[i] = c_, p_, r_, nw_
 
     # ---- readmission (§5.1)
@@ -326,11 +335,18 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
             reason_names.append(text)
         reason_code[i] = reason_names.index(text)
     note_code = np.zeros(n, np.int32)
-    note_code[noweight & (cls == 3)] = 1
-    note_code[coef_src == src_code["hospital_not_in_table"]] = 2
-    note_code[(noweight & (cls == 3)) & (coef_src == src_code["hospital_not_in_table"])] = 3
+    no_w = noweight & (cls == UNSTABLE)
+    no_pd = no_w & per_diem & (widx >= 0) & (bp_u[wsafe] >= 0)   # per-diem, but no per-diem points
+    note_code[no_w] = 1
+    note_code[no_pd] = 4
+    not_in_table = coef_src == src_code["hospital_not_in_table"]
+    note_code[not_in_table] = 2
+    note_code[no_w & not_in_table] = 3
+    note_code[no_pd & not_in_table] = 5
     note_names = ["", "no weight: priced as unstable", "hospital not in hospitals table: coef 1.0",
-                  "no weight: priced as unstable; hospital not in hospitals table"]
+                  "no weight: priced as unstable; hospital not in hospitals table",
+                  "per-diem case without per-diem points: priced as unstable",
+                  "per-diem case without per-diem points: priced as unstable; hospital not in hospitals table"]
     viol_arr = pa.array(viol_type, pa.string()) if viol_rows else pa.nulls(n, pa.string())
     hasw = (widx >= 0)
     bpw = np.where(hasw, bp_u[wsafe], -1)

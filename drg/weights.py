@@ -345,12 +345,16 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
             "per_diem_cases": pd_n.get(d, 0),
             "per_diem_mean_fen": None if pdm is None else float(pdm),
             "per_diem_mean_cost": None if pdm is None else float(pdm / 100),
+            "mean_cost_exact": None if mean is None else f"{mean.numerator}/{mean.denominator}",
+            "per_diem_mean_exact": None if pdm is None else f"{pdm.numerator}/{pdm.denominator}",
         })
     schema = pa.schema([("drg", pa.string()), ("n_cases", pa.int64()), ("mean_cost", pa.float64()),
                         ("mean_cost_fen", pa.float64()), ("cv", pa.float64()), ("stable", pa.bool_()),
                         ("base_points", pa.float64()), ("per_diem_points", pa.float64()),
                         ("per_diem_cases", pa.int64()), ("per_diem_mean_fen", pa.float64()),
-                        ("per_diem_mean_cost", pa.float64())])
+                        ("per_diem_mean_cost", pa.float64()),
+                        # exact means in fen as "numerator/denominator": the cost ratio's divisor (SPEC §0.1)
+                        ("mean_cost_exact", pa.string()), ("per_diem_mean_exact", pa.string())])
     table = pa.Table.from_pylist(rows, schema=schema)
     weights = Weights(table, a_fen, tuple(use_years), policy.id, scheme_id, settlement_year, mean_exact)
     import pyarrow.compute as pc
