@@ -197,7 +197,8 @@ def _estimate_tables(weights, coefficients) -> dict:
         "settlement_year": weights.settlement_year,
         "drgs": drgs,
     }
-    for col in ("n_cases", "mean_cost_fen", "cv", "stable", "base_points", "per_diem_points", "per_diem_mean_fen"):
+    for col in ("n_cases", "mean_cost_fen", "cv", "stable", "base_points", "per_diem_points", "per_diem_mean_fen",
+                "mean_cost_exact", "per_diem_mean_exact"):  # the exact means decide classes, as in batch pricing
         out[col] = wt.column(col).to_pylist() if col in wt.column_names else [None] * len(drgs)
     w_of = {d: i for i, d in enumerate(drgs)}
     ct = coefficients
@@ -359,6 +360,13 @@ def publish(scheme: str | Path, tables: str | Path, policy: str | Path, out: str
 
 
 # ----------------------------------------------------------------------------------------------- reading
+def _exact_list(texts: list | None, floats: list) -> list:
+    """Exact means from ``num/den`` texts, or from the floats for a bundle written before they existed."""
+    if texts is None:
+        return [None if v is None else Fraction(v) for v in floats]
+    return [None if v is None else Fraction(v) for v in texts]
+
+
 @dataclass
 class EstimateTables:
     """The compact weights and coefficients of ``estimate.json`` (plain Python lists)."""
@@ -373,6 +381,8 @@ class EstimateTables:
     base_points: list
     per_diem_points: list
     per_diem_mean_fen: list
+    mean_cost_exact: list   # Fraction fen or None (exact num/den; a bundle without them falls back to floats)
+    per_diem_mean_exact: list
     hospitals: dict
     blend: dict | None
     settlement_year: int | None
@@ -383,7 +393,10 @@ class EstimateTables:
         t = cls(a_fen=float(doc["a_fen"]), a_fen_exact=_parse_fraction(doc["a_fen_exact"]), drgs=doc["drgs"],
                 n_cases=doc["n_cases"], mean_cost_fen=doc["mean_cost_fen"], cv=doc["cv"], stable=doc["stable"],
                 base_points=doc["base_points"], per_diem_points=doc["per_diem_points"],
-                per_diem_mean_fen=doc["per_diem_mean_fen"], hospitals=doc["hospitals"], blend=doc.get("blend"),
+                per_diem_mean_fen=doc["per_diem_mean_fen"],
+                mean_cost_exact=_exact_list(doc.get("mean_cost_exact"), doc["mean_cost_fen"]),
+                per_diem_mean_exact=_exact_list(doc.get("per_diem_mean_exact"), doc["per_diem_mean_fen"]),
+                hospitals=doc["hospitals"], blend=doc.get("blend"),
                 settlement_year=doc.get("settlement_year"))
         t.index = {d: i for i, d in enumerate(t.drgs)}
         return t

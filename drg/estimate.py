@@ -310,7 +310,9 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
     # the arithmetic is the batch engine's exact twin (drg.exact), so an estimate cannot drift from it
     cls, pts, r, no_weight = price_one_exact(
         int(cost_fen), bed_days, ungroupable, False, 0, per_diem and w >= 0, coef_u, bp_u if hasw else None,
-        mean, stable, h, pdp_u, pdm, tables.a_fen, pr.low_ratio, pr.low_outlier_rule == "jinhua",
+        tables.mean_cost_exact[w] if w >= 0 else None, stable, h, pdp_u,
+        tables.per_diem_mean_exact[w] if w >= 0 else None, tables.a_fen_exact, pr.low_ratio,
+        pr.low_outlier_rule == "jinhua",
         pr.ungroupable == "review", pr.ungroupable_factor, scale)
     ratio = None if r != r else r  # NaN: no cost ratio for this class
     note = ""

@@ -130,7 +130,8 @@ def test_one_case_path_agrees_with_price_cases(world, engine):
 
 
 def test_price_one_matches_the_exact_twin(world):
-    """The numba-free copy gives what drg.kernels.price_one_exact gives, on every DRG and many costs."""
+    """The one-case path gives what the exact twin gives on the bundle's exact means, on every DRG and many
+    costs (the float means of the bundle would move a high outlier by one unit: the exact ones decide)."""
     from drg.kernels import price_one_exact
 
     b = open_bundle(world["bundle"])
@@ -153,10 +154,10 @@ def test_price_one_matches_the_exact_twin(world):
                     per_diem = d in pol.per_diem.drgs or d[:3] in pol.per_diem.drgs or los >= (pol.per_diem.min_los or 10**9)
                     cls, pts, ratio, nw = price_one_exact(
                         cost, max(los, 1), False, False, 0, per_diem, coef_u,
-                        None if bp is None else to_units(bp, scale), tb.mean_cost_fen[w] if bp is not None else None,
+                        None if bp is None else to_units(bp, scale), tb.mean_cost_exact[w] if bp is not None else None,
                         bool(tb.stable[w]), pol.pricing.high_ratio(Decimal(repr(bp))) if bp is not None else Decimal(0),
                         None if pdp is None else to_units(pdp, scale),
-                        tb.per_diem_mean_fen[w] if pdp is not None else None, tb.a_fen, pol.pricing.low_ratio,
+                        tb.per_diem_mean_exact[w] if pdp is not None else None, tb.a_fen_exact, pol.pricing.low_ratio,
                         pol.pricing.low_outlier_rule == "jinhua", pol.pricing.ungroupable == "review",
                         pol.pricing.ungroupable_factor, scale)
                     assert got["points_u"] == pts, (d, h, f, los)
