@@ -13,11 +13,14 @@ all of them with the fields involved):
 
 ==============================  =====================================================================
 ``missing_field``               a required field is empty
-``wrong_type``                  a value cannot be read as the contract's type (e.g. ``sex = "M"``)
+``wrong_type``                  a value cannot be read as the contract's type (``sex = "M"``, an age
+                                too large for int16)
 ``duplicate_case_id``           an earlier row of the same input has this ``case_id``
 ``empty_dx``                    no diagnosis at all
 ``sex_out_of_range``            ``sex`` not in {0, 1, 2, 9}
 ``missing_age_days``            ``age`` is 0 and ``age_days`` is empty
+``out_of_range``                ``age`` outside 0–150, ``age_days`` negative (or 365+ when ``age`` is 0),
+                                ``birth_weight`` not positive, ``vent_hours`` negative
 ``negative_los``                ``los`` < 0
 ``discharge_before_admission``  ``discharge_date`` < ``admit_date``
 ``non_finite_money``            a money value is NaN or infinite
@@ -81,8 +84,14 @@ ESTIMATE_REQUIRED = ("case_id", "sex", "age", "los", "dx", "total_cost")
 
 REJECT_REASONS = (
     "missing_field", "wrong_type", "duplicate_case_id", "empty_dx", "sex_out_of_range", "missing_age_days",
-    "negative_los", "discharge_before_admission", "non_finite_money", "negative_money", "payment_mismatch",
+    "out_of_range", "negative_los", "discharge_before_admission", "non_finite_money", "negative_money",
+    "payment_mismatch",
 )
+#: Plausible bounds (inclusive) of the integer fields; outside them a row is ``out_of_range``.
+VALUE_BOUNDS = {"age": (0, 150), "age_days": (0, 54_999), "birth_weight": (1, 9_999), "vent_hours": (0, 99_999)}
+#: Value range of each integer contract type: a larger value cannot be held and is ``wrong_type``.
+_INT_LIMITS = {pa.int8(): (-(2 ** 7), 2 ** 7 - 1), pa.int16(): (-(2 ** 15), 2 ** 15 - 1),
+               pa.int32(): (-(2 ** 31), 2 ** 31 - 1)}
 VALID_SEX = (0, 1, 2, 9)
 LIST_SEPARATORS = r"[|,;，；]"
 DEFAULT_BATCH_ROWS = 1 << 20
@@ -168,19 +177,31 @@ class ColumnMapping:
         return cls(columns=dict(columns), values={k: dict(v) for k, v in values.items()},
                    sheet=raw.get("sheet"), encoding=raw.get("encoding"), source=str(path))
 
-    def rename(self, df: pl.DataFrame, file: str) -> pl.DataFrame:
+    def renames(self, columns: list[str], file: str) -> dict[str, str]:
+        """``{their header: contract name}``; an error names a header the file lacks, or a contract name that
+        would collide with a column the file already has."""
         renames = {}
         for contract, header in self.columns.items():
-            if header not in df.columns:
+            if header not in columns:
                 raise InputError(f"the mapping {self.source} expects a column {header!r} (for {contract}); "
-                                 f"the file has {df.columns}", file=file, field=header)
+                                 f"the file has {columns}", file=file, field=header)
+            if contract != header and contract in columns:
+                raise InputError(f"the mapping {self.source} maps {header!r} to {contract!r}, but the file already "
+                                 f"has a column {contract!r}", file=file, field=contract)
             renames[header] = contract
-        df = df.rename(renames)
+        return renames
+
+    def translate(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Apply the ``[values.*]`` translations to the (already renamed) columns."""
         for name, table in self.values.items():
             if name in df.columns:
                 lookup = {str(k): str(v) for k, v in table.items()}
                 df = df.with_columns(pl.col(name).cast(pl.String).replace(lookup))
         return df
+
+    def rename(self, df: pl.DataFrame, file: str) -> pl.DataFrame:
+        renames = self.renames(df.columns, file)
+        return self.translate(df.rename(renames))
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -219,7 +240,9 @@ def detect_encoding(data: bytes) -> str:
     if text is not None:
         # Short GBK text can happen to be valid UTF-8 (医院 in GBK reads as two Cyrillic letters). Such text
         # has letters in U+0080..U+07FF and none in the CJK block; prefer GB18030 when it reads as Chinese.
-        odd = sum(1 for ch in text if "\u0080" <= ch <= "\u07ff")
+        odd = sum(1 for ch in text if "\u0100" <= ch <= "\u07ff")  # beyond Latin-1: Latin Extended,
+        # Greek, Cyrillic, Armenian, Hebrew, Arabic … — what GBK bytes become, and rare in a Chinese case file
+        # (Latin-1 letters such as ü, é, µ are kept as UTF-8)
         if odd and not any("\u4e00" <= ch <= "\u9fff" for ch in text):
             try:
                 alt = data.decode("gb18030")
@@ -302,13 +325,14 @@ def read_cases(
         mapping = ColumnMapping.load(mapping)
     kind = case_file_kind(path)
     if kind == "parquet":
-        yield from _read_parquet(path, required, batch_rows, columns)
+        yield from _read_parquet(path, required, batch_rows, columns, mapping)
         return
     df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping)
     if mapping is not None:
         df = mapping.rename(df, str(path))
     _check_columns(df.columns, required, str(path))
-    duplicates = DuplicateFinder.for_whole(df["case_id"].cast(pl.String)) if "case_id" in df.columns else None
+    duplicates = (DuplicateFinder.for_whole(df["case_id"].cast(pl.String).str.strip_chars())
+                  if "case_id" in df.columns else None)
     yield _validate(df.to_arrow(), 1, required, duplicates, str(path), raw_strings=True)
 
 
@@ -318,25 +342,45 @@ def _check_columns(present: list[str], required: tuple[str, ...], file: str) -> 
         raise InputError(f"missing required column(s) {missing}", file=file, field=missing[0])
 
 
-def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int,
-                  columns: list[str] | None) -> Iterator[CaseBatch]:
+def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, columns: list[str] | None,
+                  mapping: ColumnMapping | None = None) -> Iterator[CaseBatch]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=str(path)) from None
     names = pf.schema_arrow.names
-    _check_columns(names, required, str(path))
+    renames = mapping.renames(names, str(path)) if mapping is not None else {}
+    contract_names = [renames.get(c, c) for c in names]
+    _check_columns(contract_names, required, str(path))
+    _check_nested(pf.schema_arrow, renames, str(path))
     if columns is not None:
         needed = set(columns) | set(required)
-        columns = [c for c in names if c in needed]
-    duplicates = DuplicateFinder.for_parquet(pf) if "case_id" in names else None
+        columns = [c for c, k in zip(names, contract_names) if k in needed]
+    id_column = next((c for c, k in zip(names, contract_names) if k == "case_id"), None)
+    duplicates = DuplicateFinder.for_parquet(pf, id_column) if id_column is not None else None
     row = 1
     for rg in range(pf.num_row_groups):
         for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[rg], columns=columns,
                                      use_threads=True):
-            yield _validate(pa.Table.from_batches([batch]), row, required, duplicates, str(path),
-                            raw_strings=False)
+            table = pa.Table.from_batches([batch])
+            if mapping is not None:
+                table = table.rename_columns([renames.get(c, c) for c in table.column_names])
+                if mapping.values:
+                    table = mapping.translate(pl.from_arrow(table)).to_arrow()
+            yield _validate(table, row, required, duplicates, str(path), raw_strings=False)
             row += batch.num_rows
+
+
+def _check_nested(schema: pa.Schema, renames: dict[str, str], file: str) -> None:
+    """A contract column that is a list where a scalar belongs (or the reverse) is a file error."""
+    for f in schema:
+        name = renames.get(f.name, f.name)
+        if name not in CASE_SCHEMA:
+            continue
+        nested = pa.types.is_nested(f.type)
+        if nested != (name in LIST_COLUMNS) and not (name in LIST_COLUMNS and pa.types.is_string(f.type)):
+            want = "a list of strings" if name in LIST_COLUMNS else str(CASE_SCHEMA[name])
+            raise InputError(f"column {name} has type {f.type}; the contract wants {want}", file=file, field=name)
 
 
 class DuplicateFinder:
@@ -364,8 +408,8 @@ class DuplicateFinder:
         return cls(np.unique(repeated))
 
     @classmethod
-    def for_parquet(cls, pf: pq.ParquetFile) -> DuplicateFinder:
-        parts = [cls._hash(pl.from_arrow(pf.read_row_group(i, columns=["case_id"]).column(0)))
+    def for_parquet(cls, pf: pq.ParquetFile, column: str = "case_id") -> DuplicateFinder:
+        parts = [cls._hash(pl.from_arrow(pf.read_row_group(i, columns=[column]).column(0)))
                  for i in range(pf.num_row_groups)]
         return cls._from_hashes(np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64))
 
@@ -420,11 +464,12 @@ def _coerce(df: pl.DataFrame, raw_strings: bool) -> tuple[pl.DataFrame, dict[str
                 t = t.set((t == "").fill_null(False), None)
                 converted = False  # a blank id is a missing field, never a wrong type
         elif name in INT_COLUMNS:
-            if s.dtype.is_integer():
+            lo, hi = _INT_LIMITS[CASE_SCHEMA[name]]
+            if s.dtype.is_integer() and (s.null_count() == len(s) or (s.min() >= lo and s.max() <= hi)):
                 t, converted = s, False
-            else:
+            else:  # text, floats, or integers too large for the contract type
                 f = (s.str.strip_chars() if s.dtype == pl.String else s).cast(pl.Float64, strict=False)
-                ok = f.is_finite() & (f == f.floor())
+                ok = f.is_finite() & (f == f.floor()) & (f >= lo) & (f <= hi)
                 t = f.set(~ok.fill_null(False), None).cast(pl.Int64, strict=False)
         elif name in MONEY_COLUMNS:
             if s.dtype.is_decimal() or s.dtype.is_float():
@@ -506,7 +551,7 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
     # Row checks on typed columns, in one parallel polars select.
     exprs: list[pl.Expr] = []
     for name in required:
-        if name in typed.columns:
+        if name in typed.columns and name != "dx":  # an empty dx is empty_dx, whatever the format
             c = pl.col(name)
             e = c.is_null()
             if typed.schema[name] == pl.String:
@@ -517,6 +562,13 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
     if "age" in typed.columns:
         no_days = pl.col("age_days").is_null() if "age_days" in typed.columns else pl.lit(True)
         exprs.append(((pl.col("age") == 0).fill_null(False) & no_days).alias("missing_age_days\x1fage_days"))
+    for name, (lo, hi) in VALUE_BOUNDS.items():
+        if name in typed.columns:
+            c = pl.col(name)
+            e = (c < lo) | (c > hi)
+            if name == "age_days" and "age" in typed.columns:  # age 0 means under one year
+                e = e | ((pl.col("age") == 0) & (c >= 365))
+            exprs.append(e.fill_null(False).alias(f"out_of_range\x1f{name}"))
     if "los" in typed.columns:
         exprs.append((pl.col("los") < 0).fill_null(False).alias("negative_los\x1flos"))
     if "admit_date" in typed.columns and "discharge_date" in typed.columns:
@@ -535,7 +587,7 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
     for name, mask in wrong.items():
         add("wrong_type", mask, name)
     if duplicates is not None:
-        add("duplicate_case_id", duplicates.mark(raw["case_id"]), "case_id")
+        add("duplicate_case_id", duplicates.mark(typed["case_id"]), "case_id")
     if "dx" in present:
         dx = arrow_lists["dx"] if "dx" in arrow_lists else typed["dx"].to_arrow()
         add("empty_dx", _nonblank_codes(dx) == 0, "dx")
@@ -548,7 +600,9 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
             isnull = typed[name].is_null().to_numpy()
             add("non_finite_money", nonfinite & ~isnull, name)
             add("negative_money", (values < 0) & ~nonfinite & ~isnull, name)
-            money_ok &= ~nonfinite & ~isnull
+            # a blank optional other_paid counts as 0 ("0 when absent"); the others must be there
+            nonfinite = nonfinite & ~isnull   # a null reads as NaN; it is a blank, not a non-finite value
+            money_ok &= ~nonfinite & (~isnull if name != "other_paid" else True)
             fen[name] = np.where(isnull | nonfinite, 0, values)
         else:
             fen[name] = np.zeros(n, dtype=np.int64)

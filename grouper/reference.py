@@ -14,7 +14,7 @@ result for every case). The order of the steps is written out in ``docs/grouping
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, CLAUSE_NAMES, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR
 from grouper.scheme import SPLIT_CC, SPLIT_MCC, Scheme
@@ -387,6 +387,11 @@ def group_case(scheme: Scheme, case: Case, explain: bool = False, exact: bool = 
     exact : bool
         Match codes exactly, without normalisation (for comparisons with the independent reference).
     """
+    # a negative count is no value: the kernel reads nulls as -1, so both twins treat any negative as missing
+    negative = {k: None for k in ("age_days", "birth_weight", "vent_hours")
+                if getattr(case, k) is not None and getattr(case, k) < 0}
+    if negative:
+        case = replace(case, **negative)
     dx_raw = [c if c is not None else "" for c in (case.dx or [])]
     px_raw = [c if c is not None else "" for c in (case.px or [])]
     dx_ids, px_ids = encode_codes(scheme, dx_raw, px_raw, exact=exact)

@@ -128,6 +128,8 @@ def test_csv_encodings_are_detected(tmp_path, encoding):
 
 def test_detect_encoding():
     assert detect_encoding("医院".encode("gbk")) == "gb18030"
+    assert detect_encoding("Müller 5µg café".encode()) == "utf-8"  # Latin-1 letters stay UTF-8
+    assert detect_encoding("sex\n女\n".encode("gbk")) == "gb18030"  # 女 in GBK reads as "Ů" in UTF-8
     assert detect_encoding(b"\xef\xbb\xbfabc") == "utf-8-sig"
     assert detect_encoding("医院".encode()) == "utf-8"
 
@@ -266,7 +268,7 @@ def test_reject_detail_lists_every_problem(tmp_path):
 
 
 def test_reason_codes_are_the_documented_ones():
-    assert set(REJECT_REASONS) == {"missing_field", "wrong_type", *BAD_ROWS}
+    assert set(REJECT_REASONS) == {"missing_field", "wrong_type", "out_of_range", *BAD_ROWS}
 
 
 def test_check_counts_and_writes_rejects(tmp_path):
@@ -296,3 +298,83 @@ def test_blank_codes_are_no_diagnosis(tmp_path):
     assert dict(zip(rej.column("case_id").to_pylist(), rej.column("reject_reason").to_pylist())) == {
         "C00001": "empty_dx", "C00003": "empty_dx"}
     assert acc.column("case_id").to_pylist() == ["C00002"]  # a blank principal is the grouper's to judge
+
+
+
+# ------------------------------------------------------------------------------------------ found by review
+
+
+def test_impossible_values_are_out_of_range(tmp_path):
+    rows = [good_row(1, age=0, age_days=-5, birth_weight=3000), good_row(2, age=0, age_days=10, birth_weight=-1),
+            good_row(3, age=0, age_days=10, birth_weight=0), good_row(4, vent_hours=-3), good_row(5, age=200),
+            good_row(6, age=0, age_days=400, birth_weight=3000), good_row(7, age=0, age_days=364, birth_weight=3000)]
+    acc, rej = collect(write_parquet(tmp_path, rows))
+    assert rej.column("reject_reason").to_pylist() == ["out_of_range"] * 6
+    assert [d.split(":")[1] for d in rej.column("reject_detail").to_pylist()] == [
+        "age_days", "birth_weight", "birth_weight", "vent_hours", "age", "age_days"]
+    assert acc.column("case_id").to_pylist() == ["C00007"]
+
+
+def test_a_blank_other_paid_is_zero_and_the_payment_is_still_checked(tmp_path):
+    path = tmp_path / "c.csv"
+    header = CSV_HEADER.replace(",insurance_type", ",other_paid,insurance_type")
+    ok = CSV_ROW.replace(",310,", ",,310,")
+    bad = CSV_ROW.replace("C1,", "C2,").replace("12300.50,310,", "10.00,,310,")
+    path.write_text(f"{header}\n{ok}\n{bad}\n", encoding="utf-8")
+    acc, rej = collect(path)
+    assert acc.column("case_id").to_pylist() == ["C1"]
+    assert acc.column("other_paid_fen").to_pylist() == [0]
+    assert rej.column("reject_reason").to_pylist() == ["payment_mismatch"]
+
+
+def test_integers_too_large_for_their_type_are_wrong_type_not_a_crash(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(f"{CSV_HEADER}\n{CSV_ROW}\n{CSV_ROW.replace('C1,P1,H0001,1,66', 'C2,P2,H0001,1,70000')}\n",
+                    encoding="utf-8")
+    acc, rej = collect(path)
+    assert rej.column("reject_detail").to_pylist() == ["wrong_type:age"]
+    t = pa.Table.from_pylist([good_row(1), good_row(2, age=40)], schema=SCHEMA)
+    t = t.set_column(t.schema.get_field_index("age"), "age", pa.array([66, 70000], pa.int64()))
+    pq.write_table(t, tmp_path / "wide.parquet")
+    acc, rej = collect(tmp_path / "wide.parquet")
+    assert acc.schema.field("age").type == pa.int16() and acc.column("age").to_pylist() == [66]
+    assert rej.column("reject_reason").to_pylist() == ["wrong_type"]
+
+
+def test_ids_that_differ_only_by_spaces_are_duplicates(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(f"{CSV_HEADER}\n{CSV_ROW}\n{CSV_ROW.replace('C1,', ' C1 ,')}\n", encoding="utf-8")
+    acc, rej = collect(path)
+    assert acc.num_rows == 1 and rej.column("reject_reason").to_pylist() == ["duplicate_case_id"]
+
+
+def test_mapping_applies_to_parquet_and_refuses_collisions(tmp_path):
+    t = pa.Table.from_pylist([good_row(1), good_row(2, sex=2)], schema=SCHEMA)
+    t = t.rename_columns(["结算清单号" if c == "case_id" else "性别" if c == "sex" else c for c in t.column_names])
+    t = t.set_column(t.schema.get_field_index("性别"), "性别", pa.array(["男", "女"]))
+    pq.write_table(t, tmp_path / "his.parquet")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\ncase_id = "结算清单号"\nsex = "性别"\n[values.sex]\n"男" = 1\n"女" = 2\n',
+                       encoding="utf-8")
+    acc, rej = collect(tmp_path / "his.parquet", mapping=mapping)
+    assert rej is None and acc.column("case_id").to_pylist() == ["C00001", "C00002"]
+    assert acc.column("sex").to_pylist() == [1, 2]
+    clash = tmp_path / "clash.toml"
+    clash.write_text('[columns]\ncase_id = "patient_id"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="already has a column 'case_id'"):
+        collect(write_parquet(tmp_path, [good_row(1)], name="plain.parquet"), mapping=clash)
+
+
+def test_a_list_where_a_scalar_belongs_is_a_file_error(tmp_path):
+    t = pa.Table.from_pylist([good_row(1)], schema=SCHEMA)
+    t = t.set_column(t.schema.get_field_index("patient_id"), "patient_id", pa.array([["P1"]]))
+    pq.write_table(t, tmp_path / "odd.parquet")
+    with pytest.raises(InputError, match="column patient_id has type list"):
+        collect(tmp_path / "odd.parquet")
+
+
+def test_an_empty_dx_cell_is_empty_dx_in_every_format(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(f"{CSV_HEADER}\n{CSV_ROW.replace('I21.000|I50.900x002', '')}\n", encoding="utf-8")
+    _, rej = collect(path)
+    assert rej.column("reject_reason").to_pylist() == ["empty_dx"]

@@ -120,3 +120,29 @@ def test_vent_hours_option_is_twinned():
     assert r.adrg == "AH1"
     off, _ = build_scheme(rules, codes)
     assert group_case(off, Case(sex=1, age=70, dx=["J18.900"], px=[], vent_hours=120)).adrg != "AH1"
+
+
+def test_negative_counts_read_as_missing_in_both_twins():
+    """Found by review: the kernel reads nulls as -1, so the reference treats any negative as missing too."""
+    from grouper.batch import BatchGrouper
+    from grouper.build import build_scheme
+    from grouper.reference import Case, group_case
+    import pyarrow as pa
+
+    from drg.samples import schemes
+
+    sample = schemes()["demo"]
+    scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    cases = [Case(sex=1, age=0, age_days=-5, birth_weight=3000, dx=["P22.000"]),
+             Case(sex=1, age=0, age_days=10, birth_weight=-1, dx=["P22.000"]),
+             Case(sex=1, age=60, vent_hours=-2, dx=["J18.900"])]
+    batch = pa.table({"case_id": ["a", "b", "c"], "sex": pa.array([1, 1, 1], pa.int8()),
+                      "age": pa.array([0, 0, 60], pa.int16()), "age_days": pa.array([-5, 10, None], pa.int32()),
+                      "birth_weight": pa.array([3000, -1, None], pa.int32()),
+                      "vent_hours": pa.array([None, None, -2], pa.int32()),
+                      "dx": [["P22.000"], ["P22.000"], ["J18.900"]], "px": [[], [], []]}).to_batches()[0]
+    kernel = BatchGrouper(scheme).group(batch)
+    for i, case in enumerate(cases):
+        ref = group_case(scheme, case)
+        assert (ref.drg or "0000", ref.status) == (kernel["drg"][i].as_py() or "0000",
+                                                   kernel["group_status"][i].as_py()), i
