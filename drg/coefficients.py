@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from drg.errors import InputError
-from drg.kernels import round_half_away
+from drg.exact import COEF_SCALE, round_half_away
 from drg.policy import Policy, load_policy
 from drg.weights import Weights, compute_weights, read_grouped, write_weights
 
@@ -98,7 +98,6 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
     ``tier`` (no hospital coefficient; the tier's, observed or chained) or ``1.0`` (neither).
     """
     cp = policy.coef
-    scale = policy.points_scale
     year = settlement_year if settlement_year is not None else policy.year
     blend = cp.blend_for(year)
     wh, wt, w1 = Fraction(blend.hospital), Fraction(blend.tier), Fraction(blend.one)
@@ -149,7 +148,7 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
             rows["n_tier"].append(tcounts.get((tier, drg), 0))
             rows["tier_coef"].append(None if tc is None else float(tc))
             rows["tier_coef_source"].append(tsrc)
-            rows["coef"].append(round_half_away(v * scale) / scale)
+            rows["coef"].append(round_half_away(v * COEF_SCALE) / COEF_SCALE)  # 4 decimals (§3.5)
             rows["coef_source"].append("hospital" if hc is not None else ("tier" if tc is not None else "1.0"))
     return pa.table(rows, schema=COEF_SCHEMA)
 

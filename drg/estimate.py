@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from drg.errors import InputError
-from drg.exact import CLASS_NAMES, PER_DIEM, price_one_exact, round_half_away, to_units
+from drg.exact import CLASS_NAMES, COEF_SCALE, PER_DIEM, price_one_exact, round_half_away, to_units
 
 __all__ = ["CaseInput", "estimate_case", "price_one", "suggest_codes", "check_codes", "format_case",
            "estimate_file", "parse_yuan", "fen_text", "round_half_away", "to_units", "case_from_json",
@@ -297,15 +297,15 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
     # coefficient: hospital × DRG, as price_cases builds its matrix
     hosp = tables.hospitals.get(hospital_id) if hospital_id is not None else None
     if w < 0:
-        coef_u, src = scale, "no_weight"
+        coef_u, src = COEF_SCALE, "no_weight"
     elif hosp is None:
-        coef_u, src = scale, "hospital_not_in_table"
+        coef_u, src = COEF_SCALE, "hospital_not_in_table"
     else:
         v = hosp["coef"][w]
         if v is None:
-            coef_u, src = scale, "1.0"
+            coef_u, src = COEF_SCALE, "1.0"
         else:
-            coef_u, src = to_units(v, scale), {"h": "hospital", "t": "tier", "1": "1.0"}[hosp["coef_source"][w]]
+            coef_u, src = to_units(v, COEF_SCALE), {"h": "hospital", "t": "tier", "1": "1.0"}[hosp["coef_source"][w]]
 
     # the arithmetic is the batch engine's exact twin (drg.exact), so an estimate cannot drift from it
     cls, pts, r, no_weight = price_one_exact(
@@ -324,7 +324,7 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
         "case_class": CLASS_NAMES[cls], "points_u": int(pts), "points": pts / scale,
         "base_points": bp_u / scale if hasw else None,
         "per_diem_points": pdp_u / scale if cls == PER_DIEM else None,
-        "bed_days": bed_days, "coef_u": coef_u, "coef": coef_u / scale if w >= 0 else None,
+        "bed_days": bed_days, "coef_u": coef_u, "coef": coef_u / COEF_SCALE if w >= 0 else None,
         "coef_source": src, "mean_cost_fen": (pdm if cls == PER_DIEM else mean) if w >= 0 else None,
         "high_ratio": float(h) if hasw else None, "low_ratio": float(pr.low_ratio), "cost_ratio": ratio,
         "price_note": note, "widx": w, "stable": stable, "per_diem": per_diem and cls == PER_DIEM,

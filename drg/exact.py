@@ -12,10 +12,12 @@ from fractions import Fraction
 
 from drg.money import round_half_away
 
-__all__ = ["NORMAL", "HIGH", "LOW", "UNSTABLE", "PER_DIEM", "UNGROUPABLE", "REVIEW", "CLASS_NAMES",
+__all__ = ["NORMAL", "HIGH", "LOW", "UNSTABLE", "PER_DIEM", "UNGROUPABLE", "REVIEW", "CLASS_NAMES", "COEF_SCALE",
            "round_half_away", "to_units", "price_one_exact", "pair_twin", "scale_units_twin"]
 
 NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
+#: Coefficients are rounded to 4 decimals (SPEC §3.5) whatever ``points_decimals`` says: units of 1/10,000.
+COEF_SCALE = 10_000
 CLASS_NAMES = ("normal", "high", "low", "unstable", "per_diem", "ungroupable", "review")
 
 
@@ -43,6 +45,7 @@ def price_one_exact(cost_fen: int, bed_days: int, ungroupable: bool, review: boo
                     ung_factor: Decimal, scale: int) -> tuple[int, int, float, bool]:
     """Plain-Python, exact twin of :func:`price_kernel` for one case.
 
+    ``coef_u`` is the coefficient in units of 1/:data:`COEF_SCALE`; points are in units of 1/``scale``.
     ``mean_fen`` (mean_d), ``pd_mean_fen`` and ``a_fen`` (A) should be exact (``Fraction``): the class and
     the points are decided on them (SPEC §0.1). ``bp_u``/``mean_fen`` are ``None`` when the DRG has no
     weight; ``pdp_u`` ``None`` when it has no per-diem points. Returns ``(case_class, points_u, cost_ratio,
@@ -71,7 +74,7 @@ def price_one_exact(cost_fen: int, bed_days: int, ungroupable: bool, review: boo
     if not stable:
         return UNSTABLE, round_half_away(c / a * 100 * scale), shown(mean_fen), False
     bp = Fraction(int(bp_u))
-    coef = Fraction(int(coef_u), scale)
+    coef = Fraction(int(coef_u), COEF_SCALE)
     h, low = Fraction(high_h), Fraction(low_l)
     if rr >= h:
         return HIGH, round_half_away(bp * coef + (rr - h) * bp), shown(mean_fen), False

@@ -29,7 +29,7 @@ from numba import njit
 # The plain-Python twins live in drg.exact (no numba there, so a one-case estimate can use them); they are
 # re-exported here beside the kernels they mirror.
 from drg.exact import (  # noqa: F401
-    CLASS_NAMES, HIGH, LOW, NORMAL, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, pair_twin, price_one_exact,
+    CLASS_NAMES, COEF_SCALE, HIGH, LOW, NORMAL, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, pair_twin, price_one_exact,
     round_half_away, scale_units_twin, to_units,
 )
 
@@ -130,7 +130,7 @@ def price_kernel(cost_fen, bed_days, ungroupable, review, review_u, per_diem, wi
         near = abs(r - h) <= 1e-12 * h or abs(r - low_l) <= 1e-12 * max(low_l, 1e-300)
         if r >= h:
             cls[i] = HIGH
-            v = bp * float(coef_u[i]) / scale + (r - h) * bp
+            v = bp * float(coef_u[i]) / COEF_SCALE + (r - h) * bp
             pts[i], f = _round_flag(v)
             flag[i] = f or near
         elif r <= low_l:
@@ -138,7 +138,7 @@ def price_kernel(cost_fen, bed_days, ungroupable, review, review_u, per_diem, wi
             if low_rule_jinhua:
                 v = bp * r
             else:
-                v = bp * float(coef_u[i]) / scale * r
+                v = bp * float(coef_u[i]) / COEF_SCALE * r
             q, f = _round_flag(v)
             if q > bp:
                 q = bp
@@ -146,7 +146,7 @@ def price_kernel(cost_fen, bed_days, ungroupable, review, review_u, per_diem, wi
             flag[i] = f or near
         else:
             cls[i] = NORMAL
-            pts[i] = _div_round(bp * coef_u[i], scale)
+            pts[i] = _div_round(bp * coef_u[i], COEF_SCALE)
             flag[i] = near
     return cls, pts, ratio, flag, noweight
 

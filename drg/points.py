@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from drg.errors import InputError
-from drg.kernels import (CLASS_NAMES, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, group_hash, pair_kernel, sort_runs_by_dates, pair_twin, price_kernel,
+from drg.kernels import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, group_hash, pair_kernel, sort_runs_by_dates, pair_twin, price_kernel,
                          price_one_exact, round_half_away, scale_units, scale_units_twin, to_units)
 from drg.policy import Policy, load_policy
 from drg.weights import (UNGROUPABLE_DRG, Weights, add_fen_columns, case_years, per_diem_mask, read_weights)
@@ -218,10 +218,10 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     src_names = ["hospital", "tier", "1.0", "hospital_not_in_table", "no_weight"]
     src_code = {s: i for i, s in enumerate(src_names)}
     nw = len(drgs)
-    mat = np.full((len(known) + 1, max(nw, 1)), scale, np.int64)
+    mat = np.full((len(known) + 1, max(nw, 1)), COEF_SCALE, np.int64)   # coefficients in 1/10,000
     smat = np.full((len(known) + 1, max(nw, 1)), src_code["1.0"], np.int8)
     smat[len(known), :] = src_code["hospital_not_in_table"]
-    c_units = _units_vector(c_v, scale)
+    c_units = _units_vector(c_v, COEF_SCALE)
     for h, d, u, s in zip(c_h, c_d, c_units.tolist(), c_s):
         w = w_of.get(d)
         if w is not None:
@@ -230,7 +230,7 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     hrow_dict = np.array([known.get(h, len(known)) for h in h_dict] + [len(known)], np.int64)
     hrow = hrow_dict[h_codes]
     wsafe = np.maximum(widx, 0)
-    coef_u = np.where(widx >= 0, mat[hrow, wsafe], scale)
+    coef_u = np.where(widx >= 0, mat[hrow, wsafe], COEF_SCALE)
     coef_src = np.where(widx >= 0, smat[hrow, wsafe], src_code["no_weight"])
 
     # reviews
@@ -365,7 +365,7 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
         "base_points": out_bp,
         "per_diem_points": pa.array(pdw / scale, pa.float64(), mask=pdw < 0),
         "bed_days": pa.array(bed_days, pa.int32()),
-        "coef": pa.array(coef_u / scale, pa.float64(), mask=~hasw),
+        "coef": pa.array(coef_u / COEF_SCALE, pa.float64(), mask=~hasw),
         "coef_source": strings(coef_src, src_names),
         "mean_cost": pa.array(mean_y, pa.float64(), mask=np.isnan(mean_y)),
         "high_ratio": pa.array(np.where(hasw, high_h[wsafe], np.nan), pa.float64(), mask=~hasw | (bpw < 0)),

@@ -139,6 +139,7 @@ def test_price_one_matches_the_exact_twin(world):
     scale = pol.points_scale
     hosp = sorted(tb.hospitals)[:3] + ["H9999"]
     from drg.estimate import to_units
+    from drg.exact import COEF_SCALE
 
     for w, d in enumerate(tb.drgs):
         mean = tb.mean_cost_fen[w] or 1_000_000
@@ -150,7 +151,8 @@ def test_price_one_matches_the_exact_twin(world):
                     bp = tb.base_points[w]
                     pdp = tb.per_diem_points[w]
                     rec = tb.hospitals.get(h)
-                    coef_u = scale if rec is None or rec["coef"][w] is None else to_units(rec["coef"][w], scale)
+                    coef_u = (COEF_SCALE if rec is None or rec["coef"][w] is None
+                              else to_units(rec["coef"][w], COEF_SCALE))
                     per_diem = d in pol.per_diem.drgs or d[:3] in pol.per_diem.drgs or los >= (pol.per_diem.min_los or 10**9)
                     cls, pts, ratio, nw = price_one_exact(
                         cost, max(los, 1), False, False, 0, per_diem, coef_u,

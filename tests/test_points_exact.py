@@ -99,3 +99,21 @@ def test_class_is_decided_on_the_exact_cost_ratio(engine, tmp_path):
     write_weights(w, tmp_path / "weights.parquet")
     w2 = read_weights(tmp_path / "weights.parquet")
     assert price_cases(case, w2, coefs, pol, engine=engine).column("case_class").to_pylist() == ["high"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_coefficients_keep_four_decimals_whatever_points_decimals_says(engine):
+    pol = replace(load_policy("zhejiang-province"), points_decimals=2,
+                  readmission=replace(load_policy("zhejiang-province").readmission, enabled=False))
+    w, c = hand_tables([{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0}], coef={("H01", "FR23"): 1.2345})
+    out = price_cases(case_rows([{"cost": 15000.0}]), w, c, pol, engine=engine).to_pylist()[0]
+    assert (out["coef"], out["points"]) == (1.2345, 185.18)   # 150 × 1.2345 = 185.175 → 2 decimals
+    from drg.coefficients import compute_coefficients as coefs
+    from drg.weights import Weights
+
+    wt = Weights(pa.table({"drg": ["FR23"], "base_points": [150.0], "mean_cost_fen": [10000.0]}), Fraction(10000),
+                 (2023,), "t", None, 2024, {"FR23": Fraction(10000)})
+    trimmed = pa.table({"hospital_id": ["H01"] * 5, "drg": ["FR23"] * 5, "year": pa.array([2023] * 5, pa.int32()),
+                        "cost_fen": pa.array([12345] * 5, pa.int64())})
+    table = coefs(wt, trimmed, pa.table({"hospital_id": ["H01"], "tier": ["A"]}), pol, settlement_year=2024)
+    assert table.column("coef").to_pylist() == [1.2345]

@@ -37,7 +37,7 @@ PUBLIC = {
         'suggest_codes', 'to_units',
     ],
     "drg.exact": [
-        'CLASS_NAMES', 'HIGH', 'LOW', 'NORMAL', 'PER_DIEM', 'REVIEW', 'UNGROUPABLE', 'UNSTABLE',
+        'CLASS_NAMES', 'COEF_SCALE', 'HIGH', 'LOW', 'NORMAL', 'PER_DIEM', 'REVIEW', 'UNGROUPABLE', 'UNSTABLE',
         'pair_twin', 'price_one_exact', 'round_half_away', 'scale_units_twin', 'to_units',
     ],
     "drg.ledger": [
