@@ -29,7 +29,7 @@ NOTE_UNKNOWN_DX = 1        # a secondary diagnosis is not in the scheme's dictio
 NOTE_UNKNOWN_PX = 2        # a procedure is not in the scheme's dictionary
 NOTE_MALE_PREGNANCY = 4    # grouped to the pregnancy MDC with sex = 1
 NOTE_SEX_SKIPPED = 8       # a sex-specific MDC's table held the principal diagnosis but the sex did not fit
-NOTE_VENT_NO_CODE = 16     # vent_hours >= 96 but no ventilation procedure code (vent hours are not counted)
+NOTE_VENT_NO_CODE = 16     # vent_hours >= 96 but not in the ventilation ADRG (the code counts, not the hours)
 NOTE_MDC_FELL_THROUGH = 32  # an MDC's entry held, none of its ADRGs did; grouping went on
 NOTE_SEX_UNKNOWN = 64      # sex 0/9 (only matters for sex-specific groups)
 
@@ -368,8 +368,9 @@ def note_text(scheme: Scheme, flags: int, dx_raw: list[str], dx_ids: list[int], 
     if flags & NOTE_SEX_UNKNOWN:
         notes.append("sex unknown (0/9)")
     if flags & NOTE_VENT_NO_CODE:
-        notes.append(f"vent_hours {vent_hours if vent_hours is not None else ''} without a ventilation/ECMO "
-                     f"procedure code (hours are not counted by this scheme)".replace("vent_hours  ", "vent_hours "))
+        hours = f"vent_hours {vent_hours}" if vent_hours is not None else "vent_hours"
+        notes.append(f"{hours} recorded, but the case is not in the ventilation group: this scheme counts a "
+                     f"ventilation/ECMO code as principal procedure, not the hours")
     return notes
 
 
