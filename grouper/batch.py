@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grouper.reference import (NOTE_MALE_PREGNANCY, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
-                               NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, STATUS_NAMES, normalize_code, note_text)
+                               NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, STATUS_NAMES, normalize_code, note_parts)
 from grouper.scheme import Scheme
 
 RESULT_COLUMNS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
@@ -107,9 +107,29 @@ class BatchGrouper:
         out = group_encoded_batch(self.scheme, **enc)
         return self.result_columns(batch, enc, out)
 
+    def _notes(self, batch, enc: dict, flags: np.ndarray, flagged: np.ndarray, n: int) -> pa.Array:
+        """``group_note`` texts: the unknown codes are gathered in Arrow (only those become Python strings),
+        and each distinct (flags, unknown codes, hours) gets its text once."""
+        unknown_dx = _unknown_codes(batch.column("dx"), enc["dx_off"], enc["dx_val"], skip_principal=True)
+        unknown_px = (_unknown_codes(batch.column("px"), enc["px_off"], enc["px_val"], skip_principal=False)
+                      if "px" in batch.schema.names else {})
+        vent = enc["vent"]
+        memo: dict[tuple, str | None] = {}
+        texts: list[str | None] = [None]
+        for i in flagged.tolist():
+            key = (int(flags[i]), unknown_dx.get(i, ()), unknown_px.get(i, ()),
+                   int(vent[i]) if vent[i] >= 0 else None)
+            text = memo.get(key, False)
+            if text is False:
+                parts = note_parts(*key)
+                text = memo[key] = "; ".join(parts) if parts else None
+            texts.append(text)
+        where = np.zeros(n, np.int32)
+        where[flagged] = np.arange(1, len(flagged) + 1, dtype=np.int32)
+        return pa.array(texts, pa.string()).take(pa.array(where))
+
     def result_columns(self, batch, enc: dict, out: dict) -> dict[str, pa.Array]:
         """Kernel output → the six result columns (strings via ``take`` on the scheme's code lists)."""
-        s = self.scheme
         n = len(out["drg"])
 
         def take(strings: pa.Array, idx: np.ndarray) -> pa.Array:
@@ -119,22 +139,7 @@ class BatchGrouper:
 
         flagged = np.flatnonzero(out["flags"] & NOTE_MASK)
         if len(flagged):
-            texts: list[str | None] = [None]
-            sel = pa.array(flagged)
-            dx_rows = batch.column("dx").take(sel).to_pylist()
-            px_rows = (batch.column("px").take(sel).to_pylist() if "px" in batch.schema.names
-                       else [[]] * len(flagged))
-            dx_off, dx_val, px_off, px_val = enc["dx_off"], enc["dx_val"], enc["px_off"], enc["px_val"]
-            flags = out["flags"]
-            vent = enc["vent"]
-            for i, dx_raw, px_raw in zip(flagged.tolist(), dx_rows, px_rows):
-                parts = note_text(s, int(flags[i]), dx_raw or [], dx_val[dx_off[i]:dx_off[i + 1]].tolist(),
-                                  px_raw or [], px_val[px_off[i]:px_off[i + 1]].tolist(),
-                                  int(vent[i]) if vent[i] >= 0 else None)
-                texts.append("; ".join(parts) if parts else None)
-            where = np.zeros(n, np.int32)
-            where[flagged] = np.arange(1, len(flagged) + 1, dtype=np.int32)
-            notes = pa.array(texts, pa.string()).take(pa.array(where))
+            notes = self._notes(batch, enc, out["flags"], flagged, n)
         else:
             notes = pa.nulls(n, pa.string())
         return {
@@ -145,3 +150,27 @@ class BatchGrouper:
             "group_status": self._status.take(pa.array(out["status"].astype(np.int32))),
             "group_note": notes,
         }
+
+
+def _unknown_codes(column, offsets: np.ndarray, ids: np.ndarray, *, skip_principal: bool) -> dict[int, tuple]:
+    """Row → the codes (as written) whose id is -1 (not in the scheme's dictionary), in list order.
+
+    ``offsets``/``ids`` are the encoder's CSR of the same column, aligned with ``pc.list_flatten``.
+    With ``skip_principal`` the first code of each row is left out (an unknown principal is a status).
+    """
+    pos = np.flatnonzero(ids == -1)
+    if len(pos) == 0:
+        return {}
+    rows = np.searchsorted(offsets, pos, side="right") - 1
+    if skip_principal:
+        keep = pos != offsets[rows]
+        pos, rows = pos[keep], rows[keep]
+        if len(pos) == 0:
+            return {}
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    raw = pc.list_flatten(column).take(pa.array(pos)).to_pylist()
+    out: dict[int, list] = {}
+    for r, code in zip(rows.tolist(), raw):
+        out.setdefault(r, []).append(code)
+    return {r: tuple(v) for r, v in out.items()}

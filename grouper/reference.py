@@ -354,13 +354,20 @@ def group_encoded(scheme: Scheme, case: Case, dx: list[int], px: list[int],
 def note_text(scheme: Scheme, flags: int, dx_raw: list[str], dx_ids: list[int], px_raw: list[str],
               px_ids: list[int], vent_hours: int | None = None) -> list[str]:
     """The ``group_note`` parts for a case's flags (shared by the reference and the batch path)."""
+    unknown_dx = tuple(c for c, i in zip(dx_raw[1:], dx_ids[1:]) if i == -1)
+    unknown_px = tuple(c for c, i in zip(px_raw, px_ids) if i == -1)
+    return note_parts(flags, unknown_dx, unknown_px, vent_hours)
+
+
+def note_parts(flags: int, unknown_dx: tuple[str, ...], unknown_px: tuple[str, ...],
+               vent_hours: int | None = None) -> list[str]:
+    """The ``group_note`` parts from the flags and the unknown codes as written (secondary diagnoses, any
+    procedure). The batch path gathers the unknown codes in Arrow and calls this for the flagged rows."""
     notes = []
     if flags & NOTE_UNKNOWN_DX:
-        bad = [c for c, i in zip(dx_raw[1:], dx_ids[1:]) if i == -1]
-        notes.append("unknown secondary diagnosis " + ",".join(repr(c) if c != c.strip() else c for c in bad))
+        notes.append("unknown secondary diagnosis " + ",".join(repr(c) if c != c.strip() else c for c in unknown_dx))
     if flags & NOTE_UNKNOWN_PX:
-        bad = [c for c, i in zip(px_raw, px_ids) if i == -1]
-        notes.append("unknown procedure " + ",".join(repr(c) if c != c.strip() else c for c in bad))
+        notes.append("unknown procedure " + ",".join(repr(c) if c != c.strip() else c for c in unknown_px))
     if flags & NOTE_MALE_PREGNANCY:
         notes.append("pregnancy diagnosis with sex 1 (data problem; grouped as the tables say)")
     if flags & NOTE_SEX_SKIPPED:
