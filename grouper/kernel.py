@@ -26,7 +26,7 @@ from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, 
 from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
                  px_or, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val, dx_region,
                  dx_lo, dx_lv, px_lo, px_lv, mdc_pdx_list, mdc_sex, mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,
@@ -37,7 +37,7 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
     """Group every case; results into the ``out_*`` arrays (index into the scheme's code lists, -1 none)."""
     n = sex.shape[0]
     n_mdc = mdc_pdx_list.shape[0]
-    for i in range(n):
+    for i in nb.prange(n):  # cases are independent: each writes only its own out_*[i]
         d0 = dx_off[i]
         d1 = dx_off[i + 1]
         p0 = px_off[i]
