@@ -115,21 +115,62 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     """
     grouper = BatchGrouper(scheme)
     writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()})
+    behind = WriteBehind(writer.write)   # writing batch k overlaps grouping batch k+1 (Parquet frees the GIL)
     summary = GroupSummary()
-    for batch in prefetch(batches):
-        if batch.num_rows == 0:
-            continue
-        res = grouper.group(batch)
-        writer.write(grouped_table(batch, res, slim=slim, keep=keep))
-        summary.rows += batch.num_rows
-        for k, v in zip(*_value_counts(res["group_status"])):
-            summary.by_status[k] += v
-        for k, v in zip(*_value_counts(res["mdc"])):
-            summary.by_mdc[k] += v
-        if on_rows:
-            on_rows(summary.rows)
+    try:
+        for batch in prefetch(batches):
+            if batch.num_rows == 0:
+                continue
+            res = grouper.group(batch)
+            behind.write(grouped_table(batch, res, slim=slim, keep=keep))
+            summary.rows += batch.num_rows
+            for k, v in zip(*_value_counts(res["group_status"])):
+                summary.by_status[k] += v
+            for k, v in zip(*_value_counts(res["mdc"])):
+                summary.by_mdc[k] += v
+            if on_rows:
+                on_rows(summary.rows)
+    finally:
+        behind.close()
     writer.close()
     return summary
+
+
+class WriteBehind:
+    """Calls ``write`` on a background thread, at most ``depth`` items behind; an error of the writer is
+    raised by the next ``write`` or by ``close`` (which always waits for the thread)."""
+
+    def __init__(self, write: Callable, depth: int = 2) -> None:
+        import queue
+        import threading
+
+        self._write = write
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="drg-write-behind", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self._write(item)
+                except BaseException as exc:  # handed to the producer
+                    self.error = exc
+
+    def write(self, item) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(item)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def prefetch(items: Iterable, depth: int = 2):
