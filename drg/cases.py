@@ -300,6 +300,7 @@ def read_cases(
     required: tuple[str, ...] = SETTLEMENT_REQUIRED,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     columns: list[str] | None = None,
+    dictionary_codes: bool = False,
 ) -> Iterator[CaseBatch]:
     """Read and validate a case file, yielding :class:`CaseBatch` objects.
 
@@ -312,6 +313,8 @@ def read_cases(
     columns : read only these columns of a Parquet file (plus the ``required`` ones). Rows are then checked
         on what was read only: a ``--slim`` grouping run reads the grouping columns and leaves the money
         checks to the runs that read the money (``drg check``, ``drg group`` without ``--slim``).
+    dictionary_codes : read Parquet ``dx``/``px`` as lists of dictionary-encoded strings (each distinct code
+        decoded once per row group); for callers that encode codes and do not write them back.
 
     Raises
     ------
@@ -325,7 +328,7 @@ def read_cases(
         mapping = ColumnMapping.load(mapping)
     kind = case_file_kind(path)
     if kind == "parquet":
-        yield from _read_parquet(path, required, batch_rows, columns, mapping)
+        yield from _read_parquet(path, required, batch_rows, columns, mapping, dictionary_codes)
         return
     df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping)
     if mapping is not None:
@@ -343,7 +346,7 @@ def _check_columns(present: list[str], required: tuple[str, ...], file: str) -> 
 
 
 def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, columns: list[str] | None,
-                  mapping: ColumnMapping | None = None) -> Iterator[CaseBatch]:
+                  mapping: ColumnMapping | None = None, dictionary_codes: bool = False) -> Iterator[CaseBatch]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -359,16 +362,25 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
     id_column = next((c for c, k in zip(names, contract_names) if k == "case_id"), None)
     duplicates = DuplicateFinder.for_parquet(pf, id_column) if id_column is not None else None
     row = 1
+    code_paths = [pf.schema.column(i).path for i in range(len(pf.schema))
+                  if pf.schema.column(i).path.split(".")[0] in [k for k, c in zip(names, contract_names)
+                                                                 if c in LIST_COLUMNS]]
+    if dictionary_codes and code_paths:
+        pf = pq.ParquetFile(path, read_dictionary=code_paths)
     for rg in range(pf.num_row_groups):
-        for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[rg], columns=columns,
-                                     use_threads=True):
-            table = pa.Table.from_batches([batch])
+        if dictionary_codes and code_paths:  # nested dictionaries read by whole row groups, then sliced
+            group = pf.read_row_group(rg, columns=columns, use_threads=True)
+            pieces = [group.slice(k, batch_rows) for k in range(0, group.num_rows, batch_rows)] or [group]
+        else:
+            pieces = (pa.Table.from_batches([b]) for b in pf.iter_batches(
+                batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=True))
+        for table in pieces:
             if mapping is not None:
                 table = table.rename_columns([renames.get(c, c) for c in table.column_names])
                 if mapping.values:
                     table = mapping.translate(pl.from_arrow(table)).to_arrow()
             yield _validate(table, row, required, duplicates, str(path), raw_strings=False)
-            row += batch.num_rows
+            row += table.num_rows
 
 
 def _check_nested(schema: pa.Schema, renames: dict[str, str], file: str) -> None:
@@ -523,8 +535,14 @@ def _nonblank_codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     flat = pc.list_flatten(arr)
     if len(flat) == 0:
         return lengths
-    # blank: empty, or whitespace only (utf8_is_space classifies without building trimmed copies)
-    blank = pc.fill_null(pc.or_(pc.equal(pc.binary_length(flat), 0), pc.utf8_is_space(flat)), True)
+    def is_blank(strings):  # empty, or whitespace only (utf8_is_space classifies without trimmed copies)
+        return pc.fill_null(pc.or_(pc.equal(pc.binary_length(strings), 0), pc.utf8_is_space(strings)), True)
+
+    if pa.types.is_dictionary(flat.type):  # classify each distinct code once
+        flat = flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat
+        blank = pc.fill_null(is_blank(flat.dictionary).take(flat.indices), True)
+    else:
+        blank = is_blank(flat)
     if not pc.any(blank).as_py():
         return lengths
     parents = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False)
@@ -647,6 +665,8 @@ def _accepted_table(table: pa.Table, typed: pl.DataFrame, keep: np.ndarray, fen:
             if name in MONEY_COLUMNS and not raw_strings and (
                     pa.types.is_decimal(col.type) or pa.types.is_floating(col.type)):
                 pass  # money as read (decimal or float yuan)
+            elif name in LIST_COLUMNS and pa.types.is_list(col.type) and pa.types.is_dictionary(col.type.value_type):
+                pass  # dictionary-coded codes (dictionary_codes=True), kept for the encoder
             elif col.type != want:
                 col = (typed[name].to_arrow() if name in typed.columns else col).cast(want)
         arrays.append(col if every else col.take(idx))

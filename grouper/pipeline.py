@@ -250,7 +250,8 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
     with RejectWriter(rejects) as rej:
         def accepted():
             nonlocal n_read
-            for b in read_cases(cases, mapping=mapping, required=required, columns=columns):
+            for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
+                                dictionary_codes=slim):  # --slim writes no codes back: decode each once
                 rej.write(b.rejected)
                 n_read += b.n_read
                 yield b.accepted

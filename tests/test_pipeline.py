@@ -37,3 +37,32 @@ def test_prefetch_passes_items_and_errors():
 
     with pytest.raises(ValueError, match="bad row group"):
         list(prefetch(broken()))
+
+
+def test_slim_grouping_reads_codes_as_dictionaries_and_agrees_with_full(tmp_path):
+    """``--slim`` decodes each distinct code once (Parquet dictionaries); the groups, statuses and notes are
+    those of the full run, blank and unknown codes included."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from grouper.build import build_scheme
+    from grouper.pipeline import group_file
+    from drg.samples import schemes
+
+    sample = schemes()["demo"]
+    scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    dx = [["J18.900", "E11.900"], ["J18.900", "NOPE.1"], ["  ", ""], ["i63.900 ", "I10.x00"], ["J44.900"], None]
+    px = [[], ["99.9999"], [], [], ["33.2400"], []]
+    n = len(dx)
+    t = pa.table({"case_id": [f"c{i}" for i in range(n)], "sex": pa.array([1] * n, pa.int8()),
+                  "age": pa.array([60] * n, pa.int16()), "dx": pa.array(dx, pa.list_(pa.string())),
+                  "px": pa.array(px, pa.list_(pa.string()))})
+    src = tmp_path / "cases.parquet"
+    pq.write_table(t, src, row_group_size=4)
+    slim = group_file(scheme, src, tmp_path / "slim.parquet", slim=True, rejects=tmp_path / "r1.csv")
+    full = group_file(scheme, src, tmp_path / "full.parquet", slim=False, rejects=tmp_path / "r2.csv")
+    assert (slim.rows, slim.rejected) == (full.rows, full.rejected) == (4, 2)   # two rows have no diagnosis
+    cols = ["case_id", "mdc", "adrg", "drg", "cc_level", "group_status", "group_note"]
+    assert pq.read_table(tmp_path / "slim.parquet").select(cols).equals(
+        pq.read_table(tmp_path / "full.parquet").select(cols))
+    assert pq.read_table(tmp_path / "full.parquet").schema.field("dx").type == pa.list_(pa.string())
