@@ -361,10 +361,10 @@ def publish(scheme: str | Path, tables: str | Path, policy: str | Path, out: str
 
 # ----------------------------------------------------------------------------------------------- reading
 def _exact_list(texts: list | None, floats: list) -> list:
-    """Exact means from ``num/den`` texts, or from the floats for a bundle written before they existed."""
-    if texts is None:
-        return [None if v is None else Fraction(v) for v in floats]
-    return [None if v is None else Fraction(v) for v in texts]
+    """Exact means from ``num/den`` texts; where a text is missing (tables written before the exact means
+    existed) the float is taken as it is."""
+    texts = texts if texts is not None else [None] * len(floats)
+    return [Fraction(t) if t is not None else (None if f is None else Fraction(f)) for t, f in zip(texts, floats)]
 
 
 @dataclass

@@ -132,3 +132,14 @@ def test_one_pool_missing_is_a_warning_and_no_money(world, tmp_path):
     r = estimate_case(open_bundle(tmp_path / "b"), CaseInput(dx=["I50.908"], sex=1, age=60, los=5,
                                                             total_cost_fen=500000, insurance_type="390"))
     assert "entitlement_fen" not in r["money"] and "no point value" in r["money"]["note"]
+
+
+def test_tables_without_exact_means_fall_back_to_the_floats():
+    """A bundle published from weights written before the exact means existed still prices (found in use)."""
+    from fractions import Fraction
+
+    from drg.bundle import _exact_list
+
+    assert _exact_list([None, "100000/3", None], [2.5, 33333.333333333336, None]) == [
+        Fraction(5, 2), Fraction(100000, 3), None]
+    assert _exact_list(None, [1.5]) == [Fraction(3, 2)]
