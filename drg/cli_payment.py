@@ -73,18 +73,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         from drg.coefficients import build_tables
 
         summary = build_tables(history, hospitals, policy, out, year=year, scheme_id=scheme_id)
-        if as_json:
-            typer.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
-            return
-        from rich.console import Console
-        from rich.table import Table
-
-        t = Table(title=f"weights and coefficients → {out}")
-        t.add_column("item")
-        t.add_column("value", justify="right")
-        for k, v in summary.items():
-            t.add_row(k, str(v))
-        Console().print(t)
+        _print_summary(summary, f"weights and coefficients → {out}", as_json)
 
     @app.command("points")
     def points_cmd(
@@ -102,15 +91,20 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         from drg.points import price_file
 
         summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year)
-        if as_json:
-            typer.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
-            return
-        from rich.console import Console
-        from rich.table import Table
+        _print_summary(summary, f"priced cases → {out}", as_json)
 
-        t = Table(title=f"priced cases → {out}")
-        t.add_column("item")
-        t.add_column("value", justify="right")
-        for k, v in summary.items():
-            t.add_row(k, str(v))
-        Console().print(t)
+
+def _print_summary(summary: dict, title: str, as_json: bool) -> None:
+    """A command's summary dict as JSON or as a two-column rich table."""
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    t.add_column("item")
+    t.add_column("value", justify="right")
+    for k, v in summary.items():
+        t.add_row(k, str(v))
+    Console().print(t)
