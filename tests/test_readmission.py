@@ -159,7 +159,7 @@ def test_hash_collision_takes_the_exact_road(tables, pol, monkeypatch):
             stay("c", D0 + dt.timedelta(days=9), patient_id="P1")]
     want, _ = halved(tables, pol, rows)
     assert want == {"a"}
-    monkeypatch.setattr(points, "group_hash", lambda ph, h, m, y: np.zeros(len(ph), np.uint64))
+    monkeypatch.setattr(points, "group_hash", lambda ph, h, m, y, rows: np.zeros(len(rows), np.uint64))
     called = []
     exact = points._sort_stays_exact
     monkeypatch.setattr(points, "_sort_stays_exact", lambda *a: called.append(1) or exact(*a))
