@@ -162,17 +162,8 @@ def price_polars_file(cases: Path, tables: Path, policy, out: Path, year: int | 
 
 
 @pytest.fixture(scope="module")
-def priced_setup(synthetic_city, bench_dir):
-    from drg.coefficients import build_tables
-    from drg.policy import load_policy
-
-    res = synthetic_city["result"]
-    year = synthetic_city["settlement_year"]
-    policy = load_policy("demo")
-    tables = bench_dir / "tables"
-    build_tables([res.case_files[y] for y in synthetic_city["history_years"]], res.hospitals, policy, tables,
-                 year=year)
-    return {"cases": res.case_files[year], "tables": tables, "policy": policy, "year": year}
+def priced_setup(city_tables):
+    return city_tables
 
 
 def test_points_vs_polars(benchmark, priced_setup, bench_dir):

@@ -18,21 +18,14 @@ from conftest import best_of, record
 
 
 @pytest.fixture(scope="module")
-def settle_setup(synthetic_city, bench_dir):
-    from drg.coefficients import build_tables
+def settle_setup(city_tables, bench_dir):
     from drg.points import price_file
-    from drg.policy import load_policy
 
-    res = synthetic_city["result"]
-    year = synthetic_city["settlement_year"]
-    policy = load_policy("demo")
-    tables = bench_dir / "settle-tables"
-    build_tables([res.case_files[y] for y in synthetic_city["history_years"]], res.hospitals, policy, tables,
-                 year=year)
+    res, year = city_tables["result"], city_tables["year"]
     priced = bench_dir / f"priced-{year}.parquet"
-    price_file(res.case_files[year], tables, policy, priced, year=year)
+    price_file(city_tables["cases"], city_tables["tables"], city_tables["policy"], priced, year=year)
     return {"priced": priced, "hospitals": res.hospitals, "budget": res.budget, "income": res.county_income,
-            "policy": policy, "year": year}
+            "policy": city_tables["policy"], "year": year}
 
 
 def test_settle_year_vs_pyarrow_read(benchmark, settle_setup, bench_dir):

@@ -58,6 +58,22 @@ def synthetic_city(bench_dir, bench_cases) -> dict:
     return {"result": result, "settlement_year": 2025, "history_years": [2023, 2024]}
 
 
+@pytest.fixture(scope="session")
+def city_tables(synthetic_city, bench_dir) -> dict:
+    """Weights and coefficients of the synthetic city's history years under the demo policy, built once
+    for every benchmark of the session: ``{"cases", "tables", "policy", "year", "result"}``."""
+    from drg.coefficients import build_tables
+    from drg.policy import load_policy
+
+    res = synthetic_city["result"]
+    year = synthetic_city["settlement_year"]
+    policy = load_policy("demo")
+    tables = bench_dir / "tables"
+    build_tables([res.case_files[y] for y in synthetic_city["history_years"]], res.hospitals, policy, tables,
+                 year=year)
+    return {"cases": res.case_files[year], "tables": tables, "policy": policy, "year": year, "result": res}
+
+
 def record(benchmark, **figures) -> None:
     """Attach figures (ratios, rates) to a benchmark's JSON and print them."""
     for k, v in figures.items():

@@ -168,7 +168,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
             results = settle_months(priced, hospitals, budget, county_income, policy, y1, months=range(m1, m2 + 1),
                                     ledger=ledger, out=out, replace=replace,
                                     last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id)
-            extras = [_statements(r, None if statements is None else statements, priced, ledger) for r in results]
+            extras = [_statements(r, statements, priced, ledger) for r in results]
             if as_json:
                 typer.echo(json.dumps([{**r.summary(), **e} for r, e in zip(results, extras)], ensure_ascii=False,
                                       indent=2, default=str))

@@ -224,21 +224,19 @@ def compile_scheme(rs: RuleSet, codes: CodeDictionary, *, options: SchemeOptions
     missing_dx: dict[str, set] = {}
     missing_px: dict[str, set] = {}
 
-    def dx_id(c: str, where: str) -> int:
-        if c not in dx_idx:
-            dx_idx[c] = len(dx_codes)
-            dx_codes.append(c)
-        if dx_idx[c] >= n_dict_dx:
-            missing_dx.setdefault(c, set()).add(where)
-        return dx_idx[c]
+    def interner(idx: dict, code_list: list, n_dict: int, missing: dict):
+        """An id for every code a rule uses; codes beyond the dictionary are appended and recorded."""
+        def code_id(c: str, where: str) -> int:
+            if c not in idx:
+                idx[c] = len(code_list)
+                code_list.append(c)
+            if idx[c] >= n_dict:
+                missing.setdefault(c, set()).add(where)
+            return idx[c]
+        return code_id
 
-    def px_id(c: str, where: str) -> int:
-        if c not in px_idx:
-            px_idx[c] = len(px_codes)
-            px_codes.append(c)
-        if px_idx[c] >= n_dict_px:
-            missing_px.setdefault(c, set()).add(where)
-        return px_idx[c]
+    dx_id = interner(dx_idx, dx_codes, n_dict_dx, missing_dx)
+    px_id = interner(px_idx, px_codes, n_dict_px, missing_px)
 
     lists: list[np.ndarray] = []
     list_is_px: list[int] = []
