@@ -158,7 +158,7 @@ def price_polars_file(cases: Path, tables: Path, policy, out: Path, year: int | 
     a_fen = float(read_weights(tables / "weights.parquet").a_fen)
     out_df = price_polars_frame(pl.read_parquet(cases), pl.read_parquet(tables / "weights.parquet"),
                                 pl.read_parquet(tables / "coefficients.parquet"), policy, a_fen, year)
-    out_df.write_parquet(out)
+    out_df.write_parquet(out, compression="zstd")      # the engine's compression too
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ The settlement step takes, per hospital and pool, ``Σ adjusted_points − Σ de
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -175,8 +176,22 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     pyarrow.Table
         Every input column plus :data:`PRICED_COLUMNS`.
     """
-    import pyarrow.compute as pc
+    cases = _checked(cases, policy, file)
+    priced = _price_arrays(cases, weights, coefficients, policy, reviews=reviews, violations=violations, year=year,
+                           engine=engine)
+    return _with_priced_columns(cases, priced.columns())
 
+
+def _with_priced_columns(cases: pa.Table, cols: dict[str, pa.Array]) -> pa.Table:
+    """``cases`` with :data:`PRICED_COLUMNS` appended (an existing column of the same name is replaced)."""
+    out = cases.drop_columns([c for c in PRICED_COLUMNS if c in cases.column_names])
+    for name in PRICED_COLUMNS:
+        out = out.append_column(name, cols[name])
+    return out
+
+
+def _checked(cases: pa.Table, policy: Policy, file: str) -> pa.Table:
+    """The columns pricing needs are present; the ``*_fen`` money columns are added."""
     need = ["case_id", "hospital_id", "drg", "los", "discharge_date"]
     if policy.readmission.enabled:
         need += ["patient_id", "admit_date"]
@@ -188,6 +203,14 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     cases = add_fen_columns(cases, file=file)
     if "total_cost_fen" not in cases.column_names:
         raise InputError("missing column total_cost", file=file, field="total_cost")
+    return cases
+
+
+def _price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, policy: Policy, *,
+                  reviews: pa.Table | None, violations: pa.Table | None, year: int | None,
+                  engine: str) -> _PricedArrays:
+    """The pricing itself over the columns :func:`_checked` guarantees (every case at once: readmission pairs
+    stays across the whole file)."""
     n = cases.num_rows
     scale = policy.points_scale
     pr = policy.pricing
@@ -321,11 +344,6 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
                 deduction[i] = round_half_away(m * base)
             adjusted[i] = 0
 
-    # ---- output (strings built by taking from small dictionaries, never per-row Python objects)
-
-    def strings(codes: np.ndarray, names: list) -> pa.Array:
-        return pc.take(pa.array(names, pa.string()), pa.array(codes.astype(np.int32)))
-
     reason_code = halved.astype(np.int32)               # 0 "", 1 "readmission", 2.. per violation text
     reason_names = ["", "readmission"]
     for i in viol_rows:
@@ -334,7 +352,7 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
         if text not in reason_names:
             reason_names.append(text)
         reason_code[i] = reason_names.index(text)
-    note_code = np.zeros(n, np.int32)
+    note_code = np.zeros(n, np.int8)
     no_w = noweight & (cls == UNSTABLE)
     no_pd = no_w & per_diem & (widx >= 0) & (bp_u[wsafe] >= 0)   # per-diem, but no per-diem points
     note_code[no_w] = 1
@@ -343,46 +361,104 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     note_code[not_in_table] = 2
     note_code[no_w & not_in_table] = 3
     note_code[no_pd & not_in_table] = 5
-    note_names = ["", "no weight: priced as unstable", "hospital not in hospitals table: coef 1.0",
-                  "no weight: priced as unstable; hospital not in hospitals table",
-                  "per-diem case without per-diem points: priced as unstable",
-                  "per-diem case without per-diem points: priced as unstable; hospital not in hospitals table"]
-    viol_arr = pa.array(viol_type, pa.string()) if viol_rows else pa.nulls(n, pa.string())
-    hasw = (widx >= 0)
-    bpw = np.where(hasw, bp_u[wsafe], -1)
-    out_bp = pa.array(bpw / scale, pa.float64(), mask=bpw < 0)
-    pdw = np.where(hasw & (cls == PER_DIEM), pdp_u[wsafe], -1)
-    is_pd = cls == PER_DIEM
     mean_yuan = np.array([np.nan if v is None else v for v in weights.table.column("mean_cost").to_pylist()]
                          + [np.nan])
     pd_yuan = np.array([np.nan if v is None else v for v in (
         weights.table.column("per_diem_mean_cost").to_pylist() if "per_diem_mean_cost" in weights.table.column_names
         else [None if x is None else x / 100 for x in weights.table.column("per_diem_mean_fen").to_pylist()])]
         + [np.nan])
-    mean_y = np.where(hasw, np.where(is_pd, pd_yuan[widx], mean_yuan[widx]), np.nan)
-    cols = {
-        "case_class": strings(cls, list(CLASS_NAMES)),
-        "base_points": out_bp,
-        "per_diem_points": pa.array(pdw / scale, pa.float64(), mask=pdw < 0),
-        "bed_days": pa.array(bed_days, pa.int32()),
-        "coef": pa.array(coef_u / COEF_SCALE, pa.float64(), mask=~hasw),
-        "coef_source": strings(coef_src, src_names),
-        "mean_cost": pa.array(mean_y, pa.float64(), mask=np.isnan(mean_y)),
-        "high_ratio": pa.array(np.where(hasw, high_h[wsafe], np.nan), pa.float64(), mask=~hasw | (bpw < 0)),
-        "cost_ratio": pa.array(ratio, pa.float64(), mask=np.isnan(ratio)),
-        "points": pa.array(pts / scale, pa.float64()),
-        "adjusted_points": pa.array(adjusted / scale, pa.float64()),
-        "adjust_reason": strings(reason_code, reason_names),
-        "deduction_points": pa.array(deduction / scale, pa.float64()),
-        "violation": viol_arr,
-        "price_note": strings(note_code, note_names),
-    }
-    out = cases
-    for name in PRICED_COLUMNS:
-        if name in out.column_names:
-            out = out.drop_columns([name])
-        out = out.append_column(name, cols[name])
-    return out
+    return _PricedArrays(n=n, scale=scale, cls=cls, pts=pts, adjusted=adjusted, ratio=ratio, halved=halved,
+                         deduction=deduction, reason_code=reason_code, reason_names=reason_names,
+                         note_code=note_code, widx=widx, coef_u=coef_u, coef_src=coef_src, src_names=src_names,
+                         bed_days=bed_days, bp_u=bp_u, pdp_u=pdp_u, high_h=high_h, mean_yuan=mean_yuan,
+                         pd_yuan=pd_yuan, viol_type=viol_type if viol_rows else None)
+
+
+NOTE_NAMES = ("", "no weight: priced as unstable", "hospital not in hospitals table: coef 1.0",
+              "no weight: priced as unstable; hospital not in hospitals table",
+              "per-diem case without per-diem points: priced as unstable",
+              "per-diem case without per-diem points: priced as unstable; hospital not in hospitals table")
+
+
+@dataclass
+class _PricedArrays:
+    """Every case's price as numpy arrays (codes into small name lists for the text columns); the Arrow
+    columns of :data:`PRICED_COLUMNS` are built per slice, so a file can be written while it streams."""
+
+    n: int
+    scale: int
+    cls: np.ndarray
+    pts: np.ndarray
+    adjusted: np.ndarray
+    ratio: np.ndarray
+    halved: np.ndarray
+    deduction: np.ndarray
+    reason_code: np.ndarray
+    reason_names: list
+    note_code: np.ndarray
+    widx: np.ndarray
+    coef_u: np.ndarray
+    coef_src: np.ndarray
+    src_names: list
+    bed_days: np.ndarray
+    bp_u: np.ndarray
+    pdp_u: np.ndarray
+    high_h: np.ndarray
+    mean_yuan: np.ndarray
+    pd_yuan: np.ndarray
+    viol_type: list | None
+
+    def columns(self, lo: int = 0, hi: int | None = None) -> dict[str, pa.Array]:
+        """The priced columns of rows ``lo:hi`` (strings taken from the small name lists, never built per row)."""
+        import pyarrow.compute as pc
+
+        hi = self.n if hi is None else hi
+        sl = slice(lo, hi)
+        scale = self.scale
+
+        def strings(codes: np.ndarray, names) -> pa.Array:
+            return pc.take(pa.array(list(names), pa.string()), pa.array(codes.astype(np.int32, copy=False)))
+
+        widx = self.widx[sl]
+        cls = self.cls[sl]
+        hasw = widx >= 0
+        wsafe = np.maximum(widx, 0)
+        bpw = np.where(hasw, self.bp_u[wsafe], -1)
+        is_pd = cls == PER_DIEM
+        pdw = np.where(hasw & is_pd, self.pdp_u[wsafe], -1)
+        mean_y = np.where(hasw, np.where(is_pd, self.pd_yuan[widx], self.mean_yuan[widx]), np.nan)
+        ratio = self.ratio[sl]
+        return {
+            "case_class": strings(cls, CLASS_NAMES),
+            "base_points": pa.array(bpw / scale, pa.float64(), mask=bpw < 0),
+            "per_diem_points": pa.array(pdw / scale, pa.float64(), mask=pdw < 0),
+            "bed_days": pa.array(self.bed_days[sl], pa.int32()),
+            "coef": pa.array(self.coef_u[sl] / COEF_SCALE, pa.float64(), mask=~hasw),
+            "coef_source": strings(self.coef_src[sl], self.src_names),
+            "mean_cost": pa.array(mean_y, pa.float64(), mask=np.isnan(mean_y)),
+            "high_ratio": pa.array(np.where(hasw, self.high_h[wsafe], np.nan), pa.float64(), mask=~hasw | (bpw < 0)),
+            "cost_ratio": pa.array(ratio, pa.float64(), mask=np.isnan(ratio)),
+            "points": pa.array(self.pts[sl] / scale, pa.float64()),
+            "adjusted_points": pa.array(self.adjusted[sl] / scale, pa.float64()),
+            "adjust_reason": strings(self.reason_code[sl], self.reason_names),
+            "deduction_points": pa.array(self.deduction[sl] / scale, pa.float64()),
+            "violation": (pa.array(self.viol_type[lo:hi], pa.string()) if self.viol_type is not None
+                          else pa.nulls(hi - lo, pa.string())),
+            "price_note": strings(self.note_code[sl], NOTE_NAMES),
+        }
+
+    def summary(self) -> dict:
+        """Cases per class, point sums (exact: summed in units), halved stays and deductions."""
+        counts = np.bincount(self.cls.astype(np.int64), minlength=len(CLASS_NAMES)) if self.n else \
+            np.zeros(len(CLASS_NAMES), np.int64)
+        out: dict = {"cases": self.n}
+        out.update({f"class {name}": int(counts[i]) for i, name in sorted(enumerate(CLASS_NAMES), key=lambda x: x[1])
+                    if counts[i]})
+        out["points"] = round(int(self.pts.sum()) / self.scale, 4)
+        out["adjusted_points"] = round(int(self.adjusted.sum()) / self.scale, 4)
+        out["readmissions_halved"] = int(self.halved.sum())
+        out["deduction_points"] = round(int(self.deduction.sum()) / self.scale, 4)
+        return out
 
 
 def _readmissions(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, policy: Policy, year: int | None,
@@ -521,13 +597,27 @@ def hospital_point_totals(priced: pa.Table, policy: Policy) -> pa.Table:
                     pl.lit(scale, pl.Int64).alias("points_scale")).to_arrow()
 
 
+# Columns whose Parquet statistics (min/max) a priced file keeps: the ones a reader filters on. Statistics of
+# the other 40-odd columns (lists of codes, texts, floats) cost about a sixth of the write and serve no one.
+STATISTICS_COLUMNS = ("case_id", "patient_id", "hospital_id", "insurance_type", "county", "admit_date",
+                      "discharge_date", "mdc", "adrg", "drg", "case_class")
+PRICING_INPUTS = ("case_id", "patient_id", "hospital_id", "insurance_type", "drg", "adrg", "los", "admit_date",
+                  "discharge_date", "total_cost", "fund_paid", "self_paid", "other_paid", "total_cost_fen",
+                  "fund_paid_fen", "self_paid_fen", "other_paid_fen")
+
+
 def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Policy, out: str | Path, *,
                reviews: str | Path | None = None, violations: str | Path | None = None, year: int | None = None,
                engine: str = "numba") -> dict:
-    """``drg points``: read grouped cases and the tables of ``drg weights``, price, write Parquet.
+    """``drg points``: read grouped cases and the tables of ``drg weights``, price, write Parquet (zstd).
 
     ``year`` defaults to the policy's ``policy.year``. Also writes ``OUT.hospital_totals.parquet`` beside ``out`` (:func:`hospital_point_totals`). Returns a
     summary dict (cases per class, total points, halved stays, deductions).
+
+    A Parquet input is read twice: first the columns pricing needs (every case at once, since readmission
+    pairs stays across the file), then row group by row group with every column, each written out with its
+    priced columns while the next is read (:mod:`drg.background`). The file equals
+    ``price_cases(read_grouped(cases), …)`` written as one table.
     """
     import pyarrow.parquet as pq
 
@@ -539,26 +629,108 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     tables = Path(tables)
     w = read_weights(tables / "weights.parquet")
     c = read_coefficients(tables / "coefficients.parquet")
-    t = read_grouped(cases)
     rv = read_reviews(reviews) if reviews else None
     vv = read_violations(violations) if violations else None
-    priced = price_cases(t, w, c, pol, reviews=rv, violations=vv, year=year, engine=engine, file=str(cases))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {**(priced.schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
+    source = _parquet_source(cases)
+    if source is None:                       # CSV / Excel, or an empty Parquet file: one table
+        t = _checked(read_grouped(cases), pol, str(cases))
+        keys, rows = t, None
+    else:
+        keys = _checked(read_grouped(cases, columns=[n for n in PRICING_INPUTS if n in source.schema_arrow.names]),
+                        pol, str(cases))
+    priced = _price_arrays(keys, w, c, pol, reviews=rv, violations=vv, year=year, engine=engine)
+    if source is None:
+        table = _with_priced_columns(t, priced.columns())
+        rows = [table]
+        schema = table.schema
+    else:
+        rows, schema = _priced_row_groups(source, keys, priced)
+    meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
     if w.scheme_id:
         meta[b"drg.scheme_id"] = w.scheme_id.encode()
-    pq.write_table(priced.replace_schema_metadata(meta), out)
-    totals = hospital_point_totals(priced, pol)
-    pq.write_table(totals, out.with_name(out.stem + ".hospital_totals.parquet"))
-    import pyarrow.compute as pc
+    with _PricedWriter(out, schema.with_metadata(meta)) as writer:
+        for table in rows:
+            writer.write(table)
+        totals = hospital_point_totals(_totals_input(keys, priced), pol)    # while the last ones are written
+    totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
+    pq.write_table(totals, totals_path)
+    return priced.summary() | {"hospital_totals": str(totals_path)}
 
-    counts = pc.value_counts(priced.column("case_class")).to_pylist()
-    summary = {"cases": priced.num_rows}
-    summary.update({f"class {d['values']}": d["counts"] for d in sorted(counts, key=lambda d: d["values"])})
-    summary["points"] = round(pc.sum(priced.column("points")).as_py() or 0.0, 4)
-    summary["adjusted_points"] = round(pc.sum(priced.column("adjusted_points")).as_py() or 0.0, 4)
-    summary["readmissions_halved"] = pc.sum(pc.starts_with(priced.column("adjust_reason"), "readmission")).as_py() or 0
-    summary["deduction_points"] = round(pc.sum(priced.column("deduction_points")).as_py() or 0.0, 4)
-    summary["hospital_totals"] = str(out.with_name(out.stem + ".hospital_totals.parquet"))
-    return summary
+
+def _parquet_source(cases: str | Path):
+    """A :class:`pyarrow.parquet.ParquetFile` for a non-empty Parquet input, else None."""
+    import pyarrow.parquet as pq
+
+    path = Path(cases)
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.exists():
+        return None
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
+    return pf if pf.metadata.num_rows and pf.num_row_groups else None
+
+
+def _priced_row_groups(source, keys: pa.Table, priced: _PricedArrays):
+    """Each row group of ``source`` with every column, the ``*_fen`` columns it lacks and its priced columns
+    (read one ahead on a background thread); and the schema of those tables."""
+    from drg.background import prefetch
+
+    names = source.schema_arrow.names
+    fen_added = [c for c in keys.column_names if c.endswith("_fen") and c not in names]
+    schema = _with_priced_columns(_fen_slice(source.schema_arrow.empty_table(), keys, fen_added, 0),
+                                  priced.columns(0, 0)).schema
+
+    def tables():
+        lo = 0
+        for rg in prefetch(source.read_row_group(i) for i in range(source.num_row_groups)):
+            hi = lo + rg.num_rows
+            yield _with_priced_columns(_fen_slice(rg, keys, fen_added, lo), priced.columns(lo, hi))
+            lo = hi
+        if lo != keys.num_rows:
+            raise InputError(f"the file changed while it was read ({keys.num_rows} rows, then {lo})")
+
+    return tables(), schema
+
+
+def _fen_slice(rg: pa.Table, keys: pa.Table, fen_added: list[str], lo: int) -> pa.Table:
+    """``rg`` (rows ``lo…`` of the file) with the ``*_fen`` columns computed in the first pass."""
+    for c in fen_added:
+        rg = rg.append_column(c, keys.column(c).slice(lo, rg.num_rows))
+    return rg
+
+
+class _PricedWriter:
+    """Writes priced tables to ``out`` (zstd; statistics for :data:`STATISTICS_COLUMNS`) on a background
+    thread, at most two tables behind; leaving the ``with`` block waits for the last one."""
+
+    def __init__(self, out: Path, schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
+        from drg.background import WriteBehind
+
+        stats = [c for c in STATISTICS_COLUMNS if c in schema.names]
+        self._file = pq.ParquetWriter(out, schema, compression="zstd", write_statistics=stats)
+        self._behind = WriteBehind(self._file.write_table)
+
+    def write(self, table: pa.Table) -> None:
+        self._behind.write(table)
+
+    def __enter__(self) -> _PricedWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._behind.close()
+        finally:
+            self._file.close()
+
+
+def _totals_input(keys: pa.Table, priced: _PricedArrays) -> pa.Table:
+    scale = priced.scale
+    cols = {c: keys.column(c) for c in ("hospital_id", "insurance_type") if c in keys.column_names}
+    cols |= {"points": pa.array(priced.pts / scale), "adjusted_points": pa.array(priced.adjusted / scale),
+             "deduction_points": pa.array(priced.deduction / scale)}
+    return pa.table(cols)

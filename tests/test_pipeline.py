@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grouper.pipeline import WriteBehind, prefetch
+from drg.background import WriteBehind, prefetch
 
 
 def test_write_behind_writes_everything_in_order():

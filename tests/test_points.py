@@ -210,6 +210,39 @@ def test_price_file_writes_outputs_and_row_groups_do_not_matter(pol, tmp_path):
     assert (tmp_path / "p1.hospital_totals.parquet").exists()
 
 
+def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path):
+    """The two-pass streaming writer gives exactly ``price_cases`` over the whole file: same columns, order,
+    values and summary; also when the input already carries priced and ``*_fen`` columns (re-pricing) and
+    for a CSV input (priced in one table)."""
+    import pyarrow.compute as pc
+
+    from drg.coefficients import build_tables, read_coefficients
+    from drg.weights import read_grouped, read_weights
+
+    pq.write_table(make_cases(2000, seed=5), tmp_path / "h.parquet")
+    pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
+    build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", pol, tmp_path / "t", year=2024)
+    w, c = read_weights(tmp_path / "t" / "weights.parquet"), read_coefficients(tmp_path / "t" / "coefficients.parquet")
+    pq.write_table(make_cases(900, years=(2024,), seed=8, n_patients=90), tmp_path / "c.parquet", row_group_size=100)
+    whole = price_cases(read_grouped(tmp_path / "c.parquet"), w, c, pol, year=2024)
+    summary = price_file(tmp_path / "c.parquet", tmp_path / "t", pol, tmp_path / "p.parquet", year=2024)
+    streamed = pq.read_table(tmp_path / "p.parquet")
+    assert pq.ParquetFile(tmp_path / "p.parquet").num_row_groups == pq.ParquetFile(tmp_path / "c.parquet").num_row_groups > 1
+    assert streamed.replace_schema_metadata(None).equals(whole.replace_schema_metadata(None))
+    assert streamed.schema.metadata[b"drg.policy_id"] == pol.id.encode()
+    assert summary["cases"] == whole.num_rows and summary["readmissions_halved"] == pc.sum(
+        pc.equal(whole.column("adjust_reason"), "readmission")).as_py()
+    assert summary["adjusted_points"] == round(pc.sum(whole.column("adjusted_points")).as_py(), 4)
+    assert sum(v for k, v in summary.items() if k.startswith("class ")) == whole.num_rows
+    # re-pricing a priced file replaces its priced columns in place of appending twice
+    again = price_file(tmp_path / "p.parquet", tmp_path / "t", pol, tmp_path / "p2.parquet", year=2024)
+    assert pq.read_table(tmp_path / "p2.parquet").replace_schema_metadata(None).equals(
+        streamed.replace_schema_metadata(None))
+    assert again == {**summary, "hospital_totals": again["hospital_totals"]}
+    totals = pq.read_table(tmp_path / "p.hospital_totals.parquet")
+    assert totals.equals(hospital_point_totals(whole, pol))
+
+
 def test_cli_weights_and_points(tmp_path):
     from typer.testing import CliRunner
 

@@ -12,6 +12,7 @@ import pkgutil
 import pytest
 
 PUBLIC = {
+    "drg.background": ['WriteBehind', 'prefetch'],
     "drg.bundle": [
         'BUNDLE_FILES', 'Bundle', 'EstimateTables', 'FORMAT_VERSION', 'PointValue', 'open_bundle',
         'parse_point_values', 'policy_toml', 'publish',
