@@ -55,6 +55,16 @@ def test_yuan_to_fen_ties():
     assert yuan_to_fen(x).tolist() == [1, 2, 101, 268, -1, 1234568, 0, 9999]
 
 
+def test_fast_yuan_to_fen_agrees_with_its_twin():
+    from drg.kernels import yuan_to_fen_fast
+
+    rng = np.random.default_rng(3)
+    cents = rng.integers(-10**9, 10**9, 200_000)
+    x = np.concatenate([cents / 100, (cents * 10 + 5) / 1000, rng.uniform(-1e6, 1e6, 50_000),
+                        [0.005, 0.015, 1.005, 2.675, -0.005, 12345.675, 0.0, 99.99, np.nan, np.inf]])
+    assert np.array_equal(yuan_to_fen_fast(x), yuan_to_fen(x))
+
+
 def test_decimal_money_columns(pol):
     w, c = hand_tables([{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0}])
     t = case_rows([{"cost": 15000.0}], money_type=pa.decimal128(14, 2))
