@@ -29,14 +29,13 @@ from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
 @nb.njit(cache=True, nogil=True, parallel=True)
 def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
                  px_or, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val, dx_region,
-                 dx_lo, dx_lv, px_lo, px_lv, mdc_pdx_list, mdc_sex, mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,
+                 dx_lo, dx_lv, px_lo, px_lv, mdc_cand_off, mdc_cand_val, mdc_pdx_list, mdc_sex, mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,
                  adrg_mdc, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
                  adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max, adrg_drg_off, drg_split,
                  pregnancy_mdc, vent_adrg, vent_min, vent_note,
                  out_mdc, out_adrg, out_drg, out_cc, out_status, out_flags):
     """Group every case; results into the ``out_*`` arrays (index into the scheme's code lists, -1 none)."""
     n = sex.shape[0]
-    n_mdc = mdc_pdx_list.shape[0]
     for i in nb.prange(n):  # cases are independent: each writes only its own out_*[i]
         d0 = dx_off[i]
         d1 = dx_off[i + 1]
@@ -80,7 +79,8 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
         sex_blocked = False
         status = UNGROUPABLE
         found = False
-        for mi in range(n_mdc):
+        for mk in range(mdc_cand_off[pdx], mdc_cand_off[pdx + 1]):   # MDCs holding pdx, and pre-MDC A
+            mi = mdc_cand_val[mk]
             lid = mdc_pdx_list[mi]
             if lid < 0:
                 entry = ppx >= 0 and px_or[ppx] != 0
@@ -89,13 +89,6 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                 if not entry:
                     continue
             else:
-                inside = False
-                for q in range(dx_lo[pdx], dx_lo[pdx + 1]):
-                    if dx_lv[q] >= lid:
-                        inside = dx_lv[q] == lid
-                        break
-                if not inside:
-                    continue
                 if mdc_newborn[mi] != 0 and a != 0:
                     continue
                 if mdc_trauma[mi] != 0:
@@ -255,7 +248,7 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
                  np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32),
                  np.ascontiguousarray(px_off, np.int64), np.ascontiguousarray(px_val, np.int32),
                  a["px_or"], a["dx_sev"], a["dx_cc_table"], a["dx_excl_off"], a["dx_excl_val"], a["dx_region"],
-                 *scheme.code_lists(), a["mdc_pdx_list"], a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
+                 *scheme.code_lists(), *scheme.mdc_candidates(), a["mdc_pdx_list"], a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
                  a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_alt_off"], a["alt_clause_off"],
                  a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"], a["adrg_w_min"],
                  a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"],

@@ -125,6 +125,31 @@ class Scheme:
             self.__dict__["_code_lists"] = cached
         return cached
 
+    def mdc_candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """For every dx id, the MDCs a case with that principal diagnosis can enter, in the scheme's MDC order
+        (CSR ``off, val``): the MDCs whose principal-diagnosis list holds the code, and those entered by a
+        procedure (no list: pre-MDC A). The kernel walks these few instead of testing every MDC's list.
+        Derived on first use, not stored in the file."""
+        cached = self.__dict__.get("_mdc_candidates")
+        if cached is None:
+            lists = np.asarray(self.arrays["mdc_pdx_list"])
+            codes, mdcs = [], []
+            for mi, lid in enumerate(lists.tolist()):
+                c = (np.arange(len(self.dx_codes), dtype=np.int64) if lid < 0
+                     else self.list_codes(lid).astype(np.int64))
+                codes.append(c)
+                mdcs.append(np.full(len(c), mi, np.int64))
+            code, mdc = np.concatenate(codes), np.concatenate(mdcs)
+            order = np.lexsort((mdc, code))
+            code, mdc = code[order], mdc[order]
+            keep = np.r_[True, (code[1:] != code[:-1]) | (mdc[1:] != mdc[:-1])]   # a list may repeat a code
+            code, mdc = code[keep], mdc[keep]
+            off = np.zeros(len(self.dx_codes) + 1, np.int64)
+            np.cumsum(np.bincount(code, minlength=len(self.dx_codes)), out=off[1:])
+            cached = (off, mdc.astype(np.int32))
+            self.__dict__["_mdc_candidates"] = cached
+        return cached
+
     @property
     def vent_note_adrg(self) -> int:
         """Index of the ventilation ADRG (``options.vent_adrg``), for the data note when ``vent_hours`` is
