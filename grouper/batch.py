@@ -8,6 +8,8 @@ group_status, group_note``.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -99,12 +101,19 @@ class BatchGrouper:
                     vent=_int_column(batch, "vent_hours", n, np.int32),
                     dx_off=dx_off, dx_val=dx_val, px_off=px_off, px_val=px_val)
 
-    def group(self, batch) -> dict[str, pa.Array]:
-        """Group one batch (RecordBatch or Table with the contract's grouping columns)."""
+    def group(self, batch, *, by_status: Counter | None = None, by_mdc: Counter | None = None) -> dict[str, pa.Array]:
+        """Group one batch (RecordBatch or Table with the contract's grouping columns).
+
+        ``by_status`` / ``by_mdc``, when given, are incremented with the batch's cases per ``group_status``
+        and per ``mdc`` (None for no MDC), counted on the kernel's integer output."""
         from grouper.kernel import group_encoded_batch
 
         enc = self.encode(batch)
         out = group_encoded_batch(self.scheme, **enc)
+        if by_status is not None:
+            _count(by_status, out["status"], STATUS_NAMES)
+        if by_mdc is not None:
+            _count(by_mdc, out["mdc"], self.scheme.mdc_codes)
         return self.result_columns(batch, enc, out)
 
     def _notes(self, batch, enc: dict, flags: np.ndarray, flagged: np.ndarray, n: int) -> pa.Array:
@@ -150,6 +159,13 @@ class BatchGrouper:
             "group_status": self._status.take(pa.array(out["status"].astype(np.int32))),
             "group_note": notes,
         }
+
+
+def _count(counter: Counter, codes: np.ndarray, names) -> None:
+    """Add the cases per name to ``counter`` (code -1: None)."""
+    counts = np.bincount(codes.astype(np.int64) + 1, minlength=len(names) + 1)
+    for k in np.flatnonzero(counts).tolist():
+        counter[names[k - 1] if k else None] += int(counts[k])
 
 
 def _unknown_codes(column, offsets: np.ndarray, ids: np.ndarray, *, skip_principal: bool) -> dict[int, tuple]:

@@ -122,24 +122,15 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
         for batch in prefetch(batches):
             if batch.num_rows == 0:
                 continue
-            res = grouper.group(batch)
+            res = grouper.group(batch, by_status=summary.by_status, by_mdc=summary.by_mdc)
             behind.write(grouped_table(batch, res, slim=slim, keep=keep))
             summary.rows += batch.num_rows
-            for k, v in zip(*_value_counts(res["group_status"])):
-                summary.by_status[k] += v
-            for k, v in zip(*_value_counts(res["mdc"])):
-                summary.by_mdc[k] += v
             if on_rows:
                 on_rows(summary.rows)
     finally:
         behind.close()
     writer.close()
     return summary
-
-
-def _value_counts(arr: pa.Array) -> tuple[list, list]:
-    vc = arr.value_counts()
-    return vc.field("values").to_pylist(), vc.field("counts").to_pylist()
 
 
 @dataclass
