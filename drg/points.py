@@ -634,17 +634,13 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     source = _parquet_source(cases)
-    if source is None:                       # CSV / Excel, or an empty Parquet file: one table
-        t = _checked(read_grouped(cases), pol, str(cases))
-        keys, rows = t, None
-    else:
-        keys = _checked(read_grouped(cases, columns=[n for n in PRICING_INPUTS if n in source.schema_arrow.names]),
-                        pol, str(cases))
+    # CSV / Excel, or an empty Parquet file: one table; else the pricing columns now, every column streamed later
+    columns = None if source is None else [n for n in PRICING_INPUTS if n in source.schema_arrow.names]
+    keys = _checked(read_grouped(cases, columns=columns), pol, str(cases))
     priced = _price_arrays(keys, w, c, pol, reviews=rv, violations=vv, year=year, engine=engine)
     if source is None:
-        table = _with_priced_columns(t, priced.columns())
-        rows = [table]
-        schema = table.schema
+        rows = [_with_priced_columns(keys, priced.columns())]
+        schema = rows[0].schema
     else:
         rows, schema = _priced_row_groups(source, keys, priced)
     meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
@@ -703,16 +699,20 @@ def _fen_slice(rg: pa.Table, keys: pa.Table, fen_added: list[str], lo: int) -> p
 
 
 class _PricedWriter:
-    """Writes priced tables to ``out`` (zstd; statistics for :data:`STATISTICS_COLUMNS`) on a background
-    thread, at most two tables behind; leaving the ``with`` block waits for the last one."""
+    """Writes priced tables (zstd; statistics for :data:`STATISTICS_COLUMNS`) on a background thread, at most
+    two tables behind; leaving the ``with`` block waits for the last one. The file is written beside ``out``
+    as ``OUT.partial`` and takes its name only when complete: an error leaves no half-priced file (and an
+    earlier ``out`` untouched)."""
 
     def __init__(self, out: Path, schema: pa.Schema) -> None:
         import pyarrow.parquet as pq
 
         from drg.background import WriteBehind
 
+        self._out = out
+        self._partial = out.with_name(out.name + ".partial")
         stats = [c for c in STATISTICS_COLUMNS if c in schema.names]
-        self._file = pq.ParquetWriter(out, schema, compression="zstd", write_statistics=stats)
+        self._file = pq.ParquetWriter(self._partial, schema, compression="zstd", write_statistics=stats)
         self._behind = WriteBehind(self._file.write_table)
 
     def write(self, table: pa.Table) -> None:
@@ -721,11 +721,19 @@ class _PricedWriter:
     def __enter__(self) -> _PricedWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         try:
-            self._behind.close()
-        finally:
-            self._file.close()
+            try:
+                self._behind.close()
+            finally:
+                self._file.close()
+        except BaseException:
+            self._partial.unlink(missing_ok=True)
+            raise
+        if exc_type is not None:
+            self._partial.unlink(missing_ok=True)
+        else:
+            self._partial.replace(self._out)
 
 
 def _totals_input(keys: pa.Table, priced: _PricedArrays) -> pa.Table:

@@ -253,6 +253,29 @@ def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path):
     assert totals.equals(hospital_point_totals(whole, pol))
 
 
+def test_price_file_error_mid_stream_leaves_no_half_priced_file(pol, tmp_path, monkeypatch):
+    import drg.points
+    from drg.coefficients import build_tables
+
+    pq.write_table(make_cases(1500, seed=5), tmp_path / "h.parquet")
+    pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
+    build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", pol, tmp_path / "t", year=2024)
+    pq.write_table(make_cases(600, years=(2024,), seed=8), tmp_path / "c.parquet", row_group_size=100)
+    (tmp_path / "p.parquet").write_bytes(b"an earlier run")
+    columns = drg.points._PricedArrays.columns
+
+    def failing(self, lo=0, hi=None):
+        if lo >= 300:
+            raise OSError("disk full")
+        return columns(self, lo, hi)
+
+    monkeypatch.setattr(drg.points._PricedArrays, "columns", failing)
+    with pytest.raises(OSError, match="disk full"):
+        price_file(tmp_path / "c.parquet", tmp_path / "t", pol, tmp_path / "p.parquet", year=2024)
+    assert (tmp_path / "p.parquet").read_bytes() == b"an earlier run"
+    assert not (tmp_path / "p.parquet.partial").exists()
+
+
 def test_cli_weights_and_points(tmp_path):
     from typer.testing import CliRunner
 
