@@ -66,3 +66,9 @@ def test_slim_grouping_reads_codes_as_dictionaries_and_agrees_with_full(tmp_path
     assert pq.read_table(tmp_path / "slim.parquet").select(cols).equals(
         pq.read_table(tmp_path / "full.parquet").select(cols))
     assert pq.read_table(tmp_path / "full.parquet").schema.field("dx").type == pa.list_(pa.string())
+    # the summary's counts (taken on the kernel's integer output) equal the written columns' value counts
+    from collections import Counter
+
+    written = pq.read_table(tmp_path / "slim.parquet")
+    assert slim.by_status == full.by_status == Counter(written.column("group_status").to_pylist())
+    assert slim.by_mdc == full.by_mdc == Counter(written.column("mdc").to_pylist())
