@@ -82,8 +82,8 @@ class BatchGrouper:
         self.dx_enc = CodeEncoder(scheme, False)
         self.px_enc = CodeEncoder(scheme, True)
         s = scheme
-        self._mdc = pa.array(list(s.mdc_codes) + [None], pa.string())
-        self._adrg = pa.array(list(s.adrg_codes) + [None], pa.string())
+        self._mdc = pa.array(list(s.mdc_codes), pa.string())
+        self._adrg = pa.array(list(s.adrg_codes), pa.string())
         self._drg = pa.array(list(s.drg_codes) + ["0000"], pa.string())
         self._status = pa.array(list(STATUS_NAMES), pa.string())
 
@@ -101,11 +101,14 @@ class BatchGrouper:
                     vent=_int_column(batch, "vent_hours", n, np.int32),
                     dx_off=dx_off, dx_val=dx_val, px_off=px_off, px_val=px_val)
 
-    def group(self, batch, *, by_status: Counter | None = None, by_mdc: Counter | None = None) -> dict[str, pa.Array]:
+    def group(self, batch, *, by_status: Counter | None = None, by_mdc: Counter | None = None,
+              dictionary: bool = False) -> dict[str, pa.Array]:
         """Group one batch (RecordBatch or Table with the contract's grouping columns).
 
         ``by_status`` / ``by_mdc``, when given, are incremented with the batch's cases per ``group_status``
-        and per ``mdc`` (None for no MDC), counted on the kernel's integer output."""
+        and per ``mdc`` (None for no MDC), counted on the kernel's integer output. With ``dictionary`` the
+        string result columns come as Arrow dictionary arrays (the kernel's indices over the scheme's code
+        lists: no string is copied; Parquet writes them as they are)."""
         from grouper.kernel import group_encoded_batch
 
         enc = self.encode(batch)
@@ -114,51 +117,68 @@ class BatchGrouper:
             _count(by_status, out["status"], STATUS_NAMES)
         if by_mdc is not None:
             _count(by_mdc, out["mdc"], self.scheme.mdc_codes)
-        return self.result_columns(batch, enc, out)
+        return self.result_columns(batch, enc, out, dictionary=dictionary)
 
     def _notes(self, batch, enc: dict, flags: np.ndarray, flagged: np.ndarray, n: int) -> pa.Array:
-        """``group_note`` texts: the unknown codes are gathered in Arrow (only those become Python strings),
-        and each distinct (flags, unknown codes, hours) gets its text once."""
+        """``group_note`` as a dictionary array: the unknown codes are gathered in Arrow (only those become
+        Python strings), and each distinct (flags, unknown codes, hours) gets its text once."""
         unknown_dx = _unknown_codes(batch.column("dx"), enc["dx_off"], enc["dx_val"], skip_principal=True)
         unknown_px = (_unknown_codes(batch.column("px"), enc["px_off"], enc["px_val"], skip_principal=False)
                       if "px" in batch.schema.names else {})
         vent = enc["vent"]
-        memo: dict[tuple, str | None] = {}
-        texts: list[str | None] = [None]
-        for i in flagged.tolist():
+        memo: dict[tuple, int] = {}
+        texts: list[str] = []
+        code = np.full(len(flagged), -1, np.int32)
+        for k, i in enumerate(flagged.tolist()):
             key = (int(flags[i]), unknown_dx.get(i, ()), unknown_px.get(i, ()),
                    int(vent[i]) if vent[i] >= 0 else None)
-            text = memo.get(key, False)
-            if text is False:
+            c = memo.get(key)
+            if c is None:
                 parts = note_parts(*key)
-                text = memo[key] = "; ".join(parts) if parts else None
-            texts.append(text)
-        where = np.zeros(n, np.int32)
-        where[flagged] = np.arange(1, len(flagged) + 1, dtype=np.int32)
-        return pa.array(texts, pa.string()).take(pa.array(where))
+                if parts:
+                    texts.append("; ".join(parts))
+                c = memo[key] = len(texts) - 1 if parts else -1
+            code[k] = c
+        where = np.full(n, -1, np.int32)
+        where[flagged] = code
+        return _dictionary(where, pa.array(texts, pa.string()))
 
-    def result_columns(self, batch, enc: dict, out: dict) -> dict[str, pa.Array]:
-        """Kernel output → the six result columns (strings via ``take`` on the scheme's code lists)."""
+    def result_columns(self, batch, enc: dict, out: dict, *, dictionary: bool = False) -> dict[str, pa.Array]:
+        """Kernel output → the six result columns: the kernel's indices over the scheme's code lists, as
+        dictionary arrays (``dictionary=True``) or decoded to plain strings."""
         n = len(out["drg"])
-
-        def take(strings: pa.Array, idx: np.ndarray) -> pa.Array:
-            idx = idx.astype(np.int32)
-            idx[idx < 0] = len(strings) - 1
-            return strings.take(pa.array(idx))
-
         flagged = np.flatnonzero(out["flags"] & NOTE_MASK)
         if len(flagged):
             notes = self._notes(batch, enc, out["flags"], flagged, n)
         else:
-            notes = pa.nulls(n, pa.string())
-        return {
-            "mdc": take(self._mdc, out["mdc"]),
-            "adrg": take(self._adrg, out["adrg"]),
-            "drg": take(self._drg, out["drg"]),
+            notes = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+        drg = out["drg"].astype(np.int32)
+        drg[drg < 0] = len(self._drg) - 1          # no group: "0000"
+        cols = {
+            "mdc": _dictionary(out["mdc"], self._mdc),
+            "adrg": _dictionary(out["adrg"], self._adrg),
+            "drg": pa.DictionaryArray.from_arrays(pa.array(drg), self._drg),
             "cc_level": pa.array(out["cc_level"], pa.int8()),
-            "group_status": self._status.take(pa.array(out["status"].astype(np.int32))),
+            "group_status": pa.DictionaryArray.from_arrays(pa.array(out["status"].astype(np.int32)),
+                                                           self._status),
             "group_note": notes,
         }
+        if not dictionary:
+            cols = {c: decode(a) for c, a in cols.items()}
+        return cols
+
+
+def decode(column):
+    """A dictionary array (or chunked array) as plain values; anything else unchanged."""
+    if pa.types.is_dictionary(column.type):
+        return column.cast(column.type.value_type)
+    return column
+
+
+def _dictionary(idx: np.ndarray, strings: pa.Array) -> pa.DictionaryArray:
+    """Indices into ``strings`` (-1: null) as a dictionary array."""
+    idx = idx.astype(np.int32)
+    return pa.DictionaryArray.from_arrays(pa.array(idx, mask=idx < 0), strings)
 
 
 def _count(counter: Counter, codes: np.ndarray, names) -> None:

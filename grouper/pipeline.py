@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drg.background import WriteBehind, prefetch
-from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper
+from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper, decode
 from grouper.scheme import Scheme
 
 #: Columns a case file must have to be grouped (a settlement pipeline asks for more: drg.cases).
@@ -40,27 +40,49 @@ class GroupSummary:
 
 
 class GroupedWriter:
-    """Writes grouped batches to Parquet (streaming) or CSV (collected; lists joined with ``|``)."""
+    """Writes grouped batches to Parquet (streaming) or CSV (collected; lists joined with ``|``).
 
-    def __init__(self, path: str | Path, metadata: dict[bytes, bytes] | None = None) -> None:
+    The file is written beside ``path`` as ``PATH.partial`` and takes its name only in :meth:`close`; after
+    an error, :meth:`abort` removes it, so a failed run leaves no half-grouped file (and an earlier ``path``
+    untouched).
+
+    A slim file (``case_id`` and the result columns) is written as the kernel produced it: the result
+    columns stay dictionary indices over the scheme's code lists, no Arrow schema is stored (readers see
+    plain strings, as the contract says), and min/max statistics are kept for ``case_id`` only — together
+    about half the cost of writing the same strings plainly. Other files keep their Arrow schema and their
+    input columns' types exactly.
+    """
+
+    def __init__(self, path: str | Path, metadata: dict[bytes, bytes] | None = None, *,
+                 slim: bool = False) -> None:
         self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
         self.metadata = metadata or {}
+        self.slim = slim
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.csv = self.path.suffix.lower() == ".csv"
         self._writer: pq.ParquetWriter | None = None
         self._chunks: list[pa.Table] = []
 
     def write(self, table: pa.Table) -> None:
+        if self.csv or not self.slim:
+            table = pa.table({c: decode(table.column(c)) if c in RESULT_COLUMNS or self.csv else table.column(c)
+                              for c in table.column_names}, metadata=table.schema.metadata)
         if self.csv:
             self._chunks.append(table)
             return
         if self._writer is None:
             schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self.metadata})
-            self._writer = pq.ParquetWriter(self.path, schema)
+            options = {}
+            if self.slim:
+                options = dict(store_schema=False, write_statistics=["case_id"],
+                               use_dictionary=[f.name for f in schema if pa.types.is_dictionary(f.type)])
+            self._writer = pq.ParquetWriter(self.partial, schema, **options)
         self._writer.write_table(table.cast(self._writer.schema) if table.schema != self._writer.schema
                                  else table)
 
     def close(self, empty_schema: pa.Schema | None = None) -> None:
+        """Finish the file and give it its name."""
         if self.csv:
             import polars as pl
 
@@ -70,13 +92,25 @@ class GroupedWriter:
                 df = pl.DataFrame({c: [] for c in ("case_id", *RESULT_COLUMNS)})
             df = df.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
                                   for c, t in df.schema.items() if isinstance(t, pl.List)])
-            df.write_csv(self.path)
+            df.write_csv(self.partial)
         elif self._writer is not None:
+            if self.slim:  # without a stored Arrow schema the schema's metadata is not written by itself
+                self._writer.add_key_value_metadata(self._writer.schema.metadata or {})
             self._writer.close()
         else:
             schema = empty_schema or pa.schema([("case_id", pa.string())] + [
                 (c, pa.int8() if c == "cc_level" else pa.string()) for c in RESULT_COLUMNS])
-            pq.write_table(schema.empty_table().replace_schema_metadata(self.metadata), self.path)
+            pq.write_table(schema.empty_table().replace_schema_metadata(self.metadata), self.partial)
+        self.partial.replace(self.path)
+
+    def abort(self) -> None:
+        """Drop the unfinished file (after an error)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # the run's own error is the one to report
+                pass
+        self.partial.unlink(missing_ok=True)
 
 
 def grouped_table(batch, results: dict[str, pa.Array], *, slim: bool, keep: list[str] | None = None) -> pa.Table:
@@ -115,21 +149,25 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     on_rows : called with the running row count after each batch (progress bars).
     """
     grouper = BatchGrouper(scheme)
-    writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()})
+    writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()}, slim=slim)
     behind = WriteBehind(writer.write)   # writing batch k overlaps grouping batch k+1 (Parquet frees the GIL)
     summary = GroupSummary()
     try:
-        for batch in prefetch(batches):
-            if batch.num_rows == 0:
-                continue
-            res = grouper.group(batch, by_status=summary.by_status, by_mdc=summary.by_mdc)
-            behind.write(grouped_table(batch, res, slim=slim, keep=keep))
-            summary.rows += batch.num_rows
-            if on_rows:
-                on_rows(summary.rows)
-    finally:
-        behind.close()
-    writer.close()
+        try:
+            for batch in prefetch(batches):
+                if batch.num_rows == 0:
+                    continue
+                res = grouper.group(batch, by_status=summary.by_status, by_mdc=summary.by_mdc, dictionary=True)
+                behind.write(grouped_table(batch, res, slim=slim, keep=keep))
+                summary.rows += batch.num_rows
+                if on_rows:
+                    on_rows(summary.rows)
+        finally:
+            behind.close()
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
     return summary
 
 

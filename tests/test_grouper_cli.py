@@ -135,6 +135,62 @@ def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, de
     assert summary.rows == 2 and pq.read_table(tmp_path / "o2.parquet").num_rows == 2
 
 
+def test_a_failed_run_leaves_no_half_grouped_file(tmp_path, demo_scheme):
+    from drg.errors import InputError
+    from grouper.pipeline import group_batches
+    from grouper.scheme import load_scheme
+
+    s = load_scheme(demo_scheme)
+    good = pa.table({"case_id": ["a"], "sex": pa.array([1], pa.int8()), "age": pa.array([40], pa.int16()),
+                     "dx": pa.array([[s.dx_codes[0]]], pa.list_(pa.string()))})
+
+    def batches():
+        yield good
+        raise InputError("broken row group", file="x.parquet")
+
+    out = tmp_path / "o.parquet"
+    group_batches(s, iter([good]), out, slim=True)
+    before = out.read_bytes()
+    for slim in (False, True):
+        with pytest.raises(InputError):
+            group_batches(s, batches(), out, slim=slim)
+        assert out.read_bytes() == before and not list(tmp_path.glob("*.partial"))
+    with pytest.raises(InputError):
+        group_batches(s, batches(), tmp_path / "new.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.parquet"]
+
+
+def test_slim_file_reads_as_plain_strings_with_its_scheme_id(tmp_path, demo_scheme):
+    """--slim writes the result columns as dictionary indices without an Arrow schema: every reader sees the
+    contract's plain strings, the values equal the decoded kernel output, and the scheme id is kept."""
+    import polars as pl
+
+    from grouper.batch import RESULT_COLUMNS, BatchGrouper
+    from grouper.pipeline import group_batches, scheme_id
+    from grouper.scheme import load_scheme
+
+    s = load_scheme(demo_scheme)
+    dx = pa.array([[s.dx_codes[0], "ZZZ99"], [], [s.dx_codes[5]], None], pa.list_(pa.string()))
+    batch = pa.table({"case_id": ["a", "b", "c", "d"], "sex": pa.array([1, 2, 0, 1], pa.int8()),
+                      "age": pa.array([40, 50, 60, 70], pa.int16()), "dx": dx})
+    slim, full = tmp_path / "slim.parquet", tmp_path / "full.parquet"
+    group_batches(s, iter([batch, batch.slice(1)]), slim, slim=True)
+    group_batches(s, iter([batch, batch.slice(1)]), full)
+    got = pq.read_table(slim)
+    assert got.schema.field("drg").type == pa.string() and got.schema.field("cc_level").type == pa.int8()
+    assert got.column_names == ["case_id", *RESULT_COLUMNS]
+    assert pl.read_parquet(slim).schema["group_note"] == pl.String
+    assert pq.read_schema(slim).metadata[b"drg.scheme_id"].decode() == scheme_id(s)
+    want = BatchGrouper(s).group(batch)
+    for c in RESULT_COLUMNS:
+        assert got.column(c).to_pylist() == want[c].to_pylist() + want[c].to_pylist()[1:]
+        assert pq.read_table(full).column(c).to_pylist() == got.column(c).to_pylist()
+    assert "ZZZ99" in got.column("group_note")[0].as_py()
+    assert got.column("drg").to_pylist()[1] == "0000"
+    meta = pq.ParquetFile(slim).metadata.row_group(0)
+    assert [meta.column(k).is_stats_set for k in range(meta.num_columns)] == [True] + [False] * 6
+
+
 def test_cc_tables_from_another_rule_set(tmp_path):
     if not (SHARED / "schemes" / "CHS_DRG_10").is_dir():
         pytest.skip("../shared absent")
