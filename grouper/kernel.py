@@ -29,7 +29,8 @@ from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
 @nb.njit(cache=True, nogil=True, parallel=True)
 def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
                  px_or, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val, dx_region,
-                 dx_lo, dx_lv, px_lo, px_lv, mdc_cand_off, mdc_cand_val, mdc_pdx_list, mdc_sex, mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,
+                 dx_lo, dx_lv, px_lo, px_lv, mdc_cand_off, mdc_cand_val,
+                 open_off, open_val, dx_gate_off, dx_gate_val, px_gate_off, px_gate_val, mdc_pdx_list, mdc_sex, mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,
                  adrg_mdc, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
                  adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max, adrg_drg_off, drg_split,
                  pregnancy_mdc, vent_adrg, vent_min, vent_note,
@@ -108,7 +109,38 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                     sex_blocked = True
                     flags |= NOTE_SEX_SKIPPED
                     continue
-            for k in range(mdc_adrg_off[mi], mdc_adrg_off[mi + 1]):
+            # the MDC's ADRGs in order, only those the case can match: the open ones merged with those
+            # gated by its principal diagnosis or principal procedure (Scheme.adrg_candidates)
+            hi = mdc_adrg_off[mi + 1]
+            ia = open_off[mi]
+            ea = open_off[mi + 1]
+            ib = dx_gate_off[pdx]
+            eb = dx_gate_off[pdx + 1]
+            while ib < eb and dx_gate_val[ib] < mdc_adrg_off[mi]:
+                ib += 1
+            ic = 0
+            ec = 0
+            if ppx >= 0:
+                ic = px_gate_off[ppx]
+                ec = px_gate_off[ppx + 1]
+                while ic < ec and px_gate_val[ic] < mdc_adrg_off[mi]:
+                    ic += 1
+            while True:
+                k = hi
+                if ia < ea:
+                    k = open_val[ia]
+                if ib < eb and dx_gate_val[ib] < k:
+                    k = dx_gate_val[ib]
+                if ic < ec and px_gate_val[ic] < k:
+                    k = px_gate_val[ic]
+                if k >= hi:
+                    break
+                if ia < ea and open_val[ia] == k:
+                    ia += 1
+                if ib < eb and dx_gate_val[ib] == k:
+                    ib += 1
+                if ic < ec and px_gate_val[ic] == k:
+                    ic += 1
                 ai = mdc_adrg_val[k]
                 # --- the ADRG's rule (inline: a function call would refcount ~20 arrays per ADRG) ---
                 matched = False
@@ -248,7 +280,7 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
                  np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32),
                  np.ascontiguousarray(px_off, np.int64), np.ascontiguousarray(px_val, np.int32),
                  a["px_or"], a["dx_sev"], a["dx_cc_table"], a["dx_excl_off"], a["dx_excl_val"], a["dx_region"],
-                 *scheme.code_lists(), *scheme.mdc_candidates(), a["mdc_pdx_list"], a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
+                 *scheme.code_lists(), *scheme.mdc_candidates(), *scheme.adrg_candidates(), a["mdc_pdx_list"], a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
                  a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_alt_off"], a["alt_clause_off"],
                  a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"], a["adrg_w_min"],
                  a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"],

@@ -150,6 +150,62 @@ class Scheme:
             self.__dict__["_mdc_candidates"] = cached
         return cached
 
+    def adrg_candidates(self) -> tuple[np.ndarray, ...]:
+        """Which ADRGs of an MDC a case can match, by its principal diagnosis and principal procedure, for
+        the kernel (CSR arrays ``open_off, open_val, dx_gate_off, dx_gate_val, px_gate_off, px_gate_val``).
+
+        Values are positions in ``mdc_adrg_val`` (the evaluation order), sorted. An ADRG is *gated* when each
+        of its alternatives requires the principal procedure (or else the principal diagnosis) to be in a
+        list: it can match only if ``ppx``/``pdx`` is in one of those lists, so it is listed under each code
+        of them (``px_gate``/``dx_gate``). The other ADRGs are *open* (listed per MDC: ``open``). The kernel
+        walks, in order, the MDC's open ADRGs merged with those its case's two codes open, and evaluates each
+        with its full rule: the gate only skips ADRGs whose rule cannot hold. Derived on first use."""
+        cached = self.__dict__.get("_adrg_candidates")
+        if cached is None:
+            a = self.arrays
+            kinds, lists = a["clause_kind"], a["clause_list"]
+            from grouper.rules.model import PDX_IN, PPX_IN
+
+            n_mdc = len(self.mdc_codes)
+            open_pos: list[list[int]] = [[] for _ in range(n_mdc)]
+            gated: dict[str, tuple[list, list]] = {"dx": ([], []), "px": ([], [])}
+            for mi in range(n_mdc):
+                for k in range(int(a["mdc_adrg_off"][mi]), int(a["mdc_adrg_off"][mi + 1])):
+                    ai = int(a["mdc_adrg_val"][k])
+                    gates = []
+                    for alt in range(int(a["adrg_alt_off"][ai]), int(a["adrg_alt_off"][ai + 1])):
+                        clauses = range(int(a["alt_clause_off"][alt]), int(a["alt_clause_off"][alt + 1]))
+                        gate = (next((("px", int(lists[c])) for c in clauses if kinds[c] == PPX_IN), None)
+                                or next((("dx", int(lists[c])) for c in clauses if kinds[c] == PDX_IN), None))
+                        if gate is None:
+                            break
+                        gates.append(gate)
+                    else:
+                        if gates and ai != self.vent_adrg:   # the counted-hours ADRG matches without codes
+                            for side, lid in gates:
+                                codes = self.list_codes(lid)
+                                gated[side][0].append(codes.astype(np.int64))
+                                gated[side][1].append(np.full(len(codes), k, np.int64))
+                            continue
+                    open_pos[mi].append(k)
+            open_off = np.zeros(n_mdc + 1, np.int64)
+            open_off[1:] = np.cumsum([len(x) for x in open_pos])
+            out = [open_off, np.asarray([k for x in open_pos for k in x], np.int32)]
+            for side, n in (("dx", len(self.dx_codes)), ("px", len(self.px_codes))):
+                codes, pos = gated[side]
+                code = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+                pos = np.concatenate(pos) if pos else np.zeros(0, np.int64)
+                order = np.lexsort((pos, code))
+                code, pos = code[order], pos[order]
+                keep = np.r_[True, (code[1:] != code[:-1]) | (pos[1:] != pos[:-1])] if len(code) else []
+                code, pos = code[keep], pos[keep]
+                off = np.zeros(n + 1, np.int64)
+                np.cumsum(np.bincount(code, minlength=n), out=off[1:])
+                out += [off, pos.astype(np.int32)]
+            cached = tuple(out)
+            self.__dict__["_adrg_candidates"] = cached
+        return cached
+
     @property
     def vent_note_adrg(self) -> int:
         """Index of the ventilation ADRG (``options.vent_adrg``), for the data note when ``vent_hours`` is
