@@ -360,7 +360,7 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
         needed = set(columns) | set(required)
         columns = [c for c, k in zip(names, contract_names) if k in needed]
     id_column = next((c for c, k in zip(names, contract_names) if k == "case_id"), None)
-    duplicates = DuplicateFinder.for_parquet(pf, id_column) if id_column is not None else None
+    duplicates = DuplicateFinder.for_parquet(pf, id_column, path) if id_column is not None else None
     row = 1
     code_paths = [pf.schema.column(i).path for i in range(len(pf.schema))
                   if pf.schema.column(i).path.split(".")[0] in [k for k, c in zip(names, contract_names)
@@ -420,9 +420,16 @@ class DuplicateFinder:
         return cls(np.unique(repeated))
 
     @classmethod
-    def for_parquet(cls, pf: pq.ParquetFile, column: str = "case_id") -> DuplicateFinder:
-        parts = [cls._hash(pl.from_arrow(pf.read_row_group(i, columns=[column]).column(0)))
-                 for i in range(pf.num_row_groups)]
+    def for_parquet(cls, pf: pq.ParquetFile, column: str = "case_id", path: Path | None = None) -> DuplicateFinder:
+        """The finder of a Parquet file, from its ``case_id`` column alone (with ``path``, read by Arrow's
+        dataset scanner: several row groups at once, one batch in memory at a time)."""
+        if path is not None:
+            import pyarrow.dataset as ds
+
+            batches = (b.column(0) for b in ds.dataset(path, format="parquet").to_batches(columns=[column]))
+        else:
+            batches = (pf.read_row_group(i, columns=[column]).column(0) for i in range(pf.num_row_groups))
+        parts = [cls._hash(pl.from_arrow(b)) for b in batches]
         return cls._from_hashes(np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64))
 
     @classmethod

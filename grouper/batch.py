@@ -26,43 +26,80 @@ GROUPING_COLUMNS = ("sex", "age", "age_days", "birth_weight", "vent_hours", "dx"
 
 
 class CodeEncoder:
-    """Maps code strings to scheme ids, remembering every distinct string it has seen (across batches)."""
+    """Maps code strings to scheme ids, remembering every distinct string it has seen (across batches).
+
+    The strings a batch holds are looked up in one Arrow hash join (``index_in``) against every string
+    already known: the scheme's own codes and the untidy strings met before. Only strings never seen go
+    through :func:`grouper.reference.normalize_code` in Python, once per encoder.
+    """
 
     def __init__(self, scheme: Scheme, is_px: bool) -> None:
         self.index = scheme.px_index if is_px else scheme.dx_index
-        self.seen: dict[str, int] = {}
+        codes = scheme.px_codes if is_px else scheme.dx_codes
+        tidy = [c for c in codes if normalize_code(c) == c]
+        self._known_strings: list[str] = tidy
+        self._known_ids: list[int] = [self.index[c] for c in tidy]
+        self._known: tuple[pa.Array, np.ndarray] | None = None
+
+    def _known_arrays(self) -> tuple[pa.Array, np.ndarray]:
+        if self._known is None:
+            self._known = (pa.array(self._known_strings, pa.string()), np.asarray(self._known_ids, np.int32))
+        return self._known
+
+    def ids_of(self, strings: pa.Array) -> np.ndarray:
+        """The scheme id of each string (``-1`` unknown code, ``-2`` empty or null)."""
+        strings = strings.cast(pa.string()) if strings.type != pa.string() else strings
+        known, known_ids = self._known_arrays()
+        pos = pc.index_in(strings, value_set=known)
+        missing = np.flatnonzero(pos.is_null().to_numpy(zero_copy_only=False))
+        out = known_ids[pc.fill_null(pos, 0).to_numpy(zero_copy_only=False)]
+        if len(missing):
+            for k, raw in zip(missing.tolist(), strings.take(pa.array(missing)).to_pylist()):
+                c = normalize_code(raw) if raw is not None else ""
+                v = self.index.get(c, -1) if c else -2
+                out[k] = v
+                if raw is not None:
+                    self._known_strings.append(raw)
+                    self._known_ids.append(v)
+                    self._known = None
+        return out
 
     def ids_for(self, strings: list) -> np.ndarray:
-        seen, index = self.seen, self.index
-        out = np.empty(len(strings), np.int32)
-        for k, s in enumerate(strings):
-            v = seen.get(s)
-            if v is None:
-                c = normalize_code(s) if s is not None else ""
-                v = index.get(c, -1) if c else -2
-                seen[s] = v
-            out[k] = v
-        return out
+        """:meth:`ids_of` for a Python list of strings."""
+        return self.ids_of(pa.array(strings, pa.string()))
 
     def encode(self, column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         """A list<string> column → (offsets int64[n+1], ids int32[m]); a null list is an empty list."""
+        offsets, ids, _raw, _strings = self.encode_raw(column)
+        return offsets, ids
+
+    def encode_raw(self, column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+        """:meth:`encode` plus, for each code, its index into the distinct strings as written (the last
+        item), from which the notes name unknown codes."""
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
         n = len(column)
-        lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        flat = pc.list_flatten(column)
+        if column.null_count == 0 and pa.types.is_list(column.type):
+            off = column.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+            flat = column.values.slice(off[0], off[-1] - off[0])
+            offsets = off - off[0]
+        else:
+            lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
+            offsets = np.zeros(n + 1, np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            flat = pc.list_flatten(column)
         if len(flat) == 0:
-            return offsets, np.zeros(0, np.int32)
+            return offsets, np.zeros(0, np.int32), np.zeros(0, np.int32), pa.array([], pa.string())
         if not pa.types.is_dictionary(flat.type):
             flat = pc.dictionary_encode(flat)
-        ids = self.ids_for(flat.dictionary.to_pylist())
+        strings = flat.dictionary
+        ids = self.ids_of(strings)
         idx = flat.indices
         if idx.null_count:
             idx = pc.fill_null(idx, len(ids))
             ids = np.append(ids, np.int32(-2))
-        return offsets, ids[idx.to_numpy(zero_copy_only=False)]
+        raw = idx.to_numpy(zero_copy_only=False)
+        return offsets, ids[raw], raw, strings
 
 
 def _int_column(batch, name: str, n: int, dtype, null=-1) -> np.ndarray:
@@ -89,17 +126,24 @@ class BatchGrouper:
 
     def encode(self, batch) -> dict:
         """The kernel's input arrays for one batch."""
+        return self._encode(batch)[0]
+
+    def _encode(self, batch) -> tuple[dict, dict]:
+        """The kernel's input arrays, and per code list the codes as written (indices into the distinct
+        strings, and those strings) for the notes."""
         n = batch.num_rows
-        dx_off, dx_val = self.dx_enc.encode(batch.column("dx"))
+        dx_off, dx_val, dx_raw, dx_str = self.dx_enc.encode_raw(batch.column("dx"))
         if "px" in batch.schema.names:
-            px_off, px_val = self.px_enc.encode(batch.column("px"))
+            px_off, px_val, px_raw, px_str = self.px_enc.encode_raw(batch.column("px"))
         else:
             px_off, px_val = np.zeros(n + 1, np.int64), np.zeros(0, np.int32)
-        return dict(sex=_int_column(batch, "sex", n, np.int8, 0), age=_int_column(batch, "age", n, np.int32),
-                    age_days=_int_column(batch, "age_days", n, np.int32),
-                    weight=_int_column(batch, "birth_weight", n, np.int32),
-                    vent=_int_column(batch, "vent_hours", n, np.int32),
-                    dx_off=dx_off, dx_val=dx_val, px_off=px_off, px_val=px_val)
+            px_raw, px_str = np.zeros(0, np.int32), pa.array([], pa.string())
+        enc = dict(sex=_int_column(batch, "sex", n, np.int8, 0), age=_int_column(batch, "age", n, np.int32),
+                   age_days=_int_column(batch, "age_days", n, np.int32),
+                   weight=_int_column(batch, "birth_weight", n, np.int32),
+                   vent=_int_column(batch, "vent_hours", n, np.int32),
+                   dx_off=dx_off, dx_val=dx_val, px_off=px_off, px_val=px_val)
+        return enc, {"dx": (dx_raw, dx_str), "px": (px_raw, px_str)}
 
     def group(self, batch, *, by_status: Counter | None = None, by_mdc: Counter | None = None,
               dictionary: bool = False) -> dict[str, pa.Array]:
@@ -111,13 +155,13 @@ class BatchGrouper:
         lists: no string is copied; Parquet writes them as they are)."""
         from grouper.kernel import group_encoded_batch
 
-        enc = self.encode(batch)
+        enc, written = self._encode(batch)
         out = group_encoded_batch(self.scheme, **enc)
         if by_status is not None:
             _count(by_status, out["status"], STATUS_NAMES)
         if by_mdc is not None:
             _count(by_mdc, out["mdc"], self.scheme.mdc_codes)
-        return self.result_columns(batch, enc, out, dictionary=dictionary)
+        return self.result_columns(batch, enc, out, dictionary=dictionary, written=written)
 
     def _notes(self, batch, enc: dict, flags: np.ndarray, flagged: np.ndarray, n: int) -> pa.Array:
         """``group_note`` as a dictionary array: the unknown codes are gathered in Arrow (only those become
@@ -143,13 +187,78 @@ class BatchGrouper:
         where[flagged] = code
         return _dictionary(where, pa.array(texts, pa.string()))
 
-    def result_columns(self, batch, enc: dict, out: dict, *, dictionary: bool = False) -> dict[str, pa.Array]:
+    def _notes_keyed(self, enc: dict, written: dict, flags: np.ndarray, flagged: np.ndarray,
+                     n: int) -> pa.Array | None:
+        """:meth:`_notes` without the per-row loop: each flagged row gets a 64-bit key from its note flags,
+        hours and unknown codes as written (their positions in the batch's distinct strings, in order);
+        rows are grouped by key and each key's text is made once from its first row. Every row is then
+        checked against that row exactly (same flags, hours and codes); on any difference (a hash
+        collision) it returns None and the caller uses :meth:`_notes`."""
+        m = len(flagged)
+        f = flags[flagged].astype(np.int64) & NOTE_MASK
+        vent = np.where(f & NOTE_VENT_NO_CODE, enc["vent"][flagged].astype(np.int64), -1)
+        key = _mix(f.astype(np.uint64)) ^ _mix(vent.astype(np.uint64) + np.uint64(0x51ED27))
+        sides = []
+        for side_no, (side, skip) in enumerate((("dx", True), ("px", False))):
+            off, ids = enc[f"{side}_off"], enc[f"{side}_val"]
+            raw, strings = written[side]
+            pos = np.flatnonzero(ids == -1)
+            rows = np.searchsorted(off, pos, side="right") - 1
+            if skip:
+                keep = pos != off[rows]
+                pos, rows = pos[keep], rows[keep]
+            slot = np.searchsorted(flagged, rows)
+            if len(pos) and not np.array_equal(flagged[np.minimum(slot, m - 1)], rows):
+                return None                           # an unknown code on a row the kernel did not flag
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, np.int64)
+            counts = np.diff(np.r_[starts, len(rows)])
+            rank = np.arange(len(rows)) - np.repeat(starts, counts)
+            code = raw[pos].astype(np.int64)
+            part = _mix((code + 1).astype(np.uint64) + (rank.astype(np.uint64) << np.uint64(24))
+                        + np.uint64(side_no << 56))
+            if len(part):
+                key[slot[starts]] ^= np.bitwise_xor.reduceat(part, starts)
+            count = np.zeros(m, np.int64)
+            count[slot[starts]] = counts
+            first = np.full(m, -1, np.int64)
+            first[slot[starts]] = starts
+            key ^= _mix(count.astype(np.uint64) + np.uint64((side_no + 1) << 40))
+            sides.append((code, slot, rank, count, first, strings))
+        _uniq, rep_of_key, inverse = np.unique(key, return_index=True, return_inverse=True)
+        rep = rep_of_key[inverse]                     # each row's representative (first row of its key)
+        if not (np.array_equal(f, f[rep]) and np.array_equal(vent, vent[rep])):
+            return None
+        for code, slot, rank, count, first, _strings in sides:
+            if not np.array_equal(count, count[rep]):
+                return None
+            if len(code) and not np.array_equal(code, code[first[rep[slot]] + rank]):
+                return None
+        texts: list[str] = []
+        text_of_key = np.full(len(rep_of_key), -1, np.int32)
+        for k, r in enumerate(rep_of_key.tolist()):
+            unknown = []
+            for code, _slot, _rank, count, first, strings in sides:
+                c = int(count[r])
+                unknown.append(tuple(strings.take(pa.array(code[first[r]:first[r] + c])).to_pylist()) if c else ())
+            parts = note_parts(int(f[r]), unknown[0], unknown[1], int(vent[r]) if vent[r] >= 0 else None)
+            if parts:
+                text_of_key[k] = len(texts)
+                texts.append("; ".join(parts))
+        where = np.full(n, -1, np.int32)
+        where[flagged] = text_of_key[inverse]
+        return _dictionary(where, pa.array(texts, pa.string()))
+
+    def result_columns(self, batch, enc: dict, out: dict, *, dictionary: bool = False,
+                       written: dict | None = None) -> dict[str, pa.Array]:
         """Kernel output → the six result columns: the kernel's indices over the scheme's code lists, as
-        dictionary arrays (``dictionary=True``) or decoded to plain strings."""
+        dictionary arrays (``dictionary=True``) or decoded to plain strings. ``written`` (from the encoder:
+        the codes as written) lets the notes be keyed in numpy instead of row by row."""
         n = len(out["drg"])
         flagged = np.flatnonzero(out["flags"] & NOTE_MASK)
         if len(flagged):
-            notes = self._notes(batch, enc, out["flags"], flagged, n)
+            notes = self._notes_keyed(enc, written, out["flags"], flagged, n) if written is not None else None
+            if notes is None:
+                notes = self._notes(batch, enc, out["flags"], flagged, n)
         else:
             notes = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
         drg = out["drg"].astype(np.int32)
@@ -173,6 +282,15 @@ def decode(column):
     if pa.types.is_dictionary(column.type):
         return column.cast(column.type.value_type)
     return column
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser over uint64 values (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def _dictionary(idx: np.ndarray, strings: pa.Array) -> pa.DictionaryArray:

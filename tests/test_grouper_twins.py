@@ -97,6 +97,30 @@ def test_twins_on_random_cases(scheme):
     assert {"ok", "missing_newborn_data"} <= statuses
 
 
+def test_notes_keyed_in_numpy_equal_the_row_loop_and_survive_key_collisions(scheme, monkeypatch):
+    """The notes are keyed by a 64-bit hash of each row's flags, hours and unknown codes; every row is checked
+    against its key's first row, so a collision falls back to the row-by-row texts, never to a wrong one."""
+    import numpy as np
+
+    import grouper.batch as gb
+
+    table = random_cases(scheme, 2000, seed=3)
+    calls = []
+    slow = gb.BatchGrouper._notes
+    monkeypatch.setattr(gb.BatchGrouper, "_notes", lambda self, *a: calls.append(1) or slow(self, *a))
+    fast = gb.BatchGrouper(scheme).group(table)["group_note"].to_pylist()
+    assert not calls and any(fast)                                  # the keyed path, with notes to make
+    grouper = gb.BatchGrouper(scheme)
+    enc, _ = grouper._encode(table)
+    from grouper.kernel import group_encoded_batch
+
+    out = group_encoded_batch(scheme, **enc)
+    flagged = np.flatnonzero(out["flags"] & gb.NOTE_MASK)
+    assert slow(grouper, table, enc, out["flags"], flagged, table.num_rows).to_pylist() == fast
+    monkeypatch.setattr(gb, "_mix", lambda x: np.zeros_like(x))     # every key collides
+    assert gb.BatchGrouper(scheme).group(table)["group_note"].to_pylist() == fast and calls
+
+
 @pytest.mark.skipif(not (SHARED / "reference").is_dir(), reason="../shared/reference absent")
 def test_twins_on_reference_cases():
     import pyarrow.parquet as pq
