@@ -547,7 +547,10 @@ def _nonblank_codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
     if pa.types.is_dictionary(flat.type):  # classify each distinct code once
         flat = flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat
-        blank = pc.fill_null(is_blank(flat.dictionary).take(flat.indices), True)
+        blank_strings = is_blank(flat.dictionary)
+        if flat.indices.null_count == 0 and not pc.any(blank_strings).as_py():
+            return lengths                      # no blank string in the dictionary: nothing to look up
+        blank = pc.fill_null(blank_strings.take(flat.indices), True)
     else:
         blank = is_blank(flat)
     if not pc.any(blank).as_py():

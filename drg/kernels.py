@@ -24,6 +24,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import numpy as np
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see grouper/kernel.py: no spinning OpenMP workers
+
 from numba import njit, prange
 
 # The plain-Python twins live in drg.exact (no numba there, so a one-case estimate can use them); they are
