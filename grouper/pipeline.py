@@ -39,6 +39,14 @@ class GroupSummary:
                 "by_mdc": dict(sorted(self.by_mdc.items(), key=lambda kv: (kv[0] is None, kv[0] or "")))}
 
 
+def slim_parquet_options(schema: pa.Schema) -> dict:
+    """``pq.ParquetWriter`` options of a slim grouped file whose result columns are dictionary arrays: no
+    Arrow schema stored (readers see plain strings), dictionary pages only for those columns, min/max
+    statistics for ``case_id`` only."""
+    return dict(store_schema=False, write_statistics=["case_id"],
+                use_dictionary=[f.name for f in schema if pa.types.is_dictionary(f.type)])
+
+
 class GroupedWriter:
     """Writes grouped batches to Parquet (streaming) or CSV (collected; lists joined with ``|``).
 
@@ -73,11 +81,8 @@ class GroupedWriter:
             return
         if self._writer is None:
             schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self.metadata})
-            options = {}
-            if self.slim:
-                options = dict(store_schema=False, write_statistics=["case_id"],
-                               use_dictionary=[f.name for f in schema if pa.types.is_dictionary(f.type)])
-            self._writer = pq.ParquetWriter(self.partial, schema, **options)
+            self._writer = pq.ParquetWriter(self.partial, schema, **(slim_parquet_options(schema) if self.slim
+                                                                     else {}))
         self._writer.write_table(table.cast(self._writer.schema) if table.schema != self._writer.schema
                                  else table)
 
