@@ -57,6 +57,19 @@ class SchemeOptions:
     vent_adrg: str = "AH1"
 
 
+def _csr(keys: np.ndarray, values: np.ndarray, n: int, unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(key, value) pairs → CSR ``off`` (int64[n+1]), ``val`` (int32): each key's values, sorted (and without
+    repeats when ``unique``: a list may hold a code twice)."""
+    order = np.lexsort((values, keys))
+    keys, values = keys[order], values[order]
+    if unique and len(keys):
+        keep = np.r_[True, (keys[1:] != keys[:-1]) | (values[1:] != values[:-1])]
+        keys, values = keys[keep], values[keep]
+    off = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=off[1:])
+    return off, values.astype(np.int32)
+
+
 @dataclass
 class Scheme:
     """A compiled scheme (see the module docstring). Arrays are numpy; names are Python lists."""
@@ -115,12 +128,7 @@ class Scheme:
             is_px = self.list_is_px.astype(bool)[rows]
             out = []
             for mask, n in ((~is_px, len(self.dx_codes)), (is_px, len(self.px_codes))):
-                codes, lists = vals[mask], rows[mask]
-                order = np.lexsort((lists, codes))
-                codes, lists = codes[order], lists[order]
-                off = np.zeros(n + 1, np.int64)
-                np.cumsum(np.bincount(codes, minlength=n), out=off[1:])
-                out += [off, lists.astype(np.int32)]
+                out += _csr(vals[mask], rows[mask], n)
             cached = tuple(out)
             self.__dict__["_code_lists"] = cached
         return cached
@@ -139,14 +147,7 @@ class Scheme:
                      else self.list_codes(lid).astype(np.int64))
                 codes.append(c)
                 mdcs.append(np.full(len(c), mi, np.int64))
-            code, mdc = np.concatenate(codes), np.concatenate(mdcs)
-            order = np.lexsort((mdc, code))
-            code, mdc = code[order], mdc[order]
-            keep = np.r_[True, (code[1:] != code[:-1]) | (mdc[1:] != mdc[:-1])]   # a list may repeat a code
-            code, mdc = code[keep], mdc[keep]
-            off = np.zeros(len(self.dx_codes) + 1, np.int64)
-            np.cumsum(np.bincount(code, minlength=len(self.dx_codes)), out=off[1:])
-            cached = (off, mdc.astype(np.int32))
+            cached = _csr(np.concatenate(codes), np.concatenate(mdcs), len(self.dx_codes), unique=True)
             self.__dict__["_mdc_candidates"] = cached
         return cached
 
@@ -193,15 +194,8 @@ class Scheme:
             out = [open_off, np.asarray([k for x in open_pos for k in x], np.int32)]
             for side, n in (("dx", len(self.dx_codes)), ("px", len(self.px_codes))):
                 codes, pos = gated[side]
-                code = np.concatenate(codes) if codes else np.zeros(0, np.int64)
-                pos = np.concatenate(pos) if pos else np.zeros(0, np.int64)
-                order = np.lexsort((pos, code))
-                code, pos = code[order], pos[order]
-                keep = np.r_[True, (code[1:] != code[:-1]) | (pos[1:] != pos[:-1])] if len(code) else []
-                code, pos = code[keep], pos[keep]
-                off = np.zeros(n + 1, np.int64)
-                np.cumsum(np.bincount(code, minlength=n), out=off[1:])
-                out += [off, pos.astype(np.int32)]
+                out += _csr(np.concatenate(codes) if codes else np.zeros(0, np.int64),
+                            np.concatenate(pos) if pos else np.zeros(0, np.int64), n, unique=True)
             cached = tuple(out)
             self.__dict__["_adrg_candidates"] = cached
         return cached

@@ -116,12 +116,12 @@ def test_explain_from_flags_and_file(tmp_path, demo_scheme):
     assert r.exit_code != 0
 
 
-def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, demo_scheme):
+def _one_case_then_a_broken_stream(scheme_path: Path):
+    """The scheme, a one-case batch, and a batch stream that yields it and then fails like a bad file."""
     from drg.errors import InputError
-    from grouper.pipeline import group_batches
     from grouper.scheme import load_scheme
 
-    s = load_scheme(demo_scheme)
+    s = load_scheme(scheme_path)
     good = pa.table({"case_id": ["a"], "sex": pa.array([1], pa.int8()), "age": pa.array([40], pa.int16()),
                      "dx": pa.array([[s.dx_codes[0]]], pa.list_(pa.string()))})
 
@@ -129,6 +129,14 @@ def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, de
         yield good
         raise InputError("broken row group", file="x.parquet")
 
+    return s, good, batches
+
+
+def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, demo_scheme):
+    from drg.errors import InputError
+    from grouper.pipeline import group_batches
+
+    s, good, batches = _one_case_then_a_broken_stream(demo_scheme)
     with pytest.raises(InputError, match="broken row group"):
         group_batches(s, batches(), tmp_path / "o.parquet")
     summary = group_batches(s, iter([good, good]), tmp_path / "o2.parquet")
@@ -138,16 +146,8 @@ def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, de
 def test_a_failed_run_leaves_no_half_grouped_file(tmp_path, demo_scheme):
     from drg.errors import InputError
     from grouper.pipeline import group_batches
-    from grouper.scheme import load_scheme
 
-    s = load_scheme(demo_scheme)
-    good = pa.table({"case_id": ["a"], "sex": pa.array([1], pa.int8()), "age": pa.array([40], pa.int16()),
-                     "dx": pa.array([[s.dx_codes[0]]], pa.list_(pa.string()))})
-
-    def batches():
-        yield good
-        raise InputError("broken row group", file="x.parquet")
-
+    s, good, batches = _one_case_then_a_broken_stream(demo_scheme)
     out = tmp_path / "o.parquet"
     group_batches(s, iter([good]), out, slim=True)
     before = out.read_bytes()
