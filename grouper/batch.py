@@ -64,10 +64,6 @@ class CodeEncoder:
                     self._known = None
         return out
 
-    def ids_for(self, strings: list) -> np.ndarray:
-        """:meth:`ids_of` for a Python list of strings."""
-        return self.ids_of(pa.array(strings, pa.string()))
-
     def encode(self, column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         """A list<string> column → (offsets int64[n+1], ids int32[m]); a null list is an empty list."""
         offsets, ids, _raw, _strings = self.encode_raw(column)

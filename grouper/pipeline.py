@@ -73,9 +73,10 @@ class GroupedWriter:
         self._chunks: list[pa.Table] = []
 
     def write(self, table: pa.Table) -> None:
-        if self.csv or not self.slim:
-            table = pa.table({c: decode(table.column(c)) if c in RESULT_COLUMNS or self.csv else table.column(c)
-                              for c in table.column_names}, metadata=table.schema.metadata)
+        if self.csv or not self.slim:   # result columns as plain strings; the input's columns as they came
+            for i, f in enumerate(table.schema):
+                if pa.types.is_dictionary(f.type) and (self.csv or f.name in RESULT_COLUMNS):
+                    table = table.set_column(i, f.name, decode(table.column(i)))
         if self.csv:
             self._chunks.append(table)
             return

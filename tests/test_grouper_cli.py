@@ -185,6 +185,9 @@ def test_slim_file_reads_as_plain_strings_with_its_scheme_id(tmp_path, demo_sche
     for c in RESULT_COLUMNS:
         assert got.column(c).to_pylist() == want[c].to_pylist() + want[c].to_pylist()[1:]
         assert pq.read_table(full).column(c).to_pylist() == got.column(c).to_pylist()
+    full_schema = pq.read_schema(full)
+    assert full_schema.field("drg").type == pa.string() and full_schema.field("age").type == pa.int16()
+    assert full_schema.field("group_note").type == pa.string()
     assert "ZZZ99" in got.column("group_note")[0].as_py()
     assert got.column("drg").to_pylist()[1] == "0000"
     meta = pq.ParquetFile(slim).metadata.row_group(0)
