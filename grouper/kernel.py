@@ -9,7 +9,9 @@ Code ids: ``-1`` unknown code, ``-2`` empty string (an empty principal diagnosis
 diagnosis; an empty code elsewhere is ignored). Nullable inputs use ``-1`` for null (``age``, ``age_days``, ``birth_weight``, ``vent_hours``).
 
 Speed notes: list membership scans the code's own few list ids (``Scheme.code_lists``: CSR from code to
-the lists holding it) instead of searching a list; and the rule evaluation is written inline in one
+the lists holding it) instead of searching a list; a case tries only the MDCs its principal diagnosis can
+enter (``Scheme.mdc_candidates``) and, in each, only the ADRGs its principal diagnosis or procedure can open
+(``Scheme.adrg_candidates``), in the order of the full walk; and the rule evaluation is written inline in one
 function, because a numba call that passes arrays increments and decrements their reference counts on
 every call (measured here: 2.7 µs per case with helper functions, 0.5 µs inline).
 """
