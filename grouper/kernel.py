@@ -270,8 +270,100 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
         out_flags[i] = flags
 
 
-def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val):
+#: Batches at least this large are grouped in principal-diagnosis order (see :func:`group_encoded_batch`).
+SORT_MIN_CASES = 4096
+
+
+@nb.njit(cache=True, nogil=True)
+def case_order(dx_off, dx_val, n_codes):
+    """The cases in order of principal-diagnosis id (a stable counting sort; no principal diagnosis and an
+    unknown one first)."""
+    n = dx_off.shape[0] - 1
+    start = np.zeros(n_codes + 3, np.int64)
+    key = np.empty(n, np.int32)
+    for i in range(n):
+        k = 0
+        if dx_off[i + 1] > dx_off[i]:
+            k = max(dx_val[dx_off[i]] + 2, 0)     # -2 empty and -1 unknown -> 0 and 1
+        key[i] = k
+        start[k + 1] += 1
+    for k in range(1, n_codes + 3):
+        start[k] += start[k - 1]
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[start[key[i]]] = i
+        start[key[i]] += 1
+    return order
+
+
+@nb.njit(cache=True, nogil=True)
+def _take_lists(order, off, val):
+    """CSR lists in ``order``. A list of up to 8 codes is copied as 8 (the extra ones are overwritten by the
+    next list, or cut off): a copy loop of fixed length has no mispredicted exit, so the CPU can have many
+    of these random reads in flight at once (5 ms instead of 12 per 250k cases)."""
+    n = order.shape[0]
+    new_off = np.empty(n + 1, np.int64)
+    new_off[0] = 0
+    for j in range(n):
+        i = order[j]
+        new_off[j + 1] = new_off[j] + off[i + 1] - off[i]
+    m = val.shape[0]
+    width = 8
+    new_val = np.empty(new_off[n] + width, val.dtype)
+    for j in range(n):
+        i = order[j]
+        a = off[i]
+        b = new_off[j]
+        length = off[i + 1] - a
+        if length <= width and a + width <= m:
+            for k in range(width):
+                new_val[b + k] = val[a + k]
+        else:
+            for k in range(length):
+                new_val[b + k] = val[a + k]
+    return new_off, new_val[:new_off[n]]
+
+
+@nb.njit(cache=True, nogil=True)
+def _take_cases(order, sex, age, age_days, weight, vent):
+    n = order.shape[0]
+    o_sex = np.empty(n, sex.dtype)
+    o_age = np.empty(n, age.dtype)
+    o_days = np.empty(n, age_days.dtype)
+    o_weight = np.empty(n, weight.dtype)
+    o_vent = np.empty(n, vent.dtype)
+    for j in range(n):
+        i = order[j]
+        o_sex[j] = sex[i]
+        o_age[j] = age[i]
+        o_days[j] = age_days[i]
+        o_weight[j] = weight[i]
+        o_vent[j] = vent[i]
+    return o_sex, o_age, o_days, o_weight, o_vent
+
+
+@nb.njit(cache=True, nogil=True)
+def _put_back(order, mdc, adrg, drg, cc, status, flags, o_mdc, o_adrg, o_drg, o_cc, o_status, o_flags):
+    """Results computed in ``order`` → the ``o_*`` arrays in the cases' own order."""
+    for j in range(order.shape[0]):
+        i = order[j]
+        o_mdc[i] = mdc[j]
+        o_adrg[i] = adrg[j]
+        o_drg[i] = drg[j]
+        o_cc[i] = cc[j]
+        o_status[i] = status[j]
+        o_flags[i] = flags[j]
+
+
+def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
+                        *, in_pdx_order: bool | None = None):
     """Run the kernel over one encoded batch.
+
+    A case reads a dozen scheme arrays at its principal diagnosis's id; in file order each of those reads
+    is a cache miss. With ``in_pdx_order`` (the default for batches of at least :data:`SORT_MIN_CASES`)
+    the cases are first copied in order of principal diagnosis (:func:`case_order`, a counting sort), grouped
+    in that order, and the results put back in the cases' own order: the same results (a case's group
+    depends on that case alone), about three times faster on the reference cases (150 -> 50 ns a case).
 
     Returns
     -------
@@ -280,19 +372,33 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
         none), ``cc_level``, ``status`` (index into ``grouper.reference.STATUS_NAMES``), ``flags``.
     """
     n = len(sex)
+    cases = (np.ascontiguousarray(sex, np.int8), np.ascontiguousarray(age, np.int32),
+             np.ascontiguousarray(age_days, np.int32), np.ascontiguousarray(weight, np.int32),
+             np.ascontiguousarray(vent, np.int32))
+    dx = (np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32))
+    px = (np.ascontiguousarray(px_off, np.int64), np.ascontiguousarray(px_val, np.int32))
+    if in_pdx_order is None:
+        in_pdx_order = n >= SORT_MIN_CASES
+    order = None
+    if in_pdx_order and n > 1:
+        order = case_order(*dx, len(scheme.dx_codes))
+        cases = _take_cases(order, *cases)
+        dx = _take_lists(order, *dx)
+        px = _take_lists(order, *px)
     out = {"mdc": np.empty(n, np.int16), "adrg": np.empty(n, np.int16), "drg": np.empty(n, np.int16),
            "cc_level": np.empty(n, np.int8), "status": np.empty(n, np.int8), "flags": np.empty(n, np.int16)}
     a = scheme.arrays
-    group_kernel(np.ascontiguousarray(sex, np.int8), np.ascontiguousarray(age, np.int32),
-                 np.ascontiguousarray(age_days, np.int32), np.ascontiguousarray(weight, np.int32),
-                 np.ascontiguousarray(vent, np.int32),
-                 np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32),
-                 np.ascontiguousarray(px_off, np.int64), np.ascontiguousarray(px_val, np.int32),
+    group_kernel(*cases, *dx, *px,
                  a["px_or"], a["dx_sev"], a["dx_cc_table"], a["dx_excl_off"], a["dx_excl_val"], a["dx_region"],
-                 *scheme.code_lists(), *scheme.mdc_candidates(), *scheme.adrg_candidates(), a["mdc_pdx_list"], a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
+                 *scheme.code_lists(), *scheme.mdc_candidates(), *scheme.adrg_candidates(), a["mdc_pdx_list"],
+                 a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
                  a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_alt_off"], a["alt_clause_off"],
                  a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"], a["adrg_w_min"],
                  a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"],
                  scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min, scheme.vent_note_adrg,
                  out["mdc"], out["adrg"], out["drg"], out["cc_level"], out["status"], out["flags"])
-    return out
+    if order is None:
+        return out
+    back = {k: np.empty_like(v) for k, v in out.items()}
+    _put_back(order, *out.values(), *back.values())
+    return back

@@ -89,7 +89,17 @@ def scheme(request):
     return s
 
 
-def test_twins_on_random_cases(scheme):
+@pytest.fixture(params=["file order", "pdx order"])
+def kernel_order(request, monkeypatch):
+    """Run the kernel over cases as they come, and over cases sorted by principal diagnosis (what it does
+    with large batches: grouper.kernel.SORT_MIN_CASES)."""
+    import grouper.kernel
+
+    monkeypatch.setattr(grouper.kernel, "SORT_MIN_CASES", 10**9 if request.param == "file order" else 0)
+    return request.param
+
+
+def test_twins_on_random_cases(scheme, kernel_order):
     table = random_cases(scheme, 3000, seed=7)
     bad = _compare(scheme, table)
     assert not bad, bad[:3]
@@ -122,13 +132,37 @@ def test_notes_keyed_in_numpy_equal_the_row_loop_and_survive_key_collisions(sche
 
 
 @pytest.mark.skipif(not (SHARED / "reference").is_dir(), reason="../shared/reference absent")
-def test_twins_on_reference_cases():
+def test_twins_on_reference_cases(kernel_order):
     import pyarrow.parquet as pq
 
     s, _ = build_scheme(SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11")
     table = pq.read_table(SHARED / "reference" / "chs_drg_11_cases.parquet")
     bad = _compare(s, table)
     assert not bad, bad[:3]
+
+
+def test_pdx_order_gives_the_results_of_file_order(scheme):
+    """Sorting by principal diagnosis is only a faster walk: the same results in the cases' own order, also
+    for cases without a principal diagnosis, with an unknown one, and with long code lists (copied by the
+    slow path of the list gather)."""
+    import numpy as np
+
+    from grouper.kernel import group_encoded_batch
+
+    table = random_cases(scheme, 1500, seed=11)
+    odd = {"dx": [[], [""], ["ZZZ.999"], None, [scheme.dx_codes[0]] * 12, ["ZZZ.999", scheme.dx_codes[1]]],
+           "px": [[], None, [scheme.px_codes[0]] * 10, ["99.99zz"], [], [scheme.px_codes[-1]] * 9]}
+    extra = pa.table({c: (pa.array(odd[c], table.schema.field(c).type) if c in odd
+                          else pa.array([table.column(c)[i].as_py() for i in range(6)], table.schema.field(c).type))
+                      for c in table.column_names})
+    table = pa.concat_tables([extra, table, extra])
+    enc, _ = BatchGrouper(scheme)._encode(table)
+    a = group_encoded_batch(scheme, **enc, in_pdx_order=False)
+    b = group_encoded_batch(scheme, **enc, in_pdx_order=True)
+    assert set(a) == set(b)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert (a["status"] != 0).any()
 
 
 def test_vent_hours_option_is_twinned():
