@@ -436,11 +436,13 @@ class DuplicateFinder:
     def for_whole(cls, ids: pl.Series) -> DuplicateFinder:
         return cls._from_hashes(cls._hash(ids))
 
-    def mark(self, ids: pl.Series) -> np.ndarray:
+    def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
         """Return a mask of the rows of ``ids`` (in file order) that repeat an earlier id; remember them."""
         out = np.zeros(len(ids), dtype=bool)
         if len(self._candidates) == 0:
             return out
+        if not isinstance(ids, pl.Series):
+            ids = pl.from_arrow(ids)
         hashes = self._hash(ids)
         for i in np.flatnonzero(np.isin(hashes, self._candidates)):
             value = ids[int(i)]
@@ -525,6 +527,41 @@ def _coerce(df: pl.DataFrame, raw_strings: bool) -> tuple[pl.DataFrame, dict[str
     return pl.DataFrame(list(typed.values())), wrong
 
 
+#: bytes that may begin a whitespace character: ASCII tab..carriage return and space, and every non-ASCII
+#: lead byte (U+0085, U+00A0, U+3000 ... are whitespace to ``str.strip_chars``)
+_MAY_BEGIN_SPACE = np.zeros(256, dtype=bool)
+_MAY_BEGIN_SPACE[[9, 10, 11, 12, 13, 32]] = True
+_MAY_BEGIN_SPACE[0x80:] = True
+
+
+def _null_or_blank(column: pa.ChunkedArray) -> np.ndarray | None:
+    """Rows of a plain Arrow string column that are null, empty or whitespace only (None for other types).
+
+    A value can only strip to nothing if it is empty or its first byte may begin a whitespace character;
+    only those few candidates go through polars' ``strip_chars`` (the rule the other formats use), so an id
+    column of clean ids costs one pass over its offsets instead of a trimmed copy of every id."""
+    parts = []
+    for chunk in column.chunks:
+        if chunk.type not in (pa.string(), pa.large_string()):
+            return None
+        n = len(chunk)
+        validity, offsets, data = chunk.buffers()
+        off = np.frombuffer(offsets, np.int64 if chunk.type == pa.large_string() else np.int32)[
+            chunk.offset:chunk.offset + n + 1]
+        length = np.diff(off)
+        mask = length == 0
+        if data is not None and data.size:
+            first = np.frombuffer(data, np.uint8)[np.minimum(off[:-1], data.size - 1)]
+            maybe = np.flatnonzero(_MAY_BEGIN_SPACE[first] & ~mask)
+            if len(maybe):
+                values = pl.from_arrow(chunk.take(pa.array(maybe)))
+                mask[maybe] = (values.str.strip_chars().str.len_bytes() == 0).fill_null(False).to_numpy()
+        if chunk.null_count:
+            mask |= chunk.is_null().to_numpy(zero_copy_only=False)
+        parts.append(mask)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
 def _list_arrays(table: pa.Table) -> dict[str, pa.ChunkedArray]:
     """Contract list columns already typed as Arrow lists: validated in Arrow, never copied into polars."""
     return {name: table.column(name) for name in LIST_COLUMNS
@@ -564,11 +601,16 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
               file: str, *, raw_strings: bool) -> CaseBatch:
     n = table.num_rows
     arrow_lists = _list_arrays(table)
-    raw = pl.from_arrow(table.drop_columns(list(arrow_lists)), rechunk=False)
+    # text columns already typed as Arrow strings (Parquet) are checked on their buffers, never copied
+    arrow_strings = {} if raw_strings else {
+        name: table.column(name) for name in STRING_COLUMNS
+        if name in table.column_names and table.column(name).type in (pa.string(), pa.large_string())}
+    rest = table.drop_columns([*arrow_lists, *arrow_strings])
+    raw = pl.from_arrow(rest, rechunk=False) if rest.num_columns else pl.DataFrame()
     if isinstance(raw, pl.Series):  # a one-column table
         raw = raw.to_frame()
     typed, wrong = _coerce(raw, raw_strings)
-    present = set(typed.columns) | set(arrow_lists)
+    present = set(typed.columns) | set(arrow_lists) | set(arrow_strings)
     checks: list[tuple[str, np.ndarray, str]] = []  # (reason, mask, field)
 
     def add(reason: str, mask, field_name: str) -> None:
@@ -579,7 +621,9 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
     # Row checks on typed columns, in one parallel polars select.
     exprs: list[pl.Expr] = []
     for name in required:
-        if name in typed.columns and name != "dx":  # an empty dx is empty_dx, whatever the format
+        if name in arrow_strings:
+            add("missing_field", _null_or_blank(arrow_strings[name]), name)
+        elif name in typed.columns and name != "dx":  # an empty dx is empty_dx, whatever the format
             c = pl.col(name)
             e = c.is_null()
             if typed.schema[name] == pl.String:
@@ -603,7 +647,10 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
         exprs.append((pl.col("discharge_date") < pl.col("admit_date")).fill_null(False)
                      .alias("discharge_before_admission\x1fdischarge_date"))
     masks = typed.select(exprs) if exprs else pl.DataFrame()
+    hit = masks.select(pl.all().any()).row(0, named=True) if masks.width else {}
     for col in masks.columns:
+        if not hit[col]:              # most checks fail no row: skip turning their masks into numpy
+            continue
         reason, field_name = col.split("\x1f")
         m = masks[col].to_numpy()
         if reason == "missing_field" and field_name in wrong:
@@ -615,7 +662,8 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
     for name, mask in wrong.items():
         add("wrong_type", mask, name)
     if duplicates is not None:
-        add("duplicate_case_id", duplicates.mark(typed["case_id"]), "case_id")
+        ids = arrow_strings["case_id"] if "case_id" in arrow_strings else typed["case_id"]
+        add("duplicate_case_id", duplicates.mark(ids), "case_id")
     if "dx" in present:
         dx = arrow_lists["dx"] if "dx" in arrow_lists else typed["dx"].to_arrow()
         add("empty_dx", _nonblank_codes(dx) == 0, "dx")

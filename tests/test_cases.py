@@ -301,6 +301,28 @@ def test_blank_codes_are_no_diagnosis(tmp_path):
 
 
 
+@pytest.mark.parametrize("string_type", [pa.string(), pa.large_string()])
+def test_blank_ids_on_arrow_buffers_follow_the_strip_rule(string_type):
+    """Parquet ids are checked for blanks on their Arrow buffers (only values whose first byte may begin a
+    whitespace character are stripped): the same answer as polars' strip_chars, for slices and chunks."""
+    from drg.cases import _null_or_blank
+
+    values = ["C1", "", " ", "\t\n", "\u3000", "\u00a0 ", " C2", "C3 ", None, "\u3000C4", "\u00e9", "\x85", "x"]
+    whole = pa.array(values * 3, string_type)
+    column = pa.chunked_array([whole.slice(1, 14), whole.slice(15, 20)])
+    want = (pl.Series([v for c in column.chunks for v in c.to_pylist()], dtype=pl.String)
+            .str.strip_chars().str.len_bytes().fill_null(0) == 0).to_list()
+    assert _null_or_blank(column).tolist() == want
+    assert _null_or_blank(pa.chunked_array([pa.array([1, 2])])) is None
+
+
+def test_blank_and_duplicate_ids_rejected_from_parquet(tmp_path):
+    rows = [good_row(1), good_row(2, case_id="  "), good_row(3, case_id="\u3000"), good_row(1), good_row(4)]
+    acc, rej = collect(write_parquet(tmp_path, rows))
+    assert rej.column("reject_reason").to_pylist() == ["missing_field", "missing_field", "duplicate_case_id"]
+    assert acc.column("case_id").to_pylist() == ["C00001", "C00004"]
+
+
 # ------------------------------------------------------------------------------------------ found by review
 
 
