@@ -301,6 +301,7 @@ def read_cases(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     columns: list[str] | None = None,
     dictionary_codes: bool = False,
+    use_threads: bool = True,
 ) -> Iterator[CaseBatch]:
     """Read and validate a case file, yielding :class:`CaseBatch` objects.
 
@@ -315,6 +316,8 @@ def read_cases(
         checks to the runs that read the money (``drg check``, ``drg group`` without ``--slim``).
     dictionary_codes : read Parquet ``dx``/``px`` as lists of dictionary-encoded strings (each distinct code
         decoded once per row group); for callers that encode codes and do not write them back.
+    use_threads : decode each Parquet row group on Arrow's thread pool (off when the caller's own pipeline
+        already keeps the cores busy).
 
     Raises
     ------
@@ -328,7 +331,7 @@ def read_cases(
         mapping = ColumnMapping.load(mapping)
     kind = case_file_kind(path)
     if kind == "parquet":
-        yield from _read_parquet(path, required, batch_rows, columns, mapping, dictionary_codes)
+        yield from _read_parquet(path, required, batch_rows, columns, mapping, dictionary_codes, use_threads)
         return
     df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping)
     if mapping is not None:
@@ -346,7 +349,8 @@ def _check_columns(present: list[str], required: tuple[str, ...], file: str) -> 
 
 
 def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, columns: list[str] | None,
-                  mapping: ColumnMapping | None = None, dictionary_codes: bool = False) -> Iterator[CaseBatch]:
+                  mapping: ColumnMapping | None = None, dictionary_codes: bool = False,
+                  use_threads: bool = True) -> Iterator[CaseBatch]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -369,11 +373,11 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
         pf = pq.ParquetFile(path, read_dictionary=code_paths)
     for rg in range(pf.num_row_groups):
         if dictionary_codes and code_paths:  # nested dictionaries read by whole row groups, then sliced
-            group = pf.read_row_group(rg, columns=columns, use_threads=True)
+            group = pf.read_row_group(rg, columns=columns, use_threads=use_threads)
             pieces = [group.slice(k, batch_rows) for k in range(0, group.num_rows, batch_rows)] or [group]
         else:
             pieces = (pa.Table.from_batches([b]) for b in pf.iter_batches(
-                batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=True))
+                batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=use_threads))
         for table in pieces:
             if mapping is not None:
                 table = table.rename_columns([renames.get(c, c) for c in table.column_names])

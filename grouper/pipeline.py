@@ -135,6 +135,16 @@ def grouped_table(batch, results: dict[str, pa.Array], *, slim: bool, keep: list
     return base
 
 
+def pipeline_cores() -> int:
+    """The cores this process may use (its CPU affinity where the system reports one)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def scheme_id(scheme: Scheme) -> str:
     """The scheme's id as carried by grouped, priced and settled files: ``name@version``."""
     m = scheme.manifest
@@ -154,22 +164,30 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     keep : reader-added columns to keep anyway (e.g. ``row_number``).
     on_rows : called with the running row count after each batch (progress bars).
     """
+    from grouper.kernel import kernel_threads
+
     grouper = BatchGrouper(scheme)
     writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()}, slim=slim)
     behind = WriteBehind(writer.write)   # writing batch k overlaps grouping batch k+1 (Parquet frees the GIL)
     summary = GroupSummary()
     try:
-        try:
-            for batch in prefetch(batches):
-                if batch.num_rows == 0:
-                    continue
-                res = grouper.group(batch, by_status=summary.by_status, by_mdc=summary.by_mdc, dictionary=True)
-                behind.write(grouped_table(batch, res, slim=slim, keep=keep))
-                summary.rows += batch.num_rows
-                if on_rows:
-                    on_rows(summary.rows)
-        finally:
-            behind.close()
+        # the reader and the writer thread keep about one core busy between them: the kernel takes the rest
+        with kernel_threads(pipeline_cores() - 1):
+            def encoded():  # on the reading thread: it is less loaded than this one
+                for batch in batches:
+                    if batch.num_rows:
+                        yield batch, *grouper.encode_batch(batch)
+
+            try:
+                for batch, enc, written in prefetch(encoded()):
+                    res = grouper.group_encoded(batch, enc, written, by_status=summary.by_status,
+                                                by_mdc=summary.by_mdc, dictionary=True)
+                    behind.write(grouped_table(batch, res, slim=slim, keep=keep))
+                    summary.rows += batch.num_rows
+                    if on_rows:
+                        on_rows(summary.rows)
+            finally:
+                behind.close()
         writer.close()
     except BaseException:
         writer.abort()
@@ -209,8 +227,10 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
     with RejectWriter(rejects) as rej:
         def accepted():
             nonlocal n_read
+            # --slim writes no codes back: decode each once. On two cores the pipeline's own threads
+            # (read, group, write) use both; Arrow's pool on top of them only adds switching.
             for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
-                                dictionary_codes=slim):  # --slim writes no codes back: decode each once
+                                dictionary_codes=slim, use_threads=pipeline_cores() > 2):
                 rej.write(b.rejected)
                 n_read += b.n_read
                 yield b.accepted

@@ -121,7 +121,7 @@ def test_notes_keyed_in_numpy_equal_the_row_loop_and_survive_key_collisions(sche
     fast = gb.BatchGrouper(scheme).group(table)["group_note"].to_pylist()
     assert not calls and any(fast)                                  # the keyed path, with notes to make
     grouper = gb.BatchGrouper(scheme)
-    enc, _ = grouper._encode(table)
+    enc, _ = grouper.encode_batch(table)
     from grouper.kernel import group_encoded_batch
 
     out = group_encoded_batch(scheme, **enc)
@@ -156,7 +156,7 @@ def test_pdx_order_gives_the_results_of_file_order(scheme):
                           else pa.array([table.column(c)[i].as_py() for i in range(6)], table.schema.field(c).type))
                       for c in table.column_names})
     table = pa.concat_tables([extra, table, extra])
-    enc, _ = BatchGrouper(scheme)._encode(table)
+    enc, _ = BatchGrouper(scheme).encode_batch(table)
     a = group_encoded_batch(scheme, **enc, in_pdx_order=False)
     b = group_encoded_batch(scheme, **enc, in_pdx_order=True)
     assert set(a) == set(b)
