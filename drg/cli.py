@@ -32,6 +32,14 @@ app.add_typer(settle_app, name="settle")
 app.add_typer(ledger_app, name="ledger")
 
 
+@app.callback()
+def _batch_process() -> None:
+    """Process settings for a batch run (drg.runtime)."""
+    from drg.runtime import keep_freed_memory
+
+    keep_freed_memory()
+
+
 def _register_all() -> None:
     import importlib
 
