@@ -94,8 +94,10 @@ class CodeEncoder:
         if idx.null_count:
             idx = pc.fill_null(idx, len(ids))
             ids = np.append(ids, np.int32(-2))
+        from grouper.kernel import take_ids
+
         raw = idx.to_numpy(zero_copy_only=False)
-        return offsets, ids[raw], raw, strings
+        return offsets, take_ids(np.ascontiguousarray(ids, np.int32), raw), raw, strings
 
 
 def _int_column(batch, name: str, n: int, dtype, null=-1) -> np.ndarray:
