@@ -50,9 +50,13 @@ class CodeEncoder:
         """The scheme id of each string (``-1`` unknown code, ``-2`` empty or null)."""
         strings = strings.cast(pa.string()) if strings.type != pa.string() else strings
         known, known_ids = self._known_arrays()
-        pos = pc.index_in(strings, value_set=known)
-        missing = np.flatnonzero(pos.is_null().to_numpy(zero_copy_only=False))
-        out = known_ids[pc.fill_null(pos, 0).to_numpy(zero_copy_only=False)]
+        # each known string's place among this batch's strings: the hash table is built over the batch's
+        # few thousand distinct strings, not over every known one (a third of the time)
+        pos = pc.fill_null(pc.index_in(known, value_set=strings), -1).to_numpy(zero_copy_only=False)
+        hit = pos >= 0
+        out = np.full(len(strings), -3, np.int32)
+        out[pos[hit]] = known_ids[hit]
+        missing = np.flatnonzero(out == -3)   # new strings, nulls, and repeats of a string in the batch
         if len(missing):
             for k, raw in zip(missing.tolist(), strings.take(pa.array(missing)).to_pylist()):
                 c = normalize_code(raw) if raw is not None else ""

@@ -165,6 +165,21 @@ def test_pdx_order_gives_the_results_of_file_order(scheme):
     assert (a["status"] != 0).any()
 
 
+def test_code_lookup_takes_repeats_nulls_and_untidy_strings(scheme):
+    """A batch's distinct strings may repeat one (Arrow does not forbid it), hold nulls, blanks and untidy
+    spellings; each gets its id, in the first batch and again once every string is known."""
+    from grouper.batch import CodeEncoder
+    from grouper.reference import normalize_code
+
+    encoder = CodeEncoder(scheme, is_px=False)
+    c0, c1 = scheme.dx_codes[0], scheme.dx_codes[1]
+    strings = pa.array([c0, c1, c0, " " + c1.lower() + " ", None, "", "ZZZ.999", c1])
+    want = [scheme.dx_index[c0], scheme.dx_index[c1], scheme.dx_index[c0],
+            scheme.dx_index.get(normalize_code(" " + c1.lower() + " "), -1), -2, -2, -1, scheme.dx_index[c1]]
+    for _ in range(2):
+        assert encoder.ids_of(strings).tolist() == want
+
+
 def test_vent_hours_option_is_twinned():
     rules, codes = SCHEMES[0][1], SCHEMES[0][2]
     if not rules.is_dir():
