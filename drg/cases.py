@@ -413,7 +413,10 @@ class DuplicateFinder:
 
     @staticmethod
     def _hash(ids: pl.Series) -> np.ndarray:
-        return ids.cast(pl.String).fill_null("\x00<null>").hash(seed=7).to_numpy().copy()
+        ids = ids.cast(pl.String)
+        if ids.null_count():    # (fill_null copies every string, so only when there is a null to fill)
+            ids = ids.fill_null("\x00<null>")
+        return ids.hash(seed=7).to_numpy().copy()
 
     @classmethod
     def _from_hashes(cls, hashes: np.ndarray) -> DuplicateFinder:
