@@ -291,6 +291,21 @@ def test_duplicates_across_row_groups(tmp_path):
     assert summary.by_reason == {"duplicate_case_id": 2}
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_duplicate_ids_found_whatever_the_row_groups_each_thread_hashes(tmp_path, workers):
+    """The pre-pass shares row groups among threads; an id repeated in one thread's row groups, or in two
+    threads', is found either way (and an id seen once is not)."""
+    from drg.cases import DuplicateFinder
+
+    ids = [f"C{i:05d}" for i in range(1, 30)] + ["C00001", "C00002", "C00004", "C00029", "C00029"]
+    path = tmp_path / "ids.parquet"
+    pq.write_table(pa.table({"case_id": ids}), path, row_group_size=4)
+    finder = DuplicateFinder.for_parquet(pq.ParquetFile(path), "case_id", path, workers=workers)
+    assert len(finder._candidates) == 4
+    marks = np.concatenate([finder.mark(pa.chunked_array([pa.array(ids[k:k + 4])])) for k in range(0, len(ids), 4)])
+    assert [ids[i] for i in np.flatnonzero(marks)] == ["C00001", "C00002", "C00004", "C00029", "C00029"]
+
+
 def test_blank_codes_are_no_diagnosis(tmp_path):
     path = write_parquet(tmp_path, [good_row(1, dx=["  ", ""]), good_row(2, dx=[" ", "I10.x00"]),
                                     good_row(3, dx=None)])
