@@ -433,39 +433,28 @@ class DuplicateFinder:
         """The finder of a Parquet file, from its ``case_id`` column alone.
 
         With ``path``, the row groups are shared among ``workers`` threads (default: the cores, at most 4),
-        each reading its own in batches, hashing and sorting them; an id hash is repeated when it repeats
-        within one thread's sorted hashes or appears in two of them. Memory stays at 8 bytes a row."""
+        each reading its own in batches and hashing them; the hashes are then sorted once. Memory stays at
+        8 bytes a row."""
         n = pf.num_row_groups
         if workers is None:
             workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
         workers = max(1, min(workers, n)) if path is not None else 1
 
-        def sorted_hashes(row_groups) -> np.ndarray:
+        def hashes(row_groups) -> list[np.ndarray]:
             f = pq.ParquetFile(path) if path is not None else pf
-            parts = [cls._hash(pl.from_arrow(b.column(0))) for b in f.iter_batches(
+            return [cls._hash(pl.from_arrow(b.column(0))) for b in f.iter_batches(
                 batch_size=DEFAULT_BATCH_ROWS, row_groups=list(row_groups), columns=[column],
                 use_threads=workers == 1)] if len(row_groups) else []
-            h = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
-            h.sort()
-            return h
 
         if workers == 1:
-            return cls._from_sorted([sorted_hashes(range(n))])
-        from concurrent.futures import ThreadPoolExecutor
+            parts = hashes(range(n))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(workers, thread_name_prefix="drg-ids") as pool:
-            return cls._from_sorted(list(pool.map(sorted_hashes, [range(w, n, workers) for w in range(workers)])))
-
-    @classmethod
-    def _from_sorted(cls, runs: list[np.ndarray]) -> DuplicateFinder:
-        """The finder of sorted hash arrays: hashes repeated within one, or present in two."""
-        repeated = [r[1:][r[1:] == r[:-1]] for r in runs]
-        for i, a in enumerate(runs):
-            for b in runs[i + 1:]:
-                if len(a) and len(b):
-                    at = np.minimum(np.searchsorted(a, b), len(a) - 1)
-                    repeated.append(b[a[at] == b])
-        return cls(np.unique(np.concatenate(repeated)) if repeated else np.empty(0, dtype=np.uint64))
+            with ThreadPoolExecutor(workers, thread_name_prefix="drg-ids") as pool:
+                parts = [h for part in pool.map(hashes, [range(w, n, workers) for w in range(workers)])
+                         for h in part]
+        return cls._from_hashes(np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64))
 
     @classmethod
     def for_whole(cls, ids: pl.Series) -> DuplicateFinder:
