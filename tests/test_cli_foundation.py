@@ -69,3 +69,22 @@ def test_readme_test_command_is_what_ci_runs():
     commands = re.findall(r"```(?:bash|sh)\n(.*?)\n```", readme, flags=re.S)
     test_command = next(c for c in commands if "pytest" in c)
     assert test_command.strip() in ci
+
+
+def test_batch_runs_keep_freed_memory_unless_told_not_to(monkeypatch):
+    """The command line asks glibc to keep freed blocks for the next batch (drg.runtime); the library
+    itself never does, and DRG_MALLOC_DEFAULTS=1 keeps glibc's own settings."""
+    import subprocess
+
+    import drg.runtime as runtime
+
+    monkeypatch.setattr(runtime, "_applied", False)
+    monkeypatch.setenv("DRG_MALLOC_DEFAULTS", "1")
+    assert runtime.keep_freed_memory() is False
+    monkeypatch.delenv("DRG_MALLOC_DEFAULTS")
+    applied = runtime.keep_freed_memory()
+    assert applied in (True, False)          # False only off glibc
+    assert runtime.keep_freed_memory() is applied
+    code = "import drg.runtime as r, grouper.pipeline; print(r._applied)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"             # importing the library changes nothing
