@@ -35,9 +35,9 @@ app.add_typer(ledger_app, name="ledger")
 @app.callback()
 def _batch_process() -> None:
     """Process settings for a batch run (drg.runtime)."""
-    from drg.runtime import keep_freed_memory
+    from drg.runtime import batch_process
 
-    keep_freed_memory()
+    batch_process()
 
 
 def _register_all() -> None:

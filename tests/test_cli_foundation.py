@@ -85,6 +85,10 @@ def test_batch_runs_keep_freed_memory_unless_told_not_to(monkeypatch):
     applied = runtime.keep_freed_memory()
     assert applied in (True, False)          # False only off glibc
     assert runtime.keep_freed_memory() is applied
-    code = "import drg.runtime as r, grouper.pipeline; print(r._applied)"
+    code = "import sys, drg.runtime as r, grouper.pipeline; print(r._applied, sys.getswitchinterval())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"             # importing the library changes nothing
+    assert out.split() == ["False", "0.005"]  # importing the library changes nothing
+    code = ("import sys; from typer.testing import CliRunner; from drg.cli import app; "
+            "CliRunner().invoke(app, ['policy', 'list']); print(sys.getswitchinterval())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert float(out.split()[-1]) <= 0.001    # a command runs with short interpreter-lock turns
