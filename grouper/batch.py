@@ -163,6 +163,13 @@ class BatchGrouper:
                       by_mdc: Counter | None = None, dictionary: bool = False) -> dict[str, pa.Array]:
         """:meth:`group` of a batch already encoded by :meth:`encode_batch` (a pipeline encodes the next
         batch on its reading thread while this one is grouped)."""
+        out = self.run_kernel(enc, by_status=by_status, by_mdc=by_mdc)
+        return self.result_columns(batch, enc, out, dictionary=dictionary, written=written)
+
+    def run_kernel(self, enc: dict, *, by_status: Counter | None = None,
+                   by_mdc: Counter | None = None) -> dict[str, np.ndarray]:
+        """The kernel's integer output for an encoded batch (counted into ``by_status``/``by_mdc``); the
+        result columns are :meth:`result_columns` of it, which a pipeline builds on its writing thread."""
         from grouper.kernel import group_encoded_batch
 
         out = group_encoded_batch(self.scheme, **enc)
@@ -170,7 +177,7 @@ class BatchGrouper:
             _count(by_status, out["status"], STATUS_NAMES)
         if by_mdc is not None:
             _count(by_mdc, out["mdc"], self.scheme.mdc_codes)
-        return self.result_columns(batch, enc, out, dictionary=dictionary, written=written)
+        return out
 
     def _notes(self, batch, enc: dict, flags: np.ndarray, flagged: np.ndarray, n: int) -> pa.Array:
         """``group_note`` as a dictionary array: the unknown codes are gathered in Arrow (only those become

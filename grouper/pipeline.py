@@ -168,21 +168,27 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
 
     grouper = BatchGrouper(scheme)
     writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()}, slim=slim)
-    behind = WriteBehind(writer.write)   # writing batch k overlaps grouping batch k+1 (Parquet frees the GIL)
+
+    def finish(item) -> None:   # on the writing thread: result columns, then the Parquet write
+        batch, enc, kernel_out, written = item
+        res = grouper.result_columns(batch, enc, kernel_out, dictionary=True, written=written)
+        writer.write(grouped_table(batch, res, slim=slim, keep=keep))
+
+    behind = WriteBehind(finish)   # finishing batch k overlaps grouping batch k+1 (Parquet frees the GIL)
     summary = GroupSummary()
     try:
-        # the reader and the writer thread keep about one core busy between them: the kernel takes the rest
+        # three threads: reading, validating and encoding; the kernel (this one); result columns and writing.
+        # The reader and the writer keep about one core busy between them: the kernel takes the rest.
         with kernel_threads(pipeline_cores() - 1):
-            def encoded():  # on the reading thread: it is less loaded than this one
+            def encoded():  # on the reading thread
                 for batch in batches:
                     if batch.num_rows:
                         yield batch, *grouper.encode_batch(batch)
 
             try:
                 for batch, enc, written in prefetch(encoded()):
-                    res = grouper.group_encoded(batch, enc, written, by_status=summary.by_status,
-                                                by_mdc=summary.by_mdc, dictionary=True)
-                    behind.write(grouped_table(batch, res, slim=slim, keep=keep))
+                    kernel_out = grouper.run_kernel(enc, by_status=summary.by_status, by_mdc=summary.by_mdc)
+                    behind.write((batch, enc, kernel_out, written))
                     summary.rows += batch.num_rows
                     if on_rows:
                         on_rows(summary.rows)
