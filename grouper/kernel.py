@@ -19,7 +19,6 @@ every call (measured here: 2.7 µs per case with helper functions, 0.5 µs inlin
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 # Worker threads of the OpenMP layer spin for a while after each parallel loop by default; in a pipeline
 # where a reader and a writer thread share the two cores with the kernel, that spinning takes their CPU
@@ -273,19 +272,6 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
             flags |= NOTE_VENT_NO_CODE
         out_status[i] = status
         out_flags[i] = flags
-
-
-@contextmanager
-def kernel_threads(n: int):
-    """Run the kernel on at most ``n`` threads in this thread while the block runs (numba's setting is per
-    calling thread; the previous value is restored)."""
-    n = max(1, min(int(n), nb.config.NUMBA_NUM_THREADS))
-    before = nb.get_num_threads()
-    nb.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        nb.set_num_threads(before)
 
 
 @nb.njit(cache=True, nogil=True)
