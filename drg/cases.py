@@ -437,7 +437,8 @@ class DuplicateFinder:
         8 bytes a row."""
         n = pf.num_row_groups
         if workers is None:
-            workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            workers = min(4, cores)
         workers = max(1, min(workers, n)) if path is not None else 1
 
         def hashes(row_groups) -> list[np.ndarray]:
@@ -569,7 +570,7 @@ def _null_or_blank(column: pa.ChunkedArray) -> np.ndarray | None:
         if chunk.type not in (pa.string(), pa.large_string()):
             return None
         n = len(chunk)
-        validity, offsets, data = chunk.buffers()
+        _validity, offsets, data = chunk.buffers()
         off = np.frombuffer(offsets, np.int64 if chunk.type == pa.large_string() else np.int32)[
             chunk.offset:chunk.offset + n + 1]
         length = np.diff(off)

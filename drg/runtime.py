@@ -1,15 +1,15 @@
 """Process settings for the batch commands (applied by the ``drg`` command line, never by the library).
 
-:func:`keep_freed_memory`: streaming a file allocates and frees the same few large buffers for every batch. glibc hands blocks above
-its mmap threshold back to the operating system as soon as they are freed, and trims the top of its heaps,
-so the next batch faults fresh pages in and the kernel zeroes each of them: about 0.4 s of system time in a
-10-million-case ``drg group --slim`` on the reference machine (2 cores), some 8 % of the run. Keeping freed
-blocks for reuse costs nothing beyond the peak the run reaches anyway. Set ``DRG_MALLOC_DEFAULTS=1`` to
-keep glibc's own settings.
+:func:`keep_freed_memory`: streaming a file allocates and frees the same few large buffers for every batch.
+glibc hands blocks above its mmap threshold back to the operating system as soon as they are freed, and
+trims the top of its heaps, so the next batch faults fresh pages in and the kernel zeroes each of them:
+about 0.4 s of system time in a 10-million-case ``drg group --slim`` on the reference machine (2 cores).
+Keeping freed blocks for reuse costs nothing beyond the peak the run reaches anyway. Set
+``DRG_MALLOC_DEFAULTS=1`` to keep glibc's own settings.
 
-:func:`short_gil_turns`: a streaming command runs three threads (read, group, write) that spend most of their
-time in native code (Arrow, polars, numba) and hand the interpreter lock back and forth between calls. A
-thread whose native call has finished waits for the lock until the thread holding it reaches a switch
+:func:`short_gil_turns`: a streaming command runs three threads (read, group, write) that spend most of
+their time in native code (Arrow, polars, numba) and hand the interpreter lock back and forth between calls.
+A thread whose native call has finished waits for the lock until the thread holding it reaches a switch
 point, by default every 5 ms, which happens dozens of times a batch; 1 ms turns cut that waiting (measured:
 the median of ``drg group --slim`` over 2 million cases 0.83 -> 0.74 s).
 """
