@@ -165,6 +165,27 @@ def test_pdx_order_gives_the_results_of_file_order(scheme):
     assert (a["status"] != 0).any()
 
 
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_list_copy_in_walk_order_is_exact_in_any_number_of_parts(parts):
+    """The copy of the code lists into walk order is split into contiguous parts (one per kernel thread);
+    a list's fixed-width copy may spill into the next list's place only within its own part."""
+    import numpy as np
+
+    from grouper.kernel import _take_lists
+
+    rng = np.random.default_rng(5)
+    n = 30_000
+    lengths = rng.choice([0, 1, 2, 5, 8, 9, 15], size=n, p=[.05, .2, .3, .25, .1, .05, .05])
+    off = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=off[1:])
+    val = rng.integers(-2, 30_000, size=off[-1]).astype(np.int32)
+    order = rng.permutation(n).astype(np.int64)
+    new_off, new_val = _take_lists(order, off, val, parts)
+    assert np.array_equal(np.diff(new_off), lengths[order])
+    want = np.concatenate([val[off[i]:off[i + 1]] for i in order])
+    assert np.array_equal(new_val, want)
+
+
 def test_code_lookup_takes_repeats_nulls_and_untidy_strings(scheme):
     """A batch's distinct strings may repeat one (Arrow does not forbid it), hold nulls, blanks and untidy
     spellings; each gets its id, in the first batch and again once every string is known."""
