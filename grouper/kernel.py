@@ -314,10 +314,10 @@ def case_order(dx_off, dx_val, n_codes):
 def _take_lists(order, off, val, parts):
     """CSR lists in ``order``, copied by ``parts`` threads, each a contiguous part.
 
-    A list of up to 8 codes is copied as 8 (the extra ones are overwritten by the next list of the same
-    part, or cut off; the last list of each part is copied exactly): a copy loop of fixed length has no
-    mispredicted exit, so the CPU can have many of these random reads in flight at once (5 ms instead of
-    12 per 250k cases on one thread)."""
+    A list of up to 8 codes is copied as 8 when the spill stays inside its part (the extra ones are then
+    overwritten by the part's next lists, or cut off); the others are copied exactly. A copy loop of fixed
+    length has no mispredicted exit, so the CPU can have many of these random reads in flight at once
+    (5 ms instead of 12 per 250k cases on one thread)."""
     n = order.shape[0]
     new_off = np.empty(n + 1, np.int64)
     new_off[0] = 0
@@ -331,12 +331,13 @@ def _take_lists(order, off, val, parts):
     for p in nb.prange(parts):
         lo = n * p // parts
         hi = n * (p + 1) // parts
+        end = new_off[hi]             # a spill must stay inside this part's own lists
         for j in range(lo, hi):
             i = order[j]
             a = off[i]
             b = new_off[j]
             length = off[i + 1] - a
-            if length <= width and a + width <= m and j + 1 < hi:
+            if length <= width and a + width <= m and b + width <= end:
                 for k in range(width):
                     new_val[b + k] = val[a + k]
             else:
