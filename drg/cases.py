@@ -32,7 +32,6 @@ all of them with the fields involved):
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -437,8 +436,9 @@ class DuplicateFinder:
         8 bytes a row."""
         n = pf.num_row_groups
         if workers is None:
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-            workers = min(4, cores)
+            from drg.runtime import available_cores
+
+            workers = min(4, available_cores())
         workers = max(1, min(workers, n)) if path is not None else 1
 
         def hashes(row_groups) -> list[np.ndarray]:

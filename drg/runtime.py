@@ -56,3 +56,11 @@ def batch_process() -> None:
     """Both settings, as the command line applies them before any command."""
     keep_freed_memory()
     short_gil_turns()
+
+
+def available_cores() -> int:
+    """The cores this process may use (its CPU affinity where the system reports one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

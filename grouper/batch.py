@@ -132,8 +132,8 @@ class BatchGrouper:
 
     def encode_batch(self, batch) -> tuple[dict, dict]:
         """The kernel's input arrays, and per code list the codes as written (indices into the distinct
-        strings, and those strings) for the notes: what :meth:`group_encoded` takes. The encoders remember
-        strings between batches, so one thread at a time may call this."""
+        strings, and those strings) for the notes: what :meth:`run_kernel` and :meth:`result_columns` take. The
+        encoders remember strings between batches, so one thread at a time may call this."""
         n = batch.num_rows
         dx_off, dx_val, dx_raw, dx_str = self.dx_enc.encode_raw(batch.column("dx"))
         if "px" in batch.schema.names:
@@ -157,12 +157,6 @@ class BatchGrouper:
         string result columns come as Arrow dictionary arrays (the kernel's indices over the scheme's code
         lists: no string is copied; Parquet writes them as they are)."""
         enc, written = self.encode_batch(batch)
-        return self.group_encoded(batch, enc, written, by_status=by_status, by_mdc=by_mdc, dictionary=dictionary)
-
-    def group_encoded(self, batch, enc: dict, written: dict, *, by_status: Counter | None = None,
-                      by_mdc: Counter | None = None, dictionary: bool = False) -> dict[str, pa.Array]:
-        """:meth:`group` of a batch already encoded by :meth:`encode_batch` (a pipeline encodes the next
-        batch on its reading thread while this one is grouped)."""
         out = self.run_kernel(enc, by_status=by_status, by_mdc=by_mdc)
         return self.result_columns(batch, enc, out, dictionary=dictionary, written=written)
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drg.background import WriteBehind, prefetch
+from drg.runtime import available_cores
 from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper, decode
 from grouper.scheme import Scheme
 
@@ -135,16 +136,6 @@ def grouped_table(batch, results: dict[str, pa.Array], *, slim: bool, keep: list
     return base
 
 
-def pipeline_cores() -> int:
-    """The cores this process may use (its CPU affinity where the system reports one)."""
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def scheme_id(scheme: Scheme) -> str:
     """The scheme's id as carried by grouped, priced and settled files: ``name@version``."""
     m = scheme.manifest
@@ -233,7 +224,7 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
             # --slim writes no codes back: decode each once. On two cores the pipeline's own threads
             # (read, group, write) use both; Arrow's pool on top of them only adds switching.
             for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
-                                dictionary_codes=slim, use_threads=pipeline_cores() > 2):
+                                dictionary_codes=slim, use_threads=available_cores() > 2):
                 rej.write(b.rejected)
                 n_read += b.n_read
                 yield b.accepted
