@@ -32,10 +32,11 @@ all of them with the fields involved):
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -43,6 +44,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drg.errors import InputError, read_toml
+
+T = TypeVar("T")
 
 #: The contract's columns and their Arrow types (money columns accept decimal or float64 yuan).
 CASE_SCHEMA: dict[str, pa.DataType] = {
@@ -302,6 +305,8 @@ def read_cases(
     columns: list[str] | None = None,
     dictionary_codes: bool = False,
     use_threads: bool = True,
+    stream_duplicates: bool = False,
+    read_ahead: bool = False,
 ) -> Iterator[CaseBatch]:
     """Read and validate a case file, yielding :class:`CaseBatch` objects.
 
@@ -318,6 +323,13 @@ def read_cases(
         decoded once per row group); for callers that encode codes and do not write them back.
     use_threads : decode each Parquet row group on Arrow's thread pool (off when the caller's own pipeline
         already keeps the cores busy).
+    stream_duplicates : find repeated ``case_id`` values of a Parquet file as its rows stream by
+        (:class:`StreamingDuplicateFinder`) instead of in a pre-pass over the column. The same rows are
+        rejected, but on the rare file where two ids share a hash the generator raises
+        :class:`IdHashCollision` after its last batch, so the caller must be able to start again:
+        wrap the run in :func:`with_duplicate_fallback`.
+    read_ahead : decode the next Parquet batch on a thread of its own while this one is validated (for a
+        caller whose own threads consume the batches; one batch more in memory).
 
     Raises
     ------
@@ -331,7 +343,8 @@ def read_cases(
         mapping = ColumnMapping.load(mapping)
     kind = case_file_kind(path)
     if kind == "parquet":
-        yield from _read_parquet(path, required, batch_rows, columns, mapping, dictionary_codes, use_threads)
+        yield from _read_parquet(path, required, batch_rows, columns, mapping, dictionary_codes, use_threads,
+                                 stream_duplicates, read_ahead)
         return
     df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping)
     if mapping is not None:
@@ -350,7 +363,8 @@ def _check_columns(present: list[str], required: tuple[str, ...], file: str) -> 
 
 def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, columns: list[str] | None,
                   mapping: ColumnMapping | None = None, dictionary_codes: bool = False,
-                  use_threads: bool = True) -> Iterator[CaseBatch]:
+                  use_threads: bool = True, stream_duplicates: bool = False,
+                  read_ahead: bool = False) -> Iterator[CaseBatch]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -364,27 +378,53 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
         needed = set(columns) | set(required)
         columns = [c for c, k in zip(names, contract_names) if k in needed]
     id_column = next((c for c, k in zip(names, contract_names) if k == "case_id"), None)
-    duplicates = DuplicateFinder.for_parquet(pf, id_column, path) if id_column is not None else None
-    row = 1
+    duplicates: DuplicateFinder | StreamingDuplicateFinder | None = None
+    if id_column is not None:
+        duplicates = (StreamingDuplicateFinder(pf.metadata.num_rows) if stream_duplicates
+                      else DuplicateFinder.for_parquet(pf, id_column, path))
     code_paths = [pf.schema.column(i).path for i in range(len(pf.schema))
                   if pf.schema.column(i).path.split(".")[0] in [k for k, c in zip(names, contract_names)
                                                                  if c in LIST_COLUMNS]]
-    if dictionary_codes and code_paths:
-        pf = pq.ParquetFile(path, read_dictionary=code_paths)
-    for rg in range(pf.num_row_groups):
-        if dictionary_codes and code_paths:  # nested dictionaries read by whole row groups, then sliced
-            group = pf.read_row_group(rg, columns=columns, use_threads=use_threads)
-            pieces = [group.slice(k, batch_rows) for k in range(0, group.num_rows, batch_rows)] or [group]
-        else:
-            pieces = (pa.Table.from_batches([b]) for b in pf.iter_batches(
-                batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=use_threads))
-        for table in pieces:
-            if mapping is not None:
-                table = table.rename_columns([renames.get(c, c) for c in table.column_names])
-                if mapping.values:
-                    table = mapping.translate(pl.from_arrow(table)).to_arrow()
-            yield _validate(table, row, required, duplicates, str(path), raw_strings=False)
-            row += table.num_rows
+
+    def tables(f: pq.ParquetFile, columns: list[str] | None, whole_groups: bool) -> Iterator[pa.Table]:
+        """The file's rows in batches, under their contract names."""
+        for rg in range(f.num_row_groups):
+            if whole_groups:  # nested dictionaries read by whole row groups, then sliced
+                group = f.read_row_group(rg, columns=columns, use_threads=use_threads)
+                pieces = [group.slice(k, batch_rows) for k in range(0, group.num_rows, batch_rows)] or [group]
+            else:
+                pieces = (pa.Table.from_batches([b]) for b in f.iter_batches(
+                    batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=use_threads))
+            for table in pieces:
+                if mapping is not None:
+                    table = table.rename_columns([renames.get(c, c) for c in table.column_names])
+                    if mapping.values:
+                        table = mapping.translate(pl.from_arrow(table)).to_arrow()
+                yield table
+
+    whole_groups = bool(dictionary_codes and code_paths)
+    main = pq.ParquetFile(path, read_dictionary=code_paths) if whole_groups else pf
+    row = 1
+    batches = tables(main, columns, whole_groups)
+    if read_ahead:  # the next batch is decoded while this one is validated (Arrow frees the GIL)
+        from drg.background import prefetch
+
+        batches = prefetch(batches, depth=1)
+    for table in batches:
+        yield _validate(table, row, required, duplicates, str(path), raw_strings=False)
+        row += table.num_rows
+    if isinstance(duplicates, StreamingDuplicateFinder) and duplicates.marked_any:
+        duplicates.confirm(_ids_as_checked(t) for t in tables(pf, [id_column], False))
+
+
+def _ids_as_checked(table: pa.Table) -> pa.ChunkedArray | pl.Series:
+    """The ``case_id`` values of a Parquet batch as :func:`_validate` compares them for duplicates: an
+    Arrow string column as it is, any other type as :func:`_coerce` turns it into text."""
+    ids = table.column("case_id")
+    if ids.type in (pa.string(), pa.large_string()):
+        return ids
+    frame = pl.from_arrow(table.select(["case_id"]), rechunk=False)
+    return _coerce(frame if isinstance(frame, pl.DataFrame) else frame.to_frame(), raw_strings=False)[0]["case_id"]
 
 
 def _check_nested(schema: pa.Schema, renames: dict[str, str], file: str) -> None:
@@ -477,6 +517,76 @@ class DuplicateFinder:
             else:
                 self._seen.add(key)
         return out
+
+
+class IdHashCollision(Exception):
+    """Two different case ids of one file share a 64-bit hash, so a streaming duplicate check may have
+    marked a row that repeats no earlier id. Raised by :func:`read_cases` after the last batch; the caller
+    runs again with the pre-pass (:func:`with_duplicate_fallback`). About one 10-million-row file in 10^5
+    has such a pair."""
+
+
+class StreamingDuplicateFinder:
+    """Finds rows whose ``case_id`` an earlier row already had in the same pass that validates them, with
+    no pre-pass (:class:`DuplicateFinder` is the pre-pass twin; both mark the same rows).
+
+    Each batch's ids are hashed and added to an :class:`drg.idset.IdHashSet`; a row whose hash the set
+    already held is marked. Equal ids have equal hashes, so every repeat is marked; a marked row might in
+    principle only share its hash with a different id, so when any row was marked, :meth:`confirm` reads
+    the ids again and checks that each marked hash belongs to one id. When that fails it raises
+    :class:`IdHashCollision`. Memory: 8-16 bytes a row for the set, plus the ids of the marked hashes during
+    the check.
+    """
+
+    def __init__(self, expected_rows: int = 0) -> None:
+        from drg.idset import IdHashSet
+
+        self._set = IdHashSet(expected_rows)
+        self._marked: list[np.ndarray] = []
+
+    def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
+        """Return a mask of the rows of ``ids`` (in file order) whose id hash an earlier row had."""
+        from drg.idset import id_hashes
+
+        hashes = id_hashes(ids.to_arrow() if isinstance(ids, pl.Series) else ids)
+        repeated = self._set.add(hashes)
+        if repeated.any():
+            self._marked.append(hashes[repeated])
+        return repeated
+
+    @property
+    def marked_any(self) -> bool:
+        return bool(self._marked)
+
+    def confirm(self, id_batches: Iterable[pl.Series | pa.ChunkedArray]) -> None:
+        """After the last batch: given the file's ids again (the same values :meth:`mark` saw), check that
+        each hash that marked a row belongs to one id only; raise :class:`IdHashCollision` if not."""
+        from drg.idset import id_hashes
+
+        if not self._marked:
+            return
+        marked = np.unique(np.concatenate(self._marked))
+        found: list[pl.DataFrame] = []
+        for ids in id_batches:
+            ids = ids if isinstance(ids, pl.Series) else pl.from_arrow(ids)
+            hashes = id_hashes(ids.to_arrow())
+            at = np.minimum(np.searchsorted(marked, hashes), len(marked) - 1)
+            hit = marked[at] == hashes
+            if hit.any():
+                found.append(pl.DataFrame({"hash": hashes[hit], "id": ids.cast(pl.String).filter(hit)})
+                             .unique())
+        if found and pl.concat(found).unique()["hash"].is_duplicated().any():
+            raise IdHashCollision("two different case ids share a 64-bit hash")
+
+
+def with_duplicate_fallback(run: Callable[[bool], T]) -> T:
+    """``run(True)`` (repeated ids found as the rows stream by); in the rare case that two ids of the file
+    share a hash, ``run(False)`` again from the start with the exact pre-pass. ``run`` must write its
+    outputs afresh each time (the grouping and check commands do)."""
+    try:
+        return run(True)
+    except IdHashCollision:
+        return run(False)
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -622,7 +732,8 @@ def _nonblank_codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.bincount(parents[keep], minlength=n).astype(np.int64)
 
 
-def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplicates: DuplicateFinder | None,
+def _validate(table: pa.Table, first_row: int, required: tuple[str, ...],
+              duplicates: DuplicateFinder | StreamingDuplicateFinder | None,
               file: str, *, raw_strings: bool) -> CaseBatch:
     n = table.num_rows
     arrow_lists = _list_arrays(table)
@@ -686,7 +797,7 @@ def _validate(table: pa.Table, first_row: int, required: tuple[str, ...], duplic
             add("missing_field", arrow_lists[name].is_null().to_numpy(zero_copy_only=False), name)
     for name, mask in wrong.items():
         add("wrong_type", mask, name)
-    if duplicates is not None:
+    if duplicates is not None:   # the values _ids_as_checked gives (the streaming finder reads them again)
         ids = arrow_strings["case_id"] if "case_id" in arrow_strings else typed["case_id"]
         add("duplicate_case_id", duplicates.mark(ids), "case_id")
     if "dx" in present:
@@ -849,19 +960,24 @@ def check_cases(path: str | Path, *, rejects: str | Path | None = None,
 
     ``progress`` is an optional callable receiving the number of rows done after each batch.
     """
-    summary = CheckSummary(source=str(path))
-    with RejectWriter(rejects) as writer:
-        for batch in read_cases(path, mapping=mapping, required=required):
-            summary.read += batch.n_read
-            summary.accepted += batch.accepted.num_rows
-            if batch.rejected is not None:
-                summary.rejected += batch.rejected.num_rows
-                counts = pl.from_arrow(batch.rejected.select(["reject_reason"]))["reject_reason"].value_counts()
-                for r, c in counts.iter_rows():
-                    summary.by_reason[r] = summary.by_reason.get(r, 0) + int(c)
-                writer.write(batch.rejected)
-            if progress is not None:
-                progress(summary.read)
+    def run(stream_duplicates: bool) -> CheckSummary:
+        summary = CheckSummary(source=str(path))
+        with RejectWriter(rejects) as writer:
+            for batch in read_cases(path, mapping=mapping, required=required,
+                                    stream_duplicates=stream_duplicates):
+                summary.read += batch.n_read
+                summary.accepted += batch.accepted.num_rows
+                if batch.rejected is not None:
+                    summary.rejected += batch.rejected.num_rows
+                    counts = pl.from_arrow(batch.rejected.select(["reject_reason"]))["reject_reason"].value_counts()
+                    for r, c in counts.iter_rows():
+                        summary.by_reason[r] = summary.by_reason.get(r, 0) + int(c)
+                    writer.write(batch.rejected)
+                if progress is not None:
+                    progress(summary.read)
+        return summary
+
+    summary = with_duplicate_fallback(run)
     if summary.read != summary.accepted + summary.rejected:  # pragma: no cover - guarded by construction
         raise AssertionError("rows lost in validation")
     summary.by_reason = {r: summary.by_reason[r] for r in REJECT_REASONS if r in summary.by_reason}
@@ -877,8 +993,7 @@ def fen_to_yuan_str(fen: int) -> str:
 
 __all__ = [
     "CASE_SCHEMA", "MONEY_COLUMNS", "REJECT_REASONS", "SETTLEMENT_REQUIRED", "ESTIMATE_REQUIRED",
-    "CaseBatch", "CheckSummary", "ColumnMapping", "DuplicateFinder", "RejectWriter",
-    "check_cases", "detect_encoding", "fen_to_yuan_str", "money_to_fen", "read_cases", "write_rejects",
-    "yuan_to_fen",
+    "CaseBatch", "CheckSummary", "ColumnMapping", "DuplicateFinder", "IdHashCollision", "RejectWriter",
+    "StreamingDuplicateFinder", "check_cases", "detect_encoding", "fen_to_yuan_str", "money_to_fen",
+    "read_cases", "with_duplicate_fallback", "write_rejects", "yuan_to_fen",
 ]
-

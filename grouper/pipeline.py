@@ -166,9 +166,10 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     behind = WriteBehind(finish)   # finishing batch k overlaps grouping batch k+1 (Parquet frees the GIL)
     summary = GroupSummary()
     try:
-        # three threads: reading, validating and encoding; the kernel (this one, on every core it can get:
-        # measured faster at 10 million cases than keeping it to one); result columns and writing
-        def encoded():  # on the reading thread
+        # three threads here: validating and encoding (drg group's reader decodes on a fourth, ahead); the
+        # kernel (this one, on every core it can get: measured faster at 10 million cases than keeping it
+        # to one); result columns and writing
+        def encoded():  # on the validating thread
             for batch in batches:
                 if batch.num_rows:
                     yield batch, *grouper.encode_batch(batch)
@@ -210,7 +211,7 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
     passes ``drg.cases.SETTLEMENT_REQUIRED`` so that rows unfit for payment are rejected here, once.
     ``on_rows`` receives the number of rows read so far.
     """
-    from drg.cases import RejectWriter, read_cases
+    from drg.cases import RejectWriter, read_cases, with_duplicate_fallback
 
     cases = Path(cases)
     required = required or GROUP_REQUIRED
@@ -218,19 +219,28 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
     if slim and cases.suffix.lower() in (".parquet", ".pq"):
         columns = ["case_id", *GROUPING_COLUMNS]
     n_read = 0
-    with RejectWriter(rejects) as rej:
-        def accepted():
-            nonlocal n_read
-            # --slim writes no codes back: decode each once. On two cores the pipeline's own threads
-            # (read, group, write) use both; Arrow's pool on top of them only adds switching.
-            for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
-                                dictionary_codes=slim, use_threads=available_cores() > 2):
-                rej.write(b.rejected)
-                n_read += b.n_read
-                yield b.accepted
 
-        summary = group_batches(scheme, accepted(), out, slim=slim,
-                                on_rows=(lambda _n: on_rows(n_read)) if on_rows else None)
+    def run(stream_duplicates: bool) -> tuple[GroupSummary, RejectWriter]:
+        nonlocal n_read
+        n_read = 0
+        with RejectWriter(rejects) as rej:
+            def accepted():
+                nonlocal n_read
+                # --slim writes no codes back: decode each once. On two cores the pipeline's own threads
+                # (decode, validate, group, write) use both; Arrow's pool on top of them only adds switching.
+                for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
+                                    dictionary_codes=slim, use_threads=available_cores() > 2,
+                                    stream_duplicates=stream_duplicates, read_ahead=True):
+                    rej.write(b.rejected)
+                    n_read += b.n_read
+                    yield b.accepted
+
+            return group_batches(scheme, accepted(), out, slim=slim,
+                                 on_rows=(lambda _n: on_rows(n_read)) if on_rows else None), rej
+
+    # repeated case ids are found as the rows stream by; on a hash collision (rare) the run starts again
+    # with the pre-pass, the unfinished output and rejects discarded
+    summary, rej = with_duplicate_fallback(run)
     result = GroupFileSummary(rows=summary.rows, by_status=summary.by_status, by_mdc=summary.by_mdc,
                               read=n_read, rejected=rej.count, out=str(out))
     if result.read != result.rows + result.rejected:  # pragma: no cover - guarded by construction
