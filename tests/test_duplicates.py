@@ -1,0 +1,173 @@
+"""Repeated case ids: the id-hash kernels against their twins, the streaming finder against the pre-pass, and
+the rerun when two different ids share a hash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import drg.idset
+from drg.cases import (
+    DuplicateFinder,
+    IdHashCollision,
+    StreamingDuplicateFinder,
+    check_cases,
+    read_cases,
+    with_duplicate_fallback,
+)
+from drg.idset import IdHashSet, id_hash_twin, id_hashes, insert_marking_twin
+
+ids_strategy = st.lists(st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["C1", "C2", " C1", "中文"])),
+                        max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ids_strategy, st.sampled_from([pa.string(), pa.large_string()]), st.integers(0, 5))
+def test_id_hashes_agree_with_twin(values, string_type, cut):
+    arr = pa.array(values, string_type)
+    cut = min(cut, len(values))
+    chunked = pa.chunked_array([arr.slice(0, cut), arr.slice(cut)], string_type)  # a slice with an offset
+    want = [id_hash_twin(v) for v in values]
+    assert id_hashes(arr).tolist() == want
+    assert id_hashes(chunked).tolist() == want
+    assert 0 not in want
+
+
+def test_id_hashes_of_other_types_hash_their_text():
+    assert id_hashes(pa.array([12, None, 7])).tolist() == [id_hash_twin("12"), id_hash_twin(None), id_hash_twin("7")]
+    d = pa.array(["b", "a", "b", None]).dictionary_encode()
+    assert id_hashes(d).tolist() == [id_hash_twin(v) for v in ["b", "a", "b", None]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 40), max_size=400), st.integers(1, 90), st.integers(0, 3000))
+def test_hash_set_marks_what_its_twin_marks(keys, batch, expected):
+    """Batches of any size, repeats inside a batch and across batches, and a table that has to grow."""
+    spread = np.array(keys, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # hashes over every top bucket
+    spread[spread == 0] = 1
+    fast, seen = IdHashSet(expected), set()
+    for k in range(0, len(spread), batch):
+        part = spread[k:k + batch]
+        assert fast.add(part).tolist() == insert_marking_twin(part, seen).tolist()
+    assert fast.count == len(seen)
+
+
+def test_hash_set_grows_past_its_expected_size():
+    rng = np.random.default_rng(5)
+    hashes = rng.integers(1, 2**63, 3000, dtype=np.int64).astype(np.uint64)
+    hashes = np.concatenate([hashes, hashes[::7]])           # repeats after the table has grown
+    fast, seen = IdHashSet(0), set()                        # 1,024 slots to begin with
+    for k in range(0, len(hashes), 700):
+        assert fast.add(hashes[k:k + 700]).tolist() == insert_marking_twin(hashes[k:k + 700], seen).tolist()
+    assert fast.count == len(seen) == 3000 and len(fast._table) >= 3000 / 0.7
+
+
+def _ids_file(tmp_path, ids, row_group_size=4, name="ids.parquet"):
+    path = tmp_path / name
+    pq.write_table(pa.table({"case_id": pa.array(ids, pa.string()), "dx": [["I10.x00"]] * len(ids)}), path,
+                   row_group_size=row_group_size)
+    return path
+
+
+def _rejects(path, stream):
+    out = []
+    for b in read_cases(path, required=("case_id",), batch_rows=3, stream_duplicates=stream):
+        if b.rejected is not None:
+            out += list(zip(b.rejected.column("row_number").to_pylist(),
+                            b.rejected.column("reject_reason").to_pylist()))
+    return out
+
+
+@pytest.mark.parametrize("ids", [
+    [f"C{i}" for i in range(12)],
+    ["C1", "C2", "C1", "C3", "C2", "C2", "C9", "C1"],   # repeats in a batch and across row groups
+    ["C1", None, "C1", None, "", " ", "C 1", "C1 "],     # nulls and blanks are missing, repeats still marked
+    ["甲", "乙", "甲", "甲"],
+])
+def test_streaming_finder_rejects_what_the_pre_pass_rejects(tmp_path, ids):
+    path = _ids_file(tmp_path, ids)
+    assert _rejects(path, stream=True) == _rejects(path, stream=False)
+
+
+def test_streaming_finder_on_integer_ids_and_through_a_mapping(tmp_path):
+    path = tmp_path / "int.parquet"
+    pq.write_table(pa.table({"结算号": pa.array([5, 6, 5, 7, 6], pa.int64()), "dx": [["I10.x00"]] * 5}), path,
+                   row_group_size=2)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\ncase_id = "结算号"\n', encoding="utf-8")
+    for stream in (True, False):
+        rej = [b.rejected for b in read_cases(path, mapping=mapping, required=("case_id",), stream_duplicates=stream)
+               if b.rejected is not None]
+        assert pa.concat_tables(rej).column("row_number").to_pylist() == [3, 5]
+
+
+def test_confirm_accepts_true_repeats():
+    finder = StreamingDuplicateFinder(10)
+    batches = [pa.chunked_array([pa.array(["A", "B"])]), pa.chunked_array([pa.array(["A", "C"])])]
+    assert [finder.mark(b).tolist() for b in batches] == [[False, False], [True, False]]
+    finder.confirm(batches)   # "A" really repeats: nothing raised
+
+
+@pytest.fixture
+def weak_hash(monkeypatch):
+    """Make ids hash into four values only, so that different ids share hashes."""
+    strong = drg.idset.id_hashes
+
+    def weak(ids):
+        return (strong(ids) & np.uint64(3)) | np.uint64(4)
+
+    monkeypatch.setattr(drg.idset, "id_hashes", weak)
+
+
+def test_confirm_refuses_a_shared_hash(weak_hash):
+    finder = StreamingDuplicateFinder(10)
+    ids = pa.chunked_array([pa.array([f"C{i}" for i in range(8)])])
+    assert finder.mark(ids).sum() == 4     # eight ids, four hashes
+    with pytest.raises(IdHashCollision):
+        finder.confirm([ids])
+
+
+def test_a_shared_hash_reruns_with_the_pre_pass(tmp_path, weak_hash):
+    ids = [f"C{i}" for i in range(20)] + ["C3", "C17"]
+    path = _ids_file(tmp_path, ids)
+    with pytest.raises(IdHashCollision):
+        _rejects(path, stream=True)
+    assert with_duplicate_fallback(lambda stream: _rejects(path, stream)) == [(21, "duplicate_case_id"),
+                                                                             (22, "duplicate_case_id")]
+    summary = check_cases(path, rejects=tmp_path / "rej.parquet", required=("case_id", "dx"))
+    assert summary.read == 22 and summary.by_reason == {"duplicate_case_id": 2}
+    assert pq.read_table(tmp_path / "rej.parquet").num_rows == 2
+
+
+def test_grouping_reruns_on_a_shared_hash_and_writes_the_same_files(tmp_path, weak_hash, monkeypatch):
+    from drg.samples import schemes
+    from grouper.build import build_scheme
+    from grouper.pipeline import group_file
+
+    sample = schemes()["demo"]
+    scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    ids = [f"C{i}" for i in range(30)] + ["C3", "C29", "C3"]
+    path = _ids_file(tmp_path, ids)
+    tbl = pq.read_table(path)
+    tbl = tbl.append_column("sex", pa.array([1] * len(ids), pa.int8())).append_column(
+        "age", pa.array([50] * len(ids), pa.int16()))
+    pq.write_table(tbl, path, row_group_size=4)
+    weak = group_file(scheme, path, tmp_path / "weak.parquet", rejects=tmp_path / "weak-rej.parquet", slim=True)
+    monkeypatch.undo()
+    exact = group_file(scheme, path, tmp_path / "exact.parquet", rejects=tmp_path / "exact-rej.parquet",
+                       slim=True)
+    assert weak.to_dict() | {"out": ""} == exact.to_dict() | {"out": ""}
+    assert weak.rejected == 3
+    assert pq.read_table(tmp_path / "weak.parquet").equals(pq.read_table(tmp_path / "exact.parquet"))
+    assert pq.read_table(tmp_path / "weak-rej.parquet").equals(pq.read_table(tmp_path / "exact-rej.parquet"))
+
+
+def test_pre_pass_twin_still_marks_by_exact_id(tmp_path):
+    ids = ["X", "Y", "X"]
+    path = _ids_file(tmp_path, ids)
+    finder = DuplicateFinder.for_parquet(pq.ParquetFile(path), "case_id", path)
+    assert finder.mark(pa.chunked_array([pa.array(ids)])).tolist() == [False, False, True]
