@@ -72,3 +72,24 @@ def test_slim_grouping_reads_codes_as_dictionaries_and_agrees_with_full(tmp_path
     written = pq.read_table(tmp_path / "slim.parquet")
     assert slim.by_status == full.by_status == Counter(written.column("group_status").to_pylist())
     assert slim.by_mdc == full.by_mdc == Counter(written.column("mdc").to_pylist())
+
+
+def test_grouping_pipeline_gives_back_the_callers_kernel_threads(tmp_path):
+    """The pipeline runs the kernel on the cores its other threads leave (at least one) and restores the
+    calling thread's numba setting afterwards."""
+    import numba
+    import pyarrow as pa
+
+    from drg.runtime import available_cores
+    from drg.samples import schemes
+    from grouper.build import build_scheme
+    from grouper.pipeline import group_batches, kernel_threads
+
+    sample = schemes()["demo"]
+    scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    assert 1 <= kernel_threads() <= max(1, available_cores() - 2)
+    batch = pa.table({"case_id": ["a"], "sex": pa.array([1], pa.int8()), "age": pa.array([60], pa.int16()),
+                      "dx": pa.array([["J18.900"]], pa.list_(pa.string()))})
+    before = numba.get_num_threads()
+    group_batches(scheme, [batch], tmp_path / "g.parquet")
+    assert numba.get_num_threads() == before
