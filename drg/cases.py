@@ -522,8 +522,8 @@ class DuplicateFinder:
 class IdHashCollision(Exception):
     """Two different case ids of one file share a 64-bit hash, so a streaming duplicate check may have
     marked a row that repeats no earlier id. Raised by :func:`read_cases` after the last batch; the caller
-    runs again with the pre-pass (:func:`with_duplicate_fallback`). About one 10-million-row file in 10^5
-    has such a pair."""
+    runs again with the pre-pass (:func:`with_duplicate_fallback`). About one 10-million-row file in
+    370,000 has such a pair."""
 
 
 class StreamingDuplicateFinder:
