@@ -534,7 +534,7 @@ class StreamingDuplicateFinder:
     already held is marked. Equal ids have equal hashes, so every repeat is marked; a marked row might in
     principle only share its hash with a different id, so when any row was marked, :meth:`confirm` reads
     the ids again and checks that each marked hash belongs to one id. When that fails it raises
-    :class:`IdHashCollision`. Memory: 8-16 bytes a row for the set, plus the ids of the marked hashes during
+    :class:`IdHashCollision`. Memory: 12-23 bytes a row for the set, plus the ids of the marked hashes during
     the check.
     """
 
