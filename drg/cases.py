@@ -669,6 +669,16 @@ _MAY_BEGIN_SPACE[[9, 10, 11, 12, 13, 32]] = True
 _MAY_BEGIN_SPACE[0x80:] = True
 
 
+def string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (``len + 1`` of them, int32 or int64) and the UTF-8 bytes of an Arrow ``string`` or
+    ``large_string`` array, as numpy views (no copy; a sliced array's own offsets)."""
+    _validity, offsets, data = chunk.buffers()
+    n = len(chunk)
+    off = np.frombuffer(offsets, np.int64 if chunk.type == pa.large_string() else np.int32)[
+        chunk.offset:chunk.offset + n + 1]
+    return off, (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
+
+
 def _null_or_blank(column: pa.ChunkedArray) -> np.ndarray | None:
     """Rows of a plain Arrow string column that are null, empty or whitespace only (None for other types).
 
@@ -679,14 +689,11 @@ def _null_or_blank(column: pa.ChunkedArray) -> np.ndarray | None:
     for chunk in column.chunks:
         if chunk.type not in (pa.string(), pa.large_string()):
             return None
-        n = len(chunk)
-        _validity, offsets, data = chunk.buffers()
-        off = np.frombuffer(offsets, np.int64 if chunk.type == pa.large_string() else np.int32)[
-            chunk.offset:chunk.offset + n + 1]
+        off, data = string_buffers(chunk)
         length = np.diff(off)
         mask = length == 0
-        if data is not None and data.size:
-            first = np.frombuffer(data, np.uint8)[np.minimum(off[:-1], data.size - 1)]
+        if data.size:
+            first = data[np.minimum(off[:-1], data.size - 1)]
             maybe = np.flatnonzero(_MAY_BEGIN_SPACE[first] & ~mask)
             if len(maybe):
                 values = pl.from_arrow(chunk.take(pa.array(maybe)))

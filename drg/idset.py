@@ -24,6 +24,8 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
+from drg.cases import string_buffers
+
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _MASK64 = (1 << 64) - 1
@@ -69,12 +71,9 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
         if chunk.type not in (pa.string(), pa.large_string()):
             chunk = chunk.cast(pa.large_string())
         n = len(chunk)
-        _validity, offsets, data = chunk.buffers()
-        off = np.frombuffer(offsets, np.int64 if chunk.type == pa.large_string() else np.int32)[
-            chunk.offset:chunk.offset + n + 1]
-        raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        off, data = string_buffers(chunk)
         nulls = chunk.is_null().to_numpy(zero_copy_only=False) if chunk.null_count else np.zeros(0, bool)
-        _hash_strings(off, raw, nulls, out[at:at + n])
+        _hash_strings(off, data, nulls, out[at:at + n])
         at += n
     return out
 
