@@ -967,24 +967,21 @@ def check_cases(path: str | Path, *, rejects: str | Path | None = None,
 
     ``progress`` is an optional callable receiving the number of rows done after each batch.
     """
-    def run(stream_duplicates: bool) -> CheckSummary:
-        summary = CheckSummary(source=str(path))
-        with RejectWriter(rejects) as writer:
-            for batch in read_cases(path, mapping=mapping, required=required,
-                                    stream_duplicates=stream_duplicates):
-                summary.read += batch.n_read
-                summary.accepted += batch.accepted.num_rows
-                if batch.rejected is not None:
-                    summary.rejected += batch.rejected.num_rows
-                    counts = pl.from_arrow(batch.rejected.select(["reject_reason"]))["reject_reason"].value_counts()
-                    for r, c in counts.iter_rows():
-                        summary.by_reason[r] = summary.by_reason.get(r, 0) + int(c)
-                    writer.write(batch.rejected)
-                if progress is not None:
-                    progress(summary.read)
-        return summary
-
-    summary = with_duplicate_fallback(run)
+    # (the duplicate pre-pass, not the streaming check: with no pipeline to hide it in, hashing in the main
+    # pass, and numba's start-up, made a 10-million-case check 1.2 s slower and a small one 0.5 s slower)
+    summary = CheckSummary(source=str(path))
+    with RejectWriter(rejects) as writer:
+        for batch in read_cases(path, mapping=mapping, required=required):
+            summary.read += batch.n_read
+            summary.accepted += batch.accepted.num_rows
+            if batch.rejected is not None:
+                summary.rejected += batch.rejected.num_rows
+                counts = pl.from_arrow(batch.rejected.select(["reject_reason"]))["reject_reason"].value_counts()
+                for r, c in counts.iter_rows():
+                    summary.by_reason[r] = summary.by_reason.get(r, 0) + int(c)
+                writer.write(batch.rejected)
+            if progress is not None:
+                progress(summary.read)
     if summary.read != summary.accepted + summary.rejected:  # pragma: no cover - guarded by construction
         raise AssertionError("rows lost in validation")
     summary.by_reason = {r: summary.by_reason[r] for r in REJECT_REASONS if r in summary.by_reason}
