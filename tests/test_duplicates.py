@@ -167,3 +167,15 @@ def test_pre_pass_twin_still_marks_by_exact_id(tmp_path):
     path = _ids_file(tmp_path, ids)
     finder = DuplicateFinder.for_parquet(pq.ParquetFile(path), "case_id", path)
     assert finder.mark(pa.chunked_array([pa.array(ids)])).tolist() == [False, False, True]
+
+
+def test_a_large_set_is_mapped_zeroed_and_writable():
+    """Tables of 32 MB and more are mapped anonymously (huge pages where Linux offers them)."""
+    from drg.idset import _zeroed_table
+
+    table = _zeroed_table(1 << 22)
+    assert table.dtype == np.uint64 and len(table) == 1 << 22 and table.flags.writeable
+    assert not table[:: 1 << 16].any()
+    big = IdHashSet(3_000_000)                                # 2^22 slots: the mapped table
+    ids = pa.array([f"C{i}" for i in range(1000)] + ["C5", "C999"])
+    assert np.flatnonzero(big.add(id_hashes(ids))).tolist() == [1000, 1001]
