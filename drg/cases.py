@@ -582,7 +582,7 @@ class StreamingDuplicateFinder:
 def with_duplicate_fallback(run: Callable[[bool], T]) -> T:
     """``run(True)`` (repeated ids found as the rows stream by); in the rare case that two ids of the file
     share a hash, ``run(False)`` again from the start with the exact pre-pass. ``run`` must write its
-    outputs afresh each time (the grouping and check commands do)."""
+    outputs afresh each time (as :func:`grouper.pipeline.group_file` does)."""
     try:
         return run(True)
     except IdHashCollision:
