@@ -2,15 +2,15 @@
 
 Used by :class:`drg.cases.StreamingDuplicateFinder` to find repeated ``case_id`` values in the same pass that
 validates the rows, instead of a pre-pass over the id column: on a 10-million-case file the pre-pass costs
-0.5-0.8 s before the first batch can start, while hashing and inserting in the reading thread costs about
-0.45 s spread over the run.
+0.5-0.8 s before the first batch can start, while hashing and inserting in the validating thread costs
+about 0.45 s spread over the run.
 
 * :func:`id_hashes` hashes each id's UTF-8 bytes straight from the Arrow buffers (FNV-1a, then the
   MurmurHash3 finaliser so that every bit depends on every byte). A null id has its own hash. No hash is 0
   (0 marks an empty slot of the set).
 * :class:`IdHashSet` is an open-addressing table of hashes (linear probing, at most 70 % full). A batch's
-  hashes are inserted bucket by bucket (256 buckets by their top bits, each a contiguous eighth-megabyte
-  region of a 128 MB table at 10 million ids), not in row order: a random insert into a table that size
+  hashes are inserted bucket by bucket (256 buckets by their top bits, each a contiguous half-megabyte
+  region of the 128 MB table of 10 million ids), not in row order: a random insert into a table that size
   misses the cache and the TLB every time (1.2 s for 10 million ids), bucketed ones about a third of that.
   Rows of one bucket keep their file order, so of two equal ids the earlier one is the one inserted.
 
