@@ -390,11 +390,14 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
         """The file's rows in batches, under their contract names."""
         for rg in range(f.num_row_groups):
             if whole_groups:  # nested dictionaries read by whole row groups, then sliced
-                group = f.read_row_group(rg, columns=columns, use_threads=use_threads)
+                try:
+                    group = f.read_row_group(rg, columns=columns, use_threads=use_threads)
+                except (OSError, pa.ArrowException) as exc:
+                    raise _unreadable_row_group(path, f, rg, exc) from None
                 pieces = [group.slice(k, batch_rows) for k in range(0, group.num_rows, batch_rows)] or [group]
             else:
-                pieces = (pa.Table.from_batches([b]) for b in f.iter_batches(
-                    batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=use_threads))
+                pieces = (pa.Table.from_batches([b]) for b in _row_group_batches(
+                    f, rg, columns, batch_rows, use_threads, path))
             for table in pieces:
                 if mapping is not None:
                     table = table.rename_columns([renames.get(c, c) for c in table.column_names])
@@ -415,6 +418,28 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
         row += table.num_rows
     if isinstance(duplicates, StreamingDuplicateFinder) and duplicates.marked_any:
         duplicates.confirm(_ids_as_checked(t) for t in tables(pf, [id_column], False))
+
+
+def _unreadable_row_group(path: Path | str | None, f: pq.ParquetFile, rg: int, exc: Exception) -> InputError:
+    """A damaged row group as an input error naming the file and the rows it holds."""
+    first = 1 + sum(f.metadata.row_group(k).num_rows for k in range(rg))
+    last = first + f.metadata.row_group(rg).num_rows - 1
+    return InputError(f"row group {rg + 1} of {f.num_row_groups} (rows {first:,}-{last:,}) cannot be read: {exc}",
+                      file=str(path) if path is not None else None, row=first)
+
+
+def _row_group_batches(f: pq.ParquetFile, rg: int, columns: list[str] | None, batch_rows: int,
+                       use_threads: bool, path: Path | str | None) -> Iterator[pa.RecordBatch]:
+    """One row group's record batches; a damaged row group raises :class:`InputError` (not Arrow's error)."""
+    batches = f.iter_batches(batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=use_threads)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (OSError, pa.ArrowException) as exc:
+            raise _unreadable_row_group(path, f, rg, exc) from None
+        yield batch
 
 
 def _ids_as_checked(table: pa.Table) -> pa.ChunkedArray | pl.Series:
@@ -483,9 +508,8 @@ class DuplicateFinder:
 
         def hashes(row_groups) -> list[np.ndarray]:
             f = pq.ParquetFile(path) if path is not None else pf
-            return [cls._hash(pl.from_arrow(b.column(0))) for b in f.iter_batches(
-                batch_size=DEFAULT_BATCH_ROWS, row_groups=list(row_groups), columns=[column],
-                use_threads=workers == 1)] if len(row_groups) else []
+            return [cls._hash(pl.from_arrow(b.column(0))) for rg in row_groups
+                    for b in _row_group_batches(f, rg, [column], DEFAULT_BATCH_ROWS, workers == 1, path)]
 
         if workers == 1:
             parts = hashes(range(n))

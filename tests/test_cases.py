@@ -415,3 +415,31 @@ def test_an_empty_dx_cell_is_empty_dx_in_every_format(tmp_path):
     path.write_text(f"{CSV_HEADER}\n{CSV_ROW.replace('I21.000|I50.900x002', '')}\n", encoding="utf-8")
     _, rej = collect(path)
     assert rej.column("reject_reason").to_pylist() == ["empty_dx"]
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_damaged_row_group_is_an_input_error_naming_its_rows(tmp_path, streaming):
+    """Whether the pre-pass or the main pass (decoding ahead on its own thread) meets it first, a row group
+    that cannot be decoded is reported with the file and its rows, and grouping leaves no output behind."""
+    from grouper.build import build_scheme
+    from grouper.pipeline import group_file
+    from drg.samples import schemes
+
+    n = 3000
+    t = pa.table({"case_id": [f"C{i}" for i in range(n)], "sex": pa.array([1] * n, pa.int8()),
+                  "age": pa.array([50] * n, pa.int16()), "dx": [["I10.x00"]] * n})
+    path = tmp_path / "damaged.parquet"
+    pq.write_table(t, path, row_group_size=1000, compression="none")
+    at = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    raw = bytearray(path.read_bytes())
+    raw[at:at + 200] = b"\xff" * 200                 # the second row group's first page header
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InputError) as err:
+        for _ in read_cases(path, required=("case_id",), stream_duplicates=streaming, read_ahead=streaming):
+            pass
+    assert err.value.file == str(path) and err.value.row == 1001 and "rows 1,001-2,000" in str(err.value)
+    sample = schemes()["demo"]
+    scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    with pytest.raises(InputError):
+        group_file(scheme, path, tmp_path / "out.parquet")
+    assert not list(tmp_path.glob("out.parquet*"))
