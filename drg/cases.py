@@ -554,28 +554,45 @@ class StreamingDuplicateFinder:
     """Finds rows whose ``case_id`` an earlier row already had in the same pass that validates them, with
     no pre-pass (:class:`DuplicateFinder` is the pre-pass twin; both mark the same rows).
 
-    Each batch's ids are hashed and added to an :class:`drg.idset.IdHashSet`; a row whose hash the set
-    already held is marked. Equal ids have equal hashes, so every repeat is marked; a marked row might in
-    principle only share its hash with a different id, so when any row was marked, :meth:`confirm` reads
-    the ids again and checks that each marked hash belongs to one id. When that fails it raises
-    :class:`IdHashCollision`. Memory: 12-23 bytes a row for the set, plus the ids of the marked hashes during
-    the check.
+    Each batch's ids are hashed (:func:`drg.idset.hash_ids`). While every id so far has come after the one
+    before it, in byte order (the usual case: settlement systems number their cases in order), no id can
+    repeat and nothing is marked; the hashes are only kept. From the first batch out of order on, they go
+    into an :class:`drg.idset.IdHashSet`, those kept first, and a row whose hash the set already held is
+    marked. Equal ids have equal hashes, so every repeat is marked; a marked row might in principle only
+    share its hash with a different id, so when any row was marked, :meth:`confirm` reads the ids again and
+    checks that each marked hash belongs to one id. When that fails it raises :class:`IdHashCollision`.
+    Memory: 8 bytes a row while the ids increase, 12-23 bytes a row in the set, plus the ids of the marked
+    hashes during the check.
     """
 
     def __init__(self, expected_rows: int = 0) -> None:
-        from drg.idset import IdHashSet
-
-        self._set = IdHashSet(expected_rows)
+        self._expected = expected_rows
+        self._set = None                           # an IdHashSet once the ids are out of order
+        self._increasing: list[np.ndarray] = []    # the hashes of the ids so far, while they increase
+        self._last: np.ndarray | None = None       # the last id's bytes, while they increase
+        self._seen = 0
         self._marked: list[np.ndarray] = []
 
     def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
         """Return a mask of the rows of ``ids`` (in file order) whose id hash an earlier row had."""
-        from drg.idset import id_hashes
+        from drg.idset import IdHashSet, hash_ids
 
-        hashes = id_hashes(ids.to_arrow() if isinstance(ids, pl.Series) else ids)
-        repeated = self._set.add(hashes)
+        hashed = hash_ids(ids.to_arrow() if isinstance(ids, pl.Series) else ids,
+                          check_order=self._set is None, after=self._last)
+        self._seen += len(hashed.hashes)
+        if self._set is None and hashed.increasing:
+            self._increasing.append(hashed.hashes)
+            self._last = hashed.last
+            return np.zeros(len(hashed.hashes), dtype=bool)
+        if self._set is None:   # the first batch out of order: the ids so far are all different
+            self._set = IdHashSet(max(self._expected, self._seen))
+            for earlier in self._increasing:
+                self._set.add(earlier)   # (a mark here could only be two different ids sharing a hash)
+            self._increasing.clear()
+            self._last = None
+        repeated = self._set.add(hashed.hashes)
         if repeated.any():
-            self._marked.append(hashes[repeated])
+            self._marked.append(hashed.hashes[repeated])
         return repeated
 
     @property

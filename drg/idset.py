@@ -20,6 +20,8 @@ a time; the tests run both.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pyarrow as pa
 from numba import njit
@@ -33,6 +35,7 @@ _MASK64 = (1 << 64) - 1
 #: after the pass, like any other collision).
 NULL_ID_HASH = np.uint64(0x9E3779B97F4A7C15)
 _BUCKET_BITS = 8
+_NO_BYTES = np.zeros(0, np.uint8)
 _MAX_LOAD = 0.7
 
 
@@ -46,36 +49,87 @@ def _finish(h):
     return h if h != np.uint64(0) else np.uint64(1)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _after(a, a0, a1, b, b0, b1):
+    """Whether the bytes ``a[a0:a1]`` come after ``b[b0:b1]`` (byte order, a prefix first)."""
+    for k in range(min(a1 - a0, b1 - b0)):
+        if a[a0 + k] != b[b0 + k]:
+            return a[a0 + k] > b[b0 + k]
+    return a1 - a0 > b1 - b0
+
+
 @njit(cache=True, nogil=True)
-def _hash_strings(offsets, data, nulls, out):
-    """``out[i]`` = hash of the bytes ``data[offsets[i]:offsets[i + 1]]`` (``nulls`` empty, or a mask)."""
+def _hash_strings(offsets, data, nulls, out, check_order, prev, has_prev):
+    """``out[i]`` = hash of the bytes ``data[offsets[i]:offsets[i + 1]]`` (``nulls`` empty, or a mask).
+
+    With ``check_order``, returns whether every id comes after the one before it (the first after ``prev``
+    when ``has_prev``); a null breaks the order. Without, returns False."""
     has_nulls = len(nulls) > 0
+    ordered = check_order
     for i in range(len(offsets) - 1):
         if has_nulls and nulls[i]:
             out[i] = NULL_ID_HASH
+            ordered = False
             continue
+        a0 = offsets[i]
+        a1 = offsets[i + 1]
         h = _FNV_OFFSET
-        for k in range(offsets[i], offsets[i + 1]):
+        for k in range(a0, a1):
             h = (h ^ np.uint64(data[k])) * _FNV_PRIME
         out[i] = _finish(h)
+        if ordered:
+            if i > 0:
+                ordered = _after(data, a0, a1, data, offsets[i - 1], a0)
+            elif has_prev:
+                ordered = _after(data, a0, a1, prev, 0, len(prev))
+    return ordered
 
 
-def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The 64-bit hash of each id of an Arrow string column (other types are cast to strings first)."""
+class HashedIds(NamedTuple):
+    """The hashes of a column of ids and, when asked, whether the ids strictly increase."""
+
+    hashes: np.ndarray
+    #: every id comes after the one before it in byte order, the first after ``after`` (False when the order
+    #: was not checked, or there is a null)
+    increasing: bool
+    #: the last id's UTF-8 bytes (``after`` for an empty column)
+    last: np.ndarray | None
+
+
+def hash_ids(ids: pa.Array | pa.ChunkedArray, *, check_order: bool = False,
+             after: np.ndarray | None = None) -> HashedIds:
+    """The 64-bit hash of each id of an Arrow string column (other types are cast to strings first), and
+    with ``check_order`` whether the ids strictly increase, starting after the bytes ``after``.
+
+    Both come from one pass over the id bytes: a file whose ids are written in increasing order (as
+    settlement systems usually number them) has no repeated id, which :class:`drg.cases.StreamingDuplicateFinder`
+    then knows without inserting any hash into its set."""
     chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
     out = np.empty(len(ids), dtype=np.uint64)
     at = 0
+    ordered = check_order
+    last = after
     for chunk in chunks:
         if pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_decode()
         if chunk.type not in (pa.string(), pa.large_string()):
             chunk = chunk.cast(pa.large_string())
         n = len(chunk)
+        if not n:
+            continue
         off, data = string_buffers(chunk)
         nulls = chunk.is_null().to_numpy(zero_copy_only=False) if chunk.null_count else np.zeros(0, bool)
-        _hash_strings(off, data, nulls, out[at:at + n])
+        ordered = _hash_strings(off, data, nulls, out[at:at + n], ordered, _NO_BYTES if last is None else last,
+                                last is not None)
+        if ordered:
+            last = data[off[n - 1]:off[n]].copy()
         at += n
-    return out
+    return HashedIds(out, bool(ordered), last if ordered else None)
+
+
+def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The 64-bit hash of each id of an Arrow string column (other types are cast to strings first)."""
+    return hash_ids(ids).hashes
 
 
 def id_hash_twin(value: str | None) -> int:

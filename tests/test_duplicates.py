@@ -18,7 +18,7 @@ from drg.cases import (
     read_cases,
     with_duplicate_fallback,
 )
-from drg.idset import IdHashSet, id_hash_twin, id_hashes, insert_marking_twin
+from drg.idset import IdHashSet, hash_ids, id_hash_twin, id_hashes, insert_marking_twin
 
 ids_strategy = st.lists(st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["C1", "C2", " C1", "中文"])),
                         max_size=60)
@@ -34,6 +34,34 @@ def test_id_hashes_agree_with_twin(values, string_type, cut):
     assert id_hashes(arr).tolist() == want
     assert id_hashes(chunked).tolist() == want
     assert 0 not in want
+
+
+def _increasing_twin(values, after):
+    """Plain-Python twin of ``hash_ids(...).increasing``: no null, each id's bytes after the one before."""
+    if any(v is None for v in values):
+        return False
+    raw = ([after] if after is not None else []) + [v.encode() for v in values]
+    return all(a < b for a, b in zip(raw, raw[1:]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="AB中", max_size=3)), max_size=12),
+       st.booleans(), st.integers(0, 12), st.one_of(st.none(), st.text(alphabet="AB中", max_size=3)))
+def test_increasing_ids_are_told_as_the_twin_tells_them(values, sort, cut, after):
+    if sort:
+        values = sorted(set(v for v in values if v is not None), key=str.encode)
+    arr = pa.array(values, pa.string())
+    cut = min(cut, len(values))
+    chunked = pa.chunked_array([arr.slice(0, cut), arr.slice(cut)], pa.string())
+    prev = None if after is None else np.frombuffer(after.encode(), np.uint8)
+    for ids in (arr, chunked):
+        hashed = hash_ids(ids, check_order=True, after=prev)
+        assert hashed.hashes.tolist() == [id_hash_twin(v) for v in values]
+        assert hashed.increasing == _increasing_twin(values, None if after is None else after.encode())
+        if hashed.increasing:
+            want = values[-1].encode() if values else (None if after is None else after.encode())
+            assert (None if hashed.last is None else hashed.last.tobytes()) == want
+    assert not hash_ids(arr).increasing          # the order is only checked when asked
 
 
 def test_id_hashes_of_other_types_hash_their_text():
@@ -86,6 +114,9 @@ def _rejects(path, stream):
     ["C1", "C2", "C1", "C3", "C2", "C2", "C9", "C1"],   # repeats in a batch and across row groups
     ["C1", None, "C1", None, "", " ", "C 1", "C1 "],     # nulls and blanks are missing, repeats still marked
     ["甲", "乙", "甲", "甲"],
+    ["A1", "A2", "A3", "A4", "A5", "A6", "A2", "B1", "A6", "A7"],   # increasing for two batches, then not
+    ["C1", "C2", "C3", "C3", "C4"],                                  # an id equal to the one before
+    ["B", "A", "B"],
 ])
 def test_streaming_finder_rejects_what_the_pre_pass_rejects(tmp_path, ids):
     path = _ids_file(tmp_path, ids)
@@ -104,6 +135,24 @@ def test_streaming_finder_on_integer_ids_and_through_a_mapping(tmp_path):
         assert pa.concat_tables(rej).column("row_number").to_pylist() == [3, 5]
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["A", "B", "C", "D", "E", "F", "G"]), min_size=1, max_size=10), st.integers(0, 10))
+def test_streaming_finder_after_increasing_ids(tmp_path_factory, tail, n_sorted):
+    """Any number of increasing ids first (kept as hashes only), then anything."""
+    ids = [f"{i:02d}" for i in range(n_sorted)] + tail + [f"{i:02d}" for i in range(0, n_sorted, 3)]
+    path = _ids_file(tmp_path_factory.mktemp("ids"), ids)
+    assert _rejects(path, stream=True) == _rejects(path, stream=False)
+
+
+def test_increasing_ids_fill_no_set():
+    finder = StreamingDuplicateFinder(10)
+    for batch in (["A1", "A2"], [], ["A3", "B"], ["C"]):
+        assert not finder.mark(pa.chunked_array([pa.array(batch, pa.string())])).any()
+    assert finder._set is None and not finder.marked_any
+    assert finder.mark(pa.chunked_array([pa.array(["D", "A2", "D"])])).tolist() == [False, True, True]
+    assert finder._set is not None and finder._set.count == 6
+
+
 def test_confirm_accepts_true_repeats():
     finder = StreamingDuplicateFinder(10)
     batches = [pa.chunked_array([pa.array(["A", "B"])]), pa.chunked_array([pa.array(["A", "C"])])]
@@ -114,20 +163,33 @@ def test_confirm_accepts_true_repeats():
 @pytest.fixture
 def weak_hash(monkeypatch):
     """Make ids hash into four values only, so that different ids share hashes."""
-    strong = drg.idset.id_hashes
+    strong = drg.idset.hash_ids
 
-    def weak(ids):
-        return (strong(ids) & np.uint64(3)) | np.uint64(4)
+    def weak(ids, **kw):
+        hashed = strong(ids, **kw)
+        return hashed._replace(hashes=(hashed.hashes & np.uint64(3)) | np.uint64(4))
 
-    monkeypatch.setattr(drg.idset, "id_hashes", weak)
+    monkeypatch.setattr(drg.idset, "hash_ids", weak)
 
 
 def test_confirm_refuses_a_shared_hash(weak_hash):
     finder = StreamingDuplicateFinder(10)
-    ids = pa.chunked_array([pa.array([f"C{i}" for i in range(8)])])
+    ids = pa.chunked_array([pa.array([f"C{i}" for i in range(8)][::-1])])   # (out of order: hashes are set)
     assert finder.mark(ids).sum() == 4     # eight ids, four hashes
     with pytest.raises(IdHashCollision):
         finder.confirm([ids])
+
+
+def test_a_shared_hash_among_increasing_ids_is_found_by_confirm(weak_hash):
+    """Increasing ids are never marked; once the set holds their hashes, a real repeat of one of them also
+    marks what shares its hash, and the check after the pass tells the two apart."""
+    finder = StreamingDuplicateFinder(10)
+    first = pa.chunked_array([pa.array([f"C{i}" for i in range(8)])])
+    assert not finder.mark(first).any()
+    again = pa.chunked_array([pa.array(["C0"])])
+    assert finder.mark(again).tolist() == [True]
+    with pytest.raises(IdHashCollision):
+        finder.confirm([first, again])
 
 
 def test_a_shared_hash_reruns_with_the_pre_pass(tmp_path, weak_hash):
