@@ -130,10 +130,14 @@ class BatchGrouper:
         """The kernel's input arrays for one batch."""
         return self.encode_batch(batch)[0]
 
-    def encode_batch(self, batch) -> tuple[dict, dict]:
+    def encode_batch(self, batch, *, walk: bool = False) -> tuple[dict, dict]:
         """The kernel's input arrays, and per code list the codes as written (indices into the distinct
         strings, and those strings) for the notes: what :meth:`run_kernel` and :meth:`result_columns` take. The
-        encoders remember strings between batches, so one thread at a time may call this."""
+        encoders remember strings between batches, so one thread at a time may call this.
+
+        With ``walk``, a batch the kernel walks in principal-diagnosis order gets that order and its lists
+        copied in it here, on the calling thread (``enc["walk"]``, :func:`grouper.kernel.walk_order`): a
+        pipeline does this on its encoding thread, so that the kernel's thread only walks."""
         n = batch.num_rows
         dx_off, dx_val, dx_raw, dx_str = self.dx_enc.encode_raw(batch.column("dx"))
         if "px" in batch.schema.names:
@@ -146,6 +150,10 @@ class BatchGrouper:
                    weight=_int_column(batch, "birth_weight", n, np.int32),
                    vent=_int_column(batch, "vent_hours", n, np.int32),
                    dx_off=dx_off, dx_val=dx_val, px_off=px_off, px_val=px_val)
+        from grouper.kernel import SORT_MIN_CASES, walk_order
+
+        if walk and n >= SORT_MIN_CASES:
+            enc["walk"] = walk_order(self.scheme, dx_off, dx_val, px_off, px_val)
         return enc, {"dx": (dx_raw, dx_str), "px": (px_raw, px_str)}
 
     def group(self, batch, *, by_status: Counter | None = None, by_mdc: Counter | None = None,

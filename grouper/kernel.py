@@ -310,44 +310,82 @@ def case_order(dx_off, dx_val, n_codes):
     return order
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _take_lists(order, off, val, parts):
-    """CSR lists in ``order``, copied by ``parts`` threads, each a contiguous part.
-
-    A list of up to 8 codes is copied as 8 when the spill stays inside its part (the extra ones are then
-    overwritten by the part's next lists, or cut off); the others are copied exactly. A copy loop of fixed
-    length has no mispredicted exit, so the CPU can have many of these random reads in flight at once
-    (5 ms instead of 12 per 250k cases on one thread)."""
+@nb.njit(cache=True, nogil=True)
+def _list_offsets(order, off):
+    """The offsets of CSR lists taken in ``order``."""
     n = order.shape[0]
     new_off = np.empty(n + 1, np.int64)
     new_off[0] = 0
     for j in range(n):
         i = order[j]
         new_off[j + 1] = new_off[j] + off[i + 1] - off[i]
+    return new_off
+
+
+_COPY_WIDTH = 8
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _copy_lists(order, off, val, new_off, new_val, lo, hi):
+    """Copy the lists ``order[lo:hi]`` to their places in ``new_val``.
+
+    A list of up to 8 codes is copied as 8 when the spill stays inside this part's own lists (the extra
+    ones are then overwritten by the part's next lists, or cut off); the others are copied exactly. A copy
+    loop of fixed length has no mispredicted exit, so the CPU can have many of these random reads in flight
+    at once (5 ms instead of 12 per 250k cases on one thread)."""
     m = val.shape[0]
-    width = 8
-    new_val = np.empty(new_off[n] + width, val.dtype)
+    end = new_off[hi]
+    for j in range(lo, hi):
+        i = order[j]
+        a = off[i]
+        b = new_off[j]
+        length = off[i + 1] - a
+        if length <= _COPY_WIDTH and a + _COPY_WIDTH <= m and b + _COPY_WIDTH <= end:
+            for k in range(_COPY_WIDTH):
+                new_val[b + k] = val[a + k]
+        else:
+            for k in range(length):
+                new_val[b + k] = val[a + k]
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _take_lists(order, off, val, parts):
+    """CSR lists in ``order``, copied by ``parts`` threads, each a contiguous part."""
+    n = order.shape[0]
+    new_off = _list_offsets(order, off)
+    new_val = np.empty(new_off[n] + _COPY_WIDTH, val.dtype)
     parts = max(1, min(parts, n // 4096))
     for p in nb.prange(parts):
-        lo = n * p // parts
-        hi = n * (p + 1) // parts
-        end = new_off[hi]             # a spill must stay inside this part's own lists
-        for j in range(lo, hi):
-            i = order[j]
-            a = off[i]
-            b = new_off[j]
-            length = off[i + 1] - a
-            if length <= width and a + width <= m and b + width <= end:
-                for k in range(width):
-                    new_val[b + k] = val[a + k]
-            else:
-                for k in range(length):
-                    new_val[b + k] = val[a + k]
+        _copy_lists(order, off, val, new_off, new_val, n * p // parts, n * (p + 1) // parts)
     return new_off, new_val[:new_off[n]]
 
 
+@nb.njit(cache=True, nogil=True)
+def _take_lists_serial(order, off, val):
+    """:func:`_take_lists` on the calling thread alone (for a pipeline thread: no parallel region)."""
+    n = order.shape[0]
+    new_off = _list_offsets(order, off)
+    new_val = np.empty(new_off[n] + _COPY_WIDTH, val.dtype)
+    _copy_lists(order, off, val, new_off, new_val, 0, n)
+    return new_off, new_val[:new_off[n]]
+
+
+def walk_order(scheme: Scheme, dx_off, dx_val, px_off, px_val, *, threads: int | None = None) -> tuple:
+    """The cases in principal-diagnosis order and their code lists copied in that order:
+    ``(order, dx_off, dx_val, px_off, px_val)``, what :func:`group_encoded_batch` takes as ``walk``.
+
+    ``threads`` copies the lists with that many numba threads; None copies them on the calling thread
+    (a pipeline prepares batch k+1 this way on its encoding thread while the kernel groups batch k)."""
+    dx = (np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32))
+    px = (np.ascontiguousarray(px_off, np.int64), np.ascontiguousarray(px_val, np.int32))
+    order = case_order(*dx, len(scheme.dx_codes))
+    if threads is None:
+        return order, *_take_lists_serial(order, *dx), *_take_lists_serial(order, *px)
+    return order, *_take_lists(order, *dx, threads), *_take_lists(order, *px, threads)
+
+
 def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
-                        *, in_pdx_order: bool | None = None):
+                        *, in_pdx_order: bool | None = None, walk: tuple | None = None):
     """Run the kernel over one encoded batch.
 
     A case reads a dozen scheme arrays at its principal diagnosis's id; in file order each of those reads
@@ -355,7 +393,8 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
     the cases are walked in order of principal diagnosis (:func:`case_order`, a counting sort): their code
     lists are copied in that order, the other inputs and the results are read and written through it. The
     results are the same (a case's group depends on that case alone); the walk itself is about three times
-    faster on the reference cases (150 -> 50 ns a case), the copy costs about as much again.
+    faster on the reference cases (150 -> 50 ns a case), the copy costs about as much again. ``walk``, when
+    given, is that order and those lists prepared beforehand (:func:`walk_order`).
 
     Returns
     -------
@@ -372,21 +411,35 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
     if in_pdx_order is None:
         in_pdx_order = n >= SORT_MIN_CASES
     order = np.arange(n, dtype=np.int64)
-    if in_pdx_order and n > 1:   # the lists copied in that order; the rest read and written through it
-        order = case_order(*dx, len(scheme.dx_codes))
-        threads = nb.get_num_threads()
-        dx = _take_lists(order, *dx, threads)
-        px = _take_lists(order, *px, threads)
+    if walk is not None:
+        order, dx, px = walk[0], walk[1:3], walk[3:5]
+    elif in_pdx_order and n > 1:   # the lists copied in that order; the rest read and written through it
+        order, *lists = walk_order(scheme, *dx, *px, threads=nb.get_num_threads())
+        dx, px = lists[:2], lists[2:]
     out = {"mdc": np.empty(n, np.int16), "adrg": np.empty(n, np.int16), "drg": np.empty(n, np.int16),
            "cc_level": np.empty(n, np.int8), "status": np.empty(n, np.int8), "flags": np.empty(n, np.int16)}
-    a = scheme.arrays
-    group_kernel(*cases, *dx, *px,
-                 a["px_or"], a["dx_sev"], a["dx_cc_table"], a["dx_excl_off"], a["dx_excl_val"], a["dx_region"],
-                 *scheme.code_lists(), *scheme.mdc_candidates(), *scheme.adrg_candidates(), a["mdc_pdx_list"],
-                 a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
-                 a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_alt_off"], a["alt_clause_off"],
-                 a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"], a["adrg_w_min"],
-                 a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"],
-                 scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min, scheme.vent_note_adrg,
+    group_kernel(*cases, *dx, *px, *_scheme_arguments(scheme),
                  out["mdc"], out["adrg"], out["drg"], out["cc_level"], out["status"], out["flags"], order)
     return out
+
+
+def _scheme_arguments(scheme: Scheme) -> tuple:
+    """The scheme's arrays and constants as :func:`group_kernel` takes them, made once per scheme: offsets
+    narrowed to int32 (they are positions in arrays of at most a few hundred thousand values), so that the
+    arrays a case reads at its codes' ids take half the cache."""
+    cached = scheme.__dict__.get("_kernel_arguments")
+    if cached is None:
+        a = scheme.arrays
+        arrays = (a["px_or"], a["dx_sev"], a["dx_cc_table"], a["dx_excl_off"], a["dx_excl_val"], a["dx_region"],
+                  *scheme.code_lists(), *scheme.mdc_candidates(), *scheme.adrg_candidates(), a["mdc_pdx_list"],
+                  a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
+                  a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_alt_off"], a["alt_clause_off"],
+                  a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"], a["adrg_w_min"],
+                  a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"])
+        for x in arrays:
+            if x.dtype == np.int64 and len(x) and x.max() >= 2**31:  # pragma: no cover - no such scheme
+                raise ValueError("scheme array too large for the kernel's int32 offsets")
+        cached = (*(np.ascontiguousarray(x, np.int32) if x.dtype == np.int64 else x for x in arrays),
+                  scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min, scheme.vent_note_adrg)
+        scheme.__dict__["_kernel_arguments"] = cached
+    return cached

@@ -178,12 +178,12 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     behind = WriteBehind(finish)   # finishing batch k overlaps grouping batch k+1 (Parquet frees the GIL)
     summary = GroupSummary()
     try:
-        # three threads here: validating and encoding (drg group's reader decodes on a fourth, ahead); the
-        # kernel (this one); result columns and writing
+        # three threads here: validating, encoding and putting the cases in the kernel's walk order (drg
+        # group's reader decodes on a fourth, ahead); the kernel (this one); result columns and writing
         def encoded():  # on the validating thread
             for batch in batches:
                 if batch.num_rows:
-                    yield batch, *grouper.encode_batch(batch)
+                    yield batch, *grouper.encode_batch(batch, walk=True)
 
         import numba
 

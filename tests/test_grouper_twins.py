@@ -147,7 +147,7 @@ def test_pdx_order_gives_the_results_of_file_order(scheme):
     slow path of the list gather)."""
     import numpy as np
 
-    from grouper.kernel import group_encoded_batch
+    from grouper.kernel import group_encoded_batch, walk_order
 
     table = random_cases(scheme, 1500, seed=11)
     odd = {"dx": [[], [""], ["ZZZ.999"], None, [scheme.dx_codes[0]] * 12, ["ZZZ.999", scheme.dx_codes[1]]],
@@ -159,19 +159,23 @@ def test_pdx_order_gives_the_results_of_file_order(scheme):
     enc, _ = BatchGrouper(scheme).encode_batch(table)
     a = group_encoded_batch(scheme, **enc, in_pdx_order=False)
     b = group_encoded_batch(scheme, **enc, in_pdx_order=True)
-    assert set(a) == set(b)
+    walk = walk_order(scheme, enc["dx_off"], enc["dx_val"], enc["px_off"], enc["px_val"])  # on this thread
+    c = group_encoded_batch(scheme, **enc, walk=walk)
+    assert set(a) == set(b) == set(c)
     for k in a:
         assert np.array_equal(a[k], b[k]), k
+        assert np.array_equal(a[k], c[k]), k
     assert (a["status"] != 0).any()
 
 
-@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+@pytest.mark.parametrize("parts", [None, 1, 2, 3, 7])
 def test_list_copy_in_walk_order_is_exact_in_any_number_of_parts(parts):
-    """The copy of the code lists into walk order is split into contiguous parts (one per kernel thread);
-    a list's fixed-width copy may spill into the next list's place only within its own part."""
+    """The copy of the code lists into walk order is split into contiguous parts (one per kernel thread;
+    None: the calling thread alone); a list's fixed-width copy may spill into the next list's place only
+    within its own part."""
     import numpy as np
 
-    from grouper.kernel import _take_lists
+    from grouper.kernel import _take_lists, _take_lists_serial
 
     rng = np.random.default_rng(5)
     n = 30_000
@@ -180,7 +184,8 @@ def test_list_copy_in_walk_order_is_exact_in_any_number_of_parts(parts):
     np.cumsum(lengths, out=off[1:])
     val = rng.integers(-2, 30_000, size=off[-1]).astype(np.int32)
     order = rng.permutation(n).astype(np.int64)
-    new_off, new_val = _take_lists(order, off, val, parts)
+    new_off, new_val = _take_lists_serial(order, off, val) if parts is None else _take_lists(order, off, val,
+                                                                                               parts)
     assert np.array_equal(np.diff(new_off), lengths[order])
     want = np.concatenate([val[off[i]:off[i + 1]] for i in order])
     assert np.array_equal(new_val, want)
