@@ -135,9 +135,9 @@ class BatchGrouper:
         strings, and those strings) for the notes: what :meth:`run_kernel` and :meth:`result_columns` take. The
         encoders remember strings between batches, so one thread at a time may call this.
 
-        With ``walk``, a batch the kernel walks in principal-diagnosis order gets that order and its lists
-        copied in it here, on the calling thread (``enc["walk"]``, :func:`grouper.kernel.walk_order`): a
-        pipeline does this on its encoding thread, so that the kernel's thread only walks."""
+        With ``walk``, a batch the kernel walks in principal-diagnosis order gets that order here, on the
+        calling thread (``enc["order"]``, :func:`grouper.kernel.walk_order`): a pipeline sorts on its
+        encoding thread, so that the kernel's thread only walks."""
         n = batch.num_rows
         dx_off, dx_val, dx_raw, dx_str = self.dx_enc.encode_raw(batch.column("dx"))
         if "px" in batch.schema.names:
@@ -153,7 +153,7 @@ class BatchGrouper:
         from grouper.kernel import SORT_MIN_CASES, walk_order
 
         if walk and n >= SORT_MIN_CASES:
-            enc["walk"] = walk_order(self.scheme, dx_off, dx_val, px_off, px_val)
+            enc["order"] = walk_order(self.scheme, dx_off, dx_val)
         return enc, {"dx": (dx_raw, dx_str), "px": (px_raw, px_str)}
 
     def group(self, batch, *, by_status: Counter | None = None, by_mdc: Counter | None = None,

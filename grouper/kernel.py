@@ -46,15 +46,14 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                  out_mdc, out_adrg, out_drg, out_cc, out_status, out_flags, order):
     """Group every case; results into the ``out_*`` arrays (index into the scheme's code lists, -1 none).
 
-    The code lists are walked in their own order; ``order`` gives the case each list belongs to, which
-    indexes the other inputs and the outputs."""
+    Cases are walked in ``order`` (a permutation of the rows), each read and written at its own row."""
     n = dx_off.shape[0] - 1
     for jj in nb.prange(n):  # cases are independent: each writes only its own out_*[i]
         i = order[jj]
-        d0 = dx_off[jj]
-        d1 = dx_off[jj + 1]
-        p0 = px_off[jj]
-        p1 = px_off[jj + 1]
+        d0 = dx_off[i]
+        d1 = dx_off[i + 1]
+        p0 = px_off[i]
+        p1 = px_off[i + 1]
         flags = 0
         for k in range(d0 + 1, d1):
             if dx_val[k] == -1:
@@ -310,91 +309,23 @@ def case_order(dx_off, dx_val, n_codes):
     return order
 
 
-@nb.njit(cache=True, nogil=True)
-def _list_offsets(order, off):
-    """The offsets of CSR lists taken in ``order``."""
-    n = order.shape[0]
-    new_off = np.empty(n + 1, np.int64)
-    new_off[0] = 0
-    for j in range(n):
-        i = order[j]
-        new_off[j + 1] = new_off[j] + off[i + 1] - off[i]
-    return new_off
-
-
-_COPY_WIDTH = 8
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def _copy_lists(order, off, val, new_off, new_val, lo, hi):
-    """Copy the lists ``order[lo:hi]`` to their places in ``new_val``.
-
-    A list of up to 8 codes is copied as 8 when the spill stays inside this part's own lists (the extra
-    ones are then overwritten by the part's next lists, or cut off); the others are copied exactly. A copy
-    loop of fixed length has no mispredicted exit, so the CPU can have many of these random reads in flight
-    at once (5 ms instead of 12 per 250k cases on one thread)."""
-    m = val.shape[0]
-    end = new_off[hi]
-    for j in range(lo, hi):
-        i = order[j]
-        a = off[i]
-        b = new_off[j]
-        length = off[i + 1] - a
-        if length <= _COPY_WIDTH and a + _COPY_WIDTH <= m and b + _COPY_WIDTH <= end:
-            for k in range(_COPY_WIDTH):
-                new_val[b + k] = val[a + k]
-        else:
-            for k in range(length):
-                new_val[b + k] = val[a + k]
-
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _take_lists(order, off, val, parts):
-    """CSR lists in ``order``, copied by ``parts`` threads, each a contiguous part."""
-    n = order.shape[0]
-    new_off = _list_offsets(order, off)
-    new_val = np.empty(new_off[n] + _COPY_WIDTH, val.dtype)
-    parts = max(1, min(parts, n // 4096))
-    for p in nb.prange(parts):
-        _copy_lists(order, off, val, new_off, new_val, n * p // parts, n * (p + 1) // parts)
-    return new_off, new_val[:new_off[n]]
-
-
-@nb.njit(cache=True, nogil=True)
-def _take_lists_serial(order, off, val):
-    """:func:`_take_lists` on the calling thread alone (for a pipeline thread: no parallel region)."""
-    n = order.shape[0]
-    new_off = _list_offsets(order, off)
-    new_val = np.empty(new_off[n] + _COPY_WIDTH, val.dtype)
-    _copy_lists(order, off, val, new_off, new_val, 0, n)
-    return new_off, new_val[:new_off[n]]
-
-
-def walk_order(scheme: Scheme, dx_off, dx_val, px_off, px_val, *, threads: int | None = None) -> tuple:
-    """The cases in principal-diagnosis order and their code lists copied in that order:
-    ``(order, dx_off, dx_val, px_off, px_val)``, what :func:`group_encoded_batch` takes as ``walk``.
-
-    ``threads`` copies the lists with that many numba threads; None copies them on the calling thread
-    (a pipeline prepares batch k+1 this way on its encoding thread while the kernel groups batch k)."""
-    dx = (np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32))
-    px = (np.ascontiguousarray(px_off, np.int64), np.ascontiguousarray(px_val, np.int32))
-    order = case_order(*dx, len(scheme.dx_codes))
-    if threads is None:
-        return order, *_take_lists_serial(order, *dx), *_take_lists_serial(order, *px)
-    return order, *_take_lists(order, *dx, threads), *_take_lists(order, *px, threads)
+def walk_order(scheme: Scheme, dx_off, dx_val) -> np.ndarray:
+    """The order in which :func:`group_encoded_batch` walks a batch's cases (what it takes as ``order``):
+    by principal diagnosis (:func:`case_order`). A pipeline computes it on its encoding thread."""
+    return case_order(np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32),
+                      len(scheme.dx_codes))
 
 
 def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
-                        *, in_pdx_order: bool | None = None, walk: tuple | None = None):
+                        *, in_pdx_order: bool | None = None, order: np.ndarray | None = None):
     """Run the kernel over one encoded batch.
 
     A case reads a dozen scheme arrays at its principal diagnosis's id; in file order each of those reads
     is a cache miss. With ``in_pdx_order`` (the default for batches of at least :data:`SORT_MIN_CASES`)
-    the cases are walked in order of principal diagnosis (:func:`case_order`, a counting sort): their code
-    lists are copied in that order, the other inputs and the results are read and written through it. The
-    results are the same (a case's group depends on that case alone); the walk itself is about three times
-    faster on the reference cases (150 -> 50 ns a case), the copy costs about as much again. ``walk``, when
-    given, is that order and those lists prepared beforehand (:func:`walk_order`).
+    the cases are walked in order of principal diagnosis (:func:`case_order`, a counting sort), every
+    input read and every result written through that order. The results are the same (a case's group
+    depends on that case alone); the walk is about three times faster on the reference cases (150 -> 50 ns
+    a case on one core). ``order``, when given, is that order computed beforehand (:func:`walk_order`).
 
     Returns
     -------
@@ -408,14 +339,11 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
              np.ascontiguousarray(vent, np.int32))
     dx = (np.ascontiguousarray(dx_off, np.int64), np.ascontiguousarray(dx_val, np.int32))
     px = (np.ascontiguousarray(px_off, np.int64), np.ascontiguousarray(px_val, np.int32))
-    if in_pdx_order is None:
-        in_pdx_order = n >= SORT_MIN_CASES
-    order = np.arange(n, dtype=np.int64)
-    if walk is not None:
-        order, dx, px = walk[0], walk[1:3], walk[3:5]
-    elif in_pdx_order and n > 1:   # the lists copied in that order; the rest read and written through it
-        order, *lists = walk_order(scheme, *dx, *px, threads=nb.get_num_threads())
-        dx, px = lists[:2], lists[2:]
+    if order is None:
+        if in_pdx_order is None:
+            in_pdx_order = n >= SORT_MIN_CASES
+        order = (case_order(*dx, len(scheme.dx_codes)) if in_pdx_order and n > 1
+                 else np.arange(n, dtype=np.int64))
     out = {"mdc": np.empty(n, np.int16), "adrg": np.empty(n, np.int16), "drg": np.empty(n, np.int16),
            "cc_level": np.empty(n, np.int8), "status": np.empty(n, np.int8), "flags": np.empty(n, np.int16)}
     group_kernel(*cases, *dx, *px, *_scheme_arguments(scheme),

@@ -143,8 +143,8 @@ def test_twins_on_reference_cases(kernel_order):
 
 def test_pdx_order_gives_the_results_of_file_order(scheme):
     """Sorting by principal diagnosis is only a faster walk: the same results in the cases' own order, also
-    for cases without a principal diagnosis, with an unknown one, and with long code lists (copied by the
-    slow path of the list gather)."""
+    for cases without a principal diagnosis, with an unknown one, and with long code lists; the same again
+    with the order computed beforehand (as the pipeline's encoding thread does)."""
     import numpy as np
 
     from grouper.kernel import group_encoded_batch, walk_order
@@ -155,40 +155,17 @@ def test_pdx_order_gives_the_results_of_file_order(scheme):
     extra = pa.table({c: (pa.array(odd[c], table.schema.field(c).type) if c in odd
                           else pa.array([table.column(c)[i].as_py() for i in range(6)], table.schema.field(c).type))
                       for c in table.column_names})
-    table = pa.concat_tables([extra, table, extra] * 6)   # 9,000 cases: the list copy runs in parts
+    table = pa.concat_tables([extra, table, extra] * 6)   # 9,000 cases: more than SORT_MIN_CASES
     enc, _ = BatchGrouper(scheme).encode_batch(table)
+    assert "order" in BatchGrouper(scheme).encode_batch(table, walk=True)[0]
     a = group_encoded_batch(scheme, **enc, in_pdx_order=False)
     b = group_encoded_batch(scheme, **enc, in_pdx_order=True)
-    walk = walk_order(scheme, enc["dx_off"], enc["dx_val"], enc["px_off"], enc["px_val"])  # on this thread
-    c = group_encoded_batch(scheme, **enc, walk=walk)
+    c = group_encoded_batch(scheme, **enc, order=walk_order(scheme, enc["dx_off"], enc["dx_val"]))
     assert set(a) == set(b) == set(c)
     for k in a:
         assert np.array_equal(a[k], b[k]), k
         assert np.array_equal(a[k], c[k]), k
     assert (a["status"] != 0).any()
-
-
-@pytest.mark.parametrize("parts", [None, 1, 2, 3, 7])
-def test_list_copy_in_walk_order_is_exact_in_any_number_of_parts(parts):
-    """The copy of the code lists into walk order is split into contiguous parts (one per kernel thread;
-    None: the calling thread alone); a list's fixed-width copy may spill into the next list's place only
-    within its own part."""
-    import numpy as np
-
-    from grouper.kernel import _take_lists, _take_lists_serial
-
-    rng = np.random.default_rng(5)
-    n = 30_000
-    lengths = rng.choice([0, 1, 2, 5, 8, 9, 15], size=n, p=[.05, .2, .3, .25, .1, .05, .05])
-    off = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=off[1:])
-    val = rng.integers(-2, 30_000, size=off[-1]).astype(np.int32)
-    order = rng.permutation(n).astype(np.int64)
-    new_off, new_val = _take_lists_serial(order, off, val) if parts is None else _take_lists(order, off, val,
-                                                                                               parts)
-    assert np.array_equal(np.diff(new_off), lengths[order])
-    want = np.concatenate([val[off[i]:off[i + 1]] for i in order])
-    assert np.array_equal(new_val, want)
 
 
 def test_code_lookup_takes_repeats_nulls_and_untidy_strings(scheme):
