@@ -27,12 +27,36 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from grouper.reference import (INVALID_SEX, MISSING_NEWBORN, NEWBORN_DAYS, NO_DRG, NO_PDX, NOTE_MALE_PREGNANCY,
                                NOTE_MDC_FELL_THROUGH, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
                                NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, OK, UNGROUPABLE, UNKNOWN_PDX)
 from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR
 from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Ask the CPU to fetch ``array[index]`` into its caches (LLVM's ``prefetch``; no effect on results)."""
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array_struct = context.make_array(array_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, array_type, array_struct, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])   # read, all cache levels, data
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+#: How many cases ahead the walk prefetches a case's code lists (and twice that, its list bounds).
+PREFETCH_AHEAD = 8
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -49,6 +73,21 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
     Cases are walked in ``order`` (a permutation of the rows), each read and written at its own row."""
     n = dx_off.shape[0] - 1
     for jj in nb.prange(n):  # cases are independent: each writes only its own out_*[i]
+        # the walk reads each case at a random row: fetch the bounds of a later case's code lists, and the
+        # lists (and row) of a nearer one whose bounds were fetched before, while this case is grouped
+        if jj + 2 * PREFETCH_AHEAD < n:
+            i2 = order[jj + 2 * PREFETCH_AHEAD]
+            _prefetch(dx_off, i2)
+            _prefetch(px_off, i2)
+        if jj + PREFETCH_AHEAD < n:
+            i1 = order[jj + PREFETCH_AHEAD]
+            _prefetch(dx_val, dx_off[i1])
+            _prefetch(px_val, px_off[i1])
+            _prefetch(sex, i1)
+            _prefetch(age, i1)
+            _prefetch(age_days, i1)
+            _prefetch(weight, i1)
+            _prefetch(vent, i1)
         i = order[jj]
         d0 = dx_off[i]
         d1 = dx_off[i + 1]
