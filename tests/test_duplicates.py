@@ -18,7 +18,7 @@ from drg.cases import (
     read_cases,
     with_duplicate_fallback,
 )
-from drg.idset import IdHashSet, hash_ids, id_hash_twin, id_hashes, insert_marking_twin
+from drg.idset import IdHashSet, hash_ids, id_hash_twin, id_hashes, increasing_twin, insert_marking_twin
 
 ids_strategy = st.lists(st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["C1", "C2", " C1", "中文"])),
                         max_size=60)
@@ -36,14 +36,6 @@ def test_id_hashes_agree_with_twin(values, string_type, cut):
     assert 0 not in want
 
 
-def _increasing_twin(values, after):
-    """Plain-Python twin of ``hash_ids(...).increasing``: no null, each id's bytes after the one before."""
-    if any(v is None for v in values):
-        return False
-    raw = ([after] if after is not None else []) + [v.encode() for v in values]
-    return all(a < b for a, b in zip(raw, raw[1:]))
-
-
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(alphabet="AB中", max_size=3)), max_size=12),
        st.booleans(), st.integers(0, 12), st.one_of(st.none(), st.text(alphabet="AB中", max_size=3)))
@@ -57,7 +49,7 @@ def test_increasing_ids_are_told_as_the_twin_tells_them(values, sort, cut, after
     for ids in (arr, chunked):
         hashed = hash_ids(ids, check_order=True, after=prev)
         assert hashed.hashes.tolist() == [id_hash_twin(v) for v in values]
-        assert hashed.increasing == _increasing_twin(values, None if after is None else after.encode())
+        assert hashed.increasing == increasing_twin(values, None if after is None else after.encode())
         if hashed.increasing:
             want = values[-1].encode() if values else (None if after is None else after.encode())
             assert (None if hashed.last is None else hashed.last.tobytes()) == want
