@@ -279,15 +279,12 @@ class BatchGrouper:
                 notes = self._notes(batch, enc, out["flags"], flagged, n)
         else:
             notes = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
-        drg = out["drg"].astype(np.int32)
-        drg[drg < 0] = len(self._drg) - 1          # no group: "0000"
         cols = {
             "mdc": _dictionary(out["mdc"], self._mdc),
             "adrg": _dictionary(out["adrg"], self._adrg),
-            "drg": pa.DictionaryArray.from_arrays(pa.array(drg), self._drg),
+            "drg": _dictionary(out["drg"], self._drg, none_as=len(self._drg) - 1),   # no group: "0000"
             "cc_level": pa.array(out["cc_level"], pa.int8()),
-            "group_status": pa.DictionaryArray.from_arrays(pa.array(out["status"].astype(np.int32)),
-                                                           self._status),
+            "group_status": _dictionary(out["status"], self._status),
             "group_note": notes,
         }
         if not dictionary:
@@ -311,9 +308,21 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _dictionary(idx: np.ndarray, strings: pa.Array) -> pa.DictionaryArray:
-    """Indices into ``strings`` (-1: null) as a dictionary array."""
+def _dictionary(idx: np.ndarray, strings: pa.Array, none_as: int = -1) -> pa.DictionaryArray:
+    """Indices into ``strings`` (-1: null, or the index ``none_as``) as a dictionary array."""
+    from grouper.kernel import dictionary_indices
+
+    values, bits, nulls = dictionary_indices(idx, none_as)
+    indices = pa.Array.from_buffers(pa.int32(), len(values), [pa.py_buffer(bits) if nulls else None,
+                                                              pa.py_buffer(values)], null_count=nulls)
+    return pa.DictionaryArray.from_arrays(indices, strings)
+
+
+def _dictionary_twin(idx: np.ndarray, strings: pa.Array, none_as: int = -1) -> pa.DictionaryArray:
+    """Plain numpy twin of :func:`_dictionary`."""
     idx = idx.astype(np.int32)
+    if none_as >= 0:
+        idx[idx < 0] = none_as
     return pa.DictionaryArray.from_arrays(pa.array(idx, mask=idx < 0), strings)
 
 

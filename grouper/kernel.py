@@ -323,6 +323,28 @@ def take_ids(ids, raw):
     return out
 
 
+@nb.njit(cache=True, nogil=True)
+def dictionary_indices(idx, none_as):
+    """The kernel's indices (-1 none) as Arrow dictionary indices: int32 values and a validity bitmap (LSB
+    first), with the null count. ``none_as`` >= 0 puts that index where the kernel has none; -1 leaves a
+    null. One pass instead of numpy's cast, comparison and pyarrow's mask conversion."""
+    n = idx.shape[0]
+    out = np.empty(n, np.int32)
+    bits = np.zeros((n + 7) // 8, np.uint8)
+    nulls = 0
+    for i in range(n):
+        v = np.int32(idx[i])
+        if v < 0:
+            if none_as < 0:
+                out[i] = 0
+                nulls += 1
+                continue
+            v = none_as
+        out[i] = v
+        bits[i >> 3] |= np.uint8(1 << (i & 7))
+    return out, bits, nulls
+
+
 #: Batches at least this large are grouped in principal-diagnosis order (see :func:`group_encoded_batch`).
 SORT_MIN_CASES = 4096
 
