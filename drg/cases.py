@@ -380,8 +380,10 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
     id_column = next((c for c, k in zip(names, contract_names) if k == "case_id"), None)
     duplicates: DuplicateFinder | StreamingDuplicateFinder | None = None
     if id_column is not None:
-        duplicates = (StreamingDuplicateFinder(pf.metadata.num_rows) if stream_duplicates
-                      else DuplicateFinder.for_parquet(pf, id_column, path))
+        duplicates = (StreamingDuplicateFinder(pf.metadata.num_rows,
+                                               earlier_ids=lambda: (_ids_as_checked(t) for t in tables(
+                                                   pq.ParquetFile(path), [id_column], False)))
+                      if stream_duplicates else DuplicateFinder.for_parquet(pf, id_column, path))
     code_paths = [pf.schema.column(i).path for i in range(len(pf.schema))
                   if pf.schema.column(i).path.split(".")[0] in [k for k, c in zip(names, contract_names)
                                                                  if c in LIST_COLUMNS]]
@@ -554,46 +556,77 @@ class StreamingDuplicateFinder:
     """Finds rows whose ``case_id`` an earlier row already had in the same pass that validates them, with
     no pre-pass (:class:`DuplicateFinder` is the pre-pass twin; both mark the same rows).
 
-    Each batch's ids are hashed (:func:`drg.idset.hash_ids`). While every id so far has come after the one
-    before it, in byte order (the usual case: settlement systems number their cases in order), no id can
-    repeat and nothing is marked; the hashes are only kept. From the first batch out of order on, they go
-    into an :class:`drg.idset.IdHashSet`, those kept first, and a row whose hash the set already held is
-    marked. Equal ids have equal hashes, so every repeat is marked; a marked row might in principle only
-    share its hash with a different id, so when any row was marked, :meth:`confirm` reads the ids again and
-    checks that each marked hash belongs to one id. When that fails it raises :class:`IdHashCollision`.
-    Memory: 8 bytes a row while the ids increase, 12-23 bytes a row in the set, plus the ids of the marked
-    hashes during the check.
+    While every id so far has come after the one before it, in byte order (the usual case: settlement
+    systems number their cases in order), no id can repeat and nothing is marked
+    (:func:`drg.idset.hash_ids` checks the order on the id bytes). From the first batch out of order on, the
+    ids' 64-bit hashes go into an :class:`drg.idset.IdHashSet`, those of the earlier ids first, and a row
+    whose hash the set already held is marked. The earlier ids are read again through ``earlier_ids`` (a
+    callable giving the file's ids from the first row, in batches) when one is given, so that increasing
+    ids are never hashed; without it their hashes are kept as they go by (8 bytes a row).
+
+    Equal ids have equal hashes, so every repeat is marked; a marked row might in principle only share its
+    hash with a different id, so when any row was marked, :meth:`confirm` reads the ids again and checks
+    that each marked hash belongs to one id. When that fails it raises :class:`IdHashCollision`. Memory:
+    12-23 bytes a row once the set is filled, plus the ids of the marked hashes during the check.
     """
 
-    def __init__(self, expected_rows: int = 0) -> None:
+    def __init__(self, expected_rows: int = 0,
+                 earlier_ids: Callable[[], Iterable[pl.Series | pa.ChunkedArray]] | None = None) -> None:
         self._expected = expected_rows
+        self._earlier_ids = earlier_ids
         self._set = None                           # an IdHashSet once the ids are out of order
-        self._increasing: list[np.ndarray] = []    # the hashes of the ids so far, while they increase
+        self._increasing: list[np.ndarray] = []    # without earlier_ids: the hashes so far, while increasing
         self._last: np.ndarray | None = None       # the last id's bytes, while they increase
         self._seen = 0
         self._marked: list[np.ndarray] = []
 
     def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
         """Return a mask of the rows of ``ids`` (in file order) whose id hash an earlier row had."""
-        from drg.idset import IdHashSet, hash_ids
+        from drg.idset import hash_ids
 
-        hashed = hash_ids(ids.to_arrow() if isinstance(ids, pl.Series) else ids,
-                          check_order=self._set is None, after=self._last)
-        self._seen += len(hashed.hashes)
-        if self._set is None and hashed.increasing:
-            self._increasing.append(hashed.hashes)
-            self._last = hashed.last
-            return np.zeros(len(hashed.hashes), dtype=bool)
-        if self._set is None:   # the first batch out of order: the ids so far are all different
-            self._set = IdHashSet(max(self._expected, self._seen))
-            for earlier in self._increasing:
-                self._set.add(earlier)   # (a mark here could only be two different ids sharing a hash)
-            self._increasing.clear()
-            self._last = None
-        repeated = self._set.add(hashed.hashes)
+        ids = ids.to_arrow() if isinstance(ids, pl.Series) else ids
+        n = len(ids)
+        hashes = None
+        if self._set is None:
+            keep = self._earlier_ids is None
+            hashed = hash_ids(ids, check_order=True, after=self._last, hashes=keep)
+            if hashed.increasing:
+                if keep:
+                    self._increasing.append(hashed.hashes)
+                self._last = hashed.last
+                self._seen += n
+                return np.zeros(n, dtype=bool)
+            hashes = hashed.hashes
+            self._fill_set()
+        if hashes is None:
+            hashes = hash_ids(ids).hashes
+        self._seen += n
+        repeated = self._set.add(hashes)
         if repeated.any():
-            self._marked.append(hashed.hashes[repeated])
+            self._marked.append(hashes[repeated])
         return repeated
+
+    def _fill_set(self) -> None:
+        """At the first batch out of order: the set, holding the hashes of every id before it (all
+        different, so nothing is marked; a mark here could only be two different ids sharing a hash)."""
+        from drg.idset import IdHashSet, id_hashes
+
+        self._set = IdHashSet(max(self._expected, self._seen))
+        if self._earlier_ids is None:
+            for earlier in self._increasing:
+                self._set.add(earlier)
+            self._increasing.clear()
+        else:
+            left = self._seen
+            for ids in self._earlier_ids() if left else ():
+                ids = ids.to_arrow() if isinstance(ids, pl.Series) else ids
+                self._set.add(id_hashes(ids.slice(0, left)))
+                left -= min(left, len(ids))
+                if not left:
+                    break
+            if left:
+                raise RuntimeError(f"the first {self._seen:,} case ids could not be read again")
+        self._last = None
 
     @property
     def marked_any(self) -> bool:

@@ -61,8 +61,9 @@ def _after(a, a0, a1, b, b0, b1):
 
 
 @njit(cache=True, nogil=True)
-def _hash_strings(offsets, data, nulls, out, check_order, prev, has_prev):
-    """``out[i]`` = hash of the bytes ``data[offsets[i]:offsets[i + 1]]`` (``nulls`` empty, or a mask).
+def _hash_strings(offsets, data, nulls, out, check_order, prev, has_prev, do_hash):
+    """``out[i]`` = hash of the bytes ``data[offsets[i]:offsets[i + 1]]`` (``nulls`` empty, or a mask);
+    nothing is hashed without ``do_hash``.
 
     With ``check_order``, returns whether every id comes after the one before it (the first after ``prev``
     when ``has_prev``); a null breaks the order. Without, returns False."""
@@ -70,15 +71,19 @@ def _hash_strings(offsets, data, nulls, out, check_order, prev, has_prev):
     ordered = check_order
     for i in range(len(offsets) - 1):
         if has_nulls and nulls[i]:
-            out[i] = NULL_ID_HASH
+            if do_hash:
+                out[i] = NULL_ID_HASH
             ordered = False
             continue
         a0 = offsets[i]
         a1 = offsets[i + 1]
-        h = _FNV_OFFSET
-        for k in range(a0, a1):
-            h = (h ^ np.uint64(data[k])) * _FNV_PRIME
-        out[i] = _finish(h)
+        if do_hash:
+            h = _FNV_OFFSET
+            for k in range(a0, a1):
+                h = (h ^ np.uint64(data[k])) * _FNV_PRIME
+            out[i] = _finish(h)
+        elif not ordered:
+            break
         if ordered:
             if i > 0:
                 ordered = _after(data, a0, a1, data, offsets[i - 1], a0)
@@ -90,7 +95,8 @@ def _hash_strings(offsets, data, nulls, out, check_order, prev, has_prev):
 class HashedIds(NamedTuple):
     """The hashes of a column of ids and, when asked, whether the ids strictly increase."""
 
-    hashes: np.ndarray
+    #: (None when not asked for)
+    hashes: np.ndarray | None
     #: every id comes after the one before it in byte order, the first after ``after`` (False when the order
     #: was not checked, or there is a null)
     increasing: bool
@@ -99,19 +105,22 @@ class HashedIds(NamedTuple):
 
 
 def hash_ids(ids: pa.Array | pa.ChunkedArray, *, check_order: bool = False,
-             after: np.ndarray | None = None) -> HashedIds:
+             after: np.ndarray | None = None, hashes: bool = True) -> HashedIds:
     """The 64-bit hash of each id of an Arrow string column (other types are cast to strings first), and
     with ``check_order`` whether the ids strictly increase, starting after the bytes ``after``.
 
     Both come from one pass over the id bytes: a file whose ids are written in increasing order (as
-    settlement systems usually number them) has no repeated id, which :class:`drg.cases.StreamingDuplicateFinder`
-    then knows without inserting any hash into its set."""
+    settlement systems usually number them) has no repeated id, which
+    :class:`drg.cases.StreamingDuplicateFinder` then knows without inserting any hash into its set. Without
+    ``hashes`` only the order is checked (the pass stops at the first id out of order)."""
     chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
-    out = np.empty(len(ids), dtype=np.uint64)
+    out = np.empty(len(ids) if hashes else 0, dtype=np.uint64)
     at = 0
     ordered = check_order
     last = after
     for chunk in chunks:
+        if not (hashes or ordered):
+            break
         if pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_decode()
         if chunk.type not in (pa.string(), pa.large_string()):
@@ -121,12 +130,12 @@ def hash_ids(ids: pa.Array | pa.ChunkedArray, *, check_order: bool = False,
             continue
         off, data = string_buffers(chunk)
         nulls = chunk.is_null().to_numpy(zero_copy_only=False) if chunk.null_count else np.zeros(0, bool)
-        ordered = _hash_strings(off, data, nulls, out[at:at + n], ordered, _NO_BYTES if last is None else last,
-                                last is not None)
+        ordered = _hash_strings(off, data, nulls, out[at:at + n] if hashes else out, ordered,
+                                _NO_BYTES if last is None else last, last is not None, hashes)
         if ordered:
             last = data[off[n - 1]:off[n]].copy()
         at += n
-    return HashedIds(out, bool(ordered), last if ordered else None)
+    return HashedIds(out if hashes else None, bool(ordered), last if ordered else None)
 
 
 def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -145,6 +145,31 @@ def test_increasing_ids_fill_no_set():
     assert finder._set is not None and finder._set.count == 6
 
 
+def test_earlier_ids_are_read_again_only_when_the_order_breaks():
+    """With ``earlier_ids``, increasing ids are neither hashed nor kept; the first batch out of order has the
+    ids before it read again (only as many as went by) and hashed into the set."""
+    batches = [["A1", "A2"], ["A3", "A4"], ["B1", "A2", "C", "B1"], ["A4"]]
+    calls = []
+
+    def earlier():
+        calls.append(1)
+        return (pa.chunked_array([pa.array(b)]) for b in batches)
+
+    finder = StreamingDuplicateFinder(10, earlier_ids=earlier)
+    marks = [finder.mark(pa.chunked_array([pa.array(b)])).tolist() for b in batches[:2]]
+    assert marks == [[False, False], [False, False]] and not calls and not finder._increasing
+    assert finder.mark(pa.chunked_array([pa.array(batches[2])])).tolist() == [False, True, False, True]
+    assert finder.mark(pa.chunked_array([pa.array(batches[3])])).tolist() == [True]
+    assert len(calls) == 1 and finder._set.count == 6
+
+
+def test_earlier_ids_that_cannot_be_read_again_are_an_error():
+    finder = StreamingDuplicateFinder(10, earlier_ids=lambda: iter([pa.chunked_array([pa.array(["A"])])]))
+    finder.mark(pa.chunked_array([pa.array(["A", "B"])]))
+    with pytest.raises(RuntimeError, match="could not be read again"):
+        finder.mark(pa.chunked_array([pa.array(["A"])]))
+
+
 def test_confirm_accepts_true_repeats():
     finder = StreamingDuplicateFinder(10)
     batches = [pa.chunked_array([pa.array(["A", "B"])]), pa.chunked_array([pa.array(["A", "C"])])]
@@ -159,6 +184,8 @@ def weak_hash(monkeypatch):
 
     def weak(ids, **kw):
         hashed = strong(ids, **kw)
+        if hashed.hashes is None:
+            return hashed
         return hashed._replace(hashes=(hashed.hashes & np.uint64(3)) | np.uint64(4))
 
     monkeypatch.setattr(drg.idset, "hash_ids", weak)
