@@ -957,8 +957,21 @@ def _accepted_table(table: pa.Table, typed: pl.DataFrame, keep: np.ndarray, fen:
 # --------------------------------------------------------------------------------------------- rejects
 
 
+def plain_code_lists(table: pa.Table) -> pa.Table:
+    """``table`` with every list of dictionary-encoded strings (``dx``/``px`` read with
+    ``dictionary_codes``) as the plain list of strings it was in the file, its fields' names kept."""
+    for i, f in enumerate(table.schema):
+        t = f.type
+        if (pa.types.is_list(t) or pa.types.is_large_list(t)) and pa.types.is_dictionary(t.value_type):
+            value_field = t.value_field.with_type(t.value_type.value_type)
+            plain = pa.large_list(value_field) if pa.types.is_large_list(t) else pa.list_(value_field)
+            table = table.set_column(i, f.with_type(plain), table.column(i).cast(plain))
+    return table
+
+
 class RejectWriter:
-    """Writes rejected rows to Parquet or CSV (by suffix), streaming; CSV lists are joined with ``|``."""
+    """Writes rejected rows to Parquet or CSV (by suffix), streaming; CSV lists are joined with ``|``. Code
+    lists read dictionary-encoded are written as the plain lists of strings they were in the file."""
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
@@ -972,6 +985,7 @@ class RejectWriter:
         self.count += table.num_rows
         if self.path is None:
             return
+        table = plain_code_lists(table)
         if self.path.suffix.lower() in (".parquet", ".pq"):
             if self._writer is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -1073,5 +1087,5 @@ __all__ = [
     "CASE_SCHEMA", "MONEY_COLUMNS", "REJECT_REASONS", "SETTLEMENT_REQUIRED", "ESTIMATE_REQUIRED",
     "CaseBatch", "CheckSummary", "ColumnMapping", "DuplicateFinder", "IdHashCollision", "RejectWriter",
     "StreamingDuplicateFinder", "check_cases", "detect_encoding", "fen_to_yuan_str", "money_to_fen",
-    "read_cases", "with_duplicate_fallback", "write_rejects", "yuan_to_fen",
+    "plain_code_lists", "read_cases", "with_duplicate_fallback", "write_rejects", "yuan_to_fen",
 ]

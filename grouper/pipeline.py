@@ -170,10 +170,21 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     grouper = BatchGrouper(scheme)
     writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()}, slim=slim)
 
-    def finish(item) -> None:   # on the writing thread: result columns, then the Parquet write
-        batch, enc, kernel_out, written = item
-        res = grouper.result_columns(batch, enc, kernel_out, dictionary=True, written=written)
-        writer.write(grouped_table(batch, res, slim=slim, keep=keep))
+    # Where the output table is built: a slim file writes little, so the writing thread has time for its
+    # result columns and the kernel's thread (the longest stage there) does not; a file with every column
+    # kept spends most of its time writing, so there the kernel's thread builds the table (result columns
+    # as plain strings, code lists read dictionary-encoded back to plain lists) and the writing thread only
+    # writes (10 million cases: about 1 s of CPU off the writing thread).
+    table_on_kernel_thread = not slim
+    from drg.cases import plain_code_lists
+
+    def output_table(batch, enc, kernel_out, written) -> pa.Table:
+        res = grouper.result_columns(batch, enc, kernel_out, dictionary=slim, written=written)
+        table = grouped_table(batch, res, slim=slim, keep=keep)
+        return table if slim else plain_code_lists(table)
+
+    def finish(item) -> None:   # on the writing thread: (the output table,) then the Parquet write
+        writer.write(item if isinstance(item, pa.Table) else output_table(*item))
 
     behind = WriteBehind(finish)   # finishing batch k overlaps grouping batch k+1 (Parquet frees the GIL)
     summary = GroupSummary()
@@ -192,7 +203,8 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
             numba.set_num_threads(kernel_threads())   # (numba's setting is per calling thread)
             for batch, enc, written in prefetch(encoded()):
                 kernel_out = grouper.run_kernel(enc, by_status=summary.by_status, by_mdc=summary.by_mdc)
-                behind.write((batch, enc, kernel_out, written))
+                item = (batch, enc, kernel_out, written)
+                behind.write(output_table(*item) if table_on_kernel_thread else item)
                 summary.rows += batch.num_rows
                 if on_rows:
                     on_rows(summary.rows)
@@ -242,10 +254,12 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
         with RejectWriter(rejects) as rej:
             def accepted():
                 nonlocal n_read
-                # --slim writes no codes back: decode each once. On two cores the pipeline's own threads
-                # (decode, validate, group, write) use both; Arrow's pool on top of them only adds switching.
+                # codes are read dictionary-encoded: each distinct code decoded and looked up once (a file
+                # with every column kept writes them back as the plain lists they were). On two cores the
+                # pipeline's own threads (decode, validate, group, write) use both; Arrow's pool on top of
+                # them only adds switching.
                 for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
-                                    dictionary_codes=slim, use_threads=available_cores() > 2,
+                                    dictionary_codes=True, use_threads=available_cores() > 2,
                                     stream_duplicates=stream_duplicates, read_ahead=True):
                     rej.write(b.rejected)
                     n_read += b.n_read

@@ -99,6 +99,33 @@ def test_group_keeps_columns_and_rejects(tmp_path, demo_scheme):
                                                                  "group_status", "group_note"]
 
 
+@pytest.mark.parametrize("slim", [False, True])
+def test_group_writes_code_lists_as_the_file_had_them(tmp_path, demo_scheme, slim):
+    """Codes are read dictionary-encoded; the grouped file (every column kept) and the rejects (Parquet)
+    still hold them as the plain lists of strings of the input, with the input's field names."""
+    from grouper.scheme import load_scheme
+
+    s = load_scheme(demo_scheme)
+    dx = s.dx_codes[0]
+    cases = tmp_path / "c.parquet"
+    codes = pa.list_(pa.field("element", pa.string()))
+    pq.write_table(pa.table({"case_id": ["a", "a", "b"], "sex": pa.array([1, 1, 1], pa.int8()),
+                             "age": pa.array([50, 50, 50], pa.int16()),
+                             "dx": pa.array([[dx, "X1"], [dx], [dx]], codes),
+                             "px": pa.array([[], ["Y"], None], codes)}), cases)
+    out, rej = tmp_path / "g.parquet", tmp_path / "rej.parquet"
+    r = runner.invoke(app, ["group", "--scheme", str(demo_scheme), "--cases", str(cases), "--out", str(out),
+                            "--rejects", str(rej), "--quiet"] + (["--slim"] if slim else []))
+    assert r.exit_code == 0, r.output
+    rejects = pq.read_table(rej)
+    assert rejects.schema.field("dx").type == codes and rejects.column("dx").to_pylist() == [[dx]]
+    assert rejects.column("px").to_pylist() == [["Y"]]
+    if not slim:
+        g = pq.read_table(out)
+        assert g.schema.field("dx").type == codes and g.schema.field("px").type == codes
+        assert g.column("dx").to_pylist() == [[dx, "X1"], [dx]] and g.column("px").to_pylist() == [[], None]
+
+
 def test_explain_from_flags_and_file(tmp_path, demo_scheme):
     from grouper.scheme import load_scheme
 

@@ -21,8 +21,8 @@ PUBLIC = {
         'CASE_SCHEMA', 'CaseBatch', 'CheckSummary', 'ColumnMapping', 'DuplicateFinder',
         'ESTIMATE_REQUIRED', 'IdHashCollision', 'MONEY_COLUMNS', 'REJECT_REASONS', 'RejectWriter',
         'SETTLEMENT_REQUIRED', 'StreamingDuplicateFinder', 'check_cases', 'detect_encoding',
-        'fen_to_yuan_str', 'money_to_fen', 'read_cases', 'with_duplicate_fallback', 'write_rejects',
-        'yuan_to_fen',
+        'fen_to_yuan_str', 'money_to_fen', 'plain_code_lists', 'read_cases', 'with_duplicate_fallback',
+        'write_rejects', 'yuan_to_fen',
     ],
     "drg.coefficients": [
         'build_tables', 'compute_coefficients', 'read_coefficients', 'read_hospitals', 'tier_chain',
