@@ -150,10 +150,11 @@ class BatchGrouper:
                    weight=_int_column(batch, "birth_weight", n, np.int32),
                    vent=_int_column(batch, "vent_hours", n, np.int32),
                    dx_off=dx_off, dx_val=dx_val, px_off=px_off, px_val=px_val)
-        from grouper.kernel import SORT_MIN_CASES, walk_order
+        if walk:
+            from grouper.kernel import SORT_MIN_CASES, walk_order
 
-        if walk and n >= SORT_MIN_CASES:
-            enc["order"] = walk_order(self.scheme, dx_off, dx_val)
+            if n >= SORT_MIN_CASES:
+                enc["order"] = walk_order(self.scheme, dx_off, dx_val)
         return enc, {"dx": (dx_raw, dx_str), "px": (px_raw, px_str)}
 
     def group(self, batch, *, by_status: Counter | None = None, by_mdc: Counter | None = None,

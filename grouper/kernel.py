@@ -75,7 +75,8 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
     n = dx_off.shape[0] - 1
     for jj in nb.prange(n):  # cases are independent: each writes only its own out_*[i]
         # the walk reads each case at a random row: fetch the bounds of a later case's code lists, and the
-        # lists (and row) of a nearer one whose bounds were fetched before, while this case is grouped
+        # lists (and row) of a nearer one whose bounds were fetched before, while this case is grouped (a
+        # prefetch never faults, also at the end of an empty list)
         if jj + 2 * PREFETCH_AHEAD < n:
             i2 = order[jj + 2 * PREFETCH_AHEAD]
             _prefetch(dx_off, i2)

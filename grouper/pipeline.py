@@ -190,7 +190,8 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     summary = GroupSummary()
     try:
         # three threads here: validating, encoding and putting the cases in the kernel's walk order (drg
-        # group's reader decodes on a fourth, ahead); the kernel (this one); result columns and writing
+        # group's reader decodes on a fourth, ahead); the kernel (this one; with every column kept, also the
+        # output table); writing (and, for --slim, the result columns)
         def encoded():  # on the validating thread
             for batch in batches:
                 if batch.num_rows:
