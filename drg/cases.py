@@ -971,10 +971,16 @@ def plain_code_lists(table: pa.Table) -> pa.Table:
 
 class RejectWriter:
     """Writes rejected rows to Parquet or CSV (by suffix), streaming; CSV lists are joined with ``|``. Code
-    lists read dictionary-encoded are written as the plain lists of strings they were in the file."""
+    lists read dictionary-encoded are written as the plain lists of strings they were in the file.
+
+    Like the grouped file, the rejects are written beside ``path`` as ``PATH.partial`` and take their name
+    only in :meth:`close`; used as a context manager, a run that fails leaves no partial rejects file (and
+    an earlier ``path`` untouched), so a rejects file is always a whole run's."""
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
+        self.partial = self.path.with_name(self.path.name + ".partial") if self.path else None
+        self._parquet = self.path is not None and self.path.suffix.lower() in (".parquet", ".pq")
         self._writer = None
         self._chunks: list[pa.Table] = []
         self.count = 0
@@ -986,25 +992,25 @@ class RejectWriter:
         if self.path is None:
             return
         table = plain_code_lists(table)
-        if self.path.suffix.lower() in (".parquet", ".pq"):
+        if self._parquet:
             if self._writer is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._writer = pq.ParquetWriter(self.path, table.schema)
+                self._writer = pq.ParquetWriter(self.partial, table.schema)
             self._writer.write_table(table.cast(self._writer.schema))
         else:
             self._chunks.append(table)
 
     def close(self) -> None:
+        """Finish the file and give it its name."""
         if self.path is None:
             return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         if self._writer is not None:
             self._writer.close()
-        elif self.path.suffix.lower() in (".parquet", ".pq"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif self._parquet:
             pq.write_table(pa.table({"row_number": pa.array([], pa.int64()),
-                                     "reject_reason": pa.array([], pa.string())}), self.path)
+                                     "reject_reason": pa.array([], pa.string())}), self.partial)
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             if self._chunks:
                 df = pl.from_arrow(pa.concat_tables(self._chunks, promote_options="permissive"))
                 df = df.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
@@ -1012,13 +1018,27 @@ class RejectWriter:
             else:
                 df = pl.DataFrame({"row_number": [], "reject_reason": []},
                                   schema={"row_number": pl.Int64, "reject_reason": pl.String})
-            df.write_csv(self.path)
+            df.write_csv(self.partial)
+        self.partial.replace(self.path)
+
+    def abort(self) -> None:
+        """Drop the unfinished file (after an error)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # the run's own error is the one to report
+                pass
+        if self.partial is not None:
+            self.partial.unlink(missing_ok=True)
 
     def __enter__(self) -> RejectWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def write_rejects(batches: list[pa.Table], path: str | Path) -> int:

@@ -420,13 +420,14 @@ def test_an_empty_dx_cell_is_empty_dx_in_every_format(tmp_path):
 @pytest.mark.parametrize("streaming", [False, True])
 def test_a_damaged_row_group_is_an_input_error_naming_its_rows(tmp_path, streaming):
     """Whether the pre-pass or the main pass (decoding ahead on its own thread) meets it first, a row group
-    that cannot be decoded is reported with the file and its rows, and grouping leaves no output behind."""
+    that cannot be decoded is reported with the file and its rows, and grouping leaves no output behind:
+    neither a grouped file nor the rejects of the rows before it (an earlier rejects file stays as it was)."""
     from grouper.build import build_scheme
     from grouper.pipeline import group_file
     from drg.samples import schemes
 
     n = 3000
-    t = pa.table({"case_id": [f"C{i}" for i in range(n)], "sex": pa.array([1] * n, pa.int8()),
+    t = pa.table({"case_id": ["C0" if i == 4 else f"C{i}" for i in range(n)], "sex": pa.array([1] * n, pa.int8()),
                   "age": pa.array([50] * n, pa.int16()), "dx": [["I10.x00"]] * n})
     path = tmp_path / "damaged.parquet"
     pq.write_table(t, path, row_group_size=1000, compression="none")
@@ -440,6 +441,9 @@ def test_a_damaged_row_group_is_an_input_error_naming_its_rows(tmp_path, streami
     assert err.value.file == str(path) and err.value.row == 1001 and "rows 1,001-2,000" in str(err.value)
     sample = schemes()["demo"]
     scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    rejects = tmp_path / "rejects.parquet"
+    rejects.write_bytes(b"an earlier run's rejects")
     with pytest.raises(InputError):
-        group_file(scheme, path, tmp_path / "out.parquet")
-    assert not list(tmp_path.glob("out.parquet*"))
+        group_file(scheme, path, tmp_path / "out.parquet", rejects=rejects)   # row 5 repeats C0: a reject
+    assert not list(tmp_path.glob("out.parquet*")) and not list(tmp_path.glob("*.partial"))
+    assert rejects.read_bytes() == b"an earlier run's rejects"
