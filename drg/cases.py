@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drg.errors import InputError, read_toml
+from drg.partial import discard_partial, partial_path
 
 T = TypeVar("T")
 
@@ -979,7 +980,7 @@ class RejectWriter:
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
-        self.partial = self.path.with_name(self.path.name + ".partial") if self.path else None
+        self.partial = partial_path(self.path) if self.path else None
         self._parquet = self.path is not None and self.path.suffix.lower() in (".parquet", ".pq")
         self._writer = None
         self._chunks: list[pa.Table] = []
@@ -1023,13 +1024,7 @@ class RejectWriter:
 
     def abort(self) -> None:
         """Drop the unfinished file (after an error)."""
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            except Exception:  # the run's own error is the one to report
-                pass
-        if self.partial is not None:
-            self.partial.unlink(missing_ok=True)
+        discard_partial(self._writer, self.partial)
 
     def __enter__(self) -> RejectWriter:
         return self

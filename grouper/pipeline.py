@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drg.background import WriteBehind, prefetch
+from drg.partial import discard_partial, partial_path
 from drg.runtime import available_cores
 from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper, decode
 from grouper.scheme import Scheme
@@ -65,7 +66,7 @@ class GroupedWriter:
     def __init__(self, path: str | Path, metadata: dict[bytes, bytes] | None = None, *,
                  slim: bool = False) -> None:
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.partial = partial_path(self.path)
         self.metadata = metadata or {}
         self.slim = slim
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,12 +113,7 @@ class GroupedWriter:
 
     def abort(self) -> None:
         """Drop the unfinished file (after an error)."""
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            except Exception:  # the run's own error is the one to report
-                pass
-        self.partial.unlink(missing_ok=True)
+        discard_partial(self._writer, self.partial)
 
 
 def grouped_table(batch, results: dict[str, pa.Array], *, slim: bool, keep: list[str] | None = None) -> pa.Table:

@@ -50,6 +50,7 @@ PUBLIC = {
         'parse_fraction', 'points_to_units', 'pv_text', 'pv_yuan', 'round_half_away',
         'units_to_decimal', 'yuan_to_fen_exact',
     ],
+    "drg.partial": ['discard_partial', 'partial_path'],
     "drg.points": [
         'PRICED_COLUMNS', 'hospital_point_totals', 'price_cases', 'price_file', 'read_reviews',
         'read_violations',
