@@ -40,10 +40,10 @@ def estimate_world(bench_dir, request):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from drg.bundle import publish
-    from drg.coefficients import build_tables
-    from drg.samples import city_settings, schemes
-    from drg.synth import synthesize
+    from drg.estimate.bundle import publish
+    from drg.pricing.coefficients import build_tables
+    from drg.synth.samples import city_settings, schemes
+    from drg.synth.city import synthesize
     from grouper.build import build_scheme
     from grouper.rules import load_code_dictionary, load_rule_set
 
@@ -84,8 +84,8 @@ def estimate_world(bench_dir, request):
 
 
 def test_one_case_cold_in_process(benchmark, estimate_world):
-    from drg.bundle import open_bundle
-    from drg.estimate import CaseInput, estimate_case
+    from drg.estimate.bundle import open_bundle
+    from drg.estimate.estimate import CaseInput, estimate_case
 
     def cold():
         return estimate_case(open_bundle(estimate_world["bundle"]), CaseInput(**CASE))
@@ -96,8 +96,8 @@ def test_one_case_cold_in_process(benchmark, estimate_world):
 
 
 def test_one_case_warm_in_process(benchmark, estimate_world):
-    from drg.bundle import open_bundle
-    from drg.estimate import CaseInput, estimate_case
+    from drg.estimate.bundle import open_bundle
+    from drg.estimate.estimate import CaseInput, estimate_case
 
     b = open_bundle(estimate_world["bundle"])
     estimate_case(b, CaseInput(**CASE))
@@ -118,7 +118,7 @@ def _wall(cmd: list[str], n: int) -> float:
 def test_one_case_as_a_process(benchmark, estimate_world):
     """A whole ``drg estimate`` process against a process that only imports the heavy libraries."""
     cmd = [sys.executable, "-m", "drg.cli", "estimate", "--bundle", str(estimate_world["bundle"]), *FLAGS]
-    direct = [sys.executable, "-m", "drg.cli_estimate", "--bundle", str(estimate_world["bundle"]), *FLAGS]
+    direct = [sys.executable, "-m", "drg.cli.estimate", "--bundle", str(estimate_world["bundle"]), *FLAGS]
     heavy = [sys.executable, "-c", "import polars, pyarrow, numba, duckdb"]
     t_heavy = _wall(heavy, 5)
     t_direct = _wall(direct, 5)
@@ -133,8 +133,8 @@ def test_month_file_vs_polars_read(benchmark, estimate_world):
 
     import polars as pl
 
-    from drg.bundle import open_bundle
-    from drg.estimate import estimate_file
+    from drg.estimate.bundle import open_bundle
+    from drg.estimate.estimate import estimate_file
 
     month = estimate_world["month"]
 

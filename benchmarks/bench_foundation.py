@@ -15,7 +15,7 @@ from conftest import best_of, record
 
 
 def test_check_vs_pyarrow_read(benchmark, synthetic_city, bench_dir):
-    from drg.cases import check_cases
+    from drg.casefile.check import check_cases
 
     path = synthetic_city["result"].case_files[synthetic_city["settlement_year"]]
     rows = pq.ParquetFile(path).metadata.num_rows
@@ -31,8 +31,8 @@ def test_check_vs_pyarrow_read(benchmark, synthetic_city, bench_dir):
 def test_synth_vs_pyarrow_write(benchmark, synthetic_city, bench_dir, bench_cases):
     from grouper.rules import load_code_dictionary, load_rule_set
 
-    from drg.samples import schemes
-    from drg.synth import synthesize
+    from drg.synth.samples import schemes
+    from drg.synth.city import synthesize
 
     sample = schemes()["demo"]
     rules, codes = load_rule_set(sample.rules_dir), load_code_dictionary(sample.codes_dir)

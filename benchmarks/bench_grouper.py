@@ -96,7 +96,7 @@ def test_group_slim_end_to_end(benchmark, scheme_file, case_file, bench_dir, ben
     t = benchmark.stats.stats.min
     # the I/O floor: the same read plus writing the slim output (already computed, its result columns as
     # the dictionary arrays the grouper holds, with the grouper's writer settings) — work every grouper does
-    from grouper.pipeline import slim_parquet_options
+    from drg.grouping import slim_parquet_options
 
     out = pq.read_table(bench_dir / "slim.parquet", read_dictionary=["mdc", "adrg", "drg", "group_status",
                                                                       "group_note"])

@@ -158,7 +158,7 @@ def price_polars_frame(df, w, c, policy, a_fen: float, year: int | None):
 def price_polars_file(cases: Path, tables: Path, policy, out: Path, year: int | None) -> None:
     import polars as pl
 
-    from drg.weights import read_weights
+    from drg.pricing.weights import read_weights
 
     a_fen = float(read_weights(tables / "weights.parquet").a_fen)
     out_df = price_polars_frame(pl.read_parquet(cases), pl.read_parquet(tables / "weights.parquet"),
@@ -174,7 +174,7 @@ def priced_setup(city_tables):
 def test_points_vs_polars(benchmark, priced_setup, bench_dir):
     import polars as pl
 
-    from drg.points import price_file
+    from drg.pricing.points import price_file
 
     s = priced_setup
     ours = bench_dir / "priced-engine.parquet"
@@ -201,7 +201,7 @@ def _io_floor(cases: Path, priced: Path, out: Path) -> float:
     the engine's writer settings: the reading and writing every implementation has to do."""
     import pyarrow.parquet as pq
 
-    from drg.points import STATISTICS_COLUMNS
+    from drg.pricing.points import STATISTICS_COLUMNS
 
     table = pq.read_table(priced)
     added = [c for c in table.column_names if c not in pq.read_schema(cases).names]
@@ -220,9 +220,9 @@ def test_points_compute_only_vs_polars(benchmark, priced_setup):
     """The computation alone, inputs in memory (no Parquet read/write)."""
     import polars as pl
 
-    from drg.coefficients import read_coefficients
-    from drg.points import price_cases
-    from drg.weights import read_grouped, read_weights
+    from drg.pricing.coefficients import read_coefficients
+    from drg.pricing.points import price_cases
+    from drg.pricing.weights import read_grouped, read_weights
 
     s = priced_setup
     w = read_weights(s["tables"] / "weights.parquet")

@@ -43,12 +43,12 @@ def bench_dir(tmp_path_factory) -> Path:
 def synthetic_city(bench_dir, bench_cases) -> dict:
     """A synthetic city of ``bench_cases`` cases in one settlement year plus two history years (demo scheme).
 
-    Returns the :class:`drg.synth.SynthResult` fields as a dict; shared by all benchmarks of the session.
+    Returns the :class:`drg.synth.city.SynthResult` fields as a dict; shared by all benchmarks of the session.
     """
     from grouper.rules import load_code_dictionary, load_rule_set
 
-    from drg.samples import city_settings, schemes
-    from drg.synth import synthesize
+    from drg.synth.samples import city_settings, schemes
+    from drg.synth.city import synthesize
 
     sample = schemes()["demo"]
     per_year = bench_cases
@@ -62,7 +62,7 @@ def synthetic_city(bench_dir, bench_cases) -> dict:
 def city_tables(synthetic_city, bench_dir) -> dict:
     """Weights and coefficients of the synthetic city's history years under the demo policy, built once
     for every benchmark of the session: ``{"cases", "tables", "policy", "year", "result"}``."""
-    from drg.coefficients import build_tables
+    from drg.pricing.coefficients import build_tables
     from drg.policy import load_policy
 
     res = synthetic_city["result"]

@@ -1,32 +1,14 @@
-"""Errors that reach a person: each names the file, and where it applies the row, field or key."""
+"""Errors that reach a person: each names the file, and where it applies the row, field or key.
+
+:class:`InputError` is the grouper's (``grouper.errors``): one class for every input a person got wrong, from a
+rule table to a case row; this module adds the policy's and the settlement's own.
+"""
 
 from __future__ import annotations
 
+from grouper.errors import InputError
+
 __all__ = ["InputError", "PolicyError", "InvariantError", "read_toml"]
-
-
-class InputError(Exception):
-    """The input or policy is wrong (CLI exit code 1).
-
-    Parameters
-    ----------
-    message : str
-        What is wrong, in words a settlement officer understands.
-    file, row, field : optional
-        Where it is wrong. ``row`` is 1-based as a person counts data rows (header excluded).
-    """
-
-    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
-                 field: str | None = None) -> None:
-        self.file, self.row, self.field = file, row, field
-        where = []
-        if file:
-            where.append(str(file))
-        if row is not None:
-            where.append(f"row {row}")
-        if field:
-            where.append(f"field {field!r}")
-        super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
 
 
 class PolicyError(InputError):

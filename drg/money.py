@@ -19,7 +19,7 @@ from drg.errors import InputError
 
 __all__ = [
     "round_half_away", "largest_remainder", "amount_for_points", "apply_ratio", "points_to_units",
-    "units_to_decimal", "fen_to_decimal", "yuan_to_fen_exact", "pv_yuan", "pv_text", "fraction_text",
+    "units_to_decimal", "fen_to_decimal", "yuan_to_fen", "yuan_text", "pv_yuan", "pv_text", "fraction_text",
     "parse_fraction",
 ]
 
@@ -130,11 +130,27 @@ def fen_to_decimal(fen: int) -> Decimal:
     return Decimal(int(fen)).scaleb(-2)
 
 
-def yuan_to_fen_exact(value: Decimal | int | float | str) -> int:
-    """One yuan amount → fen, half away from zero on its decimal value (floats read through ``repr``)."""
+def yuan_to_fen(value: Decimal | int | float | str) -> int:
+    """Yuan → integer fen: the decimal value, times 100, rounded half away from zero (四舍五入).
+
+    The one definition of the rule. A float is read as the shortest decimal that prints it (``repr``), as a
+    person reads a number in a file: ``yuan_to_fen(12.345) == 1235`` although the binary float is 12.34499….
+    Whole columns go through :func:`drg.casefile.money.yuan_to_fen_array` (a numba kernel that defers to this
+    function near every tie).
+    """
     if isinstance(value, float):
         value = repr(value)
     return int(Decimal(value).scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def yuan_text(fen: int | None) -> str:
+    """Integer fen shown as yuan with two decimals and thousands separators (exact): ``"1,234.56"``;
+    ``"—"`` for None."""
+    if fen is None:
+        return "—"
+    sign = "-" if fen < 0 else ""
+    fen = abs(int(fen))
+    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
 
 
 def pv_yuan(pv_fen: Fraction, places: int = 4) -> Decimal:

@@ -6,7 +6,7 @@ are imported on use):
 * :func:`grouper.rules.load_rule_set`, :func:`grouper.rules.load_code_dictionary` — read published tables;
 * :func:`grouper.build.build_scheme` — compile and check a scheme file; :func:`grouper.scheme.load_scheme`;
 * :func:`grouper.reference.group_case` with :class:`grouper.reference.Case` — one case, every step;
-* :class:`grouper.batch.BatchGrouper` and :func:`grouper.pipeline.group_batches` — Arrow batches, the kernel.
+* :class:`grouper.batch.BatchGrouper` and :func:`drg.grouping.group_batches` — Arrow batches, the kernel.
 """
 
 from grouper.reference import Case, Result, group_case, normalize_code

@@ -240,7 +240,7 @@ def load_scheme(path: str | Path) -> Scheme:
     drg.errors.InputError
         When the file is missing or not a scheme file.
     """
-    from drg.errors import InputError
+    from grouper.errors import InputError
 
     path = Path(path)
     if not path.is_file():

@@ -11,14 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from drg.cases import (
-    REJECT_REASONS,
-    ColumnMapping,
-    check_cases,
-    detect_encoding,
-    read_cases,
-    yuan_to_fen,
-)
+from drg.casefile.schema import REJECT_REASONS
+from drg.casefile.mapping import ColumnMapping
+from drg.casefile.check import check_cases
+from drg.casefile.reader import detect_encoding, read_cases
+from drg.casefile.money import yuan_to_fen_array
 from drg.errors import InputError
 
 
@@ -101,7 +98,7 @@ def test_decimal_money_is_exact(tmp_path):
 
 
 def test_yuan_to_fen_rounds_half_away_from_zero_on_the_decimal():
-    assert yuan_to_fen(np.array([12.345, -12.345, 0.005, 1.0049, 52300.50, 0.1 + 0.2])).tolist() == [
+    assert yuan_to_fen_array(np.array([12.345, -12.345, 0.005, 1.0049, 52300.50, 0.1 + 0.2])).tolist() == [
         1235, -1235, 1, 100, 5230050, 30]
 
 
@@ -295,7 +292,7 @@ def test_duplicates_across_row_groups(tmp_path):
 def test_duplicate_ids_found_whatever_the_row_groups_each_thread_hashes(tmp_path, workers):
     """The pre-pass shares row groups among threads; an id repeated in one thread's row groups, or in two
     threads', is found either way (and an id seen once is not)."""
-    from drg.cases import DuplicateFinder
+    from drg.casefile.duplicates import DuplicateFinder
 
     ids = [f"C{i:05d}" for i in range(1, 30)] + ["C00001", "C00002", "C00004", "C00029", "C00029"]
     path = tmp_path / "ids.parquet"
@@ -320,15 +317,15 @@ def test_blank_codes_are_no_diagnosis(tmp_path):
 def test_blank_ids_on_arrow_buffers_follow_the_strip_rule(string_type):
     """Parquet ids are checked for blanks on their Arrow buffers (only values whose first byte may begin a
     whitespace character are stripped): the same answer as polars' strip_chars, for slices and chunks."""
-    from drg.cases import _null_or_blank
+    from drg.casefile.strings import null_or_blank
 
     values = ["C1", "", " ", "\t\n", "\u3000", "\u00a0 ", " C2", "C3 ", None, "\u3000C4", "\u00e9", "\x85", "x"]
     whole = pa.array(values * 3, string_type)
     column = pa.chunked_array([whole.slice(1, 14), whole.slice(15, 20)])
     want = (pl.Series([v for c in column.chunks for v in c.to_pylist()], dtype=pl.String)
             .str.strip_chars().str.len_bytes().fill_null(0) == 0).to_list()
-    assert _null_or_blank(column).tolist() == want
-    assert _null_or_blank(pa.chunked_array([pa.array([1, 2])])) is None
+    assert null_or_blank(column).tolist() == want
+    assert null_or_blank(pa.chunked_array([pa.array([1, 2])])) is None
 
 
 def test_blank_and_duplicate_ids_rejected_from_parquet(tmp_path):
@@ -423,8 +420,8 @@ def test_a_damaged_row_group_is_an_input_error_naming_its_rows(tmp_path, streami
     that cannot be decoded is reported with the file and its rows, and grouping leaves no output behind:
     neither a grouped file nor the rejects of the rows before it (an earlier rejects file stays as it was)."""
     from grouper.build import build_scheme
-    from grouper.pipeline import group_file
-    from drg.samples import schemes
+    from drg.grouping import group_file
+    from drg.synth.samples import schemes
 
     n = 3000
     t = pa.table({"case_id": ["C0" if i == 4 else f"C{i}" for i in range(n)], "sex": pa.array([1] * n, pa.int8()),

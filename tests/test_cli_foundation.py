@@ -72,11 +72,11 @@ def test_readme_test_command_is_what_ci_runs():
 
 
 def test_batch_runs_keep_freed_memory_unless_told_not_to(monkeypatch):
-    """The command line asks glibc to keep freed blocks for the next batch (drg.runtime); the library
+    """The command line asks glibc to keep freed blocks for the next batch (drg.cli.runtime); the library
     itself never does, and DRG_MALLOC_DEFAULTS=1 keeps glibc's own settings."""
     import subprocess
 
-    import drg.runtime as runtime
+    import drg.cli.runtime as runtime
 
     monkeypatch.setattr(runtime, "_applied", False)
     monkeypatch.setenv("DRG_MALLOC_DEFAULTS", "1")
@@ -85,7 +85,7 @@ def test_batch_runs_keep_freed_memory_unless_told_not_to(monkeypatch):
     applied = runtime.keep_freed_memory()
     assert applied in (True, False)          # False only off glibc
     assert runtime.keep_freed_memory() is applied
-    code = "import sys, drg.runtime as r, grouper.pipeline; print(r._applied, sys.getswitchinterval())"
+    code = "import sys, drg.cli.runtime as r, drg.grouping; print(r._applied, sys.getswitchinterval())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "0.005"]  # importing the library changes nothing
     code = ("import sys; from typer.testing import CliRunner; from drg.cli import app; "

@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from test_points_data import case_rows, make_cases, make_hospitals
 
-from drg.coefficients import build_tables, compute_coefficients, read_hospitals, tier_chain
+from drg.pricing.coefficients import build_tables, compute_coefficients, read_hospitals, tier_chain
 from drg.errors import InputError
 from drg.policy import Blend, load_policy
-from drg.weights import compute_weights
+from drg.pricing.weights import compute_weights
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import drg.idset
-from drg.cases import (
-    DuplicateFinder,
-    IdHashCollision,
-    StreamingDuplicateFinder,
-    read_cases,
-    with_duplicate_fallback,
-)
-from drg.idset import IdHashSet, hash_ids, id_hash_twin, id_hashes, increasing_twin, insert_marking_twin
+import drg.casefile.idset
+from drg.casefile.duplicates import DuplicateFinder, IdHashCollision, StreamingDuplicateFinder, with_duplicate_fallback
+from drg.casefile.reader import read_cases
+from drg.casefile.idset import IdHashSet, hash_ids, id_hash_twin, id_hashes, increasing_twin, insert_marking_twin
 
 ids_strategy = st.lists(st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["C1", "C2", " C1", "中文"])),
                         max_size=60)
@@ -180,7 +175,7 @@ def test_confirm_accepts_true_repeats():
 @pytest.fixture
 def weak_hash(monkeypatch):
     """Make ids hash into four values only, so that different ids share hashes."""
-    strong = drg.idset.hash_ids
+    strong = drg.casefile.idset.hash_ids
 
     def weak(ids, **kw):
         hashed = strong(ids, **kw)
@@ -188,7 +183,7 @@ def weak_hash(monkeypatch):
             return hashed
         return hashed._replace(hashes=(hashed.hashes & np.uint64(3)) | np.uint64(4))
 
-    monkeypatch.setattr(drg.idset, "hash_ids", weak)
+    monkeypatch.setattr(drg.casefile.idset, "hash_ids", weak)
 
 
 def test_confirm_refuses_a_shared_hash(weak_hash):
@@ -221,9 +216,9 @@ def test_a_shared_hash_reruns_with_the_pre_pass(tmp_path, weak_hash):
 
 
 def test_grouping_reruns_on_a_shared_hash_and_writes_the_same_files(tmp_path, weak_hash, monkeypatch):
-    from drg.samples import schemes
+    from drg.synth.samples import schemes
     from grouper.build import build_scheme
-    from grouper.pipeline import group_file
+    from drg.grouping import group_file
 
     sample = schemes()["demo"]
     scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
@@ -252,7 +247,7 @@ def test_pre_pass_twin_still_marks_by_exact_id(tmp_path):
 
 def test_a_large_set_is_mapped_zeroed_and_writable():
     """Tables of 32 MB and more are mapped anonymously (huge pages where Linux offers them)."""
-    from drg.idset import _zeroed_table
+    from drg.casefile.idset import _zeroed_table
 
     table = _zeroed_table(1 << 22)
     assert table.dtype == np.uint64 and len(table) == 1 << 22 and table.flags.writeable

@@ -12,9 +12,9 @@ from fractions import Fraction
 import pyarrow as pa
 import pytest
 
-from drg.bundle import open_bundle
+from drg.estimate.bundle import open_bundle
 from drg.errors import InputError
-from drg.estimate import CaseInput, case_from_json, estimate_case, normal_cost_range, parse_yuan, price_one
+from drg.estimate.estimate import CaseInput, case_from_json, estimate_case, normal_cost_range, parse_yuan, price_one
 from test_estimate_fixtures import PV, world  # noqa: F401 - the session fixture
 
 PY = sys.executable
@@ -37,7 +37,7 @@ def test_flags_and_json_give_the_same_estimate(world, tmp_path):
     f.write_text(json.dumps(CASE_JSON), encoding="utf-8")
     by_file = run(["estimate", "--bundle", b, "--json-case", str(f), "--json"])
     by_stdin = run(["estimate", "--bundle", b, "--json-case", "-", "--json"], input=json.dumps(CASE_JSON))
-    direct = subprocess.run([PY, "-m", "drg.cli_estimate", "--bundle", b, *FLAGS, "--json"], capture_output=True,
+    direct = subprocess.run([PY, "-m", "drg.cli.estimate", "--bundle", b, *FLAGS, "--json"], capture_output=True,
                             text=True)
     docs = [json.loads(x.stdout) for x in (by_flags, by_file, by_stdin, direct)]
     for d in docs[1:]:
@@ -86,9 +86,9 @@ def _group_month(world, n=400):
 
 @pytest.mark.parametrize("engine", ["numba", "python"])
 def test_one_case_path_agrees_with_price_cases(world, engine):
-    from drg.coefficients import read_coefficients
-    from drg.points import price_cases
-    from drg.weights import read_weights
+    from drg.pricing.coefficients import read_coefficients
+    from drg.pricing.points import price_cases
+    from drg.pricing.weights import read_weights
 
     b, t, rows = _group_month(world)
     pol = b.policy
@@ -132,14 +132,14 @@ def test_one_case_path_agrees_with_price_cases(world, engine):
 def test_price_one_matches_the_exact_twin(world):
     """The one-case path gives what the exact twin gives on the bundle's exact means, on every DRG and many
     costs (the float means of the bundle would move a high outlier by one unit: the exact ones decide)."""
-    from drg.kernels import price_one_exact
+    from drg.pricing.exact import price_one_exact
 
     b = open_bundle(world["bundle"])
     tb, pol = b.tables, b.policy
     scale = pol.points_scale
     hosp = sorted(tb.hospitals)[:3] + ["H9999"]
-    from drg.estimate import to_units
-    from drg.exact import COEF_SCALE
+    from drg.estimate.estimate import to_units
+    from drg.pricing.exact import COEF_SCALE
 
     for w, d in enumerate(tb.drgs):
         mean = tb.mean_cost_fen[w] or 1_000_000
@@ -195,7 +195,7 @@ def test_per_diem_and_ungroupable_cases_explain_themselves(world):
     if r["pricing"]["case_class"] == "per_diem":
         assert "BPd × bed-days" in r["pricing"]["rule"] and r["normal_range"] is None
     # no MDC takes a principal diagnosis outside every table: ungroupable, priced on its cost
-    from drg.estimate import format_case
+    from drg.estimate.estimate import format_case
 
     r = estimate_case(b, CaseInput(dx=["I21.900"], px=["36.0601"], sex=1, age=60, los=5, total_cost_fen=3_000_000,
                                    insurance_type="310"), allow_unknown=True)
@@ -309,7 +309,7 @@ def test_one_case_path_imports_no_heavy_library(world):
     assert r.returncode == 0, r.stderr
     assert "DRG" in r.stdout
     assert "HEAVY []" in r.stdout, r.stdout[-500:]
-    r = subprocess.run([PY, "-c", "import sys, drg.cli, drg.estimate, drg.bundle, drg.cli_estimate; "
+    r = subprocess.run([PY, "-c", "import sys, drg.cli, drg.estimate.estimate, drg.estimate.bundle, drg.cli.estimate; "
                         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
                         "('numba', 'polars', 'pyarrow', 'duckdb')))"], capture_output=True, text=True)
     assert r.stdout.strip() == "[]", r.stdout

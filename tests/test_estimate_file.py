@@ -9,8 +9,8 @@ import sys
 import polars as pl
 import pytest
 
-from drg.bundle import open_bundle
-from drg.estimate import CaseInput, estimate_case, estimate_file, parse_yuan
+from drg.estimate.bundle import open_bundle
+from drg.estimate.estimate import CaseInput, estimate_case, estimate_file, parse_yuan
 from test_estimate_fixtures import MAPPING, write_his_csv, world  # noqa: F401 - the session fixture
 
 PY = sys.executable

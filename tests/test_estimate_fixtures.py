@@ -85,10 +85,10 @@ def world(tmp_path_factory) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from drg.bundle import publish
-    from drg.coefficients import build_tables
-    from drg.samples import city_settings, schemes
-    from drg.synth import synthesize
+    from drg.estimate.bundle import publish
+    from drg.pricing.coefficients import build_tables
+    from drg.synth.samples import city_settings, schemes
+    from drg.synth.city import synthesize
     from grouper.build import build_scheme
     from grouper.rules import load_code_dictionary, load_rule_set
 
@@ -115,8 +115,8 @@ def world(tmp_path_factory) -> dict:
 if __name__ == "__main__":  # python tests/test_estimate_fixtures.py OUT.csv [N]: an example export
     import pyarrow.parquet as pq
 
-    from drg.samples import city_settings, schemes
-    from drg.synth import synthesize
+    from drg.synth.samples import city_settings, schemes
+    from drg.synth.city import synthesize
     from grouper.rules import load_code_dictionary, load_rule_set
 
     import tempfile

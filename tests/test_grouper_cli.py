@@ -161,7 +161,7 @@ def _one_case_then_a_broken_stream(scheme_path: Path):
 
 def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, demo_scheme):
     from drg.errors import InputError
-    from grouper.pipeline import group_batches
+    from drg.grouping import group_batches
 
     s, good, batches = _one_case_then_a_broken_stream(demo_scheme)
     with pytest.raises(InputError, match="broken row group"):
@@ -172,7 +172,7 @@ def test_reader_errors_reach_the_caller_through_the_prefetch_thread(tmp_path, de
 
 def test_a_failed_run_leaves_no_half_grouped_file(tmp_path, demo_scheme):
     from drg.errors import InputError
-    from grouper.pipeline import group_batches
+    from drg.grouping import group_batches
 
     s, good, batches = _one_case_then_a_broken_stream(demo_scheme)
     out = tmp_path / "o.parquet"
@@ -193,7 +193,7 @@ def test_slim_file_reads_as_plain_strings_with_its_scheme_id(tmp_path, demo_sche
     import polars as pl
 
     from grouper.batch import RESULT_COLUMNS, BatchGrouper
-    from grouper.pipeline import group_batches, scheme_id
+    from drg.grouping import group_batches, scheme_id
     from grouper.scheme import load_scheme
 
     s = load_scheme(demo_scheme)

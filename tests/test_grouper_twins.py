@@ -207,7 +207,7 @@ def test_negative_counts_read_as_missing_in_both_twins():
     from grouper.reference import Case, group_case
     import pyarrow as pa
 
-    from drg.samples import schemes
+    from drg.synth.samples import schemes
 
     sample = schemes()["demo"]
     scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)

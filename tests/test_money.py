@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from drg.errors import InputError
 from drg.money import (amount_for_points, apply_ratio, largest_remainder, points_to_units, pv_text, pv_yuan,
-                       round_half_away, units_to_decimal, yuan_to_fen_exact)
+                       round_half_away, units_to_decimal, yuan_to_fen)
 
 
 def test_round_half_away():
@@ -68,5 +68,5 @@ def test_display_helpers():
     pv = Fraction(115_000_000 * 10_000, 10_005_000)
     assert pv_yuan(pv) == Decimal("1149.4253") and pv_text(pv) == "1,149.4253"
     assert units_to_decimal(4_005_000, 10_000) == Decimal("400.5000")
-    assert yuan_to_fen_exact(12.345) == 1235 and yuan_to_fen_exact("0.005") == 1
+    assert yuan_to_fen(12.345) == 1235 and yuan_to_fen("0.005") == 1
     assert amount_for_points(10_000, Fraction(1, 2), 10_000) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drg.background import WriteBehind, prefetch
+from drg.casefile.background import WriteBehind, prefetch
 
 
 def test_write_behind_writes_everything_in_order():
@@ -46,8 +46,8 @@ def test_slim_grouping_reads_codes_as_dictionaries_and_agrees_with_full(tmp_path
     import pyarrow.parquet as pq
 
     from grouper.build import build_scheme
-    from grouper.pipeline import group_file
-    from drg.samples import schemes
+    from drg.grouping import group_file
+    from drg.synth.samples import schemes
 
     sample = schemes()["demo"]
     scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
@@ -80,10 +80,10 @@ def test_grouping_pipeline_gives_back_the_callers_kernel_threads(tmp_path):
     import numba
     import pyarrow as pa
 
-    from drg.runtime import available_cores
-    from drg.samples import schemes
+    from drg.casefile.background import available_cores
+    from drg.synth.samples import schemes
     from grouper.build import build_scheme
-    from grouper.pipeline import group_batches, kernel_threads
+    from drg.grouping import group_batches, kernel_threads
 
     sample = schemes()["demo"]
     scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)

@@ -13,9 +13,11 @@ import pytest
 from test_points_data import case_rows, hand_tables, make_cases, make_hospitals, price_both
 
 from drg.errors import InputError
-from drg.cases import yuan_to_fen
-from drg.kernels import round_half_away, scale_units, scale_units_twin, to_units
-from drg.points import PRICED_COLUMNS, hospital_point_totals, price_cases, price_file
+from drg.casefile.money import yuan_to_fen_array, yuan_to_fen_array_twin
+from drg.money import round_half_away
+from drg.pricing.exact import scale_units_twin, to_units
+from drg.pricing.kernels import scale_units
+from drg.pricing.points import PRICED_COLUMNS, hospital_point_totals, price_cases, price_file
 from drg.policy import load_policy
 
 
@@ -52,17 +54,19 @@ def test_half_even_would_differ():
 
 def test_yuan_to_fen_ties():
     x = np.array([0.005, 0.015, 1.005, 2.675, -0.005, 12345.675, 0.0, 99.99])
-    assert yuan_to_fen(x).tolist() == [1, 2, 101, 268, -1, 1234568, 0, 9999]
+    assert yuan_to_fen_array(x).tolist() == [1, 2, 101, 268, -1, 1234568, 0, 9999]
+    assert yuan_to_fen_array_twin(x).tolist() == [1, 2, 101, 268, -1, 1234568, 0, 9999]
 
 
 def test_fast_yuan_to_fen_agrees_with_its_twin():
-    from drg.kernels import yuan_to_fen_fast
+    from drg.casefile.money import FAST_ROWS
 
     rng = np.random.default_rng(3)
     cents = rng.integers(-10**9, 10**9, 200_000)
     x = np.concatenate([cents / 100, (cents * 10 + 5) / 1000, rng.uniform(-1e6, 1e6, 50_000),
                         [0.005, 0.015, 1.005, 2.675, -0.005, 12345.675, 0.0, 99.99, np.nan, np.inf]])
-    assert np.array_equal(yuan_to_fen_fast(x), yuan_to_fen(x))
+    assert len(x) >= 10 * FAST_ROWS     # the kernel's road
+    assert np.array_equal(yuan_to_fen_array(x), yuan_to_fen_array_twin(x))
 
 
 def test_decimal_money_columns(pol):
@@ -185,15 +189,15 @@ def test_missing_column_names_file_and_field(pol):
 
 
 def test_random_cases_kernel_equals_twin(pol, tmp_path):
-    from drg.coefficients import build_tables
+    from drg.pricing.coefficients import build_tables
 
     hist = make_cases(3000, years=(2022, 2023), seed=11)
     pq.write_table(hist, tmp_path / "h.parquet")
     pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
     demo = load_policy("demo")
     build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", demo, tmp_path / "t", year=2024)
-    from drg.coefficients import read_coefficients
-    from drg.weights import read_weights
+    from drg.pricing.coefficients import read_coefficients
+    from drg.pricing.weights import read_weights
 
     w = read_weights(tmp_path / "t" / "weights.parquet")
     c = read_coefficients(tmp_path / "t" / "coefficients.parquet")
@@ -205,7 +209,7 @@ def test_random_cases_kernel_equals_twin(pol, tmp_path):
 
 
 def test_price_file_writes_outputs_and_row_groups_do_not_matter(pol, tmp_path):
-    from drg.coefficients import build_tables
+    from drg.pricing.coefficients import build_tables
 
     pq.write_table(make_cases(2000, seed=5), tmp_path / "h.parquet")
     pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
@@ -226,8 +230,8 @@ def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path):
     for a CSV input (priced in one table)."""
     import pyarrow.compute as pc
 
-    from drg.coefficients import build_tables, read_coefficients
-    from drg.weights import read_grouped, read_weights
+    from drg.pricing.coefficients import build_tables, read_coefficients
+    from drg.pricing.weights import read_grouped, read_weights
 
     pq.write_table(make_cases(2000, seed=5), tmp_path / "h.parquet")
     pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
@@ -254,22 +258,22 @@ def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path):
 
 
 def test_price_file_error_mid_stream_leaves_no_half_priced_file(pol, tmp_path, monkeypatch):
-    import drg.points
-    from drg.coefficients import build_tables
+    import drg.pricing.points
+    from drg.pricing.coefficients import build_tables
 
     pq.write_table(make_cases(1500, seed=5), tmp_path / "h.parquet")
     pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
     build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", pol, tmp_path / "t", year=2024)
     pq.write_table(make_cases(600, years=(2024,), seed=8), tmp_path / "c.parquet", row_group_size=100)
     (tmp_path / "p.parquet").write_bytes(b"an earlier run")
-    columns = drg.points._PricedArrays.columns
+    columns = drg.pricing.points._PricedArrays.columns
 
     def failing(self, lo=0, hi=None):
         if lo >= 300:
             raise OSError("disk full")
         return columns(self, lo, hi)
 
-    monkeypatch.setattr(drg.points._PricedArrays, "columns", failing)
+    monkeypatch.setattr(drg.pricing.points._PricedArrays, "columns", failing)
     with pytest.raises(OSError, match="disk full"):
         price_file(tmp_path / "c.parquet", tmp_path / "t", pol, tmp_path / "p.parquet", year=2024)
     assert (tmp_path / "p.parquet").read_bytes() == b"an earlier run"
@@ -295,22 +299,22 @@ def test_cli_weights_and_points(tmp_path):
 
 
 def test_payment_public_api_is_pinned():
-    import drg.coefficients
-    import drg.kernels
-    import drg.points
+    import drg.pricing.coefficients
+    import drg.pricing.kernels
+    import drg.pricing.points
     import drg.policy
-    import drg.weights
+    import drg.pricing.weights
 
-    assert set(drg.points.__all__) == {"price_cases", "price_file", "hospital_point_totals", "read_reviews",
+    assert set(drg.pricing.points.__all__) == {"price_cases", "price_file", "hospital_point_totals", "read_reviews",
                                        "read_violations", "PRICED_COLUMNS"}
-    assert set(drg.coefficients.__all__) == {"compute_coefficients", "tier_chain", "read_hospitals", "build_tables",
+    assert set(drg.pricing.coefficients.__all__) == {"compute_coefficients", "tier_chain", "read_hospitals", "build_tables",
                                              "read_coefficients"}
     assert {"Weights", "compute_weights", "read_weights", "write_weights", "read_grouped",
-            "money_to_fen"} <= set(drg.weights.__all__)
+            "money_to_fen"} <= set(drg.pricing.weights.__all__)
     assert {"Policy", "load_policy", "list_policies", "policy_rows", "policy_to_dict"} <= set(drg.policy.__all__)
     for name in ("price_kernel", "price_one_exact", "pair_kernel", "pair_twin", "scale_units", "scale_units_twin",
                  "round_half_away", "to_units", "CLASS_NAMES"):
-        assert hasattr(drg.kernels, name)
+        assert hasattr(drg.pricing.kernels, name)
     assert PRICED_COLUMNS == ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source",
                               "mean_cost", "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason",
                               "deduction_points", "violation", "price_note")
@@ -325,7 +329,7 @@ def test_csv_grouped_cases_read_through_case_reader(pol, tmp_path):
                                        pl.lit(40).alias("age"), pl.lit("330701").alias("county"),
                                        pl.col("total_cost").alias("fund_paid"))
     df.write_csv(tmp_path / "g.csv")
-    from drg.weights import read_grouped
+    from drg.pricing.weights import read_grouped
 
     g = read_grouped(tmp_path / "g.csv")
     assert g.column("drg").to_pylist() == ["FR23", "0000"]

@@ -111,7 +111,7 @@ def hand_tables(drgs, *, a_yuan=10000.0, hospitals=(("H01", "A"),), coef=None, p
     """
     from fractions import Fraction
 
-    from drg.weights import Weights
+    from drg.pricing.weights import Weights
 
     rows = []
     for d in drgs:
@@ -176,7 +176,7 @@ def case_rows(rows, money_type=pa.float64()):
 
 def price_both(cases, weights, coefs, policy, **kw):
     """Price through the numba kernel and the exact twin; assert they agree; return the kernel's table."""
-    from drg.points import price_cases
+    from drg.pricing.points import price_cases
 
     a = price_cases(cases, weights, coefs, policy, engine="numba", **kw)
     b = price_cases(cases, weights, coefs, policy, engine="python", **kw)

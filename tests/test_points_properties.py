@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_points_data import case_rows, hand_tables, price_both
 
-from drg.kernels import round_half_away
-from drg.points import price_cases
+from drg.money import round_half_away
+from drg.pricing.points import price_cases
 from drg.policy import load_policy
 
 DRGS = [{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0},

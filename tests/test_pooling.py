@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from drg.errors import InputError
-from drg.pooling import county_accounts, pool_budget, read_budget, read_county_income
-from drg.settle import check_invariants, settle_year
+from drg.settlement.pools import county_accounts, pool_budget, read_budget, read_county_income
+from drg.settlement.settle import check_invariants, settle_year
 
 from test_settle_fixtures import case, write_budget, write_income, write_policy, write_priced
 
@@ -112,10 +112,10 @@ def test_counties_table_matches_fund_payments_on_synthetic_city(tmp_path):
 
 
 def test_one_hospitals_reader_for_gbk_csv_and_tier_errors_name_the_row(tmp_path):
-    from drg.coefficients import read_hospitals as hospital_tiers
+    from drg.pricing.coefficients import read_hospitals as hospital_tiers
     from drg.errors import InputError
     from drg.policy import load_policy
-    from drg.pooling import read_hospitals
+    from drg.settlement.pools import read_hospitals
 
     path = tmp_path / "hospitals.csv"
     path.write_bytes("hospital_id,name,tier,county\nH0001,东湖区第一人民医院,A,东湖区\nH0002,南江县中医医院,C,南江县\n"

@@ -12,37 +12,37 @@ import pkgutil
 import pytest
 
 PUBLIC = {
-    "drg.background": ['WriteBehind', 'prefetch'],
-    "drg.bundle": [
+    "drg.casefile.background": ['WriteBehind', 'prefetch'],
+    "drg.estimate.bundle": [
         'BUNDLE_FILES', 'Bundle', 'EstimateTables', 'FORMAT_VERSION', 'PointValue', 'open_bundle',
         'parse_point_values', 'policy_toml', 'publish',
     ],
-    "drg.cases": [
+    "drg.casefile.reader": [
         'CASE_SCHEMA', 'CaseBatch', 'CheckSummary', 'ColumnMapping', 'DuplicateFinder',
         'ESTIMATE_REQUIRED', 'IdHashCollision', 'MONEY_COLUMNS', 'REJECT_REASONS', 'RejectWriter',
         'SETTLEMENT_REQUIRED', 'StreamingDuplicateFinder', 'check_cases', 'detect_encoding',
         'fen_to_yuan_str', 'money_to_fen', 'plain_code_lists', 'read_cases', 'with_duplicate_fallback',
         'write_rejects', 'yuan_to_fen',
     ],
-    "drg.coefficients": [
+    "drg.pricing.coefficients": [
         'build_tables', 'compute_coefficients', 'read_coefficients', 'read_hospitals', 'tier_chain',
     ],
-    "drg.demo": [
+    "drg.synth.demo": [
         'DEMO_YEARS', 'HISTORY_YEARS', 'SETTLEMENT_YEAR', 'group_year', 'print_summary', 'run_demo',
     ],
     "drg.errors": [
         'InputError', 'InvariantError', 'PolicyError', 'read_toml',
     ],
-    "drg.estimate": [
+    "drg.estimate.estimate": [
         'CaseInput', 'case_from_json', 'check_codes', 'estimate_case', 'estimate_file', 'fen_text',
         'format_case', 'normal_cost_range', 'parse_yuan', 'price_one', 'round_half_away',
         'suggest_codes', 'to_units',
     ],
-    "drg.exact": [
+    "drg.pricing.exact": [
         'CLASS_NAMES', 'COEF_SCALE', 'HIGH', 'LOW', 'NORMAL', 'PER_DIEM', 'REVIEW', 'UNGROUPABLE', 'UNSTABLE',
         'pair_twin', 'price_one_exact', 'round_half_away', 'scale_units_twin', 'to_units',
     ],
-    "drg.ledger": [
+    "drg.settlement.ledger": [
         'LEDGER_TABLES', 'Ledger', 'PAUSE_ENV',
     ],
     "drg.money": [
@@ -50,8 +50,8 @@ PUBLIC = {
         'parse_fraction', 'points_to_units', 'pv_text', 'pv_yuan', 'round_half_away',
         'units_to_decimal', 'yuan_to_fen_exact',
     ],
-    "drg.partial": ['discard_partial', 'partial_path'],
-    "drg.points": [
+    "drg.casefile.partial": ['discard_partial', 'partial_path'],
+    "drg.pricing.points": [
         'PRICED_COLUMNS', 'hospital_point_totals', 'price_cases', 'price_file', 'read_reviews',
         'read_violations',
     ],
@@ -62,29 +62,29 @@ PUBLIC = {
         'list_policies', 'load_policy', 'policies_dir', 'policy_rows', 'policy_to_dict',
         'read_policy_values', 'resolve_policy_path',
     ],
-    "drg.pooling": [
+    "drg.settlement.pools": [
         'ALL_POOLS', 'CountyAccount', 'county_accounts', 'pool_budget', 'pool_of', 'read_budget',
         'read_county_income', 'read_hospitals', 'read_table',
     ],
-    "drg.progress": [
+    "drg.cli.progress": [
         'row_progress',
     ],
-    "drg.report": [
+    "drg.reports.statements": [
         'hospital_statement_frames', 'write_city_summary', 'write_statements',
     ],
-    "drg.samples": [
+    "drg.synth.samples": [
         'SchemeSample', 'cities', 'city_settings', 'data_dir', 'resolve_rules', 'schemes',
     ],
-    "drg.settle": [
+    "drg.settlement.settle": [
         'COUNTY_COLUMNS', 'CaseAggregates', 'HOSPITAL_COLUMNS', 'HospitalInput', 'InputFile',
         'PoolResult', 'SettlementResult', 'SettlementWarning', 'annual_pool', 'check_invariants',
         'hospital_total', 'monthly_pool', 'parse_period', 'provisional_point_value', 'read_priced',
         'settle_month', 'settle_months', 'settle_year',
     ],
-    "drg.synth": [
+    "drg.synth.city": [
         'CitySettings', 'SynthResult', 'TIERS', 'TIER_COST_LEVEL', 'synthesize',
     ],
-    "drg.weights": [
+    "drg.pricing.weights": [
         'UNGROUPABLE_DRG', 'Weights', 'case_years', 'compute_weights', 'encode_strings', 'money_to_fen',
         'per_diem_mask', 'read_grouped', 'read_weights', 'trim_mask', 'write_weights',
     ],

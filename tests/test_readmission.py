@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 from test_points_data import case_rows, hand_tables, price_both
 
-from drg.kernels import pair_kernel, pair_twin
+from drg.pricing.exact import pair_twin
+from drg.pricing.kernels import pair_kernel
 from drg.policy import load_policy
 
 D0 = dt.date(2024, 3, 1)
@@ -153,7 +154,7 @@ def test_pair_kernel_matches_twin():
 def test_hash_collision_takes_the_exact_road(tables, pol, monkeypatch):
     import numpy as np
 
-    import drg.points as points
+    import drg.pricing.points as points
 
     rows = [stay("a", D0, patient_id="P1"), stay("b", D0 + dt.timedelta(days=7), patient_id="P2"),
             stay("c", D0 + dt.timedelta(days=9), patient_id="P1")]

@@ -13,8 +13,7 @@ import pytest
 from drg.errors import InputError, InvariantError
 from drg.money import pv_yuan
 from drg.policy import load_policy
-from drg.settle import (HospitalInput, annual_pool, check_invariants, monthly_pool, provisional_point_value,
-                        settle_month, settle_year)
+from drg.settlement.settle import HospitalInput, annual_pool, check_invariants, monthly_pool, provisional_point_value, settle_month, settle_year
 
 from test_settle_fixtures import case, write_budget, write_hospitals, write_income, write_policy, write_priced
 
@@ -219,7 +218,7 @@ def test_points_with_too_many_decimals_are_refused(tmp_path):
 
 
 def test_broken_invariant_refuses_the_run(tmp_path, monkeypatch):
-    import drg.settle as settle
+    import drg.settlement.settle as settle
 
     priced = write_priced(tmp_path / "p.parquet", [case("a", "A", 100.0), case("b", "B", 50.0)])
     budget = write_budget(tmp_path / "b.parquet", [(2025, "310", 1000.0)])
@@ -236,6 +235,6 @@ def test_broken_invariant_refuses_the_run(tmp_path, monkeypatch):
         settle_year(priced, None, budget, None, write_policy(tmp_path / "pol.toml"), 2025, prepaid="none",
                     out=out, ledger=tmp_path / "l.duckdb")
     assert not (out / "hospitals.parquet").exists()
-    from drg.ledger import Ledger
+    from drg.settlement.ledger import Ledger
 
     assert Ledger(tmp_path / "l.duckdb").runs().height == 0

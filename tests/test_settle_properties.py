@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drg.policy import BudgetPolicy, ReservePolicy, load_policy
-from drg.pooling import county_accounts
-from drg.settle import HospitalInput, annual_pool, check_invariants, monthly_pool, settle_year
+from drg.settlement.pools import county_accounts
+from drg.settlement.settle import HospitalInput, annual_pool, check_invariants, monthly_pool, settle_year
 
 from test_settle_fixtures import case, write_budget, write_income, write_policy, write_priced
 

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 from test_points_data import case_rows, hand_tables, make_hospitals, price_both
 
-from drg.coefficients import compute_coefficients, tier_chain
+from drg.pricing.coefficients import compute_coefficients, tier_chain
 from drg.policy import load_policy
-from drg.weights import compute_weights
+from drg.pricing.weights import compute_weights
 
 
 @pytest.fixture(scope="module")

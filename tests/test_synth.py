@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from drg.cases import check_cases
-from drg.samples import city_settings, schemes
-from drg.synth import CitySettings, synthesize
+from drg.casefile.check import check_cases
+from drg.synth.samples import city_settings, schemes
+from drg.synth.city import CitySettings, synthesize
 from drg.errors import InputError
 
 
@@ -69,7 +69,7 @@ def cases(city):
     """The accepted cases of the city (the planted bad rows are the reject path's business)."""
     import pyarrow as pa
 
-    from drg.cases import read_cases
+    from drg.casefile.reader import read_cases
 
     parts = [pa.Table.from_batches([b.accepted]) for p in city.case_files.values() for b in read_cases(p)]
     return pl.from_arrow(pa.concat_tables(parts)).drop(

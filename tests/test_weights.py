@@ -14,7 +14,7 @@ from test_points_data import case_rows
 
 from drg.errors import InputError
 from drg.policy import load_policy
-from drg.weights import compute_weights, read_weights, trim_mask, write_weights
+from drg.pricing.weights import compute_weights, read_weights, trim_mask, write_weights
 
 
 @pytest.fixture(scope="module")

@@ -334,7 +334,7 @@ def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = N
     RuleSet
         The tables as plain data; ``notes`` lists every problem found, with counts.
     """
-    from drg.errors import InputError
+    from grouper.errors import InputError
 
     rules_dir = Path(rules_dir)
     cc_dir = Path(cc_tables_dir) if cc_tables_dir else rules_dir

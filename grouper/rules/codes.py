@@ -41,7 +41,7 @@ def load_code_dictionary(codes_dir: str | Path) -> CodeDictionary:
         ``dx`` and ``px`` code → name, ``or_px`` the operating-room procedures, ``source_files`` the sha256
         of each file read.
     """
-    from drg.errors import InputError
+    from grouper.errors import InputError
 
     codes_dir = Path(codes_dir)
     files = {"ZD_INFO.dat": None, "SS_INFO.dat": None, "SS_VALID.dat": None}

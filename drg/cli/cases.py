@@ -1,0 +1,131 @@
+"""CLI of the foundation: ``drg check``, ``drg synth``, ``drg demo``. Thin: parse, call, print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _parse_years(text: str) -> list[int]:
+    from drg.errors import InputError
+
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    if not out:
+        raise InputError(f"no years in {text!r}", field="years")
+    return out
+
+
+def _print_check(summary, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"check {summary.source}")
+    t.add_column("outcome")
+    t.add_column("rows", justify="right")
+    t.add_row("read", f"{summary.read:,}")
+    t.add_row("accepted", f"{summary.accepted:,}")
+    t.add_row("rejected", f"{summary.rejected:,}")
+    for reason, n in summary.by_reason.items():
+        t.add_row(f"  {reason}", f"{n:,}")
+    Console().print(t)
+
+
+def register(app, **_: object) -> None:
+    """Attach the foundation commands to the ``drg`` app (called by ``drg.cli``)."""
+
+    @app.command("check")
+    def check(
+        cases: Path = typer.Argument(..., help="case file: .parquet, .csv (UTF-8 or GBK) or .xlsx"),
+        rejects: Optional[Path] = typer.Option(None, "--rejects", help="write rejected rows here (.parquet or .csv)"),
+        columns: Optional[Path] = typer.Option(None, "--columns", help="TOML mapping of the file's own headers"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+        quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    ) -> None:
+        """Validate a case file against the contract; count accepted and rejected rows by reason.
+
+        Patient ids never appear in the output. Exit code 0 even when rows are rejected: the rejects file
+        is the answer. Exit code 1 when the file itself cannot be read or lacks a required column.
+        """
+        from drg.casefile.check import check_cases
+        from drg.cli.progress import row_progress
+
+        total = _row_count(cases)
+        with row_progress("checking", total, enabled=not (quiet or as_json)) as update:
+            summary = check_cases(cases, rejects=rejects, mapping=columns, progress=update)
+        _print_check(summary, as_json)
+
+    @app.command("synth")
+    def synth(
+        out: Path = typer.Option(..., "--out", help="output directory"),
+        cases: int = typer.Option(100_000, "--cases", help="number of cases over all years"),
+        years: str = typer.Option("2023-2025", "--years", help="years, e.g. 2023-2025 or 2024,2025"),
+        months: str = typer.Option("1-12", "--months", help="months of each year with cases, e.g. 1-12 or 1,2,3"),
+        seed: int = typer.Option(20250101, "--seed", help="random seed (same seed, same files)"),
+        scheme: str = typer.Option("demo", "--scheme", help="shipped scheme name or a rule-table directory"),
+        codes: Optional[Path] = typer.Option(None, "--codes", help="code dictionary directory of --scheme"),
+        city: str = typer.Option("demo", "--city", help="synthetic-city settings: shipped name or TOML path"),
+        chunk_rows: int = typer.Option(1 << 20, "--chunk-rows", help="rows per Parquet row group"),
+        quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    ) -> None:
+        """Write a synthetic city: cases by year (with their drawn groups), hospitals, budget, county income."""
+        from grouper.rules import load_code_dictionary, load_rule_set
+
+        from drg.cli.progress import row_progress
+        from drg.synth.samples import city_settings, resolve_rules
+        from drg.synth.city import synthesize
+
+        rules_dir, codes_dir = resolve_rules(scheme, codes)
+        rules = load_rule_set(rules_dir)
+        dictionary = load_code_dictionary(codes_dir)
+        with row_progress("synthesizing", cases, enabled=not quiet) as update:
+            result = synthesize(rules, dictionary, out, cases=cases, years=_parse_years(years),
+                                months=_parse_years(months), seed=seed, settings=city_settings(city),
+                                chunk_rows=chunk_rows, progress=update)
+        from rich.console import Console
+
+        con = Console()
+        for year, path in result.case_files.items():
+            con.print(f"{path}  {result.cases_by_year[year]:,} cases")
+        for p in (result.hospitals, result.budget, result.county_income, result.manifest):
+            con.print(str(p))
+
+    @app.command("demo")
+    def demo(
+        out: Path = typer.Option(Path("demo-out"), "--out", help="working directory of the demo run"),
+        cases: int = typer.Option(100_000, "--cases", help="cases over the three synthetic years"),
+        seed: int = typer.Option(20250101, "--seed"),
+        quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
+        as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    ) -> None:
+        """Run the whole job on the embedded demo data and print the city summary."""
+        from drg.synth.demo import print_summary, run_demo
+
+        summary = run_demo(out, cases=cases, seed=seed, verbose=not quiet and not as_json)
+        if as_json:
+            typer.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+        else:
+            print_summary(summary)
+
+
+def _row_count(path: Path) -> int | None:
+    if path.suffix.lower() in (".parquet", ".pq") and path.exists():
+        try:
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).metadata.num_rows
+        except Exception:  # unreadable files are reported by check itself
+            return None
+    return None

@@ -1,0 +1,58 @@
+"""Process settings for the batch commands (applied by the ``drg`` command line, never by the library).
+
+:func:`keep_freed_memory`: streaming a file allocates and frees the same few large buffers for every batch.
+glibc hands blocks above its mmap threshold back to the operating system as soon as they are freed, and
+trims the top of its heaps, so the next batch faults fresh pages in and the kernel zeroes each of them:
+about 0.4 s of system time in a 10-million-case ``drg group --slim`` on the reference machine (2 cores).
+Keeping freed blocks for reuse costs nothing beyond the peak the run reaches anyway. Set
+``DRG_MALLOC_DEFAULTS=1`` to keep glibc's own settings.
+
+:func:`short_gil_turns`: a streaming command runs three threads (read, group, write) that spend most of
+their time in native code (Arrow, polars, numba) and hand the interpreter lock back and forth between calls.
+A thread whose native call has finished waits for the lock until the thread holding it reaches a switch
+point, by default every 5 ms, which happens dozens of times a batch; 1 ms turns cut that waiting (measured:
+the median of ``drg group --slim`` over 2 million cases 0.83 -> 0.74 s).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+_applied = False
+
+
+def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20) -> bool:
+    """Ask glibc's malloc to serve blocks up to ``mmap_threshold`` bytes from its heaps and to keep up to
+    ``trim_threshold`` free bytes at their top. Returns whether the settings took effect (False off glibc,
+    or with ``DRG_MALLOC_DEFAULTS`` set)."""
+    global _applied
+    if _applied:
+        return True
+    if os.environ.get("DRG_MALLOC_DEFAULTS"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    _applied = mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 and mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1
+    return _applied
+
+
+def short_gil_turns(seconds: float = 0.001) -> None:
+    """Let a thread waiting for the interpreter lock have it after ``seconds`` at most (default 1 ms)."""
+    import sys
+
+    if sys.getswitchinterval() > seconds:
+        sys.setswitchinterval(seconds)
+
+
+def batch_process() -> None:
+    """Both settings, as the command line applies them before any command."""
+    keep_freed_memory()
+    short_gil_turns()

@@ -1,0 +1,220 @@
+"""Coefficients (差异系数, SPEC §3): hospital and tier coefficients, the chained 90 %/110 % tier fallback,
+the blend by policy year, fallbacks to 1.0, clipping and rounding; and :func:`build_tables`, the library
+call behind ``drg weights`` that writes ``weights.parquet`` and ``coefficients.parquet``.
+
+All coefficient arithmetic is rational (exact) and rounded once, half away from zero, to the points
+decimals of the policy.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from drg.errors import InputError
+from drg.money import round_half_away
+from drg.pricing.exact import COEF_SCALE
+from drg.policy import Policy, load_policy
+from drg.pricing.weights import Weights, compute_weights, read_grouped, write_weights
+
+__all__ = ["compute_coefficients", "tier_chain", "read_hospitals", "build_tables", "read_coefficients"]
+
+COEF_SCHEMA = pa.schema([
+    ("hospital_id", pa.string()), ("tier", pa.string()), ("drg", pa.string()),
+    ("n_hospital", pa.int64()), ("hospital_coef", pa.float64()), ("n_tier", pa.int64()),
+    ("tier_coef", pa.float64()), ("tier_coef_source", pa.string()), ("coef", pa.float64()),
+    ("coef_source", pa.string()),
+])
+
+
+def tier_chain(observed: dict[str, Fraction], tiers: tuple[str, ...], down: Decimal | Fraction,
+               up: Decimal | Fraction) -> dict[str, tuple[Fraction, str]]:
+    """Complete the tier coefficients of one DRG (SPEC §3.2, §3.6).
+
+    Going down the tiers (``tiers`` highest first), a tier without a value takes ``down`` (90 %) × the
+    next-higher tier's value, observed or itself derived; tiers above every observed tier take ``up``
+    (110 %) × the next-lower value, chained upward. Returns tier → (value, ``observed`` |
+    ``from_higher`` | ``from_lower``); empty when no tier is observed.
+    """
+    out: dict[str, tuple[Fraction, str]] = {}
+    first = next((i for i, t in enumerate(tiers) if t in observed), None)
+    if first is None:
+        return out
+    down, up = Fraction(down), Fraction(up)
+    for i in range(first, len(tiers)):
+        t = tiers[i]
+        if t in observed:
+            out[t] = (observed[t], "observed")
+        else:
+            out[t] = (out[tiers[i - 1]][0] * down, "from_higher")
+    for i in range(first - 1, -1, -1):
+        out[tiers[i]] = (out[tiers[i + 1]][0] * up, "from_lower")
+    return out
+
+
+def read_hospitals(path: str | Path, policy: Policy) -> pa.Table:
+    """The hospitals table's ``hospital_id, tier`` (read by :func:`drg.settlement.pools.read_hospitals`), every tier
+    checked against the policy's ``coef.tiers``."""
+    from drg.settlement.pools import read_hospitals as read_rows
+
+    rows = read_rows(path, required=("hospital_id", "tier"))
+    for hid, info in rows.items():
+        if info["tier"] not in policy.coef.tiers:
+            raise InputError(f"tier {info['tier']!r} is not one of the policy's coef.tiers "
+                             f"{', '.join(policy.coef.tiers)}", file=str(path), row=info["row"], field="tier")
+    return pa.table({"hospital_id": pa.array(list(rows), pa.string()),
+                     "tier": pa.array([info["tier"] for info in rows.values()], pa.string())})
+
+
+def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:
+    """Exact year-weighted means and case counts per key tuple (formed like ``mean_d``) from a polars frame
+    with ``keys``, ``year`` and ``cost_fen``."""
+    import polars as pl
+
+    agg = df.group_by([*keys, "year"]).agg(pl.col("cost_fen").sum().alias("s"), pl.len().alias("n"))
+    per: dict[tuple, dict[int, Fraction]] = {}
+    counts: dict[tuple, int] = {}
+    idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
+    for row in agg.iter_rows():
+        k, y, s, n = tuple(row[:len(keys)]), int(row[len(keys)]), int(row[-2]), int(row[-1])
+        per.setdefault(k, {})[y] = idx[y] * s / n
+        counts[k] = counts.get(k, 0) + n
+    wy = {y: Fraction(policy.weights.year_weight(y, newest)) for y in years}
+    means = {k: sum(wy[y] * m for y, m in v.items()) / sum(wy[y] for y in v) for k, v in per.items()
+             if sum(wy[y] for y in v) > 0}
+    return means, counts
+
+
+def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, policy: Policy, *,
+                         settlement_year: int | None = None) -> pa.Table:
+    """One row per hospital of ``hospitals`` and DRG with base points (SPEC §3).
+
+    Columns: ``hospital_id, tier, drg, n_hospital, hospital_coef, n_tier, tier_coef, tier_coef_source,
+    coef, coef_source`` where ``coef_source`` is ``hospital`` (the hospital's own coefficient entered),
+    ``tier`` (no hospital coefficient; the tier's, observed or chained) or ``1.0`` (neither).
+    """
+    cp = policy.coef
+    year = settlement_year if settlement_year is not None else policy.year
+    blend = cp.blend_for(year)
+    wh, wt, w1 = Fraction(blend.hospital), Fraction(blend.tier), Fraction(blend.one)
+    t = weights.table
+    drgs = [d for d, bp in zip(t.column("drg").to_pylist(), t.column("base_points").to_pylist()) if bp is not None]
+    if weights.mean_exact is not None:
+        mean_d = {d: weights.mean_exact[d] for d in drgs}
+    else:
+        mf = dict(zip(t.column("drg").to_pylist(), t.column("mean_cost_fen").to_pylist()))
+        mean_d = {d: Fraction(mf[d]) for d in drgs}
+    hosp_ids = hospitals.column("hospital_id").to_pylist()
+    tier_of = dict(zip(hosp_ids, hospitals.column("tier").to_pylist()))
+    import polars as pl
+
+    tr = pl.from_arrow(trimmed.select(["hospital_id", "drg", "year", "cost_fen"]))
+    newest = weights.settlement_year - 1 if weights.settlement_year is not None else max(weights.years)
+    hmeans, hcounts = _group_means(tr, ["hospital_id", "drg"], policy, weights.years, newest)
+    tiers = pl.DataFrame({"hospital_id": hosp_ids, "tier": [tier_of[h] for h in hosp_ids]},
+                         schema={"hospital_id": pl.String, "tier": pl.String})
+    tmeans, tcounts = _group_means(tr.join(tiers, on="hospital_id", how="inner"), ["tier", "drg"], policy,
+                                   weights.years, newest)
+    lo = None if cp.min is None else Fraction(cp.min)
+    hi = None if cp.max is None else Fraction(cp.max)
+
+    rows = {k: [] for k in COEF_SCHEMA.names}
+    for drg in drgs:
+        md = mean_d[drg]
+        observed = {tier: tmeans[(tier, drg)] / md for tier in cp.tiers
+                    if tcounts.get((tier, drg), 0) >= cp.tier_n_min}
+        chain = tier_chain(observed, cp.tiers, cp.down_factor, cp.up_factor)
+        for hid in hosp_ids:
+            tier = tier_of[hid]
+            n_h = hcounts.get((hid, drg), 0)
+            hc = hmeans[(hid, drg)] / md if n_h >= cp.n_min else None
+            tc, tsrc = chain.get(tier, (None, None))
+            tc_used = tc if tc is not None else Fraction(1)
+            hc_used = hc if hc is not None else tc_used
+            v = wh * hc_used + wt * tc_used + w1
+            if lo is not None and v < lo:
+                v = lo
+            if hi is not None and v > hi:
+                v = hi
+            rows["hospital_id"].append(hid)
+            rows["tier"].append(tier)
+            rows["drg"].append(drg)
+            rows["n_hospital"].append(n_h)
+            rows["hospital_coef"].append(None if hc is None else float(hc))
+            rows["n_tier"].append(tcounts.get((tier, drg), 0))
+            rows["tier_coef"].append(None if tc is None else float(tc))
+            rows["tier_coef_source"].append(tsrc)
+            rows["coef"].append(round_half_away(v * COEF_SCALE) / COEF_SCALE)  # 4 decimals (§3.5)
+            rows["coef_source"].append("hospital" if hc is not None else ("tier" if tc is not None else "1.0"))
+    return pa.table(rows, schema=COEF_SCHEMA)
+
+
+def read_coefficients(path: str | Path) -> pa.Table:
+    """Read ``coefficients.parquet``."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("coefficients table not found (run `drg weights`)", file=str(path))
+    return pq.read_table(path)
+
+
+def build_tables(history: str | Path | list, hospitals: str | Path, policy: str | Path | Policy, out: str | Path, *,
+                 year: int | None = None, scheme_id: str | None = None) -> dict:
+    """``drg weights``: read history and hospitals, write ``OUT/weights.parquet`` and
+    ``OUT/coefficients.parquet``; return a summary dict. ``history`` may be one file or a list (one per
+    year)."""
+    import pyarrow.parquet as pq
+
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    files = [Path(h) for h in history] if isinstance(history, (list, tuple)) else [Path(history)]
+    import pyarrow.parquet as pq_
+
+    wanted = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost")
+    parts = []
+    for f in files:
+        try:
+            names = pq_.read_schema(f).names if f.exists() else list(wanted)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
+        parts.append(read_grouped(f, columns=[c for c in wanted if c in names] or None))
+    if len(parts) > 1:
+        common = [c for c in parts[0].column_names if all(c in p.column_names for p in parts[1:])]
+        hist = pa.concat_tables([p.select(common) for p in parts], promote_options="permissive")
+    else:
+        hist = parts[0]
+    history = ", ".join(str(f) for f in files)
+    hosp = read_hospitals(hospitals, pol)
+    if year is None and pol.year is None:
+        years = np.asarray(__import__("pyarrow.compute", fromlist=["year"]).year(hist.column("discharge_date")))
+        year = int(np.nanmax(years)) + 1 if len(years) else None
+    if scheme_id is None:  # the grouper writes the scheme's id into every grouped file
+        ids = {(pq_.read_schema(f).metadata or {}).get(b"drg.scheme_id", b"").decode() for f in files}
+        ids.discard("")
+        if len(ids) > 1:
+            raise InputError(f"history files were grouped with different schemes: {sorted(ids)}", file=history)
+        scheme_id = ids.pop() if ids else None
+    weights, trimmed = compute_weights(hist, pol, settlement_year=year, scheme_id=scheme_id or pol.scheme,
+                                       file=str(history))
+    coefs = compute_coefficients(weights, trimmed, hosp, pol, settlement_year=year)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_weights(weights, out / "weights.parquet")
+    blend = pol.coef.blend_for(year)
+    unknown = sorted(set(hist.column("hospital_id").cast(pa.string()).to_pylist()) -
+                     set(hosp.column("hospital_id").to_pylist()) - {None})
+    meta = {b"drg.policy_id": pol.id.encode(), b"drg.settlement_year": str(year or "").encode(),
+            b"drg.blend": json.dumps({"hospital": str(blend.hospital), "tier": str(blend.tier),
+                                      "one": str(blend.one)}).encode(),
+            b"drg.history_hospitals_not_in_table": json.dumps(unknown).encode()}
+    pq.write_table(coefs.replace_schema_metadata(meta), out / "coefficients.parquet")
+    wt = weights.table
+    return {"history_cases": hist.num_rows, "history_years": list(weights.years), "settlement_year": year,
+            "drgs": wt.num_rows, "stable_drgs": int(np.sum(np.asarray(wt.column("stable")))),
+            "all_drg_mean_yuan": round(weights.a_yuan, 2), "coefficient_rows": coefs.num_rows,
+            "history_hospitals_not_in_table": len(unknown), "policy": pol.id}

@@ -1,0 +1,213 @@
+"""Numba kernels of the payment side, each with a plain-Python twin, and the exact-decimal arithmetic.
+
+Owns: case classification and points (SPEC §4), readmission pairing (SPEC §5.1), the points scaling by a
+factor with rounding half away from zero.
+
+Points are held as int64 in units of ``1 / scale`` (``scale = 10 ** points_decimals``; 0.0001 point by
+default). How the kernel stays exact (SPEC §0.1):
+
+* normal, per-diem, readmission and review points are integer arithmetic on exact inputs
+  (``BP_u × coef_u``, ``BPd_u × bed-days``, ``points_u × num / den``) with half-away integer rounding;
+* the forms with a division (unstable, ungroupable, high, low) are evaluated in float64 and rounded
+  ``floor(v + 0.5)``; whenever the fractional part lies within float error of one half, or the cost ratio
+  lies within float error of a class bound (H or L), the kernel raises a flag and the row is re-evaluated
+  by the twin :func:`price_one_exact` in rational arithmetic (``fractions.Fraction`` of the exact inputs:
+  fen, the float64 means as stored, the policy's decimals). So the kernel's answer is the exact one.
+
+The twin :func:`price_one_exact` evaluates every row in rational arithmetic; the tests run every case
+through both and require equal results.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import numpy as np
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see grouper/kernel.py: no spinning OpenMP workers
+
+from numba import njit, prange
+
+# The plain-Python twins live in drg.pricing.exact (no numba there, so a one-case estimate can use them).
+from drg.pricing.exact import COEF_SCALE, HIGH, LOW, NORMAL, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE
+
+
+# --------------------------------------------------------------------------------------------- exact helpers
+def scale_units(points_u: np.ndarray, factor: Decimal | Fraction) -> np.ndarray:
+    """``points × factor`` on integer points, rounded half away from zero (readmission ×0.5)."""
+    f = Fraction(factor)
+    return _scale_kernel(np.asarray(points_u, dtype=np.int64), f.numerator, f.denominator)
+
+
+@njit(cache=True)
+def _scale_kernel(p, num, den):
+    out = np.empty_like(p)
+    for i in range(p.shape[0]):
+        v = p[i] * num
+        a = v if v >= 0 else -v
+        q = a // den
+        if 2 * (a - q * den) >= den:
+            q += 1
+        out[i] = q if v >= 0 else -q
+    return out
+
+
+# --------------------------------------------------------------------------------------------- pricing
+@njit(cache=True)
+def _round_flag(v):
+    """floor(v + 0.5) for v ≥ 0 (half away for v < 0) and whether v is within float error of a tie."""
+    a = abs(v)
+    fl = np.floor(a)
+    frac = a - fl
+    tol = 1e-12 * max(1.0, a)      # float64 error of these few operations is ~1e-15 relative
+    flag = abs(frac - 0.5) <= tol
+    q = fl + 1.0 if frac >= 0.5 else fl
+    return (np.int64(q) if v >= 0 else -np.int64(q)), flag
+
+
+@njit(cache=True)
+def _div_round(p, s):
+    """Integer p / s rounded half away from zero."""
+    a = p if p >= 0 else -p
+    q = a // s
+    if 2 * (a - q * s) >= s:
+        q += 1
+    return q if p >= 0 else -q
+
+
+@njit(cache=True)
+def price_kernel(cost_fen, bed_days, ungroupable, review, review_u, per_diem, widx, coef_u,
+                 bp_u, mean_fen, stable, high_h, pdp_u, pd_mean_fen,
+                 a_fen, low_l, low_rule_jinhua, ung_review, ung_factor, scale):
+    """Classify and price every case (SPEC §4).
+
+    Returns ``(case_class int8, points_u int64, cost_ratio float64, needs_exact bool, no_weight bool)``.
+    ``widx`` is the case's row in the weights arrays (-1: the DRG has no weight).
+    """
+    n = cost_fen.shape[0]
+    cls = np.empty(n, np.int8)
+    pts = np.zeros(n, np.int64)
+    ratio = np.full(n, np.nan)
+    flag = np.zeros(n, np.bool_)
+    noweight = np.zeros(n, np.bool_)
+    k_a = 100.0 * scale / a_fen
+    for i in range(n):
+        c = float(cost_fen[i])
+        w = widx[i]
+        if review[i]:
+            cls[i] = REVIEW
+            pts[i] = review_u[i]
+            if w >= 0 and mean_fen[w] == mean_fen[w]:
+                ratio[i] = c / mean_fen[w]
+            continue
+        if ungroupable[i]:
+            cls[i] = UNGROUPABLE
+            if ung_review:
+                pts[i] = 0
+            else:
+                pts[i], flag[i] = _round_flag(c * k_a * ung_factor)
+            continue
+        if per_diem[i] and w >= 0 and pdp_u[w] >= 0:
+            cls[i] = PER_DIEM
+            pts[i] = pdp_u[w] * bed_days[i]
+            ratio[i] = (c / bed_days[i]) / pd_mean_fen[w]
+            continue
+        if w < 0 or bp_u[w] < 0 or per_diem[i]:  # no weight, or per-diem without per-diem points (§4)
+            cls[i] = UNSTABLE
+            noweight[i] = True
+            pts[i], flag[i] = _round_flag(c * k_a)
+            continue
+        r = c / mean_fen[w]
+        ratio[i] = r
+        if not stable[w]:
+            cls[i] = UNSTABLE
+            pts[i], flag[i] = _round_flag(c * k_a)
+            continue
+        bp = bp_u[w]
+        h = high_h[w]
+        near = abs(r - h) <= 1e-12 * h or abs(r - low_l) <= 1e-12 * max(low_l, 1e-300)
+        if r >= h:
+            cls[i] = HIGH
+            v = bp * float(coef_u[i]) / COEF_SCALE + (r - h) * bp
+            pts[i], f = _round_flag(v)
+            flag[i] = f or near
+        elif r <= low_l:
+            cls[i] = LOW
+            if low_rule_jinhua:
+                v = bp * r
+            else:
+                v = bp * float(coef_u[i]) / COEF_SCALE * r
+            q, f = _round_flag(v)
+            if q > bp:
+                q = bp
+            pts[i] = q
+            flag[i] = f or near
+        else:
+            cls[i] = NORMAL
+            pts[i] = _div_round(bp * coef_u[i], COEF_SCALE)
+            flag[i] = near
+    return cls, pts, ratio, flag, noweight
+
+
+# --------------------------------------------------------------------------------------------- readmission
+@njit(cache=True)
+def pair_kernel(same_group_as_next, admit, discharge, halvable, window):
+    """Readmission pairing over stays sorted by (group, admission date, discharge date, case id).
+
+    ``same_group_as_next[i]`` says sorted stay i+1 is in i's group. Stay i is halved when it is
+    halvable and the next stay of its group is admitted 0..window days (inclusive) after i's discharge.
+    Returns a bool mask in sorted order.
+    """
+    n = admit.shape[0]
+    out = np.zeros(n, np.bool_)
+    for i in range(n - 1):
+        if same_group_as_next[i] and halvable[i]:
+            gap = admit[i + 1] - discharge[i]
+            if 0 <= gap <= window:
+                out[i] = True
+    return out
+
+
+@njit(cache=True)
+def group_hash(patient_hash, hosp, match, year, rows):
+    """For the stays ``rows``, mix the patient-id hash with the hospital, match-code and year codes into one
+    uint64 (splitmix64). Reads the full columns at ``rows`` (no gathered copies: at 10 million stays the
+    copies cost more than the hashing)."""
+    n = rows.shape[0]
+    out = np.empty(n, np.uint64)
+    for k in range(n):
+        i = rows[k]
+        x = np.uint64(patient_hash[i])
+        x ^= np.uint64(hosp[i]) * np.uint64(0x9E3779B97F4A7C15)
+        x ^= np.uint64(match[i]) * np.uint64(0xC2B2AE3D27D4EB4F)
+        x ^= np.uint64(year[i]) * np.uint64(0x165667B19E3779F9)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+        out[k] = x
+    return out
+
+
+@njit(cache=True)
+def sort_runs_by_dates(keys, rows, admit, dis):
+    """In place: inside each run of equal ``keys``, order ``rows`` by (admission, discharge) (insertion sort;
+    runs are one patient's stays in one group, so they are short)."""
+    n = keys.shape[0]
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and keys[j] == keys[i]:
+            j += 1
+        for k in range(i + 1, j):
+            r = rows[k]
+            a, d = admit[r], dis[r]
+            m = k - 1
+            while m >= i and (admit[rows[m]] > a or (admit[rows[m]] == a and dis[rows[m]] > d)):
+                rows[m + 1] = rows[m]
+                m -= 1
+            rows[m + 1] = r
+        i = j

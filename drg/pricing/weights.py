@@ -1,0 +1,371 @@
+"""Weights from history (基准点数, SPEC §2): trimming, year-weighted means, the all-DRG mean A, base
+points, stability and per-diem points; also the reading of grouped case files shared by the payment steps.
+
+Exactness: trimming decisions are taken in float64 on the cost after the cost index; the means of the kept
+cases, A and the base points are then computed in rational arithmetic from integer fen sums, so the
+4-decimal rounding of ``BP_d = mean_d / A × 100`` is half away from zero on the exact value.
+The table keeps ``mean_cost_fen`` (float64, the value pricing divides by) and ``mean_cost`` (yuan).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from drg.casefile.money import with_fen_columns
+from drg.errors import InputError
+from drg.money import round_half_away
+from drg.policy import Policy
+
+__all__ = ["Weights", "compute_weights", "read_grouped", "case_years", "per_diem_mask",
+           "trim_mask", "encode_strings", "write_weights", "read_weights", "UNGROUPABLE_DRG"]
+
+UNGROUPABLE_DRG = "0000"
+
+
+# ----------------------------------------------------------------------------------------------- reading
+def read_grouped(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """Read a grouped case file: Parquet with pyarrow (the file of ``drg group``, already validated), CSV or
+    Excel through :func:`drg.casefile.reader.read_cases`. Money columns in yuan are kept and ``*_fen`` int64 columns
+    are added (``other_paid_fen`` is 0 when the column is absent)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return _read_small(path, columns)
+    try:
+        t = pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
+    return with_fen_columns(t, file=str(path))
+
+
+def _read_small(path: Path, columns: list[str] | None) -> pa.Table:
+    """CSV / Excel grouped cases through :func:`drg.casefile.reader.read_cases` (exact money, GBK detection); a row
+    the reader rejects is an error here (rejects belong to ``drg check``/``drg group``)."""
+    from drg.casefile.reader import read_cases
+
+    parts = []
+    for batch in read_cases(path, required=("case_id", "hospital_id", "los", "discharge_date", "total_cost")):
+        if batch.rejected is not None and batch.rejected.num_rows:
+            r = batch.rejected.slice(0, 1).to_pylist()[0]
+            raise InputError(f"row rejected: {r.get('reject_reason')} {r.get('reject_detail') or ''}".strip(),
+                             file=str(path), row=r.get("row_number"))
+        parts.append(pa.Table.from_batches([batch.accepted]))
+    t = pa.concat_tables(parts) if parts else pa.table({})
+    if "row_number" in t.column_names:
+        t = t.drop_columns(["row_number"])
+    for c in ("mdc", "adrg", "drg", "group_status", "group_note"):
+        if c in t.column_names and not pa.types.is_string(t.column(c).type):
+            t = t.set_column(t.column_names.index(c), c, t.column(c).cast(pa.string()))
+    if columns:
+        t = t.select([c for c in columns if c in t.column_names] +
+                     [c for c in t.column_names if c.endswith("_fen") and c not in columns])
+    return t
+
+
+def _require(t: pa.Table, cols: list[str], file: str) -> None:
+    missing = [c for c in cols if c not in t.column_names]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", file=file, field=missing[0])
+
+
+def case_years(t: pa.Table) -> np.ndarray:
+    """Discharge year of each case (SPEC §0.1: a case belongs to the year of its discharge date)."""
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.year(t.column("discharge_date")).fill_null(0), dtype=np.int32)
+
+
+def _str_col(t: pa.Table, name: str) -> np.ndarray:
+    if name not in t.column_names:
+        return np.full(t.num_rows, "", dtype=object)
+    return np.asarray(t.column(name).cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False),
+                      dtype=object)
+
+
+def encode_strings(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
+    """Dictionary-encode a string column: (int32 codes, -1 for null, and the dictionary values)."""
+    import pyarrow.compute as pc
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(pa.string())
+    enc = pc.dictionary_encode(arr.cast(pa.string()))
+    return np.asarray(enc.indices.fill_null(-1), dtype=np.int32), enc.dictionary.to_pylist()
+
+
+def per_diem_mask(drg: pa.Array | pa.ChunkedArray, adrg: pa.Array | pa.ChunkedArray | None,
+                  los: np.ndarray, policy: Policy) -> np.ndarray:
+    """SPEC §2.7: a case is per-diem when its DRG or ADRG is listed or its los ≥ ``min_los``."""
+    import pyarrow.compute as pc
+
+    n = len(los)
+    mask = np.zeros(n, bool)
+    codes = pa.array(list(policy.per_diem.drgs), pa.string())
+    if len(codes):
+        mask |= np.asarray(pc.is_in(drg.cast(pa.string()), value_set=codes).fill_null(False))
+        if adrg is not None:
+            mask |= np.asarray(pc.is_in(adrg.cast(pa.string()), value_set=codes).fill_null(False))
+    if policy.per_diem.min_los is not None:
+        mask |= np.asarray(los) >= policy.per_diem.min_los
+    return mask
+
+
+def trim_mask(values: np.ndarray, group: np.ndarray, policy: Policy) -> np.ndarray:
+    """Keep-mask after trimming within each group (SPEC §2.2), one pass.
+
+    ``sd``: keep ``|x − mean| ≤ k·SD`` (sample SD), groups under 2 cases untouched; ``percentile``: keep
+    ``lo_q ≤ x ≤ hi_q`` (linear interpolation); ``none``: keep all.
+    """
+    trim = policy.weights.trim
+    n = len(values)
+    keep = np.ones(n, bool)
+    if trim.method == "none" or n == 0:
+        return keep
+    order = np.argsort(group, kind="stable")
+    g_sorted = group[order]
+    starts = np.r_[0, np.nonzero(g_sorted[1:] != g_sorted[:-1])[0] + 1]
+    ends = np.r_[starts[1:], n]
+    k = float(trim.k)
+    for s, e in zip(starts, ends):
+        idx = order[s:e]
+        x = values[idx]
+        if trim.method == "sd":
+            if len(x) < 2:
+                continue
+            m = x.mean()
+            sd = x.std(ddof=1)
+            keep[idx] = np.abs(x - m) <= k * sd * (1 + 1e-12) + 1e-9 * abs(m)
+        else:
+            lo, hi = np.percentile(x, [float(trim.lo), float(trim.hi)])
+            keep[idx] = (x >= lo) & (x <= hi)
+    return keep
+
+
+# ----------------------------------------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class Weights:
+    """The weights table and its city-wide constants.
+
+    ``table`` columns: ``drg, n_cases, mean_cost, mean_cost_fen, cv, stable, base_points, per_diem_points,
+    per_diem_cases, per_diem_mean_fen, per_diem_mean_cost`` (one row per DRG with trimmed history; ``*_fen``
+    are the float64 values pricing divides by, ``mean_cost``/``per_diem_mean_cost`` the same in yuan).
+    """
+
+    table: pa.Table
+    a_fen: Fraction            # all-DRG mean cost per case, exact
+    years: tuple[int, ...]
+    policy_id: str
+    scheme_id: str | None = None
+    settlement_year: int | None = None
+    mean_exact: dict | None = None      # drg → exact mean (Fraction, fen); None when read from a file
+
+    @property
+    def a_yuan(self) -> float:
+        return float(self.a_fen / 100)
+
+
+def _history_years(years_present: np.ndarray, policy: Policy, settlement_year: int | None) -> list[int]:
+    present = sorted(set(int(y) for y in np.unique(years_present) if y > 0))
+    hy = policy.weights.history_years
+    if settlement_year is not None:
+        return [y for y in range(settlement_year - hy, settlement_year) if y in present]
+    return present[-hy:]
+
+
+def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int | None = None,
+                    scheme_id: str | None = None, file: str = "history") -> tuple[Weights, pa.Table]:
+    """Weights from grouped history cases (SPEC §2).
+
+    Parameters
+    ----------
+    history : pyarrow.Table
+        Grouped cases of earlier years: ``hospital_id, drg, los, discharge_date, total_cost`` (or
+        ``total_cost_fen``), optional ``adrg``.
+    policy : Policy
+    settlement_year : int, optional
+        Use the ``history_years`` years before it; default the policy's year, else the latest years present.
+
+    Returns
+    -------
+    (Weights, pyarrow.Table)
+        The weights, and the trimmed non-per-diem history (``hospital_id, drg, year, cost_fen, w``) that
+        the coefficients are computed on.
+    """
+    _require(history, ["hospital_id", "drg", "los", "discharge_date"], file)
+    history = with_fen_columns(history, file=file)
+    _require(history, ["total_cost_fen"], file)
+    settlement_year = settlement_year if settlement_year is not None else policy.year
+    years = case_years(history)
+    use_years = _history_years(years, policy, settlement_year)
+    if not use_years:
+        raise InputError(f"no history cases in the years used (settlement year {settlement_year}, "
+                         f"history_years {policy.weights.history_years})", file=file, field="discharge_date")
+    newest = settlement_year - 1 if settlement_year is not None else max(use_years)
+    w_of = {y: policy.weights.year_weight(y, newest) for y in use_years}
+    if not any(w_of.values()):
+        raise InputError("every history year used has weight 0 (weights.year_weights)", file=file,
+                         field="discharge_date")
+    use_years = [y for y in use_years if w_of[y] > 0]     # a year of weight 0 takes no part
+    drg_codes, drg_dict = encode_strings(history.column("drg"))
+    ok_code = np.array([d is not None and d.strip() not in ("", UNGROUPABLE_DRG) for d in drg_dict] + [False])
+    groupable = ok_code[drg_codes] & np.isin(years, use_years)
+    los = np.asarray(history.column("los").cast(pa.int64()).fill_null(0))
+    pd_mask = per_diem_mask(history.column("drg"), history.column("adrg") if "adrg" in history.column_names
+                            else None, los, policy)
+    idx = np.nonzero(groupable)[0]
+    drg_inv, years, los, pd_mask = drg_codes[idx].astype(np.int64), years[idx], los[idx], pd_mask[idx]
+    drg_names = np.array(drg_dict + [""], dtype=object)
+    cost_fen = np.asarray(history.column("total_cost_fen"))[idx]
+    h_codes, h_dict = encode_strings(history.column("hospital_id"))
+    h_codes = h_codes[idx]
+    bed_days = np.maximum(los, 1)
+    idx_of = {y: policy.weights.cost_index.get(y, Decimal(1)) for y in use_years}
+    cidx = np.array([float(idx_of[y]) for y in use_years])[np.searchsorted(np.array(use_years), years)]
+    adj = cost_fen * cidx
+    trim_value = np.where(pd_mask, adj / bed_days, adj)
+    ny = len(use_years)
+    y_inv = np.searchsorted(np.array(use_years), years)
+    key = drg_inv.astype(np.int64) * ny + y_inv
+    group = key * 2 + pd_mask
+    keep = trim_mask(trim_value, group, policy)
+
+    # --- exact sums per (drg, year) for regular and per-diem cases (bincount of int fen: exact < 2**53)
+    reg = keep & ~pd_mask
+    pdk = keep & pd_mask
+    nk = len(drg_names) * ny
+    s_reg = np.bincount(key[reg], weights=cost_fen[reg], minlength=nk)
+    n_reg = np.bincount(key[reg], minlength=nk)
+    s_pd = np.bincount(key[pdk], weights=cost_fen[pdk], minlength=nk)
+    b_pd = np.bincount(key[pdk], weights=bed_days[pdk], minlength=nk)
+    n_pd = np.bincount(key[pdk], minlength=nk)
+    sums = {(str(drg_names[k // ny]), use_years[k % ny]): (int(s_reg[k]), int(n_reg[k]))
+            for k in np.nonzero(n_reg)[0]}
+    pd_sums = {(str(drg_names[k // ny]), use_years[k % ny]): (int(s_pd[k]), int(b_pd[k]), int(n_pd[k]))
+               for k in np.nonzero(n_pd)[0]}
+    # A: year-weighted mean over trimmed, groupable, non-per-diem cases
+    num, den = Fraction(0), Fraction(0)
+    for (d, y), (s, n) in sums.items():
+        w = Fraction(w_of[y])
+        num += w * Fraction(idx_of[y]) * s
+        den += w * n
+    if den == 0:
+        raise InputError("no groupable, non-per-diem history case is left after trimming: A is undefined",
+                         file=file, field="drg")
+    a_fen = num / den
+
+    def weighted_mean(per_year: dict[int, Fraction]) -> Fraction:
+        ws = sum(Fraction(w_of[y]) for y in per_year)
+        return sum(Fraction(w_of[y]) * m for y, m in per_year.items()) / ws
+
+    by_drg: dict[str, dict[int, Fraction]] = {}
+    for (d, y), (s, n) in sums.items():
+        by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / n
+    pd_by_drg: dict[str, dict[int, Fraction]] = {}
+    pd_n: dict[str, int] = {}
+    for (d, y), (s, b, n) in pd_sums.items():
+        pd_by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / b
+        pd_n[d] = pd_n.get(d, 0) + n
+    # cv over pooled trimmed (cost-indexed) costs
+    reg_idx = np.nonzero(reg)[0]
+    order = reg_idx[np.argsort(drg_inv[reg_idx], kind="stable")]
+    cv_of: dict[str, float | None] = {}
+    n_of: dict[str, int] = {}
+    if len(order):
+        ds = drg_inv[order]
+        starts = np.r_[0, np.nonzero(ds[1:] != ds[:-1])[0] + 1]
+        ends = np.r_[starts[1:], len(order)]
+        for s_, e_ in zip(starts, ends):
+            x = adj[order[s_:e_]]
+            name = str(drg_names[ds[s_]])
+            n_of[name] = int(e_ - s_)
+            m = x.mean()
+            cv_of[name] = float(x.std(ddof=1) / m) if e_ - s_ >= 2 and m > 0 else None
+
+    scale = policy.points_scale
+    rows = []
+    mean_exact = {d: weighted_mean(m) for d, m in by_drg.items()}
+    for d in sorted(set(by_drg) | set(pd_by_drg)):
+        mean = weighted_mean(by_drg[d]) if d in by_drg else None
+        pdm = weighted_mean(pd_by_drg[d]) if d in pd_by_drg else None
+        n = n_of.get(d, 0)
+        cv = cv_of.get(d)
+        stable = mean is not None and n >= policy.weights.n_min and cv is not None and \
+            Decimal(repr(cv)) <= policy.weights.cv_max
+        rows.append({
+            "drg": d, "n_cases": n,
+            "mean_cost": None if mean is None else float(mean / 100),
+            "mean_cost_fen": None if mean is None else float(mean),
+            "cv": cv, "stable": bool(stable),
+            "base_points": None if mean is None else round_half_away(mean / a_fen * 100 * scale) / scale,
+            "per_diem_points": None if pdm is None else round_half_away(pdm / a_fen * 100 * scale) / scale,
+            "per_diem_cases": pd_n.get(d, 0),
+            "per_diem_mean_fen": None if pdm is None else float(pdm),
+            "per_diem_mean_cost": None if pdm is None else float(pdm / 100),
+            "mean_cost_exact": None if mean is None else f"{mean.numerator}/{mean.denominator}",
+            "per_diem_mean_exact": None if pdm is None else f"{pdm.numerator}/{pdm.denominator}",
+        })
+    schema = pa.schema([("drg", pa.string()), ("n_cases", pa.int64()), ("mean_cost", pa.float64()),
+                        ("mean_cost_fen", pa.float64()), ("cv", pa.float64()), ("stable", pa.bool_()),
+                        ("base_points", pa.float64()), ("per_diem_points", pa.float64()),
+                        ("per_diem_cases", pa.int64()), ("per_diem_mean_fen", pa.float64()),
+                        ("per_diem_mean_cost", pa.float64()),
+                        # exact means in fen as "numerator/denominator": the cost ratio's divisor (SPEC §0.1)
+                        ("mean_cost_exact", pa.string()), ("per_diem_mean_exact", pa.string())])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    weights = Weights(table, a_fen, tuple(use_years), policy.id, scheme_id, settlement_year, mean_exact)
+    import pyarrow.compute as pc
+
+    h_dict_arr = pa.array(h_dict + [None], pa.string())
+    d_dict_arr = pa.array(drg_dict + [None], pa.string())
+    ri = np.nonzero(reg)[0]
+    trimmed = pa.table({"hospital_id": pc.take(h_dict_arr, pa.array(h_codes[ri].astype(np.int32) % len(h_dict_arr))),
+                        "drg": pc.take(d_dict_arr, pa.array(drg_inv[ri].astype(np.int32))),
+                        "year": pa.array(years[reg], pa.int32()), "cost_fen": pa.array(cost_fen[reg], pa.int64())})
+    return weights, trimmed
+
+
+def _meta(weights: Weights) -> dict[bytes, bytes]:
+    return {b"drg.all_drg_mean_fen": str(float(weights.a_fen)).encode(),
+            b"drg.all_drg_mean_fen_exact": f"{weights.a_fen.numerator}/{weights.a_fen.denominator}".encode(),
+            b"drg.all_drg_mean_yuan": repr(weights.a_yuan).encode(),
+            b"drg.history_years": json.dumps(list(weights.years)).encode(),
+            b"drg.policy_id": weights.policy_id.encode(),
+            b"drg.scheme_id": (weights.scheme_id or "").encode(),
+            b"drg.settlement_year": str(weights.settlement_year or "").encode()}
+
+
+def write_weights(weights: Weights, path: str | Path) -> None:
+    """Write ``weights.parquet`` with A, years, policy and scheme ids in the file metadata."""
+    import pyarrow.parquet as pq
+
+    t = weights.table
+    t = t.replace_schema_metadata(_meta(weights))
+    pq.write_table(t, path)
+
+
+def read_weights(path: str | Path) -> Weights:
+    """Read a ``weights.parquet`` written by :func:`write_weights`."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("weights table not found (run `drg weights`)", file=str(path))
+    t = pq.read_table(path)
+    md = t.schema.metadata or {}
+    if b"drg.all_drg_mean_fen_exact" not in md:
+        raise InputError("not a weights table written by `drg weights` (metadata missing)", file=str(path))
+    num, den = md[b"drg.all_drg_mean_fen_exact"].decode().split("/")
+    sy = md.get(b"drg.settlement_year", b"").decode()
+    return Weights(t.replace_schema_metadata(None), Fraction(int(num), int(den)),
+                   tuple(json.loads(md[b"drg.history_years"])), md[b"drg.policy_id"].decode(),
+                   md.get(b"drg.scheme_id", b"").decode() or None, int(sy) if sy else None)

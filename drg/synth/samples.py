@@ -1,0 +1,77 @@
+"""The registry of sample data shipped in ``data/`` (installed as package ``drg_data``).
+
+One place says what samples exist: the demo grouping scheme and its code dictionary, the synthetic-city
+settings, and (through :mod:`drg.policy`) the policy profiles. ``drg demo``, ``drg synth`` and the tests
+find them here; nothing else hard-codes a path into ``data/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from drg.errors import InputError
+
+__all__ = ["SchemeSample", "data_dir", "schemes", "cities", "city_settings", "resolve_rules"]
+
+
+def data_dir() -> Path:
+    """The root of the shipped sample data."""
+    return Path(str(files("drg_data")))
+
+
+@dataclass(frozen=True)
+class SchemeSample:
+    """A grouping scheme in rule-table layout, with the code dictionary it is built against."""
+
+    name: str
+    rules_dir: Path
+    codes_dir: Path
+    description: str
+
+
+def schemes() -> dict[str, SchemeSample]:
+    """Shipped schemes (only the demo; the published sets are read from ``../shared`` or a given path)."""
+    root = data_dir()
+    return {
+        "demo": SchemeSample("demo", root / "schemes" / "demo", root / "codes" / "demo",
+                             "small demo scheme in the CHS-DRG 1.1 table layout (docs/demo-scheme.md)"),
+    }
+
+
+def cities() -> dict[str, Path]:
+    """Shipped synthetic-city settings, by name."""
+    return {p.stem: p for p in sorted((data_dir() / "cities").glob("*.toml"))}
+
+
+def city_settings(name_or_path: str | Path):
+    """Load synthetic-city settings by shipped name (``demo``) or TOML path."""
+    from drg.synth.city import CitySettings
+
+    known = cities()
+    if str(name_or_path) in known:
+        return CitySettings.load(known[str(name_or_path)])
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        return CitySettings.load(path)
+    raise InputError(f"unknown city {str(name_or_path)!r}; shipped: {sorted(known)}, or give a TOML path")
+
+
+def resolve_rules(scheme: str | Path, codes: str | Path | None = None) -> tuple[Path, Path]:
+    """Return ``(rules_dir, codes_dir)`` for a shipped scheme name or a rule-table directory.
+
+    A rule-table directory needs ``codes`` (its code dictionary directory) unless it is a shipped one.
+    """
+    known = schemes()
+    if str(scheme) in known:
+        sample = known[str(scheme)]
+        return sample.rules_dir, Path(codes) if codes else sample.codes_dir
+    rules_dir = Path(scheme)
+    if not rules_dir.is_dir():
+        raise InputError(f"no such scheme: give a shipped name {sorted(known)} or a rule-table directory",
+                         file=str(scheme))
+    if codes is None:
+        raise InputError("a rule-table directory needs --codes (the code dictionary directory)",
+                         file=str(scheme), field="codes")
+    return rules_dir, Path(codes)
