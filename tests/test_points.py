@@ -17,7 +17,8 @@ from drg.casefile.money import yuan_to_fen_array, yuan_to_fen_array_twin
 from drg.money import round_half_away
 from drg.pricing.exact import scale_units_twin, to_units
 from drg.pricing.kernels import scale_units
-from drg.pricing.points import PRICED_COLUMNS, hospital_point_totals, price_cases, price_file
+from drg.pricing.adjustments import hospital_point_totals
+from drg.pricing.points import PRICED_COLUMNS, price_cases, price_file
 from drg.policy import load_policy
 
 

@@ -28,7 +28,9 @@ from typing import Any
 
 from drg.errors import InputError
 from drg.money import round_half_away, yuan_text, yuan_to_fen
+from drg.pricing.classes import is_per_diem
 from drg.pricing.exact import CLASS_NAMES, COEF_SCALE, PER_DIEM, price_one_exact, to_units
+from grouper.results import UNGROUPABLE_DRG, has_drg
 
 __all__ = ["CaseInput", "estimate_case", "price_one", "suggest_codes", "check_codes", "format_case",
            "estimate_file", "parse_yuan", "round_half_away", "to_units", "case_from_json",
@@ -36,7 +38,6 @@ __all__ = ["CaseInput", "estimate_case", "price_one", "suggest_codes", "check_co
 
 CLASS_ZH = {"normal": "正常病例", "high": "高倍率病例", "low": "低倍率病例", "unstable": "非稳定病组",
             "per_diem": "床日付费", "ungroupable": "未入组", "review": "特病单议"}
-UNGROUPABLE_DRG = "0000"
 SPLIT_TEXT = {"1": "伴严重并发症或合并症 (needs an MCC)", "3": "伴并发症或合并症 (needs a CC)",
               "5": "不伴并发症或合并症 (no CC/MCC)", "9": "no severity split"}
 
@@ -269,14 +270,11 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
     scale = policy.points_scale
     pr = policy.pricing
     drg = None if drg is None else str(drg)
-    ungroupable = drg is None or drg.strip() in ("", UNGROUPABLE_DRG)
+    ungroupable = not has_drg(drg)
     w = tables.index.get(drg, -1) if drg is not None else -1
     los_v = int(los or 0)
     bed_days = max(los_v, 1)
-    pd_codes = set(policy.per_diem.drgs)
-    per_diem = bool(pd_codes) and ((drg in pd_codes) or (adrg is not None and adrg in pd_codes))
-    if policy.per_diem.min_los is not None and los_v >= policy.per_diem.min_los:
-        per_diem = True
+    per_diem = is_per_diem(drg, adrg, los_v, policy)
     bp = tables.base_points[w] if w >= 0 else None
     bp_u = None if bp is None else to_units(bp, scale)
     pdp = tables.per_diem_points[w] if w >= 0 else None
@@ -799,7 +797,7 @@ def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None
         "margin_yuan": yuan_text(tot_income - total_cost) if income_known else None,
         "by_class": counts, "outliers": n_out, "outlier_share": round(n_out / n, 4),
         "cmi": round(sum(rw) / len(rw), 4) if rw else None, "cmi_cases": len(rw),
-        "ungrouped": sum(1 for d in drgs if d in (None, "", UNGROUPABLE_DRG)),
+        "ungrouped": sum(1 for d in drgs if not has_drg(d)),
         "readmissions_halved": sum(1 for x in priced.column("adjust_reason").to_pylist() if x and "readmission" in x),
         "unknown_codes": {f"{'px' if k[1] else 'dx'} {k[0]}": v for k, v in sorted(unknown_codes.items())},
         "pools": pools, "top_drgs": drg_rows[:top], "notes": notes,

@@ -24,7 +24,7 @@ Output of :func:`price_cases` — every input column plus:
 ========================  ==================================================================================
 
 The settlement step takes, per hospital and pool, ``Σ adjusted_points − Σ deduction_points`` floored at 0
-(:func:`hospital_point_totals`, which also reports the part that could not be deducted).
+(:func:`drg.pricing.adjustments.hospital_total`, which also reports the part that could not be deducted).
 """
 
 from __future__ import annotations
@@ -43,10 +43,12 @@ from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROU
                                price_one_exact, scale_units_twin, to_units)
 from drg.pricing.kernels import group_hash, pair_kernel, price_kernel, scale_units, sort_runs_by_dates
 from drg.policy import Policy, load_policy
+from drg.pricing.adjustments import hospital_point_totals
 from drg.casefile.money import with_fen_columns
-from drg.pricing.weights import UNGROUPABLE_DRG, Weights, case_years, per_diem_mask, read_weights
+from drg.pricing.classes import drg_mask, per_diem_mask
+from drg.pricing.weights import Weights, case_years, read_weights
 
-__all__ = ["price_cases", "price_file", "hospital_point_totals", "read_reviews", "read_violations",
+__all__ = ["price_cases", "price_file", "read_reviews", "read_violations",
            "PRICED_COLUMNS"]
 
 PRICED_COLUMNS = ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source", "mean_cost",
@@ -225,8 +227,7 @@ def _price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, pol
     w_of = {d: i for i, d in enumerate(drgs)}
     dict_w = np.array([w_of.get(d, -1) for d in drg_dict] + [-1], np.int32)
     widx = dict_w[drg_codes]                   # code -1 → last entry (-1)
-    dict_ung = np.array([d is None or d.strip() in ("", UNGROUPABLE_DRG) for d in drg_dict] + [True], bool)
-    ungroupable = dict_ung[drg_codes]
+    ungroupable = ~drg_mask(drg_dict)[drg_codes]                  # code -1 (null) → last entry
     los = np.asarray(cases.column("los").cast(pa.int64()).fill_null(0), dtype=np.int64)
     bed_days = np.maximum(los, 1)
     adrg_col = cases.column("adrg") if "adrg" in cases.column_names else None
@@ -567,37 +568,6 @@ def _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis):
         if not pc.all(pc.equal(pat.take(pa.array(a)), pat.take(pa.array(b)))).as_py():
             return None
     return s, same
-
-
-def hospital_point_totals(priced: pa.Table, policy: Policy) -> pa.Table:
-    """Per hospital and pool (SPEC §5.3): ``hospital_id, insurance_type, cases, points, adjusted_points,
-    deduction_points, total_points, undeducted_points, total_points_units, undeducted_points_units,
-    points_scale``.
-
-    ``total_points = max(0, Σ adjusted_points − Σ deduction_points)``; ``undeducted_points`` is the part
-    of the deduction that could not be taken. Sums are exact: ``*_units`` are int64 in units of
-    ``1 / points_scale`` (use these for money); the float columns are the same rounded to the decimals.
-    ``insurance_type`` is ``"all"`` when the policy does not pool by insurance type.
-    """
-    import polars as pl
-
-    scale = policy.points_scale
-    df = pl.from_arrow(priced.select([c for c in ("hospital_id", "insurance_type", "points", "adjusted_points",
-                                                  "deduction_points") if c in priced.column_names]))
-    if "insurance_type" not in df.columns or not policy.pools_by_insurance_type:
-        df = df.with_columns(pl.lit("all").alias("insurance_type"))
-    u = lambda c: (pl.col(c) * scale).round(0).cast(pl.Int64)  # noqa: E731 - values are exact 4-dec floats
-    g = df.group_by(["hospital_id", "insurance_type"]).agg(
-        pl.len().alias("cases"), u("points").sum().alias("p"), u("adjusted_points").sum().alias("a"),
-        u("deduction_points").sum().alias("d")).sort(["insurance_type", "hospital_id"])
-    g = g.with_columns((pl.col("a") - pl.col("d")).clip(lower_bound=0).alias("t"),
-                       (pl.col("d") - pl.col("a")).clip(lower_bound=0).alias("x"))
-    return g.select("hospital_id", "insurance_type", "cases",
-                    *[(pl.col(k) / scale).round(policy.points_decimals).alias(name)
-                      for k, name in (("p", "points"), ("a", "adjusted_points"), ("d", "deduction_points"),
-                                      ("t", "total_points"), ("x", "undeducted_points"))],
-                    pl.col("t").alias("total_points_units"), pl.col("x").alias("undeducted_points_units"),
-                    pl.lit(scale, pl.Int64).alias("points_scale")).to_arrow()
 
 
 # Columns whose Parquet statistics (min/max) a priced file keeps: the ones a reader filters on. Statistics of

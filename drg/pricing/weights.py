@@ -22,11 +22,11 @@ from drg.casefile.money import with_fen_columns
 from drg.errors import InputError
 from drg.money import round_half_away
 from drg.policy import Policy
+from drg.pricing.classes import drg_mask, per_diem_mask
 
-__all__ = ["Weights", "compute_weights", "read_grouped", "case_years", "per_diem_mask",
-           "trim_mask", "encode_strings", "write_weights", "read_weights", "UNGROUPABLE_DRG"]
+__all__ = ["Weights", "compute_weights", "read_grouped", "case_years",
+           "trim_mask", "encode_strings", "write_weights", "read_weights"]
 
-UNGROUPABLE_DRG = "0000"
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -101,23 +101,6 @@ def encode_strings(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
         arr = arr.cast(pa.string())
     enc = pc.dictionary_encode(arr.cast(pa.string()))
     return np.asarray(enc.indices.fill_null(-1), dtype=np.int32), enc.dictionary.to_pylist()
-
-
-def per_diem_mask(drg: pa.Array | pa.ChunkedArray, adrg: pa.Array | pa.ChunkedArray | None,
-                  los: np.ndarray, policy: Policy) -> np.ndarray:
-    """SPEC §2.7: a case is per-diem when its DRG or ADRG is listed or its los ≥ ``min_los``."""
-    import pyarrow.compute as pc
-
-    n = len(los)
-    mask = np.zeros(n, bool)
-    codes = pa.array(list(policy.per_diem.drgs), pa.string())
-    if len(codes):
-        mask |= np.asarray(pc.is_in(drg.cast(pa.string()), value_set=codes).fill_null(False))
-        if adrg is not None:
-            mask |= np.asarray(pc.is_in(adrg.cast(pa.string()), value_set=codes).fill_null(False))
-    if policy.per_diem.min_los is not None:
-        mask |= np.asarray(los) >= policy.per_diem.min_los
-    return mask
 
 
 def trim_mask(values: np.ndarray, group: np.ndarray, policy: Policy) -> np.ndarray:
@@ -217,7 +200,7 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
                          field="discharge_date")
     use_years = [y for y in use_years if w_of[y] > 0]     # a year of weight 0 takes no part
     drg_codes, drg_dict = encode_strings(history.column("drg"))
-    ok_code = np.array([d is not None and d.strip() not in ("", UNGROUPABLE_DRG) for d in drg_dict] + [False])
+    ok_code = drg_mask(drg_dict)
     groupable = ok_code[drg_codes] & np.isin(years, use_years)
     los = np.asarray(history.column("los").cast(pa.int64()).fill_null(0))
     pd_mask = per_diem_mask(history.column("drg"), history.column("adrg") if "adrg" in history.column_names

@@ -38,6 +38,7 @@ from drg.errors import InputError, InvariantError
 from drg.money import (amount_for_points, apply_ratio, fraction_text, largest_remainder, points_to_units,
                        pv_text, pv_yuan, round_half_away, units_to_decimal)
 from drg.policy import Policy, load_policy
+from drg.pricing.adjustments import hospital_total
 from drg.settlement.pools import ALL_POOLS, county_accounts, pool_budget, read_budget, read_county_income, read_hospitals
 
 __all__ = [
@@ -331,13 +332,6 @@ class HospitalInput:
     total_cost: int = 0
     cases: int = 0
     prepaid: int = 0
-
-
-def hospital_total(adjusted_units: int, deduction_units: int) -> tuple[int, int]:
-    """``(total, undeducted)``: the hospital's points after deductions, never below 0, and the part of the
-    deduction that could not be taken (SPEC §5.3)."""
-    t = adjusted_units - deduction_units
-    return (t, 0) if t >= 0 else (0, -t)
 
 
 def annual_pool(pool: str, budget_fen: int, hospitals: Sequence[HospitalInput], policy: Policy, *,
