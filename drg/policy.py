@@ -30,64 +30,29 @@ so that rates such as ρ = 0.05 or the readmission factor 0.5 are exact; whole-n
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
 from drg.errors import PolicyError
+from drg.money import yuan_to_fen
 
 __all__ = [
     "Policy", "WeightsPolicy", "TrimPolicy", "PerDiemPolicy", "CoefPolicy", "Blend", "PricingPolicy",
     "HighStep", "ReadmissionPolicy", "ViolationPolicy", "BudgetPolicy", "PrepaymentPolicy",
     "ReservePolicy", "CountyPolicy", "MonitoringPolicy", "PolicyInfo",
     "load_policy", "list_policies", "resolve_policy_path", "read_policy_values", "policy_rows", "policy_to_dict",
-    "policies_dir", "PARAMS",
+    "policies_dir", "policy_fields", "PARAMS",
 ]
 
 DEFAULT = "default — a city must confirm"
 
 
-# ----------------------------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class TrimPolicy:
-    """Outlier trimming before means (SPEC §2.2). ``lo``/``hi`` are percents for ``percentile``."""
-
-    method: str = "sd"
-    k: Decimal = Decimal(3)
-    lo: Decimal = Decimal("2.5")
-    hi: Decimal = Decimal("97.5")
-
-
-@dataclass(frozen=True)
-class WeightsPolicy:
-    """Base points from history (基准点数, SPEC §2)."""
-
-    history_years: int = 2
-    year_weights: tuple[Decimal, ...] = ()          # oldest first; empty = equal
-    cost_index: dict[int, Decimal] = field(default_factory=dict)  # discharge year → factor (1.0 if absent)
-    n_min: int = 5
-    cv_max: Decimal = Decimal(1)
-    trim: TrimPolicy = TrimPolicy()
-
-    def year_weight(self, year: int, newest_year: int) -> Decimal:
-        """Weight of history ``year`` when ``newest_year`` is the last history year (the year before the
-        settlement year): ``year_weights`` are oldest first, so the newest year takes the last entry."""
-        if not self.year_weights:
-            return Decimal(1)
-        i = len(self.year_weights) - 1 - (newest_year - year)
-        return self.year_weights[i] if 0 <= i < len(self.year_weights) else Decimal(0)
-
-
-@dataclass(frozen=True)
-class PerDiemPolicy:
-    """Per-diem (床日付费) groups: listed DRG/ADRG codes and/or a minimum length of stay (SPEC §2.7)."""
-
-    drgs: tuple[str, ...] = ()
-    min_los: int | None = None
-
-
+# ----------------------------------------------------------------------------------------------- values
 @dataclass(frozen=True)
 class Blend:
     """``coef = hospital·HC + tier·TC + one·1.0`` (SPEC §3.3); the three weights sum to 1."""
@@ -98,27 +63,6 @@ class Blend:
 
 
 @dataclass(frozen=True)
-class CoefPolicy:
-    """Hospital and tier coefficients (差异系数, SPEC §3)."""
-
-    n_min: int = 5
-    tier_n_min: int = 1
-    tiers: tuple[str, ...] = ("A", "B", "C", "D", "E")   # highest tier first
-    down_factor: Decimal = Decimal("0.9")
-    up_factor: Decimal = Decimal("1.1")
-    min: Decimal | None = None
-    max: Decimal | None = None
-    blend: Blend = Blend()
-    blend_by_year: dict[int, Blend] = field(default_factory=dict)
-
-    def blend_for(self, year: int | None) -> Blend:
-        """The blend of policy year ``year`` (``blend_by_year``), else the default ``blend``."""
-        if year is not None and year in self.blend_by_year:
-            return self.blend_by_year[year]
-        return self.blend
-
-
-@dataclass(frozen=True)
 class HighStep:
     """High-outlier threshold ``ratio`` for base points ≤ ``up_to`` (``None`` = no upper bound)."""
 
@@ -126,133 +70,14 @@ class HighStep:
     ratio: Decimal
 
 
-@dataclass(frozen=True)
-class PricingPolicy:
-    """Case classes and points (SPEC §4)."""
-
-    ungroupable: str = "factor"               # factor | review
-    ungroupable_factor: Decimal = Decimal(1)
-    high_steps: tuple[HighStep, ...] = (HighStep(Decimal(100), Decimal(3)), HighStep(Decimal(200), Decimal(2)),
-                                        HighStep(None, Decimal("1.5")))
-    low_ratio: Decimal = Decimal("0.4")
-    low_outlier_rule: str = "province"        # province | jinhua
-
-    def high_ratio(self, base_points: Decimal | float) -> Decimal:
-        """H(BP): the first step whose ``up_to`` is ≥ the base points."""
-        bp = Decimal(str(base_points)) if isinstance(base_points, float) else Decimal(base_points)
-        for step in self.high_steps:
-            if step.up_to is None or bp <= step.up_to:
-                return step.ratio
-        return self.high_steps[-1].ratio
-
-
-@dataclass(frozen=True)
-class ReadmissionPolicy:
-    """Split admission (分解住院, SPEC §5.1)."""
-
-    enabled: bool = True
-    window_days: int = 15
-    match: str = "drg"        # drg | adrg
-    scope: str = "hospital"   # hospital | city
-    factor: Decimal = Decimal("0.5")
-    exempt_adrgs: tuple[str, ...] = ("RB1", "RB2", "RC1", "RE1")
-
-
-@dataclass(frozen=True)
-class ViolationPolicy:
-    """Adjudicated violations (SPEC §5.2): deduction multiplier m per violation type."""
-
-    multipliers: dict[str, Decimal] = field(default_factory=dict)
-    default_multiplier: Decimal | None = None
-
-    def multiplier(self, violation: str) -> Decimal | None:
-        """m for a violation type; ``default_multiplier`` when the type is not listed."""
-        return self.multipliers.get(violation, self.default_multiplier)
-
-
-@dataclass(frozen=True)
-class BudgetPolicy:
-    """Budget and point value (SPEC §6)."""
-
-    growth_rate: Decimal = Decimal(0)
-    reserve_ratio: Decimal = Decimal(0)
-    point_value_includes_self_pay: bool = True
-
-
-@dataclass(frozen=True)
-class PrepaymentPolicy:
-    """Monthly prepayment (月度预付, SPEC §6)."""
-
-    provisional_pv: str = "budget_pace"   # last_year | budget_pace
-    factor: Decimal = Decimal(1)          # applied to last year's PV under last_year
-    prepay_ratio: Decimal = Decimal("0.85")
-
-
-@dataclass(frozen=True)
-class ReservePolicy:
-    """Use of the reserve (调剂金) for loss sharing (SPEC §7). ``cap_fen`` is per hospital; None = no cap."""
-
-    use: str = "none"                     # none | share_loss
-    share: Decimal = Decimal(0)
-    cap_fen: int | None = None
-
-
-@dataclass(frozen=True)
-class CountyPolicy:
-    """County accounts under city-level pooling (SPEC §8)."""
-
-    gap_city_share: Decimal = Decimal("0.5")   # α
-
-
-@dataclass(frozen=True)
-class MonitoringPolicy:
-    """Monthly warnings (SPEC §9); all thresholds are fractions (0.05 = 5 %)."""
-
-    spending_tolerance: Decimal = Decimal("0.05")
-    pv_drop_max: Decimal = Decimal("0.05")
-    cmi_rise_max: Decimal = Decimal("0.05")
-    outlier_share_max: Decimal = Decimal("0.05")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A city's payment policy for one year. Build it with :func:`load_policy`.
-
-    ``origins`` maps each dotted key to ``(value_text, origin)`` where origin is a source citation,
-    ``"set in FILE"`` or the default label; ``drg policy show`` prints it.
-    """
-
-    id: str
-    name: str = ""
-    city: str = ""
-    year: int | None = None
-    scheme: str | None = None
-    description: str = ""
-    path: str | None = None
-    points_decimals: int = 4
-    pools_by_insurance_type: bool = True
-    weights: WeightsPolicy = WeightsPolicy()
-    per_diem: PerDiemPolicy = PerDiemPolicy()
-    coef: CoefPolicy = CoefPolicy()
-    pricing: PricingPolicy = PricingPolicy()
-    readmission: ReadmissionPolicy = ReadmissionPolicy()
-    violations: ViolationPolicy = ViolationPolicy()
-    budget: BudgetPolicy = BudgetPolicy()
-    prepayment: PrepaymentPolicy = PrepaymentPolicy()
-    reserve: ReservePolicy = ReservePolicy()
-    county: CountyPolicy = CountyPolicy()
-    monitoring: MonitoringPolicy = MonitoringPolicy()
-    origins: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False)
-
-    @property
-    def points_scale(self) -> int:
-        """10 ** points_decimals: points are held as integers in units of 1 / points_scale."""
-        return 10 ** self.points_decimals
-
-
 # ----------------------------------------------------------------------------------------------- schema
 @dataclass(frozen=True)
 class _Param:
+    """One policy parameter, declared once: its dotted key in the TOML file, its kind (how the value is read
+    and checked), its default and where the default comes from. ``attr`` is the :class:`Policy` attribute it
+    sets as a dotted path (the key itself when empty; None: read, not stored), ``store`` turns the value read
+    into the attribute's value."""
+
     key: str
     kind: str        # int bool str enum dec opt_dec opt_int opt_str strlist declist yearmap strdecmap steps
     default: Any
@@ -260,6 +85,16 @@ class _Param:
     choices: tuple[str, ...] = ()
     check: Callable[[Any], str | None] | None = None
     doc: str = ""
+    attr: str | None = ""
+    store: Callable[[Any], Any] | None = None
+
+    @property
+    def target(self) -> str | None:
+        """The dotted :class:`Policy` attribute this parameter sets (None: none)."""
+        return self.key if self.attr == "" else self.attr
+
+    def stored(self, value: Any) -> Any:
+        return self.store(value) if self.store is not None and value is not None else value
 
 
 def _ge(lo):
@@ -281,16 +116,16 @@ _DEFAULT_MULTIPLIERS = {
 _SRC_EVAL = "source: Zhejiang DRG payment evaluation rules (2021 trial)"
 
 PARAMS: tuple[_Param, ...] = (
-    _Param("policy.id", "opt_str", None, "file name", doc="profile id"),
-    _Param("policy.name", "str", "", ""),
-    _Param("policy.city", "str", "", ""),
+    _Param("policy.id", "opt_str", None, "file name", doc="profile id", attr="id"),
+    _Param("policy.name", "str", "", "", attr="name"),
+    _Param("policy.city", "str", "", "", attr="city"),
     _Param("policy.year", "opt_int", None, "", check=lambda v: None if v is None or 1990 <= v <= 2100
-           else "must be a year"),
-    _Param("policy.scheme", "opt_str", None, "", doc="grouping scheme id the weights are for"),
-    _Param("policy.description", "str", "", ""),
-    _Param("policy.extends", "opt_str", None, "", doc="profile this one starts from"),
-    _Param("arithmetic.points_decimals", "int", 4, DEFAULT + " (SPEC §0.1)", check=_between(0, 6)),
-    _Param("pools.pools_by_insurance_type", "bool", True, DEFAULT, doc="one point value per insurance type"),
+           else "must be a year", attr="year"),
+    _Param("policy.scheme", "opt_str", None, "", doc="grouping scheme id the weights are for", attr="scheme"),
+    _Param("policy.description", "str", "", "", attr="description"),
+    _Param("policy.extends", "opt_str", None, "", doc="profile this one starts from", attr=None),
+    _Param("arithmetic.points_decimals", "int", 4, DEFAULT + " (SPEC §0.1)", check=_between(0, 6), attr="points_decimals"),
+    _Param("pools.pools_by_insurance_type", "bool", True, DEFAULT, doc="one point value per insurance type", attr="pools_by_insurance_type"),
     _Param("weights.history_years", "int", 2, "source: Jinhua uses the two previous years", check=_between(1, 10)),
     _Param("weights.year_weights", "declist", (), DEFAULT + " (equal)"),
     _Param("weights.cost_index", "yearmap", {}, DEFAULT + " (1.0)"),
@@ -316,7 +151,8 @@ PARAMS: tuple[_Param, ...] = (
     _Param("coef.blend_by_year", "blendmap", {}, DEFAULT + " (none)"),
     _Param("pricing.ungroupable", "enum", "factor", DEFAULT, choices=("factor", "review")),
     _Param("pricing.ungroupable_factor", "dec", Decimal(1), DEFAULT, check=_ge(0)),
-    _Param("pricing.high_steps", "steps", PricingPolicy().high_steps, DEFAULT),
+    _Param("pricing.high_steps", "steps", (HighStep(Decimal(100), Decimal(3)), HighStep(Decimal(200), Decimal(2)),
+                                          HighStep(None, Decimal("1.5"))), DEFAULT),
     _Param("pricing.low_ratio", "dec", Decimal("0.4"), DEFAULT, check=_between(0, 1)),
     _Param("pricing.low_outlier_rule", "enum", "province", "source: Zhejiang province",
            choices=("province", "jinhua")),
@@ -340,7 +176,7 @@ PARAMS: tuple[_Param, ...] = (
     _Param("reserve.use", "enum", "none", DEFAULT, choices=("none", "share_loss")),
     _Param("reserve.share", "dec", Decimal(0), DEFAULT, check=_between(0, 1)),
     _Param("reserve.cap", "opt_dec", None, DEFAULT + " (no cap)", check=lambda v: None if v is None or v >= 0
-           else "must be ≥ 0", doc="yuan per hospital"),
+           else "must be ≥ 0", doc="yuan per hospital", attr="reserve.cap_fen", store=yuan_to_fen),
     _Param("county.gap_city_share", "dec", Decimal("0.5"), DEFAULT, check=_between(0, 1)),
     _Param("monitoring.spending_tolerance", "dec", Decimal("0.05"), DEFAULT, check=_ge(0)),
     _Param("monitoring.pv_drop_max", "dec", Decimal("0.05"), DEFAULT, check=_ge(0)),
@@ -349,6 +185,199 @@ PARAMS: tuple[_Param, ...] = (
 )
 _BY_KEY = {p.key: p for p in PARAMS}
 _LEAF_KINDS = {"yearmap", "strdecmap", "blend", "blendmap"}   # TOML tables that are one value
+
+
+
+
+def _default(key: str):
+    """The dataclass default of the attribute set by parameter ``key``: the one default of :data:`PARAMS`."""
+    value = _BY_KEY[key].default
+    if isinstance(value, (dict, list, set)):
+        return field(default_factory=lambda: type(value)(value))
+    return value
+
+
+# ----------------------------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class TrimPolicy:
+    """Outlier trimming before means (SPEC §2.2). ``lo``/``hi`` are percents for ``percentile``."""
+
+    method: str = _default("weights.trim.method")
+    k: Decimal = _default("weights.trim.k")
+    lo: Decimal = _default("weights.trim.lo")
+    hi: Decimal = _default("weights.trim.hi")
+
+
+@dataclass(frozen=True)
+class WeightsPolicy:
+    """Base points from history (基准点数, SPEC §2)."""
+
+    history_years: int = _default("weights.history_years")
+    year_weights: tuple[Decimal, ...] = _default("weights.year_weights")          # oldest first; empty = equal
+    cost_index: dict[int, Decimal] = _default("weights.cost_index")  # discharge year → factor (1.0 if absent)
+    n_min: int = _default("weights.n_min")
+    cv_max: Decimal = _default("weights.cv_max")
+    trim: TrimPolicy = TrimPolicy()
+
+    def year_weight(self, year: int, newest_year: int) -> Decimal:
+        """Weight of history ``year`` when ``newest_year`` is the last history year (the year before the
+        settlement year): ``year_weights`` are oldest first, so the newest year takes the last entry."""
+        if not self.year_weights:
+            return Decimal(1)
+        i = len(self.year_weights) - 1 - (newest_year - year)
+        return self.year_weights[i] if 0 <= i < len(self.year_weights) else Decimal(0)
+
+
+@dataclass(frozen=True)
+class PerDiemPolicy:
+    """Per-diem (床日付费) groups: listed DRG/ADRG codes and/or a minimum length of stay (SPEC §2.7)."""
+
+    drgs: tuple[str, ...] = _default("per_diem.drgs")
+    min_los: int | None = _default("per_diem.min_los")
+
+
+@dataclass(frozen=True)
+class CoefPolicy:
+    """Hospital and tier coefficients (差异系数, SPEC §3)."""
+
+    n_min: int = _default("coef.n_min")
+    tier_n_min: int = _default("coef.tier_n_min")
+    tiers: tuple[str, ...] = _default("coef.tiers")   # highest tier first
+    down_factor: Decimal = _default("coef.down_factor")
+    up_factor: Decimal = _default("coef.up_factor")
+    min: Decimal | None = _default("coef.min")
+    max: Decimal | None = _default("coef.max")
+    blend: Blend = _default("coef.blend")
+    blend_by_year: dict[int, Blend] = _default("coef.blend_by_year")
+
+    def blend_for(self, year: int | None) -> Blend:
+        """The blend of policy year ``year`` (``blend_by_year``), else the default ``blend``."""
+        if year is not None and year in self.blend_by_year:
+            return self.blend_by_year[year]
+        return self.blend
+
+
+@dataclass(frozen=True)
+class PricingPolicy:
+    """Case classes and points (SPEC §4)."""
+
+    ungroupable: str = _default("pricing.ungroupable")               # factor | review
+    ungroupable_factor: Decimal = _default("pricing.ungroupable_factor")
+    high_steps: tuple[HighStep, ...] = _default("pricing.high_steps")
+    low_ratio: Decimal = _default("pricing.low_ratio")
+    low_outlier_rule: str = _default("pricing.low_outlier_rule")        # province | jinhua
+
+    def high_ratio(self, base_points: Decimal | float) -> Decimal:
+        """H(BP): the first step whose ``up_to`` is ≥ the base points."""
+        bp = Decimal(str(base_points)) if isinstance(base_points, float) else Decimal(base_points)
+        for step in self.high_steps:
+            if step.up_to is None or bp <= step.up_to:
+                return step.ratio
+        return self.high_steps[-1].ratio
+
+
+@dataclass(frozen=True)
+class ReadmissionPolicy:
+    """Split admission (分解住院, SPEC §5.1)."""
+
+    enabled: bool = _default("readmission.enabled")
+    window_days: int = _default("readmission.window_days")
+    match: str = _default("readmission.match")        # drg | adrg
+    scope: str = _default("readmission.scope")   # hospital | city
+    factor: Decimal = _default("readmission.factor")
+    exempt_adrgs: tuple[str, ...] = _default("readmission.exempt_adrgs")
+
+
+@dataclass(frozen=True)
+class ViolationPolicy:
+    """Adjudicated violations (SPEC §5.2): deduction multiplier m per violation type."""
+
+    multipliers: dict[str, Decimal] = _default("violations.multipliers")
+    default_multiplier: Decimal | None = None
+
+    def multiplier(self, violation: str) -> Decimal | None:
+        """m for a violation type; ``default_multiplier`` when the type is not listed."""
+        return self.multipliers.get(violation, self.default_multiplier)
+
+
+@dataclass(frozen=True)
+class BudgetPolicy:
+    """Budget and point value (SPEC §6)."""
+
+    growth_rate: Decimal = _default("budget.growth_rate")
+    reserve_ratio: Decimal = _default("budget.reserve_ratio")
+    point_value_includes_self_pay: bool = _default("budget.point_value_includes_self_pay")
+
+
+@dataclass(frozen=True)
+class PrepaymentPolicy:
+    """Monthly prepayment (月度预付, SPEC §6)."""
+
+    provisional_pv: str = _default("prepayment.provisional_pv")   # last_year | budget_pace
+    factor: Decimal = _default("prepayment.factor")          # applied to last year's PV under last_year
+    prepay_ratio: Decimal = _default("prepayment.prepay_ratio")
+
+
+@dataclass(frozen=True)
+class ReservePolicy:
+    """Use of the reserve (调剂金) for loss sharing (SPEC §7). ``cap_fen`` is per hospital; None = no cap."""
+
+    use: str = _default("reserve.use")                     # none | share_loss
+    share: Decimal = _default("reserve.share")
+    cap_fen: int | None = _default("reserve.cap")   # fen (the policy file gives yuan)
+
+
+@dataclass(frozen=True)
+class CountyPolicy:
+    """County accounts under city-level pooling (SPEC §8)."""
+
+    gap_city_share: Decimal = _default("county.gap_city_share")   # α
+
+
+@dataclass(frozen=True)
+class MonitoringPolicy:
+    """Monthly warnings (SPEC §9); all thresholds are fractions (0.05 = 5 %)."""
+
+    spending_tolerance: Decimal = _default("monitoring.spending_tolerance")
+    pv_drop_max: Decimal = _default("monitoring.pv_drop_max")
+    cmi_rise_max: Decimal = _default("monitoring.cmi_rise_max")
+    outlier_share_max: Decimal = _default("monitoring.outlier_share_max")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A city's payment policy for one year. Build it with :func:`load_policy`.
+
+    ``origins`` maps each dotted key to ``(value_text, origin)`` where origin is a source citation,
+    ``"set in FILE"`` or the default label; ``drg policy show`` prints it.
+    """
+
+    id: str
+    name: str = ""
+    city: str = ""
+    year: int | None = None
+    scheme: str | None = None
+    description: str = ""
+    path: str | None = None
+    points_decimals: int = _default("arithmetic.points_decimals")
+    pools_by_insurance_type: bool = _default("pools.pools_by_insurance_type")
+    weights: WeightsPolicy = WeightsPolicy()
+    per_diem: PerDiemPolicy = PerDiemPolicy()
+    coef: CoefPolicy = CoefPolicy()
+    pricing: PricingPolicy = PricingPolicy()
+    readmission: ReadmissionPolicy = ReadmissionPolicy()
+    violations: ViolationPolicy = ViolationPolicy()
+    budget: BudgetPolicy = BudgetPolicy()
+    prepayment: PrepaymentPolicy = PrepaymentPolicy()
+    reserve: ReservePolicy = ReservePolicy()
+    county: CountyPolicy = CountyPolicy()
+    monitoring: MonitoringPolicy = MonitoringPolicy()
+    origins: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False)
+
+    @property
+    def points_scale(self) -> int:
+        """10 ** points_decimals: points are held as integers in units of 1 / points_scale."""
+        return 10 ** self.points_decimals
 
 
 # ----------------------------------------------------------------------------------------------- parsing
@@ -595,7 +624,14 @@ def load_policy(name_or_path: str | Path) -> Policy:
         else:
             v[p.key] = p.default
             origins[p.key] = (_fmt(p.default), p.origin)
-    file = str(path)
+    _check_together(v, str(path))
+    v["policy.id"] = v["policy.id"] or path.stem
+    attrs = {p.target: p.stored(v[p.key]) for p in PARAMS if p.target is not None}
+    return _build(Policy, attrs, path=str(path), origins=origins)
+
+
+def _check_together(v: dict[str, Any], file: str) -> None:
+    """The checks that involve more than one parameter."""
     wy, hy = v["weights.year_weights"], v["weights.history_years"]
     if wy and len(wy) != hy:
         raise PolicyError(f"weights.year_weights has {len(wy)} entries but history_years is {hy}",
@@ -607,43 +643,37 @@ def load_policy(name_or_path: str | Path) -> Policy:
         raise PolicyError("coef.min is above coef.max", file=file, key="coef.min")
     if v["reserve.use"] == "share_loss" and v["reserve.share"] <= 0:
         raise PolicyError("reserve.use = share_loss needs reserve.share > 0", file=file, key="reserve.share")
-    cap = v["reserve.cap"]
-    cap_fen = None if cap is None else int((cap * 100).to_integral_value(rounding="ROUND_HALF_UP"))
-    pid = v["policy.id"] or path.stem
-    return Policy(
-        id=pid, name=v["policy.name"], city=v["policy.city"], year=v["policy.year"], scheme=v["policy.scheme"],
-        description=v["policy.description"], path=file,
-        points_decimals=v["arithmetic.points_decimals"],
-        pools_by_insurance_type=v["pools.pools_by_insurance_type"],
-        weights=WeightsPolicy(
-            history_years=hy, year_weights=wy, cost_index=v["weights.cost_index"], n_min=v["weights.n_min"],
-            cv_max=v["weights.cv_max"],
-            trim=TrimPolicy(v["weights.trim.method"], v["weights.trim.k"], v["weights.trim.lo"],
-                            v["weights.trim.hi"])),
-        per_diem=PerDiemPolicy(tuple(v["per_diem.drgs"]), v["per_diem.min_los"]),
-        coef=CoefPolicy(
-            n_min=v["coef.n_min"], tier_n_min=v["coef.tier_n_min"], tiers=tuple(v["coef.tiers"]),
-            down_factor=v["coef.down_factor"], up_factor=v["coef.up_factor"], min=cmin, max=cmax,
-            blend=v["coef.blend"], blend_by_year=v["coef.blend_by_year"]),
-        pricing=PricingPolicy(
-            ungroupable=v["pricing.ungroupable"], ungroupable_factor=v["pricing.ungroupable_factor"],
-            high_steps=tuple(v["pricing.high_steps"]), low_ratio=v["pricing.low_ratio"],
-            low_outlier_rule=v["pricing.low_outlier_rule"]),
-        readmission=ReadmissionPolicy(
-            enabled=v["readmission.enabled"], window_days=v["readmission.window_days"],
-            match=v["readmission.match"], scope=v["readmission.scope"], factor=v["readmission.factor"],
-            exempt_adrgs=tuple(v["readmission.exempt_adrgs"])),
-        violations=ViolationPolicy(dict(v["violations.multipliers"]), v["violations.default_multiplier"]),
-        budget=BudgetPolicy(v["budget.growth_rate"], v["budget.reserve_ratio"],
-                            v["budget.point_value_includes_self_pay"]),
-        prepayment=PrepaymentPolicy(v["prepayment.provisional_pv"], v["prepayment.factor"],
-                                    v["prepayment.prepay_ratio"]),
-        reserve=ReservePolicy(v["reserve.use"], v["reserve.share"], cap_fen),
-        county=CountyPolicy(v["county.gap_city_share"]),
-        monitoring=MonitoringPolicy(v["monitoring.spending_tolerance"], v["monitoring.pv_drop_max"],
-                                    v["monitoring.cmi_rise_max"], v["monitoring.outlier_share_max"]),
-        origins=origins,
-    )
+
+
+def _build(cls: type, attrs: dict[str, Any], prefix: str = "", **extra: Any):
+    """An instance of the settings dataclass ``cls`` from dotted attribute values (``weights.trim.k``):
+    a field present in ``attrs`` takes its value, a section dataclass is built from its own keys."""
+    hints = typing.get_type_hints(cls)
+    kwargs = dict(extra)
+    for f in dataclasses.fields(cls):
+        name = prefix + f.name
+        if name in attrs:
+            kwargs[f.name] = attrs[name]
+        elif dataclasses.is_dataclass(hints[f.name]) and any(k.startswith(name + ".") for k in attrs):
+            kwargs[f.name] = _build(hints[f.name], attrs, name + ".")
+    return cls(**kwargs)
+
+
+def policy_fields() -> list[str]:
+    """Every settable attribute of :class:`Policy` as a dotted path (sections expanded; ``path`` and
+    ``origins`` are not parameters). The tests hold it equal to the targets of :data:`PARAMS`."""
+    def walk(cls: type, prefix: str) -> list[str]:
+        hints = typing.get_type_hints(cls)
+        out = []
+        for f in dataclasses.fields(cls):
+            t = hints[f.name]
+            if dataclasses.is_dataclass(t) and t not in (Blend,):
+                out += walk(t, prefix + f.name + ".")
+            elif prefix or f.name not in ("path", "origins"):
+                out.append(prefix + f.name)
+        return out
+
+    return walk(Policy, "")
 
 
 def policy_rows(policy: Policy) -> list[tuple[str, str, str]]:

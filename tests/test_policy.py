@@ -136,3 +136,21 @@ def test_a_directory_named_like_a_profile_does_not_hide_it(tmp_path, monkeypatch
     (tmp_path / "demo").mkdir()
     monkeypatch.chdir(tmp_path)
     assert load_policy("demo").id == "demo"
+
+
+def test_each_parameter_is_declared_once():
+    """PARAMS is the one table of parameters: every settable attribute of Policy is set by exactly one
+    parameter, and the dataclasses' defaults are the table's defaults."""
+    from drg.policy import Policy, policy_fields
+
+    targets = [p.target for p in PARAMS if p.target is not None]
+    assert len(targets) == len(set(targets))
+    assert set(targets) == set(policy_fields())
+    bare = Policy(id="x")
+    for p in PARAMS:
+        if p.target is None or p.key == "policy.id":
+            continue
+        value = bare
+        for part in p.target.split("."):
+            value = getattr(value, part)
+        assert value == p.stored(p.default), p.key
