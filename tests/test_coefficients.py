@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from test_points_data import case_rows, make_cases, make_hospitals
 
-from drg.pricing.coefficients import build_tables, compute_coefficients, read_hospitals, tier_chain
+from drg.casefile.tables import hospital_tiers
+from drg.pricing.coefficients import build_tables, compute_coefficients, tier_chain
 from drg.errors import InputError
 from drg.policy import Blend, load_policy
 from drg.pricing.weights import compute_weights
@@ -107,4 +108,4 @@ def test_unknown_tier_is_an_error(pol, tmp_path):
 
     pq.write_table(pa.table({"hospital_id": ["H1"], "tier": ["Z"]}), tmp_path / "hosp.parquet")
     with pytest.raises(InputError, match="tier"):
-        read_hospitals(tmp_path / "hosp.parquet", pol)
+        hospital_tiers(tmp_path / "hosp.parquet", pol.coef.tiers)

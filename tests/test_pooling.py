@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from drg.errors import InputError
-from drg.settlement.pools import county_accounts, pool_budget, read_budget, read_county_income
+from drg.casefile.tables import read_budget, read_county_income
+from drg.settlement.pools import county_accounts, pool_budget
 from drg.settlement.settle import check_invariants, settle_year
 
 from test_settle_fixtures import case, write_budget, write_income, write_policy, write_priced
@@ -112,20 +113,19 @@ def test_counties_table_matches_fund_payments_on_synthetic_city(tmp_path):
 
 
 def test_one_hospitals_reader_for_gbk_csv_and_tier_errors_name_the_row(tmp_path):
-    from drg.pricing.coefficients import read_hospitals as hospital_tiers
+    from drg.casefile.tables import hospital_tiers, read_hospitals
     from drg.errors import InputError
     from drg.policy import load_policy
-    from drg.settlement.pools import read_hospitals
 
     path = tmp_path / "hospitals.csv"
     path.write_bytes("hospital_id,name,tier,county\nH0001,东湖区第一人民医院,A,东湖区\nH0002,南江县中医医院,C,南江县\n"
                      .encode("gbk"))
     rows = read_hospitals(path)
     assert rows["H0001"]["name"] == "东湖区第一人民医院" and rows["H0002"]["county"] == "南江县"
-    assert hospital_tiers(path, load_policy("demo")).column("tier").to_pylist() == ["A", "C"]
+    assert hospital_tiers(path, load_policy("demo").coef.tiers).column("tier").to_pylist() == ["A", "C"]
     path.write_text("hospital_id,name,tier,county\nH0001,x,A,c\nH0002,y,Z,c\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"hospitals.csv, row 2, field 'tier'"):
-        hospital_tiers(path, load_policy("demo"))
+        hospital_tiers(path, load_policy("demo").coef.tiers)
     path.write_text("hospital_id,name,tier,county\n,x,A,c\n", encoding="utf-8")
     with pytest.raises(InputError, match="row 1.*hospital_id"):
         read_hospitals(path)

@@ -19,10 +19,11 @@ import pyarrow as pa
 from drg.errors import InputError
 from drg.money import round_half_away
 from drg.pricing.exact import COEF_SCALE
+from drg.casefile.tables import hospital_tiers
 from drg.policy import Policy, load_policy
 from drg.pricing.weights import Weights, compute_weights, read_grouped, write_weights
 
-__all__ = ["compute_coefficients", "tier_chain", "read_hospitals", "build_tables", "read_coefficients"]
+__all__ = ["compute_coefficients", "tier_chain", "build_tables", "read_coefficients"]
 
 COEF_SCHEMA = pa.schema([
     ("hospital_id", pa.string()), ("tier", pa.string()), ("drg", pa.string()),
@@ -55,20 +56,6 @@ def tier_chain(observed: dict[str, Fraction], tiers: tuple[str, ...], down: Deci
     for i in range(first - 1, -1, -1):
         out[tiers[i]] = (out[tiers[i + 1]][0] * up, "from_lower")
     return out
-
-
-def read_hospitals(path: str | Path, policy: Policy) -> pa.Table:
-    """The hospitals table's ``hospital_id, tier`` (read by :func:`drg.settlement.pools.read_hospitals`), every tier
-    checked against the policy's ``coef.tiers``."""
-    from drg.settlement.pools import read_hospitals as read_rows
-
-    rows = read_rows(path, required=("hospital_id", "tier"))
-    for hid, info in rows.items():
-        if info["tier"] not in policy.coef.tiers:
-            raise InputError(f"tier {info['tier']!r} is not one of the policy's coef.tiers "
-                             f"{', '.join(policy.coef.tiers)}", file=str(path), row=info["row"], field="tier")
-    return pa.table({"hospital_id": pa.array(list(rows), pa.string()),
-                     "tier": pa.array([info["tier"] for info in rows.values()], pa.string())})
 
 
 def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:
@@ -189,7 +176,7 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
     else:
         hist = parts[0]
     history = ", ".join(str(f) for f in files)
-    hosp = read_hospitals(hospitals, pol)
+    hosp = hospital_tiers(hospitals, pol.coef.tiers)
     if year is None and pol.year is None:
         years = np.asarray(__import__("pyarrow.compute", fromlist=["year"]).year(hist.column("discharge_date")))
         year = int(np.nanmax(years)) + 1 if len(years) else None

@@ -20,7 +20,7 @@ through both and require equal results.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -28,7 +28,7 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see grouper/kernel.py: no spinning OpenMP workers
 
-from numba import njit, prange
+from numba import njit
 
 # The plain-Python twins live in drg.pricing.exact (no numba there, so a one-case estimate can use them).
 from drg.pricing.exact import COEF_SCALE, HIGH, LOW, NORMAL, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE

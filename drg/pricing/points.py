@@ -42,51 +42,19 @@ from drg.money import round_half_away
 from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, pair_twin,
                                price_one_exact, scale_units_twin, to_units)
 from drg.pricing.kernels import group_hash, pair_kernel, price_kernel, scale_units, sort_runs_by_dates
+from drg.casefile.tables import read_reviews, read_violations
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_point_totals
 from drg.casefile.money import with_fen_columns
 from drg.pricing.classes import drg_mask, per_diem_mask
 from drg.pricing.weights import Weights, case_years, read_weights
 
-__all__ = ["price_cases", "price_file", "read_reviews", "read_violations",
+__all__ = ["price_cases", "price_file",
            "PRICED_COLUMNS"]
 
 PRICED_COLUMNS = ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source", "mean_cost",
                   "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason", "deduction_points",
                   "violation", "price_note")
-
-
-# ----------------------------------------------------------------------------------------------- inputs
-def _read_table(path: str | Path) -> pa.Table:
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=str(path))
-    if path.suffix.lower() == ".csv":
-        import pyarrow.csv as pcsv
-
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
-            column_types={"case_id": pa.string(), "violation": pa.string(), "note": pa.string()}))
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path)
-
-
-def read_reviews(path: str | Path) -> pa.Table:
-    """Special-review table (特病单议): ``case_id, points, note`` (Parquet or CSV)."""
-    t = _read_table(path)
-    for c in ("case_id", "points"):
-        if c not in t.column_names:
-            raise InputError(f"missing column {c}", file=str(path), field=c)
-    return t
-
-
-def read_violations(path: str | Path) -> pa.Table:
-    """Adjudicated violations: ``case_id, violation, serious`` and optional ``multiplier``."""
-    t = _read_table(path)
-    for c in ("case_id", "violation", "serious"):
-        if c not in t.column_names:
-            raise InputError(f"missing column {c}", file=str(path), field=c)
-    return t
 
 
 def _encode(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:

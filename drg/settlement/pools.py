@@ -4,8 +4,8 @@ This module owns:
 
 - the pool of a case (its insurance type ``310``/``390``, or ``"all"`` when the policy does not pool by
   insurance type — ``pools.pools_by_insurance_type``);
-- reading the ``budget`` and ``county_income`` tables (yuan → exact fen) and the fund budget ``B_k`` of a
-  pool: from the budget table, or last year's fund DRG spending × (1 + ``budget.growth_rate``);
+- the fund budget ``B_k`` of a pool: from the budget table (read by :mod:`drg.casefile.tables`), or last
+  year's fund DRG spending × (1 + ``budget.growth_rate``);
 - the county accounts of SPEC §8 (分级核算、缺口分担): county shares of ``D_k`` by the largest-remainder
   method on ``Q_c``, county DRG spending, balances and gaps shared between city (from what is left of the
   reserve) and county (``county.gap_city_share`` = α).
@@ -19,13 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 from drg.errors import InputError
-from drg.money import apply_ratio, largest_remainder, yuan_to_fen
+from drg.money import apply_ratio, largest_remainder
 
-__all__ = ["ALL_POOLS", "pool_of", "read_table", "read_budget", "read_county_income", "read_hospitals",
-           "pool_budget", "CountyAccount", "county_accounts"]
+__all__ = ["ALL_POOLS", "pool_of", "pool_budget", "CountyAccount", "county_accounts"]
 
 #: The single pool's name when the policy does not pool by insurance type.
 ALL_POOLS = "all"
@@ -34,119 +32,6 @@ ALL_POOLS = "all"
 def pool_of(insurance_type: str, pools_by_insurance_type: bool) -> str:
     """The pool a case belongs to: its insurance type, or ``"all"``."""
     return str(insurance_type) if pools_by_insurance_type else ALL_POOLS
-
-
-# ----------------------------------------------------------------------------------------------- tables
-def read_table(path: str | Path, required: tuple[str, ...], role: str):
-    """Read a small input table (Parquet, CSV or Excel) with polars; missing columns are an InputError."""
-    import polars as pl
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{role} file not found", file=str(path))
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            df = pl.read_parquet(path)
-        elif suffix == ".csv":  # all strings: exact decimals, codes keep zeros; UTF-8 or GBK detected
-            import io
-
-            from drg.casefile.reader import detect_encoding
-
-            data = path.read_bytes()
-            text = data.decode(detect_encoding(data)).lstrip("\ufeff")
-            df = pl.read_csv(io.StringIO(text), infer_schema_length=0)
-        elif suffix in (".xlsx", ".xls"):
-            df = pl.read_excel(path, infer_schema_length=0)
-        else:
-            raise InputError(f"{role}: unknown file type {suffix!r} (Parquet, CSV or Excel)", file=str(path))
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a reader's own message, with the file named
-        raise InputError(f"cannot read {role}: {exc}", file=str(path)) from None
-    for c in required:
-        if c not in df.columns:
-            raise InputError(f"{role}: missing column {c}", file=str(path), field=c)
-    return df
-
-
-def _fen_column(df, col: str, file: str) -> list[int]:
-    out = []
-    for i, v in enumerate(df[col].to_list(), start=1):
-        if v is None or (isinstance(v, str) and not v.strip()):
-            raise InputError("empty amount", file=file, row=i, field=col)
-        try:
-            out.append(yuan_to_fen(v.strip() if isinstance(v, str) else v))
-        except Exception:  # noqa: BLE001
-            raise InputError(f"not an amount: {v!r}", file=file, row=i, field=col) from None
-    return out
-
-
-def _int_column(df, col: str, file: str) -> list[int]:
-    out = []
-    for i, v in enumerate(df[col].to_list(), start=1):
-        try:
-            out.append(int(str(v).strip()))
-        except Exception:  # noqa: BLE001
-            raise InputError(f"not a whole number: {v!r}", file=file, row=i, field=col) from None
-    return out
-
-
-def read_budget(path: str | Path) -> dict[tuple[int, str], int]:
-    """``budget`` table → ``{(year, insurance_type): fund_budget_fen}``; a repeated key is an error."""
-    file = str(path)
-    df = read_table(path, ("year", "insurance_type", "fund_budget"), "budget")
-    years = _int_column(df, "year", file)
-    types = [str(v).strip() for v in df["insurance_type"].to_list()]
-    fen = _fen_column(df, "fund_budget", file)
-    out: dict[tuple[int, str], int] = {}
-    for i, key in enumerate(zip(years, types), start=1):
-        if key in out:
-            raise InputError(f"budget for year {key[0]} insurance type {key[1]} given twice", file=file, row=i)
-        out[key] = fen[i - 1]
-    return out
-
-
-def read_county_income(path: str | Path) -> dict[tuple[int, str, str], tuple[int, int]]:
-    """``county_income`` table → ``{(year, insurance_type, county): (income_fen, other_spending_fen)}``."""
-    file = str(path)
-    df = read_table(path, ("year", "insurance_type", "county", "income", "other_spending"), "county_income")
-    years = _int_column(df, "year", file)
-    types = [str(v).strip() for v in df["insurance_type"].to_list()]
-    counties = [str(v).strip() for v in df["county"].to_list()]
-    inc = _fen_column(df, "income", file)
-    oth = _fen_column(df, "other_spending", file)
-    out: dict[tuple[int, str, str], tuple[int, int]] = {}
-    for i, key in enumerate(zip(years, types, counties), start=1):
-        if key in out:
-            raise InputError(f"county {key[2]} of year {key[0]} insurance type {key[1]} given twice",
-                             file=file, row=i)
-        out[key] = (inc[i - 1], oth[i - 1])
-    return out
-
-
-def read_hospitals(path: str | Path, required: tuple[str, ...] = ("hospital_id",)) -> dict[str, dict]:
-    """``hospitals`` table → ``{hospital_id: {"name", "tier", "county", "row"}}`` in file order.
-
-    The one reader of the hospitals table (Parquet, CSV in UTF-8 or GBK, Excel): a missing or repeated
-    ``hospital_id`` is an error naming the row; ``required`` names columns that must exist and be filled.
-    """
-    file = str(path)
-    df = read_table(path, tuple(dict.fromkeys(("hospital_id", *required))), "hospitals")
-    out: dict[str, dict] = {}
-    for i, row in enumerate(df.iter_rows(named=True), start=1):
-        raw = row["hospital_id"]
-        hid = "" if raw is None else str(raw).strip()
-        if not hid:
-            raise InputError("hospital_id is missing", file=file, row=i, field="hospital_id")
-        if hid in out:
-            raise InputError(f"hospital {hid} listed twice", file=file, row=i, field="hospital_id")
-        for c in required:
-            if row.get(c) is None or str(row[c]).strip() == "":
-                raise InputError(f"{c} is missing", file=file, row=i, field=c)
-        out[hid] = {"name": row.get("name") or "", "tier": str(row.get("tier") or "").strip(),
-                    "county": row.get("county") or "", "row": i}
-    return out
 
 
 def pool_budget(budget: Mapping[tuple[int, str], int] | None, year: int, pool: str, *,

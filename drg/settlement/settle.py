@@ -39,7 +39,8 @@ from drg.money import (amount_for_points, apply_ratio, fraction_text, largest_re
                        pv_text, pv_yuan, round_half_away, units_to_decimal)
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_total
-from drg.settlement.pools import ALL_POOLS, county_accounts, pool_budget, read_budget, read_county_income, read_hospitals
+from drg.casefile.tables import read_budget, read_county_income, read_hospitals
+from drg.settlement.pools import ALL_POOLS, county_accounts, pool_budget
 
 __all__ = [
     "settle_year", "settle_month", "settle_months", "read_priced", "check_invariants", "annual_pool", "monthly_pool",
