@@ -31,7 +31,9 @@ def settle_setup(city_tables, bench_dir):
 def test_settle_year_vs_pyarrow_read(benchmark, settle_setup, bench_dir):
     import polars as pl
 
-    from drg.settlement.settle import PRICED_OPTIONAL, PRICED_REQUIRED, check_invariants, settle_year
+    from drg.settlement.aggregates import PRICED_OPTIONAL, PRICED_REQUIRED
+    from drg.settlement.invariants import check_invariants
+    from drg.settlement.runs import settle_year
 
     s = settle_setup
     counter = iter(range(1000))
@@ -59,7 +61,7 @@ def test_settle_year_vs_pyarrow_read(benchmark, settle_setup, bench_dir):
 
 def test_read_priced_vs_pyarrow_read(benchmark, settle_setup):
     """The reduction alone (exact fen and point units, per-hospital/month/county sums)."""
-    from drg.settlement.settle import PRICED_OPTIONAL, PRICED_REQUIRED, read_priced
+    from drg.settlement.aggregates import PRICED_OPTIONAL, PRICED_REQUIRED, read_priced
 
     s = settle_setup
     benchmark.pedantic(lambda: read_priced(s["priced"], s["year"], s["policy"]), rounds=3, iterations=1)

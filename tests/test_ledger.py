@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from drg.cli import app
 from drg.errors import InputError
 from drg.settlement.ledger import PAUSE_ENV, Ledger
-from drg.settlement.settle import settle_month, settle_year
+from drg.settlement.runs import settle_month, settle_year
 
 from test_settle_fixtures import case, write_budget, write_income, write_policy, write_priced
 
@@ -136,7 +136,7 @@ def test_budget_growth_from_last_years_run(city, tmp_path):
 
 
 def _run_killed(city, *, replace: bool):
-    code = ("import sys; from drg.settlement.settle import settle_year; "
+    code = ("import sys; from drg.settlement.runs import settle_year; "
             f"settle_year({str(city['priced'])!r}, None, {str(city['budget'])!r}, {str(city['income'])!r}, "
             f"{str(city['policy'])!r}, 2025, ledger={str(city['ledger'])!r}, replace={replace})")
     env = dict(os.environ, **{PAUSE_ENV: "60"})
@@ -203,7 +203,7 @@ def test_cli_settle_and_ledger_show(city, tmp_path):
 
 
 def test_settle_months_equals_single_months(city, tmp_path):
-    from drg.settlement.settle import settle_months
+    from drg.settlement.runs import settle_months
 
     many = settle_months(city["priced"], None, city["budget"], None, city["policy"], 2025, months=[1, 2, 3],
                          ledger=city["ledger"], out=tmp_path / "months")

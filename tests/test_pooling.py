@@ -12,7 +12,8 @@ import pytest
 from drg.errors import InputError
 from drg.casefile.tables import read_budget, read_county_income
 from drg.settlement.pools import county_accounts, pool_budget
-from drg.settlement.settle import check_invariants, settle_year
+from drg.settlement.invariants import check_invariants
+from drg.settlement.runs import settle_year
 
 from test_settle_fixtures import case, write_budget, write_income, write_policy, write_priced
 

@@ -75,7 +75,7 @@ PUBLIC = {
     "drg.synth.samples": [
         'SchemeSample', 'cities', 'city_settings', 'data_dir', 'resolve_rules', 'schemes',
     ],
-    "drg.settlement.settle": [
+    "drg.settlement.runs": [
         'COUNTY_COLUMNS', 'CaseAggregates', 'HOSPITAL_COLUMNS', 'HospitalInput', 'InputFile',
         'PoolResult', 'SettlementResult', 'SettlementWarning', 'annual_pool', 'check_invariants',
         'hospital_total', 'monthly_pool', 'parse_period', 'provisional_point_value', 'read_priced',

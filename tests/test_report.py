@@ -8,7 +8,7 @@ from datetime import date
 import polars as pl
 
 from drg.reports.statements import write_statements
-from drg.settlement.settle import settle_month, settle_year
+from drg.settlement.runs import settle_month, settle_year
 
 from test_settle_fixtures import case, write_budget, write_hospitals, write_income, write_policy, write_priced
 

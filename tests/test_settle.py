@@ -13,7 +13,11 @@ import pytest
 from drg.errors import InputError, InvariantError
 from drg.money import pv_yuan
 from drg.policy import load_policy
-from drg.settlement.settle import HospitalInput, annual_pool, check_invariants, monthly_pool, provisional_point_value, settle_month, settle_year
+from drg.settlement.records import HospitalInput
+from drg.settlement.annual import annual_pool
+from drg.settlement.invariants import check_invariants
+from drg.settlement.monthly import monthly_pool, provisional_point_value
+from drg.settlement.runs import settle_month, settle_year
 
 from test_settle_fixtures import case, write_budget, write_hospitals, write_income, write_policy, write_priced
 
@@ -218,7 +222,7 @@ def test_points_with_too_many_decimals_are_refused(tmp_path):
 
 
 def test_broken_invariant_refuses_the_run(tmp_path, monkeypatch):
-    import drg.settlement.settle as settle
+    import drg.settlement.annual as settle
 
     priced = write_priced(tmp_path / "p.parquet", [case("a", "A", 100.0), case("b", "B", 50.0)])
     budget = write_budget(tmp_path / "b.parquet", [(2025, "310", 1000.0)])

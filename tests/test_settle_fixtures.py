@@ -98,7 +98,7 @@ def write_hospitals(path: Path, ids: list[str]) -> Path:
 
 def test_fixture_writes_contract_columns(tmp_path):
     """The fixture writes what `drg points` writes for settlement: the columns settle reads."""
-    from drg.settlement.settle import PRICED_OPTIONAL, PRICED_REQUIRED
+    from drg.settlement.aggregates import PRICED_OPTIONAL, PRICED_REQUIRED
 
     t = pq.read_table(write_priced(tmp_path / "p.parquet", [case("a", "A", 1.5)]))
     assert set(PRICED_REQUIRED + PRICED_OPTIONAL) <= set(t.column_names)

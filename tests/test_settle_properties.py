@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 
 from drg.policy import BudgetPolicy, ReservePolicy, load_policy
 from drg.settlement.pools import county_accounts
-from drg.settlement.settle import HospitalInput, annual_pool, check_invariants, monthly_pool, settle_year
+from drg.settlement.records import HospitalInput
+from drg.settlement.annual import annual_pool
+from drg.settlement.invariants import check_invariants
+from drg.settlement.monthly import monthly_pool
+from drg.settlement.runs import settle_year
 
 from test_settle_fixtures import case, write_budget, write_income, write_policy, write_priced
 

@@ -1,6 +1,6 @@
 """CLI of settlement: ``drg settle month``, ``drg settle year`` and ``drg ledger show``.
 
-Thin: each command parses its options, calls :func:`drg.settlement.settle.settle_month` / :func:`drg.settlement.settle.settle_year`
+Thin: each command parses its options, calls :func:`drg.settlement.runs.settle_month` / :func:`drg.settlement.runs.settle_year`
 (and :func:`drg.reports.statements.write_statements` with ``--statements``), and prints the pool figures, the warnings
 and the files written (rich tables, or JSON with ``--json``).
 """
@@ -156,7 +156,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         ``--period 2025-01:2025-12`` runs a range of months of one year from a single read of the priced
         files (each month its own run; ``--out`` gets one sub-directory per period).
         """
-        from drg.settlement.settle import parse_period, settle_month, settle_months
+        from drg.settlement.periods import parse_period
+        from drg.settlement.runs import settle_month, settle_months
 
         if ":" in period:
             first, _, last = period.partition(":")
@@ -195,7 +196,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         as_json: bool = json_opt,
     ) -> None:
         """Annual run: final point value, entitlements, fund payments, balances, reserve, county accounts."""
-        from drg.settlement.settle import settle_year
+        from drg.settlement.runs import settle_year
 
         result = settle_year(priced, hospitals, budget, county_income, policy, year, ledger=ledger, out=out,
                              replace=replace, last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id,

@@ -140,7 +140,7 @@ def write_statements(result, out_dir: str | Path, *, priced: list[str | Path] | 
 
     Parameters
     ----------
-    result : drg.settlement.settle.SettlementResult
+    result : drg.settlement.runs.SettlementResult
         A monthly or annual run (with its case aggregates).
     out_dir : path
         Files go to ``out_dir/statements/PERIOD/`` (hospital statements) and ``out_dir/`` (city summary,

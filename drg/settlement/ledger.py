@@ -12,8 +12,8 @@ DuckDB client can query::
     pool_results    run_id, pool, budget, budget_source, reserve, self_pay, distributable, total_points,
                     point_value, point_value_exact, provisional_method, cases, fund_payments, prepaid,
                     reserve_to_hospitals, reserve_to_counties, reserve_left, undeducted_points
-    hospital_results run_id + the columns of ``hospitals.parquet`` (drg.settlement.settle.HOSPITAL_COLUMNS)
-    county_results  run_id + the columns of ``counties.parquet`` (drg.settlement.settle.COUNTY_COLUMNS)
+    hospital_results run_id + the columns of ``hospitals.parquet`` (drg.settlement.runs.HOSPITAL_COLUMNS)
+    county_results  run_id + the columns of ``counties.parquet`` (drg.settlement.runs.COUNTY_COLUMNS)
     warnings        run_id, kind, pool, subject, message, value, threshold
 
 Money columns are BIGINT fen; points and displayed point values DECIMAL(18,4).
@@ -115,7 +115,7 @@ class Ledger:
         return bool(self._query("SELECT 1 FROM runs WHERE kind = ? AND period = ?", [kind, period]))
 
     def record(self, result: Any, *, replace: bool = False) -> str:
-        """Store a :class:`drg.settlement.settle.SettlementResult` in one transaction; return its run id.
+        """Store a :class:`drg.settlement.runs.SettlementResult` in one transaction; return its run id.
 
         Raises
         ------

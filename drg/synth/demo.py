@@ -71,7 +71,7 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
     from drg.pricing.points import price_file
     from drg.reports.statements import write_statements
     from drg.synth.samples import city_settings, schemes
-    from drg.settlement.settle import settle_months, settle_year
+    from drg.settlement.runs import settle_months, settle_year
     from drg.synth.city import synthesize
 
     out = Path(out)

@@ -1,0 +1,233 @@
+"""What a settlement run produces: its records (pool figures, warnings, inputs, the run itself) and the
+per-hospital and per-county frames with their schemas (``hospitals.parquet``, ``counties.parquet``)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from drg.money import (fraction_text, pv_yuan, round_half_away, units_to_decimal)
+
+__all__ = ['HOSPITAL_COLUMNS', 'COUNTY_COLUMNS', 'InputFile', 'SettlementWarning', 'PoolResult', 'CaseAggregates', 'SettlementResult', 'HospitalInput', 'hospital_frame', 'hospital_schema', 'county_schema', 'empty_frame', 'concat_frames', 'county_frame']
+
+
+#: Columns of ``hospitals.parquet`` (money int64 fen; points decimal(18,4); point value yuan decimal(18,4)).
+HOSPITAL_COLUMNS = ("kind", "period", "pool", "hospital_id", "name", "cases", "points", "undeducted_points",
+                    "entitlement", "self_paid", "fund_payment", "prepaid", "balance", "reserve_share",
+                    "total_cost", "loss", "cmi", "outlier_share", "point_value", "point_value_exact")
+
+
+#: Columns of ``counties.parquet``.
+COUNTY_COLUMNS = ("kind", "period", "pool", "county", "q_points", "share", "self_paid", "income",
+                  "drg_spending", "other_spending", "balance", "gap_claim", "city_share", "county_share")
+
+
+# ----------------------------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class InputFile:
+    """An input of a run: its role, path, size and sha256 (recorded in the ledger)."""
+
+    role: str
+    path: str
+    sha256: str
+    size: int
+
+    @classmethod
+    def of(cls, role: str, path: str | Path) -> InputFile:
+        p = Path(path)
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+        return cls(role, str(p.resolve()), h.hexdigest(), p.stat().st_size)
+
+
+@dataclass(frozen=True)
+class SettlementWarning:
+    """A monitoring warning (SPEC §9) or a note a settlement officer must see."""
+
+    kind: str          # spending_pace, pv_drop, cmi_rise, outlier_share, undeducted, recovery, …
+    pool: str
+    subject: str       # "pool", a hospital id or a county
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """The pool-level figures of a run (fen, point units, exact point value)."""
+
+    pool: str
+    budget: int
+    budget_source: str
+    reserve: int
+    self_pay: int              # S_k (0 in D when the point value excludes self-pay; still reported)
+    distributable: int         # D_k (annual) or the month's provisional pot (month)
+    total_points_units: int    # P_k (annual) or P_{k,1..m} (month)
+    point_value: Fraction      # fen per point, exact
+    provisional_method: str    # "" for the annual run
+    cases: int
+    fund_payments: int         # Σ F_h
+    prepaid: int               # Σ prepayments
+    reserve_to_hospitals: int
+    reserve_to_counties: int
+    reserve_left: int
+    undeducted_units: int
+    scale: int
+
+    @property
+    def point_value_yuan(self) -> Decimal:
+        """Yuan per point rounded to 4 decimals, for display only."""
+        return pv_yuan(self.point_value)
+
+
+@dataclass
+class CaseAggregates:
+    """Priced cases of a settlement year reduced to exact sums (polars frames, int64 fen / point units).
+
+    ``by_month``: pool, hospital_id, year, month, cases, adj_u, ded_u, selfpay, total_cost, fund_paid,
+    outliers, bp_u, bp_n (year is the settlement year or the one before, for CMI and budget growth).
+    ``by_county``: pool, hospital_id, county, month, cases, adj_u, selfpay.
+    ``by_class``: pool, hospital_id, month, case_class, cases, adj_u, total_cost.
+    ``by_drg``: pool, hospital_id, month, drg, cases, adj_u, total_cost.
+    """
+
+    year: int
+    scale: int
+    by_month: Any
+    by_county: Any
+    by_class: Any
+    by_drg: Any
+    files: list[str]
+    scheme_id: str | None
+    rows_read: int
+    rows_other_years: int
+
+
+@dataclass
+class SettlementResult:
+    """One run: a month (``kind = "month"``, ``period = "2025-03"``) or a year (``"year"``, ``"2025"``).
+
+    ``hospitals`` and ``counties`` are polars frames with :data:`HOSPITAL_COLUMNS` / :data:`COUNTY_COLUMNS`;
+    ``pools`` maps pool → :class:`PoolResult`.
+    """
+
+    kind: str
+    period: str
+    year: int
+    month: int | None
+    policy_id: str
+    scheme_id: str | None
+    pools: dict[str, PoolResult]
+    hospitals: Any
+    counties: Any
+    warnings: list[SettlementWarning]
+    inputs: list[InputFile]
+    aggregates: CaseAggregates | None = None
+    prepaid_source: str = ""
+    includes_self_pay: bool = True
+    run_id: str | None = None
+    out_files: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """A JSON-able summary (money in fen, point values in yuan as text)."""
+        return {
+            "kind": self.kind, "period": self.period, "policy_id": self.policy_id, "scheme_id": self.scheme_id,
+            "run_id": self.run_id, "prepaid_source": self.prepaid_source,
+            "pools": {k: {"budget": p.budget, "budget_source": p.budget_source, "reserve": p.reserve,
+                          "self_pay": p.self_pay, "distributable": p.distributable,
+                          "total_points": str(units_to_decimal(p.total_points_units, p.scale)),
+                          "point_value_yuan": str(p.point_value_yuan),
+                          "point_value_exact_fen": fraction_text(p.point_value),
+                          "provisional_method": p.provisional_method, "cases": p.cases,
+                          "fund_payments": p.fund_payments, "prepaid": p.prepaid,
+                          "reserve_to_hospitals": p.reserve_to_hospitals,
+                          "reserve_to_counties": p.reserve_to_counties, "reserve_left": p.reserve_left}
+                      for k, p in self.pools.items()},
+            "hospitals": self.hospitals.height, "counties": self.counties.height,
+            "warnings": [w.message for w in self.warnings], "out_files": self.out_files,
+        }
+
+
+# ----------------------------------------------------------------------------------------------- core
+@dataclass(frozen=True)
+class HospitalInput:
+    """One hospital's sums in one pool for a period: points in units, money in fen."""
+
+    hospital_id: str
+    adjusted_units: int
+    deduction_units: int = 0
+    self_paid: int = 0
+    total_cost: int = 0
+    cases: int = 0
+    prepaid: int = 0
+
+
+# ----------------------------------------------------------------------------------------------- frames
+def hospital_frame(kind: str, period: str, pool: str, rows: list[dict], pv: Fraction, scale: int,
+                    names: Mapping[str, dict], stats: Mapping[str, dict]):
+    import polars as pl
+
+    out = []
+    pvd, pvx = pv_yuan(pv), fraction_text(pv)
+    for r in rows:
+        st = stats.get(r["hospital_id"], {})
+        out.append({"kind": kind, "period": period, "pool": pool, "hospital_id": r["hospital_id"],
+                    "name": names.get(r["hospital_id"], {}).get("name", ""), "cases": r["cases"],
+                    "points": units_to_decimal(r["points_units"], scale),
+                    "undeducted_points": units_to_decimal(r["undeducted_units"], scale),
+                    "entitlement": r["entitlement"], "self_paid": r["self_paid"], "fund_payment": r["fund_payment"],
+                    "prepaid": r["prepaid"], "balance": r["balance"], "reserve_share": r["reserve_share"],
+                    "total_cost": r["total_cost"], "loss": r["loss"], "cmi": st.get("cmi"),
+                    "outlier_share": st.get("outlier_share"), "point_value": pvd, "point_value_exact": pvx})
+    return pl.DataFrame(out, schema=hospital_schema(), orient="row") if out else empty_frame(hospital_schema())
+
+
+def hospital_schema():  # noqa: N802 - a schema constant built lazily (polars imported inside)
+    import polars as pl
+
+    s = {"kind": pl.String, "period": pl.String, "pool": pl.String, "hospital_id": pl.String, "name": pl.String,
+         "cases": pl.Int64, "points": pl.Decimal(18, 4), "undeducted_points": pl.Decimal(18, 4)}
+    s.update({c: pl.Int64 for c in ("entitlement", "self_paid", "fund_payment", "prepaid", "balance",
+                                     "reserve_share", "total_cost", "loss")})
+    s.update({"cmi": pl.Float64, "outlier_share": pl.Float64, "point_value": pl.Decimal(18, 4),
+              "point_value_exact": pl.String})
+    return s
+
+
+def county_schema():  # noqa: N802
+    import polars as pl
+
+    s = {"kind": pl.String, "period": pl.String, "pool": pl.String, "county": pl.String,
+         "q_points": pl.Decimal(18, 4)}
+    s.update({c: pl.Int64 for c in COUNTY_COLUMNS[5:]})
+    return s
+
+
+def empty_frame(schema):
+    import polars as pl
+
+    return pl.DataFrame(schema=schema)
+
+
+def concat_frames(frames, schema):
+    import polars as pl
+
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames) if frames else empty_frame(schema)
+
+
+def county_frame(kind, period, pool, accounts, scale):
+    import polars as pl
+
+    rows = [{"kind": kind, "period": period, "pool": pool, "county": a.county,
+             "q_points": units_to_decimal(round_half_away(a.q_units), scale),
+             "share": a.share, "self_paid": a.self_paid, "income": a.income, "drg_spending": a.drg_spending,
+             "other_spending": a.other_spending, "balance": a.balance, "gap_claim": a.claim,
+             "city_share": a.city_share, "county_share": a.county_share} for a in accounts]
+    return pl.DataFrame(rows, schema=county_schema(), orient="row") if rows else empty_frame(county_schema())
