@@ -174,7 +174,7 @@ def priced_setup(city_tables):
 def test_points_vs_polars(benchmark, priced_setup, bench_dir):
     import polars as pl
 
-    from drg.pricing.points import price_file
+    from drg.pricing.priced_file import price_file
 
     s = priced_setup
     ours = bench_dir / "priced-engine.parquet"
@@ -201,7 +201,7 @@ def _io_floor(cases: Path, priced: Path, out: Path) -> float:
     the engine's writer settings: the reading and writing every implementation has to do."""
     import pyarrow.parquet as pq
 
-    from drg.pricing.points import STATISTICS_COLUMNS
+    from drg.pricing.priced_file import STATISTICS_COLUMNS
 
     table = pq.read_table(priced)
     added = [c for c in table.column_names if c not in pq.read_schema(cases).names]

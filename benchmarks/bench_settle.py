@@ -19,7 +19,7 @@ from conftest import best_of, record
 
 @pytest.fixture(scope="module")
 def settle_setup(city_tables, bench_dir):
-    from drg.pricing.points import price_file
+    from drg.pricing.priced_file import price_file
 
     res, year = city_tables["result"], city_tables["year"]
     priced = bench_dir / f"priced-{year}.parquet"

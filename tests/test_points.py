@@ -18,7 +18,8 @@ from drg.money import round_half_away
 from drg.pricing.exact import scale_units_twin, to_units
 from drg.pricing.kernels import scale_units
 from drg.pricing.adjustments import hospital_point_totals
-from drg.pricing.points import PRICED_COLUMNS, price_cases, price_file
+from drg.pricing.points import PRICED_COLUMNS, price_cases
+from drg.pricing.priced_file import price_file
 from drg.policy import load_policy
 
 
@@ -267,14 +268,14 @@ def test_price_file_error_mid_stream_leaves_no_half_priced_file(pol, tmp_path, m
     build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", pol, tmp_path / "t", year=2024)
     pq.write_table(make_cases(600, years=(2024,), seed=8), tmp_path / "c.parquet", row_group_size=100)
     (tmp_path / "p.parquet").write_bytes(b"an earlier run")
-    columns = drg.pricing.points._PricedArrays.columns
+    columns = drg.pricing.points.PricedArrays.columns
 
     def failing(self, lo=0, hi=None):
         if lo >= 300:
             raise OSError("disk full")
         return columns(self, lo, hi)
 
-    monkeypatch.setattr(drg.pricing.points._PricedArrays, "columns", failing)
+    monkeypatch.setattr(drg.pricing.points.PricedArrays, "columns", failing)
     with pytest.raises(OSError, match="disk full"):
         price_file(tmp_path / "c.parquet", tmp_path / "t", pol, tmp_path / "p.parquet", year=2024)
     assert (tmp_path / "p.parquet").read_bytes() == b"an earlier run"

@@ -154,7 +154,7 @@ def test_pair_kernel_matches_twin():
 def test_hash_collision_takes_the_exact_road(tables, pol, monkeypatch):
     import numpy as np
 
-    import drg.pricing.points as points
+    import drg.pricing.readmission as points
 
     rows = [stay("a", D0, patient_id="P1"), stay("b", D0 + dt.timedelta(days=7), patient_id="P2"),
             stay("c", D0 + dt.timedelta(days=9), patient_id="P1")]

@@ -88,7 +88,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
         """Price grouped cases in points (case classes, readmission, reviews, violations)."""
-        from drg.pricing.points import price_file
+        from drg.pricing.priced_file import price_file
 
         summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year)
         _print_summary(summary, f"priced cases → {out}", as_json)

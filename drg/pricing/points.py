@@ -32,40 +32,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
-
 from drg.errors import InputError
 from drg.money import round_half_away
-from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, pair_twin,
-                               price_one_exact, scale_units_twin, to_units)
-from drg.pricing.kernels import group_hash, pair_kernel, price_kernel, scale_units, sort_runs_by_dates
-from drg.casefile.tables import read_reviews, read_violations
-from drg.policy import Policy, load_policy
-from drg.pricing.adjustments import hospital_point_totals
+from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, price_one_exact, scale_units_twin, to_units)
+from drg.pricing.kernels import price_kernel, scale_units
+from drg.policy import Policy
 from drg.casefile.money import with_fen_columns
 from drg.pricing.classes import drg_mask, per_diem_mask
-from drg.pricing.weights import Weights, case_years, read_weights
+from drg.pricing.columns import encode_strings
+from drg.pricing.weights import Weights
+from drg.pricing.readmission import halved_stays
 
-__all__ = ["price_cases", "price_file",
-           "PRICED_COLUMNS"]
 
 PRICED_COLUMNS = ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source", "mean_cost",
                   "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason", "deduction_points",
                   "violation", "price_note")
-
-
-def _encode(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
-    """Dictionary-encode a string column: (int32 codes with -1 for null, dictionary values)."""
-    import pyarrow.compute as pc
-
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    arr = arr.cast(pa.string())
-    enc = pc.dictionary_encode(arr)
-    codes = np.asarray(enc.indices.fill_null(-1), dtype=np.int32)
-    return codes, enc.dictionary.to_pylist()
 
 
 def _units_vector(values: list, scale: int) -> np.ndarray:
@@ -149,13 +132,13 @@ def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, polic
     pyarrow.Table
         Every input column plus :data:`PRICED_COLUMNS`.
     """
-    cases = _checked(cases, policy, file)
-    priced = _price_arrays(cases, weights, coefficients, policy, reviews=reviews, violations=violations, year=year,
+    cases = checked_columns(cases, policy, file)
+    priced = price_arrays(cases, weights, coefficients, policy, reviews=reviews, violations=violations, year=year,
                            engine=engine)
-    return _with_priced_columns(cases, priced.columns())
+    return with_priced_columns(cases, priced.columns())
 
 
-def _with_priced_columns(cases: pa.Table, cols: dict[str, pa.Array]) -> pa.Table:
+def with_priced_columns(cases: pa.Table, cols: dict[str, pa.Array]) -> pa.Table:
     """``cases`` with :data:`PRICED_COLUMNS` appended (an existing column of the same name is replaced)."""
     out = cases.drop_columns([c for c in PRICED_COLUMNS if c in cases.column_names])
     for name in PRICED_COLUMNS:
@@ -163,7 +146,7 @@ def _with_priced_columns(cases: pa.Table, cols: dict[str, pa.Array]) -> pa.Table
     return out
 
 
-def _checked(cases: pa.Table, policy: Policy, file: str) -> pa.Table:
+def checked_columns(cases: pa.Table, policy: Policy, file: str) -> pa.Table:
     """The columns pricing needs are present; the ``*_fen`` money columns are added."""
     need = ["case_id", "hospital_id", "drg", "los", "discharge_date"]
     if policy.readmission.enabled:
@@ -179,10 +162,10 @@ def _checked(cases: pa.Table, policy: Policy, file: str) -> pa.Table:
     return cases
 
 
-def _price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, policy: Policy, *,
+def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, policy: Policy, *,
                   reviews: pa.Table | None, violations: pa.Table | None, year: int | None,
-                  engine: str) -> _PricedArrays:
-    """The pricing itself over the columns :func:`_checked` guarantees (every case at once: readmission pairs
+                  engine: str) -> PricedArrays:
+    """The pricing itself over the columns :func:`checked_columns` guarantees (every case at once: readmission pairs
     stays across the whole file)."""
     n = cases.num_rows
     scale = policy.points_scale
@@ -191,7 +174,7 @@ def _price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, pol
     high_h = np.array([float(h) for h in h_dec], np.float64)
     a_fen = float(weights.a_fen)      # the kernel's float A; near-ties go to the twin, which uses the exact A
 
-    drg_codes, drg_dict = _encode(cases.column("drg"))
+    drg_codes, drg_dict = encode_strings(cases.column("drg"))
     w_of = {d: i for i, d in enumerate(drgs)}
     dict_w = np.array([w_of.get(d, -1) for d in drg_dict] + [-1], np.int32)
     widx = dict_w[drg_codes]                   # code -1 → last entry (-1)
@@ -203,7 +186,7 @@ def _price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, pol
     cost_fen = np.asarray(cases.column("total_cost_fen"), dtype=np.int64)
 
     # coefficients: hospital × weights-row matrix in units
-    h_codes, h_dict = _encode(cases.column("hospital_id"))
+    h_codes, h_dict = encode_strings(cases.column("hospital_id"))
     ct = coefficients
     c_h = ct.column("hospital_id").to_pylist()
     c_d = ct.column("drg").to_pylist()
@@ -276,7 +259,7 @@ def _price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, pol
     halved = np.zeros(n, bool)
     rp_ = policy.readmission
     if rp_.enabled and n:
-        halved = _readmissions(cases, cls, ungroupable, policy, year, engine, drg_codes, h_codes)
+        halved = halved_stays(cases, cls, ungroupable, policy, year, engine, drg_codes, h_codes)
         if halved.any():
             idx = np.nonzero(halved)[0]
             adjusted[idx] = (scale_units(pts[idx], rp_.factor) if engine == "numba"
@@ -339,7 +322,7 @@ def _price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, pol
         weights.table.column("per_diem_mean_cost").to_pylist() if "per_diem_mean_cost" in weights.table.column_names
         else [None if x is None else x / 100 for x in weights.table.column("per_diem_mean_fen").to_pylist()])]
         + [np.nan])
-    return _PricedArrays(n=n, scale=scale, cls=cls, pts=pts, adjusted=adjusted, ratio=ratio, halved=halved,
+    return PricedArrays(n=n, scale=scale, cls=cls, pts=pts, adjusted=adjusted, ratio=ratio, halved=halved,
                          deduction=deduction, reason_code=reason_code, reason_names=reason_names,
                          note_code=note_code, widx=widx, coef_u=coef_u, coef_src=coef_src, src_names=src_names,
                          bed_days=bed_days, bp_u=bp_u, pdp_u=pdp_u, high_h=high_h, mean_yuan=mean_yuan,
@@ -353,7 +336,7 @@ NOTE_NAMES = ("", "no weight: priced as unstable", "hospital not in hospitals ta
 
 
 @dataclass
-class _PricedArrays:
+class PricedArrays:
     """Every case's price as numpy arrays (codes into small name lists for the text columns); the Arrow
     columns of :data:`PRICED_COLUMNS` are built per slice, so a file can be written while it streams."""
 
@@ -431,255 +414,3 @@ class _PricedArrays:
         out["readmissions_halved"] = int(self.halved.sum())
         out["deduction_points"] = round(int(self.deduction.sum()) / self.scale, 4)
         return out
-
-
-def _readmissions(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, policy: Policy, year: int | None,
-                  engine: str, drg_codes: np.ndarray, h_codes: np.ndarray) -> np.ndarray:
-    """Mask of stays halved as readmissions (SPEC §5.1)."""
-    import pyarrow.compute as pc
-
-    rp = policy.readmission
-    n = cases.num_rows
-    years = case_years(cases)
-    admit = np.asarray(cases.column("admit_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int64)
-    dis = np.asarray(cases.column("discharge_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int64)
-    pat = cases.column("patient_id")
-    m_codes = drg_codes if rp.match == "drg" else _encode(cases.column("adrg"))[0]
-    eligible = ~ungroupable & ~np.asarray(pat.is_null(), dtype=bool) & (m_codes >= 0) & \
-        (admit > -(2 ** 30)) & (dis > -(2 ** 30))
-    if year is not None:
-        eligible &= years == year
-    if "adrg" in cases.column_names and rp.exempt_adrgs:
-        ex = pc.is_in(cases.column("adrg").cast(pa.string()), value_set=pa.array(list(rp.exempt_adrgs), pa.string()))
-        eligible &= ~np.asarray(ex.fill_null(False), dtype=bool)
-    halvable = ~np.isin(cls, (PER_DIEM, UNGROUPABLE, REVIEW))
-    hosp = h_codes if rp.scope == "hospital" else np.zeros(n, np.int32)
-    if engine == "python":
-        ids = cases.column("case_id").cast(pa.string()).to_pylist()
-        pats = pat.cast(pa.string()).to_pylist()
-        hs = cases.column("hospital_id").cast(pa.string()).to_pylist()
-        ms = cases.column(rp.match).cast(pa.string()).to_pylist()
-        stays = [{"key": (pats[i], hs[i] if rp.scope == "hospital" else "", ms[i], int(years[i])),
-                  "admit": int(admit[i]), "discharge": int(dis[i]), "case_id": ids[i],
-                  "halvable": bool(halvable[i])} for i in np.nonzero(eligible)[0]]
-        halved_ids = pair_twin(stays, rp.window_days)
-        return np.array([x in halved_ids for x in ids], bool)
-    e = np.nonzero(eligible)[0]
-    if len(e) < 2:
-        return np.zeros(n, bool)
-    sorted_ = _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis)
-    if sorted_ is None:   # a 64-bit hash collision between two patients: take the exact road
-        sorted_ = _sort_stays_exact(pat, e, hosp, m_codes, years, admit, dis)
-    s, same = sorted_
-    a_s, d_s = admit[s], dis[s]
-    # ties on (group, admit, discharge) are broken by case id, so the row order never matters
-    tie = same[:-1] & (a_s[1:] == a_s[:-1]) & (d_s[1:] == d_s[:-1])
-    if tie.any():
-        ids = cases.column("case_id").cast(pa.string())
-        t_idx = np.nonzero(tie)[0]
-        starts = t_idx[np.r_[True, t_idx[1:] != t_idx[:-1] + 1]]
-        for st in starts:
-            en = st + 1
-            while en < len(tie) and tie[en]:
-                en += 1
-            block = s[st:en + 1]
-            block_ids = ids.take(pa.array(block)).to_pylist()
-            s[st:en + 1] = block[np.argsort(np.array(block_ids, dtype=object), kind="stable")]
-    mask_sorted = pair_kernel(same, a_s, d_s, halvable[s], rp.window_days)  # a tie reorder keeps a_s, d_s
-    out = np.zeros(n, bool)
-    out[s[mask_sorted]] = True
-    return out
-
-
-def _sort_stays_exact(pat, e, hosp, m_codes, years, admit, dis):
-    """Eligible stays sorted by (group, admission, discharge) with dictionary codes of the patient ids.
-
-    Returns ``(s, same)``: case rows in sorted order and whether each sorted stay's successor is in its
-    group. Group order is arbitrary; only membership and the order inside a group matter.
-    """
-    p_codes, _ = _encode(pat)
-    pe, he, me = p_codes[e].astype(np.int64), hosp[e].astype(np.int64), m_codes[e].astype(np.int64)
-    ye = years[e].astype(np.int64) - int(years[e].min())
-    nh, nm, ny = int(he.max()) + 1, int(me.max()) + 1, int(ye.max()) + 1
-    if (int(pe.max()) + 1) * nh * nm * ny < 2 ** 62:
-        gkey = ((pe * nh + he) * nm + me) * ny + ye
-    else:  # pragma: no cover - astronomically many groups
-        _, gkey = np.unique(np.stack([pe, he, me, ye], axis=1), axis=0, return_inverse=True)
-    order = np.lexsort((dis[e], admit[e], gkey))
-    g = gkey[order]
-    return e[order], np.r_[g[1:] == g[:-1], False]
-
-
-def _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis):
-    """As :func:`_sort_stays_exact`, grouping by a 64-bit hash of (patient, hospital, match code, year).
-
-    One sort of the hash, then each run of equal hashes is ordered by dates. The result is then checked
-    exactly: every two neighbours of a run must have the same patient id (compared as strings), hospital,
-    match code and year. On a collision it returns None and the caller takes the exact road.
-    """
-    import polars as pl
-    import pyarrow.compute as pc
-
-    ph = pl.from_arrow(pat.combine_chunks() if isinstance(pat, pa.ChunkedArray) else pat).hash(seed=7).to_numpy()
-    g = group_hash(ph, hosp, m_codes, years, e)
-    order = pl.Series(g).arg_sort().to_numpy()   # multi-threaded: about twice numpy's argsort on 2 cores
-    s = e[order]
-    gs = g[order]
-    sort_runs_by_dates(gs, s, admit, dis)
-    same = np.r_[gs[1:] == gs[:-1], False]
-    i = np.nonzero(same)[0]
-    if len(i):
-        a, b = s[i], s[i + 1]
-        if not (np.array_equal(hosp[a], hosp[b]) and np.array_equal(m_codes[a], m_codes[b])
-                and np.array_equal(years[a], years[b])):
-            return None
-        if not pc.all(pc.equal(pat.take(pa.array(a)), pat.take(pa.array(b)))).as_py():
-            return None
-    return s, same
-
-
-# Columns whose Parquet statistics (min/max) a priced file keeps: the ones a reader filters on. Statistics of
-# the other 40-odd columns (lists of codes, texts, floats) cost about a sixth of the write and serve no one.
-STATISTICS_COLUMNS = ("case_id", "patient_id", "hospital_id", "insurance_type", "county", "admit_date",
-                      "discharge_date", "mdc", "adrg", "drg", "case_class")
-PRICING_INPUTS = ("case_id", "patient_id", "hospital_id", "insurance_type", "drg", "adrg", "los", "admit_date",
-                  "discharge_date", "total_cost", "fund_paid", "self_paid", "other_paid", "total_cost_fen",
-                  "fund_paid_fen", "self_paid_fen", "other_paid_fen")
-
-
-def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Policy, out: str | Path, *,
-               reviews: str | Path | None = None, violations: str | Path | None = None, year: int | None = None,
-               engine: str = "numba") -> dict:
-    """``drg points``: read grouped cases and the tables of ``drg weights``, price, write Parquet (zstd).
-
-    ``year`` defaults to the policy's ``policy.year``. Also writes ``OUT.hospital_totals.parquet`` beside ``out`` (:func:`hospital_point_totals`). Returns a
-    summary dict (cases per class, total points, halved stays, deductions).
-
-    A Parquet input is read twice: first the columns pricing needs (every case at once, since readmission
-    pairs stays across the file), then row group by row group with every column, each written out with its
-    priced columns while the next is read (:mod:`drg.casefile.background`). The file equals
-    ``price_cases(read_grouped(cases), …)`` written as one table.
-    """
-    import pyarrow.parquet as pq
-
-    from drg.pricing.coefficients import read_coefficients
-    from drg.pricing.weights import read_grouped
-
-    pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    year = year if year is not None else pol.year
-    tables = Path(tables)
-    w = read_weights(tables / "weights.parquet")
-    c = read_coefficients(tables / "coefficients.parquet")
-    rv = read_reviews(reviews) if reviews else None
-    vv = read_violations(violations) if violations else None
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    source = _parquet_source(cases)
-    # CSV / Excel, or an empty Parquet file: one table; else the pricing columns now, every column streamed later
-    columns = None if source is None else [n for n in PRICING_INPUTS if n in source.schema_arrow.names]
-    keys = _checked(read_grouped(cases, columns=columns), pol, str(cases))
-    priced = _price_arrays(keys, w, c, pol, reviews=rv, violations=vv, year=year, engine=engine)
-    if source is None:
-        rows = [_with_priced_columns(keys, priced.columns())]
-        schema = rows[0].schema
-    else:
-        rows, schema = _priced_row_groups(source, keys, priced)
-    meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
-    if w.scheme_id:
-        meta[b"drg.scheme_id"] = w.scheme_id.encode()
-    with _PricedWriter(out, schema.with_metadata(meta)) as writer:
-        for table in rows:
-            writer.write(table)
-        totals = hospital_point_totals(_totals_input(keys, priced), pol)    # while the last ones are written
-    totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
-    pq.write_table(totals, totals_path)
-    return priced.summary() | {"hospital_totals": str(totals_path)}
-
-
-def _parquet_source(cases: str | Path):
-    """A :class:`pyarrow.parquet.ParquetFile` for a non-empty Parquet input, else None."""
-    import pyarrow.parquet as pq
-
-    path = Path(cases)
-    if path.suffix.lower() not in (".parquet", ".pq") or not path.exists():
-        return None
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
-    return pf if pf.metadata.num_rows and pf.num_row_groups else None
-
-
-def _priced_row_groups(source, keys: pa.Table, priced: _PricedArrays):
-    """Each row group of ``source`` with every column, the ``*_fen`` columns it lacks and its priced columns
-    (read one ahead on a background thread); and the schema of those tables."""
-    from drg.casefile.background import prefetch
-
-    names = source.schema_arrow.names
-    fen_added = [c for c in keys.column_names if c.endswith("_fen") and c not in names]
-    schema = _with_priced_columns(_fen_slice(source.schema_arrow.empty_table(), keys, fen_added, 0),
-                                  priced.columns(0, 0)).schema
-
-    def tables():
-        lo = 0
-        for rg in prefetch(source.read_row_group(i) for i in range(source.num_row_groups)):
-            hi = lo + rg.num_rows
-            yield _with_priced_columns(_fen_slice(rg, keys, fen_added, lo), priced.columns(lo, hi))
-            lo = hi
-        if lo != keys.num_rows:
-            raise InputError(f"the file changed while it was read ({keys.num_rows} rows, then {lo})")
-
-    return tables(), schema
-
-
-def _fen_slice(rg: pa.Table, keys: pa.Table, fen_added: list[str], lo: int) -> pa.Table:
-    """``rg`` (rows ``lo…`` of the file) with the ``*_fen`` columns computed in the first pass."""
-    for c in fen_added:
-        rg = rg.append_column(c, keys.column(c).slice(lo, rg.num_rows))
-    return rg
-
-
-class _PricedWriter:
-    """Writes priced tables (zstd; statistics for :data:`STATISTICS_COLUMNS`) on a background thread, at most
-    two tables behind; leaving the ``with`` block waits for the last one. The file is written beside ``out``
-    as ``OUT.partial`` and takes its name only when complete: an error leaves no half-priced file (and an
-    earlier ``out`` untouched)."""
-
-    def __init__(self, out: Path, schema: pa.Schema) -> None:
-        import pyarrow.parquet as pq
-
-        from drg.casefile.background import WriteBehind
-
-        self._out = out
-        self._partial = out.with_name(out.name + ".partial")
-        stats = [c for c in STATISTICS_COLUMNS if c in schema.names]
-        self._file = pq.ParquetWriter(self._partial, schema, compression="zstd", write_statistics=stats)
-        self._behind = WriteBehind(self._file.write_table)
-
-    def write(self, table: pa.Table) -> None:
-        self._behind.write(table)
-
-    def __enter__(self) -> _PricedWriter:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        try:
-            try:
-                self._behind.close()
-            finally:
-                self._file.close()
-        except BaseException:
-            self._partial.unlink(missing_ok=True)
-            raise
-        if exc_type is not None:
-            self._partial.unlink(missing_ok=True)
-        else:
-            self._partial.replace(self._out)
-
-
-def _totals_input(keys: pa.Table, priced: _PricedArrays) -> pa.Table:
-    scale = priced.scale
-    cols = {c: keys.column(c) for c in ("hospital_id", "insurance_type") if c in keys.column_names}
-    cols |= {"points": pa.array(priced.pts / scale), "adjusted_points": pa.array(priced.adjusted / scale),
-             "deduction_points": pa.array(priced.deduction / scale)}
-    return pa.table(cols)

@@ -23,9 +23,9 @@ from drg.errors import InputError
 from drg.money import round_half_away
 from drg.policy import Policy
 from drg.pricing.classes import drg_mask, per_diem_mask
+from drg.pricing.columns import case_years, encode_strings
 
-__all__ = ["Weights", "compute_weights", "read_grouped", "case_years",
-           "trim_mask", "encode_strings", "write_weights", "read_weights"]
+__all__ = ["Weights", "compute_weights", "read_grouped", "trim_mask", "write_weights", "read_weights"]
 
 
 
@@ -78,29 +78,11 @@ def _require(t: pa.Table, cols: list[str], file: str) -> None:
         raise InputError(f"missing column(s) {', '.join(missing)}", file=file, field=missing[0])
 
 
-def case_years(t: pa.Table) -> np.ndarray:
-    """Discharge year of each case (SPEC §0.1: a case belongs to the year of its discharge date)."""
-    import pyarrow.compute as pc
-
-    return np.asarray(pc.year(t.column("discharge_date")).fill_null(0), dtype=np.int32)
-
-
 def _str_col(t: pa.Table, name: str) -> np.ndarray:
     if name not in t.column_names:
         return np.full(t.num_rows, "", dtype=object)
     return np.asarray(t.column(name).cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False),
                       dtype=object)
-
-
-def encode_strings(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
-    """Dictionary-encode a string column: (int32 codes, -1 for null, and the dictionary values)."""
-    import pyarrow.compute as pc
-
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(pa.string())
-    enc = pc.dictionary_encode(arr.cast(pa.string()))
-    return np.asarray(enc.indices.fill_null(-1), dtype=np.int32), enc.dictionary.to_pylist()
 
 
 def trim_mask(values: np.ndarray, group: np.ndarray, policy: Policy) -> np.ndarray:

@@ -68,7 +68,7 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
 
     from drg.pricing.coefficients import build_tables
     from drg.settlement.ledger import Ledger
-    from drg.pricing.points import price_file
+    from drg.pricing.priced_file import price_file
     from drg.reports.statements import write_statements
     from drg.synth.samples import city_settings, schemes
     from drg.settlement.runs import settle_months, settle_year

@@ -1,0 +1,121 @@
+"""Readmission pairing (分解住院, SPEC §5.1): which stays are halved.
+
+Within (patient, hospital when the scope is hospital, DRG or ADRG, discharge year) stays are ordered by
+admission date, then discharge date, then case id; a stay is halved once when the next stay is admitted 0 to
+W days after its discharge. Stays are grouped by a 64-bit hash of the group key (checked exactly afterwards;
+a collision takes the exact road), sorted once, and paired by the numba kernel
+:func:`drg.pricing.kernels.pair_kernel`; the plain twin is :func:`drg.pricing.exact.pair_twin`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from drg.pricing.exact import (PER_DIEM, REVIEW, UNGROUPABLE, pair_twin)
+from drg.pricing.kernels import group_hash, pair_kernel, sort_runs_by_dates
+from drg.policy import Policy
+from drg.pricing.columns import case_years, encode_strings
+
+
+def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, policy: Policy, year: int | None,
+                  engine: str, drg_codes: np.ndarray, h_codes: np.ndarray) -> np.ndarray:
+    """Mask of stays halved as readmissions (SPEC §5.1)."""
+    import pyarrow.compute as pc
+
+    rp = policy.readmission
+    n = cases.num_rows
+    years = case_years(cases)
+    admit = np.asarray(cases.column("admit_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int64)
+    dis = np.asarray(cases.column("discharge_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int64)
+    pat = cases.column("patient_id")
+    m_codes = drg_codes if rp.match == "drg" else encode_strings(cases.column("adrg"))[0]
+    eligible = ~ungroupable & ~np.asarray(pat.is_null(), dtype=bool) & (m_codes >= 0) & \
+        (admit > -(2 ** 30)) & (dis > -(2 ** 30))
+    if year is not None:
+        eligible &= years == year
+    if "adrg" in cases.column_names and rp.exempt_adrgs:
+        ex = pc.is_in(cases.column("adrg").cast(pa.string()), value_set=pa.array(list(rp.exempt_adrgs), pa.string()))
+        eligible &= ~np.asarray(ex.fill_null(False), dtype=bool)
+    halvable = ~np.isin(cls, (PER_DIEM, UNGROUPABLE, REVIEW))
+    hosp = h_codes if rp.scope == "hospital" else np.zeros(n, np.int32)
+    if engine == "python":
+        ids = cases.column("case_id").cast(pa.string()).to_pylist()
+        pats = pat.cast(pa.string()).to_pylist()
+        hs = cases.column("hospital_id").cast(pa.string()).to_pylist()
+        ms = cases.column(rp.match).cast(pa.string()).to_pylist()
+        stays = [{"key": (pats[i], hs[i] if rp.scope == "hospital" else "", ms[i], int(years[i])),
+                  "admit": int(admit[i]), "discharge": int(dis[i]), "case_id": ids[i],
+                  "halvable": bool(halvable[i])} for i in np.nonzero(eligible)[0]]
+        halved_ids = pair_twin(stays, rp.window_days)
+        return np.array([x in halved_ids for x in ids], bool)
+    e = np.nonzero(eligible)[0]
+    if len(e) < 2:
+        return np.zeros(n, bool)
+    sorted_ = _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis)
+    if sorted_ is None:   # a 64-bit hash collision between two patients: take the exact road
+        sorted_ = _sort_stays_exact(pat, e, hosp, m_codes, years, admit, dis)
+    s, same = sorted_
+    a_s, d_s = admit[s], dis[s]
+    # ties on (group, admit, discharge) are broken by case id, so the row order never matters
+    tie = same[:-1] & (a_s[1:] == a_s[:-1]) & (d_s[1:] == d_s[:-1])
+    if tie.any():
+        ids = cases.column("case_id").cast(pa.string())
+        t_idx = np.nonzero(tie)[0]
+        starts = t_idx[np.r_[True, t_idx[1:] != t_idx[:-1] + 1]]
+        for st in starts:
+            en = st + 1
+            while en < len(tie) and tie[en]:
+                en += 1
+            block = s[st:en + 1]
+            block_ids = ids.take(pa.array(block)).to_pylist()
+            s[st:en + 1] = block[np.argsort(np.array(block_ids, dtype=object), kind="stable")]
+    mask_sorted = pair_kernel(same, a_s, d_s, halvable[s], rp.window_days)  # a tie reorder keeps a_s, d_s
+    out = np.zeros(n, bool)
+    out[s[mask_sorted]] = True
+    return out
+
+
+def _sort_stays_exact(pat, e, hosp, m_codes, years, admit, dis):
+    """Eligible stays sorted by (group, admission, discharge) with dictionary codes of the patient ids.
+
+    Returns ``(s, same)``: case rows in sorted order and whether each sorted stay's successor is in its
+    group. Group order is arbitrary; only membership and the order inside a group matter.
+    """
+    p_codes, _ = encode_strings(pat)
+    pe, he, me = p_codes[e].astype(np.int64), hosp[e].astype(np.int64), m_codes[e].astype(np.int64)
+    ye = years[e].astype(np.int64) - int(years[e].min())
+    nh, nm, ny = int(he.max()) + 1, int(me.max()) + 1, int(ye.max()) + 1
+    if (int(pe.max()) + 1) * nh * nm * ny < 2 ** 62:
+        gkey = ((pe * nh + he) * nm + me) * ny + ye
+    else:  # pragma: no cover - astronomically many groups
+        _, gkey = np.unique(np.stack([pe, he, me, ye], axis=1), axis=0, return_inverse=True)
+    order = np.lexsort((dis[e], admit[e], gkey))
+    g = gkey[order]
+    return e[order], np.r_[g[1:] == g[:-1], False]
+
+
+def _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis):
+    """As :func:`_sort_stays_exact`, grouping by a 64-bit hash of (patient, hospital, match code, year).
+
+    One sort of the hash, then each run of equal hashes is ordered by dates. The result is then checked
+    exactly: every two neighbours of a run must have the same patient id (compared as strings), hospital,
+    match code and year. On a collision it returns None and the caller takes the exact road.
+    """
+    import polars as pl
+    import pyarrow.compute as pc
+
+    ph = pl.from_arrow(pat.combine_chunks() if isinstance(pat, pa.ChunkedArray) else pat).hash(seed=7).to_numpy()
+    g = group_hash(ph, hosp, m_codes, years, e)
+    order = pl.Series(g).arg_sort().to_numpy()   # multi-threaded: about twice numpy's argsort on 2 cores
+    s = e[order]
+    gs = g[order]
+    sort_runs_by_dates(gs, s, admit, dis)
+    same = np.r_[gs[1:] == gs[:-1], False]
+    i = np.nonzero(same)[0]
+    if len(i):
+        a, b = s[i], s[i + 1]
+        if not (np.array_equal(hosp[a], hosp[b]) and np.array_equal(m_codes[a], m_codes[b])
+                and np.array_equal(years[a], years[b])):
+            return None
+        if not pc.all(pc.equal(pat.take(pa.array(a)), pat.take(pa.array(b)))).as_py():
+            return None
+    return s, same
