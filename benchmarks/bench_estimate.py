@@ -85,7 +85,7 @@ def estimate_world(bench_dir, request):
 
 def test_one_case_cold_in_process(benchmark, estimate_world):
     from drg.estimate.bundle import open_bundle
-    from drg.estimate.estimate import CaseInput, estimate_case
+    from drg.estimate.one_case import CaseInput, estimate_case
 
     def cold():
         return estimate_case(open_bundle(estimate_world["bundle"]), CaseInput(**CASE))
@@ -97,7 +97,7 @@ def test_one_case_cold_in_process(benchmark, estimate_world):
 
 def test_one_case_warm_in_process(benchmark, estimate_world):
     from drg.estimate.bundle import open_bundle
-    from drg.estimate.estimate import CaseInput, estimate_case
+    from drg.estimate.one_case import CaseInput, estimate_case
 
     b = open_bundle(estimate_world["bundle"])
     estimate_case(b, CaseInput(**CASE))
@@ -134,7 +134,7 @@ def test_month_file_vs_polars_read(benchmark, estimate_world):
     import polars as pl
 
     from drg.estimate.bundle import open_bundle
-    from drg.estimate.estimate import estimate_file
+    from drg.estimate.month import estimate_file
 
     month = estimate_world["month"]
 

@@ -14,7 +14,7 @@ import pytest
 
 from drg.estimate.bundle import open_bundle
 from drg.errors import InputError
-from drg.estimate.estimate import CaseInput, case_from_json, estimate_case, normal_cost_range, parse_yuan, price_one
+from drg.estimate.one_case import CaseInput, case_from_json, estimate_case, normal_cost_range, parse_yuan, price_one
 from test_estimate_fixtures import PV, world  # noqa: F401 - the session fixture
 
 PY = sys.executable
@@ -138,7 +138,7 @@ def test_price_one_matches_the_exact_twin(world):
     tb, pol = b.tables, b.policy
     scale = pol.points_scale
     hosp = sorted(tb.hospitals)[:3] + ["H9999"]
-    from drg.estimate.estimate import to_units
+    from drg.pricing.exact import to_units
     from drg.pricing.exact import COEF_SCALE
 
     for w, d in enumerate(tb.drgs):
@@ -195,7 +195,7 @@ def test_per_diem_and_ungroupable_cases_explain_themselves(world):
     if r["pricing"]["case_class"] == "per_diem":
         assert "BPd × bed-days" in r["pricing"]["rule"] and r["normal_range"] is None
     # no MDC takes a principal diagnosis outside every table: ungroupable, priced on its cost
-    from drg.estimate.estimate import format_case
+    from drg.estimate.one_case import format_case
 
     r = estimate_case(b, CaseInput(dx=["I21.900"], px=["36.0601"], sex=1, age=60, los=5, total_cost_fen=3_000_000,
                                    insurance_type="310"), allow_unknown=True)
@@ -309,7 +309,7 @@ def test_one_case_path_imports_no_heavy_library(world):
     assert r.returncode == 0, r.stderr
     assert "DRG" in r.stdout
     assert "HEAVY []" in r.stdout, r.stdout[-500:]
-    r = subprocess.run([PY, "-c", "import sys, drg.cli, drg.estimate.estimate, drg.estimate.bundle, drg.cli.estimate; "
+    r = subprocess.run([PY, "-c", "import sys, drg.cli, drg.estimate.one_case, drg.estimate.bundle, drg.cli.estimate; "
                         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
                         "('numba', 'polars', 'pyarrow', 'duckdb')))"], capture_output=True, text=True)
     assert r.stdout.strip() == "[]", r.stdout

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from drg.estimate.bundle import open_bundle
-from drg.estimate.estimate import CaseInput, estimate_case, estimate_file, parse_yuan
+from drg.estimate.one_case import CaseInput, estimate_case, parse_yuan
+from drg.estimate.month import estimate_file
 from test_estimate_fixtures import MAPPING, write_his_csv, world  # noqa: F401 - the session fixture
 
 PY = sys.executable

@@ -33,7 +33,7 @@ PUBLIC = {
     "drg.errors": [
         'InputError', 'InvariantError', 'PolicyError', 'read_toml',
     ],
-    "drg.estimate.estimate": [
+    "drg.estimate.one_case": [
         'CaseInput', 'case_from_json', 'check_codes', 'estimate_case', 'estimate_file', 'fen_text',
         'format_case', 'normal_cost_range', 'parse_yuan', 'price_one', 'round_half_away',
         'suggest_codes', 'to_units',

@@ -127,7 +127,7 @@ def test_publish_cli(world, tmp_path):
 def test_one_pool_missing_is_a_warning_and_no_money(world, tmp_path):
     m = publish(world["scheme"], world["tables"], world["policy"], tmp_path / "b", point_values=["310=85.5"])
     assert any("390" in w for w in m["warnings"])
-    from drg.estimate.estimate import CaseInput, estimate_case
+    from drg.estimate.one_case import CaseInput, estimate_case
 
     r = estimate_case(open_bundle(tmp_path / "b"), CaseInput(dx=["I50.908"], sex=1, age=60, los=5,
                                                             total_cost_fen=500000, insurance_type="390"))

@@ -1,6 +1,6 @@
 """CLI of the bureau's bundle and the hospital's estimate: ``drg publish`` and ``drg estimate``.
 
-Thin: each command parses, calls :mod:`drg.estimate.bundle` or :mod:`drg.estimate.estimate`, and prints text or JSON. The
+Thin: each command parses, calls :mod:`drg.estimate.bundle` or :mod:`drg.estimate.one_case`, and prints text or JSON. The
 one-case path imports only the standard library, numpy and the plain-Python grouper and pricing (no numba,
 polars, pyarrow or duckdb), so a person gets an answer in well under a second.
 """
@@ -132,7 +132,7 @@ def run_estimate(args) -> None:
     if args.cases is not None:
         if args.dx or args.json_case:
             raise InputError("give either --cases FILE or one case (--dx … / --json-case), not both")
-        from drg.estimate.estimate import estimate_file
+        from drg.estimate.month import estimate_file
 
         res = estimate_file(b, args.cases, mapping=args.columns, out=args.out, rejects=args.rejects,
                             hospital_id=args.hospital, insurance_type=args.insurance, engine=args.engine)
@@ -145,7 +145,7 @@ def run_estimate(args) -> None:
             return
         _print_summary(s)
         return
-    from drg.estimate.estimate import CaseInput, case_from_json, estimate_case, format_case, parse_yuan, split_codes
+    from drg.estimate.one_case import CaseInput, case_from_json, estimate_case, format_case, parse_yuan, split_codes
 
     if args.json_case is not None:
         if args.dx:

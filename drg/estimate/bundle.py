@@ -89,7 +89,7 @@ class PointValue:
     @property
     def yuan_text(self) -> str:
         """Yuan per point rounded half away from zero to 4 decimals (display only; never used rounded)."""
-        from drg.estimate.estimate import round_half_away
+        from drg.money import round_half_away
 
         u = round_half_away(self.fen_per_point * 100)   # 1/10000 yuan
         sign = "-" if u < 0 else ""
