@@ -13,6 +13,8 @@ from grouper.results import has_drg
 from grouper.lookup import suggest_codes
 from drg.estimate.one_case import CLASS_ZH
 
+__all__ = ['estimate_file']
+
 
 # --------------------------------------------------------------------------------------------- month file
 def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None, out: str | Path | None = None,

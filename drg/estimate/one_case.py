@@ -30,6 +30,8 @@ from drg.pricing.exact import CLASS_NAMES, COEF_SCALE, PER_DIEM, price_one_exact
 from grouper.results import UNGROUPABLE_DRG, has_drg
 from grouper.lookup import cc_detail, check_codes
 
+__all__ = ['CLASS_ZH', 'CaseInput', 'case_from_json', 'estimate_case', 'format_case', 'normal_cost_range', 'parse_yuan', 'price_one', 'split_codes', 'validate_case']
+
 
 CLASS_ZH = {"normal": "正常病例", "high": "高倍率病例", "low": "低倍率病例", "unstable": "非稳定病组",
             "per_diem": "床日付费", "ungroupable": "未入组", "review": "特病单议"}

@@ -45,6 +45,8 @@ from drg.pricing.columns import encode_strings
 from drg.pricing.weights import Weights
 from drg.pricing.readmission import halved_stays
 
+__all__ = ['PRICED_COLUMNS', 'NOTE_NAMES', 'PricedArrays', 'checked_columns', 'price_arrays', 'price_cases', 'with_priced_columns']
+
 
 PRICED_COLUMNS = ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source", "mean_cost",
                   "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason", "deduction_points",

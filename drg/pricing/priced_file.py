@@ -12,6 +12,8 @@ from drg.pricing.adjustments import hospital_point_totals
 from drg.pricing.weights import read_weights
 from drg.pricing.points import PricedArrays, checked_columns, price_arrays, with_priced_columns
 
+__all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file']
+
 
 # Columns whose Parquet statistics (min/max) a priced file keeps: the ones a reader filters on. Statistics of
 # the other 40-odd columns (lists of codes, texts, floats) cost about a sixth of the write and serve no one.

@@ -15,6 +15,8 @@ from drg.pricing.kernels import group_hash, pair_kernel, sort_runs_by_dates
 from drg.policy import Policy
 from drg.pricing.columns import case_years, encode_strings
 
+__all__ = ['halved_stays']
+
 
 def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, policy: Policy, year: int | None,
                   engine: str, drg_codes: np.ndarray, h_codes: np.ndarray) -> np.ndarray:

@@ -1,0 +1,26 @@
+"""Sample data: synthetic cities drawn from any scheme, the registry of samples shipped in ``data/``, and the
+whole job on the demo data (``drg demo``).
+"""
+
+from drg._lazy import lazy_exports
+
+_EXPORTS = {
+    "CitySettings": "city",
+    "DEMO_YEARS": "demo",
+    "HISTORY_YEARS": "demo",
+    "SETTLEMENT_YEAR": "demo",
+    "SchemeSample": "samples",
+    "SynthResult": "city",
+    "TIERS": "city",
+    "TIER_COST_LEVEL": "city",
+    "cities": "samples",
+    "city_settings": "samples",
+    "data_dir": "samples",
+    "group_year": "demo",
+    "print_summary": "demo",
+    "resolve_rules": "samples",
+    "run_demo": "demo",
+    "schemes": "samples",
+    "synthesize": "city",
+}
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
