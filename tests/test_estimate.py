@@ -139,7 +139,7 @@ def test_price_one_matches_the_exact_twin(world):
     scale = pol.points_scale
     hosp = sorted(tb.hospitals)[:3] + ["H9999"]
     from drg.pricing.exact import to_units
-    from drg.pricing.exact import COEF_SCALE
+    from drg.pricing.exact import COEF_SCALE, CaseToPrice, PricingRule, WeightRow
 
     for w, d in enumerate(tb.drgs):
         mean = tb.mean_cost_fen[w] or 1_000_000
@@ -154,14 +154,13 @@ def test_price_one_matches_the_exact_twin(world):
                     coef_u = (COEF_SCALE if rec is None or rec["coef"][w] is None
                               else to_units(rec["coef"][w], COEF_SCALE))
                     per_diem = d in pol.per_diem.drgs or d[:3] in pol.per_diem.drgs or los >= (pol.per_diem.min_los or 10**9)
-                    cls, pts, ratio, nw = price_one_exact(
-                        cost, max(los, 1), False, False, 0, per_diem, coef_u,
-                        None if bp is None else to_units(bp, scale), tb.mean_cost_exact[w] if bp is not None else None,
-                        bool(tb.stable[w]), pol.pricing.high_ratio(Decimal(repr(bp))) if bp is not None else Decimal(0),
-                        None if pdp is None else to_units(pdp, scale),
-                        tb.per_diem_mean_exact[w] if pdp is not None else None, tb.a_fen_exact, pol.pricing.low_ratio,
-                        pol.pricing.low_outlier_rule == "jinhua", pol.pricing.ungroupable == "review",
-                        pol.pricing.ungroupable_factor, scale)
+                    row = WeightRow(None if bp is None else to_units(bp, scale),
+                                    tb.mean_cost_exact[w] if bp is not None else None, bool(tb.stable[w]),
+                                    pol.pricing.high_ratio(Decimal(repr(bp))) if bp is not None else Decimal(0),
+                                    None if pdp is None else to_units(pdp, scale),
+                                    tb.per_diem_mean_exact[w] if pdp is not None else None)
+                    cls, pts, ratio, nw = price_one_exact(CaseToPrice(cost, max(los, 1), False, False, 0, per_diem,
+                                                                      coef_u), row, PricingRule.of(pol, tb.a_fen_exact))
                     assert got["points_u"] == pts, (d, h, f, los)
                     assert got["no_weight"] == nw
 

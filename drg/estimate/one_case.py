@@ -26,7 +26,8 @@ from typing import Any
 from drg.errors import InputError
 from drg.money import round_half_away, units_to_decimal, yuan_text, yuan_to_fen
 from drg.pricing.classes import is_per_diem
-from drg.pricing.exact import CLASS_NAMES, COEF_SCALE, PER_DIEM, price_one_exact, to_units
+from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, CaseToPrice, PricingRule, WeightRow, price_one_exact,
+                               to_units)
 from grouper.results import UNGROUPABLE_DRG, has_drg
 from grouper.lookup import cc_detail, check_codes
 
@@ -201,12 +202,10 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
             coef_u, src = to_units(v, COEF_SCALE), {"h": "hospital", "t": "tier", "1": "1.0"}[hosp["coef_source"][w]]
 
     # the arithmetic is the batch engine's exact twin (drg.pricing.exact), so an estimate cannot drift from it
-    cls, pts, r, no_weight = price_one_exact(
-        int(cost_fen), bed_days, ungroupable, False, 0, per_diem and w >= 0, coef_u, bp_u if hasw else None,
-        tables.mean_cost_exact[w] if w >= 0 else None, stable, h, pdp_u,
-        tables.per_diem_mean_exact[w] if w >= 0 else None, tables.a_fen_exact, pr.low_ratio,
-        pr.low_outlier_rule == "jinhua",
-        pr.ungroupable == "review", pr.ungroupable_factor, scale)
+    row = None if w < 0 else WeightRow(bp_u if hasw else None, tables.mean_cost_exact[w] if hasw else None, stable,
+                                       h, pdp_u, tables.per_diem_mean_exact[w] if pdp_u is not None else None)
+    case = CaseToPrice(int(cost_fen), bed_days, ungroupable, False, 0, per_diem and w >= 0, coef_u)
+    cls, pts, r, no_weight = price_one_exact(case, row, PricingRule.of(policy, tables.a_fen_exact))
     ratio = None if r != r else r  # NaN: no cost ratio for this class
     note = ""
     if no_weight:

@@ -1,18 +1,28 @@
-"""Adjustments after pricing (SPEC §5.3): a hospital's total points in a pool after deductions.
+"""Adjustments after pricing (SPEC §5.2, §5.3): adjudicated violations and a hospital's total points after
+deductions.
 
-The rule is :func:`hospital_total`, on integer point units: ``Σ adjusted − Σ deductions``, never below 0, and
-the part of the deductions that could not be taken. Monthly prepayment and the annual settlement call it on
-their sums; :func:`hospital_point_totals` applies it to a priced file's hospitals (``drg points`` writes that
-table beside the priced cases).
+* :func:`apply_violations` — a case with an adjudicated violation gets 0 points; a serious one deducts
+  ``m × BP_d`` (normal, high, low, unstable cases with a weight) or ``m × its own points`` (per-diem,
+  ungroupable, review, no-weight cases) from its hospital's total in the case's pool.
+* :func:`hospital_total` — the rule of §5.3 on integer point units: ``Σ adjusted − Σ deductions``, never
+  below 0, and the part of the deductions that could not be taken. Monthly prepayment and the annual
+  settlement call it on their sums; :func:`hospital_point_totals` applies it to a priced file's hospitals
+  (``drg points`` writes that table beside the priced cases).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
 import pyarrow as pa
 
+from drg.errors import InputError
+from drg.money import round_half_away
 from drg.policy import Policy
 
-__all__ = ["hospital_point_totals", "hospital_total"]
+__all__ = ["apply_violations", "hospital_point_totals", "hospital_total", "rows_by_case_id"]
 
 
 def hospital_total(adjusted_units: int, deduction_units: int) -> tuple[int, int]:
@@ -52,3 +62,64 @@ def hospital_point_totals(priced: pa.Table, policy: Policy) -> pa.Table:
                                       ("t", "total_points"), ("x", "undeducted_points"))],
                     pl.col("t").alias("total_points_units"), pl.col("x").alias("undeducted_points_units"),
                     pl.lit(scale, pl.Int64).alias("points_scale")).to_arrow()
+
+
+def rows_by_case_id(case_ids: pa.ChunkedArray, table: pa.Table, file: str) -> np.ndarray:
+    """Row of ``table`` for each case (-1 if none); a duplicated case id in ``table`` is an error."""
+    import pyarrow.compute as pc
+
+    ids = table.column("case_id").cast(pa.string())
+    if pc.count_distinct(ids).as_py() != len(ids) or ids.null_count:
+        vals = ids.to_pylist()
+        seen = set()
+        for i, v in enumerate(vals, start=1):
+            if v is None or v in seen:
+                raise InputError("case_id missing or duplicated", file=file, row=i, field="case_id")
+            seen.add(v)
+    idx = pc.index_in(case_ids.cast(pa.string()), value_set=ids.combine_chunks())
+    return np.asarray(idx.fill_null(-1), dtype=np.int64)
+
+
+def apply_violations(case_ids: pa.ChunkedArray, violations: pa.Table | None, adjusted: np.ndarray,
+                     base_u: np.ndarray, policy: Policy) -> tuple[np.ndarray, np.ndarray, list | None]:
+    """SPEC §5.2 after readmission: ``(adjusted points, deduction points, violation type per case)``.
+
+    ``violations`` has ``case_id, violation, serious`` and optional ``multiplier`` (which overrides the
+    policy's ``violations.multipliers``). ``base_u`` is each case's ``BP_d`` in units, or -1 where the
+    deduction is taken on the case's own (adjusted) points. A violation type without a multiplier in the row
+    or the policy is an error naming the row.
+    """
+    n = len(adjusted)
+    deduction = np.zeros(n, np.int64)
+    if violations is None or not violations.num_rows:
+        return adjusted, deduction, None
+    adjusted = adjusted.copy()
+    row = rows_by_case_id(case_ids, violations, "violations")
+    types = violations.column("violation").cast(pa.string()).to_pylist()
+    serious = violations.column("serious").to_pylist()
+    given = (violations.column("multiplier").to_pylist() if "multiplier" in violations.column_names
+             else [None] * violations.num_rows)
+    violation: list = [None] * n
+    for i in np.nonzero(row >= 0)[0]:
+        j = int(row[i])
+        if types[j] is None or not types[j].strip():
+            raise InputError("violation type is missing", file="violations", row=j + 1, field="violation")
+        violation[i] = types[j]
+        if _is_true(serious[j]):
+            m = given[j] if given[j] is not None else policy.violations.multiplier(types[j])
+            if m is None:
+                raise InputError(f"violation type {types[j]!r} has no multiplier in the policy "
+                                 "(violations.multipliers) and the row gives none", file="violations",
+                                 row=j + 1, field="multiplier")
+            m = Fraction(Decimal(repr(m)) if isinstance(m, float) else Decimal(m))
+            base = int(base_u[i]) if base_u[i] >= 0 else int(adjusted[i])
+            deduction[i] = round_half_away(m * base)
+        adjusted[i] = 0
+    return adjusted, deduction, (violation if (row >= 0).any() else None)
+
+
+def _is_true(value) -> bool:
+    """A ``serious`` cell: a bool, or text such as ``1``, ``true``, ``yes``."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "t")
+    return bool(value)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from drg.money import round_half_away
 
 __all__ = ["NORMAL", "HIGH", "LOW", "UNSTABLE", "PER_DIEM", "UNGROUPABLE", "REVIEW", "CLASS_NAMES", "COEF_SCALE",
-           "round_half_away", "to_units", "price_one_exact", "pair_twin", "scale_units_twin"]
+           "round_half_away", "to_units", "price_one_exact", "pair_twin", "scale_units_twin", "CaseToPrice",
+           "PricingRule", "WeightRow"]
 
 NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
 #: Coefficients are rounded to 4 decimals (SPEC §3.5) whatever ``points_decimals`` says: units of 1/10,000.
@@ -38,48 +40,87 @@ def scale_units_twin(points_u, factor) -> list[int]:
     return [round_half_away(Fraction(int(p)) * f) for p in points_u]
 
 
-def price_one_exact(cost_fen: int, bed_days: int, ungroupable: bool, review: bool, review_u: int,
-                    per_diem: bool, coef_u: int, bp_u: int | None, mean_fen: Fraction | float | None,
-                    stable: bool, high_h: Decimal, pdp_u: int | None, pd_mean_fen: Fraction | float | None,
-                    a_fen: Fraction | float, low_l: Decimal, low_rule_jinhua: bool, ung_review: bool,
-                    ung_factor: Decimal, scale: int) -> tuple[int, int, float, bool]:
-    """Plain-Python, exact twin of :func:`price_kernel` for one case.
+class PricingRule(NamedTuple):
+    """The policy's pricing constants, exact (SPEC §4); :meth:`of` builds them from a policy and A."""
 
-    ``coef_u`` is the coefficient in units of 1/:data:`COEF_SCALE`; points are in units of 1/``scale``.
-    ``mean_fen`` (mean_d), ``pd_mean_fen`` and ``a_fen`` (A) should be exact (``Fraction``): the class and
-    the points are decided on them (SPEC §0.1). ``bp_u``/``mean_fen`` are ``None`` when the DRG has no
-    weight; ``pdp_u`` ``None`` when it has no per-diem points. Returns ``(case_class, points_u, cost_ratio,
-    no_weight)``; the cost ratio returned is the float64 ``cost / mean`` a person reads (the kernel's),
-    never used in a decision.
+    a_fen: Fraction               # A, the all-DRG mean cost per case
+    low_ratio: Decimal            # L
+    low_rule_jinhua: bool         # low outliers by the Jinhua rule (no coefficient) instead of the province's
+    ungroupable_review: bool      # ungroupable cases wait for special review (0 points) instead of c / A
+    ungroupable_factor: Decimal
+    scale: int                    # 10 ** points_decimals
+
+    @classmethod
+    def of(cls, policy, a_fen: Fraction) -> PricingRule:
+        pr = policy.pricing
+        return cls(Fraction(a_fen), pr.low_ratio, pr.low_outlier_rule == "jinhua", pr.ungroupable == "review",
+                   pr.ungroupable_factor, policy.points_scale)
+
+
+class CaseToPrice(NamedTuple):
+    """One case's inputs to pricing."""
+
+    cost_fen: int
+    bed_days: int            # max(los, 1)
+    ungroupable: bool        # no DRG: 0000 or an ambiguous group
+    review: bool             # a special-review row sets the points
+    review_u: int            # the review's points, in units
+    per_diem: bool           # the per-diem rule applies (SPEC §2.7)
+    coef_u: int              # coefficient in units of 1/COEF_SCALE
+
+
+class WeightRow(NamedTuple):
+    """One DRG's weights, exact (``None`` where the weights table has no value)."""
+
+    base_u: int | None                      # base points in units
+    mean_fen: Fraction | None               # mean_d
+    stable: bool
+    high_ratio: Decimal                     # H(BP)
+    per_diem_u: int | None                  # per-diem points in units
+    per_diem_mean_fen: Fraction | None      # mean cost per bed-day
+
+
+def price_one_exact(case: CaseToPrice, row: WeightRow | None, rule: PricingRule) -> tuple[int, int, float, bool]:
+    """Plain-Python, exact twin of :func:`drg.pricing.kernels.price_kernel` for one case.
+
+    ``row`` is the case's DRG in the weights table (None when the DRG has none). The class and the points
+    are decided on exact values (SPEC §0.1): fen, the exact means, the policy's decimals. Returns
+    ``(case_class, points_u, cost_ratio, no_weight)``; the cost ratio returned is the float64 ``cost / mean``
+    a person reads (the kernel's), never used in a decision.
     """
-    c = Fraction(int(cost_fen))
+    c = Fraction(int(case.cost_fen))
     nan = float("nan")
+    scale = rule.scale
+    bp_u = row.base_u if row is not None else None
+    mean_fen = row.mean_fen if bp_u is not None else None
+    pdp_u = row.per_diem_u if row is not None else None
 
     def shown(mean) -> float:
-        return float(cost_fen) / float(mean)
+        return float(case.cost_fen) / float(mean)
 
-    if review:
-        return REVIEW, int(review_u), (shown(mean_fen) if mean_fen is not None and mean_fen == mean_fen
-                                       else nan), False
-    a = Fraction(a_fen)
-    if ungroupable:
-        if ung_review:
+    if case.review:
+        return REVIEW, int(case.review_u), (shown(mean_fen) if mean_fen is not None and mean_fen == mean_fen
+                                            else nan), False
+    a = Fraction(rule.a_fen)
+    if case.ungroupable:
+        if rule.ungroupable_review:
             return UNGROUPABLE, 0, nan, False
-        return UNGROUPABLE, round_half_away(c / a * 100 * scale * Fraction(ung_factor)), nan, False
-    if per_diem and pdp_u is not None:
-        return PER_DIEM, int(pdp_u) * int(bed_days), (float(cost_fen) / int(bed_days)) / float(pd_mean_fen), False
-    if bp_u is None or per_diem:   # no weight, or a per-diem case whose DRG has no per-diem points (§4)
+        return UNGROUPABLE, round_half_away(c / a * 100 * scale * Fraction(rule.ungroupable_factor)), nan, False
+    if case.per_diem and pdp_u is not None:
+        return (PER_DIEM, int(pdp_u) * int(case.bed_days),
+                (float(case.cost_fen) / int(case.bed_days)) / float(row.per_diem_mean_fen), False)
+    if bp_u is None or case.per_diem:   # no weight, or a per-diem case whose DRG has no per-diem points (§4)
         return UNSTABLE, round_half_away(c / a * 100 * scale), nan, True
     rr = c / Fraction(mean_fen)
-    if not stable:
+    if not row.stable:
         return UNSTABLE, round_half_away(c / a * 100 * scale), shown(mean_fen), False
     bp = Fraction(int(bp_u))
-    coef = Fraction(int(coef_u), COEF_SCALE)
-    h, low = Fraction(high_h), Fraction(low_l)
+    coef = Fraction(int(case.coef_u), COEF_SCALE)
+    h, low = Fraction(row.high_ratio), Fraction(rule.low_ratio)
     if rr >= h:
         return HIGH, round_half_away(bp * coef + (rr - h) * bp), shown(mean_fen), False
     if rr <= low:
-        v = bp * rr if low_rule_jinhua else bp * coef * rr
+        v = bp * rr if rule.low_rule_jinhua else bp * coef * rr
         return LOW, min(round_half_away(v), int(bp_u)), shown(mean_fen), False
     return NORMAL, round_half_away(bp * coef), shown(mean_fen), False
 

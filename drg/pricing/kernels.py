@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 import os
@@ -77,15 +78,56 @@ def _div_round(p, s):
     return q if p >= 0 else -q
 
 
-@njit(cache=True)
-def price_kernel(cost_fen, bed_days, ungroupable, review, review_u, per_diem, widx, coef_u,
-                 bp_u, mean_fen, stable, high_h, pdp_u, pd_mean_fen,
-                 a_fen, low_l, low_rule_jinhua, ung_review, ung_factor, scale):
-    """Classify and price every case (SPEC §4).
+class CaseArrays(NamedTuple):
+    """The inputs of pricing, one value per case (the kernel's first argument)."""
 
-    Returns ``(case_class int8, points_u int64, cost_ratio float64, needs_exact bool, no_weight bool)``.
-    ``widx`` is the case's row in the weights arrays (-1: the DRG has no weight).
+    cost_fen: np.ndarray       # int64 total cost
+    bed_days: np.ndarray       # int64 max(los, 1)
+    ungroupable: np.ndarray    # bool: no DRG (0000 or an ambiguous group)
+    review: np.ndarray         # bool: a special-review row sets the points
+    review_u: np.ndarray       # int64 the review's points in units
+    per_diem: np.ndarray       # bool: the per-diem rule applies (SPEC §2.7)
+    widx: np.ndarray           # int32 row of the case's DRG in the weights arrays, -1 without weight
+    coef_u: np.ndarray         # int64 coefficient in units of 1/COEF_SCALE
+
+
+class WeightArrays(NamedTuple):
+    """The weights table, one value per DRG row (``-1`` / NaN where a value is missing)."""
+
+    base_u: np.ndarray              # int64 base points in units
+    mean_fen: np.ndarray            # float64 mean cost (fen)
+    stable: np.ndarray              # bool
+    high_ratio: np.ndarray          # float64 H(BP)
+    per_diem_u: np.ndarray          # int64 per-diem points in units
+    per_diem_mean_fen: np.ndarray   # float64 mean cost per bed-day (fen)
+
+
+class KernelRule(NamedTuple):
+    """The pricing constants in float64 (the exact twin takes :class:`drg.pricing.exact.PricingRule`)."""
+
+    a_fen: float                # A, the all-DRG mean cost
+    low_ratio: float            # L
+    low_rule_jinhua: bool
+    ungroupable_review: bool
+    ungroupable_factor: float
+    scale: int                  # 10 ** points_decimals
+
+
+@njit(cache=True)
+def price_kernel(cases, weights, rule):
+    """Classify and price every case (SPEC §4): ``cases`` a :class:`CaseArrays`, ``weights`` a
+    :class:`WeightArrays`, ``rule`` a :class:`KernelRule`.
+
+    Returns ``(case_class int8, points_u int64, cost_ratio float64, needs_exact bool, no_weight bool)``; a
+    case flagged ``needs_exact`` lies within float error of a rounding tie or a class bound and is priced
+    again by the exact twin.
     """
+    cost_fen, bed_days, ungroupable = cases.cost_fen, cases.bed_days, cases.ungroupable
+    review, review_u, per_diem, widx, coef_u = cases.review, cases.review_u, cases.per_diem, cases.widx, cases.coef_u
+    bp_u, mean_fen, stable, high_h = weights.base_u, weights.mean_fen, weights.stable, weights.high_ratio
+    pdp_u, pd_mean_fen = weights.per_diem_u, weights.per_diem_mean_fen
+    a_fen, low_l, low_rule_jinhua = rule.a_fen, rule.low_ratio, rule.low_rule_jinhua
+    ung_review, ung_factor, scale = rule.ungroupable_review, rule.ungroupable_factor, rule.scale
     n = cost_fen.shape[0]
     cls = np.empty(n, np.int8)
     pts = np.zeros(n, np.int64)

@@ -35,9 +35,10 @@ from fractions import Fraction
 import numpy as np
 import pyarrow as pa
 from drg.errors import InputError
-from drg.money import round_half_away
-from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, price_one_exact, scale_units_twin, to_units)
-from drg.pricing.kernels import price_kernel, scale_units
+from drg.pricing.adjustments import apply_violations, rows_by_case_id
+from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, CaseToPrice,
+                               PricingRule, WeightRow, price_one_exact, scale_units_twin, to_units)
+from drg.pricing.kernels import CaseArrays, KernelRule, WeightArrays, price_kernel, scale_units
 from drg.policy import Policy
 from drg.casefile.money import with_fen_columns
 from drg.pricing.classes import drg_mask, per_diem_mask
@@ -67,37 +68,60 @@ def _units_vector(values: list, scale: int) -> np.ndarray:
     return out
 
 
-def _by_case_id(case_ids: pa.ChunkedArray, table: pa.Table, file: str) -> np.ndarray:
-    """Row of ``table`` for each case (-1 if none); a duplicated case id in ``table`` is an error."""
-    import pyarrow.compute as pc
+# ----------------------------------------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class WeightTable:
+    """The weights table as pricing reads it: the kernel's arrays, the exact values of the twin, and the
+    yuan values shown in the priced file, one entry per DRG row (``row_of`` maps a DRG code to its row)."""
 
-    ids = table.column("case_id").cast(pa.string())
-    if pc.count_distinct(ids).as_py() != len(ids) or ids.null_count:
-        vals = ids.to_pylist()
-        seen = set()
-        for i, v in enumerate(vals, start=1):
-            if v is None or v in seen:
-                raise InputError("case_id missing or duplicated", file=file, row=i, field="case_id")
-            seen.add(v)
-    idx = pc.index_in(case_ids.cast(pa.string()), value_set=ids.combine_chunks())
-    return np.asarray(idx.fill_null(-1), dtype=np.int64)
+    drgs: list[str]
+    arrays: WeightArrays
+    high_exact: list[Decimal]
+    mean_exact: list[Fraction | None]
+    per_diem_mean_exact: list[Fraction | None]
+    mean_yuan: np.ndarray            # one entry more than the rows: NaN for a case without weight (-1)
+    per_diem_mean_yuan: np.ndarray
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        return {d: i for i, d in enumerate(self.drgs)}
+
+    def exact_row(self, w: int) -> WeightRow | None:
+        """Row ``w`` for the exact twin (None for -1)."""
+        if w < 0:
+            return None
+        a = self.arrays
+        base = int(a.base_u[w]) if a.base_u[w] >= 0 else None
+        per_diem = int(a.per_diem_u[w]) if a.per_diem_u[w] >= 0 else None
+        return WeightRow(base, self.mean_exact[w] if base is not None else None, bool(a.stable[w]),
+                         self.high_exact[w] if base is not None else Decimal(0), per_diem,
+                         self.per_diem_mean_exact[w] if per_diem is not None else None)
+
+    @classmethod
+    def of(cls, weights: Weights, policy: Policy) -> WeightTable:
+        t = weights.table
+        scale = policy.points_scale
+        bp = t.column("base_points").to_pylist()
+        pdp = t.column("per_diem_points").to_pylist()
+        mean = _floats(t.column("mean_cost_fen").to_pylist())
+        pdm = _floats(t.column("per_diem_mean_fen").to_pylist())
+        high = [policy.pricing.high_ratio(Decimal(repr(v))) if v is not None else Decimal(0) for v in bp]
+        arrays = WeightArrays(
+            base_u=np.array([-1 if v is None else to_units(v, scale) for v in bp], np.int64), mean_fen=mean,
+            stable=np.asarray(t.column("stable").fill_null(False), dtype=bool),
+            high_ratio=np.array([float(h) for h in high], np.float64),
+            per_diem_u=np.array([-1 if v is None else to_units(v, scale) for v in pdp], np.int64),
+            per_diem_mean_fen=pdm)
+        pd_yuan = (t.column("per_diem_mean_cost").to_pylist() if "per_diem_mean_cost" in t.column_names
+                   else [None if x is None else x / 100 for x in t.column("per_diem_mean_fen").to_pylist()])
+        return cls(t.column("drg").to_pylist(), arrays, high, _exact_column(t, "mean_cost_exact", mean),
+                   _exact_column(t, "per_diem_mean_exact", pdm),
+                   np.append(_floats(t.column("mean_cost").to_pylist()), np.nan),
+                   np.append(_floats(pd_yuan), np.nan))
 
 
-# ----------------------------------------------------------------------------------------------- pricing
-def _weights_arrays(weights: Weights, policy: Policy):
-    t = weights.table
-    scale = policy.points_scale
-    drgs = t.column("drg").to_pylist()
-    bp = t.column("base_points").to_pylist()
-    pdp = t.column("per_diem_points").to_pylist()
-    bp_u = np.array([-1 if v is None else to_units(v, scale) for v in bp], np.int64)
-    pdp_u = np.array([-1 if v is None else to_units(v, scale) for v in pdp], np.int64)
-    mean = np.array([np.nan if v is None else v for v in t.column("mean_cost_fen").to_pylist()], np.float64)
-    pdm = np.array([np.nan if v is None else v for v in t.column("per_diem_mean_fen").to_pylist()], np.float64)
-    stable = np.asarray(t.column("stable").fill_null(False), dtype=bool)
-    h_dec = [policy.pricing.high_ratio(Decimal(repr(v))) if v is not None else Decimal(0) for v in bp]
-    exact = {"mean": _exact_column(t, "mean_cost_exact", mean), "pdm": _exact_column(t, "per_diem_mean_exact", pdm)}
-    return drgs, bp_u, pdp_u, mean, pdm, stable, h_dec, exact
+def _floats(values: list) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], np.float64)
 
 
 def _exact_column(t: pa.Table, name: str, floats: np.ndarray) -> list:
@@ -108,6 +132,7 @@ def _exact_column(t: pa.Table, name: str, floats: np.ndarray) -> list:
     return [None if np.isnan(v) else Fraction(float(v)) for v in floats]
 
 
+# ----------------------------------------------------------------------------------------------- pricing
 def price_cases(cases: pa.Table, weights: Weights, coefficients: pa.Table, policy: Policy, *,
                 reviews: pa.Table | None = None, violations: pa.Table | None = None, year: int | None = None,
                 engine: str = "numba", file: str = "cases") -> pa.Table:
@@ -165,170 +190,168 @@ def checked_columns(cases: pa.Table, policy: Policy, file: str) -> pa.Table:
 
 
 def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, policy: Policy, *,
-                  reviews: pa.Table | None, violations: pa.Table | None, year: int | None,
-                  engine: str) -> PricedArrays:
-    """The pricing itself over the columns :func:`checked_columns` guarantees (every case at once: readmission pairs
-    stays across the whole file)."""
-    n = cases.num_rows
-    scale = policy.points_scale
-    pr = policy.pricing
-    drgs, bp_u, pdp_u, mean, pdm, stable, h_dec, exact = _weights_arrays(weights, policy)
-    high_h = np.array([float(h) for h in h_dec], np.float64)
-    a_fen = float(weights.a_fen)      # the kernel's float A; near-ties go to the twin, which uses the exact A
-
-    drg_codes, drg_dict = encode_strings(cases.column("drg"))
-    w_of = {d: i for i, d in enumerate(drgs)}
-    dict_w = np.array([w_of.get(d, -1) for d in drg_dict] + [-1], np.int32)
-    widx = dict_w[drg_codes]                   # code -1 → last entry (-1)
-    ungroupable = ~drg_mask(drg_dict)[drg_codes]                  # code -1 (null) → last entry
-    los = np.asarray(cases.column("los").cast(pa.int64()).fill_null(0), dtype=np.int64)
-    bed_days = np.maximum(los, 1)
-    adrg_col = cases.column("adrg") if "adrg" in cases.column_names else None
-    per_diem = per_diem_mask(cases.column("drg"), adrg_col, los, policy)
-    cost_fen = np.asarray(cases.column("total_cost_fen"), dtype=np.int64)
-
-    # coefficients: hospital × weights-row matrix in units
-    h_codes, h_dict = encode_strings(cases.column("hospital_id"))
-    ct = coefficients
-    c_h = ct.column("hospital_id").to_pylist()
-    c_d = ct.column("drg").to_pylist()
-    c_v = ct.column("coef").to_pylist()
-    c_s = ct.column("coef_source").to_pylist()
-    known = {h: i for i, h in enumerate(sorted(set(c_h)))}
-    src_names = ["hospital", "tier", "1.0", "hospital_not_in_table", "no_weight"]
-    src_code = {s: i for i, s in enumerate(src_names)}
-    nw = len(drgs)
-    mat = np.full((len(known) + 1, max(nw, 1)), COEF_SCALE, np.int64)   # coefficients in 1/10,000
-    smat = np.full((len(known) + 1, max(nw, 1)), src_code["1.0"], np.int8)
-    smat[len(known), :] = src_code["hospital_not_in_table"]
-    c_units = _units_vector(c_v, COEF_SCALE)
-    for h, d, u, s in zip(c_h, c_d, c_units.tolist(), c_s):
-        w = w_of.get(d)
-        if w is not None:
-            mat[known[h], w] = u
-            smat[known[h], w] = src_code.get(s, src_code["1.0"])
-    hrow_dict = np.array([known.get(h, len(known)) for h in h_dict] + [len(known)], np.int64)
-    hrow = hrow_dict[h_codes]
-    wsafe = np.maximum(widx, 0)
-    coef_u = np.where(widx >= 0, mat[hrow, wsafe], COEF_SCALE)
-    coef_src = np.where(widx >= 0, smat[hrow, wsafe], src_code["no_weight"])
-
-    # reviews
-    review = np.zeros(n, bool)
-    review_u = np.zeros(n, np.int64)
-    if reviews is not None and reviews.num_rows:
-        ri = _by_case_id(cases.column("case_id"), reviews, "reviews")
-        review = ri >= 0
-        rp = reviews.column("points").to_pylist()
-        for i, v in enumerate(rp, start=1):
-            if v is None or (isinstance(v, float) and not np.isfinite(v)) or v < 0:
-                raise InputError("review points missing or negative", file="reviews", row=i, field="points")
-        r_units = np.array([to_units(v if not isinstance(v, float) else v, scale) for v in rp], np.int64)
-        review_u[review] = r_units[ri[review]]
-
-    low_l = pr.low_ratio
-    jin = pr.low_outlier_rule == "jinhua"
-    ung_review = pr.ungroupable == "review"
-    if engine == "numba":
-        cls, pts, ratio, flag, noweight = price_kernel(
-            cost_fen, bed_days, ungroupable, review, review_u, per_diem, widx, coef_u, bp_u, mean, stable, high_h,
-            pdp_u, pdm, a_fen, float(low_l), jin, ung_review, float(pr.ungroupable_factor), scale)
-        redo = np.nonzero(flag)[0]
-    elif engine == "python":
-        cls = np.empty(n, np.int8)
-        pts = np.empty(n, np.int64)
-        ratio = np.empty(n, np.float64)
-        noweight = np.zeros(n, bool)
-        redo = np.arange(n)
-    else:
+                 reviews: pa.Table | None, violations: pa.Table | None, year: int | None,
+                 engine: str) -> PricedArrays:
+    """The pricing itself over the columns :func:`checked_columns` guarantees, every case at once (readmission
+    pairs stays across the whole file), step by step: the weights as arrays, the cases as arrays, their
+    coefficients and review points, classes and points (SPEC §4), readmission halving (§5.1), violations
+    (§5.2), and the texts of the priced columns."""
+    if engine not in ("numba", "python"):
         raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
-    for i in redo:
-        w = int(widx[i])
-        hasw = w >= 0 and bp_u[w] >= 0
-        c_, p_, r_, nw_ = price_one_exact(
-            int(cost_fen[i]), int(bed_days[i]), bool(ungroupable[i]), bool(review[i]), int(review_u[i]),
-            bool(per_diem[i]), int(coef_u[i]), int(bp_u[w]) if hasw else None,
-            exact["mean"][w] if hasw else None, bool(stable[w]) if w >= 0 else False,
-            h_dec[w] if hasw else Decimal(0), int(pdp_u[w]) if w >= 0 and pdp_u[w] >= 0 else None,
-            exact["pdm"][w] if w >= 0 and pdp_u[w] >= 0 else None, weights.a_fen, low_l, jin, ung_review,
-            pr.ungroupable_factor, scale)
-        if review[i] and w >= 0 and exact["mean"][w] is not None:
-            r_ = float(cost_fen[i]) / float(mean[w])
-        cls[i], pts[i], ratio[i], noweight[i] = c_, p_, r_, nw_
+    table = WeightTable.of(weights, policy)
+    drg_codes, drg_dict = encode_strings(cases.column("drg"))
+    h_codes, h_dict = encode_strings(cases.column("hospital_id"))
+    widx = np.array([table.row_of.get(d, -1) for d in drg_dict] + [-1], np.int32)[drg_codes]  # -1 → no row
+    coef_u, coef_src = _coefficients(coefficients, table, h_codes, h_dict, widx)
+    review, review_u = _review_points(cases, reviews, policy.points_scale)
+    los = np.asarray(cases.column("los").cast(pa.int64()).fill_null(0), dtype=np.int64)
+    case_arrays = CaseArrays(
+        cost_fen=np.asarray(cases.column("total_cost_fen"), dtype=np.int64), bed_days=np.maximum(los, 1),
+        ungroupable=~drg_mask(drg_dict)[drg_codes],                 # code -1 (null) → no DRG
+        review=review, review_u=review_u,
+        per_diem=per_diem_mask(cases.column("drg"), cases.column("adrg") if "adrg" in cases.column_names
+                               else None, los, policy),
+        widx=widx, coef_u=coef_u)
+    rule = PricingRule.of(policy, weights.a_fen)
+    cls, pts, ratio, noweight = _classify(case_arrays, table, rule, engine)
+    adjusted, halved = _readmission(cases, case_arrays, cls, pts, policy, year, engine, drg_codes, h_codes)
+    adjusted, deduction, violation = apply_violations(cases.column("case_id"), violations, adjusted,
+                                                      _deduction_base(table, widx, cls, noweight), policy)
+    reason_code, reason_names = _adjust_reasons(halved, violation)
+    return PricedArrays(n=len(cls), scale=policy.points_scale, cls=cls, pts=pts, adjusted=adjusted, ratio=ratio,
+                        halved=halved, deduction=deduction, reason_code=reason_code, reason_names=reason_names,
+                        note_code=_price_notes(noweight, cls, case_arrays, table, coef_src), widx=widx,
+                        coef_u=coef_u, coef_src=coef_src, src_names=list(COEF_SOURCES), bed_days=case_arrays.bed_days,
+                        bp_u=table.arrays.base_u, pdp_u=table.arrays.per_diem_u, high_h=table.arrays.high_ratio,
+                        mean_yuan=table.mean_yuan, pd_yuan=table.per_diem_mean_yuan, viol_type=violation)
 
-    # ---- readmission (§5.1)
+
+#: Where a case's coefficient came from (the ``coef_source`` column).
+COEF_SOURCES = ("hospital", "tier", "1.0", "hospital_not_in_table", "no_weight")
+_SOURCE = {s: i for i, s in enumerate(COEF_SOURCES)}
+
+
+def _coefficients(coefficients: pa.Table, table: WeightTable, h_codes: np.ndarray, h_dict: list,
+                  widx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each case's coefficient in units of 1/COEF_SCALE and its source code, from a hospital × DRG matrix
+    (1.0 for a hospital or DRG the coefficients table lacks)."""
+    hospitals = coefficients.column("hospital_id").to_pylist()
+    drgs = coefficients.column("drg").to_pylist()
+    sources = coefficients.column("coef_source").to_pylist()
+    units = _units_vector(coefficients.column("coef").to_pylist(), COEF_SCALE)
+    known = {h: i for i, h in enumerate(sorted(set(hospitals)))}
+    rows, row_of = len(known) + 1, table.row_of           # the last matrix row: a hospital not in the table
+    value = np.full((rows, max(len(table.drgs), 1)), COEF_SCALE, np.int64)
+    source = np.full((rows, max(len(table.drgs), 1)), _SOURCE["1.0"], np.int8)
+    source[len(known), :] = _SOURCE["hospital_not_in_table"]
+    for h, d, u, s in zip(hospitals, drgs, units.tolist(), sources):
+        w = row_of.get(d)
+        if w is not None:
+            value[known[h], w] = u
+            source[known[h], w] = _SOURCE.get(s, _SOURCE["1.0"])
+    hospital_row = np.array([known.get(h, len(known)) for h in h_dict] + [len(known)], np.int64)[h_codes]
+    has_weight = widx >= 0
+    w = np.maximum(widx, 0)
+    return (np.where(has_weight, value[hospital_row, w], COEF_SCALE),
+            np.where(has_weight, source[hospital_row, w], _SOURCE["no_weight"]))
+
+
+def _review_points(cases: pa.Table, reviews: pa.Table | None, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each case has a special-review row (特病单议), and its points in units."""
+    n = cases.num_rows
+    review, review_u = np.zeros(n, bool), np.zeros(n, np.int64)
+    if reviews is None or not reviews.num_rows:
+        return review, review_u
+    row = rows_by_case_id(cases.column("case_id"), reviews, "reviews")
+    review = row >= 0
+    points = reviews.column("points").to_pylist()
+    for i, v in enumerate(points, start=1):
+        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v < 0:
+            raise InputError("review points missing or negative", file="reviews", row=i, field="points")
+    units = np.array([to_units(v, scale) for v in points], np.int64)
+    review_u[review] = units[row[review]]
+    return review, review_u
+
+
+def _classify(cases: CaseArrays, table: WeightTable, rule: PricingRule, engine: str):
+    """Class, points (units), cost ratio and no-weight flag of every case (SPEC §4): the kernel, with the
+    cases it flags (near a tie or a class bound) priced again by the exact twin; or the twin for all."""
+    n = len(cases.cost_fen)
+    if engine == "numba":
+        kernel_rule = KernelRule(float(rule.a_fen), float(rule.low_ratio), rule.low_rule_jinhua,
+                                 rule.ungroupable_review, float(rule.ungroupable_factor), rule.scale)
+        cls, pts, ratio, flag, noweight = price_kernel(cases, table.arrays, kernel_rule)
+        redo = np.nonzero(flag)[0]
+    else:
+        cls, pts = np.empty(n, np.int8), np.empty(n, np.int64)
+        ratio, noweight = np.empty(n, np.float64), np.zeros(n, bool)
+        redo = np.arange(n)
+    mean = table.arrays.mean_fen
+    for i in redo:
+        w = int(cases.widx[i])
+        case = CaseToPrice(int(cases.cost_fen[i]), int(cases.bed_days[i]), bool(cases.ungroupable[i]),
+                           bool(cases.review[i]), int(cases.review_u[i]), bool(cases.per_diem[i]),
+                           int(cases.coef_u[i]))
+        c_, p_, r_, nw_ = price_one_exact(case, table.exact_row(w), rule)
+        if case.review and w >= 0 and table.mean_exact[w] is not None:
+            r_ = float(case.cost_fen) / float(mean[w])
+        cls[i], pts[i], ratio[i], noweight[i] = c_, p_, r_, nw_
+    return cls, pts, ratio, noweight
+
+
+def _readmission(cases: pa.Table, arrays: CaseArrays, cls: np.ndarray, pts: np.ndarray, policy: Policy,
+                 year: int | None, engine: str, drg_codes: np.ndarray, h_codes: np.ndarray):
+    """The points after readmission halving (SPEC §5.1: ×factor, rounded again) and the halved mask."""
     adjusted = pts.copy()
-    halved = np.zeros(n, bool)
-    rp_ = policy.readmission
-    if rp_.enabled and n:
-        halved = halved_stays(cases, cls, ungroupable, policy, year, engine, drg_codes, h_codes)
+    halved = np.zeros(len(pts), bool)
+    rp = policy.readmission
+    if rp.enabled and len(pts):
+        halved = halved_stays(cases, cls, arrays.ungroupable, policy, year, engine, drg_codes, h_codes)
         if halved.any():
             idx = np.nonzero(halved)[0]
-            adjusted[idx] = (scale_units(pts[idx], rp_.factor) if engine == "numba"
-                             else np.array(scale_units_twin(pts[idx], rp_.factor), np.int64))
+            adjusted[idx] = (scale_units(pts[idx], rp.factor) if engine == "numba"
+                             else np.array(scale_units_twin(pts[idx], rp.factor), np.int64))
+    return adjusted, halved
 
-    # ---- violations (§5.2)
-    deduction = np.zeros(n, np.int64)
-    viol_type: list | None = None
-    viol_rows: list[int] = []
-    if violations is not None and violations.num_rows:
-        vi = _by_case_id(cases.column("case_id"), violations, "violations")
-        vt = violations.column("violation").cast(pa.string()).to_pylist()
-        vs = violations.column("serious").to_pylist()
-        vm = violations.column("multiplier").to_pylist() if "multiplier" in violations.column_names else \
-            [None] * violations.num_rows
-        viol_type = [None] * n
-        for i in np.nonzero(vi >= 0)[0]:
-            j = int(vi[i])
-            viol_type[i] = vt[j]
-            viol_rows.append(int(i))
-            serious = vs[j]
-            if isinstance(serious, str):
-                serious = serious.strip().lower() in ("1", "true", "yes", "y", "t")
-            if serious:
-                m = vm[j]
-                if m is None:
-                    m = policy.violations.multiplier(vt[j])
-                    if m is None:
-                        raise InputError(f"violation type {vt[j]!r} has no multiplier in the policy "
-                                         "(violations.multipliers) and the row gives none", file="violations",
-                                         row=j + 1, field="multiplier")
-                m = Fraction(Decimal(repr(m)) if isinstance(m, float) else Decimal(m))
-                w = int(widx[i])
-                by_bp = cls[i] not in (PER_DIEM, UNGROUPABLE, REVIEW) and not noweight[i] and w >= 0 \
-                    and bp_u[w] >= 0
-                base = int(bp_u[w]) if by_bp else int(adjusted[i])
-                deduction[i] = round_half_away(m * base)
-            adjusted[i] = 0
 
-    reason_code = halved.astype(np.int32)               # 0 "", 1 "readmission", 2.. per violation text
-    reason_names = ["", "readmission"]
-    for i in viol_rows:
-        text = f"violation:{viol_type[i]}"
-        text = f"readmission;{text}" if halved[i] else text
-        if text not in reason_names:
-            reason_names.append(text)
-        reason_code[i] = reason_names.index(text)
-    note_code = np.zeros(n, np.int8)
-    no_w = noweight & (cls == UNSTABLE)
-    no_pd = no_w & per_diem & (widx >= 0) & (bp_u[wsafe] >= 0)   # per-diem, but no per-diem points
-    note_code[no_w] = 1
-    note_code[no_pd] = 4
-    not_in_table = coef_src == src_code["hospital_not_in_table"]
-    note_code[not_in_table] = 2
-    note_code[no_w & not_in_table] = 3
-    note_code[no_pd & not_in_table] = 5
-    mean_yuan = np.array([np.nan if v is None else v for v in weights.table.column("mean_cost").to_pylist()]
-                         + [np.nan])
-    pd_yuan = np.array([np.nan if v is None else v for v in (
-        weights.table.column("per_diem_mean_cost").to_pylist() if "per_diem_mean_cost" in weights.table.column_names
-        else [None if x is None else x / 100 for x in weights.table.column("per_diem_mean_fen").to_pylist()])]
-        + [np.nan])
-    return PricedArrays(n=n, scale=scale, cls=cls, pts=pts, adjusted=adjusted, ratio=ratio, halved=halved,
-                         deduction=deduction, reason_code=reason_code, reason_names=reason_names,
-                         note_code=note_code, widx=widx, coef_u=coef_u, coef_src=coef_src, src_names=src_names,
-                         bed_days=bed_days, bp_u=bp_u, pdp_u=pdp_u, high_h=high_h, mean_yuan=mean_yuan,
-                         pd_yuan=pd_yuan, viol_type=viol_type if viol_rows else None)
+def _deduction_base(table: WeightTable, widx: np.ndarray, cls: np.ndarray, noweight: np.ndarray) -> np.ndarray:
+    """SPEC §5.2: the base points a serious violation's multiplier applies to — BP_d for a normal, high, low
+    or unstable case with a weight, -1 (its own points) for the others."""
+    w = np.maximum(widx, 0)
+    base = table.arrays.base_u[w]
+    by_bp = ~np.isin(cls, (PER_DIEM, UNGROUPABLE, REVIEW)) & ~noweight & (widx >= 0) & (base >= 0)
+    return np.where(by_bp, base, -1)
+
+
+def _adjust_reasons(halved: np.ndarray, violation: list | None) -> tuple[np.ndarray, list[str]]:
+    """The ``adjust_reason`` of every case as codes into a small list of texts: "", ``readmission``,
+    ``violation:TYPE``, or both joined by ``;``."""
+    code = halved.astype(np.int32)
+    names = ["", "readmission"]
+    for i, v in enumerate(violation or ()):
+        if v is None:
+            continue
+        text = f"readmission;violation:{v}" if halved[i] else f"violation:{v}"
+        if text not in names:
+            names.append(text)
+        code[i] = names.index(text)
+    return code, names
+
+
+def _price_notes(noweight: np.ndarray, cls: np.ndarray, cases: CaseArrays, table: WeightTable,
+                 coef_src: np.ndarray) -> np.ndarray:
+    """The ``price_note`` of every case as a code into :data:`NOTE_NAMES`."""
+    note = np.zeros(len(cls), np.int8)
+    no_weight = noweight & (cls == UNSTABLE)
+    w = np.maximum(cases.widx, 0)
+    no_per_diem = no_weight & cases.per_diem & (cases.widx >= 0) & (table.arrays.base_u[w] >= 0)
+    not_in_table = coef_src == _SOURCE["hospital_not_in_table"]
+    note[no_weight] = 1
+    note[no_per_diem] = 4
+    note[not_in_table] = 2
+    note[no_weight & not_in_table] = 3
+    note[no_per_diem & not_in_table] = 5
+    return note
 
 
 NOTE_NAMES = ("", "no weight: priced as unstable", "hospital not in hospitals table: coef 1.0",
