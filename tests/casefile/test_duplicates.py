@@ -1,5 +1,6 @@
 """Repeated case ids: the id-hash kernels against their twins, the streaming finder against the pre-pass, and
-the rerun when two different ids share a hash."""
+the rerun when two different ids share a hash. The streaming finder runs on both engines (its hashing and
+its set, or their twins: tests.helpers.engines)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,7 @@ def _rejects(path, stream):
     return out
 
 
+@pytest.mark.usefixtures("engine")
 @pytest.mark.parametrize("ids", [
     [f"C{i}" for i in range(12)],
     ["C1", "C2", "C1", "C3", "C2", "C2", "C9", "C1"],   # repeats in a batch and across row groups
@@ -110,6 +112,7 @@ def test_streaming_finder_rejects_what_the_pre_pass_rejects(tmp_path, ids):
     assert _rejects(path, stream=True) == _rejects(path, stream=False)
 
 
+@pytest.mark.usefixtures("engine")
 def test_streaming_finder_on_integer_ids_and_through_a_mapping(tmp_path):
     path = tmp_path / "int.parquet"
     pq.write_table(pa.table({"结算号": pa.array([5, 6, 5, 7, 6], pa.int64()), "dx": [["I10.x00"]] * 5}), path,
@@ -122,6 +125,7 @@ def test_streaming_finder_on_integer_ids_and_through_a_mapping(tmp_path):
         assert pa.concat_tables(rej).column("row_number").to_pylist() == [3, 5]
 
 
+@pytest.mark.usefixtures("engine")
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(["A", "B", "C", "D", "E", "F", "G"]), min_size=1, max_size=10), st.integers(0, 10))
 def test_streaming_finder_after_increasing_ids(tmp_path_factory, tail, n_sorted):
@@ -131,6 +135,7 @@ def test_streaming_finder_after_increasing_ids(tmp_path_factory, tail, n_sorted)
     assert _rejects(path, stream=True) == _rejects(path, stream=False)
 
 
+@pytest.mark.usefixtures("engine")
 def test_increasing_ids_fill_no_set():
     finder = StreamingDuplicateFinder(10)
     for batch in (["A1", "A2"], [], ["A3", "B"], ["C"]):
@@ -140,6 +145,7 @@ def test_increasing_ids_fill_no_set():
     assert finder._set is not None and finder._set.count == 6
 
 
+@pytest.mark.usefixtures("engine")
 def test_earlier_ids_are_read_again_only_when_the_order_breaks():
     """With ``earlier_ids``, increasing ids are neither hashed nor kept; the first batch out of order has the
     ids before it read again (only as many as went by) and hashed into the set."""
@@ -158,6 +164,7 @@ def test_earlier_ids_are_read_again_only_when_the_order_breaks():
     assert len(calls) == 1 and finder._set.count == 6
 
 
+@pytest.mark.usefixtures("engine")
 def test_earlier_ids_that_cannot_be_read_again_are_an_error():
     finder = StreamingDuplicateFinder(10, earlier_ids=lambda: iter([pa.chunked_array([pa.array(["A"])])]))
     finder.mark(pa.chunked_array([pa.array(["A", "B"])]))
@@ -165,6 +172,7 @@ def test_earlier_ids_that_cannot_be_read_again_are_an_error():
         finder.mark(pa.chunked_array([pa.array(["A"])]))
 
 
+@pytest.mark.usefixtures("engine")
 def test_confirm_accepts_true_repeats():
     finder = StreamingDuplicateFinder(10)
     batches = [pa.chunked_array([pa.array(["A", "B"])]), pa.chunked_array([pa.array(["A", "C"])])]
@@ -174,7 +182,8 @@ def test_confirm_accepts_true_repeats():
 
 @pytest.fixture
 def weak_hash(monkeypatch):
-    """Make ids hash into four values only, so that different ids share hashes."""
+    """Make ids hash into four values only, so that different ids share hashes (on the engine's hashing:
+    request ``engine`` first)."""
     strong = drg.casefile.idset.hash_ids
 
     def weak(ids, **kw):
@@ -186,6 +195,7 @@ def weak_hash(monkeypatch):
     monkeypatch.setattr(drg.casefile.idset, "hash_ids", weak)
 
 
+@pytest.mark.usefixtures("engine")
 def test_confirm_refuses_a_shared_hash(weak_hash):
     finder = StreamingDuplicateFinder(10)
     ids = pa.chunked_array([pa.array([f"C{i}" for i in range(8)][::-1])])   # (out of order: hashes are set)
@@ -194,6 +204,7 @@ def test_confirm_refuses_a_shared_hash(weak_hash):
         finder.confirm([ids])
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_shared_hash_among_increasing_ids_is_found_by_confirm(weak_hash):
     """Increasing ids are never marked; once the set holds their hashes, a real repeat of one of them also
     marks what shares its hash, and the check after the pass tells the two apart."""
@@ -206,6 +217,7 @@ def test_a_shared_hash_among_increasing_ids_is_found_by_confirm(weak_hash):
         finder.confirm([first, again])
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_shared_hash_reruns_with_the_pre_pass(tmp_path, weak_hash):
     ids = [f"C{i}" for i in range(20)] + ["C3", "C17"]
     path = _ids_file(tmp_path, ids)
@@ -215,23 +227,22 @@ def test_a_shared_hash_reruns_with_the_pre_pass(tmp_path, weak_hash):
                                                                              (22, "duplicate_case_id")]
 
 
-def test_grouping_reruns_on_a_shared_hash_and_writes_the_same_files(tmp_path, weak_hash, monkeypatch):
-    from drg.synth.samples import schemes
-    from grouper.build import build_scheme
+def test_grouping_reruns_on_a_shared_hash_and_writes_the_same_files(tmp_path, built_scheme, engine, weak_hash,
+                                                                    monkeypatch):
     from drg.grouping import group_file
 
-    sample = schemes()["demo"]
-    scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    scheme = built_scheme("demo")
     ids = [f"C{i}" for i in range(30)] + ["C3", "C29", "C3"]
     path = _ids_file(tmp_path, ids)
     tbl = pq.read_table(path)
     tbl = tbl.append_column("sex", pa.array([1] * len(ids), pa.int8())).append_column(
         "age", pa.array([50] * len(ids), pa.int16()))
     pq.write_table(tbl, path, row_group_size=4)
-    weak = group_file(scheme, path, tmp_path / "weak.parquet", rejects=tmp_path / "weak-rej.parquet", slim=True)
+    weak = group_file(scheme, path, tmp_path / "weak.parquet", rejects=tmp_path / "weak-rej.parquet", slim=True,
+                      engine=engine)
     monkeypatch.undo()
     exact = group_file(scheme, path, tmp_path / "exact.parquet", rejects=tmp_path / "exact-rej.parquet",
-                       slim=True)
+                       slim=True, engine=engine)
     assert weak.to_dict() | {"out": ""} == exact.to_dict() | {"out": ""}
     assert weak.rejected == 3
     assert pq.read_table(tmp_path / "weak.parquet").equals(pq.read_table(tmp_path / "exact.parquet"))

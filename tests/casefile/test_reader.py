@@ -1,4 +1,5 @@
-"""The case contract: reading Parquet, CSV (UTF-8, BOM, GBK) and Excel; every reject reason; rows never lost."""
+"""The case contract: reading Parquet, CSV (UTF-8, BOM, GBK) and Excel; every reject reason (an Enum, written as
+its strings); rows never lost. Reading money to fen runs on both engines (the kernel and its twin)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from drg.casefile.schema import REJECT_REASONS
+from drg.casefile.schema import REJECT_REASONS, RejectReason
 from drg.casefile.mapping import ColumnMapping
 from drg.casefile.check import check_cases
 from drg.casefile.reader import detect_encoding, read_cases
@@ -62,6 +63,7 @@ def collect(path, **kw):
 # ------------------------------------------------------------------------------------------ round trips
 
 
+@pytest.mark.usefixtures("engine")
 def test_parquet_round_trip_keeps_values_and_adds_fen(tmp_path):
     path = write_parquet(tmp_path, [good_row(1), good_row(2, total_cost=100.0, fund_paid=60.0, self_paid=40.0)])
     acc, rej = collect(path)
@@ -97,6 +99,7 @@ def test_decimal_money_is_exact(tmp_path):
     assert acc.column("self_paid_fen").to_pylist() == [1230050]
 
 
+@pytest.mark.usefixtures("engine")
 def test_yuan_to_fen_rounds_half_away_from_zero_on_the_decimal():
     assert yuan_to_fen_array(np.array([12.345, -12.345, 0.005, 1.0049, 52300.50, 0.1 + 0.2])).tolist() == [
         1235, -1235, 1, 100, 5230050, 30]
@@ -109,6 +112,7 @@ CSV_ROW = ("C1,P1,H0001,1,66,,,9,1,I21.000|I50.900x002,36.0700,,2025-03-01,2025-
            "12300.50,310,东湖区,东湖区第一人民医院")
 
 
+@pytest.mark.usefixtures("engine")
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
 def test_csv_encodings_are_detected(tmp_path, encoding):
     path = tmp_path / f"cases-{encoding}.csv"
@@ -139,6 +143,7 @@ def test_csv_accepts_comma_and_semicolon_separated_codes(tmp_path):
     assert acc.column("dx").to_pylist()[0] == ["I21.000", "I50.900x002", "E11.900"]
 
 
+@pytest.mark.usefixtures("engine")
 def test_excel_round_trip(tmp_path):
     df = pl.DataFrame([good_row(1), good_row(2)]).with_columns(
         pl.col("dx").list.join("|"), pl.col("px").list.join("|"))
@@ -223,6 +228,7 @@ BAD_ROWS = {
 }
 
 
+@pytest.mark.usefixtures("engine")
 def test_every_reject_reason(tmp_path):
     rows = [good_row(1)] + list(BAD_ROWS.values()) + [good_row(11, fund_paid=40000.01)]  # 1 fen is tolerated
     path = write_parquet(tmp_path, rows)
@@ -266,6 +272,34 @@ def test_reject_detail_lists_every_problem(tmp_path):
 
 def test_reason_codes_are_the_documented_ones():
     assert set(REJECT_REASONS) == {"missing_field", "wrong_type", "out_of_range", *BAD_ROWS}
+
+
+def test_reject_reasons_are_the_enum_values_in_order():
+    assert REJECT_REASONS == tuple(r.value for r in RejectReason)
+    assert [RejectReason(v) for v in REJECT_REASONS] == list(RejectReason)
+    assert all(type(v) is str for v in REJECT_REASONS)
+
+
+@pytest.mark.parametrize("out", ["rejects.csv", "rejects.parquet"])
+def test_rejects_file_holds_exactly_the_reason_strings(tmp_path, out):
+    """One row for each reason, in the Enum's order, after one good row: the rejects file names them with the
+    Enum's strings, in that order, as a plain string column, and with nothing else."""
+    by_reason = {**BAD_ROWS, "wrong_type": good_row(12, age=70000), "out_of_range": good_row(13, age=200)}
+    rows = [good_row(1)] + [by_reason[r] for r in REJECT_REASONS]
+    schema = SCHEMA.set(SCHEMA.get_field_index("age"), pa.field("age", pa.int64()))   # 70,000: wrong_type
+    path = tmp_path / "cases.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    summary = check_cases(path, rejects=tmp_path / out)
+    assert summary.rejected == len(REJECT_REASONS) and set(summary.by_reason) == set(REJECT_REASONS)
+    if out.endswith(".csv"):
+        written = pl.read_csv(tmp_path / out, infer_schema=False)["reject_reason"]
+        assert written.dtype == pl.String
+        reasons = written.to_list()
+    else:
+        column = pq.read_table(tmp_path / out).column("reject_reason")
+        assert column.type == pa.string()
+        reasons = column.to_pylist()
+    assert reasons == list(REJECT_REASONS)
 
 
 def test_check_counts_and_writes_rejects(tmp_path):
@@ -349,6 +383,7 @@ def test_impossible_values_are_out_of_range(tmp_path):
     assert acc.column("case_id").to_pylist() == ["C00007"]
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_blank_other_paid_is_zero_and_the_payment_is_still_checked(tmp_path):
     path = tmp_path / "c.csv"
     header = CSV_HEADER.replace(",insurance_type", ",other_paid,insurance_type")
@@ -415,13 +450,11 @@ def test_an_empty_dx_cell_is_empty_dx_in_every_format(tmp_path):
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-def test_a_damaged_row_group_is_an_input_error_naming_its_rows(tmp_path, streaming):
+def test_a_damaged_row_group_is_an_input_error_naming_its_rows(tmp_path, streaming, built_scheme, engine):
     """Whether the pre-pass or the main pass (decoding ahead on its own thread) meets it first, a row group
     that cannot be decoded is reported with the file and its rows, and grouping leaves no output behind:
     neither a grouped file nor the rejects of the rows before it (an earlier rejects file stays as it was)."""
-    from grouper.build import build_scheme
     from drg.grouping import group_file
-    from drg.synth.samples import schemes
 
     n = 3000
     t = pa.table({"case_id": ["C0" if i == 4 else f"C{i}" for i in range(n)], "sex": pa.array([1] * n, pa.int8()),
@@ -436,11 +469,10 @@ def test_a_damaged_row_group_is_an_input_error_naming_its_rows(tmp_path, streami
         for _ in read_cases(path, required=("case_id",), stream_duplicates=streaming, read_ahead=streaming):
             pass
     assert err.value.file == str(path) and err.value.row == 1001 and "rows 1,001-2,000" in str(err.value)
-    sample = schemes()["demo"]
-    scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    scheme = built_scheme("demo")
     rejects = tmp_path / "rejects.parquet"
     rejects.write_bytes(b"an earlier run's rejects")
     with pytest.raises(InputError):
-        group_file(scheme, path, tmp_path / "out.parquet", rejects=rejects)   # row 5 repeats C0: a reject
+        group_file(scheme, path, tmp_path / "out.parquet", rejects=rejects, engine=engine)   # row 5 repeats C0
     assert not list(tmp_path.glob("out.parquet*")) and not list(tmp_path.glob("*.partial"))
     assert rejects.read_bytes() == b"an earlier run's rejects"

@@ -6,25 +6,14 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import polars as pl
-import pytest
 from typer.testing import CliRunner
 
 from drg.cli import app
+from tests.helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def city(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth")
-    result = runner.invoke(app, ["synth", "--out", str(out), "--cases", "4000", "--years", "2025",
-                                 "--seed", "5", "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def test_synth_writes_the_city(city):

@@ -1,12 +1,11 @@
-"""``drg publish``: the bundle's files, manifest hashes, the resolved policy, the compact estimate tables,
-point values from flags and from a settlement ledger."""
+"""Publishing a bundle (:func:`drg.estimate.bundle.publish`): the bundle's files, manifest hashes, the resolved
+policy, the compact estimate tables, point values from flags and from a settlement ledger (``drg publish``
+is in tests/cli/test_estimate_cli.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from fractions import Fraction
 
 import pytest
@@ -14,9 +13,6 @@ import pytest
 from drg.estimate.bundle import BUNDLE_FILES, open_bundle, parse_point_values, publish, sha256_file
 from drg.errors import InputError
 from drg.policy import load_policy
-from test_estimate_fixtures import world  # noqa: F401 - the session fixture
-
-PY = sys.executable
 
 
 def test_bundle_has_every_file_with_its_hash(world):
@@ -108,20 +104,6 @@ def test_point_values_from_a_settlement_ledger(world, tmp_path):
     assert open_bundle(tmp_path / "m").point_values["310"].fen_per_point == 8400
     with pytest.raises(InputError, match="2025-06"):      # names the periods that exist
         publish(world["scheme"], world["tables"], world["policy"], tmp_path / "x", ledger=ledger, period="2024")
-
-
-def test_publish_cli(world, tmp_path):
-    out = tmp_path / "bundle"
-    r = subprocess.run([PY, "-m", "drg.cli", "publish", "--scheme", str(world["scheme"]), "--tables",
-                        str(world["tables"]), "--policy", str(world["policy"]), "--point-value", "310=85.5",
-                        "--point-value", "390=80.2", "--out", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert "85.5000 yuan/point" in r.stdout
-    assert open_bundle(out).point_value("390").fen_per_point == 8020
-    r = subprocess.run([PY, "-m", "drg.cli", "publish", "--scheme", str(world["scheme"]), "--tables",
-                        str(world["tables"]), "--policy", str(world["policy"]), "--point-value", "310=x",
-                        "--out", str(out)], capture_output=True, text=True)
-    assert r.returncode == 1 and "310=x" in r.stderr
 
 
 def test_one_pool_missing_is_a_warning_and_no_money(world, tmp_path):

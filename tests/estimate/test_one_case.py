@@ -1,11 +1,9 @@
-"""``drg estimate`` for one case: flags and JSON, agreement with the batch pricing path, the normal range,
-unknown-code suggestions, missing bundle files, and the import budget of the one-case path."""
+"""The estimate of one case: agreement with the batch pricing path (on each engine), the normal range,
+unknown-code suggestions, missing bundle files (the command's flags, JSON input, output and import budget are
+in tests/cli/test_estimate_cli.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from decimal import Decimal
 from fractions import Fraction
 
@@ -15,52 +13,11 @@ import pytest
 from drg.estimate.bundle import open_bundle
 from drg.errors import InputError
 from drg.estimate.one_case import CaseInput, case_from_json, estimate_case, normal_cost_range, parse_yuan, price_one
-from test_estimate_fixtures import PV, world  # noqa: F401 - the session fixture
-
-PY = sys.executable
-FLAGS = ["--dx", "I50.908,J15.700", "--age", "66", "--sex", "1", "--los", "9", "--cost", "12300.50",
-         "--self-paid", "2800.00", "--hospital", "H0004", "--insurance", "310"]
-CASE_JSON = {"dx": ["I50.908", "J15.700"], "age": 66, "sex": 1, "los": 9, "total_cost": "12300.50",
-             "self_paid": 2800.00, "hospital_id": "H0004", "insurance_type": "310"}
-
-
-def run(args, **kw):
-    return subprocess.run([PY, "-m", "drg.cli", *args], capture_output=True, text=True, **kw)
+from tests.helpers.commands import run
+from tests.helpers.estimate_world import FLAGS, PV
 
 
 # ----------------------------------------------------------------------------------------------- one case
-def test_flags_and_json_give_the_same_estimate(world, tmp_path):
-    b = str(world["bundle"])
-    by_flags = run(["estimate", "--bundle", b, *FLAGS, "--json"])
-    assert by_flags.returncode == 0, by_flags.stderr
-    f = tmp_path / "case.json"
-    f.write_text(json.dumps(CASE_JSON), encoding="utf-8")
-    by_file = run(["estimate", "--bundle", b, "--json-case", str(f), "--json"])
-    by_stdin = run(["estimate", "--bundle", b, "--json-case", "-", "--json"], input=json.dumps(CASE_JSON))
-    direct = subprocess.run([PY, "-m", "drg.cli.estimate", "--bundle", b, *FLAGS, "--json"], capture_output=True,
-                            text=True)
-    docs = [json.loads(x.stdout) for x in (by_flags, by_file, by_stdin, direct)]
-    for d in docs[1:]:
-        assert d["group"] == docs[0]["group"]
-        assert d["pricing"] == docs[0]["pricing"]
-        assert d["money"] == docs[0]["money"]
-    d = docs[0]
-    assert d["group"]["drg"].startswith("FR2")
-    assert d["group"]["drg_name"]
-    assert d["money"]["total_cost_fen"] == 1230050
-    exact = Fraction(Decimal(d["pricing"]["points_text"])) * 8550      # points × PV (85.5 yuan) in fen
-    assert d["money"]["entitlement_fen"] == int(exact + Fraction(1, 2))   # half away from zero (positive)
-    assert d["money"]["fund_payment_fen"] == d["money"]["entitlement_fen"] - 280000
-
-
-def test_text_output_names_every_number(world):
-    r = run(["estimate", "--bundle", str(world["bundle"]), *FLAGS])
-    assert r.returncode == 0, r.stderr
-    for word in ("DRG", "grouping path", "CC/MCC", "base points", "coefficient", "cost ratio", "case class",
-                 "points", "point value", "entitlement", "fund payment", "normal range"):
-        assert word in r.stdout, word
-
-
 def _group_month(world, n=400):
     """The first ``n`` cases of the month, grouped with the reference grouper (as the estimate does)."""
     from grouper.reference import Case, group_case
@@ -84,7 +41,6 @@ def _group_month(world, n=400):
     return b, t, rows
 
 
-@pytest.mark.parametrize("engine", ["numba", "python"])
 def test_one_case_path_agrees_with_price_cases(world, engine):
     from drg.pricing.coefficients import read_coefficients
     from drg.pricing.points import price_cases
@@ -284,32 +240,3 @@ def test_changed_bundle_file_is_refused(world, tmp_path):
     pv.write_text(pv.read_text(encoding="utf-8").replace("8550", "9550"), encoding="utf-8")
     with pytest.raises(InputError, match="point_values.json was changed"):
         open_bundle(broken)
-
-
-def test_usage_error_exits_2(world):
-    r = run(["estimate", "--bundle", str(world["bundle"]), "--age", "sixty"])
-    assert r.returncode == 2
-
-
-# ----------------------------------------------------------------------------------------------- speed
-def test_one_case_path_imports_no_heavy_library(world):
-    """numba, polars, pyarrow and duckdb take about a second to import: the one-case path must not."""
-    code = (
-        "import sys\n"
-        "from drg.cli import app\n"
-        f"args = ['estimate', '--bundle', {str(world['bundle'])!r}, *{FLAGS!r}]\n"
-        "try:\n"
-        "    app(args, standalone_mode=False)\n"
-        "except SystemExit as e:\n"
-        "    assert not e.code, e.code\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'polars', 'pyarrow', 'duckdb'))\n"
-        "print('HEAVY', heavy)\n"
-    )
-    r = subprocess.run([PY, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert "DRG" in r.stdout
-    assert "HEAVY []" in r.stdout, r.stdout[-500:]
-    r = subprocess.run([PY, "-c", "import sys, drg.cli, drg.estimate.one_case, drg.estimate.bundle, drg.cli.estimate; "
-                        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-                        "('numba', 'polars', 'pyarrow', 'duckdb')))"], capture_output=True, text=True)
-    assert r.stdout.strip() == "[]", r.stdout

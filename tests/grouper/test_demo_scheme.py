@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO as ROOT, SHARED
+
 DATA = ROOT / "data"
 SCHEME = DATA / "schemes" / "demo"
 CODES = DATA / "codes" / "demo"
-SHARED = ROOT / ".." / "shared"
 
 TOP_FILES = ["1_MDC.txt", "2_ADRG.txt", "3_DRG.txt", "4_ADRG_DETAIL.txt", "5_MCC.txt", "6_CC.txt", "7_CCE.txt"]
 CODE_FILES = ["ZD_INFO.dat", "SS_INFO.dat", "SS_VALID.dat", "ZD_MAP.dat", "SS_MAP.dat"]

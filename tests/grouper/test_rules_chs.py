@@ -1,13 +1,11 @@
 """The CHS-DRG rule-table reader on the published tables in ../shared (skipped when absent)."""
 
-from pathlib import Path
-
 import pytest
 
 from grouper.rules import load_code_dictionary, load_rule_set
 from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR
+from tests.helpers.paths import SHARED
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 CHS11 = SHARED / "schemes" / "CHS_DRG_11"
 pytestmark = pytest.mark.skipif(not CHS11.is_dir(), reason="../shared rule tables absent")
 

@@ -1,11 +1,12 @@
 """The numba kernel and the plain-Python reference grouper must agree on every case: the reference cases of
 ../shared and seeded random cases drawn from the scheme's own code lists (so that every kind of rule fires),
-on the published CHS-DRG 1.1 and 1.0-revised schemes and on the demo scheme."""
+on the published CHS-DRG 1.1 and 1.0-revised schemes and on the demo scheme; and the kernel's batch twin
+(``BatchGrouper(engine="python")``, which the other grouping tests run through the ``engine`` fixture) against
+the kernel, array for array."""
 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -13,16 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grouper.batch import BatchGrouper
-from grouper.build import build_scheme
 from grouper.reference import Case, group_case
+from tests.helpers.paths import REPO, SHARED
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO / ".." / "shared"
 FIELDS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
 
 
 def _compare(scheme, table: pa.Table) -> list:
-    res = BatchGrouper(scheme).group(table)
+    res = BatchGrouper(scheme, engine="numba").group(table)
     kernel = list(zip(*(res[f].to_pylist() for f in FIELDS)))
     bad = []
     for i, r in enumerate(table.to_pylist()):
@@ -83,12 +82,8 @@ SCHEMES = [("CHS_DRG_11", SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / 
 
 
 @pytest.fixture(scope="module", params=SCHEMES, ids=[s[0] for s in SCHEMES])
-def scheme(request):
-    name, rules, codes = request.param
-    if not rules.is_dir():
-        pytest.skip(f"{rules} absent")
-    s, _ = build_scheme(rules, codes)
-    return s
+def scheme(request, built_scheme):
+    return built_scheme(request.param[0])
 
 
 @pytest.fixture(params=["file order", "pdx order"])
@@ -105,11 +100,11 @@ def test_twins_on_random_cases(scheme, kernel_order):
     table = random_cases(scheme, 3000, seed=7)
     bad = _compare(scheme, table)
     assert not bad, bad[:3]
-    statuses = set(BatchGrouper(scheme).group(table)["group_status"].to_pylist())
+    statuses = set(BatchGrouper(scheme, engine="numba").group(table)["group_status"].to_pylist())
     assert {"ok", "missing_newborn_data"} <= statuses
 
 
-def test_notes_keyed_in_numpy_equal_the_row_loop_and_survive_key_collisions(scheme, monkeypatch):
+def test_notes_keyed_in_numpy_equal_the_row_loop_and_survive_key_collisions(scheme, monkeypatch, engine):
     """The notes are keyed by a 64-bit hash of each row's flags, hours and unknown codes; every row is checked
     against its key's first row, so a collision falls back to the row-by-row texts, never to a wrong one."""
     import numpy as np
@@ -120,24 +115,22 @@ def test_notes_keyed_in_numpy_equal_the_row_loop_and_survive_key_collisions(sche
     calls = []
     slow = gb.BatchGrouper._notes
     monkeypatch.setattr(gb.BatchGrouper, "_notes", lambda self, *a: calls.append(1) or slow(self, *a))
-    fast = gb.BatchGrouper(scheme).group(table)["group_note"].to_pylist()
+    fast = gb.BatchGrouper(scheme, engine=engine).group(table)["group_note"].to_pylist()
     assert not calls and any(fast)                                  # the keyed path, with notes to make
-    grouper = gb.BatchGrouper(scheme)
+    grouper = gb.BatchGrouper(scheme, engine=engine)
     enc, _ = grouper.encode_batch(table)
-    from grouper.kernel import group_encoded_batch
-
-    out = group_encoded_batch(scheme, **enc)
+    out = grouper.run_kernel(enc)
     flagged = np.flatnonzero(out["flags"] & gb.NOTE_MASK)
     assert slow(grouper, table, enc, out["flags"], flagged, table.num_rows).to_pylist() == fast
     monkeypatch.setattr(gb, "_mix", lambda x: np.zeros_like(x))     # every key collides
-    assert gb.BatchGrouper(scheme).group(table)["group_note"].to_pylist() == fast and calls
+    assert gb.BatchGrouper(scheme, engine=engine).group(table)["group_note"].to_pylist() == fast and calls
 
 
 @pytest.mark.skipif(not (SHARED / "reference").is_dir(), reason="../shared/reference absent")
-def test_twins_on_reference_cases(kernel_order):
+def test_twins_on_reference_cases(kernel_order, built_scheme):
     import pyarrow.parquet as pq
 
-    s, _ = build_scheme(SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11")
+    s = built_scheme("CHS_DRG_11")
     table = pq.read_table(SHARED / "reference" / "chs_drg_11_cases.parquet")
     bad = _compare(s, table)
     assert not bad, bad[:3]
@@ -158,8 +151,8 @@ def test_pdx_order_gives_the_results_of_file_order(scheme):
                           else pa.array([table.column(c)[i].as_py() for i in range(6)], table.schema.field(c).type))
                       for c in table.column_names})
     table = pa.concat_tables([extra, table, extra] * 6)   # 9,000 cases: more than SORT_MIN_CASES
-    enc, _ = BatchGrouper(scheme).encode_batch(table)
-    assert "order" in BatchGrouper(scheme).encode_batch(table, walk=True)[0]
+    enc, _ = BatchGrouper(scheme, engine="numba").encode_batch(table)
+    assert "order" in BatchGrouper(scheme, engine="numba").encode_batch(table, walk=True)[0]
     a = group_encoded_batch(scheme, **enc, in_pdx_order=False)
     b = group_encoded_batch(scheme, **enc, in_pdx_order=True)
     c = group_encoded_batch(scheme, **enc, order=walk_order(scheme, enc["dx_off"], enc["dx_val"]))
@@ -185,32 +178,25 @@ def test_code_lookup_takes_repeats_nulls_and_untidy_strings(scheme):
         assert encoder.ids_of(strings).tolist() == want
 
 
-def test_vent_hours_option_is_twinned():
-    rules, codes = SCHEMES[0][1], SCHEMES[0][2]
-    if not rules.is_dir():
-        pytest.skip("../shared absent")
+def test_vent_hours_option_is_twinned(built_scheme):
     from grouper.scheme import SchemeOptions
 
-    s, _ = build_scheme(rules, codes, options=SchemeOptions(vent_hours_rule=True))
+    s = built_scheme("CHS_DRG_11", SchemeOptions(vent_hours_rule=True))
     table = random_cases(s, 1500, seed=11)
     assert not _compare(s, table)
     r = group_case(s, Case(sex=1, age=70, dx=["J18.900"], px=[], vent_hours=120))
     assert r.adrg == "AH1"
-    off, _ = build_scheme(rules, codes)
+    off = built_scheme("CHS_DRG_11")
     assert group_case(off, Case(sex=1, age=70, dx=["J18.900"], px=[], vent_hours=120)).adrg != "AH1"
 
 
-def test_negative_counts_read_as_missing_in_both_twins():
+def test_negative_counts_read_as_missing_in_both_twins(built_scheme):
     """Found by review: the kernel reads nulls as -1, so the reference treats any negative as missing too."""
     from grouper.batch import BatchGrouper
-    from grouper.build import build_scheme
     from grouper.reference import Case, group_case
     import pyarrow as pa
 
-    from drg.synth.samples import schemes
-
-    sample = schemes()["demo"]
-    scheme, _ = build_scheme(sample.rules_dir, sample.codes_dir)
+    scheme = built_scheme("demo")
     cases = [Case(sex=1, age=0, age_days=-5, birth_weight=3000, dx=["P22.000"]),
              Case(sex=1, age=0, age_days=10, birth_weight=-1, dx=["P22.000"]),
              Case(sex=1, age=60, vent_hours=-2, dx=["J18.900"])]
@@ -219,7 +205,7 @@ def test_negative_counts_read_as_missing_in_both_twins():
                       "birth_weight": pa.array([3000, -1, None], pa.int32()),
                       "vent_hours": pa.array([None, None, -2], pa.int32()),
                       "dx": [["P22.000"], ["P22.000"], ["J18.900"]], "px": [[], [], []]}).to_batches()[0]
-    kernel = BatchGrouper(scheme).group(batch)
+    kernel = BatchGrouper(scheme, engine="numba").group(batch)
     for i, case in enumerate(cases):
         ref = group_case(scheme, case)
         assert (ref.drg or "0000", ref.status) == (kernel["drg"][i].as_py() or "0000",
@@ -241,3 +227,24 @@ def test_result_dictionary_arrays_agree_with_their_twin(values, none_as):
     assert fast.to_pylist() == twin.to_pylist()
     assert fast.null_count == twin.null_count
     fast.validate(full=True)
+
+
+def test_batch_twin_gives_the_kernels_arrays(scheme):
+    """The kernel's plain twin over an encoded batch (what ``engine="python"`` runs) returns the kernel's
+    arrays exactly, flags included; through ``BatchGrouper`` the six result columns are the same."""
+    import numpy as np
+
+    from grouper.kernel import group_encoded_batch
+    from grouper.reference import group_encoded_batch_twin
+
+    table = random_cases(scheme, 1500, seed=5)
+    enc, _ = BatchGrouper(scheme, engine="numba").encode_batch(table)
+    kernel, twin = group_encoded_batch(scheme, **enc), group_encoded_batch_twin(scheme, **enc)
+    assert set(kernel) == set(twin)
+    for k in kernel:
+        assert kernel[k].dtype == twin[k].dtype and np.array_equal(kernel[k], twin[k]), k
+    fast = BatchGrouper(scheme, engine="numba").group(table)
+    plain = BatchGrouper(scheme, engine="python").group(table)
+    assert all(fast[c].equals(plain[c]) for c in fast)
+    with pytest.raises(ValueError, match="engine"):
+        BatchGrouper(scheme, engine="fortran")

@@ -1,14 +1,14 @@
 """A small published world for the estimate and publish tests, and the example GBK CSV generator.
 
-``world`` (session fixture): the demo scheme compiled, a synthetic city (history 2023–2024, month file
-2025), weights and coefficients from ``drg weights``' library call under a policy that extends ``demo``
-with a per-diem rule (so per-diem cases occur), and a bundle published with point values 310 = 85.5 and
-390 = 80.2 yuan.
+:func:`build_world` (the session fixture ``world`` of tests/conftest.py): the demo scheme compiled, a synthetic
+city (history 2023–2024, month file 2025), weights and coefficients from ``drg weights``' library call under a
+policy that extends ``demo`` with a per-diem rule (so per-diem cases occur), and a bundle published with point
+values 310 = 85.5 and 390 = 80.2 yuan.
 
 :func:`write_his_csv` writes cases the way a hospital information system exports its settlement list: GBK
 bytes, Chinese headers (those of ``data/mappings/his-example.toml``), coded values in words (男/女, 职工基本
 医疗保险 …), codes joined with ``|``. Run this file as a script to write one:
-``python tests/test_estimate_fixtures.py OUT.csv [N]``.
+``python tests/helpers/estimate_world.py OUT.csv [N]``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ import csv
 import sys
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MAPPING = REPO / "data" / "mappings" / "his-example.toml"
 PV = {"310": "85.5", "390": "80.2"}
+#: One case of the world's scheme as ``drg estimate`` flags, and the same case as a JSON case file.
+FLAGS = ["--dx", "I50.908,J15.700", "--age", "66", "--sex", "1", "--los", "9", "--cost", "12300.50",
+         "--self-paid", "2800.00", "--hospital", "H0004", "--insurance", "310"]
+CASE_JSON = {"dx": ["I50.908", "J15.700"], "age": 66, "sex": 1, "los": 9, "total_cost": "12300.50",
+             "self_paid": 2800.00, "hospital_id": "H0004", "insurance_type": "310"}
 
 HIS_HEADERS = {
     "case_id": "结算清单号", "patient_id": "医保个人编号", "hospital_id": "定点医药机构编码", "sex": "性别",
@@ -79,9 +82,22 @@ def write_his_csv(rows: list[dict], path: str | Path, *, encoding: str = "gbk", 
     return path
 
 
-@pytest.fixture(scope="session")
-def world(tmp_path_factory) -> dict:
-    """The published world (see the module docstring)."""
+#: A row of an export that cannot be read (age "sixty"): the one reject of :func:`write_his_month`'s file.
+BAD_ROW = ["BAD1", "P1", "H0004", "男", "sixty", "", "", "3", "", "I50.908", "", "", "2025-01-01", "2025-01-04",
+           "100.00", "50.00", "50.00", "0", "职工基本医疗保险", ""]
+
+
+def write_his_month(world: dict, path: Path) -> list[dict]:
+    """Hospital H0004's month (the world's 2025 cases, newborns without an age in days left out, 150 at most)
+    as its system's GBK export with :data:`BAD_ROW` at the end; returns the rows written before it."""
+    rows = [r for r in world["month"].to_pylist() if r["hospital_id"] == "H0004"
+            and not (r["age"] == 0 and r["age_days"] is None)][:150]
+    write_his_csv(rows, path, extra_rows=[BAD_ROW])
+    return rows
+
+
+def build_world(root: Path) -> dict:
+    """The published world (see the module docstring), written under ``root``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -92,7 +108,6 @@ def world(tmp_path_factory) -> dict:
     from grouper.build import build_scheme
     from grouper.rules import load_code_dictionary, load_rule_set
 
-    root = tmp_path_factory.mktemp("estimate_world")
     sample = schemes()["demo"]
     scheme_path = root / "demo.scheme"
     build_scheme(sample.rules_dir, sample.codes_dir, out=scheme_path)
@@ -112,7 +127,7 @@ def world(tmp_path_factory) -> dict:
             "codes": sample.codes_dir}
 
 
-if __name__ == "__main__":  # python tests/test_estimate_fixtures.py OUT.csv [N]: an example export
+if __name__ == "__main__":  # python tests/helpers/estimate_world.py OUT.csv [N]: an example export
     import pyarrow.parquet as pq
 
     from drg.synth.samples import city_settings, schemes

@@ -1,4 +1,5 @@
-"""Small synthetic grouped-case tables for the payment-engine tests (builders, plus a sanity test)."""
+"""Small synthetic grouped-case tables for the payment-engine tests: random grouped cases and hospitals,
+hand-built weights and coefficients for worked examples, case rows from dicts, and :func:`price_both`."""
 
 from __future__ import annotations
 
@@ -95,13 +96,6 @@ def make_hospitals(rows=None) -> pa.Table:
                      "tier": [r[2] for r in rows], "county": [r[3] for r in rows]})
 
 
-def test_builders_make_contract_columns():
-    t = make_cases(50)
-    assert t.num_rows == 52
-    assert {"case_id", "drg", "adrg", "total_cost", "discharge_date"} <= set(t.column_names)
-    assert make_hospitals().num_rows == len(HOSPITALS)
-
-
 # ------------------------------------------------------------------ hand-built tables for worked examples
 def hand_tables(drgs, *, a_yuan=10000.0, hospitals=(("H01", "A"),), coef=None, policy_id="test"):
     """Weights and coefficients built by hand.
@@ -175,11 +169,15 @@ def case_rows(rows, money_type=pa.float64()):
 
 
 def price_both(cases, weights, coefs, policy, **kw):
-    """Price through the numba kernel and the exact twin; assert they agree; return the kernel's table."""
+    """Price through the numba kernels and the exact twins (also yuan → fen: :mod:`tests.helpers.engines`);
+    assert they agree; return the kernel's table."""
     from drg.pricing.points import price_cases
+    from tests.helpers.engines import engine_routes
 
-    a = price_cases(cases, weights, coefs, policy, engine="numba", **kw)
-    b = price_cases(cases, weights, coefs, policy, engine="python", **kw)
+    with engine_routes("numba"):
+        a = price_cases(cases, weights, coefs, policy, engine="numba", **kw)
+    with engine_routes("python"):
+        b = price_cases(cases, weights, coefs, policy, engine="python", **kw)
     assert a.equals(b), _diff(a, b)
     return a
 

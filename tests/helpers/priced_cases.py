@@ -1,4 +1,5 @@
-"""Small priced-case fixtures for the settlement tests (the columns of ``drg points`` output)."""
+"""Small priced-case files for the settlement tests (the columns of ``drg points`` output), with the policy,
+budget, county income and hospitals tables beside them, and the priced city of the ledger tests."""
 
 from __future__ import annotations
 
@@ -96,9 +97,23 @@ def write_hospitals(path: Path, ids: list[str]) -> Path:
     return path
 
 
-def test_fixture_writes_contract_columns(tmp_path):
-    """The fixture writes what `drg points` writes for settlement: the columns settle reads."""
-    from drg.settlement.aggregates import PRICED_OPTIONAL, PRICED_REQUIRED
-
-    t = pq.read_table(write_priced(tmp_path / "p.parquet", [case("a", "A", 1.5)]))
-    assert set(PRICED_REQUIRED + PRICED_OPTIONAL) <= set(t.column_names)
+def write_priced_city(directory: Path) -> dict:
+    """A year of priced cases in two pools (four a month, and four of the year before), with its budget,
+    county income, policy and the path of a ledger not yet written: the city of the ledger tests."""
+    rows = []
+    n = 0
+    for m in range(1, 13):
+        for h, pts, ins, county in (("H1", 120.5, "310", "C1"), ("H2", 80.25, "310", "C2"),
+                                    ("H1", 60.0, "390", "C2"), ("H3", 99.9999, "390", "C1")):
+            n += 1
+            rows.append(case(f"c{n}", h, pts, self_paid=300.0 + n, other_paid=10.0, fund_paid=9_000.0 + n * 7,
+                             ins=ins, county=county, day=date(2025, m, 10)))
+    for i, (h, ins) in enumerate((("H1", "310"), ("H2", "310"), ("H1", "390"), ("H3", "390"))):
+        rows.append(case(f"p{i}", h, 100.0, fund_paid=50_000.0, ins=ins, day=date(2024, 5, 1)))
+    priced = write_priced(directory / "priced.parquet", rows)
+    budget = write_budget(directory / "budget.parquet", [(2024, "310", 200_000.0), (2024, "390", 150_000.0),
+                                                         (2025, "310", 210_000.0), (2025, "390", 160_000.0)])
+    income = write_income(directory / "income.parquet", [(2025, t, c, 80_000.0, 2_000.0) for t in ("310", "390")
+                                                         for c in ("C1", "C2")])
+    return {"priced": priced, "budget": budget, "income": income, "policy": write_policy(directory / "p.toml"),
+            "ledger": directory / "ledger.duckdb", "dir": directory}

@@ -10,13 +10,11 @@ from fractions import Fraction
 
 import pyarrow.parquet as pq
 import pytest
-from test_points_data import case_rows, make_cases, make_hospitals
 
-from drg.casefile.tables import hospital_tiers
 from drg.pricing.coefficients import build_tables, compute_coefficients, tier_chain
-from drg.errors import InputError
 from drg.policy import Blend, load_policy
 from drg.pricing.weights import compute_weights
+from tests.helpers.grouped_cases import case_rows, make_cases, make_hospitals
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +101,3 @@ def test_history_hospital_missing_from_table_is_noted(pol, tmp_path):
     assert b"H77" in md[b"drg.history_hospitals_not_in_table"]
 
 
-def test_unknown_tier_is_an_error(pol, tmp_path):
-    import pyarrow as pa
-
-    pq.write_table(pa.table({"hospital_id": ["H1"], "tier": ["Z"]}), tmp_path / "hosp.parquet")
-    with pytest.raises(InputError, match="tier"):
-        hospital_tiers(tmp_path / "hosp.parquet", pol.coef.tiers)

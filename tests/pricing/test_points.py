@@ -1,4 +1,5 @@
-"""Case points: exact rounding (ties), classes, reviews, violations, notes, files; kernel = twin."""
+"""Case points: exact rounding (ties), classes, reviews, violations, notes, files; kernel = twin (``price_both``
+compares the two on each case; the other tests run once on each engine)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_points_data import case_rows, hand_tables, make_cases, make_hospitals, price_both
 
 from drg.errors import InputError
-from drg.casefile.money import yuan_to_fen_array, yuan_to_fen_array_twin
 from drg.money import round_half_away
 from drg.pricing.exact import scale_units_twin, to_units
 from drg.pricing.kernels import scale_units
@@ -21,6 +20,7 @@ from drg.pricing.adjustments import hospital_point_totals
 from drg.pricing.points import PRICED_COLUMNS, price_cases
 from drg.pricing.priced_file import price_file
 from drg.policy import load_policy
+from tests.helpers.grouped_cases import case_rows, hand_tables, make_cases, make_hospitals, price_both
 
 
 @pytest.fixture(scope="module")
@@ -52,23 +52,6 @@ def test_half_even_would_differ():
     # the reason for §0.1: numpy's round is half-to-even on binary floats
     assert np.round(0.00025, 4) != 0.0003 or np.round(2.5) == 2.0
     assert scale_units(np.array([5]), Decimal("0.5"))[0] == 3
-
-
-def test_yuan_to_fen_ties():
-    x = np.array([0.005, 0.015, 1.005, 2.675, -0.005, 12345.675, 0.0, 99.99])
-    assert yuan_to_fen_array(x).tolist() == [1, 2, 101, 268, -1, 1234568, 0, 9999]
-    assert yuan_to_fen_array_twin(x).tolist() == [1, 2, 101, 268, -1, 1234568, 0, 9999]
-
-
-def test_fast_yuan_to_fen_agrees_with_its_twin():
-    from drg.casefile.money import FAST_ROWS
-
-    rng = np.random.default_rng(3)
-    cents = rng.integers(-10**9, 10**9, 200_000)
-    x = np.concatenate([cents / 100, (cents * 10 + 5) / 1000, rng.uniform(-1e6, 1e6, 50_000),
-                        [0.005, 0.015, 1.005, 2.675, -0.005, 12345.675, 0.0, 99.99, np.nan, np.inf]])
-    assert len(x) >= 10 * FAST_ROWS     # the kernel's road
-    assert np.array_equal(yuan_to_fen_array(x), yuan_to_fen_array_twin(x))
 
 
 def test_decimal_money_columns(pol):
@@ -153,7 +136,7 @@ def test_review_overrides_everything(pol):
     assert out[0]["points"] == 200.1235 and out[1]["points"] == 10.0
 
 
-def test_violation_deductions(pol):
+def test_violation_deductions(pol, engine):
     from dataclasses import replace as rp
 
     pd_pol = rp(pol, per_diem=rp(pol.per_diem, drgs=("TR11",)))
@@ -171,23 +154,24 @@ def test_violation_deductions(pol):
     assert out["m"]["deduction_points"] == 525.0          # multiplier column overrides
     assert all(out[k]["adjusted_points"] == 0 for k in "npfm")
     assert out["ok"]["adjusted_points"] == 150.0
-    tot = hospital_point_totals(price_cases(cases, w, c, pd_pol, violations=viol), pd_pol).to_pylist()[0]
+    tot = hospital_point_totals(price_cases(cases, w, c, pd_pol, violations=viol, engine=engine),
+                                pd_pol).to_pylist()[0]
     assert tot["adjusted_points"] == 150.0 and tot["deduction_points"] == 1545.0
     assert tot["total_points"] == 0.0 and tot["undeducted_points"] == 1395.0
     assert tot["undeducted_points_units"] == 13_950_000
 
 
-def test_unknown_violation_without_multiplier_is_an_error(pol):
+def test_unknown_violation_without_multiplier_is_an_error(pol, engine):
     w, c = hand_tables([{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0}])
     viol = pa.table({"case_id": ["K0000"], "violation": ["mystery"], "serious": [True]})
     with pytest.raises(InputError, match="mystery"):
-        price_cases(case_rows([{}]), w, c, pol, violations=viol)
+        price_cases(case_rows([{}]), w, c, pol, violations=viol, engine=engine)
 
 
-def test_missing_column_names_file_and_field(pol):
+def test_missing_column_names_file_and_field(pol, engine):
     w, c = hand_tables([{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0}])
     with pytest.raises(InputError, match="drg"):
-        price_cases(case_rows([{}]).drop_columns(["drg"]), w, c, pol, file="x.parquet")
+        price_cases(case_rows([{}]).drop_columns(["drg"]), w, c, pol, file="x.parquet", engine=engine)
 
 
 def test_random_cases_kernel_equals_twin(pol, tmp_path):
@@ -210,7 +194,7 @@ def test_random_cases_kernel_equals_twin(pol, tmp_path):
         assert out.num_rows == cases.num_rows
 
 
-def test_price_file_writes_outputs_and_row_groups_do_not_matter(pol, tmp_path):
+def test_price_file_writes_outputs_and_row_groups_do_not_matter(pol, tmp_path, engine):
     from drg.pricing.coefficients import build_tables
 
     pq.write_table(make_cases(2000, seed=5), tmp_path / "h.parquet")
@@ -219,14 +203,14 @@ def test_price_file_writes_outputs_and_row_groups_do_not_matter(pol, tmp_path):
     cases = make_cases(800, years=(2024,), seed=6, n_patients=100)
     pq.write_table(cases, tmp_path / "c1.parquet")
     pq.write_table(cases, tmp_path / "c2.parquet", row_group_size=37)
-    s1 = price_file(tmp_path / "c1.parquet", tmp_path / "t", pol, tmp_path / "p1.parquet")
-    s2 = price_file(tmp_path / "c2.parquet", tmp_path / "t", pol, tmp_path / "p2.parquet")
+    s1 = price_file(tmp_path / "c1.parquet", tmp_path / "t", pol, tmp_path / "p1.parquet", engine=engine)
+    s2 = price_file(tmp_path / "c2.parquet", tmp_path / "t", pol, tmp_path / "p2.parquet", engine=engine)
     assert s1 == {**s2, "hospital_totals": s1["hospital_totals"]}
     assert pq.read_table(tmp_path / "p1.parquet").equals(pq.read_table(tmp_path / "p2.parquet"))
     assert (tmp_path / "p1.hospital_totals.parquet").exists()
 
 
-def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path):
+def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path, engine):
     """The two-pass streaming writer gives exactly ``price_cases`` over the whole file: same columns, order,
     values and summary; also when the input already carries priced and ``*_fen`` columns (re-pricing) and
     for a CSV input (priced in one table)."""
@@ -240,8 +224,9 @@ def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path):
     build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", pol, tmp_path / "t", year=2024)
     w, c = read_weights(tmp_path / "t" / "weights.parquet"), read_coefficients(tmp_path / "t" / "coefficients.parquet")
     pq.write_table(make_cases(900, years=(2024,), seed=8, n_patients=90), tmp_path / "c.parquet", row_group_size=100)
-    whole = price_cases(read_grouped(tmp_path / "c.parquet"), w, c, pol, year=2024)
-    summary = price_file(tmp_path / "c.parquet", tmp_path / "t", pol, tmp_path / "p.parquet", year=2024)
+    whole = price_cases(read_grouped(tmp_path / "c.parquet"), w, c, pol, year=2024, engine=engine)
+    summary = price_file(tmp_path / "c.parquet", tmp_path / "t", pol, tmp_path / "p.parquet", year=2024,
+                         engine=engine)
     streamed = pq.read_table(tmp_path / "p.parquet")
     assert pq.ParquetFile(tmp_path / "p.parquet").num_row_groups == pq.ParquetFile(tmp_path / "c.parquet").num_row_groups > 1
     assert streamed.replace_schema_metadata(None).equals(whole.replace_schema_metadata(None))
@@ -251,7 +236,8 @@ def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path):
     assert summary["adjusted_points"] == round(pc.sum(whole.column("adjusted_points")).as_py(), 4)
     assert sum(v for k, v in summary.items() if k.startswith("class ")) == whole.num_rows
     # re-pricing a priced file replaces its priced columns in place of appending twice
-    again = price_file(tmp_path / "p.parquet", tmp_path / "t", pol, tmp_path / "p2.parquet", year=2024)
+    again = price_file(tmp_path / "p.parquet", tmp_path / "t", pol, tmp_path / "p2.parquet", year=2024,
+                       engine=engine)
     assert pq.read_table(tmp_path / "p2.parquet").replace_schema_metadata(None).equals(
         streamed.replace_schema_metadata(None))
     assert again == {**summary, "hospital_totals": again["hospital_totals"]}
@@ -259,7 +245,7 @@ def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path):
     assert totals.equals(hospital_point_totals(whole, pol))
 
 
-def test_price_file_error_mid_stream_leaves_no_half_priced_file(pol, tmp_path, monkeypatch):
+def test_price_file_error_mid_stream_leaves_no_half_priced_file(pol, tmp_path, monkeypatch, engine):
     import drg.pricing.points
     from drg.pricing.coefficients import build_tables
 
@@ -277,46 +263,13 @@ def test_price_file_error_mid_stream_leaves_no_half_priced_file(pol, tmp_path, m
 
     monkeypatch.setattr(drg.pricing.points.PricedArrays, "columns", failing)
     with pytest.raises(OSError, match="disk full"):
-        price_file(tmp_path / "c.parquet", tmp_path / "t", pol, tmp_path / "p.parquet", year=2024)
+        price_file(tmp_path / "c.parquet", tmp_path / "t", pol, tmp_path / "p.parquet", year=2024, engine=engine)
     assert (tmp_path / "p.parquet").read_bytes() == b"an earlier run"
     assert not (tmp_path / "p.parquet.partial").exists()
 
 
-def test_cli_weights_and_points(tmp_path):
-    from typer.testing import CliRunner
-
-    from drg.cli import app
-
-    pq.write_table(make_cases(1500, seed=9), tmp_path / "h.parquet")
-    pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
-    pq.write_table(make_cases(300, years=(2024,), seed=10), tmp_path / "c.parquet")
-    r = CliRunner().invoke(app, ["weights", "--history", str(tmp_path / "h.parquet"), "--hospitals",
-                                 str(tmp_path / "hosp.parquet"), "--policy", "jinhua", "--out", str(tmp_path / "t"),
-                                 "--year", "2024", "--json"])
-    assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(app, ["points", "--cases", str(tmp_path / "c.parquet"), "--tables", str(tmp_path / "t"),
-                                 "--policy", "jinhua", "--out", str(tmp_path / "p.parquet"), "--json"])
-    assert r.exit_code == 0, r.output
-    assert pq.read_table(tmp_path / "p.parquet").num_rows == 302
-
-
-def test_payment_public_api_is_pinned():
-    import drg.pricing.coefficients
-    import drg.pricing.kernels
-    import drg.pricing.points
-    import drg.policy
-    import drg.pricing.weights
-
-    assert set(drg.pricing.points.__all__) == {"price_cases", "price_file", "hospital_point_totals", "read_reviews",
-                                       "read_violations", "PRICED_COLUMNS"}
-    assert set(drg.pricing.coefficients.__all__) == {"compute_coefficients", "tier_chain", "read_hospitals", "build_tables",
-                                             "read_coefficients"}
-    assert {"Weights", "compute_weights", "read_weights", "write_weights", "read_grouped",
-            "money_to_fen"} <= set(drg.pricing.weights.__all__)
-    assert {"Policy", "load_policy", "list_policies", "policy_rows", "policy_to_dict"} <= set(drg.policy.__all__)
-    for name in ("price_kernel", "price_one_exact", "pair_kernel", "pair_twin", "scale_units", "scale_units_twin",
-                 "round_half_away", "to_units", "CLASS_NAMES"):
-        assert hasattr(drg.pricing.kernels, name)
+def test_priced_columns_are_pinned():
+    """The priced file's columns (after the grouped file's): changing them is a decision, not an accident."""
     assert PRICED_COLUMNS == ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source",
                               "mean_cost", "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason",
                               "deduction_points", "violation", "price_note")

@@ -4,7 +4,7 @@
 - Unstable and ungroupable points divide by the exact A, so an exact tie rounds away from zero.
 - The class is decided on the exact cost ratio r = c / mean_d, so r = H exactly is a high outlier even when
   mean_d has no exact float64.
-Each case goes through the numba kernel and the exact twin.
+Each case goes through the numba kernel and the exact twin (the ``engine`` fixture).
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from dataclasses import replace
 from fractions import Fraction
 
 import pyarrow as pa
-import pytest
 
 from drg.pricing.coefficients import compute_coefficients
 from drg.pricing.points import price_cases
 from drg.policy import load_policy
 from drg.pricing.weights import compute_weights
-from test_points_data import case_rows, hand_tables
-
-ENGINES = ("numba", "python")
+from tests.helpers.grouped_cases import case_rows, hand_tables
 
 
 def _policy(**sections):
@@ -40,7 +37,6 @@ def _history(costs_fen: list[int], drg: str = "BB11") -> pa.Table:
                      "total_cost": [c / 100 for c in costs_fen]})
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_per_diem_case_without_per_diem_points_is_a_no_weight_case(engine):
     pol = load_policy("zhejiang-province")
     pol = replace(pol, per_diem=replace(pol.per_diem, min_los=60),
@@ -55,7 +51,6 @@ def test_per_diem_case_without_per_diem_points_is_a_no_weight_case(engine):
     assert all("per-diem case without per-diem points" in r["price_note"] for r in out)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_unstable_and_ungroupable_points_divide_by_the_exact_a(engine):
     pol = _policy()
     n, total = 3005, 2 * 10**9          # A = 2e9 / 3005 fen, exactly; no float64 holds it
@@ -73,7 +68,6 @@ def test_unstable_and_ungroupable_points_divide_by_the_exact_a(engine):
     assert [(r["case_class"], r["points"]) for r in out] == [("unstable", 0.1503), ("ungroupable", 0.1503)]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_class_is_decided_on_the_exact_cost_ratio(engine, tmp_path):
     pol = _policy()
     # mean_d of AA11 is exactly 100000/3 fen (33333.333… has no float64); a case of 1,000.00 yuan has r = 3
@@ -101,7 +95,6 @@ def test_class_is_decided_on_the_exact_cost_ratio(engine, tmp_path):
     assert price_cases(case, w2, coefs, pol, engine=engine).column("case_class").to_pylist() == ["high"]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_coefficients_keep_four_decimals_whatever_points_decimals_says(engine):
     pol = replace(load_policy("zhejiang-province"), points_decimals=2,
                   readmission=replace(load_policy("zhejiang-province").readmission, enabled=False))

@@ -1,5 +1,6 @@
 """Property tests (hypothesis) of case points: never negative, low ≤ base points, normal = base × coef,
-readmission never raises points, the result does not depend on row order; kernel = twin on every example."""
+readmission never raises points, the result does not depend on row order or chunking (on each engine);
+kernel = twin on every example."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_points_data import case_rows, hand_tables, price_both
 
 from drg.money import round_half_away
 from drg.pricing.points import price_cases
 from drg.policy import load_policy
+from tests.helpers.grouped_cases import case_rows, hand_tables, price_both
 
 DRGS = [{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0},
         {"drg": "GB11", "base_points": 242.694, "mean_cost": 39820.61},
@@ -74,26 +75,29 @@ def test_points_properties(rows, name):
             assert r["points"] >= round(r["base_points"] * r["coef"], 4) - 1e-9
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rows=cases_st, seed=st.integers(0, 10_000))
-def test_row_order_does_not_matter(rows, seed):
+def test_row_order_does_not_matter(engine, rows, seed):
     pol = _pol("zhejiang-province")
     w, c = TABLES
     t = _table(rows)
     perm = np.random.default_rng(seed).permutation(t.num_rows)
-    a = price_cases(t, w, c, pol).sort_by("case_id")
-    b = price_cases(t.take(pa.array(perm)), w, c, pol).sort_by("case_id")
+    a = price_cases(t, w, c, pol, engine=engine).sort_by("case_id")
+    b = price_cases(t.take(pa.array(perm)), w, c, pol, engine=engine).sort_by("case_id")
     assert a.equals(b)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rows=cases_st, cut=st.integers(1, 24))
-def test_chunking_does_not_matter(rows, cut):
+def test_chunking_does_not_matter(engine, rows, cut):
     pol = _pol("zhejiang-province")
     w, c = TABLES
     t = _table(rows)
     chunked = pa.Table.from_batches(t.to_batches(max_chunksize=cut))
-    assert price_cases(t, w, c, pol).equals(price_cases(chunked, w, c, pol).combine_chunks())
+    assert price_cases(t, w, c, pol, engine=engine).equals(
+        price_cases(chunked, w, c, pol, engine=engine).combine_chunks())
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pyarrow as pa
 import pytest
-from test_points_data import case_rows, hand_tables, price_both
 
 from drg.pricing.exact import pair_twin
 from drg.pricing.kernels import pair_kernel
 from drg.policy import load_policy
+from tests.helpers.grouped_cases import case_rows, hand_tables, price_both
 
 D0 = dt.date(2024, 3, 1)
 

@@ -10,11 +10,11 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 import pytest
-from test_points_data import case_rows
 
 from drg.errors import InputError
 from drg.policy import load_policy
 from drg.pricing.weights import compute_weights, read_weights, trim_mask, write_weights
+from tests.helpers.grouped_cases import case_rows
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import polars as pl
 
 from drg.reports.statements import write_statements
 from drg.settlement.runs import settle_month, settle_year
-
-from test_settle_fixtures import case, write_budget, write_hospitals, write_income, write_policy, write_priced
+from tests.helpers.priced_cases import case, write_budget, write_hospitals, write_income, write_policy, write_priced
 
 
 def _city(tmp_path):

@@ -1,5 +1,6 @@
 """The settlement ledger (DuckDB): one run per period, --replace in one transaction, a run killed half-way
-leaves the ledger exactly as it was, inputs hashed, prepayments and last year's point value read back."""
+leaves the ledger exactly as it was, inputs hashed, prepayments and last year's point value read back (the
+commands are in tests/cli/test_settlement_cli.py)."""
 
 from __future__ import annotations
 
@@ -9,44 +10,16 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
 from fractions import Fraction
-from pathlib import Path
 
 import duckdb
-import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from drg.cli import app
 from drg.errors import InputError
 from drg.settlement.ledger import PAUSE_ENV, Ledger
 from drg.settlement.runs import settle_month, settle_year
-
-from test_settle_fixtures import case, write_budget, write_income, write_policy, write_priced
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture()
-def city(tmp_path):
-    rows = []
-    n = 0
-    for m in range(1, 13):
-        for h, pts, ins, county in (("H1", 120.5, "310", "C1"), ("H2", 80.25, "310", "C2"),
-                                    ("H1", 60.0, "390", "C2"), ("H3", 99.9999, "390", "C1")):
-            n += 1
-            rows.append(case(f"c{n}", h, pts, self_paid=300.0 + n, other_paid=10.0, fund_paid=9_000.0 + n * 7,
-                             ins=ins, county=county, day=date(2025, m, 10)))
-    for i, (h, ins) in enumerate((("H1", "310"), ("H2", "310"), ("H1", "390"), ("H3", "390"))):
-        rows.append(case(f"p{i}", h, 100.0, fund_paid=50_000.0, ins=ins, day=date(2024, 5, 1)))
-    priced = write_priced(tmp_path / "priced.parquet", rows)
-    budget = write_budget(tmp_path / "budget.parquet", [(2024, "310", 200_000.0), (2024, "390", 150_000.0),
-                                                        (2025, "310", 210_000.0), (2025, "390", 160_000.0)])
-    income = write_income(tmp_path / "income.parquet", [(2025, t, c, 80_000.0, 2_000.0) for t in ("310", "390")
-                                                        for c in ("C1", "C2")])
-    return {"priced": priced, "budget": budget, "income": income, "policy": write_policy(tmp_path / "p.toml"),
-            "ledger": tmp_path / "ledger.duckdb", "dir": tmp_path}
+from tests.helpers.paths import REPO
+from tests.helpers.priced_cases import write_budget, write_policy
 
 
 def _year(city, **kw):
@@ -177,31 +150,6 @@ def test_killed_first_run_leaves_no_trace(city):
     assert not Ledger(city["ledger"]).has_run("year", "2025")
 
 
-def test_cli_settle_and_ledger_show(city, tmp_path):
-    runner = CliRunner()
-    args = ["--priced", str(city["priced"]), "--budget", str(city["budget"]), "--policy", str(city["policy"]),
-            "--ledger", str(city["ledger"])]
-    res = runner.invoke(app, ["settle", "month", "--period", "2025-03", *args, "--out", str(tmp_path / "m")])
-    assert res.exit_code == 0, res.output
-    assert "point value" in res.output
-    res = runner.invoke(app, ["settle", "year", "--year", "2025", *args, "--county-income", str(city["income"]),
-                              "--out", str(tmp_path / "y"), "--json"])
-    assert res.exit_code == 0, res.output
-    assert (tmp_path / "y" / "hospitals.parquet").exists() and (tmp_path / "y" / "counties.parquet").exists()
-    h = pl.read_parquet(tmp_path / "y" / "hospitals.parquet")
-    assert {"pool", "hospital_id", "points", "entitlement", "self_paid", "fund_payment", "prepaid", "balance",
-            "reserve_share", "point_value"} <= set(h.columns)
-    c = pl.read_parquet(tmp_path / "y" / "counties.parquet")
-    assert {"income", "drg_spending", "other_spending", "balance", "city_share", "county_share"} <= set(c.columns)
-    res = runner.invoke(app, ["settle", "year", "--year", "2025", *args])
-    assert res.exit_code != 0 and "already in the ledger" in str(res.exception or res.output)
-    res = runner.invoke(app, ["ledger", "show", "--ledger", str(city["ledger"]), "--json"])
-    assert res.exit_code == 0, res.output
-    assert '"period": "2025-03"' in res.output and '"period": "2025"' in res.output
-    res = runner.invoke(app, ["ledger", "show", "--ledger", str(city["ledger"])])
-    assert res.exit_code == 0, res.output
-
-
 def test_settle_months_equals_single_months(city, tmp_path):
     from drg.settlement.runs import settle_months
 
@@ -217,18 +165,3 @@ def test_settle_months_equals_single_months(city, tmp_path):
         settle_months(city["priced"], None, city["budget"], None, city["policy"], 2025, months=[4, 2],
                       ledger=city["ledger"])
     assert Ledger(city["ledger"]).runs().height == 3
-
-
-def test_cli_month_range(city, tmp_path):
-    runner = CliRunner()
-    res = runner.invoke(app, ["settle", "month", "--period", "2025-01:2025-12", "--priced", str(city["priced"]),
-                              "--budget", str(city["budget"]), "--policy", str(city["policy"]),
-                              "--ledger", str(city["ledger"]), "--out", str(tmp_path / "m")])
-    assert res.exit_code == 0, res.output
-    assert Ledger(city["ledger"]).runs().height == 12
-    assert (tmp_path / "m" / "2025-12" / "hospitals.parquet").exists()
-    r = _year(city)
-    assert r.prepaid_source == "ledger" and not any(w.kind == "months_missing" for w in r.warnings)
-    res = runner.invoke(app, ["settle", "month", "--period", "2025-05:2025-02", "--priced", str(city["priced"]),
-                              "--budget", str(city["budget"]), "--policy", str(city["policy"])])
-    assert res.exit_code != 0

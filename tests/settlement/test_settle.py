@@ -18,8 +18,7 @@ from drg.settlement.annual import annual_pool
 from drg.settlement.invariants import check_invariants
 from drg.settlement.monthly import monthly_pool, provisional_point_value
 from drg.settlement.runs import settle_month, settle_year
-
-from test_settle_fixtures import case, write_budget, write_hospitals, write_income, write_policy, write_priced
+from tests.helpers.priced_cases import case, write_budget, write_hospitals, write_income, write_policy, write_priced
 
 
 @pytest.fixture()

@@ -10,24 +10,9 @@ import polars as pl
 import pytest
 
 from drg.casefile.check import check_cases
-from drg.synth.samples import city_settings, schemes
+from drg.synth.samples import city_settings
 from drg.synth.city import CitySettings, synthesize
 from drg.errors import InputError
-
-
-@pytest.fixture(scope="module")
-def demo_rules():
-    from grouper.rules import load_code_dictionary, load_rule_set
-
-    sample = schemes()["demo"]
-    return load_rule_set(sample.rules_dir), load_code_dictionary(sample.codes_dir)
-
-
-@pytest.fixture(scope="module")
-def city(demo_rules, tmp_path_factory):
-    out = tmp_path_factory.mktemp("city")
-    return synthesize(*demo_rules, out, cases=30_000, years=[2024, 2025], seed=11,
-                      settings=city_settings("demo"), chunk_rows=8_000)
 
 
 def digest(path) -> str:
@@ -62,18 +47,6 @@ def test_only_planted_errors_are_rejected(city, demo_rules, tmp_path):
     clean = synthesize(*demo_rules, tmp_path, cases=5_000, years=[2025], seed=2,
                        settings=CitySettings(bad_row_share=0.0))
     assert check_cases(clean.case_files[2025]).rejected == 0
-
-
-@pytest.fixture(scope="module")
-def cases(city):
-    """The accepted cases of the city (the planted bad rows are the reject path's business)."""
-    import pyarrow as pa
-
-    from drg.casefile.reader import read_cases
-
-    parts = [pa.Table.from_batches([b.accepted]) for p in city.case_files.values() for b in read_cases(p)]
-    return pl.from_arrow(pa.concat_tables(parts)).drop(
-        "total_cost_fen", "fund_paid_fen", "self_paid_fen", "other_paid_fen", "row_number")
 
 
 def test_money_is_exact_in_fen_and_split_by_insurance_type(cases):
@@ -167,9 +140,8 @@ def test_settings_errors_name_the_key(tmp_path):
 
 
 def test_chs_drg_11_scheme_when_shared_is_present(tmp_path):
-    from pathlib import Path
+    from tests.helpers.paths import SHARED as shared
 
-    shared = Path(__file__).resolve().parents[1].parent / "shared"
     if not (shared / "schemes" / "CHS_DRG_11").is_dir():
         pytest.skip("../shared is absent")
     from grouper.rules import load_code_dictionary, load_rule_set

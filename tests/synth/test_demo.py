@@ -1,22 +1,9 @@
-"""``drg demo`` end to end on a small city: every stage runs, money adds up, everything is traceable."""
+"""``drg demo`` end to end on a small city (the session's ``demo`` run, tests/synth/conftest.py): every stage runs,
+money adds up, everything is traceable."""
 
 from __future__ import annotations
 
-import json
-
 import duckdb
-import pytest
-from typer.testing import CliRunner
-
-from drg.cli import app
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--cases", "6000", "--json", "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out, json.loads(result.output)
 
 
 def test_every_row_is_grouped_or_rejected(demo):
