@@ -50,7 +50,7 @@ def test_grouping_pipeline_gives_back_the_callers_kernel_threads(tmp_path, built
     import numba
     import pyarrow as pa
 
-    from drg.casefile.background import available_cores
+    from drg.casefile import available_cores
     from drg.grouping import group_batches, kernel_threads
 
     scheme = built_scheme("demo")
@@ -65,7 +65,7 @@ def test_grouping_pipeline_gives_back_the_callers_kernel_threads(tmp_path, built
 def _one_case_then_a_broken_stream(scheme_path: Path):
     """The scheme, a one-case batch, and a batch stream that yields it and then fails like a bad file."""
     from drg.errors import InputError
-    from grouper.scheme import load_scheme
+    from grouper import load_scheme
 
     s = load_scheme(scheme_path)
     good = pa.table({"case_id": ["a"], "sex": pa.array([1], pa.int8()), "age": pa.array([40], pa.int16()),
@@ -113,7 +113,7 @@ def test_slim_file_reads_as_plain_strings_with_its_scheme_id(tmp_path, demo_sche
 
     from grouper.batch import RESULT_COLUMNS, BatchGrouper
     from drg.grouping import group_batches, scheme_id
-    from grouper.scheme import load_scheme
+    from grouper import load_scheme
 
     s = load_scheme(demo_scheme_file)
     dx = pa.array([[s.dx_codes[0], "ZZZ99"], [], [s.dx_codes[5]], None], pa.list_(pa.string()))

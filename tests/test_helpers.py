@@ -23,7 +23,7 @@ def test_builders_make_contract_columns():
 
 def test_fixture_writes_contract_columns(tmp_path):
     """The fixture writes what `drg points` writes for settlement: the columns settle reads."""
-    from drg.settlement.aggregates import PRICED_OPTIONAL, PRICED_REQUIRED
+    from drg.settlement import PRICED_OPTIONAL, PRICED_REQUIRED
 
     t = pq.read_table(write_priced(tmp_path / "p.parquet", [case("a", "A", 1.5)]))
     assert set(PRICED_REQUIRED + PRICED_OPTIONAL) <= set(t.column_names)

@@ -9,9 +9,8 @@ from fractions import Fraction
 import pyarrow as pa
 import pytest
 
-from drg.pricing.coefficients import compute_coefficients, tier_chain
+from drg.pricing import compute_coefficients, compute_weights, tier_chain
 from drg.policy import load_policy
-from drg.pricing.weights import compute_weights
 from tests.helpers.grouped_cases import case_rows, hand_tables, make_hospitals, price_both
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from drg.casefile.background import WriteBehind, prefetch
+from drg.casefile import WriteBehind, prefetch
 
 
 def test_write_behind_writes_everything_in_order():

@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import drg.casefile.idset
-from drg.casefile.duplicates import DuplicateFinder, IdHashCollision, StreamingDuplicateFinder, with_duplicate_fallback
-from drg.casefile.reader import read_cases
+from drg.casefile import DuplicateFinder, IdHashCollision, StreamingDuplicateFinder, read_cases, with_duplicate_fallback
 from drg.casefile.idset import IdHashSet, hash_ids, id_hash_twin, id_hashes, increasing_twin, insert_marking_twin
 
 ids_strategy = st.lists(st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["C1", "C2", " C1", "中文"])),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drg.casefile.money import yuan_to_fen_array, yuan_to_fen_array_twin
+from drg.casefile import yuan_to_fen_array, yuan_to_fen_array_twin
 
 
 def test_yuan_to_fen_ties():
@@ -15,7 +15,7 @@ def test_yuan_to_fen_ties():
 
 
 def test_fast_yuan_to_fen_agrees_with_its_twin():
-    from drg.casefile.money import FAST_ROWS
+    from drg.casefile import FAST_ROWS
 
     rng = np.random.default_rng(3)
     cents = rng.integers(-10**9, 10**9, 200_000)

@@ -12,11 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from drg.casefile.schema import REJECT_REASONS, RejectReason
-from drg.casefile.mapping import ColumnMapping
-from drg.casefile.check import check_cases
-from drg.casefile.reader import detect_encoding, read_cases
-from drg.casefile.money import yuan_to_fen_array
+from drg.casefile import (ColumnMapping, REJECT_REASONS, RejectReason, check_cases, detect_encoding, read_cases,
+                          yuan_to_fen_array)
 from drg.errors import InputError
 
 
@@ -326,7 +323,7 @@ def test_duplicates_across_row_groups(tmp_path):
 def test_duplicate_ids_found_whatever_the_row_groups_each_thread_hashes(tmp_path, workers):
     """The pre-pass shares row groups among threads; an id repeated in one thread's row groups, or in two
     threads', is found either way (and an id seen once is not)."""
-    from drg.casefile.duplicates import DuplicateFinder
+    from drg.casefile import DuplicateFinder
 
     ids = [f"C{i:05d}" for i in range(1, 30)] + ["C00001", "C00002", "C00004", "C00029", "C00029"]
     path = tmp_path / "ids.parquet"

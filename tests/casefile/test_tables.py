@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from drg.casefile.tables import hospital_tiers, read_budget, read_county_income
+from drg.casefile import hospital_tiers, read_budget, read_county_income
 from drg.errors import InputError
 from drg.policy import load_policy
 from tests.helpers.priced_cases import write_income
@@ -39,7 +39,7 @@ def test_read_county_income(tmp_path):
 
 
 def test_one_hospitals_reader_for_gbk_csv_and_tier_errors_name_the_row(tmp_path):
-    from drg.casefile.tables import hospital_tiers, read_hospitals
+    from drg.casefile import hospital_tiers, read_hospitals
     from drg.errors import InputError
     from drg.policy import load_policy
 

@@ -12,8 +12,7 @@ from fractions import Fraction
 import polars as pl
 import pytest
 
-from drg.estimate.bundle import open_bundle
-from drg.estimate.one_case import CaseInput, estimate_case, parse_yuan
+from drg.estimate import CaseInput, estimate_case, open_bundle, parse_yuan
 from tests.helpers.commands import PY, run
 from tests.helpers.estimate_world import CASE_JSON, FLAGS, MAPPING
 

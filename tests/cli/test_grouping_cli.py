@@ -48,7 +48,7 @@ def _cases(path: Path, rows: list[dict]) -> Path:
 
 
 def test_group_keeps_columns_and_rejects(tmp_path, demo_scheme):
-    from grouper.scheme import load_scheme
+    from grouper import load_scheme
 
     s = load_scheme(demo_scheme)
     dx = s.dx_codes[0]
@@ -79,7 +79,7 @@ def test_group_keeps_columns_and_rejects(tmp_path, demo_scheme):
 def test_group_writes_code_lists_as_the_file_had_them(tmp_path, demo_scheme, slim):
     """Codes are read dictionary-encoded; the grouped file (every column kept) and the rejects (Parquet)
     still hold them as the plain lists of strings of the input, with the input's field names."""
-    from grouper.scheme import load_scheme
+    from grouper import load_scheme
 
     s = load_scheme(demo_scheme)
     dx = s.dx_codes[0]
@@ -103,7 +103,7 @@ def test_group_writes_code_lists_as_the_file_had_them(tmp_path, demo_scheme, sli
 
 
 def test_explain_from_flags_and_file(tmp_path, demo_scheme):
-    from grouper.scheme import load_scheme
+    from grouper import load_scheme
 
     s = load_scheme(demo_scheme)
     dx = s.dx_codes[0]
@@ -127,7 +127,7 @@ def test_cc_tables_from_another_rule_set(tmp_path):
                             str(SHARED / "codes" / "chs_drg_10"), "--cc-tables",
                             str(SHARED / "schemes" / "CHS_DRG_10P"), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    from grouper.scheme import load_scheme
+    from grouper import load_scheme
 
     m = load_scheme(out).manifest
     assert "cc-tables/5_MCC.txt" in m["sources"] and "5_MCC.txt" not in m["sources"]

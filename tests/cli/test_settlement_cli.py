@@ -7,8 +7,7 @@ import polars as pl
 from typer.testing import CliRunner
 
 from drg.cli import app
-from drg.settlement.ledger import Ledger
-from drg.settlement.runs import settle_year
+from drg.settlement import Ledger, settle_year
 
 
 def _year(city, **kw):

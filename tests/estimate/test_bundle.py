@@ -10,7 +10,8 @@ from fractions import Fraction
 
 import pytest
 
-from drg.estimate.bundle import BUNDLE_FILES, open_bundle, parse_point_values, publish, sha256_file
+from drg.estimate import BUNDLE_FILES, open_bundle, parse_point_values, publish
+from drg.estimate.bundle import sha256_file
 from drg.errors import InputError
 from drg.policy import load_policy
 
@@ -38,8 +39,7 @@ def test_policy_is_resolved_and_equal(world):
 
 
 def test_estimate_tables_match_the_parquet_tables(world):
-    from drg.pricing.coefficients import read_coefficients
-    from drg.pricing.weights import read_weights
+    from drg.pricing import read_coefficients, read_weights
 
     b = open_bundle(world["bundle"])
     w = read_weights(b.file("weights"))
@@ -81,7 +81,7 @@ def test_publish_needs_point_values_or_a_ledger(world, tmp_path):
 
 def _ledger_with_runs(path):
     """A ledger in the settlement ledger's own schema (drg.settlement.ledger), with an annual and a monthly run."""
-    from drg.settlement.ledger import Ledger
+    from drg.settlement import Ledger
 
     with Ledger(path).connect() as con:
         con.execute("INSERT INTO runs (run_id, kind, period, year, month, policy_id) VALUES "
@@ -109,7 +109,7 @@ def test_point_values_from_a_settlement_ledger(world, tmp_path):
 def test_one_pool_missing_is_a_warning_and_no_money(world, tmp_path):
     m = publish(world["scheme"], world["tables"], world["policy"], tmp_path / "b", point_values=["310=85.5"])
     assert any("390" in w for w in m["warnings"])
-    from drg.estimate.one_case import CaseInput, estimate_case
+    from drg.estimate import CaseInput, estimate_case
 
     r = estimate_case(open_bundle(tmp_path / "b"), CaseInput(dx=["I50.908"], sex=1, age=60, los=5,
                                                             total_cost_fen=500000, insurance_type="390"))

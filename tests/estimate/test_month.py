@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from drg.estimate.bundle import open_bundle
-from drg.estimate.one_case import parse_yuan
-from drg.estimate.month import estimate_file
+from drg.estimate import estimate_file, open_bundle, parse_yuan
 from tests.helpers.estimate_world import MAPPING, write_his_csv
 
 def test_summary_adds_up(world, his_csv, engine):

@@ -10,9 +10,8 @@ from fractions import Fraction
 import pyarrow as pa
 import pytest
 
-from drg.estimate.bundle import open_bundle
+from drg.estimate import CaseInput, case_from_json, estimate_case, normal_cost_range, open_bundle, parse_yuan, price_one
 from drg.errors import InputError
-from drg.estimate.one_case import CaseInput, case_from_json, estimate_case, normal_cost_range, parse_yuan, price_one
 from tests.helpers.commands import run
 from tests.helpers.estimate_world import FLAGS, PV
 
@@ -20,7 +19,7 @@ from tests.helpers.estimate_world import FLAGS, PV
 # ----------------------------------------------------------------------------------------------- one case
 def _group_month(world, n=400):
     """The first ``n`` cases of the month, grouped with the reference grouper (as the estimate does)."""
-    from grouper.reference import Case, group_case
+    from grouper import Case, group_case
 
     b = open_bundle(world["bundle"])
     t = world["month"].slice(0, n)
@@ -42,9 +41,7 @@ def _group_month(world, n=400):
 
 
 def test_one_case_path_agrees_with_price_cases(world, engine):
-    from drg.pricing.coefficients import read_coefficients
-    from drg.pricing.points import price_cases
-    from drg.pricing.weights import read_weights
+    from drg.pricing import price_cases, read_coefficients, read_weights
 
     b, t, rows = _group_month(world)
     pol = b.policy
@@ -88,14 +85,13 @@ def test_one_case_path_agrees_with_price_cases(world, engine):
 def test_price_one_matches_the_exact_twin(world):
     """The one-case path gives what the exact twin gives on the bundle's exact means, on every DRG and many
     costs (the float means of the bundle would move a high outlier by one unit: the exact ones decide)."""
-    from drg.pricing.exact import price_one_exact
+    from drg.pricing import price_one_exact
 
     b = open_bundle(world["bundle"])
     tb, pol = b.tables, b.policy
     scale = pol.points_scale
     hosp = sorted(tb.hospitals)[:3] + ["H9999"]
-    from drg.pricing.exact import to_units
-    from drg.pricing.exact import COEF_SCALE
+    from drg.pricing import COEF_SCALE, to_units
 
     for w, d in enumerate(tb.drgs):
         mean = tb.mean_cost_fen[w] or 1_000_000
@@ -151,7 +147,7 @@ def test_per_diem_and_ungroupable_cases_explain_themselves(world):
     if r["pricing"]["case_class"] == "per_diem":
         assert "BPd × bed-days" in r["pricing"]["rule"] and r["normal_range"] is None
     # no MDC takes a principal diagnosis outside every table: ungroupable, priced on its cost
-    from drg.estimate.one_case import format_case
+    from drg.estimate import format_case
 
     r = estimate_case(b, CaseInput(dx=["I21.900"], px=["36.0601"], sex=1, age=60, los=5, total_cost_fen=3_000_000,
                                    insurance_type="310"), allow_unknown=True)

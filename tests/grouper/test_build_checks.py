@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grouper.build import build_scheme
-from grouper.reference import Case
+from grouper import Case
 from grouper.rules.chs import parse_cc_table, parse_exclusions
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from grouper.reference import Case, group_case, normalize_code
+from grouper import Case, group_case, normalize_code
 from tests.helpers.grouping import group_table
 from tests.helpers.paths import REPO, SHARED
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grouper.batch import BatchGrouper
-from grouper.reference import Case, group_case
+from grouper import Case, group_case
 from tests.helpers.paths import REPO, SHARED
 
 FIELDS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
@@ -167,7 +167,7 @@ def test_code_lookup_takes_repeats_nulls_and_untidy_strings(scheme):
     """A batch's distinct strings may repeat one (Arrow does not forbid it), hold nulls, blanks and untidy
     spellings; each gets its id, in the first batch and again once every string is known."""
     from grouper.batch import CodeEncoder
-    from grouper.reference import normalize_code
+    from grouper import normalize_code
 
     encoder = CodeEncoder(scheme, is_px=False)
     c0, c1 = scheme.dx_codes[0], scheme.dx_codes[1]
@@ -179,7 +179,7 @@ def test_code_lookup_takes_repeats_nulls_and_untidy_strings(scheme):
 
 
 def test_vent_hours_option_is_twinned(built_scheme):
-    from grouper.scheme import SchemeOptions
+    from grouper import SchemeOptions
 
     s = built_scheme("CHS_DRG_11", SchemeOptions(vent_hours_rule=True))
     table = random_cases(s, 1500, seed=11)
@@ -193,7 +193,7 @@ def test_vent_hours_option_is_twinned(built_scheme):
 def test_negative_counts_read_as_missing_in_both_twins(built_scheme):
     """Found by review: the kernel reads nulls as -1, so the reference treats any negative as missing too."""
     from grouper.batch import BatchGrouper
-    from grouper.reference import Case, group_case
+    from grouper import Case, group_case
     import pyarrow as pa
 
     scheme = built_scheme("demo")

@@ -101,10 +101,9 @@ def build_world(root: Path) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from drg.estimate.bundle import publish
-    from drg.pricing.coefficients import build_tables
-    from drg.synth.samples import city_settings, schemes
-    from drg.synth.city import synthesize
+    from drg.estimate import publish
+    from drg.pricing import build_tables
+    from drg.synth import city_settings, schemes, synthesize
     from grouper.build import build_scheme
     from grouper.rules import load_code_dictionary, load_rule_set
 
@@ -130,8 +129,7 @@ def build_world(root: Path) -> dict:
 if __name__ == "__main__":  # python tests/helpers/estimate_world.py OUT.csv [N]: an example export
     import pyarrow.parquet as pq
 
-    from drg.synth.samples import city_settings, schemes
-    from drg.synth.city import synthesize
+    from drg.synth import city_settings, schemes, synthesize
     from grouper.rules import load_code_dictionary, load_rule_set
 
     import tempfile

@@ -105,7 +105,7 @@ def hand_tables(drgs, *, a_yuan=10000.0, hospitals=(("H01", "A"),), coef=None, p
     """
     from fractions import Fraction
 
-    from drg.pricing.weights import Weights
+    from drg.pricing import Weights
 
     rows = []
     for d in drgs:
@@ -171,7 +171,7 @@ def case_rows(rows, money_type=pa.float64()):
 def price_both(cases, weights, coefs, policy, **kw):
     """Price through the numba kernels and the exact twins (also yuan → fen: :mod:`tests.helpers.engines`);
     assert they agree; return the kernel's table."""
-    from drg.pricing.points import price_cases
+    from drg.pricing import price_cases
     from tests.helpers.engines import engine_routes
 
     with engine_routes("numba"):

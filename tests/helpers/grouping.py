@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from grouper.reference import Case, Result, group_case
+from grouper import Case, Result, group_case
 
 CASE_TYPES = {"sex": pa.int8(), "age": pa.int16(), "age_days": pa.int32(), "birth_weight": pa.int32(),
               "vent_hours": pa.int32(), "dx": pa.list_(pa.string()), "px": pa.list_(pa.string())}

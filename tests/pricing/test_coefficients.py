@@ -11,9 +11,8 @@ from fractions import Fraction
 import pyarrow.parquet as pq
 import pytest
 
-from drg.pricing.coefficients import build_tables, compute_coefficients, tier_chain
+from drg.pricing import build_tables, compute_coefficients, compute_weights, tier_chain
 from drg.policy import Blend, load_policy
-from drg.pricing.weights import compute_weights
 from tests.helpers.grouped_cases import case_rows, make_cases, make_hospitals
 
 

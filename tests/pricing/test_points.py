@@ -14,11 +14,8 @@ import pytest
 
 from drg.errors import InputError
 from drg.money import round_half_away
-from drg.pricing.exact import scale_units_twin, to_units
+from drg.pricing import PRICED_COLUMNS, hospital_point_totals, price_cases, price_file, scale_units_twin, to_units
 from drg.pricing.kernels import scale_units
-from drg.pricing.adjustments import hospital_point_totals
-from drg.pricing.points import PRICED_COLUMNS, price_cases
-from drg.pricing.priced_file import price_file
 from drg.policy import load_policy
 from tests.helpers.grouped_cases import case_rows, hand_tables, make_cases, make_hospitals, price_both
 
@@ -175,15 +172,14 @@ def test_missing_column_names_file_and_field(pol, engine):
 
 
 def test_random_cases_kernel_equals_twin(pol, tmp_path):
-    from drg.pricing.coefficients import build_tables
+    from drg.pricing import build_tables
 
     hist = make_cases(3000, years=(2022, 2023), seed=11)
     pq.write_table(hist, tmp_path / "h.parquet")
     pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
     demo = load_policy("demo")
     build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", demo, tmp_path / "t", year=2024)
-    from drg.pricing.coefficients import read_coefficients
-    from drg.pricing.weights import read_weights
+    from drg.pricing import read_coefficients, read_weights
 
     w = read_weights(tmp_path / "t" / "weights.parquet")
     c = read_coefficients(tmp_path / "t" / "coefficients.parquet")
@@ -195,7 +191,7 @@ def test_random_cases_kernel_equals_twin(pol, tmp_path):
 
 
 def test_price_file_writes_outputs_and_row_groups_do_not_matter(pol, tmp_path, engine):
-    from drg.pricing.coefficients import build_tables
+    from drg.pricing import build_tables
 
     pq.write_table(make_cases(2000, seed=5), tmp_path / "h.parquet")
     pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
@@ -216,8 +212,7 @@ def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path, engine)
     for a CSV input (priced in one table)."""
     import pyarrow.compute as pc
 
-    from drg.pricing.coefficients import build_tables, read_coefficients
-    from drg.pricing.weights import read_grouped, read_weights
+    from drg.pricing import build_tables, read_coefficients, read_grouped, read_weights
 
     pq.write_table(make_cases(2000, seed=5), tmp_path / "h.parquet")
     pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
@@ -247,7 +242,7 @@ def test_price_file_streams_the_same_table_as_price_cases(pol, tmp_path, engine)
 
 def test_price_file_error_mid_stream_leaves_no_half_priced_file(pol, tmp_path, monkeypatch, engine):
     import drg.pricing.points
-    from drg.pricing.coefficients import build_tables
+    from drg.pricing import build_tables
 
     pq.write_table(make_cases(1500, seed=5), tmp_path / "h.parquet")
     pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
@@ -284,7 +279,7 @@ def test_csv_grouped_cases_read_through_case_reader(pol, tmp_path):
                                        pl.lit(40).alias("age"), pl.lit("330701").alias("county"),
                                        pl.col("total_cost").alias("fund_paid"))
     df.write_csv(tmp_path / "g.csv")
-    from drg.pricing.weights import read_grouped
+    from drg.pricing import read_grouped
 
     g = read_grouped(tmp_path / "g.csv")
     assert g.column("drg").to_pylist() == ["FR23", "0000"]

@@ -15,10 +15,8 @@ from fractions import Fraction
 
 import pyarrow as pa
 
-from drg.pricing.coefficients import compute_coefficients
-from drg.pricing.points import price_cases
+from drg.pricing import compute_coefficients, compute_weights, price_cases
 from drg.policy import load_policy
-from drg.pricing.weights import compute_weights
 from tests.helpers.grouped_cases import case_rows, hand_tables
 
 
@@ -88,7 +86,7 @@ def test_class_is_decided_on_the_exact_cost_ratio(engine, tmp_path):
                      "total_cost": [1000.00], "self_paid": [0.0], "insurance_type": ["310"]})
     assert price_cases(case, w, coefs, pol, engine=engine).column("case_class").to_pylist() == ["high"]
     # and the same through the weights file (the exact mean is stored as num/den)
-    from drg.pricing.weights import read_weights, write_weights
+    from drg.pricing import read_weights, write_weights
 
     write_weights(w, tmp_path / "weights.parquet")
     w2 = read_weights(tmp_path / "weights.parquet")
@@ -101,8 +99,7 @@ def test_coefficients_keep_four_decimals_whatever_points_decimals_says(engine):
     w, c = hand_tables([{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0}], coef={("H01", "FR23"): 1.2345})
     out = price_cases(case_rows([{"cost": 15000.0}]), w, c, pol, engine=engine).to_pylist()[0]
     assert (out["coef"], out["points"]) == (1.2345, 185.18)   # 150 × 1.2345 = 185.175 → 2 decimals
-    from drg.pricing.coefficients import compute_coefficients as coefs
-    from drg.pricing.weights import Weights
+    from drg.pricing import Weights, compute_coefficients as coefs
 
     wt = Weights(pa.table({"drg": ["FR23"], "base_points": [150.0], "mean_cost_fen": [10000.0]}), Fraction(10000),
                  (2023,), "t", None, 2024, {"FR23": Fraction(10000)})

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drg.money import round_half_away
-from drg.pricing.points import price_cases
+from drg.pricing import price_cases
 from drg.policy import load_policy
 from tests.helpers.grouped_cases import case_rows, hand_tables, price_both
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pyarrow as pa
 import pytest
 
-from drg.pricing.exact import pair_twin
+from drg.pricing import pair_twin
 from drg.pricing.kernels import pair_kernel
 from drg.policy import load_policy
 from tests.helpers.grouped_cases import case_rows, hand_tables, price_both

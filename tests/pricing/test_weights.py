@@ -13,7 +13,7 @@ import pytest
 
 from drg.errors import InputError
 from drg.policy import load_policy
-from drg.pricing.weights import compute_weights, read_weights, trim_mask, write_weights
+from drg.pricing import compute_weights, read_weights, trim_mask, write_weights
 from tests.helpers.grouped_cases import case_rows
 
 

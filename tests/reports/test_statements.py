@@ -7,8 +7,8 @@ from datetime import date
 
 import polars as pl
 
-from drg.reports.statements import write_statements
-from drg.settlement.runs import settle_month, settle_year
+from drg.reports import write_statements
+from drg.settlement import settle_month, settle_year
 from tests.helpers.priced_cases import case, write_budget, write_hospitals, write_income, write_policy, write_priced
 
 

@@ -16,8 +16,7 @@ import duckdb
 import pytest
 
 from drg.errors import InputError
-from drg.settlement.ledger import PAUSE_ENV, Ledger
-from drg.settlement.runs import settle_month, settle_year
+from drg.settlement import Ledger, PAUSE_ENV, settle_month, settle_year
 from tests.helpers.paths import REPO
 from tests.helpers.priced_cases import write_budget, write_policy
 
@@ -151,7 +150,7 @@ def test_killed_first_run_leaves_no_trace(city):
 
 
 def test_settle_months_equals_single_months(city, tmp_path):
-    from drg.settlement.runs import settle_months
+    from drg.settlement import settle_months
 
     many = settle_months(city["priced"], None, city["budget"], None, city["policy"], 2025, months=[1, 2, 3],
                          ledger=city["ledger"], out=tmp_path / "months")

@@ -10,9 +10,7 @@ import polars as pl
 import pytest
 
 from drg.errors import InputError
-from drg.settlement.pools import county_accounts, pool_budget
-from drg.settlement.invariants import check_invariants
-from drg.settlement.runs import settle_year
+from drg.settlement import check_invariants, county_accounts, pool_budget, settle_year
 from tests.helpers.priced_cases import case, write_budget, write_income, write_policy, write_priced
 
 

@@ -13,11 +13,8 @@ import pytest
 from drg.errors import InputError, InvariantError
 from drg.money import pv_yuan
 from drg.policy import load_policy
-from drg.settlement.records import HospitalInput
-from drg.settlement.annual import annual_pool
-from drg.settlement.invariants import check_invariants
-from drg.settlement.monthly import monthly_pool, provisional_point_value
-from drg.settlement.runs import settle_month, settle_year
+from drg.settlement import (HospitalInput, annual_pool, check_invariants, monthly_pool, provisional_point_value,
+                            settle_month, settle_year)
 from tests.helpers.priced_cases import case, write_budget, write_hospitals, write_income, write_policy, write_priced
 
 
@@ -238,6 +235,6 @@ def test_broken_invariant_refuses_the_run(tmp_path, monkeypatch):
         settle_year(priced, None, budget, None, write_policy(tmp_path / "pol.toml"), 2025, prepaid="none",
                     out=out, ledger=tmp_path / "l.duckdb")
     assert not (out / "hospitals.parquet").exists()
-    from drg.settlement.ledger import Ledger
+    from drg.settlement import Ledger
 
     assert Ledger(tmp_path / "l.duckdb").runs().height == 0

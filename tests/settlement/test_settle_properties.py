@@ -13,12 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drg.policy import BudgetPolicy, ReservePolicy, load_policy
-from drg.settlement.pools import county_accounts
-from drg.settlement.records import HospitalInput
-from drg.settlement.annual import annual_pool
-from drg.settlement.invariants import check_invariants
-from drg.settlement.monthly import monthly_pool
-from drg.settlement.runs import settle_year
+from drg.settlement import HospitalInput, annual_pool, check_invariants, county_accounts, monthly_pool, settle_year
 from tests.helpers.priced_cases import case, write_budget, write_income, write_policy, write_priced
 
 BASE = load_policy("zhejiang-province")

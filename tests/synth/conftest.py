@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def demo_rules():
     """``(rule set, code dictionary)`` of the demo scheme."""
-    from drg.synth.samples import schemes
+    from drg.synth import schemes
     from grouper.rules import load_code_dictionary, load_rule_set
 
     sample = schemes()["demo"]
@@ -21,8 +21,7 @@ def demo_rules():
 @pytest.fixture(scope="session")
 def city(demo_rules, tmp_path_factory):
     """A synthetic city of 30,000 cases over 2024–2025 (seed 11, files of 8,000-row row groups)."""
-    from drg.synth.city import synthesize
-    from drg.synth.samples import city_settings
+    from drg.synth import city_settings, synthesize
 
     out = tmp_path_factory.mktemp("city")
     return synthesize(*demo_rules, out, cases=30_000, years=[2024, 2025], seed=11,
@@ -35,7 +34,7 @@ def cases(city):
     import polars as pl
     import pyarrow as pa
 
-    from drg.casefile.reader import read_cases
+    from drg.casefile import read_cases
 
     parts = [pa.Table.from_batches([b.accepted]) for p in city.case_files.values() for b in read_cases(p)]
     return pl.from_arrow(pa.concat_tables(parts)).drop(

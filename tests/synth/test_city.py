@@ -9,9 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from drg.casefile.check import check_cases
-from drg.synth.samples import city_settings
-from drg.synth.city import CitySettings, synthesize
+from drg.casefile import check_cases
+from drg.synth import CitySettings, city_settings, synthesize
 from drg.errors import InputError
 
 
