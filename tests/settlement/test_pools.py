@@ -1,4 +1,5 @@
-"""Pools, budgets and county accounts (SPEC §6 budget, §8)."""
+"""Pools, budgets and county accounts (SPEC §6 budget, §8); the readers of the budget and county-income tables
+are tested in tests/casefile/test_tables.py."""
 
 from __future__ import annotations
 
