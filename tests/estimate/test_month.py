@@ -1,6 +1,6 @@
 """A hospital's month (:func:`drg.estimate.month.estimate_file`): from its GBK export with Chinese headers, or a
 Parquet file, to the estimate's summary and cases, on each engine (the command, with its Excel and CSV
-outputs, is in tests/cli/test_estimate_cli.py)."""
+outputs, is in tests/cli/test_estimate_month_cli.py)."""
 
 from __future__ import annotations
 
