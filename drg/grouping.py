@@ -161,7 +161,7 @@ def kernel_threads() -> int:
 
 
 def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: bool = False,
-                  on_rows: Callable[[int], None] | None = None) -> GroupSummary:
+                  on_rows: Callable[[int], None] | None = None, engine: str = "numba") -> GroupSummary:
     """Group every batch and write the grouped-case file.
 
     Parameters
@@ -171,8 +171,9 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     out : output path (``.parquet``, or ``.csv`` for small files).
     slim : keep only ``case_id`` of the input columns.
     on_rows : called with the running row count after each batch (progress bars).
+    engine : ``numba`` (the kernel) or ``python`` (its plain twin), for :class:`grouper.batch.BatchGrouper`.
     """
-    grouper = BatchGrouper(scheme)
+    grouper = BatchGrouper(scheme, engine=engine)
     writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()}, slim=slim)
 
     # Where the output table is built: a slim file writes little, so the writing thread has time for its
@@ -239,12 +240,13 @@ class GroupFileSummary(GroupSummary):
 
 def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: str | Path | None = None,
                slim: bool = False, mapping=None, required: tuple[str, ...] | None = None,
-               on_rows: Callable[[int], None] | None = None) -> GroupFileSummary:
+               on_rows: Callable[[int], None] | None = None, engine: str = "numba") -> GroupFileSummary:
     """Read, validate and group one case file (what ``drg group`` does), writing rejects beside.
 
     ``required`` defaults to the columns grouping needs (case_id, sex, age, dx); a settlement pipeline
     passes ``drg.casefile.reader.SETTLEMENT_REQUIRED`` so that rows unfit for payment are rejected here, once.
-    ``on_rows`` receives the number of rows read so far.
+    ``on_rows`` receives the number of rows read so far; ``engine`` is the grouping engine (``numba`` or
+    ``python``, :func:`group_batches`).
     """
     from drg.casefile.rejects import RejectWriter
     from drg.casefile.reader import read_cases
@@ -275,7 +277,7 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
                     yield b.accepted
 
             return group_batches(scheme, accepted(), out, slim=slim,
-                                 on_rows=(lambda _n: on_rows(n_read)) if on_rows else None), rej
+                                 on_rows=(lambda _n: on_rows(n_read)) if on_rows else None, engine=engine), rej
 
     # repeated case ids are found as the rows stream by; on a hash collision (rare) the run starts again
     # with the pre-pass, the unfinished output and rejects discarded

@@ -114,10 +114,16 @@ def _int_column(batch, name: str, n: int, dtype, null=-1) -> np.ndarray:
 
 
 class BatchGrouper:
-    """Groups Arrow record batches with one scheme (keeps the code encoders between batches)."""
+    """Groups Arrow record batches with one scheme (keeps the code encoders between batches).
 
-    def __init__(self, scheme: Scheme) -> None:
+    ``engine`` is ``"numba"`` (the kernel, :func:`grouper.kernel.group_encoded_batch`) or ``"python"`` (its
+    plain twin, :func:`grouper.reference.group_encoded_batch_twin`); both give the same results."""
+
+    def __init__(self, scheme: Scheme, engine: str = "numba") -> None:
+        if engine not in ("numba", "python"):
+            raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
         self.scheme = scheme
+        self.engine = engine
         self.dx_enc = CodeEncoder(scheme, False)
         self.px_enc = CodeEncoder(scheme, True)
         s = scheme
@@ -173,7 +179,10 @@ class BatchGrouper:
                    by_mdc: Counter | None = None) -> dict[str, np.ndarray]:
         """The kernel's integer output for an encoded batch (counted into ``by_status``/``by_mdc``); the
         result columns are :meth:`result_columns` of it, which a pipeline builds on its writing thread."""
-        from grouper.kernel import group_encoded_batch
+        if self.engine == "python":
+            from grouper.reference import group_encoded_batch_twin as group_encoded_batch
+        else:
+            from grouper.kernel import group_encoded_batch
 
         out = group_encoded_batch(self.scheme, **enc)
         if by_status is not None:

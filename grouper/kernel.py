@@ -2,7 +2,7 @@
 
 Cases come as flat arrays (one value per case) and CSR code lists (``dx_off``/``dx_val``, ``px_off``/
 ``px_val``; ids from the scheme's dictionary, ``-1`` for an unknown code); the scheme as its arrays. No
-Python object is touched inside the loop. ``tests/test_grouper_twins.py`` runs every reference case through
+Python object is touched inside the loop. ``tests/grouper/test_twins.py`` runs every reference case through
 both and requires identical results.
 
 Code ids: ``-1`` unknown code, ``-2`` empty string (an empty principal diagnosis is no principal

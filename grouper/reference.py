@@ -411,3 +411,37 @@ def group_case(scheme: Scheme, case: Case, explain: bool = False, exact: bool = 
                                    or "none")]
         res.steps = head + res.steps
     return res
+
+
+def group_encoded_batch_twin(scheme: Scheme, sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
+                             *, in_pdx_order: bool | None = None, order=None) -> dict:
+    """Plain-Python twin of :func:`grouper.kernel.group_encoded_batch`: :func:`group_encoded` on each case
+    of an encoded batch, the same output arrays (``in_pdx_order`` and ``order`` only change the kernel's
+    walk, never a result, so they are accepted and ignored). What ``BatchGrouper(scheme, engine="python")``
+    runs instead of the kernel."""
+    import numpy as np
+
+    mdc_of = {c: i for i, c in enumerate(scheme.mdc_codes)}
+    adrg_of = {c: i for i, c in enumerate(scheme.adrg_codes)}
+    drg_of = {c: i for i, c in enumerate(scheme.drg_codes)}
+    status_of = {s: i for i, s in enumerate(STATUS_NAMES)}
+    n = len(sex)
+    out = {"mdc": np.empty(n, np.int16), "adrg": np.empty(n, np.int16), "drg": np.empty(n, np.int16),
+           "cc_level": np.empty(n, np.int8), "status": np.empty(n, np.int8), "flags": np.empty(n, np.int16)}
+    dx_ids, px_ids = np.asarray(dx_val).tolist(), np.asarray(px_val).tolist()
+    dx_off, px_off = np.asarray(dx_off).tolist(), np.asarray(px_off).tolist()
+
+    def value(v) -> int | None:   # the kernel's -1 (any negative) is no value
+        return None if v < 0 else int(v)
+
+    for i in range(n):
+        case = Case(sex=int(sex[i]), age=int(age[i]), dx=[], age_days=value(age_days[i]),
+                    birth_weight=value(weight[i]), vent_hours=value(vent[i]))
+        r = group_encoded(scheme, case, dx_ids[dx_off[i]:dx_off[i + 1]], px_ids[px_off[i]:px_off[i + 1]])
+        out["mdc"][i] = mdc_of[r.mdc] if r.mdc is not None else -1
+        out["adrg"][i] = adrg_of[r.adrg] if r.adrg is not None else -1
+        out["drg"][i] = drg_of.get(r.drg, -1)
+        out["cc_level"][i] = r.cc_level
+        out["status"][i] = status_of[r.status]
+        out["flags"][i] = r.note_flags
+    return out

@@ -1,0 +1,77 @@
+"""Fixtures shared by the whole suite.
+
+* ``engine`` — every grouping and pricing test runs twice, on the numba kernels and on their plain twins
+  (:mod:`tests.helpers.engines`); pass it to whatever takes an ``engine`` argument.
+* ``built_scheme`` — schemes compiled once per session (the demo scheme, and the published sets of
+  ``../shared`` when present); ``demo_scheme_file`` — the demo scheme as a file.
+* ``world`` and ``his_csv`` — the published world of the estimate tests and a hospital's GBK month export
+  (:mod:`tests.helpers.estimate_world`), built once per session.
+
+Fixtures of one folder live in that folder's ``conftest.py``; data builders are plain functions in
+:mod:`tests.helpers`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.engines import ENGINES, engine_routes
+from tests.helpers.paths import SCHEME_SOURCES
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """``"numba"`` or ``"python"``: the engine the test passes on, with the kernels no caller chooses (yuan →
+    fen, streamed duplicate ids) sent the same way for the length of the test."""
+    with engine_routes(request.param):
+        yield request.param
+
+
+@pytest.fixture(scope="session")
+def built_scheme():
+    """``built_scheme(name, options=None)``: the compiled scheme ``name`` (a key of
+    :data:`tests.helpers.paths.SCHEME_SOURCES`), built once per session for each ``options``; skips the test
+    when its rule tables are absent. Tests only read a scheme."""
+    from grouper.build import build_scheme
+
+    cache = {}
+
+    def build(name: str, options=None):
+        rules, codes = SCHEME_SOURCES[name]
+        if not rules.is_dir():
+            pytest.skip(f"{rules} absent")
+        key = (name, repr(options))
+        if key not in cache:
+            cache[key] = build_scheme(rules, codes, options=options)[0]
+        return cache[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def demo_scheme_file(tmp_path_factory):
+    """The demo scheme compiled to a file (by the library; tests/cli builds its own through the command)."""
+    from grouper.build import build_scheme
+
+    rules, codes = SCHEME_SOURCES["demo"]
+    out = tmp_path_factory.mktemp("scheme") / "demo.drgscheme"
+    build_scheme(rules, codes, out=out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory) -> dict:
+    """The published world of the estimate tests (:func:`tests.helpers.estimate_world.build_world`)."""
+    from tests.helpers.estimate_world import build_world
+
+    return build_world(tmp_path_factory.mktemp("estimate_world"))
+
+
+@pytest.fixture(scope="session")
+def his_csv(world, tmp_path_factory):
+    """``(path, rows)``: hospital H0004's month as its system's GBK export, with one unreadable row
+    (:func:`tests.helpers.estimate_world.write_his_month`)."""
+    from tests.helpers.estimate_world import write_his_month
+
+    path = tmp_path_factory.mktemp("his") / "出院结算清单-2025.csv"
+    return path, write_his_month(world, path)
