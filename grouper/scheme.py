@@ -230,11 +230,15 @@ class Scheme:
 
     @property
     def vent_note_adrg(self) -> int:
-        """Index of the ventilation ADRG (``options.vent_adrg``), for the data note when ``vent_hours`` is
-        high but the case did not reach it (-1 when the scheme has no such ADRG or counts the hours)."""
-        if self.vent_adrg >= 0 or self.options.vent_adrg not in self.adrg_codes:
+        """Index of the ventilation ADRG, for the data note when ``vent_hours`` is high but the case did not
+        reach it (-1 when the scheme has no such ADRG or counts the hours): the ADRG whose name says
+        ventilation for 96 hours (1.x AH1, 2.0 AH2), else ``options.vent_adrg``."""
+        if self.vent_adrg >= 0:
             return -1
-        return self.adrg_codes.index(self.options.vent_adrg)
+        for i, name in enumerate(self.adrg_names):
+            if "呼吸机" in name and "96" in name:
+                return i
+        return self.adrg_codes.index(self.options.vent_adrg) if self.options.vent_adrg in self.adrg_codes else -1
 
     def list_codes(self, list_id: int) -> np.ndarray:
         """The sorted ids of one code list."""

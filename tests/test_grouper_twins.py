@@ -18,7 +18,7 @@ from grouper.reference import Case, group_case
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / ".." / "shared"
-FIELDS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
+FIELDS = ("mdc", "adrg", "drg", "cc_level", "cc_dx", "group_status", "group_note")
 
 
 def _compare(scheme, table: pa.Table) -> list:
@@ -29,7 +29,7 @@ def _compare(scheme, table: pa.Table) -> list:
         ref = group_case(scheme, Case(sex=r["sex"], age=r["age"], dx=r["dx"] or [], px=r["px"] or [],
                                       age_days=r["age_days"], birth_weight=r["birth_weight"],
                                       vent_hours=r["vent_hours"]))
-        want = (ref.mdc, ref.adrg, ref.drg, ref.cc_level, ref.status, ref.group_note or None)
+        want = (ref.mdc, ref.adrg, ref.drg, ref.cc_level, ref.cc_dx, ref.status, ref.group_note or None)
         if kernel[i] != want:
             bad.append((i, r, kernel[i], want))
     return bad
