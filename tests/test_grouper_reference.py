@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from grouper.build import build_scheme
 from grouper.reference import Case, group_case, normalize_code
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / ".." / "shared"
 REF = SHARED / "reference"
 pytestmark = pytest.mark.skipif(not (SHARED / "schemes" / "CHS_DRG_11").is_dir(), reason="../shared absent")
-
-
-@pytest.fixture(scope="module")
-def scheme11():
-    s, _ = build_scheme(SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11")
-    return s
 
 
 def _case(r: dict) -> Case:
