@@ -334,17 +334,22 @@ class _Grouping:
         if entry == ENTRY_NEWBORN_AGE:
             ad = self.case.age_days
             if ad is None or ad >= INFANT_DAYS or self.age > 0:
+                self.say(f"{mcode}: not entered (age {self.case.age}, age in days {ad}: it takes age 0 under "
+                         f"{INFANT_DAYS} days)")
                 return False
             self.say(f"{mcode}: entered, age {self.case.age}, age in days {ad} (under {INFANT_DAYS})")
             return True
         if entry == ENTRY_ANY_DX:
             hits = [d for d in self.dx if d >= 0 and lid >= 0 and d in self.lists.get(lid)]
             if not hits:
+                self.say(f"{mcode}: not entered (no diagnosis is in its table)")
                 return False
             self.say(f"{mcode}: entered, diagnosis {', '.join(s.dx_codes[d] for d in hits)} is in its table")
         elif entry == ENTRY_REGIONS:
             regions = self.regions()
             if len(regions) < 2:
+                self.say(f"{mcode}: not entered (body regions among the diagnoses: "
+                         + (", ".join(s.region_names[r] for r in regions) or "none") + "; it takes two or more)")
                 return False
             self.say(f"{mcode}: entered, the diagnoses cover the body regions "
                      + ", ".join(s.region_names[r] for r in regions))

@@ -32,7 +32,7 @@ def demo_scheme(tmp_path_factory) -> Path:
 def test_scheme_build_prints_manifest_and_checks(demo_scheme):
     r = runner.invoke(app, ["scheme", "show", str(demo_scheme)])
     m = json.loads(r.output)
-    assert m["scheme"] == "demo" and m["counts"]["drgs"] > 0 and m["format_version"] == 1
+    assert m["scheme"] == "demo" and m["counts"]["drgs"] > 0 and m["format_version"] == 2
     assert set(m["checks"]) == {"unreachable_adrgs", "unreachable_drgs", "adrgs_without_lists", "dead_splits"}
 
 
@@ -96,7 +96,7 @@ def test_group_keeps_columns_and_rejects(tmp_path, demo_scheme):
                             str(tmp_path / "s.parquet"), "--slim", "--quiet"])
     assert r.exit_code == 0, r.output
     assert pq.read_table(tmp_path / "s.parquet").column_names == ["case_id", "mdc", "adrg", "drg", "cc_level",
-                                                                 "group_status", "group_note"]
+                                                                 "cc_dx", "group_status", "group_note"]
 
 
 @pytest.mark.parametrize("slim", [False, True])
@@ -218,7 +218,7 @@ def test_slim_file_reads_as_plain_strings_with_its_scheme_id(tmp_path, demo_sche
     assert "ZZZ99" in got.column("group_note")[0].as_py()
     assert got.column("drg").to_pylist()[1] == "0000"
     meta = pq.ParquetFile(slim).metadata.row_group(0)
-    assert [meta.column(k).is_stats_set for k in range(meta.num_columns)] == [True] + [False] * 6
+    assert [meta.column(k).is_stats_set for k in range(meta.num_columns)] == [True] + [False] * 7
 
 
 def test_cc_tables_from_another_rule_set(tmp_path):

@@ -76,7 +76,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
         as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
     ) -> None:
-        """Group a case file: adds mdc, adrg, drg, cc_level, group_status, group_note to every case."""
+        """Group a case file: adds mdc, adrg, drg, cc_level, cc_dx, group_status, group_note to every case."""
         import sys
 
         from drg.cli.progress import row_progress
@@ -118,7 +118,8 @@ def register(app, scheme_app=None, **_: object) -> None:
         vent_hours: Optional[int] = typer.Option(None, "--vent-hours"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
-        """Group one case and print every step: which list matched, which CC/MCC counted or was cancelled."""
+        """Group one case and print every step: code checks, which MDC was entered and why, which list or
+        which term of an 入组条件 matched, an ambiguous group, which CC/MCC counted or was cancelled."""
         from drg.errors import InputError
         from grouper.reference import Case, group_case
         from grouper.scheme import load_scheme
@@ -135,14 +136,18 @@ def register(app, scheme_app=None, **_: object) -> None:
                         birth_weight=birth_weight, vent_hours=vent_hours, los=los)
         res = group_case(s, case, explain=True)
         out = {"case_id": case_id, "mdc": res.mdc, "adrg": res.adrg, "drg": res.drg, "cc_level": res.cc_level,
-               "group_status": res.status, "group_note": res.group_note, "steps": res.steps}
+               "cc_dx": res.cc_dx, "group_status": res.status, "group_note": res.group_note,
+               "cc_detail": [{"position": d.position, "code": d.code, "kind": d.kind, "table": d.table,
+                              "excluded_by": d.excluded_by, "counts": d.counts} for d in res.cc_detail],
+               "steps": res.steps}
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
             return
         for line in res.steps:
             typer.echo(line)
         name = s.drg_names[s.drg_codes.index(res.drg)] if res.drg in s.drg_codes else ""
-        typer.echo(f"=> drg {res.drg} {name} | mdc {res.mdc} | adrg {res.adrg} | cc_level {res.cc_level} | "
+        cc = f"cc_level {res.cc_level}" + (f" ({res.cc_dx})" if res.cc_dx else "")
+        typer.echo(f"=> drg {res.drg} {name} | mdc {res.mdc} | adrg {res.adrg} | {cc} | "
                    f"{res.status}" + (f" | {res.group_note}" if res.group_note else ""))
 
 
