@@ -256,3 +256,18 @@ def test_result_dictionary_arrays_agree_with_their_twin(values, none_as):
     assert fast.to_pylist() == twin.to_pylist()
     assert fast.null_count == twin.null_count
     fast.validate(full=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-1, 40), max_size=70))
+def test_compact_ids_agree_with_their_twin(values):
+    """``cc_dx`` is a dictionary over only the codes a batch uses: the numba renumbering and its numpy twin
+    give the same indices and codes."""
+    import numpy as np
+
+    from grouper.batch import _compact_ids_twin
+    from grouper.kernel import compact_ids
+
+    ids = np.array(values, np.int32)
+    fast, twin = compact_ids(ids, 41), _compact_ids_twin(ids, 41)
+    assert fast[0].tolist() == twin[0].tolist() and fast[1].tolist() == twin[1].tolist()
