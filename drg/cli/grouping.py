@@ -1,4 +1,5 @@
-"""CLI of the grouper: ``drg scheme build``, ``drg scheme show``, ``drg group``, ``drg explain``. Thin.
+"""CLI of the grouper: ``drg scheme build``, ``drg scheme show``, ``drg scheme diff``, ``drg group``,
+``drg explain``. Thin (``drg scheme migrate`` lives with the payment commands: it prices).
 
 Heavy libraries are imported inside the commands; ``drg explain`` with case flags needs only the scheme
 file and the plain-Python reference grouper (numpy, no pyarrow/polars/numba).
@@ -64,6 +65,22 @@ def register(app, scheme_app=None, **_: object) -> None:
         s = load_scheme(scheme)
         m = {k: v for k, v in s.manifest.items() if k != "sources"} | {"sources": len(s.manifest["sources"])}
         typer.echo(json.dumps(m, ensure_ascii=False, indent=1 if as_json else 1))
+
+    @scheme_app.command("diff")
+    def scheme_diff(a: Path = typer.Argument(..., help="the scheme moved from (e.g. chs11.scheme)"),
+                    b: Path = typer.Argument(..., help="the scheme moved to (e.g. chs20.scheme)"),
+                    examples: int = typer.Option(10, "--examples", help="examples listed under each count"),
+                    as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+        """Compare two compiled schemes: groups added, removed, renamed; codes moved between lists; CC/MCC and
+        exclusion changes, with counts."""
+        from grouper.diff import diff_schemes
+        from grouper.scheme import load_scheme
+
+        d = diff_schemes(load_scheme(a), load_scheme(b), examples=examples)
+        if as_json:
+            typer.echo(json.dumps(d, ensure_ascii=False, indent=1))
+            return
+        _print_diff(d)
 
     @app.command("group")
     def group_cmd(
@@ -149,6 +166,53 @@ def register(app, scheme_app=None, **_: object) -> None:
         cc = f"cc_level {res.cc_level}" + (f" ({res.cc_dx})" if res.cc_dx else "")
         typer.echo(f"=> drg {res.drg} {name} | mdc {res.mdc} | adrg {res.adrg} | {cc} | "
                    f"{res.status}" + (f" | {res.group_note}" if res.group_note else ""))
+
+
+def _print_diff(d: dict) -> None:
+    """``drg scheme diff`` as rich tables: the counts, then the groups and moves behind them."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    f, t = d["from"], d["to"]
+    con.print(f"[bold]{f['scheme']}[/] ({f['edition']}, {f['version']}) → [bold]{t['scheme']}[/] "
+              f"({t['edition']}, {t['version']})")
+    summary = Table(title="changes, with counts")
+    summary.add_column("what")
+    summary.add_column("count", justify="right")
+    for k, v in d["summary"].items():
+        summary.add_row(k, " → ".join(map(str, v)) if isinstance(v, list) else f"{v:,}")
+    con.print(summary)
+    for level in ("mdcs", "adrgs", "drgs"):
+        rows = ([("added", c, n) for c, n in d[level]["added"]] + [("removed", c, n) for c, n in d[level]["removed"]]
+                + [("recoded", f"{c} → {c2}", n) for c, c2, n in d[level]["recoded"]])
+        if not rows:
+            continue
+        table = Table(title=f"{level[:-1].upper()}s added, removed, recoded (renamed: {len(d[level]['renamed'])}, "
+                            f"in --json)")
+        for c in ("change", "code", "name"):
+            table.add_column(c)
+        for row in rows:
+            table.add_row(*row)
+        con.print(table)
+    for key, title in (("principal_dx_moves", "principal diagnoses moved between ADRGs"),
+                       ("procedure_moves", "procedures moved between ADRGs"),
+                       ("mdc_moves", "principal diagnoses moved between MDCs")):
+        m = d[key]
+        table = Table(title=f"{title}: {m['moved']:,} of {m['codes_in_both']:,} codes in both "
+                            f"({m['distinct_pairs']:,} distinct moves; the largest)")
+        for c in ("from", "to", "codes"):
+            table.add_column(c, justify="right" if c == "codes" else "left")
+        for a, b, n in m["pairs"]:
+            table.add_row(a, b, f"{n:,}")
+        con.print(table)
+    if d["behaviour"]:
+        table = Table(title="how the editions group")
+        for c in ("rule", "from", "to"):
+            table.add_column(c)
+        for k, (a, b) in d["behaviour"].items():
+            table.add_row(k, str(a), str(b))
+        con.print(table)
 
 
 def _case_from_file(path: Path, case_id: str):
