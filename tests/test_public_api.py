@@ -40,7 +40,7 @@ PUBLIC = {
     ],
     "drg.pricing.exact": [
         'CLASS_NAMES', 'COEF_SCALE', 'HIGH', 'LOW', 'NORMAL', 'PER_DIEM', 'REVIEW', 'UNGROUPABLE', 'UNSTABLE',
-        'pair_twin', 'price_one_exact', 'round_half_away', 'scale_units_twin', 'to_units',
+        'is_ungroupable', 'pair_twin', 'price_one_exact', 'round_half_away', 'scale_units_twin', 'to_units',
     ],
     "drg.settlement.ledger": [
         'LEDGER_TABLES', 'Ledger', 'PAUSE_ENV',
@@ -94,6 +94,7 @@ PUBLIC = {
     "grouper.build": [
         'BIG', 'BuildReport', 'SPLIT_CC', 'build_scheme', 'check_scheme',
     ],
+    "grouper.diff": ['adrg_code_lists', 'diff_schemes'],
     "grouper.catalogue": [
         'Catalogue', 'SEX_OF_MDC', 'build_catalogue', 'newborn_band',
     ],

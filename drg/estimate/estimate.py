@@ -269,7 +269,9 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
     scale = policy.points_scale
     pr = policy.pricing
     drg = None if drg is None else str(drg)
-    ungroupable = drg is None or drg.strip() in ("", UNGROUPABLE_DRG)
+    from drg.pricing.exact import is_ungroupable
+
+    ungroupable = is_ungroupable(drg)
     w = tables.index.get(drg, -1) if drg is not None else -1
     los_v = int(los or 0)
     bed_days = max(los_v, 1)

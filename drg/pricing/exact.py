@@ -13,12 +13,21 @@ from fractions import Fraction
 from drg.money import round_half_away
 
 __all__ = ["NORMAL", "HIGH", "LOW", "UNSTABLE", "PER_DIEM", "UNGROUPABLE", "REVIEW", "CLASS_NAMES", "COEF_SCALE",
-           "round_half_away", "to_units", "price_one_exact", "pair_twin", "scale_units_twin"]
+           "round_half_away", "to_units", "price_one_exact", "pair_twin", "scale_units_twin", "is_ungroupable"]
 
 NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
 #: Coefficients are rounded to 4 decimals (SPEC §3.5) whatever ``points_decimals`` says: units of 1/10,000.
 COEF_SCALE = 10_000
 CLASS_NAMES = ("normal", "high", "low", "unstable", "per_diem", "ungroupable", "review")
+
+
+def is_ungroupable(drg: str | None) -> bool:
+    """A case without a DRG to price by: none, ``0000``, or a CHS-DRG 2.0 ambiguous group (``GQY``), which
+    SPEC §2 leaves out of every weight and §4 prices as ungroupable."""
+    if drg is None:
+        return True
+    d = drg.strip()
+    return d in ("", "0000") or (len(d) == 3 and d.endswith("QY"))
 
 
 def to_units(x: Fraction | Decimal | float | int, scale: int) -> int:

@@ -44,7 +44,8 @@ from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROU
 from drg.pricing.kernels import group_hash, pair_kernel, price_kernel, scale_units, sort_runs_by_dates
 from drg.policy import Policy, load_policy
 from drg.casefile.money import with_fen_columns
-from drg.pricing.weights import UNGROUPABLE_DRG, Weights, case_years, per_diem_mask, read_weights
+from drg.pricing.exact import is_ungroupable
+from drg.pricing.weights import Weights, case_years, per_diem_mask, read_weights
 
 __all__ = ["price_cases", "price_file", "hospital_point_totals", "read_reviews", "read_violations",
            "PRICED_COLUMNS"]
@@ -225,7 +226,7 @@ def _price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, pol
     w_of = {d: i for i, d in enumerate(drgs)}
     dict_w = np.array([w_of.get(d, -1) for d in drg_dict] + [-1], np.int32)
     widx = dict_w[drg_codes]                   # code -1 → last entry (-1)
-    dict_ung = np.array([d is None or d.strip() in ("", UNGROUPABLE_DRG) for d in drg_dict] + [True], bool)
+    dict_ung = np.array([is_ungroupable(d) for d in drg_dict] + [True], bool)
     ungroupable = dict_ung[drg_codes]
     los = np.asarray(cases.column("los").cast(pa.int64()).fill_null(0), dtype=np.int64)
     bed_days = np.maximum(los, 1)
@@ -637,6 +638,7 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     source = _parquet_source(cases)
+    _check_schemes(source, w, pol, str(cases), str(tables))
     # CSV / Excel, or an empty Parquet file: one table; else the pricing columns now, every column streamed later
     columns = None if source is None else [n for n in PRICING_INPUTS if n in source.schema_arrow.names]
     keys = _checked(read_grouped(cases, columns=columns), pol, str(cases))
@@ -656,6 +658,18 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
     pq.write_table(totals, totals_path)
     return priced.summary() | {"hospital_totals": str(totals_path)}
+
+
+def _check_schemes(source, weights: Weights, policy: Policy, cases: str, tables: str) -> None:
+    """The grouped cases, the weights and the policy name one grouping scheme (a mismatch is an error: points
+    of one edition's DRGs priced with another edition's weights mean nothing)."""
+    meta = (source.schema_arrow.metadata or {}) if source is not None else {}
+    case_scheme = meta.get(b"drg.scheme_id", b"").decode() or None
+    if case_scheme and weights.scheme_id and case_scheme != weights.scheme_id:
+        raise InputError(f"the cases were grouped with scheme {case_scheme!r}, the weights in {tables} were "
+                         f"computed with {weights.scheme_id!r}", file=cases, field="drg")
+    policy.check_scheme(case_scheme, what="the cases", file=cases)
+    policy.check_scheme(weights.scheme_id, what="the weights' history cases", file=tables)
 
 
 def _parquet_source(cases: str | Path):

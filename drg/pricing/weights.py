@@ -217,7 +217,9 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
                          field="discharge_date")
     use_years = [y for y in use_years if w_of[y] > 0]     # a year of weight 0 takes no part
     drg_codes, drg_dict = encode_strings(history.column("drg"))
-    ok_code = np.array([d is not None and d.strip() not in ("", UNGROUPABLE_DRG) for d in drg_dict] + [False])
+    from drg.pricing.exact import is_ungroupable
+
+    ok_code = np.array([not is_ungroupable(d) for d in drg_dict] + [False])
     groupable = ok_code[drg_codes] & np.isin(years, use_years)
     los = np.asarray(history.column("los").cast(pa.int64()).fill_null(0))
     pd_mask = per_diem_mask(history.column("drg"), history.column("adrg") if "adrg" in history.column_names
