@@ -225,33 +225,13 @@ def check_codes(scheme, dx: list[str], px: list[str], names=None) -> None:
                          "--allow-unknown groups the case anyway, as the bureau would]", field="dx")
 
 
-def cc_detail(scheme, dx: list[str]) -> list[dict]:
-    """Every secondary diagnosis that is a CC or MCC, with its exclusion table and whether it counts."""
-    from grouper.reference import normalize_code
-
-    if not dx:
-        return []
-    a = scheme.arrays
-    ids = [scheme.dx_index.get(normalize_code(c), -1) for c in dx]
-    pdx = ids[0]
-    ptables = set()
-    if pdx >= 0:
-        ptables = {int(t) for t in a["dx_excl_val"][int(a["dx_excl_off"][pdx]):int(a["dx_excl_off"][pdx + 1])]}
-    out = []
-    for code, d in zip(dx[1:], ids[1:]):
-        if d < 0:
-            continue
-        s = int(a["dx_sev"][d])
-        if not s:
-            continue
-        t = int(a["dx_cc_table"][d])
-        table = scheme.exclusion_tables[t] if t >= 0 else None
-        cancelled = t >= 0 and t in ptables
-        out.append({"code": code, "kind": "MCC" if s == 2 else "CC", "exclusion_table": table,
-                    "counts": not cancelled,
-                    "reason": (f"cancelled: the principal diagnosis {dx[0]} is in exclusion table {table}"
-                               if cancelled else "counts")})
-    return out
+def cc_detail(res, principal: str | None) -> list[dict]:
+    """Every secondary diagnosis that is a CC or MCC, with its exclusion table and whether it counts, from the
+    grouper's own explanation (``grouper.reference.Result.cc_detail``: this module reads no code table)."""
+    return [{"code": d.code, "kind": d.kind, "exclusion_table": d.table, "counts": d.counts,
+             "reason": (f"cancelled: the principal diagnosis {principal} is in exclusion table {d.excluded_by}"
+                        if d.excluded_by else "counts")}
+            for d in res.cc_detail if d.level]
 
 
 # --------------------------------------------------------------------------------------------- pricing
@@ -449,7 +429,7 @@ def estimate_case(bundle, case: CaseInput, *, allow_unknown: bool = False, expla
         adrg_name = scheme.adrg_names[scheme.adrg_codes.index(res.adrg)]
     if res.mdc in scheme.mdc_codes:
         mdc_name = scheme.mdc_names[scheme.mdc_codes.index(res.mdc)]
-    ccs = cc_detail(scheme, case.dx)
+    ccs = cc_detail(res, case.dx[0] if case.dx else None)
     split = res.drg[3] if res.drg and len(res.drg) == 4 and res.drg != UNGROUPABLE_DRG else None
     group = {"mdc": res.mdc, "mdc_name": mdc_name, "adrg": res.adrg, "adrg_name": adrg_name, "drg": res.drg,
              "drg_name": drg_name, "cc_level": res.cc_level, "group_status": res.status,
