@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import agrees as _agrees
+from conftest import compare_with_reference, reference_case
+
 from grouper.reference import Case, group_case, normalize_code
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,34 +19,9 @@ REF = SHARED / "reference"
 pytestmark = pytest.mark.skipif(not (SHARED / "schemes" / "CHS_DRG_11").is_dir(), reason="../shared absent")
 
 
-def _case(r: dict) -> Case:
-    return Case(sex=r["sex"], age=r["age"], dx=r["dx"] or [], px=r["px"] or [], age_days=r["age_days"],
-                birth_weight=r["birth_weight"], vent_hours=r["vent_hours"], los=r["los"])
-
-
-def _agrees(expected: dict, drg: str, status: str) -> bool:
-    if expected["status"] == "信息校验不通过":   # the reference refused the input
-        return status != "ok"
-    if expected["status"] == "无法入组":
-        return drg == "0000"
-    return drg == expected["drg"]
-
-
 @pytest.fixture(scope="module")
 def comparison(scheme11):
-    import csv
-
-    import pyarrow.parquet as pq
-
-    rows = pq.read_table(REF / "chs_drg_11_cases.parquet").to_pylist()
-    with open(REF / "chs_drg_11_expected.csv", encoding="utf-8") as fh:
-        expected = {r["case_id"]: r for r in csv.DictReader(fh)}
-    out = []
-    for r in rows:
-        res = group_case(scheme11, _case(r))
-        tidy = all(c == normalize_code(c) for c in (r["dx"] or []) + (r["px"] or []))
-        out.append((r, expected[r["case_id"]], res, tidy))
-    return out
+    return compare_with_reference(scheme11, "11")
 
 
 def test_agreement_on_tidy_cases(comparison):
@@ -58,7 +36,7 @@ def test_untidy_differences_are_normalisation(scheme11, comparison):
     for r, e, res, tidy in comparison:
         if tidy or _agrees(e, res.drg, res.status):
             continue
-        exact = group_case(scheme11, _case(r), exact=True)
+        exact = group_case(scheme11, reference_case(r), exact=True)
         assert _agrees(e, exact.drg, exact.status), r["case_id"]
 
 

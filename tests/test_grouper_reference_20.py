@@ -4,48 +4,21 @@ age, MDCY and MDCZ entry, invalid and gray codes, ambiguous groups, cc_dx)."""
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 import pytest
+from conftest import agrees as _agrees
+from conftest import compare_with_reference, reference_case
 
-from grouper.reference import Case, group_case, normalize_code
+from grouper.reference import Case, group_case
 
 REPO = Path(__file__).resolve().parents[1]
-REF = REPO / ".." / "shared" / "reference"
-
-
-def _case(r: dict) -> Case:
-    return Case(sex=r["sex"], age=r["age"], dx=r["dx"] or [], px=r["px"] or [], age_days=r["age_days"],
-                birth_weight=r["birth_weight"], vent_hours=r["vent_hours"], los=r["los"])
-
-
-def _agrees(expected: dict, drg: str, status: str) -> bool:
-    if expected["status"] == "信息校验不通过":   # the reference refused the input
-        return status != "ok"
-    if expected["status"] == "无法入组":
-        return drg == "0000"
-    if expected["status"] == "歧义组":            # an xQY answer: our ambiguous group of the same code
-        return drg == expected["drg"] and status == "ambiguous"
-    return drg == expected["drg"]
 
 
 @pytest.fixture(scope="module")
 def comparison(scheme20):
-    import pyarrow.parquet as pq
-
-    if not (REF / "chs_drg_20_cases.parquet").exists():
-        pytest.skip("../shared/reference absent")
-    rows = pq.read_table(REF / "chs_drg_20_cases.parquet").to_pylist()
-    with open(REF / "chs_drg_20_expected.csv", encoding="utf-8") as fh:
-        expected = {r["case_id"]: r for r in csv.DictReader(fh)}
-    out = []
-    for r in rows:
-        res = group_case(scheme20, _case(r))
-        tidy = all(c == normalize_code(c) for c in (r["dx"] or []) + (r["px"] or []))
-        out.append((r, expected[r["case_id"]], res, tidy))
-    return out
+    return compare_with_reference(scheme20, "20")
 
 
 def test_agreement_on_tidy_cases(comparison):
@@ -62,7 +35,7 @@ def test_untidy_differences_are_normalisation(scheme20, comparison):
     for r, e, res, tidy in comparison:
         if tidy or _agrees(e, res.drg, res.status):
             continue
-        exact = group_case(scheme20, _case(r), exact=True)
+        exact = group_case(scheme20, reference_case(r), exact=True)
         assert _agrees(e, exact.drg, exact.status), r["case_id"]
 
 

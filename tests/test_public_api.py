@@ -45,6 +45,7 @@ PUBLIC = {
     "drg.settlement.ledger": [
         'LEDGER_TABLES', 'Ledger', 'PAUSE_ENV',
     ],
+    "drg.migration": ['changes_by_hospital', 'crosswalk', 'migrate'],
     "drg.money": [
         'amount_for_points', 'apply_ratio', 'fen_to_decimal', 'fraction_text', 'largest_remainder',
         'parse_fraction', 'points_to_units', 'pv_text', 'pv_yuan', 'round_half_away',
