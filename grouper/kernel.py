@@ -184,9 +184,7 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                             break
                 if not hit:
                     continue
-            elif entry == ENTRY_REGIONS or mdc_trauma[mi] != 0:
-                if mdc_newborn[mi] != 0 and a != 0:
-                    continue
+            elif entry == ENTRY_REGIONS or mdc_trauma[mi] != 0:     # (1.x: the principal is in the table)
                 mask = 0
                 for k in range(d0, d1):
                     d = dx_val[k]
