@@ -271,9 +271,10 @@ class BatchGrouper:
 
     def result_columns(self, batch, enc: dict, out: dict, *, dictionary: bool = False,
                        written: dict | None = None) -> dict[str, pa.Array]:
-        """Kernel output → the seven result columns (``cc_dx`` over only the diagnosis codes the batch uses): the kernel's indices over the scheme's code lists, as
-        dictionary arrays (``dictionary=True``) or decoded to plain strings. ``written`` (from the encoder:
-        the codes as written) lets the notes be keyed in numpy instead of row by row."""
+        """Kernel output → the seven result columns: the kernel's indices over the scheme's code lists (for
+        ``cc_dx``, over only the diagnosis codes the batch uses), as dictionary arrays (``dictionary=True``)
+        or decoded to plain strings. ``written`` (from the encoder: the codes as written) lets the notes be
+        keyed in numpy instead of row by row."""
         n = len(out["drg"])
         flagged = np.flatnonzero(out["flags"] & NOTE_MASK)
         if len(flagged):

@@ -139,8 +139,8 @@ def _cc_changes(a: Scheme, b: Scheme, examples: int) -> tuple[dict, dict]:
             narrower.append(c)
         else:
             other.append(c)
-    excl = {"tables": [len(a.exclusion_tables), len(b.exclusion_tables)], "cc_mcc_codes_in_both": len(sa.keys() & sb.keys()),
-            "same_exclusions": same,
+    excl = {"tables": [len(a.exclusion_tables), len(b.exclusion_tables)],
+            "cc_mcc_codes_in_both": len(sa.keys() & sb.keys()), "same_exclusions": same,
             "more_exclusions": {"count": len(wider), "examples": wider[:examples]},
             "fewer_exclusions": {"count": len(narrower), "examples": narrower[:examples]},
             "other_exclusions": {"count": len(other), "examples": other[:examples]}}

@@ -163,8 +163,9 @@ class Scheme:
     def mdc_candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """For every dx id, the MDCs a case with that principal diagnosis can enter, in the scheme's MDC order
         (CSR ``off, val``): the MDCs whose principal-diagnosis list holds the code, and those entered otherwise
-        (by a procedure: 1.x MDCA; 2.0 MDCA, MDCP, MDCY and MDCZ, by rule, age, any diagnosis, regions). The kernel walks these few instead of testing every MDC's list.
-        Derived on first use, not stored in the file."""
+        (by a procedure: 1.x MDCA; 2.0 MDCA, MDCP, MDCY and MDCZ, by rule, age, any diagnosis, regions). The
+        kernel walks these few instead of testing every MDC's list. Derived on first use, not stored in the
+        file."""
         cached = self.__dict__.get("_mdc_candidates")
         if cached is None:
             lists = np.asarray(self.arrays["mdc_pdx_list"])
