@@ -45,18 +45,31 @@ class SchemeOptions:
     Attributes
     ----------
     vent_hours_rule : bool
-        Count ``vent_hours`` ≥ ``vent_hours_min`` as entering the ventilation ADRG (AH1) even without its
-        procedure code. Off for the published sets (the tables list procedure codes); an opt-in for local
-        schemes.
+        Count ``vent_hours`` ≥ ``vent_hours_min`` as entering the ventilation ADRG (1.x AH1, 2.0 AH2) even
+        without its procedure code. Off for the published sets (the tables list procedure codes); an opt-in
+        for local schemes.
     vent_hours_min : int
         The threshold in hours (96).
     vent_adrg : str
-        The ADRG the rule leads to.
+        The ADRG the rule leads to, when its name speaks of ventilation (else the ADRG whose name says
+        ventilation for 96 hours: 2.0's AH1 is ECMO, its AH2 ventilation; :func:`ventilation_adrg`).
     """
 
     vent_hours_rule: bool = False
     vent_hours_min: int = 96
     vent_adrg: str = "AH1"
+
+
+def ventilation_adrg(adrg_codes: list[str], adrg_names: list[str], preferred: str) -> int:
+    """Index of the ventilation ADRG: ``preferred`` when its name speaks of ventilation (呼吸机; 1.x AH1),
+    else the ADRG whose name says ventilation for 96 hours (2.0 AH2, where AH1 is ECMO), else
+    ``preferred`` whatever its name; -1 when there is none."""
+    if preferred in adrg_codes and "呼吸机" in adrg_names[adrg_codes.index(preferred)]:
+        return adrg_codes.index(preferred)
+    for i, name in enumerate(adrg_names):
+        if "呼吸机" in name and "96" in name:
+            return i
+    return adrg_codes.index(preferred) if preferred in adrg_codes else -1
 
 
 def _csr(keys: np.ndarray, values: np.ndarray, n: int, unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -236,10 +249,7 @@ class Scheme:
         ventilation for 96 hours (1.x AH1, 2.0 AH2), else ``options.vent_adrg``."""
         if self.vent_adrg >= 0:
             return -1
-        for i, name in enumerate(self.adrg_names):
-            if "呼吸机" in name and "96" in name:
-                return i
-        return self.adrg_codes.index(self.options.vent_adrg) if self.options.vent_adrg in self.adrg_codes else -1
+        return ventilation_adrg(self.adrg_codes, self.adrg_names, self.options.vent_adrg)
 
     def list_codes(self, list_id: int) -> np.ndarray:
         """The sorted ids of one code list."""
@@ -410,7 +420,8 @@ def compile_scheme(rs: RuleSet, codes: CodeDictionary, *, options: SchemeOptions
         region_names=list(rs.trauma_regions), arrays=arrays, manifest=manifest, alt_labels=alt_labels,
         clause_labels=clause_labels,
         pregnancy_mdc=mdc_codes.index(rs.pregnancy_mdc) if rs.pregnancy_mdc in mdc_codes else -1,
-        vent_adrg=a_index.get(options.vent_adrg, -1) if options.vent_hours_rule else -1,
+        vent_adrg=(ventilation_adrg(adrg_codes, [rs.adrgs[a].name for a in adrg_codes], options.vent_adrg)
+                   if options.vent_hours_rule else -1),
     )
     return scheme, report
 

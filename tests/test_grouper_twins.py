@@ -200,8 +200,11 @@ def test_code_lookup_takes_repeats_nulls_and_untidy_strings(scheme):
         assert encoder.ids_of(strings).tolist() == want
 
 
-def test_vent_hours_option_is_twinned():
-    rules, codes = SCHEMES[0][1], SCHEMES[0][2]
+@pytest.mark.parametrize("edition,vent_adrg", [(0, "AH1"), (1, "AH2")], ids=["CHS_DRG_11", "CHS_DRG_20"])
+def test_vent_hours_option_is_twinned(edition, vent_adrg, request):
+    """The opt-in ventilation-hours rule leads to the ventilation ADRG of the edition (2.0: AH2; its AH1 is
+    ECMO)."""
+    rules, codes = SCHEMES[edition][1], SCHEMES[edition][2]
     if not rules.is_dir():
         pytest.skip("../shared absent")
     from grouper.scheme import SchemeOptions
@@ -210,9 +213,10 @@ def test_vent_hours_option_is_twinned():
     table = random_cases(s, 1500, seed=11)
     assert not _compare(s, table)
     r = group_case(s, Case(sex=1, age=70, dx=["J18.900"], px=[], vent_hours=120))
-    assert r.adrg == "AH1"
-    off, _ = build_scheme(rules, codes)
-    assert group_case(off, Case(sex=1, age=70, dx=["J18.900"], px=[], vent_hours=120)).adrg != "AH1"
+    assert r.adrg == vent_adrg
+    off = request.getfixturevalue("scheme" + SCHEMES[edition][0][-2:])
+    r = group_case(off, Case(sex=1, age=70, dx=["J18.900"], px=[], vent_hours=120))
+    assert r.adrg != vent_adrg and "vent_hours 120" in r.group_note
 
 
 def test_negative_counts_read_as_missing_in_both_twins():
