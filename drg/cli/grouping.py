@@ -33,7 +33,8 @@ def register(app, scheme_app=None, **_: object) -> None:
         out: Path = typer.Option(..., "--out", help="scheme file to write"),
         cc_tables: Optional[Path] = typer.Option(None, "--cc-tables", help="take 5_MCC/6_CC/7_CCE from this directory"),
         vent_hours_rule: bool = typer.Option(False, "--vent-hours-rule",
-                                             help="local schemes: vent_hours >= 96 enters the ventilation ADRG (1.x AH1, 2.0 AH2) without a procedure code"),
+                                             help="local schemes: vent_hours >= 96 enters the ventilation ADRG "
+                                                  "(1.x AH1, 2.0 AH2) without a procedure code"),
         as_json: bool = typer.Option(False, "--json", help="print the manifest and checks as JSON"),
     ) -> None:
         """Compile published rule tables and a code dictionary into one scheme file, with build checks."""
