@@ -35,9 +35,9 @@ from grouper.reference import (AMBIGUOUS, GRAY_PDX, GRAY_PPX, INFANT_DAYS, INVAL
                                NEWBORN_DAYS, NO_DRG, NO_PDX, NOTE_INVALID_PPX, NOTE_MALE_PREGNANCY,
                                NOTE_MDC_FELL_THROUGH, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
                                NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, OK, UNGROUPABLE, UNKNOWN_PDX)
-from grouper.rules.model import (ANY_DX_IN, ANY_PX, ANY_PX_IN, CHECK_GRAY, CHECK_INVALID, ENTRY_ALWAYS, ENTRY_ANY_DX,
-                                 ENTRY_NEWBORN_AGE, ENTRY_PPX_OR, ENTRY_REGIONS, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR,
-                                 SDX_IN)
+from grouper.rules.model import (ANY_DX_IN, ANY_PX, ANY_PX_IN, CHECK_GRAY, CHECK_INVALID, ENTRY_ANY_DX,
+                                 ENTRY_NEWBORN_AGE, ENTRY_PDX, ENTRY_PPX_OR, ENTRY_REGIONS, NO_OR_PX, PDX_IN, PPX_IN,
+                                 PPX_OR, SDX_IN)
 from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
 
 
@@ -62,6 +62,21 @@ def _prefetch(typingctx, array, index):
 PREFETCH_AHEAD = 8
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _regions(dx_val, d0, d1, dx_region):
+    """How many body regions the diagnoses ``dx_val[d0:d1]`` cover (inlined into the kernel)."""
+    mask = 0
+    for k in range(d0, d1):
+        d = dx_val[k]
+        if d >= 0 and dx_region[d] >= 0:
+            mask |= 1 << dx_region[d]
+    cnt = 0
+    while mask:
+        cnt += mask & 1
+        mask >>= 1
+    return cnt
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
                  px_or, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val, dx_region,
@@ -70,8 +85,8 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                  mdc_newborn, mdc_trauma, mdc_entry, mdc_adrg_off, mdc_adrg_val,
                  adrg_mdc, adrg_surgical, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
                  adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max, adrg_drg_off, drg_split, dx_check, px_check,
-                 pregnancy_mdc, vent_adrg, vent_min, vent_note, ambiguous, newborn_required, n_adrg, n_drg,
-                 out_mdc, out_adrg, out_drg, out_cc, out_cc_dx, out_status, out_flags, order):
+                 pregnancy_mdc, vent_adrg, vent_min, vent_note, ambiguous, newborn_required, code_checks, n_adrg, n_drg,
+                 out_mdc, out_adrg, out_drg, out_cc_dx, out_status, out_flags, order):
     """Group every case; results into the ``out_*`` arrays (index into the scheme's code lists, -1 none;
     an ambiguous group is ``n_adrg + mdc`` / ``n_drg + mdc``, ``out_cc_dx`` a diagnosis id).
 
@@ -114,7 +129,6 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
         out_mdc[i] = -1
         out_adrg[i] = -1
         out_drg[i] = -1
-        out_cc[i] = 0
         out_cc_dx[i] = -1
         v = vent[i]
         vent_ok = vent_adrg >= 0 and v >= vent_min
@@ -134,15 +148,16 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
             out_status[i] = UNKNOWN_PDX
             out_flags[i] = flags
             continue
-        ck = dx_check[pdx]
-        if ck == CHECK_GRAY or ck == CHECK_INVALID:
-            out_status[i] = GRAY_PDX if ck == CHECK_GRAY else INVALID_PDX
-            out_flags[i] = flags
-            continue
+        if code_checks:                                # 2.0: invalid and gray principal codes
+            ck = dx_check[pdx]
+            if ck == CHECK_GRAY or ck == CHECK_INVALID:
+                out_status[i] = GRAY_PDX if ck == CHECK_GRAY else INVALID_PDX
+                out_flags[i] = flags
+                continue
         ppx = px_val[p0] if p1 > p0 else -1
         ppx_present = p1 > p0 and px_val[p0] != -2    # a code stands first, known or not
         q0 = p0                                        # where "any position" starts
-        if ppx >= 0:
+        if code_checks and ppx >= 0:
             ck = px_check[ppx]
             if ck == CHECK_GRAY:
                 out_status[i] = GRAY_PPX
@@ -160,14 +175,17 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
             mi = mdc_cand_val[mk]
             lid = mdc_pdx_list[mi]
             entry = mdc_entry[mi]
-            if entry == ENTRY_PPX_OR:
+            if entry == ENTRY_PDX:                     # (the candidates hold the principal in the table)
+                if mdc_newborn[mi] != 0 and a != 0:
+                    continue
+                if mdc_trauma[mi] != 0 and _regions(dx_val, d0, d1, dx_region) < 2:
+                    continue
+            elif entry == ENTRY_PPX_OR:
                 enter = ppx >= 0 and px_or[ppx] != 0
                 if vent_ok and adrg_mdc[vent_adrg] == mi:
                     enter = True
                 if not enter:
                     continue
-            elif entry == ENTRY_ALWAYS:
-                pass
             elif entry == ENTRY_NEWBORN_AGE:
                 if ad < 0 or ad >= INFANT_DAYS or a > 0:
                     continue
@@ -184,20 +202,10 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                             break
                 if not hit:
                     continue
-            elif entry == ENTRY_REGIONS or mdc_trauma[mi] != 0:     # (1.x: the principal is in the table)
-                mask = 0
-                for k in range(d0, d1):
-                    d = dx_val[k]
-                    if d >= 0 and dx_region[d] >= 0:
-                        mask |= 1 << dx_region[d]
-                cnt = 0
-                while mask:
-                    cnt += mask & 1
-                    mask >>= 1
-                if cnt < 2:
+            elif entry == ENTRY_REGIONS:
+                if _regions(dx_val, d0, d1, dx_region) < 2:
                     continue
-            elif mdc_newborn[mi] != 0 and a != 0:
-                continue
+            # (ENTRY_ALWAYS: every case)
             msex = mdc_sex[mi]
             if msex != 0 and s != msex:
                 sex_blocked = True
@@ -345,7 +353,6 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                         level = sv
                         ccd = d
                 out_mdc[i] = mi
-                out_cc[i] = level
                 out_cc_dx[i] = ccd
                 found = True
                 if ambiguous and adrg_surgical[ai] == 0 and ppx_present:   # 2.0: a medical ADRG, a procedure
@@ -376,6 +383,16 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
             flags |= NOTE_VENT_NO_CODE
         out_status[i] = status
         out_flags[i] = flags
+
+
+@nb.njit(cache=True, nogil=True)
+def cc_levels(cc_dx, dx_sev):
+    """``cc_level`` from ``cc_dx``: the CC/MCC level of the code that set it, 0 where there is none."""
+    out = np.zeros(cc_dx.shape[0], np.int8)
+    for k in range(cc_dx.shape[0]):
+        if cc_dx[k] >= 0:
+            out[k] = dx_sev[cc_dx[k]]
+    return out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -499,10 +516,12 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
         order = (case_order(*dx, len(scheme.dx_codes)) if in_pdx_order and n > 1
                  else np.arange(n, dtype=np.int64))
     out = {"mdc": np.empty(n, np.int16), "adrg": np.empty(n, np.int16), "drg": np.empty(n, np.int16),
-           "cc_level": np.empty(n, np.int8), "cc_dx": np.empty(n, np.int32), "status": np.empty(n, np.int8),
-           "flags": np.empty(n, np.int16)}
-    group_kernel(*cases, *dx, *px, *_scheme_arguments(scheme), out["mdc"], out["adrg"], out["drg"], out["cc_level"],
-                 out["cc_dx"], out["status"], out["flags"], order)
+           "cc_dx": np.empty(n, np.int32), "status": np.empty(n, np.int8), "flags": np.empty(n, np.int16)}
+    group_kernel(*cases, *dx, *px, *_scheme_arguments(scheme), out["mdc"], out["adrg"], out["drg"], out["cc_dx"],
+                 out["status"], out["flags"], order)
+    # the level is the one of the code that set it: one sequential pass here instead of a fifth random write
+    # per case in the walk
+    out["cc_level"] = cc_levels(out["cc_dx"], scheme.arrays["dx_sev"])
     return out
 
 
@@ -525,7 +544,7 @@ def _scheme_arguments(scheme: Scheme) -> tuple:
         rules = scheme.rules
         cached = (*(np.ascontiguousarray(x, np.int32) if x.dtype == np.int64 else x for x in arrays),
                   scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min, scheme.vent_note_adrg,
-                  bool(rules["ambiguous_groups"]), bool(rules["newborn_data_required"]), len(scheme.adrg_codes),
-                  len(scheme.drg_codes))
+                  bool(rules["ambiguous_groups"]), bool(rules["newborn_data_required"]),
+                  bool(a["dx_check"].any() or a["px_check"].any()), len(scheme.adrg_codes), len(scheme.drg_codes))
         scheme.__dict__["_kernel_arguments"] = cached
     return cached
