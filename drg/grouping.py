@@ -3,8 +3,8 @@
 ``group_file`` is what ``drg group`` does: the case file is read and validated by :mod:`drg.casefile` (invalid
 rows go to the rejects), each batch is grouped by :class:`grouper.batch.BatchGrouper` (the numba kernel) and
 written at once, so memory stays at one batch. This is where the two packages meet: ``grouper`` returns the
-result columns of CONTRACT.md (``mdc, adrg, drg, cc_level, group_status, group_note``), and the grouped file is
-the table the payment engine starts from.
+result columns of CONTRACT.md (``mdc, adrg, drg, cc_level, cc_dx, group_status, group_note``), and the grouped
+file is the table the payment engine starts from.
 """
 
 from __future__ import annotations

@@ -379,6 +379,20 @@ class Policy:
         """10 ** points_decimals: points are held as integers in units of 1 / points_scale."""
         return 10 ** self.points_decimals
 
+    def check_scheme(self, scheme_id: str | None, *, what: str, file: str | None = None) -> None:
+        """``[policy] scheme`` names the grouping scheme this policy prices (``CHS_DRG_20``, or with its
+        version ``CHS_DRG_20@e7c7666d0656``): a scheme id ``name@version`` of grouped cases or tables that
+        differs from it is a :class:`PolicyError` (exit 1). No check when either side names no scheme."""
+        if not self.scheme or not scheme_id:
+            return
+        name, _, version = self.scheme.partition("@")
+        got_name, _, got_version = scheme_id.partition("@")
+        if name != got_name or (version and version != got_version):
+            raise PolicyError(f"{what} were grouped with scheme {scheme_id!r}, but policy {self.id!r} expects "
+                              f"{self.scheme!r} ([policy] scheme): regroup them with that scheme "
+                              f"(drg scheme migrate) or use the policy of their edition", file=file,
+                              key="policy.scheme")
+
 
 # ----------------------------------------------------------------------------------------------- parsing
 def _flatten(table: dict, prefix: str, out: dict, file: str) -> None:

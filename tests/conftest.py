@@ -3,7 +3,8 @@
 * ``engine`` — every grouping and pricing test runs twice, on the numba kernels and on their plain twins
   (:mod:`tests.helpers.engines`); pass it to whatever takes an ``engine`` argument.
 * ``built_scheme`` — schemes compiled once per session (the demo scheme, and the published sets of
-  ``../shared`` when present); ``demo_scheme_file`` — the demo scheme as a file.
+  ``../shared`` when present); ``scheme11``, ``scheme20`` and ``scheme_files`` — the published 1.1 and 2.0
+  schemes, and both as files; ``demo_scheme_file`` — the demo scheme as a file.
 * ``world`` and ``his_csv`` — the published world of the estimate tests and a hospital's GBK month export
   (:mod:`tests.helpers.estimate_world`), built once per session.
 
@@ -36,16 +37,35 @@ def built_scheme():
 
     cache = {}
 
-    def build(name: str, options=None):
+    def build(name: str, options=None, *, report: bool = False):
         rules, codes = SCHEME_SOURCES[name]
         if not rules.is_dir():
             pytest.skip(f"{rules} absent")
         key = (name, repr(options))
         if key not in cache:
-            cache[key] = build_scheme(rules, codes, options=options)[0]
-        return cache[key]
+            cache[key] = build_scheme(rules, codes, options=options)
+        return cache[key] if report else cache[key][0]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def scheme11(built_scheme):
+    """The published CHS-DRG 1.1 scheme (skips without ../shared)."""
+    return built_scheme("CHS_DRG_11")
+
+
+@pytest.fixture(scope="session")
+def scheme20(built_scheme):
+    """The published CHS-DRG 2.0 scheme (skips without ../shared)."""
+    return built_scheme("CHS_DRG_20")
+
+
+@pytest.fixture(scope="session")
+def scheme_files(tmp_path_factory, scheme11, scheme20) -> dict:
+    """The two published schemes written as scheme files (for the command line): ``{"11": path, "20": path}``."""
+    d = tmp_path_factory.mktemp("schemes")
+    return {"11": scheme11.save(d / "chs11.scheme"), "20": scheme20.save(d / "chs20.scheme")}
 
 
 @pytest.fixture(scope="session")

@@ -137,4 +137,4 @@ def test_slim_file_reads_as_plain_strings_with_its_scheme_id(tmp_path, demo_sche
     assert "ZZZ99" in got.column("group_note")[0].as_py()
     assert got.column("drg").to_pylist()[1] == "0000"
     meta = pq.ParquetFile(slim).metadata.row_group(0)
-    assert [meta.column(k).is_stats_set for k in range(meta.num_columns)] == [True] + [False] * 6
+    assert [meta.column(k).is_stats_set for k in range(meta.num_columns)] == [True] + [False] * 7

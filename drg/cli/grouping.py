@@ -1,4 +1,5 @@
-"""CLI of the grouper: ``drg scheme build``, ``drg scheme show``, ``drg group``, ``drg explain``. Thin.
+"""CLI of the grouper: ``drg scheme build``, ``drg scheme show``, ``drg scheme diff``, ``drg group``,
+``drg explain``. Thin (``drg scheme migrate`` lives with the payment commands: it prices).
 
 Heavy libraries are imported inside the commands; ``drg explain`` with case flags needs only the scheme
 file and the plain-Python reference grouper (numpy, no pyarrow/polars/numba).
@@ -32,7 +33,8 @@ def register(app, scheme_app=None, **_: object) -> None:
         out: Path = typer.Option(..., "--out", help="scheme file to write"),
         cc_tables: Optional[Path] = typer.Option(None, "--cc-tables", help="take 5_MCC/6_CC/7_CCE from this directory"),
         vent_hours_rule: bool = typer.Option(False, "--vent-hours-rule",
-                                             help="local schemes: vent_hours >= 96 enters AH1 without a procedure code"),
+                                             help="local schemes: vent_hours >= 96 enters the ventilation ADRG "
+                                                  "(1.x AH1, 2.0 AH2) without a procedure code"),
         as_json: bool = typer.Option(False, "--json", help="print the manifest and checks as JSON"),
     ) -> None:
         """Compile published rule tables and a code dictionary into one scheme file, with build checks."""
@@ -65,6 +67,22 @@ def register(app, scheme_app=None, **_: object) -> None:
         m = {k: v for k, v in s.manifest.items() if k != "sources"} | {"sources": len(s.manifest["sources"])}
         typer.echo(json.dumps(m, ensure_ascii=False, indent=1 if as_json else 1))
 
+    @scheme_app.command("diff")
+    def scheme_diff(a: Path = typer.Argument(..., help="the scheme moved from (e.g. chs11.scheme)"),
+                    b: Path = typer.Argument(..., help="the scheme moved to (e.g. chs20.scheme)"),
+                    examples: int = typer.Option(10, "--examples", help="examples listed under each count"),
+                    as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+        """Compare two compiled schemes: groups added, removed, renamed; codes moved between lists; CC/MCC and
+        exclusion changes, with counts."""
+        from grouper.diff import diff_schemes
+        from grouper.scheme import load_scheme
+
+        d = diff_schemes(load_scheme(a), load_scheme(b), examples=examples)
+        if as_json:
+            typer.echo(json.dumps(d, ensure_ascii=False, indent=1))
+            return
+        _print_diff(d)
+
     @app.command("group")
     def group_cmd(
         scheme: Path = typer.Option(..., "--scheme", help="scheme file (drg scheme build)"),
@@ -76,7 +94,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
         as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
     ) -> None:
-        """Group a case file: adds mdc, adrg, drg, cc_level, group_status, group_note to every case."""
+        """Group a case file: adds mdc, adrg, drg, cc_level, cc_dx, group_status, group_note to every case."""
         import sys
 
         from drg.cli.progress import row_progress
@@ -118,7 +136,8 @@ def register(app, scheme_app=None, **_: object) -> None:
         vent_hours: Optional[int] = typer.Option(None, "--vent-hours"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
-        """Group one case and print every step: which list matched, which CC/MCC counted or was cancelled."""
+        """Group one case and print every step: code checks, which MDC was entered and why, which list or
+        which term of an 入组条件 matched, an ambiguous group, which CC/MCC counted or was cancelled."""
         from drg.errors import InputError
         from grouper.reference import Case, group_case
         from grouper.scheme import load_scheme
@@ -135,15 +154,66 @@ def register(app, scheme_app=None, **_: object) -> None:
                         birth_weight=birth_weight, vent_hours=vent_hours, los=los)
         res = group_case(s, case, explain=True)
         out = {"case_id": case_id, "mdc": res.mdc, "adrg": res.adrg, "drg": res.drg, "cc_level": res.cc_level,
-               "group_status": res.status, "group_note": res.group_note, "steps": res.steps}
+               "cc_dx": res.cc_dx, "group_status": res.status, "group_note": res.group_note,
+               "cc_detail": [{"position": d.position, "code": d.code, "kind": d.kind, "table": d.table,
+                              "excluded_by": d.excluded_by, "counts": d.counts} for d in res.cc_detail],
+               "steps": res.steps}
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
             return
         for line in res.steps:
             typer.echo(line)
         name = s.drg_names[s.drg_codes.index(res.drg)] if res.drg in s.drg_codes else ""
-        typer.echo(f"=> drg {res.drg} {name} | mdc {res.mdc} | adrg {res.adrg} | cc_level {res.cc_level} | "
+        cc = f"cc_level {res.cc_level}" + (f" ({res.cc_dx})" if res.cc_dx else "")
+        typer.echo(f"=> drg {res.drg} {name} | mdc {res.mdc} | adrg {res.adrg} | {cc} | "
                    f"{res.status}" + (f" | {res.group_note}" if res.group_note else ""))
+
+
+def _print_diff(d: dict) -> None:
+    """``drg scheme diff`` as rich tables: the counts, then the groups and moves behind them."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    f, t = d["from"], d["to"]
+    con.print(f"[bold]{f['scheme']}[/] ({f['edition']}, {f['version']}) → [bold]{t['scheme']}[/] "
+              f"({t['edition']}, {t['version']})")
+    summary = Table(title="changes, with counts")
+    summary.add_column("what")
+    summary.add_column("count", justify="right")
+    for k, v in d["summary"].items():
+        summary.add_row(k, " → ".join(map(str, v)) if isinstance(v, list) else f"{v:,}")
+    con.print(summary)
+    for level in ("mdcs", "adrgs", "drgs"):
+        rows = ([("added", c, n) for c, n in d[level]["added"]] + [("removed", c, n) for c, n in d[level]["removed"]]
+                + [("recoded", f"{c} → {c2}", n) for c, c2, n in d[level]["recoded"]])
+        if not rows:
+            continue
+        table = Table(title=f"{level[:-1].upper()}s added, removed, recoded (renamed: {len(d[level]['renamed'])}, "
+                            f"in --json)")
+        for c in ("change", "code", "name"):
+            table.add_column(c)
+        for row in rows:
+            table.add_row(*row)
+        con.print(table)
+    for key, title in (("principal_dx_moves", "principal diagnoses moved between ADRGs"),
+                       ("procedure_moves", "procedures moved between ADRGs"),
+                       ("mdc_moves", "principal diagnoses moved between MDCs")):
+        m = d[key]
+        table = Table(title=f"{title}: {m['moved']:,} of {m['codes_in_both']:,} codes in both "
+                            f"({m['distinct_pairs']:,} distinct moves; the largest)")
+        for c in ("from", "to", "codes"):
+            table.add_column(c, justify="right" if c == "codes" else "left")
+        for a, b, n in m["pairs"]:
+            table.add_row(a, b, f"{n:,}")
+        con.print(table)
+    if d["behaviour"]:
+        table = Table(title="how the editions group")
+        for c in ("rule", "from", "to"):
+            table.add_column(c)
+        for k, (a, b) in d["behaviour"].items():
+            table.add_row(k, str(a), str(b))
+        con.print(table)
 
 
 def _case_from_file(path: Path, case_id: str):

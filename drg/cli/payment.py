@@ -1,4 +1,4 @@
-"""CLI of the payment engine: ``drg policy list|show``, ``drg weights``, ``drg points``.
+"""CLI of the payment engine: ``drg policy list|show``, ``drg weights``, ``drg points``, ``drg scheme migrate``.
 
 Thin: each command parses its options, calls one library function, prints a rich table or JSON.
 """
@@ -14,6 +14,7 @@ import typer
 
 def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=None, **_: object) -> None:
     """Attach the payment commands to the ``drg`` app (called by ``drg.cli``)."""
+    _register_migrate(scheme_app)
 
     @policy_app.command("list")
     def policy_list(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
@@ -92,6 +93,54 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
 
         summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year)
         _print_summary(summary, f"priced cases → {out}", as_json)
+
+
+def _register_migrate(scheme_app) -> None:
+    @scheme_app.command("migrate")
+    def scheme_migrate(
+        scheme_from: Path = typer.Option(..., "--from", help="scheme in use (e.g. chs11.scheme)"),
+        scheme_to: Path = typer.Option(..., "--to", help="scheme to move to (e.g. chs20.scheme)"),
+        cases: Path = typer.Option(..., "--cases", help="a year's case file, raw codes (Parquet, CSV, Excel)"),
+        out: Path = typer.Option(..., "--out", help="output directory"),
+        history: Optional[list[Path]] = typer.Option(None, "--history", help="case files of earlier years (raw "
+                                                     "codes), one per year: the points per hospital"),
+        hospitals: Optional[Path] = typer.Option(None, "--hospitals", help="hospitals table (with --history)"),
+        policy: Optional[str] = typer.Option(None, "--policy", help="policy of the new year (with --history)"),
+        year: Optional[int] = typer.Option(None, "--year", help="settlement year (default: the policy's)"),
+        columns: Optional[Path] = typer.Option(None, "--columns", help="TOML mapping of the files' own headers"),
+        as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    ) -> None:
+        """Regroup a year under two editions: the crosswalk (old DRG → new DRG, cases, cost), the cases whose
+        group changed per hospital, and with --history the points each hospital would have under each."""
+        from drg.migration import migrate
+        from grouper.scheme import load_scheme
+
+        summary = migrate(load_scheme(scheme_from), load_scheme(scheme_to), cases, out, history=history or None,
+                          hospitals=hospitals, policy=policy, year=year, mapping=columns)
+        if as_json:
+            typer.echo(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        con = Console()
+        con.print(f"{summary['from']['scheme']} → {summary['to']['scheme']}: {summary['cases']:,} cases, "
+                  f"{summary['changed']:,} changed DRG ({summary['changed_share']:.1%}) → {out}")
+        t = Table(title="largest moves (crosswalk.csv has every pair)")
+        for c in ("from", "to", "cases", "total cost (yuan)"):
+            t.add_column(c, justify="right" if c in ("cases", "total cost (yuan)") else "left")
+        for r in summary["largest_moves"]:
+            t.add_row(f"{r['drg_from']} {r['name_from']}", f"{r['drg_to']} {r['name_to']}", f"{r['cases']:,}",
+                      f"{r['total_cost_fen'] / 100:,.2f}")
+        con.print(t)
+        t = Table(title="per hospital (hospitals.csv)")
+        keys = [k for k in ("hospital_id", "insurance_type", "cases", "changed", "changed_share", "points_from",
+                            "points_to", "points_change") if any(k in r for r in summary["hospitals"])]
+        for k in keys:
+            t.add_column(k, justify="left" if k in ("hospital_id", "insurance_type") else "right")
+        for r in summary["hospitals"][:40]:
+            t.add_row(*("" if r.get(k) is None else str(r.get(k)) for k in keys))
+        con.print(t)
 
 
 def _print_summary(summary: dict, title: str, as_json: bool) -> None:

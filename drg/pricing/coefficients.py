@@ -186,6 +186,7 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
         if len(ids) > 1:
             raise InputError(f"history files were grouped with different schemes: {sorted(ids)}", file=history)
         scheme_id = ids.pop() if ids else None
+    pol.check_scheme(scheme_id, what="the history cases", file=history)
     weights, trimmed = compute_weights(hist, pol, settlement_year=year, scheme_id=scheme_id or pol.scheme,
                                        file=str(history))
     coefs = compute_coefficients(weights, trimmed, hosp, pol, settlement_year=year)

@@ -19,12 +19,12 @@ runner = CliRunner()
 def test_scheme_build_prints_manifest_and_checks(demo_scheme):
     r = runner.invoke(app, ["scheme", "show", str(demo_scheme)])
     m = json.loads(r.output)
-    assert m["scheme"] == "demo" and m["counts"]["drgs"] > 0 and m["format_version"] == 1
+    assert m["scheme"] == "demo" and m["counts"]["drgs"] > 0 and m["format_version"] == 2
     assert set(m["checks"]) == {"unreachable_adrgs", "unreachable_drgs", "adrgs_without_lists", "dead_splits"}
 
 
 @pytest.mark.parametrize("name,codes", [("CHS_DRG_11", "chs_drg_11"), ("CHS_DRG_10", "chs_drg_10"),
-                                        ("CHS_DRG_10P", "chs_drg_10")])
+                                        ("CHS_DRG_10P", "chs_drg_10"), ("CHS_DRG_20", "chs_drg_20")])
 def test_published_sets_build(tmp_path, name, codes):
     if not (SHARED / "schemes" / name).is_dir():
         pytest.skip("../shared absent")
@@ -33,7 +33,7 @@ def test_published_sets_build(tmp_path, name, codes):
                             str(SHARED / "codes" / codes), "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     m = json.loads(r.output)
-    assert m["counts"]["adrgs"] == 376 and m["counts"]["mdcs"] == 26
+    assert m["counts"]["adrgs"] == (409 if name == "CHS_DRG_20" else 376) and m["counts"]["mdcs"] == 26
     assert m["checks"]["unreachable_drgs"] == []
     if name == "CHS_DRG_10":   # 1.0 rules against the 1.0 dictionary: reported, with counts
         assert any("missing from the dictionary" in x for x in m["compile_report"])
@@ -72,7 +72,7 @@ def test_group_keeps_columns_and_rejects(tmp_path, demo_scheme):
                             str(tmp_path / "s.parquet"), "--slim", "--quiet"])
     assert r.exit_code == 0, r.output
     assert pq.read_table(tmp_path / "s.parquet").column_names == ["case_id", "mdc", "adrg", "drg", "cc_level",
-                                                                 "group_status", "group_note"]
+                                                                 "cc_dx", "group_status", "group_note"]
 
 
 @pytest.mark.parametrize("slim", [False, True])
@@ -132,3 +132,44 @@ def test_cc_tables_from_another_rule_set(tmp_path):
     m = load_scheme(out).manifest
     assert "cc-tables/5_MCC.txt" in m["sources"] and "5_MCC.txt" not in m["sources"]
     assert m["counts"]["exclusion_tables"] == 198      # CHS_DRG_10P's tables, not CHS_DRG_10's 201
+
+
+def test_explain_shows_the_20_steps(scheme_files):
+    """drg explain on CHS-DRG 2.0: the code checks, the pre-MDC entries, which term of an 入组条件 held, the
+    ambiguous group, cc_dx."""
+    s = str(scheme_files["20"])
+    r = runner.invoke(app, ["explain", "--scheme", s, "--dx", "J18.900,Z93.000,E87.600", "--px", "00.0101,96.7201",
+                            "--age", "60", "--sex", "1"])
+    assert r.exit_code == 0, r.output
+    assert "invalid list (SS_INVALID): its slot is emptied" in r.output
+    assert "AH2 rule 1 [其他诊断 + 手术或操作 2]" in r.output and "holds" in r.output
+    assert "cc_level 1 (E87.600)" in r.output
+    r = runner.invoke(app, ["explain", "--scheme", s, "--dx", "K74.600", "--px", "36.0700", "--age", "60", "--sex",
+                            "1", "--json"])
+    out = json.loads(r.output)
+    assert (out["drg"], out["group_status"]) == ("HQY", "ambiguous") and out["cc_detail"] == []
+    assert any(x.startswith("MDCP: not entered") for x in out["steps"])
+    assert any("ambiguous group HQY" in x for x in out["steps"])
+
+
+def test_slim_20_file_holds_ambiguous_groups_and_cc_dx(tmp_path, scheme_files, scheme20):
+    """A slim grouped file of the 2.0 reference cases equals the reference grouper's answers, xQY groups and
+    cc_dx included."""
+    from grouper.reference import group_case
+
+    from tests.helpers.reference_cases import reference_case
+
+    cases = SHARED / "reference" / "chs_drg_20_cases.parquet"
+    if not cases.exists():
+        pytest.skip("../shared/reference absent")
+    out = tmp_path / "slim.parquet"
+    r = runner.invoke(app, ["group", "--scheme", str(scheme_files["20"]), "--cases", str(cases), "--out", str(out),
+                            "--slim", "--quiet"])
+    assert r.exit_code == 0, r.output
+    got = pq.read_table(out).to_pylist()
+    rows = pq.read_table(cases).to_pylist()
+    assert len(got) == len(rows) == 3000
+    for g, row in zip(got[::7], rows[::7]):
+        ref = group_case(scheme20, reference_case(row))
+        assert (g["drg"], g["cc_dx"], g["group_status"]) == (ref.drg, ref.cc_dx, ref.status), row["case_id"]
+    assert any(g["group_status"] == "ambiguous" and g["drg"].endswith("QY") for g in got)

@@ -9,7 +9,9 @@ import re
 import pytest
 
 from grouper import Case, group_case, normalize_code
-from tests.helpers.grouping import group_table
+from tests.helpers.reference_cases import agrees as _agrees
+from tests.helpers.reference_cases import reference_case
+from tests.helpers.reference_cases import reference_comparisons
 from tests.helpers.paths import REPO, SHARED
 
 REF = SHARED / "reference"
@@ -17,47 +19,8 @@ pytestmark = pytest.mark.skipif(not (SHARED / "schemes" / "CHS_DRG_11").is_dir()
 
 
 @pytest.fixture(scope="module")
-def scheme11(built_scheme):
-    return built_scheme("CHS_DRG_11")
-
-
-def _case(r: dict) -> Case:
-    return Case(sex=r["sex"], age=r["age"], dx=r["dx"] or [], px=r["px"] or [], age_days=r["age_days"],
-                birth_weight=r["birth_weight"], vent_hours=r["vent_hours"], los=r["los"])
-
-
-def _agrees(expected: dict, drg: str, status: str) -> bool:
-    if expected["status"] == "信息校验不通过":   # the reference refused the input
-        return status != "ok"
-    if expected["status"] == "无法入组":
-        return drg == "0000"
-    return drg == expected["drg"]
-
-
-@pytest.fixture(scope="module")
 def comparisons(scheme11):
-    """``comparisons(engine)``: each reference case, its expected result, its result on ``engine`` and whether
-    its codes are tidy (grouped once per engine)."""
-    import csv
-
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(REF / "chs_drg_11_cases.parquet")
-    rows = table.to_pylist()
-    with open(REF / "chs_drg_11_expected.csv", encoding="utf-8") as fh:
-        expected = {r["case_id"]: r for r in csv.DictReader(fh)}
-    done = {}
-
-    def compare(engine: str) -> list:
-        if engine not in done:
-            out = []
-            for r, res in zip(rows, group_table(scheme11, table, engine)):
-                tidy = all(c == normalize_code(c) for c in (r["dx"] or []) + (r["px"] or []))
-                out.append((r, expected[r["case_id"]], res, tidy))
-            done[engine] = out
-        return done[engine]
-
-    return compare
+    return reference_comparisons(scheme11, "11")
 
 
 @pytest.fixture
@@ -77,7 +40,7 @@ def test_untidy_differences_are_normalisation(scheme11, comparison):
     for r, e, res, tidy in comparison:
         if tidy or _agrees(e, res.drg, res.status):
             continue
-        exact = group_case(scheme11, _case(r), exact=True)
+        exact = group_case(scheme11, reference_case(r), exact=True)
         assert _agrees(e, exact.drg, exact.status), r["case_id"]
 
 

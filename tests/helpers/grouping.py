@@ -35,9 +35,10 @@ def group_table(scheme, table: pa.Table, engine: str) -> list[Result]:
     enc, written = grouper.encode_batch(table)
     out = grouper.run_kernel(enc)
     cols = grouper.result_columns(table, enc, out, written=written)
-    rows = zip(*(cols[c].to_pylist() for c in ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")))
-    return [Result(mdc, adrg, drg, level, status, int(flags), [note] if note else [])
-            for (mdc, adrg, drg, level, status, note), flags in zip(rows, out["flags"].tolist())]
+    rows = zip(*(cols[c].to_pylist() for c in ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note",
+                                               "cc_dx")))
+    return [Result(mdc, adrg, drg, level, status, int(flags), [note] if note else [], cc_dx=cc_dx)
+            for (mdc, adrg, drg, level, status, note, cc_dx), flags in zip(rows, out["flags"].tolist())]
 
 
 def group_case_with(engine: str):

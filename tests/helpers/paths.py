@@ -15,4 +15,5 @@ SCHEME_SOURCES = {
     "CHS_DRG_11": (SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11"),
     "CHS_DRG_10": (SHARED / "schemes" / "CHS_DRG_10", SHARED / "codes" / "chs_drg_10"),
     "CHS_DRG_10P": (SHARED / "schemes" / "CHS_DRG_10P", SHARED / "codes" / "chs_drg_10"),
+    "CHS_DRG_20": (SHARED / "schemes" / "CHS_DRG_20", SHARED / "codes" / "chs_drg_20"),
 }
