@@ -17,13 +17,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from drg.errors import InputError
-from drg.money import (apply_ratio, units_to_decimal)
+from drg.money import apply_ratio, units_to_decimal, yuan_text
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_total
 from drg.casefile.tables import read_budget, read_county_income, read_hospitals
 from drg.settlement.pools import ALL_POOLS, county_accounts, pool_budget
-from drg.settlement.records import CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
-from drg.settlement.periods import parse_period
+from drg.settlement.records import write_frame, CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
+from drg.settlement.periods import parse_month
 from drg.settlement.aggregates import hospital_inputs, hospital_stats, prev_year_cmi, prev_year_spending, read_priced
 from drg.settlement.annual import annual_pool
 from drg.settlement.monthly import monthly_pool, provisional_point_value
@@ -161,7 +161,7 @@ def _stage_outputs(result: SettlementResult, out) -> dict[str, str]:
     for name, frame in (("hospitals", result.hospitals), ("counties", result.counties)):
         final = out / f"{name}.parquet"
         tmp = out / f".{name}.parquet.partial-{os.getpid()}"
-        frame.write_parquet(tmp)
+        write_frame(frame, tmp)
         staged[str(tmp)] = str(final)
     return staged
 
@@ -243,9 +243,9 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
             short = [a for a in accounts if a.claim > a.city_share]
             if short:
                 warnings.append(SettlementWarning(
-                    "reserve_short", pool, "pool", f"pool {pool}: the reserve left ({pres.reserve_left + used} fen) "
-                    f"does not cover the city's share of county gaps ({sum(a.claim for a in accounts)} fen); "
-                    f"split by largest remainder"))
+                    "reserve_short", pool, "pool", f"pool {pool}: the reserve left ({yuan_text(pres.reserve_left + used)} "
+                    f"yuan) does not cover the city's share of county gaps ({yuan_text(sum(a.claim for a in accounts))} "
+                    f"yuan); split by largest remainder"))
         pool_results[pool] = pres
         stats = hospital_stats(agg, pool, range(1, 13), year)
         hframes.append(hospital_frame("year", period, pool, rows, pres.point_value, pol.points_scale,
@@ -260,7 +260,7 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
             if r["fund_payment"] < 0:
                 warnings.append(SettlementWarning(
                     "recovery", pool, r["hospital_id"], f"hospital {r['hospital_id']} pool {pool}: fund payment "
-                    f"{r['fund_payment']} fen is negative (self-pay above entitlement): recovery"))
+                    f"{yuan_text(r['fund_payment'])} yuan is negative (self-pay above entitlement): recovery"))
         warnings += pool_warnings("year", pool, 12, pres, agg, pol, ctx.last_pv.get(pool), _last_cmi(ctx, pool, year),
                                 stats, b)
     result = SettlementResult(
@@ -379,7 +379,7 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
     accounts are annual: a monthly run's ``counties`` frame is empty.
     Same parameters and errors as :func:`settle_year`.
     """
-    year, month = parse_period(period)
+    year, month = parse_month(period)
     period = f"{year:04d}-{month:02d}"
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month", period,
                    replace)
@@ -398,8 +398,6 @@ def settle_months(priced: str | Path | Sequence[str | Path], hospitals: str | Pa
     """
     months = sorted(set(int(m) for m in months))
     periods = [f"{year:04d}-{m:02d}" for m in months]
-    for p in periods:
-        parse_period(p)
     if ledger is not None and not replace:
         from drg.settlement.ledger import Ledger
 
@@ -446,7 +444,7 @@ def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bo
             if r["fund_payment"] < 0:
                 warnings.append(SettlementWarning(
                     "negative_month", pool, r["hospital_id"], f"hospital {r['hospital_id']} pool {pool}: provisional "
-                    f"fund amount {r['fund_payment']} fen is negative: carried to the year end"))
+                    f"fund amount {yuan_text(r['fund_payment'])} yuan is negative: carried to the year end"))
         warnings += pool_warnings("month", pool, month, pres, agg, pol, ctx.last_pv.get(pool),
                                 _last_cmi(ctx, pool, year), ytd_stats, b)
     result = SettlementResult(
