@@ -59,37 +59,57 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
 
     @app.command("weights")
     def weights_cmd(
-        history: list[Path] = typer.Option(..., "--history", help="grouped cases of earlier years (Parquet); "
+        history: list[Path] = typer.Option(..., "--history", help="grouped cases of earlier years (drg group); "
                                            "repeat the option for one file per year"),
         hospitals: Path = typer.Option(..., "--hospitals", help="hospitals table of the settlement year"),
         policy: str = typer.Option(..., "--policy", help="policy profile name or TOML path"),
         out: Path = typer.Option(..., "--out", help="output directory"),
         year: Optional[int] = typer.Option(None, "--year", help="settlement year (default: policy year, "
                                            "else the year after the latest history year)"),
-        scheme_id: Optional[str] = typer.Option(None, "--scheme-id", help="scheme id recorded in the tables"),
+        scheme_id: Optional[str] = typer.Option(None, "--scheme-id", help="scheme id recorded in the tables "
+                                                "(default: the one the history files were grouped with)"),
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
-        """Base points, means, stability (weights.parquet) and coefficients (coefficients.parquet)."""
+        """Base points, means and stability per DRG (weights.parquet) and each hospital's coefficients
+        (coefficients.parquet), from grouped history."""
+        from drg.cli.guards import check_schemes_agree, grouped_scheme_ids
         from drg.pricing.coefficients import build_tables
 
+        check_schemes_agree(grouped_scheme_ids(history, command="weights"))
         summary = build_tables(history, hospitals, policy, out, year=year, scheme_id=scheme_id)
         _print_summary(summary, f"weights and coefficients → {out}", as_json)
 
     @app.command("points")
     def points_cmd(
-        cases: Path = typer.Option(..., "--cases", help="grouped cases (Parquet)"),
-        tables: Path = typer.Option(..., "--tables", help="directory written by `drg weights`"),
+        cases: Path = typer.Option(..., "--cases", help="grouped cases (drg group), Parquet"),
+        tables: Path = typer.Option(..., "--tables", help="directory written by drg weights"),
         policy: str = typer.Option(..., "--policy", help="policy profile name or TOML path"),
         out: Path = typer.Option(..., "--out", help="priced cases (Parquet)"),
         reviews: Optional[Path] = typer.Option(None, "--reviews", help="special-review table (特病单议)"),
         violations: Optional[Path] = typer.Option(None, "--violations", help="adjudicated violations"),
         year: Optional[int] = typer.Option(None, "--year", help="settlement year, default the policy year "
                                            "(readmissions pair only within it)"),
+        strict: bool = typer.Option(False, "--strict", help="refuse the run (exit 1) when most cases are not of "
+                                    "the tables' settlement year, instead of warning"),
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
-        """Price grouped cases in points (case classes, readmission, reviews, violations)."""
+        """Price grouped cases in points: case classes, readmission halving, special review, violations."""
+        import pyarrow.parquet as pq
+
+        from drg.cli.guards import check_schemes_agree, check_year, grouped_scheme_ids
         from drg.pricing.priced_file import price_file
 
+        ids = grouped_scheme_ids([cases], command="points")
+        wfile = Path(tables) / "weights.parquet"
+        tables_scheme = tables_year = None
+        if wfile.is_file():
+            md = pq.read_schema(wfile).metadata or {}
+            tables_scheme = md.get(b"drg.scheme_id", b"").decode() or None
+            sy = md.get(b"drg.settlement_year", b"").decode()
+            tables_year = int(sy) if sy.isdigit() else None
+        check_schemes_agree(ids, tables_scheme, tables=str(tables))
+        check_year(cases, year or tables_year, strict=strict,
+                   what="--year" if year else f"the tables ({tables})")
         summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year)
         _print_summary(summary, f"priced cases → {out}", as_json)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-__all__ = ["CLASS_LABELS", "COLUMNS", "FORMATS", "INSURANCE_LABELS", "KIND_LABELS", "SEX_LABELS", "WARNING_LABELS", "Column",
-           "class_label", "console", "describe", "insurance_label", "kind_of", "label", "pool_label", "sex_label", "warning_label", "yuan",
+__all__ = ["CLASS_LABELS", "COEF_SOURCE_LABELS", "COLUMNS", "REJECT_LABELS", "FORMATS", "INSURANCE_LABELS", "KIND_LABELS", "SEX_LABELS", "WARNING_LABELS", "Column",
+           "class_label", "coef_source_label", "console", "describe", "reject_label", "insurance_label", "kind_of", "label", "pool_label", "sex_label", "warning_label", "yuan",
            "yuan_text"]
 
 #: Excel number formats by kind of value.
@@ -63,13 +63,13 @@ COLUMNS: dict[str, Column] = dict([
     _c("period", "期间", "period", "text", "月份 YYYY-MM 或年度 YYYY", "a month YYYY-MM or a year YYYY"),
     _c("pool", "统筹区", "pool", "text", "职工(310)或居民(390)基金；点值按统筹区计算",
        "the fund of one insurance type (310 employee, 390 resident); each has its own point value"),
-    _c("hospital_id", "医院编码", "hospital id"),
+    _c("hospital_id", "医院编码", "hospital id", "text", "定点医疗机构编码", "the designated hospital's code"),
     _c("name", "医院名称", "hospital name"),
     _c("county", "区县", "county", "text", "参保人所属区县", "the insured person's county"),
     _c("run_id", "账本运行号", "ledger run id", "text", "结算账本中该次运行的编号，据此可追溯每个数字",
        "the run's id in the settlement ledger: every figure traces to it"),
     # counts and points
-    _c("cases", "病例数", "cases", "count"),
+    _c("cases", "病例数", "cases", "count", "按出院日期计入本期的病例", "cases discharged in the period"),
     _c("points", "总点数", "points", "points", "扣减后的医院总点数", "the hospital's points after deductions"),
     _c("undeducted_points", "未能扣减点数", "deductions not taken (points)", "points",
        "总点数不低于 0，扣不下的点数在此列出", "points are floored at 0; what could not be deducted"),
@@ -83,7 +83,7 @@ COLUMNS: dict[str, Column] = dict([
        "case-mix index: mean base points / 100 of the grouped cases"),
     _c("outlier_share", "高低倍率病例占比", "outlier share", "pct"),
     # money (fen in the machine tables, yuan here)
-    _c("budget", "基金预算(元)", "fund budget (yuan)", "yuan"),
+    _c("budget", "基金预算(元)", "fund budget (yuan)", "yuan", "统筹区 DRG 基金年度预算", "the pool's DRG fund budget of the year"),
     _c("reserve", "调剂金(元)", "reserve (yuan)", "yuan", "预算中提留的调剂金", "the share of the budget held back"),
     _c("self_pay", "个人负担(元)", "self-pay (yuan)", "yuan", "基本医疗保险基金以外支付的部分(自付、自费及其他)",
        "everything the basic fund did not pay (patient and other payers)"),
@@ -101,7 +101,7 @@ COLUMNS: dict[str, Column] = dict([
        "fund payment − prepaid; negative is a recovery"),
     _c("reserve_share", "调剂金分担(元)", "reserve share (yuan)", "yuan", "调剂金分担的超支，不含在基金支付内",
        "the loss the reserve shares; not part of the fund payment"),
-    _c("total_cost", "医疗总费用(元)", "total cost (yuan)", "yuan"),
+    _c("total_cost", "医疗总费用(元)", "total cost (yuan)", "yuan", "住院医疗费用总额(统筹基金、个人及其他支付之和)", "the stay's total cost (fund, patient and other payers)"),
     _c("loss", "超支(元)", "loss (yuan)", "yuan", "医疗总费用高于应得金额的部分", "total cost above the entitlement"),
     _c("reserve_to_hospitals", "调剂金分担医院(元)", "reserve to hospitals (yuan)", "yuan"),
     _c("reserve_to_counties", "调剂金分担区县(元)", "reserve to counties (yuan)", "yuan"),
@@ -119,24 +119,24 @@ COLUMNS: dict[str, Column] = dict([
        "income − DRG spending − other spending"),
     # case level (statements' outliers, the estimate)
     _c("row_number", "行号", "row", "count", "原文件中的行号", "the row in the file as read"),
-    _c("case_id", "结算清单号", "case id"),
-    _c("patient_id", "参保人编号", "patient id"),
-    _c("insurance_type", "险种", "insurance type", "text", "职工或居民", "employee or resident"),
-    _c("sex", "性别", "sex"),
-    _c("age", "年龄", "age", "int"),
-    _c("los", "住院天数", "length of stay (days)", "count"),
+    _c("case_id", "结算清单号", "case id", "text", "医保结算清单的编号", "the settlement list's id"),
+    _c("patient_id", "参保人编号", "patient id", "text", "参保人的医保编号", "the insured person's id"),
+    _c("insurance_type", "险种", "insurance type", "text", "职工(310)或居民(390)：决定适用哪个统筹区的点值", "employee (310) or resident (390): whose point value applies"),
+    _c("sex", "性别", "sex", "text", "男、女(代码 1、2)", "male, female (codes 1, 2)"),
+    _c("age", "年龄", "age", "int", "周岁", "whole years"),
+    _c("los", "住院天数", "length of stay (days)", "count", "天", "days"),
     _c("dx", "诊断编码", "diagnoses", "text", "主诊断在前，以 | 分隔", "principal first, separated by |"),
     _c("px", "手术操作编码", "procedures", "text", "主手术在前，以 | 分隔", "principal first, separated by |"),
     _c("admit_date", "入院日期", "admission date", "date"),
-    _c("discharge_date", "出院日期", "discharge date", "date"),
+    _c("discharge_date", "出院日期", "discharge date", "date", "病例按出院日期归属年度和月份", "a case belongs to the year and month of its discharge"),
     _c("mdc", "MDC", "MDC", "text", "主要诊断大类", "major diagnostic category"),
-    _c("adrg", "ADRG", "ADRG"),
+    _c("adrg", "ADRG", "ADRG", "text", "核心疾病诊断相关组", "adjacent DRG"),
     _c("drg", "DRG", "DRG", "text", "0000 为未入组", "0000: no group"),
-    _c("drg_name", "病组名称", "DRG name"),
+    _c("drg_name", "病组名称", "DRG name", "text", "分组方案中病组的名称", "the DRG's name in the scheme"),
     _c("cc_level", "并发症等级", "CC level", "int", "0 无，1 一般并发症(CC)，2 严重并发症(MCC)", "0 none, 1 CC, 2 MCC"),
     _c("group_status", "入组状态", "grouping status", "text", "ok 为正常入组，其余为未入组原因",
        "ok, or why the case has no group"),
-    _c("group_note", "分组说明", "grouping note"),
+    _c("group_note", "分组说明", "grouping note", "text", "如未知的次要诊断编码及最接近的有效编码", "e.g. unknown secondary codes and the nearest valid ones"),
     _c("case_class", "病例类型", "case class", "text", "正常、高倍率、低倍率、非稳定病组、床日付费、未入组、特病单议",
        "normal, high, low, unstable, per-diem, ungroupable, special review"),
     _c("base_points", "基准点数", "base points", "points"),
@@ -144,8 +144,8 @@ COLUMNS: dict[str, Column] = dict([
     _c("coef", "差异系数", "coefficient", "coef"),
     _c("coef_source", "系数来源", "coefficient source", "text", "医院、级别或 1.0", "hospital, tier or 1.0"),
     _c("cost_ratio", "费用倍率", "cost ratio", "coef", "病例费用 ÷ 病组均值", "the case's cost ÷ the DRG's mean"),
-    _c("adjust_reason", "调整原因", "adjustment"),
-    _c("price_note", "计价说明", "pricing note"),
+    _c("adjust_reason", "调整原因", "adjustment", "text", "分解住院减半、违规扣减、特病单议", "readmission halving, violations, special review"),
+    _c("price_note", "计价说明", "pricing note", "text", "如病组无历史权重、医院不在名单", "e.g. a DRG without weight, a hospital not in the table"),
     _c("margin", "结余(+)/超支(−)(元)", "income − cost (yuan)", "yuan"),
     _c("income_est", "预计 DRG 收入(元)", "estimated DRG income (yuan)", "yuan", "点数 × 点值", "points × point value"),
     _c("high", "高倍率病例数", "high outliers", "count"),
@@ -155,6 +155,22 @@ COLUMNS: dict[str, Column] = dict([
     _c("cv", "变异系数", "coefficient of variation", "coef"),
     _c("stable", "稳定病组", "stable", "text"),
     _c("tier", "医院级别", "tier"),
+    _c("age_days", "年龄(天)", "age (days)", "int"),
+    _c("birth_weight", "出生体重(克)", "birth weight (g)", "int"),
+    _c("vent_hours", "有创呼吸机时间(小时)", "ventilation (hours)", "int"),
+    _c("discharge_status", "离院方式", "discharge status", "int", "1 医嘱离院，2 医嘱转院，3 转社区，4 非医嘱离院，5 死亡，9 其他",
+       "1 doctor's order, 2 transfer, 3 to community care, 4 against advice, 5 death, 9 other"),
+    _c("fund_paid", "统筹基金支付(元)", "fund paid (yuan)", "yuan"),
+    _c("other_paid", "其他支付(元)", "other payers (yuan)", "yuan", "大病保险、医疗救助等", "major-illness insurance, "
+       "medical assistance …"),
+    _c("entitlement_est", "预计 DRG 收入(元)", "estimated DRG income (yuan)", "yuan",
+       "调整后点数 × 点值，每例四舍五入到分", "adjusted points × point value, rounded to the fen per case"),
+    _c("fund_payment_est", "预计基金支付(元)", "estimated fund payment (yuan)", "yuan",
+       "预计 DRG 收入 − 个人负担 − 其他支付", "estimated income − self-paid − other payers"),
+    _c("reject_reason", "拒收原因", "reject reason"),
+    _c("reject_detail", "拒收说明", "reject detail", "text", "哪一列、什么值", "which field, which value"),
+    _c("margin_est", "结余(+)/超支(−)(元)", "income − cost (yuan)", "yuan", "预计 DRG 收入 − 医疗总费用",
+       "estimated income − total cost"),
 ])
 
 #: Run kinds.
@@ -174,6 +190,24 @@ WARNING_LABELS = {"spending_pace": ("基金支出进度", "fund spending pace"),
                   "reserve_short": ("调剂金不足", "reserve short"), "months_missing": ("缺少月度运行", "months missing"),
                   "unknown_hospital": ("医院不在名单", "unknown hospital"),
                   "annual_exists": ("年度清算已在账本", "annual run exists"), "no_points": ("尚无点数", "no points")}
+
+#: Why a row of a case file was rejected (drg.casefile.schema.RejectReason).
+REJECT_LABELS = {"missing_field": ("必填项为空", "a required field is empty"),
+                 "wrong_type": ("格式错误", "a value of the wrong type"),
+                 "duplicate_case_id": ("结算清单号重复", "duplicate case id"),
+                 "empty_dx": ("无诊断编码", "no diagnosis code"),
+                 "sex_out_of_range": ("性别代码无效", "sex code not 0, 1, 2 or 9"),
+                 "missing_age_days": ("新生儿缺年龄(天)", "age 0 without age in days"),
+                 "out_of_range": ("数值超出范围", "a value out of range"),
+                 "negative_los": ("住院天数为负", "negative length of stay"),
+                 "discharge_before_admission": ("出院早于入院", "discharge before admission"),
+                 "non_finite_money": ("金额无效", "money not a finite number"),
+                 "negative_money": ("金额为负", "negative money"),
+                 "payment_mismatch": ("支付之和不等于总费用", "fund + self + other ≠ total cost")}
+
+#: Where a case's coefficient comes from (drg.pricing.coefficients).
+COEF_SOURCE_LABELS = {"hospital": ("本院系数", "the hospital's own"), "tier": ("同级别系数", "the tier's"),
+                      "1.0": ("1.0", "1.0")}
 
 #: Sex codes of the contract.
 SEX_LABELS = {1: ("男", "male"), 2: ("女", "female"), 0: ("未知", "unknown"), 9: ("未说明", "unspecified")}
@@ -212,6 +246,22 @@ def class_label(value: str | None, lang: str = "zh") -> str | None:
     if value is None:
         return None
     pair = CLASS_LABELS.get(value)
+    return _pick(pair, lang) if pair else value
+
+
+def reject_label(reason: str | None, lang: str = "zh") -> str | None:
+    """``"wrong_type"`` → ``"格式错误 (wrong_type)"``: the reason in words, with its code."""
+    if reason is None:
+        return None
+    pair = REJECT_LABELS.get(reason)
+    return f"{_pick(pair, lang)} ({reason})" if pair else reason
+
+
+def coef_source_label(value: str | None, lang: str = "zh") -> str | None:
+    """``"hospital"`` → ``"本院系数"``."""
+    if value is None:
+        return None
+    pair = COEF_SOURCE_LABELS.get(value)
     return _pick(pair, lang) if pair else value
 
 

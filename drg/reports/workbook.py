@@ -23,10 +23,28 @@ from typing import Any
 
 from drg.reports.labels import FORMATS
 
-__all__ = ["Sheet", "write_workbook", "TOTAL_LABEL"]
+__all__ = ["Block", "Cell", "Sheet", "write_workbook", "TOTAL_LABEL"]
 
 #: The label of a totals row.
 TOTAL_LABEL = {"zh": "合计", "en": "total"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A value with its own kind of format (for a column that mixes kinds, such as a summary's values)."""
+
+    value: Any
+    kind: str = "text"
+
+
+@dataclass
+class Block:
+    """A further table below a sheet's main one, with its own title, columns and totals row."""
+
+    title: str
+    columns: Sequence[tuple[str, str]]
+    rows: Sequence[Sequence[Any]]
+    total: Sequence[Any] | None = None
 
 
 @dataclass
@@ -43,6 +61,7 @@ class Sheet:
     total: Sequence[Any] | None = None
     notes: Sequence[str] = field(default_factory=list)
     lang: str = "zh"
+    more: Sequence[Block] = field(default_factory=list)
 
     @property
     def header_row(self) -> int:
@@ -100,8 +119,10 @@ def write_workbook(path: str | Path, sheets: Sequence[Sheet], *, constant_memory
     return path
 
 
-def _write_cell(ws, r: int, c: int, v: Any, f, lang: str) -> None:
-    """Write one value as a number, date, yes/no or text."""
+def _write_cell(ws, r: int, c: int, v: Any, f, lang: str, fmt=None) -> None:
+    """Write one value as a number, date, yes/no or text (a :class:`Cell` in its own format)."""
+    if isinstance(v, Cell):
+        v, f = v.value, (fmt(v.kind) if fmt is not None else f)
     if v is None:
         return
     if isinstance(v, bool):
@@ -121,6 +142,8 @@ def _write_cell(ws, r: int, c: int, v: Any, f, lang: str) -> None:
 def _value_width(v: Any) -> int:
     if v is None:
         return 0
+    if isinstance(v, Cell):
+        return _value_width(v.value)
     if isinstance(v, (int, float, Decimal, Fraction)) and not isinstance(v, bool):
         x = float(v)
         return 0 if x != x else min(18, len(f"{x:,.2f}"))
@@ -132,10 +155,14 @@ def _value_width(v: Any) -> int:
 def _write_sheet(wb, sheet: Sheet, fmt, title_fmt, label_fmt, head_fmt, note_fmt) -> None:
     ws = wb.add_worksheet(sheet.name[:31])
     rows = sheet.rows if isinstance(sheet.rows, list) else list(sheet.rows)
-    widths = [max(6, min(40, _width(h) + 2)) for h, _ in sheet.columns]
-    for row in rows[:500]:
-        for j, v in enumerate(row[:len(widths)]):
-            widths[j] = max(widths[j], min(48, _value_width(v) + 2))
+    ncol = max([len(sheet.columns)] + [len(b.columns) for b in sheet.more])
+    widths = [6] * ncol
+    for cols, body in [(sheet.columns, rows[:500])] + [(b.columns, list(b.rows)[:500]) for b in sheet.more]:
+        for j, (h, _k) in enumerate(cols):
+            widths[j] = max(widths[j], min(40, _width(h) + 2))
+        for row in body:
+            for j, v in enumerate(row[:ncol]):
+                widths[j] = max(widths[j], min(48, _value_width(v) + 2))
     if sheet.info and widths:
         widths[0] = max(widths[0], min(24, max(_width(lab) for lab, _ in sheet.info) + 2))
     for j, w in enumerate(widths):  # before any cell: constant_memory mode streams rows
@@ -157,27 +184,43 @@ def _write_sheet(wb, sheet: Sheet, fmt, title_fmt, label_fmt, head_fmt, note_fmt
     for j, (h, _kind) in enumerate(sheet.columns):
         ws.write_string(r, j, h, head_fmt)
     r += 1
-    kinds = [k for _h, k in sheet.columns]
-    cell_fmts = [fmt(k) for k in kinds]
-    for row in rows:
-        for j, v in enumerate(row):
-            _write_cell(ws, r, j, v, cell_fmts[j], sheet.lang)
+    last = _write_table(ws, r, sheet.columns, rows, sheet.total, fmt, sheet.lang)
+    r = last + 1 + (sheet.total is not None)
+    table_last = last
+    for block in sheet.more:
         r += 1
-    last = r - 1
-    if sheet.total is not None:
-        for j, v in enumerate(sheet.total):
-            if v is None:
-                ws.write_blank(r, j, None, fmt(kinds[j], bold=True))
-            elif isinstance(v, str):
-                ws.write_string(r, j, v, fmt(None, bold=True))
-            else:
-                _write_cell(ws, r, j, v, fmt(kinds[j], bold=True), sheet.lang)
+        ws.write_string(r, 0, block.title, label_fmt)
         r += 1
+        for j, (h, _kind) in enumerate(block.columns):
+            ws.write_string(r, j, h, head_fmt)
+        r += 1
+        end = _write_table(ws, r, block.columns, block.rows, block.total, fmt, sheet.lang)
+        r = end + 1 + (block.total is not None)
     if sheet.notes:
         r += 1
         for line in sheet.notes:
             ws.write_string(r, 0, line, note_fmt)
             r += 1
     ws.freeze_panes(header + 1, 0)
-    if sheet.columns:
-        ws.autofilter(header, 0, max(header, last), len(sheet.columns) - 1)
+    if sheet.columns and not sheet.more:
+        ws.autofilter(header, 0, max(header, table_last), len(sheet.columns) - 1)
+
+
+def _write_table(ws, r: int, columns, rows, total, fmt, lang: str) -> int:
+    """Write ``rows`` from row ``r`` and the totals row after them; return the last data row."""
+    kinds = [k for _h, k in columns]
+    cell_fmts = [fmt(k) for k in kinds]
+    for row in rows:
+        for j, v in enumerate(row):
+            _write_cell(ws, r, j, v, cell_fmts[j], lang, fmt)
+        r += 1
+    last = r - 1
+    if total is not None:
+        for j, v in enumerate(total):
+            if v is None:
+                ws.write_blank(r, j, None, fmt(kinds[j], bold=True))
+            elif isinstance(v, str):
+                ws.write_string(r, j, v, fmt(None, bold=True))
+            else:
+                _write_cell(ws, r, j, v, fmt(kinds[j], bold=True), lang)
+    return last
