@@ -166,17 +166,18 @@ def read_cases(
                                  stream_duplicates, read_ahead)
         return
     df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping, sheet)
-    if mapping is not None:
-        df = mapping.rename(df, str(path))
-    if kind == "excel" and [c for c in required if c not in df.columns]:
-        names = excel_sheets(path)
+    try:
+        if mapping is not None:
+            df = mapping.rename(df, str(path))
+        _check_columns(df.columns, required, str(path))
+    except InputError as exc:
+        names = excel_sheets(path) if kind == "excel" else []
         if len(names) > 1:  # a cover sheet first: say that another sheet can be chosen
             chosen = sheet if sheet is not None else (mapping.sheet if mapping and mapping.sheet else names[0])
-            missing = [c for c in required if c not in df.columns]
-            raise InputError(f"missing required column(s) {missing} in sheet {chosen!r}; the workbook has sheets "
-                             f"{names}: choose the one with the cases with --sheet NAME (or `sheet = \"NAME\"` "
-                             "in the column mapping)", file=str(path), field=missing[0])
-    _check_columns(df.columns, required, str(path))
+            raise InputError(f"{exc.reason} (in sheet {chosen!r}; the workbook has sheets {names}: choose the one "
+                             "with the cases with --sheet NAME, or `sheet = \"NAME\"` in the column mapping)",
+                             file=str(path), field=exc.field) from None
+        raise
     duplicates = (DuplicateFinder.for_whole(df["case_id"].cast(pl.String).str.strip_chars())
                   if "case_id" in df.columns else None)
     yield validate_table(df.to_arrow(), 1, required, duplicates, str(path), raw_strings=True)

@@ -64,10 +64,10 @@ scheme_app = sub_app("Compile, inspect and compare grouping schemes.")
 policy_app = sub_app("List the policy profiles and show one, with where each value comes from.")
 settle_app = sub_app("Monthly prepayment runs and the annual settlement.")
 ledger_app = sub_app("The settlement ledger: its runs, in yuan.")
-app.add_typer(scheme_app, name="scheme")
-app.add_typer(policy_app, name="policy")
-app.add_typer(settle_app, name="settle")
-app.add_typer(ledger_app, name="ledger")
+app.add_typer(scheme_app, name="scheme", short_help="compile and inspect grouping schemes")
+app.add_typer(policy_app, name="policy", short_help="policy profiles and where each value comes from")
+app.add_typer(settle_app, name="settle", short_help="monthly prepayment runs and the annual settlement")
+app.add_typer(ledger_app, name="ledger", short_help="the settlement ledger's runs, in yuan")
 
 
 def _version(value: bool) -> None:

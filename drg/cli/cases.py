@@ -46,7 +46,7 @@ def _print_check(summary, as_json: bool) -> None:
 def register(app, **_: object) -> None:
     """Attach the foundation commands to the ``drg`` app (called by ``drg.cli``)."""
 
-    @app.command("synth")
+    @app.command("synth", short_help="a synthetic city: cases by year, hospitals, budget, county income")
     def synth(
         out: Path = typer.Option(..., "--out", help="output directory"),
         cases: int = typer.Option(100_000, "--cases", help="number of cases over all years"),
@@ -92,9 +92,9 @@ def register(app, **_: object) -> None:
         for p in (result.hospitals, result.budget, result.county_income, result.manifest):
             con.print(str(p), highlight=False)
 
-    @app.command("check")
+    @app.command("check", short_help="validate a case file; count rows by reject reason")
     def check(
-        cases: Path = typer.Argument(..., help="case file: .parquet, .csv (UTF-8 or GBK) or .xlsx"),
+        cases: Path = typer.Argument(..., metavar="CASES", help="case file: .parquet, .csv (UTF-8 or GBK) or .xlsx"),
         rejects: Optional[Path] = typer.Option(None, "--rejects", help="write rejected rows here (.parquet or .csv)"),
         columns: Optional[Path] = typer.Option(None, "--columns", help="TOML mapping of the file's own headers"),
         sheet: Optional[str] = typer.Option(None, "--sheet", help="the Excel sheet holding the cases (name or "
@@ -115,7 +115,7 @@ def register(app, **_: object) -> None:
             summary = check_cases(cases, rejects=rejects, mapping=columns, progress=update, sheet=sheet)
         _print_check(summary, as_json)
 
-    @app.command("demo")
+    @app.command("demo", short_help="the whole job on the demo data, from synthesis to statements")
     def demo(
         out: Path = typer.Option(Path("demo-out"), "--out", help="working directory of the demo run"),
         cases: int = typer.Option(100_000, "--cases", help="cases over the three synthetic years"),

@@ -22,7 +22,7 @@ from drg.cli.options import PERIOD_HELP, period_value, sex_value
 def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=None, **_: object) -> None:
     """Attach ``publish`` and ``estimate`` to the ``drg`` app (called by ``drg.cli``)."""
 
-    @app.command("publish")
+    @app.command("publish", short_help="the bureau's bundle for hospitals")
     def publish_cmd(
         scheme: Path = typer.Option(..., "--scheme", help="grouping scheme: a compiled scheme file (drg scheme "
                                     "build) or a rule-table directory (with --codes)"),
@@ -62,7 +62,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         for w in manifest["warnings"]:
             typer.echo(f"  warning: {w}")
 
-    @app.command("estimate")
+    @app.command("estimate", short_help="what a case or a month of cases will earn, and why")
     def estimate_cmd(
         bundle: Path = typer.Option(..., "--bundle", help="bundle directory published by the bureau (drg publish)"),
         dx: Optional[str] = typer.Option(None, "--dx", help="one case: diagnoses, principal first, e.g. "

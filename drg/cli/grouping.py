@@ -27,9 +27,9 @@ def _split_codes(text: str | None) -> list[str]:
 def register(app, scheme_app=None, **_: object) -> None:
     """Attach the grouper commands (called by ``drg.cli``)."""
 
-    @scheme_app.command("build")
+    @scheme_app.command("build", short_help="compile rule tables and a code dictionary into a scheme file")
     def scheme_build(
-        rules_dir: Path = typer.Argument(..., help="rule-table directory (the layout of the published CHS-DRG "
+        rules_dir: Path = typer.Argument(..., metavar="RULES_DIR", help="rule-table directory (the layout of the published CHS-DRG "
                                          "tables: 1_MDC.txt, 2_ADRG.txt, 3_DRG.txt …)"),
         codes: Path = typer.Option(..., "--codes", help="code dictionary directory (ZD_INFO.dat, SS_INFO.dat, SS_VALID.dat)"),
         out: Path = typer.Option(..., "--out", help="scheme file to write"),
@@ -58,8 +58,8 @@ def register(app, scheme_app=None, **_: object) -> None:
         for line in rep.lines():
             con.print("  " + line, highlight=False, markup=False)
 
-    @scheme_app.command("show")
-    def scheme_show(scheme: Path = typer.Argument(..., help="a compiled scheme file, or a rule-table directory "
+    @scheme_app.command("show", short_help="a scheme's manifest: counts, checks, sources with sha256")
+    def scheme_show(scheme: Path = typer.Argument(..., metavar="SCHEME", help="a compiled scheme file, or a rule-table directory "
                                                  "(with --codes)"),
                     codes: Optional[Path] = typer.Option(None, "--codes", help=_CODES_HELP),
                     as_json: bool = typer.Option(False, "--json", help="print the whole manifest as JSON")) -> None:
@@ -90,7 +90,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         for name, digest in sources.items():
             con.print(f"    {digest}  {name}", highlight=False, markup=False)
 
-    @app.command("group")
+    @app.command("group", short_help="assign MDC, ADRG, DRG and CC level to every case")
     def group_cmd(
         scheme: Path = typer.Option(..., "--scheme", help=_SCHEME_HELP),
         cases: Path = typer.Option(..., "--cases", help="case file: .parquet, .csv or .xlsx"),
@@ -146,7 +146,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         for k, v in summary.by_status.most_common():
             con.print(f"  {k}: {v:,}", highlight=False)
 
-    @app.command("explain")
+    @app.command("explain", short_help="every grouping step of one case")
     def explain_cmd(
         scheme: Path = typer.Option(..., "--scheme", help=_SCHEME_HELP),
         cases: Optional[Path] = typer.Option(None, "--cases", help="case file holding the case"),

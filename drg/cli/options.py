@@ -43,9 +43,9 @@ def period_value(text: str | None, *, kinds: tuple[str, ...] = ("month", "quarte
         return None
     try:
         if allow_range and ":" in text:
-            parse_period_range(text, what=option)
+            parse_period_range(text, what="the period")
             return text.strip()
-        return parse_period(text, kinds=kinds, what=option).text
+        return parse_period(text, kinds=kinds, what="the period").text
     except InputError as exc:
         raise typer.BadParameter(exc.reason, param_hint=option) from None
 

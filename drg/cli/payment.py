@@ -15,7 +15,7 @@ import typer
 def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=None, **_: object) -> None:
     """Attach the payment commands to the ``drg`` app (called by ``drg.cli``)."""
 
-    @policy_app.command("list")
+    @policy_app.command("list", short_help="the shipped policy profiles")
     def policy_list(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
         """List the shipped policy profiles."""
         from drg.policy import list_policies
@@ -35,8 +35,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
             t.add_row(i.id, i.name, i.city, "" if i.year is None else str(i.year))
         Console().print(t)
 
-    @policy_app.command("show")
-    def policy_show(name: str = typer.Argument(..., help="profile name or path to a TOML file"),
+    @policy_app.command("show", short_help="every parameter of a policy and where it comes from")
+    def policy_show(name: str = typer.Argument(..., metavar="POLICY", help="profile name or path to a TOML file"),
                     as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
         """Show every parameter of a policy, its value and where the value comes from."""
         from drg.policy import load_policy, policy_rows, policy_to_dict
@@ -57,7 +57,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
             t.add_row(key, value, origin, style=style)
         Console().print(t)
 
-    @app.command("weights")
+    @app.command("weights", short_help="base points and coefficients from grouped history")
     def weights_cmd(
         history: list[Path] = typer.Option(..., "--history", help="grouped cases of earlier years (drg group); "
                                            "repeat the option for one file per year"),
@@ -79,7 +79,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         summary = build_tables(history, hospitals, policy, out, year=year, scheme_id=scheme_id)
         _print_summary(summary, f"weights and coefficients → {out}", as_json)
 
-    @app.command("points")
+    @app.command("points", short_help="price grouped cases in points")
     def points_cmd(
         cases: Path = typer.Option(..., "--cases", help="grouped cases (drg group), Parquet"),
         tables: Path = typer.Option(..., "--tables", help="directory written by drg weights"),

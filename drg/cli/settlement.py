@@ -179,7 +179,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
             raise typer.BadParameter("use zh or en", param_hint="--lang")
         return lang
 
-    @settle_app.command("month")
+    @settle_app.command("month", short_help="monthly prepayment runs, with statements")
     def settle_month_cmd(
         period: str = typer.Option(..., "--period", help="the month YYYY-MM; or several months of one year, each "
                                    "its own run: a quarter YYYY-Qn, a half-year YYYY-Hn, a year YYYY or a range "
@@ -225,7 +225,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         _print_result(result, as_json, _statements(result, write=not no_statements, base=statements, priced=priced,
                                                    ledger=ledger, lang=lang))
 
-    @settle_app.command("year")
+    @settle_app.command("year", short_help="the annual settlement, with statements")
     def settle_year_cmd(
         year: Optional[int] = typer.Option(None, "--year", help="settlement year (or --period YYYY)"),
         period: Optional[str] = typer.Option(None, "--period", help="the settlement year as a period: YYYY"),
@@ -261,7 +261,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         _print_result(result, as_json, _statements(result, write=not no_statements, base=statements, priced=priced,
                                                    ledger=ledger, lang=lang))
 
-    @ledger_app.command("show")
+    @ledger_app.command("show", short_help="the ledger's runs, or one run, in yuan")
     def ledger_show(
         ledger: Path = typer.Option(..., "--ledger", help="ledger (DuckDB file)"),
         run: Optional[str] = typer.Option(None, "--run", help="show one run: its pools, hospitals, counties, "

@@ -166,7 +166,7 @@ _VIEWS: list[tuple[str, str, str, dict[str, str]]] = [
         "prepaid_yuan": "已预付(元) prepaid", "balance_yuan": "清算余额(元) balance F − prepaid (negative: recovery)",
         "reserve_share_yuan": "调剂金分担(元) reserve share (not part of the fund payment)",
         "total_cost_yuan": "医疗总费用(元) total cost", "loss_yuan": "超支(元) loss: total cost above E",
-        "cmi": "CMI 病例组合指数", "outlier_share": "高低倍率病例占比 outlier share (0–1)"}),
+        "cmi": "CMI 病例组合指数 case-mix index", "outlier_share": "高低倍率病例占比 outlier share (0–1)"}),
     ("counties_yuan", "区县账户(元) county accounts of every annual run, in yuan", f"""
         SELECT c.run_id, c.kind, c.period, r.year, c.pool, c.county, c.q_points, {_yuan('c.share_fen', 'share_yuan')},
                {_yuan('c.self_paid_fen', 'self_paid_yuan')}, {_yuan('c.income', 'income_yuan')},
@@ -213,47 +213,38 @@ class Ledger:
     def connect(self, read_only: bool = False):
         """A DuckDB connection to the ledger (tables and views created, an older layout brought up to date,
         when writable; a read-only open of an older ledger first brings it up to date)."""
-        import duckdb
 
         if read_only and not self.path.exists():
             raise InputError("ledger not found", file=str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if read_only and self._needs_upgrade():
-            with self.connect(read_only=False):
-                pass
-        try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise InputError(f"cannot open the ledger: {exc}", file=str(self.path)) from None
+        con = self._open(read_only)
         try:
             if not read_only:
                 con.execute(_DDL)
-                if _schema_version(con) != SCHEMA_VERSION:
+                if _schema_version(con) != _current_version():
                     _upgrade(con)
+            elif _needs_upgrade(con):  # an older ledger: brought up to date, then read
+                con.close()
+                with self.connect(read_only=False):
+                    pass
+                con = self._open(read_only)
             yield con
         finally:
             con.close()
 
-    def _needs_upgrade(self) -> bool:
-        """Whether the file holds a ledger of an earlier layout (it can be read only after an upgrade)."""
+    def _open(self, read_only: bool):
         import duckdb
 
         try:
-            con = duckdb.connect(str(self.path), read_only=True)
-        except duckdb.Error:
-            return False
-        try:
-            has_runs = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'"
-                                   ).fetchone()[0]
-            return bool(has_runs) and _schema_version(con) != SCHEMA_VERSION
-        finally:
-            con.close()
+            return duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise InputError(f"cannot open the ledger: {exc}", file=str(self.path)) from None
 
     def _query(self, sql: str, params: list | None = None) -> list[tuple]:
         if not self.path.exists():
             return []
         with self.connect(read_only=True) as con:
-            if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0]:
+            if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchall()[0][0]:
                 return []
             return con.execute(sql, params or []).fetchall()
 
@@ -401,12 +392,30 @@ class Ledger:
 
 
 # ---------------------------------------------------------------------- layout
-def _schema_version(con) -> int | None:
-    try:
-        row = con.execute("SELECT value FROM ledger_meta WHERE key = 'schema_version'").fetchone()
-    except Exception:  # noqa: BLE001 - no ledger_meta table: a ledger of the first layout
+def _needs_upgrade(con) -> bool:
+    """Whether an open connection shows a ledger of an earlier layout (one that has runs)."""
+    if _schema_version(con) == _current_version():
+        return False
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchall()[0][0])
+
+
+def _views_digest() -> str:
+    import hashlib
+
+    return hashlib.sha256(repr(_VIEWS).encode()).hexdigest()[:16]
+
+
+def _schema_version(con) -> str | None:
+    """The layout a ledger is at: ``"VERSION/VIEWS-DIGEST"`` (views are recreated when their text changes)."""
+    has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ledger_meta'").fetchall()[0][0]
+    if not has:  # a ledger of the first layout
         return None
-    return int(row[0]) if row else None
+    rows = con.execute("SELECT value FROM ledger_meta WHERE key = 'schema_version'").fetchall()
+    return rows[0][0] if rows else None
+
+
+def _current_version() -> str:
+    return f"{SCHEMA_VERSION}/{_views_digest()}"
 
 
 def _upgrade(con) -> None:
@@ -425,7 +434,7 @@ def _upgrade(con) -> None:
             con.execute(f"COMMENT ON VIEW {name} IS {_sql_text(comment)}")
             for col, text in columns.items():
                 con.execute(f"COMMENT ON COLUMN {name}.{col} IS {_sql_text(text)}")
-        con.execute("INSERT OR REPLACE INTO ledger_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        con.execute("INSERT OR REPLACE INTO ledger_meta VALUES ('schema_version', ?)", [_current_version()])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -74,6 +74,13 @@ class _Context:
     insurance_types: tuple[str, ...]
     last_pv: dict[str, Fraction]
     month_cache: dict = field(default_factory=dict)
+    ledger_cache: dict = field(default_factory=dict)   # last year's figures read from the ledger, once a run
+
+    def from_ledger(self, key: tuple, read):
+        """``read()`` from the ledger once per run (last year's spending and CMI do not change during it)."""
+        if key not in self.ledger_cache:
+            self.ledger_cache[key] = read()
+        return self.ledger_cache[key]
 
 
 def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv,
@@ -114,7 +121,7 @@ def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, las
 def _budget_of(ctx: _Context, pool: str, year: int, budget_file) -> tuple[int, str]:
     spending = None
     if ctx.ledger is not None:
-        spending = ctx.ledger.fund_spending(year - 1).get(pool)
+        spending = ctx.from_ledger(("spending", year - 1), lambda: ctx.ledger.fund_spending(year - 1)).get(pool)
     if spending is None:
         spending = prev_year_spending(ctx.agg, pool)
     return pool_budget(ctx.budget, year, pool, insurance_types=ctx.insurance_types,
@@ -132,7 +139,7 @@ def _unknown_hospital_warnings(ctx: _Context, pool: str, ids: Iterable[str]) -> 
 def _last_cmi(ctx: _Context, pool: str, year: int) -> dict[str, float]:
     cmi = prev_year_cmi(ctx.agg, pool)
     if ctx.ledger is not None:
-        for h, v in ctx.ledger.hospital_cmi(year - 1, pool).items():
+        for h, v in ctx.from_ledger(("cmi", year - 1, pool), lambda: ctx.ledger.hospital_cmi(year - 1, pool)).items():
             cmi.setdefault(h, v)
     return cmi
 
