@@ -107,10 +107,29 @@ def _register_all() -> None:
 _register_all()
 
 
+def _one_command_app(name: str) -> typer.Typer | None:
+    """A ``drg`` app holding only the command group of module ``name`` (``drg estimate`` answers one case:
+    building the click commands of every other command would cost it time for nothing). Same options, help
+    and errors: the module registers the very same functions."""
+    import importlib
+
+    small = typer.Typer(name="drg", cls=JobOrderGroup, add_completion=False, pretty_exceptions_enable=False,
+                        rich_markup_mode=None, context_settings=_SETTINGS)
+    importlib.import_module(f"drg.cli.{name}").register(app=small, scheme_app=None, policy_app=None,
+                                                        settle_app=None, ledger_app=None)
+    return small
+
+
+#: Commands run through an app of their own module only (see :func:`_one_command_app`).
+_LIGHT_COMMANDS = {"estimate": "estimate"}
+
+
 def main() -> None:
     """Console-script entry point: map project errors to exit codes (1 input, 2 usage)."""
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    runner = _one_command_app(_LIGHT_COMMANDS[first]) if first in _LIGHT_COMMANDS else app
     try:
-        app()
+        runner(prog_name="drg")
     except InputError as exc:
         from rich.console import Console
 

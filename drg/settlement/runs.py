@@ -23,7 +23,7 @@ from drg.pricing.adjustments import hospital_total
 from drg.casefile.tables import read_budget, read_county_income, read_hospitals
 from drg.settlement.pools import ALL_POOLS, county_accounts, pool_budget
 from drg.settlement.records import write_frame, CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
-from drg.settlement.periods import parse_month
+from drg.settlement.periods import parse_month, parse_period  # noqa: F401 - parse_period: the name runs has always offered
 from drg.settlement.aggregates import hospital_inputs, hospital_stats, prev_year_cmi, prev_year_spending, read_priced
 from drg.settlement.annual import annual_pool
 from drg.settlement.monthly import monthly_pool, provisional_point_value
