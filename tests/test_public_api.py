@@ -43,7 +43,30 @@ PUBLIC = {
         'pair_twin', 'price_one_exact', 'round_half_away', 'scale_units_twin', 'to_units',
     ],
     "drg.settlement.ledger": [
-        'LEDGER_TABLES', 'Ledger', 'PAUSE_ENV',
+        'LEDGER_TABLES', 'LEDGER_VIEWS', 'Ledger', 'PAUSE_ENV', 'SCHEMA_VERSION',
+    ],
+    "drg.settlement.periods": [
+        'PERIOD_GRAMMAR', 'PERIOD_KINDS', 'Period', 'month_period', 'parse_month', 'parse_period',
+        'parse_period_range',
+    ],
+    "drg.reports.labels": [
+        'CLASS_LABELS', 'COEF_SOURCE_LABELS', 'COLUMNS', 'Column', 'FORMATS', 'INSURANCE_LABELS', 'KIND_LABELS',
+        'REJECT_LABELS', 'SEX_LABELS', 'WARNING_LABELS', 'class_label', 'coef_source_label', 'console',
+        'describe', 'insurance_label', 'kind_of', 'label', 'pool_label', 'reject_label', 'sex_label',
+        'warning_label', 'yuan', 'yuan_text',
+    ],
+    "drg.reports.workbook": ['Block', 'Cell', 'Sheet', 'TOTAL_LABEL', 'write_workbook'],
+    "drg.reports.chart": ['ChartJob', 'render', 'start_chart'],
+    "drg.reports.ledger_view": ['RunDetail', 'RunList', 'run_detail', 'run_list'],
+    "drg.estimate.workbook": ['SHEETS', 'case_columns', 'write_estimate'],
+    "drg.estimate.bundle_workbook": ['write_bundle_workbook'],
+    "drg.cli.options": [
+        'PERIOD_HELP', 'SEX_WORDS', 'install_light_coercion', 'load_any_scheme', 'period_value', 'sex_value',
+        'split_codes',
+    ],
+    "drg.cli.guards": [
+        'MIN_CASES', 'UNKNOWN_DX_LIMIT', 'case_years', 'check_schemes_agree', 'check_year', 'grouped_scheme_ids',
+        'unknown_dx_message', 'unknown_principal_share', 'warn',
     ],
     "drg.money": [
         'amount_for_points', 'apply_ratio', 'fen_to_decimal', 'fraction_text', 'largest_remainder',
@@ -67,10 +90,10 @@ PUBLIC = {
         'read_county_income', 'read_hospitals', 'read_table',
     ],
     "drg.cli.progress": [
-        'row_progress',
+        'kernels_cached', 'row_progress',
     ],
     "drg.reports.statements": [
-        'hospital_statement_frames', 'write_city_summary', 'write_statements',
+        'SHEET_NAMES', 'hospital_statement_frames', 'statement_sheets', 'write_city_summary', 'write_statements',
     ],
     "drg.synth.samples": [
         'SchemeSample', 'cities', 'city_settings', 'data_dir', 'resolve_rules', 'schemes',

@@ -110,6 +110,10 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         check_schemes_agree(ids, tables_scheme, tables=str(tables))
         check_year(cases, year or tables_year, strict=strict,
                    what="--year" if year else f"the tables ({tables})")
+        from drg.cli.progress import kernels_cached
+
+        if not as_json and not kernels_cached("drg.pricing.kernels", "price_kernel"):
+            typer.echo("compiling kernels (first run only) …", err=True)
         summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year)
         _print_summary(summary, f"priced cases → {out}", as_json)
 
