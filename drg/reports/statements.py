@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from drg.reports.labels import KIND_LABELS, class_label, describe, label, pool_label, warning_label, yuan
-from drg.reports.workbook import TOTAL_LABEL, Sheet, write_workbook
+from drg.reports.workbook import TOTAL_LABEL, Sheet, write_workbook, write_workbooks
 
 __all__ = ["write_statements", "write_city_summary", "hospital_statement_frames", "statement_sheets",
            "SHEET_NAMES"]
@@ -456,12 +456,14 @@ def write_statements(result, out_dir: str | Path, *, priced: Sequence[str | Path
         drgs_of = _by_hospital(frames["top_drgs"])
         outl_of = _by_hospital(outl)
         months_of = _month_rows(result, ledger)
+        jobs = []
         for hid in sorted(rows_of):
             sheets = statement_sheets(
                 result, hid, rows=rows_of[hid], classes=classes_of.get(hid, []), drgs=drgs_of.get(hid, []),
                 outliers=outl_of.get(hid, []), outlier_count=sum(n for (p, h), n in counts.items() if h == hid),
                 months=months_of.get(hid), lang=lang, top_drgs=top_drgs, max_outliers=max_outliers, ledger=ledger)
-            written.append(str(write_workbook(sdir / f"{_safe(hid)}.xlsx", sheets)))
+            jobs.append((sdir / f"{_safe(hid)}.xlsx", sheets))
+        written += write_workbooks(jobs)
     out: dict[str, Any] = {"statements": written, "hospitals_csv": str(csv_path)}
     if summary is not None:
         out.update(summary.finish(excel))

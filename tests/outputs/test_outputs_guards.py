@@ -136,3 +136,11 @@ def test_compiling_kernels_line(tmp_path):
         seen.append("ok")
         update(5)
     assert seen == ["ok"]
+
+
+def test_rejects_csv_has_a_bom(bundle_world, tmp_path):
+    rej = tmp_path / "rejects.csv"
+    r = runner.invoke(app, ["check", str(bundle_world["his"]), "--columns", str(MAPPING), "--rejects", str(rej),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    assert rej.read_bytes()[:3] == b"\xef\xbb\xbf"
