@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from drg.cli.options import PERIOD_HELP, period_value, sex_value
+from drg.cli.options import period_value, sex_value
 
 
 def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=None, **_: object) -> None:

@@ -3,7 +3,6 @@ with a summary per pool and DRG, written as an Excel workbook or CSV, the reject
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from pathlib import Path
 from drg.errors import InputError
