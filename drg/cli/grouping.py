@@ -98,6 +98,8 @@ def register(app, scheme_app=None, **_: object) -> None:
         slim: bool = typer.Option(False, "--slim", help="keep only case_id of the input columns"),
         rejects: Optional[Path] = typer.Option(None, "--rejects", help="write rejected rows here"),
         columns: Optional[Path] = typer.Option(None, "--columns", help="TOML mapping of the file's own headers"),
+        sheet: Optional[str] = typer.Option(None, "--sheet", help="the Excel sheet holding the cases (name or "
+                                            "1-based number; default the mapping's, else the first)"),
         codes: Optional[Path] = typer.Option(None, "--codes", help=_CODES_HELP),
         strict: bool = typer.Option(False, "--strict", help="refuse the run (exit 1) when more than 5% of the "
                                     "principal diagnoses are unknown to the scheme, instead of warning"),
@@ -113,6 +115,14 @@ def register(app, scheme_app=None, **_: object) -> None:
 
         s = load_any_scheme(scheme, codes)
         name = scheme_id(s)
+        mapping = columns
+        if sheet is not None:  # the sheet travels in the mapping the reader gets
+            import dataclasses
+
+            from drg.casefile.mapping import ColumnMapping
+
+            base = ColumnMapping.load(columns) if columns is not None else ColumnMapping()
+            mapping = dataclasses.replace(base, sheet=int(sheet) if sheet.strip().isdigit() else sheet)
         share, seen = unknown_principal_share(cases, s, mapping=columns)
         if seen >= MIN_CASES and share > UNKNOWN_DX_LIMIT:
             warn(unknown_dx_message(share, seen, name, str(cases), after=False), strict=strict)
@@ -126,7 +136,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         if first and show and not sys.stderr.isatty():
             sys.stderr.write(first + " …\n")
         with row_progress("grouping", total, enabled=show and sys.stderr.isatty(), first=first) as upd:
-            summary = group_file(s, cases, out, rejects=rejects, slim=slim, mapping=columns, on_rows=upd)
+            summary = group_file(s, cases, out, rejects=rejects, slim=slim, mapping=mapping, on_rows=upd)
         result = summary.to_dict()
         unknown = summary.by_status.get("unknown_principal_dx", 0)
         if summary.rows >= MIN_CASES and unknown / summary.rows > UNKNOWN_DX_LIMIT:

@@ -108,6 +108,10 @@ def test_sheet_option_for_a_workbook_with_a_cover_sheet(bundle_world, tmp_path):
     r = runner.invoke(app, ["estimate", "--bundle", str(bundle_world["bundle"]), "--cases", str(book), "--columns",
                             str(MAPPING), "--sheet", "2", "--json"])
     assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["group", "--scheme", str(bundle_world["scheme"]), "--cases", str(book), "--columns",
+                            str(MAPPING), "--sheet", "明细", "--out", str(tmp_path / "g.parquet"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert pq.read_table(tmp_path / "g.parquet").num_rows == 15
 
 
 def test_optional_columns_in_a_mapping(bundle_world, tmp_path):
