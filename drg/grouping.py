@@ -104,7 +104,7 @@ class GroupedWriter:
                 df = pl.DataFrame({c: [] for c in ("case_id", *RESULT_COLUMNS)})
             df = df.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
                                   for c, t in df.schema.items() if isinstance(t, pl.List)])
-            df.write_csv(self.partial)
+            df.write_csv(self.partial, include_bom=True)  # UTF-8 with a BOM: Excel on Chinese Windows reads it
         elif self._writer is not None:
             if self.slim:  # without a stored Arrow schema the schema's metadata is not written by itself
                 self._writer.add_key_value_metadata(self._writer.schema.metadata or {})

@@ -74,12 +74,30 @@ def _read_csv(path: Path, mapping: ColumnMapping | None) -> pl.DataFrame:
         raise InputError(f"not a readable CSV file: {exc}", file=str(path)) from None
 
 
-def _read_excel(path: Path, mapping: ColumnMapping | None) -> pl.DataFrame:
-    kwargs = {"sheet_name": mapping.sheet} if mapping and mapping.sheet else {"sheet_id": 1}
+def excel_sheets(path: Path) -> list[str]:
+    """The sheet names of a workbook, in order (empty when they cannot be read)."""
+    try:
+        import fastexcel
+
+        return list(fastexcel.read_excel(str(path)).sheet_names)
+    except Exception:  # noqa: BLE001 - only used to word a message
+        return []
+
+
+def _read_excel(path: Path, mapping: ColumnMapping | None, sheet: str | int | None = None) -> pl.DataFrame:
+    """One sheet of a workbook as text: ``sheet`` (a name, or a 1-based number), else the mapping's ``sheet``,
+    else the first."""
+    sheet = sheet if sheet is not None else (mapping.sheet if mapping and mapping.sheet else None)
+    if isinstance(sheet, str) and sheet.strip().isdigit():
+        sheet = int(sheet)
+    kwargs = {"sheet_id": sheet} if isinstance(sheet, int) else {"sheet_name": sheet} if sheet else {"sheet_id": 1}
     try:
         df = pl.read_excel(path, infer_schema_length=0, **kwargs)
     except Exception as exc:  # fastexcel raises its own exception types
-        raise InputError(f"cannot read the Excel sheet: {exc}", file=str(path)) from None
+        names = excel_sheets(path)
+        raise InputError(f"cannot read the Excel sheet {sheet or 1!r}: {exc}"
+                         + (f" (the workbook's sheets: {', '.join(names)}; choose one with --sheet or `sheet =` "
+                            "in the column mapping)" if names else ""), file=str(path)) from None
     return df.with_columns(pl.all().cast(pl.String))
 
 
@@ -105,6 +123,7 @@ def read_cases(
     use_threads: bool = True,
     stream_duplicates: bool = False,
     read_ahead: bool = False,
+    sheet: str | int | None = None,
 ) -> Iterator[CaseBatch]:
     """Read and validate a case file, yielding :class:`CaseBatch` objects.
 
@@ -128,6 +147,8 @@ def read_cases(
         wrap the run in :func:`with_duplicate_fallback`.
     read_ahead : decode the next Parquet batch on a thread of its own while this one is validated (for a
         caller whose own threads consume the batches; one batch more in memory).
+    sheet : the Excel sheet to read (a name or a 1-based number); default the mapping's ``sheet``, else the
+        first.
 
     Raises
     ------
@@ -144,10 +165,19 @@ def read_cases(
         yield from _read_parquet(path, required, batch_rows, columns, mapping, dictionary_codes, use_threads,
                                  stream_duplicates, read_ahead)
         return
-    df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping)
-    if mapping is not None:
-        df = mapping.rename(df, str(path))
-    _check_columns(df.columns, required, str(path))
+    df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping, sheet)
+    try:
+        if mapping is not None:
+            df = mapping.rename(df, str(path))
+        _check_columns(df.columns, required, str(path))
+    except InputError as exc:
+        names = excel_sheets(path) if kind == "excel" else []
+        if len(names) > 1:  # a cover sheet first: say that another sheet can be chosen
+            chosen = sheet if sheet is not None else (mapping.sheet if mapping and mapping.sheet else names[0])
+            raise InputError(f"{exc.reason} (in sheet {chosen!r}; the workbook has sheets {names}: choose the one "
+                             "with the cases with --sheet NAME, or `sheet = \"NAME\"` in the column mapping)",
+                             file=str(path), field=exc.field) from None
+        raise
     duplicates = (DuplicateFinder.for_whole(df["case_id"].cast(pl.String).str.strip_chars())
                   if "case_id" in df.columns else None)
     yield validate_table(df.to_arrow(), 1, required, duplicates, str(path), raw_strings=True)

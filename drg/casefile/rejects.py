@@ -74,7 +74,7 @@ class RejectWriter:
             else:
                 df = pl.DataFrame({"row_number": [], "reject_reason": []},
                                   schema={"row_number": pl.Int64, "reject_reason": pl.String})
-            df.write_csv(self.partial)
+            df.write_csv(self.partial, include_bom=True)  # UTF-8 with a BOM: Excel on Chinese Windows reads it
         self.partial.replace(self.path)
 
     def abort(self) -> None:

@@ -2,7 +2,8 @@
 ``drg explain``. Thin (``drg scheme migrate`` lives with the payment commands: it prices).
 
 Heavy libraries are imported inside the commands; ``drg explain`` with case flags needs only the scheme
-file and the plain-Python reference grouper (numpy, no pyarrow/polars/numba).
+and the plain-Python reference grouper (numpy, no pyarrow/polars/numba). Every ``--scheme`` takes a compiled
+scheme file or a rule-table directory (:func:`drg.cli.options.load_any_scheme`).
 """
 
 from __future__ import annotations
@@ -13,22 +14,24 @@ from typing import Optional
 
 import typer
 
+from drg.cli.options import load_any_scheme, sex_value, split_codes
+
+_SCHEME_HELP = ("grouping scheme: a compiled scheme file (drg scheme build) or a rule-table directory (with "
+                "--codes)")
+_CODES_HELP = "code dictionary directory, when --scheme is a rule-table directory"
 
 
 def _split_codes(text: str | None) -> list[str]:
-    if not text:
-        return []
-    import re
-
-    return [c for c in re.split(r"[|,;，；]", text) if c != ""]
+    return split_codes(text)
 
 
 def register(app, scheme_app=None, **_: object) -> None:
     """Attach the grouper commands (called by ``drg.cli``)."""
 
-    @scheme_app.command("build")
+    @scheme_app.command("build", short_help="compile rule tables and a code dictionary into a scheme file")
     def scheme_build(
-        rules_dir: Path = typer.Argument(..., help="rule tables (layout of ../shared/schemes/CHS_DRG_11)"),
+        rules_dir: Path = typer.Argument(..., metavar="RULES_DIR", help="rule-table directory (the layout of the published CHS-DRG "
+                                         "tables: 1_MDC.txt, 2_ADRG.txt, 3_DRG.txt …)"),
         codes: Path = typer.Option(..., "--codes", help="code dictionary directory (ZD_INFO.dat, SS_INFO.dat, SS_VALID.dat)"),
         out: Path = typer.Option(..., "--out", help="scheme file to write"),
         cc_tables: Optional[Path] = typer.Option(None, "--cc-tables", help="take 5_MCC/6_CC/7_CCE from this directory"),
@@ -57,17 +60,39 @@ def register(app, scheme_app=None, **_: object) -> None:
         for line in rep.lines():
             con.print("  " + line, highlight=False, markup=False)
 
-    @scheme_app.command("show")
-    def scheme_show(scheme: Path = typer.Argument(..., help="scheme file"),
-                    as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-        """Print a scheme file's manifest (name, version, counts, checks)."""
-        from grouper.scheme import load_scheme
+    @scheme_app.command("show", short_help="a scheme's manifest: counts, checks, sources with sha256")
+    def scheme_show(scheme: Path = typer.Argument(..., metavar="SCHEME", help="a compiled scheme file, or a rule-table directory "
+                                                 "(with --codes)"),
+                    codes: Optional[Path] = typer.Option(None, "--codes", help=_CODES_HELP),
+                    as_json: bool = typer.Option(False, "--json", help="print the whole manifest as JSON")) -> None:
+        """Show a scheme's manifest: name, version, counts, build checks, and every source file with its
+        sha256."""
+        s = load_any_scheme(scheme, codes)
+        m = s.manifest
+        if as_json:
+            typer.echo(json.dumps(m, ensure_ascii=False, indent=1))
+            return
+        from drg.reports.labels import console
 
-        s = load_scheme(scheme)
-        m = {k: v for k, v in s.manifest.items() if k != "sources"} | {"sources": len(s.manifest["sources"])}
-        typer.echo(json.dumps(m, ensure_ascii=False, indent=1 if as_json else 1))
+        con = console()
+        con.print(f"[bold]{m.get('scheme')}[/] version {m.get('version')} ({scheme})", highlight=False)
+        con.print("  " + ", ".join(f"{k} {v:,}" for k, v in m.get("counts", {}).items()), highlight=False)
+        opts = m.get("options") or {}
+        if opts:
+            con.print("  options: " + ", ".join(f"{k} = {v}" for k, v in opts.items()), highlight=False)
+        checks = m.get("checks") or {}
+        bad = {k: v for k, v in checks.items() if v}
+        con.print("  checks: " + ("all passed" if not bad else "; ".join(f"{k}: {', '.join(map(str, v))}"
+                                                                          for k, v in bad.items())),
+                  highlight=False, markup=False)
+        for note in m.get("reader_notes") or []:
+            con.print(f"  note: {note}", highlight=False, markup=False)
+        sources = m.get("sources") or {}
+        con.print(f"  {len(sources)} source files:", highlight=False)
+        for name, digest in sources.items():
+            con.print(f"    {digest}  {name}", highlight=False, markup=False)
 
-    @scheme_app.command("diff")
+    @scheme_app.command("diff", short_help="compare two compiled editions")
     def scheme_diff(a: Path = typer.Argument(..., help="the scheme moved from (e.g. chs11.scheme)"),
                     b: Path = typer.Argument(..., help="the scheme moved to (e.g. chs20.scheme)"),
                     examples: int = typer.Option(10, "--examples", help="examples listed under each count"),
@@ -83,66 +108,98 @@ def register(app, scheme_app=None, **_: object) -> None:
             return
         _print_diff(d)
 
-    @app.command("group")
+    @app.command("group", short_help="assign MDC, ADRG, DRG and CC level to every case")
     def group_cmd(
-        scheme: Path = typer.Option(..., "--scheme", help="scheme file (drg scheme build)"),
+        scheme: Path = typer.Option(..., "--scheme", help=_SCHEME_HELP),
         cases: Path = typer.Option(..., "--cases", help="case file: .parquet, .csv or .xlsx"),
         out: Path = typer.Option(..., "--out", help="grouped cases (.parquet, or .csv)"),
         slim: bool = typer.Option(False, "--slim", help="keep only case_id of the input columns"),
         rejects: Optional[Path] = typer.Option(None, "--rejects", help="write rejected rows here"),
         columns: Optional[Path] = typer.Option(None, "--columns", help="TOML mapping of the file's own headers"),
+        sheet: Optional[str] = typer.Option(None, "--sheet", help="the Excel sheet holding the cases (name or "
+                                            "1-based number; default the mapping's, else the first)"),
+        codes: Optional[Path] = typer.Option(None, "--codes", help=_CODES_HELP),
+        strict: bool = typer.Option(False, "--strict", help="refuse the run (exit 1) when more than 5% of the "
+                                    "principal diagnoses are unknown to the scheme, instead of warning"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
         as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
     ) -> None:
-        """Group a case file: adds mdc, adrg, drg, cc_level, cc_dx, group_status, group_note to every case."""
+        """Group a case file: adds mdc, adrg, drg, cc_level, cc_dx, group_status and group_note to every case."""
         import sys
 
-        from drg.cli.progress import row_progress
-        from drg.grouping import group_file
-        from grouper.scheme import load_scheme
+        from drg.cli.guards import MIN_CASES, UNKNOWN_DX_LIMIT, unknown_dx_message, unknown_principal_share, warn
+        from drg.cli.progress import kernels_cached, row_progress
+        from drg.grouping import group_file, scheme_id
 
-        s = load_scheme(scheme)
+        s = load_any_scheme(scheme, codes)
+        name = scheme_id(s)
+        mapping = columns
+        if sheet is not None:  # the sheet travels in the mapping the reader gets
+            import dataclasses
+
+            from drg.casefile.mapping import ColumnMapping
+
+            base = ColumnMapping.load(columns) if columns is not None else ColumnMapping()
+            mapping = dataclasses.replace(base, sheet=int(sheet) if sheet.strip().isdigit() else sheet)
+        share, seen = unknown_principal_share(cases, s, mapping=columns)
+        if seen >= MIN_CASES and share > UNKNOWN_DX_LIMIT:
+            warn(unknown_dx_message(share, seen, name, str(cases), after=False), strict=strict)
         total = None
         if cases.suffix.lower() in (".parquet", ".pq") and cases.exists():
             import pyarrow.parquet as pq
 
             total = pq.ParquetFile(cases).metadata.num_rows
-        with row_progress("grouping", total, enabled=not quiet and not as_json and sys.stderr.isatty()) as upd:
-            summary = group_file(s, cases, out, rejects=rejects, slim=slim, mapping=columns,
-                                 on_rows=upd)
+        show = not quiet and not as_json
+        first = None if kernels_cached("grouper.kernel", "group_kernel") else "compiling kernels (first run only)"
+        if first and show and not sys.stderr.isatty():
+            sys.stderr.write(first + " …\n")
+        with row_progress("grouping", total, enabled=show and sys.stderr.isatty(), first=first) as upd:
+            summary = group_file(s, cases, out, rejects=rejects, slim=slim, mapping=mapping, on_rows=upd)
         result = summary.to_dict()
+        unknown = summary.by_status.get("unknown_principal_dx", 0)
+        if summary.rows >= MIN_CASES and unknown / summary.rows > UNKNOWN_DX_LIMIT:
+            message = unknown_dx_message(unknown / summary.rows, summary.rows, name, str(cases), after=True)
+            result["warnings"] = [message]
+            if strict:
+                Path(out).unlink(missing_ok=True)
+            warn(message, strict=strict, what=f"{out} was not kept" if strict else "")
         if as_json:
             typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
             return
-        from rich.console import Console
+        from drg.reports.labels import console
 
-        con = Console()
-        con.print(f"read {summary.read:,}, grouped {summary.rows:,}, rejected {summary.rejected:,} → {out}")
+        con = console()
+        con.print(f"read {summary.read:,}, grouped {summary.rows:,}, rejected {summary.rejected:,} → {out} "
+                  f"(scheme {name})", highlight=False)
         for k, v in summary.by_status.most_common():
-            con.print(f"  {k}: {v:,}")
+            con.print(f"  {k}: {v:,}", highlight=False)
 
-    @app.command("explain")
+    @app.command("explain", short_help="every grouping step of one case")
     def explain_cmd(
-        scheme: Path = typer.Option(..., "--scheme", help="scheme file"),
+        scheme: Path = typer.Option(..., "--scheme", help=_SCHEME_HELP),
         cases: Optional[Path] = typer.Option(None, "--cases", help="case file holding the case"),
         case_id: Optional[str] = typer.Option(None, "--case-id", help="the case to explain"),
-        dx: Optional[str] = typer.Option(None, "--dx", help="diagnoses, principal first (comma or | separated)"),
+        dx: Optional[str] = typer.Option(None, "--dx", help="diagnoses, principal first (separated by , or |)"),
         px: Optional[str] = typer.Option(None, "--px", help="procedures, principal first"),
-        age: Optional[int] = typer.Option(None, "--age"),
-        sex: Optional[int] = typer.Option(None, "--sex", help="1 male, 2 female"),
-        los: Optional[int] = typer.Option(None, "--los"),
-        age_days: Optional[int] = typer.Option(None, "--age-days"),
-        birth_weight: Optional[int] = typer.Option(None, "--birth-weight"),
-        vent_hours: Optional[int] = typer.Option(None, "--vent-hours"),
-        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+        age: Optional[int] = typer.Option(None, "--age", help="age in years"),
+        sex: Optional[str] = typer.Option(None, "--sex", help="1 or 男 (male), 2 or 女 (female)"),
+        los: Optional[int] = typer.Option(None, "--los", help="length of stay in days"),
+        age_days: Optional[int] = typer.Option(None, "--age-days", help="age in days (newborns)"),
+        birth_weight: Optional[int] = typer.Option(None, "--birth-weight", help="birth weight in grams"),
+        vent_hours: Optional[int] = typer.Option(None, "--vent-hours", help="hours of invasive ventilation"),
+        codes: Optional[Path] = typer.Option(None, "--codes", help=_CODES_HELP),
+        as_json: bool = typer.Option(False, "--json", help="print the steps and the result as JSON"),
     ) -> None:
         """Group one case and print every step: code checks, which MDC was entered and why, which list or
-        which term of an 入组条件 matched, an ambiguous group, which CC/MCC counted or was cancelled."""
+        which term of an 入组条件 matched, an ambiguous group, which CC/MCC counted or was cancelled.
+
+        The case comes from a file (--cases FILE --case-id ID) or from the same flags as drg estimate.
+        """
         from drg.errors import InputError
         from grouper.reference import Case, group_case
-        from grouper.scheme import load_scheme
 
-        s = load_scheme(scheme)
+        sex_code = sex_value(sex)
+        s = load_any_scheme(scheme, codes)
         if cases is not None:
             if not case_id:
                 raise InputError("--case-id is needed with --cases", field="case_id")
@@ -150,7 +207,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         else:
             if not dx:
                 raise InputError("give --cases FILE --case-id ID, or the case flags (at least --dx)", field="dx")
-            case = Case(sex=sex, age=age, dx=_split_codes(dx), px=_split_codes(px), age_days=age_days,
+            case = Case(sex=sex_code, age=age, dx=_split_codes(dx), px=_split_codes(px), age_days=age_days,
                         birth_weight=birth_weight, vent_hours=vent_hours, los=los)
         res = group_case(s, case, explain=True)
         out = {"case_id": case_id, "mdc": res.mdc, "adrg": res.adrg, "drg": res.drg, "cc_level": res.cc_level,

@@ -16,7 +16,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
     """Attach the payment commands to the ``drg`` app (called by ``drg.cli``)."""
     _register_migrate(scheme_app)
 
-    @policy_app.command("list")
+    @policy_app.command("list", short_help="the shipped policy profiles")
     def policy_list(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
         """List the shipped policy profiles."""
         from drg.policy import list_policies
@@ -36,8 +36,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
             t.add_row(i.id, i.name, i.city, "" if i.year is None else str(i.year))
         Console().print(t)
 
-    @policy_app.command("show")
-    def policy_show(name: str = typer.Argument(..., help="profile name or path to a TOML file"),
+    @policy_app.command("show", short_help="every parameter of a policy and where it comes from")
+    def policy_show(name: str = typer.Argument(..., metavar="POLICY", help="profile name or path to a TOML file"),
                     as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
         """Show every parameter of a policy, its value and where the value comes from."""
         from drg.policy import load_policy, policy_rows, policy_to_dict
@@ -58,39 +58,59 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
             t.add_row(key, value, origin, style=style)
         Console().print(t)
 
-    @app.command("weights")
+    @app.command("weights", short_help="base points and coefficients from grouped history")
     def weights_cmd(
-        history: list[Path] = typer.Option(..., "--history", help="grouped cases of earlier years (Parquet); "
+        history: list[Path] = typer.Option(..., "--history", help="grouped cases of earlier years (drg group); "
                                            "repeat the option for one file per year"),
         hospitals: Path = typer.Option(..., "--hospitals", help="hospitals table of the settlement year"),
         policy: str = typer.Option(..., "--policy", help="policy profile name or TOML path"),
         out: Path = typer.Option(..., "--out", help="output directory"),
         year: Optional[int] = typer.Option(None, "--year", help="settlement year (default: policy year, "
                                            "else the year after the latest history year)"),
-        scheme_id: Optional[str] = typer.Option(None, "--scheme-id", help="scheme id recorded in the tables"),
+        scheme_id: Optional[str] = typer.Option(None, "--scheme-id", help="scheme id recorded in the tables "
+                                                "(default: the one the history files were grouped with)"),
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
-        """Base points, means, stability (weights.parquet) and coefficients (coefficients.parquet)."""
+        """Base points, means and stability per DRG (weights.parquet) and each hospital's coefficients
+        (coefficients.parquet), from grouped history."""
         from drg.pricing.coefficients import build_tables
 
         summary = build_tables(history, hospitals, policy, out, year=year, scheme_id=scheme_id)
         _print_summary(summary, f"weights and coefficients → {out}", as_json)
 
-    @app.command("points")
+    @app.command("points", short_help="price grouped cases in points")
     def points_cmd(
-        cases: Path = typer.Option(..., "--cases", help="grouped cases (Parquet)"),
-        tables: Path = typer.Option(..., "--tables", help="directory written by `drg weights`"),
+        cases: Path = typer.Option(..., "--cases", help="grouped cases (drg group), Parquet"),
+        tables: Path = typer.Option(..., "--tables", help="directory written by drg weights"),
         policy: str = typer.Option(..., "--policy", help="policy profile name or TOML path"),
         out: Path = typer.Option(..., "--out", help="priced cases (Parquet)"),
         reviews: Optional[Path] = typer.Option(None, "--reviews", help="special-review table (特病单议)"),
         violations: Optional[Path] = typer.Option(None, "--violations", help="adjudicated violations"),
         year: Optional[int] = typer.Option(None, "--year", help="settlement year, default the policy year "
                                            "(readmissions pair only within it)"),
+        strict: bool = typer.Option(False, "--strict", help="refuse the run (exit 1) when most cases are not of "
+                                    "the tables' settlement year, instead of warning"),
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
-        """Price grouped cases in points (case classes, readmission, reviews, violations)."""
-        from drg.pricing.priced_file import price_file
+        """Price grouped cases in points: case classes, readmission halving, special review, violations."""
+        import pyarrow.parquet as pq
 
+        from drg.cli.guards import check_year
+        from drg.pricing.priced_file import price_file
+        from drg.pricing.weights import grouped_scheme_id
+
+        grouped_scheme_id(cases, command="points")      # a file no grouping produced: say so before anything
+        wfile = Path(tables) / "weights.parquet"
+        tables_year = None
+        if wfile.is_file():
+            sy = (pq.read_schema(wfile).metadata or {}).get(b"drg.settlement_year", b"").decode()
+            tables_year = int(sy) if sy.isdigit() else None
+        check_year(cases, year or tables_year, strict=strict,
+                   what="--year" if year else f"the tables ({tables})")
+        from drg.cli.progress import kernels_cached
+
+        if not as_json and not kernels_cached("drg.pricing.kernels", "price_kernel"):
+            typer.echo("compiling kernels (first run only) …", err=True)
         summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year)
         _print_summary(summary, f"priced cases → {out}", as_json)
 

@@ -13,6 +13,10 @@ A bundle is one directory that lets a hospital price its own cases the way the b
 ``estimate.json``            the weights and coefficients again in a compact JSON form, read by the
                              one-case estimate without pyarrow (see below)
 ``codes.json`` (optional)    code → name of the dictionary (``--codes``), for readable code suggestions
+``病组点数表.xlsx``           for people: base points, stability, mean cost and the payment of a normal
+                             case per DRG; every hospital's coefficient per DRG with the amount a normal
+                             case earns at each pool's point value; the point values; what each column
+                             means (:func:`drg.estimate.bundle_workbook.write_bundle_workbook`)
 ===========================  ===========================================================================
 
 ``estimate.json`` holds, for each DRG of the weights table (in its order): ``n_cases, mean_cost_fen, cv,
@@ -52,6 +56,7 @@ BUNDLE_FILES = {
     "policy": "policy.toml",
     "point_values": "point_values.json",
     "estimate_tables": "estimate.json",
+    "workbook": "病组点数表.xlsx",
 }
 #: files the one-case estimate reads (checked against the manifest's sha256 when opened)
 FAST_FILES = ("scheme", "policy", "point_values", "estimate_tables")
@@ -331,6 +336,12 @@ def publish(scheme: str | Path, tables: str | Path, policy: str | Path, out: str
                                                     encoding="utf-8")
     (out / BUNDLE_FILES["estimate_tables"]).write_text(
         json.dumps(_estimate_tables(weights, coefs), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    from drg.estimate.bundle_workbook import write_bundle_workbook
+
+    write_bundle_workbook(out / BUNDLE_FILES["workbook"], weights, coefs, pvs, sch,
+                          {"policy_id": pol.id, "policy_name": pol.name, "scheme_id": sid,
+                           "settlement_year": weights.settlement_year if weights.settlement_year is not None
+                           else pol.year, "history_years": list(weights.years)})
     files = dict(BUNDLE_FILES)
     if codes_map is not None:
         (out / "codes.json").write_text(json.dumps(codes_map, ensure_ascii=False, separators=(",", ":")),

@@ -21,7 +21,7 @@ from drg.money import round_half_away
 from drg.pricing.exact import COEF_SCALE
 from drg.casefile.tables import hospital_tiers
 from drg.policy import Policy, load_policy
-from drg.pricing.weights import Weights, compute_weights, read_grouped, write_weights
+from drg.pricing.weights import grouped_scheme_id, one_scheme, Weights, compute_weights, read_grouped, write_weights
 
 __all__ = ["compute_coefficients", "tier_chain", "build_tables", "read_coefficients"]
 
@@ -180,12 +180,8 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
     if year is None and pol.year is None:
         years = np.asarray(__import__("pyarrow.compute", fromlist=["year"]).year(hist.column("discharge_date")))
         year = int(np.nanmax(years)) + 1 if len(years) else None
-    if scheme_id is None:  # the grouper writes the scheme's id into every grouped file
-        ids = {(pq_.read_schema(f).metadata or {}).get(b"drg.scheme_id", b"").decode() for f in files}
-        ids.discard("")
-        if len(ids) > 1:
-            raise InputError(f"history files were grouped with different schemes: {sorted(ids)}", file=history)
-        scheme_id = ids.pop() if ids else None
+    grouped_with = one_scheme({str(f): grouped_scheme_id(f, command="weights") for f in files})
+    scheme_id = scheme_id or grouped_with     # the grouper writes the scheme's id into every grouped file
     pol.check_scheme(scheme_id, what="the history cases", file=history)
     weights, trimmed = compute_weights(hist, pol, settlement_year=year, scheme_id=scheme_id or pol.scheme,
                                        file=str(history))

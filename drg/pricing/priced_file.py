@@ -9,7 +9,7 @@ from drg.errors import InputError
 from drg.casefile.tables import read_reviews, read_violations
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_point_totals
-from drg.pricing.weights import Weights, read_weights
+from drg.pricing.weights import Weights, grouped_scheme_id, read_weights
 from drg.pricing.points import PricedArrays, checked_columns, price_arrays, with_priced_columns
 
 __all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file']
@@ -54,7 +54,7 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     source = _parquet_source(cases)
-    _check_schemes(source, w, pol, str(cases), str(tables))
+    _check_schemes(w, pol, str(cases), str(tables))
     # CSV / Excel, or an empty Parquet file: one table; else the pricing columns now, every column streamed later
     columns = None if source is None else [n for n in PRICING_INPUTS if n in source.schema_arrow.names]
     keys = checked_columns(read_grouped(cases, columns=columns), pol, str(cases))
@@ -76,14 +76,15 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     return priced.summary() | {"hospital_totals": str(totals_path)}
 
 
-def _check_schemes(source, weights: Weights, policy: Policy, cases: str, tables: str) -> None:
+def _check_schemes(weights: Weights, policy: Policy, cases: str, tables: str) -> None:
     """The grouped cases, the weights and the policy name one grouping scheme (a mismatch is an error: points
     of one edition's DRGs priced with another edition's weights mean nothing)."""
-    meta = (source.schema_arrow.metadata or {}) if source is not None else {}
-    case_scheme = meta.get(b"drg.scheme_id", b"").decode() or None
+    case_scheme = grouped_scheme_id(cases, command="points")
     if case_scheme and weights.scheme_id and case_scheme != weights.scheme_id:
-        raise InputError(f"the cases were grouped with scheme {case_scheme!r}, the weights in {tables} were "
-                         f"computed with {weights.scheme_id!r}", file=cases, field="drg")
+        raise InputError(f"the cases were grouped with scheme {case_scheme} but the weights in {tables} were built "
+                         f"from cases grouped with scheme {weights.scheme_id}: group the cases with the tables' "
+                         "scheme, or build the tables again from history grouped with this one", file=cases,
+                         field="drg")
     policy.check_scheme(case_scheme, what="the cases", file=cases)
     policy.check_scheme(weights.scheme_id, what="the weights' history cases", file=tables)
 

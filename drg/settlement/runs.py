@@ -17,13 +17,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from drg.errors import InputError
-from drg.money import (apply_ratio, units_to_decimal)
+from drg.money import apply_ratio, units_to_decimal, yuan_text
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_total
 from drg.casefile.tables import read_budget, read_county_income, read_hospitals
 from drg.settlement.pools import ALL_POOLS, county_accounts, pool_budget
-from drg.settlement.records import CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
-from drg.settlement.periods import parse_period
+from drg.settlement.records import write_frame, CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
+from drg.settlement.periods import parse_month, parse_period  # noqa: F401 - parse_period: the name runs has always offered
 from drg.settlement.aggregates import hospital_inputs, hospital_stats, prev_year_cmi, prev_year_spending, read_priced
 from drg.settlement.annual import annual_pool
 from drg.settlement.monthly import monthly_pool, provisional_point_value
@@ -74,6 +74,13 @@ class _Context:
     insurance_types: tuple[str, ...]
     last_pv: dict[str, Fraction]
     month_cache: dict = field(default_factory=dict)
+    ledger_cache: dict = field(default_factory=dict)   # last year's figures read from the ledger, once a run
+
+    def from_ledger(self, key: tuple, read):
+        """``read()`` from the ledger once per run (last year's spending and CMI do not change during it)."""
+        if key not in self.ledger_cache:
+            self.ledger_cache[key] = read()
+        return self.ledger_cache[key]
 
 
 def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv,
@@ -114,7 +121,7 @@ def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, las
 def _budget_of(ctx: _Context, pool: str, year: int, budget_file) -> tuple[int, str]:
     spending = None
     if ctx.ledger is not None:
-        spending = ctx.ledger.fund_spending(year - 1).get(pool)
+        spending = ctx.from_ledger(("spending", year - 1), lambda: ctx.ledger.fund_spending(year - 1)).get(pool)
     if spending is None:
         spending = prev_year_spending(ctx.agg, pool)
     return pool_budget(ctx.budget, year, pool, insurance_types=ctx.insurance_types,
@@ -132,7 +139,7 @@ def _unknown_hospital_warnings(ctx: _Context, pool: str, ids: Iterable[str]) -> 
 def _last_cmi(ctx: _Context, pool: str, year: int) -> dict[str, float]:
     cmi = prev_year_cmi(ctx.agg, pool)
     if ctx.ledger is not None:
-        for h, v in ctx.ledger.hospital_cmi(year - 1, pool).items():
+        for h, v in ctx.from_ledger(("cmi", year - 1, pool), lambda: ctx.ledger.hospital_cmi(year - 1, pool)).items():
             cmi.setdefault(h, v)
     return cmi
 
@@ -161,7 +168,7 @@ def _stage_outputs(result: SettlementResult, out) -> dict[str, str]:
     for name, frame in (("hospitals", result.hospitals), ("counties", result.counties)):
         final = out / f"{name}.parquet"
         tmp = out / f".{name}.parquet.partial-{os.getpid()}"
-        frame.write_parquet(tmp)
+        write_frame(frame, tmp)
         staged[str(tmp)] = str(final)
     return staged
 
@@ -243,9 +250,9 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
             short = [a for a in accounts if a.claim > a.city_share]
             if short:
                 warnings.append(SettlementWarning(
-                    "reserve_short", pool, "pool", f"pool {pool}: the reserve left ({pres.reserve_left + used} fen) "
-                    f"does not cover the city's share of county gaps ({sum(a.claim for a in accounts)} fen); "
-                    f"split by largest remainder"))
+                    "reserve_short", pool, "pool", f"pool {pool}: the reserve left ({yuan_text(pres.reserve_left + used)} "
+                    f"yuan) does not cover the city's share of county gaps ({yuan_text(sum(a.claim for a in accounts))} "
+                    f"yuan); split by largest remainder"))
         pool_results[pool] = pres
         stats = hospital_stats(agg, pool, range(1, 13), year)
         hframes.append(hospital_frame("year", period, pool, rows, pres.point_value, pol.points_scale,
@@ -260,7 +267,7 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
             if r["fund_payment"] < 0:
                 warnings.append(SettlementWarning(
                     "recovery", pool, r["hospital_id"], f"hospital {r['hospital_id']} pool {pool}: fund payment "
-                    f"{r['fund_payment']} fen is negative (self-pay above entitlement): recovery"))
+                    f"{yuan_text(r['fund_payment'])} yuan is negative (self-pay above entitlement): recovery"))
         warnings += pool_warnings("year", pool, 12, pres, agg, pol, ctx.last_pv.get(pool), _last_cmi(ctx, pool, year),
                                 stats, b)
     result = SettlementResult(
@@ -379,7 +386,7 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
     accounts are annual: a monthly run's ``counties`` frame is empty.
     Same parameters and errors as :func:`settle_year`.
     """
-    year, month = parse_period(period)
+    year, month = parse_month(period)
     period = f"{year:04d}-{month:02d}"
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month", period,
                    replace)
@@ -398,8 +405,6 @@ def settle_months(priced: str | Path | Sequence[str | Path], hospitals: str | Pa
     """
     months = sorted(set(int(m) for m in months))
     periods = [f"{year:04d}-{m:02d}" for m in months]
-    for p in periods:
-        parse_period(p)
     if ledger is not None and not replace:
         from drg.settlement.ledger import Ledger
 
@@ -446,7 +451,7 @@ def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bo
             if r["fund_payment"] < 0:
                 warnings.append(SettlementWarning(
                     "negative_month", pool, r["hospital_id"], f"hospital {r['hospital_id']} pool {pool}: provisional "
-                    f"fund amount {r['fund_payment']} fen is negative: carried to the year end"))
+                    f"fund amount {yuan_text(r['fund_payment'])} yuan is negative: carried to the year end"))
         warnings += pool_warnings("month", pool, month, pres, agg, pol, ctx.last_pv.get(pool),
                                 _last_cmi(ctx, pool, year), ytd_stats, b)
     result = SettlementResult(

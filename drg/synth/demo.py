@@ -149,6 +149,8 @@ def print_summary(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from decimal import Decimal
+
     from drg.money import yuan_text
 
     con = Console()
@@ -162,20 +164,20 @@ def print_summary(summary: dict) -> None:
     con.print(t)
 
     pools = summary["annual"]["pools"]
-    p = Table(title=f"annual settlement {year}")
+    p = Table(title=f"annual settlement {year} (money in yuan)")
     p.add_column("")
     for pool in pools:
         p.add_column(f"pool {pool}", justify="right")
-    rows = [("cases", lambda v: f"{v['cases']:,}"), ("budget B", lambda v: yuan_text(v["budget"])),
-            ("reserve R", lambda v: yuan_text(v["reserve"])),
-            ("self-pay S", lambda v: yuan_text(v["self_pay"])),
-            ("distributable D", lambda v: yuan_text(v["distributable"])),
-            ("total points P", lambda v: v["total_points"]),
-            ("point value (yuan)", lambda v: v["point_value_yuan"]),
-            ("fund payments", lambda v: yuan_text(v["fund_payments"])),
-            ("prepaid (12 months)", lambda v: yuan_text(v["prepaid"])),
-            ("reserve to hospitals", lambda v: yuan_text(v["reserve_to_hospitals"])),
-            ("reserve to counties", lambda v: yuan_text(v["reserve_to_counties"]))]
+    rows = [("cases", lambda v: f"{v['cases']:,}"), ("fund budget B (yuan)", lambda v: yuan_text(v["budget_fen"])),
+            ("reserve R (yuan)", lambda v: yuan_text(v["reserve_fen"])),
+            ("self-pay S (yuan)", lambda v: yuan_text(v["self_pay_fen"])),
+            ("distributable D (yuan)", lambda v: yuan_text(v["distributable_fen"])),
+            ("total points P", lambda v: f"{Decimal(v['total_points']):,}"),
+            ("point value (yuan per point)", lambda v: v["point_value_yuan"]),
+            ("fund payments (yuan)", lambda v: yuan_text(v["fund_payments_fen"])),
+            ("prepaid, 12 months (yuan)", lambda v: yuan_text(v["prepaid_fen"])),
+            ("reserve to hospitals (yuan)", lambda v: yuan_text(v["reserve_to_hospitals_fen"])),
+            ("reserve to counties (yuan)", lambda v: yuan_text(v["reserve_to_counties_fen"]))]
     for label, fmt in rows:
         p.add_row(label, *(fmt(v) for v in pools.values()))
     con.print(p)
@@ -189,6 +191,12 @@ def print_summary(summary: dict) -> None:
         m.add_row(period, *(pvs.get(pool, "") for pool in pool_names))
     con.print(m)
     if summary["warnings"]:
-        con.print(f"[yellow]{len(summary['warnings'])} monitoring warnings[/], e.g. {summary['warnings'][0]}")
-    con.print(f"statements: {summary['statements']}   ledger: {summary['files']['ledger']}")
-    con.print(f"timings (s): {summary['timings_s']}")
+        con.print(f"[yellow]{len(summary['warnings'])} monitoring warnings[/], e.g. {summary['warnings'][0]}",
+                  highlight=False)
+    files = summary["files"]
+    con.print(f"statements: {summary['statement_files']} hospital workbooks under {summary['statements']}",
+              highlight=False)
+    for key, what in (("city_summary_xlsx", "city summary"), ("chart", "point-value chart"), ("ledger", "ledger")):
+        if files.get(key):
+            con.print(f"{what}: {files[key]}", highlight=False)
+    con.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary["timings_s"].items()), highlight=False)

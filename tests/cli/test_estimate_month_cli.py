@@ -22,23 +22,27 @@ def test_gbk_csv_to_excel_in_one_command(world, his_csv, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "estimated income" in r.stdout
-    # read the Excel back
-    summary = pl.read_excel(out, sheet_name="汇总")
+    # read the Excel back: numbers are numbers, headers are the documented Chinese labels
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out, read_only=True)
+    assert wb.sheetnames == ["汇总", "明细", "病组", "拒收", "说明"]
+    items = {r[0]: r[1] for r in wb["汇总"].iter_rows(values_only=True) if r[0]}
     cases = pl.read_excel(out, sheet_name="明细")
-    drgs = pl.read_excel(out, sheet_name="病组")
+    drgs = pl.read_excel(out, sheet_name="病组").filter(pl.col("DRG") != "合计")
     rejected = pl.read_excel(out, sheet_name="拒收")
     assert cases.height == len(rows)
-    assert rejected.height == 1 and rejected["reject_reason"][0] == "wrong_type"
+    assert rejected.height == 1 and rejected["拒收原因"][0] == "格式错误 (wrong_type)"
     rej_csv = pl.read_csv(rej)
     assert rej_csv.height == 1 and rej_csv["case_id"][0] == "BAD1"
-    items = dict(zip(summary["项目 item"], summary["值 value"]))
-    assert items["病例数 cases"] == str(len(rows))
-    assert items["拒收行数 rejected rows"] == "1"
-    assert items["读入行数 rows read"] == str(len(rows) + 1)
-    assert drgs["cases"].sum() == len(rows)
-    # every case's money is exact: entitlement column (yuan) = entitlement_fen / 100, and the one-case path
-    # gives the same numbers for a case without readmission
-    assert (cases["entitlement"] * 100).round(0).cast(pl.Int64).to_list() == cases["entitlement_fen"].to_list()
+    assert items["病例数"] == len(rows)
+    assert items["拒收行数"] == 1
+    assert items["读入行数"] == len(rows) + 1
+    assert drgs["病例数"].sum() == len(rows)
+    # every case's money is exact: the income column (yuan) is the one-case path's entitlement in fen / 100
+    # for a case without readmission
+    cases = cases.rename({"结算清单号": "case_id", "DRG": "drg", "预计 DRG 收入(元)": "income", "调整原因": "adjust_reason",
+                          "病例点数": "points", "病例类型": "case_class"})
     b = open_bundle(world["bundle"])
     by_id = {r["case_id"]: r for r in rows}
     checked = 0
@@ -51,9 +55,9 @@ def test_gbk_csv_to_excel_in_one_command(world, his_csv, tmp_path):
                                          hospital_id=src["hospital_id"], insurance_type=src["insurance_type"]),
                             allow_unknown=True)
         assert est["group"]["drg"] == rec["drg"]
-        assert est["pricing"]["case_class"] == rec["case_class"]
+        assert est["pricing"]["case_class_zh"].startswith(rec["case_class"][:2])
         assert est["pricing"]["points"] == pytest.approx(rec["points"], abs=1e-9)
-        assert est["money"]["entitlement_fen"] == rec["entitlement_fen"]
+        assert est["money"]["entitlement_fen"] == round(rec["income"] * 100)
         checked += 1
     assert checked >= 20
 

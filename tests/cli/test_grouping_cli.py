@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def test_scheme_build_prints_manifest_and_checks(demo_scheme):
-    r = runner.invoke(app, ["scheme", "show", str(demo_scheme)])
+    r = runner.invoke(app, ["scheme", "show", str(demo_scheme), "--json"])
     m = json.loads(r.output)
     assert m["scheme"] == "demo" and m["counts"]["drgs"] > 0 and m["format_version"] == 2
     assert set(m["checks"]) == {"unreachable_adrgs", "unreachable_drgs", "adrgs_without_lists", "dead_splits"}

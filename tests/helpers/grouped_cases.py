@@ -161,6 +161,7 @@ def case_rows(rows, money_type=pa.float64()):
         "case_id": pa.array(out["case_id"], pa.string()), "patient_id": pa.array(out["patient_id"], pa.string()),
         "hospital_id": pa.array(out["hospital_id"], pa.string()), "adrg": pa.array(out["adrg"], pa.string()),
         "drg": pa.array(out["drg"], pa.string()), "los": pa.array(out["los"], pa.int32()),
+        "group_status": pa.array(["ok" if d != "0000" else "ungroupable" for d in out["drg"]], pa.string()),
         "admit_date": pa.array(out["admit_date"], pa.date32()),
         "discharge_date": pa.array(out["discharge_date"], pa.date32()),
         "total_cost": pa.array(out["total_cost"], pa.float64()).cast(money_type),

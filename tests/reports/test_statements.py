@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 
 import polars as pl
@@ -35,23 +34,22 @@ def test_statements_and_city_summary(tmp_path):
     r = settle_year(c["priced"], c["hospitals"], c["budget"], c["income"], c["policy"], 2025, ledger=c["ledger"])
     files = write_statements(r, tmp_path / "rep", priced=[c["priced"]], ledger=c["ledger"])
     sdir = tmp_path / "rep" / "statements" / "2025"
-    assert sorted(p.name for p in sdir.iterdir()) == ["H0.csv", "H0.xlsx", "H1.csv", "H1.xlsx", "H2.csv", "H2.xlsx"]
-    with open(sdir / "H1.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    sections = {r["section"] for r in rows}
-    assert {"settlement", "case_classes", "top_drgs"} <= sections
-    assert any(s.startswith("outlier_") for s in sections)
-    got = {(r["pool"], r["item"]): r["amount"] for r in rows if r["section"] == "settlement"}
-    h1 = r.hospitals.filter(pl.col("hospital_id") == "H1").row(0, named=True)
-    assert got[(h1["pool"], "fund_payment_yuan")] == f"{h1['fund_payment'] / 100:.2f}" + "00"
-    text = (sdir / "H1.csv").read_text(encoding="utf-8")
+    assert sorted(p.name for p in sdir.iterdir()) == ["H0.xlsx", "H1.xlsx", "H2.xlsx", "hospitals.csv"]
+    rows = pl.read_csv(sdir / "hospitals.csv")  # UTF-8 with a BOM, Chinese headers, yuan
+    h1 = r.hospitals.filter(pl.col("hospital_id") == "H1").sort("pool")
+    got = rows.filter(pl.col("医院编码") == "H1").sort("统筹区")
+    assert [round(x * 100) for x in got["基金支付(元)"].to_list()] == h1["fund_payment"].to_list()
+    text = (sdir / "hospitals.csv").read_text(encoding="utf-8-sig")
     assert "PC" not in text  # patient ids (P + case id in the fixture) never written
-    sheets = {name: pl.read_excel(sdir / "H1.xlsx", sheet_name=name)
-              for name in ("settlement", "case_classes", "top_drgs", "outliers")}
-    assert sheets["outliers"].height > 0 and set(sheets["outliers"]["case_class"]) <= {"high", "low"}
-    assert "patient_id" not in sheets["outliers"].columns
+    import openpyxl
+
+    wb = openpyxl.load_workbook(sdir / "H1.xlsx")
+    assert wb.sheetnames == ["结算单", "病例类型", "主要病组", "高低倍率病例", "月度预付", "说明"]
+    outl = [row for row in wb["高低倍率病例"].iter_rows(values_only=True) if row[4] in ("高倍率病例", "低倍率病例")]
+    assert outl and all(not str(row[1]).startswith("P") for row in outl)
     summary = pl.read_csv(files["city_summary"])
-    assert summary.filter(pl.col("kind") == "month").height == 24 and summary.filter(pl.col("kind") == "year").height == 2
+    assert summary.filter(pl.col("运行类型") == "月度预付").height == 24
+    assert summary.filter(pl.col("运行类型") == "年度清算").height == 2
     png = (tmp_path / "rep" / "point_values.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -60,6 +58,6 @@ def test_monthly_statement_without_ledger(tmp_path):
     c = _city(tmp_path)
     r = settle_month(c["priced"], None, c["budget"], None, c["policy"], "2025-02")
     files = write_statements(r, tmp_path / "rep", excel=False)
-    assert all(p.endswith(".csv") for p in files["statements"])
+    assert files["statements"] == [] and files["hospitals_csv"].endswith(".csv")
     assert (tmp_path / "rep" / "statements" / "2025-02").is_dir()
     assert pl.read_csv(files["city_summary"]).height == 2

@@ -57,7 +57,7 @@ def test_results_stored_exactly(city):
     for row in pools.iter_rows(named=True):
         p = r.pools[row["pool"]]
         assert Fraction(row["point_value_exact"]) == p.point_value
-        assert row["distributable"] == p.distributable
+        assert row["distributable_fen"] == p.distributable
     assert led.point_values(2025) == {k: p.point_value for k, p in r.pools.items()}
     h = led.table("hospital_results", r.run_id).sort(["pool", "hospital_id"])
     assert h["entitlement"].to_list() == r.hospitals.sort(["pool", "hospital_id"])["entitlement"].to_list()

@@ -57,7 +57,7 @@ def test_spec_10_item_10_through_files(tmp_path, policy_path):
     assert h["A"]["point_value"] == Decimal("1149.4253")
     assert r.pools["310"].fund_payments == 95_000_000
     c = r.counties.row(0, named=True)
-    assert c["share"] == 115_000_000 and c["drg_spending"] == 95_000_000
+    assert c["share_fen"] == 115_000_000 and c["drg_spending"] == 95_000_000
     assert c["balance"] == 96_000_000 - 95_000_000
     out = pl.read_parquet(tmp_path / "out" / "hospitals.parquet")
     assert out["fund_payment"].to_list() == [56_965_517, 38_034_483]

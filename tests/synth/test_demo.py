@@ -16,11 +16,11 @@ def test_annual_money_adds_up_to_the_fen(demo):
     _, s = demo
     for pool, p in s["annual"]["pools"].items():
         rows = [r for r in s["hospital_rows"] if r["pool"] == pool]
-        assert sum(r["entitlement"] for r in rows) == p["distributable"]
-        assert sum(r["fund_payment"] for r in rows) == p["budget"] - p["reserve"] == p["fund_payments"]
+        assert sum(r["entitlement"] for r in rows) == p["distributable_fen"]
+        assert sum(r["fund_payment"] for r in rows) == p["budget_fen"] - p["reserve_fen"] == p["fund_payments_fen"]
         assert all(r["prepaid"] + r["balance"] == r["fund_payment"] for r in rows)
         counties = [c for c in s["county_rows"] if c["pool"] == pool]
-        assert sum(c["drg_spending"] for c in counties) == p["fund_payments"]
+        assert sum(c["drg_spending"] for c in counties) == p["fund_payments_fen"]
 
 
 def test_ledger_holds_last_year_twelve_months_and_the_year(demo):
