@@ -72,8 +72,8 @@ def period_warnings(*, period, pools: list[str], facts, facts_last, prepared, in
         # point value by month (provisional) and the year's
         pvs = {int(r["month"]): _fr(r["point_value_exact"]) for r in monthly.iter_rows(named=True)}
         annual_pv = _fr(annual["point_value_exact"][-1]) if annual.height else None
-        out.point_values[pool] = {"months": {j: float(v) / 100 for j, v in pvs.items() if v is not None},
-                                  "annual": None if annual_pv is None else float(annual_pv) / 100,
+        out.point_values[pool] = {"months": {j: float(v) / 100 for j, v in pvs.items() if v is not None and j <= m},
+                                  "annual": None if annual_pv is None or m < 12 else float(annual_pv) / 100,
                                   "last_year": None if last_pv is None else float(last_pv) / 100,
                                   "method": monthly["provisional_method"][-1] if monthly.height else ""}
         # fund pace: Σ_h F_{h,1..m} of the monthly runs

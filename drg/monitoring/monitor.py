@@ -50,6 +50,7 @@ class MonitorResult:
     pv_basis: dict = field(default_factory=dict)       # pool → how the balance was valued
     months_covered: list[int] = field(default_factory=list)
     low_risk: dict = field(default_factory=dict)
+    hospitals: dict = field(default_factory=dict)      # hospital → name, tier, county (the ledger's)
     files: dict[str, str] = field(default_factory=dict)
 
     def headline(self, scope: str = "period") -> list[dict]:
@@ -172,7 +173,7 @@ def monitor_period(ledger: Any, period: str, *, policy: Any = None, out: str | P
         warnings=checked.warnings, pools=pools, point_values=checked.point_values, pace=checked.pace,
         counties=checked.counties, projections=checked.projections, pv_basis=pv_basis,
         months_covered=[m for m in covered if m <= last_month],
-        low_risk={"known": low_risk is not None, "drgs": len(low_risk or ()), **low_info})
+        low_risk={"known": low_risk is not None, "drgs": len(low_risk or ()), **low_info}, hospitals=hospitals)
     warn_frame = _warnings_frame(p.text, result.warnings)
     if store:
         st.record_monitoring(led, p.text, {"monitor_indicators": result.indicators,
