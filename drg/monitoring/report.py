@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import re
 import warnings as _warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,7 +109,8 @@ def _svg(fig) -> str:
         _warnings.simplefilter("ignore")       # glyphs the layout font lacks: the browser draws them
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], flags=re.S)  # RDF names, not needed
+    return text
 
 
 def _chart(name: str, fig, caption: str) -> str:
