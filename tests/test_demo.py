@@ -12,11 +12,9 @@ from drg.cli import app
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--cases", "6000", "--json", "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out, json.loads(result.output)
+def demo(demo_run):
+    """The session's demo run (tests/conftest.py; the monitoring tests read it too)."""
+    return demo_run
 
 
 def test_every_row_is_grouped_or_rejected(demo):

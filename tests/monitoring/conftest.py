@@ -1,10 +1,11 @@
 """Fixtures of the monitoring tests (issue 18), built once per session and kept small:
 
-* ``demo_world`` — ``drg demo`` on 3,000 cases a year: weights with the low-risk DRGs into the ledger, last
-  year settled, twelve months and the year, the monitoring of the year with its report;
+* ``demo_world`` — the session's ``drg demo`` run (``demo_run`` of tests/conftest.py, shared with
+  tests/test_demo.py): weights with the low-risk DRGs into the ledger, last year settled, twelve months and
+  the year, the monitoring of the year with its report;
 * ``reference_world`` — the CHS-DRG 1.1 reference cases of ``../shared/reference`` grouped with the published
   tables, as the settlement year 2025 and (dates a year earlier, costs 4 % lower) as its history year 2024;
-  weights, priced, 2024 settled, twelve months and the year of 2025 settled, into a ledger.
+  weights, priced, 2024 settled, the months of the first half and the year of 2025 settled, into a ledger.
 
 Each world names its priced files so that the tests can compute every indicator a second way, in plain SQL
 over the priced cases (``tests/monitoring/sql.py``).
@@ -38,11 +39,10 @@ cc_share_min_cases = 5
 
 
 @pytest.fixture(scope="session")
-def demo_world(tmp_path_factory) -> dict:
-    from drg.synth.demo import SETTLEMENT_YEAR, run_demo
+def demo_world(demo_run) -> dict:
+    from drg.synth.demo import SETTLEMENT_YEAR
 
-    out = tmp_path_factory.mktemp("monitoring_demo")
-    summary = run_demo(out, cases=3000, seed=7, verbose=False)
+    out, summary = demo_run
     return {"out": out, "summary": summary, "ledger": out / "ledger.duckdb", "year": SETTLEMENT_YEAR,
             "priced": {y: out / "priced" / f"cases-{y}.parquet" for y in (SETTLEMENT_YEAR - 1, SETTLEMENT_YEAR)},
             "history": [out / "grouped" / f"cases-{y}.parquet" for y in (2023, 2024)],
@@ -108,7 +108,7 @@ def reference_world(tmp_path_factory) -> dict:
     price_file(grouped, tables, policy, priced[2025], year=2025)
     common = dict(ledger=ledger)
     settle_year(priced[2024], hosp, budget, income, policy, 2024, **common)
-    settle_months(priced[2025], hosp, budget, income, policy, 2025, **common)
+    settle_months(priced[2025], hosp, budget, income, policy, 2025, months=range(1, 7), **common)  # H1 by month
     settle_year(priced[2025], hosp, budget, income, policy, 2025, **common)
     return {"dir": d, "ledger": ledger, "priced": priced, "history": [grouped_2024], "tables": tables,
             "hospitals": hosp, "policy": str(policy), "year": 2025}
