@@ -12,7 +12,7 @@ from drg.money import (points_to_units)
 from drg.policy import Policy
 from drg.settlement.pools import ALL_POOLS
 from drg.settlement.records import CaseAggregates, HospitalInput
-from grouper.results import AMBIGUOUS_SUFFIX, UNGROUPABLE_DRG
+from grouper.results import has_drg, is_ambiguous
 
 __all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'MONITOR_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS',
            'GROUP_STATES', 'read_priced', 'hospital_inputs', 'hospital_stats', 'cmi_of', 'prev_year_cmi', 'prev_year_spending']
@@ -31,6 +31,10 @@ MONITOR_OPTIONAL = ("points", "los", "discharge_status", "group_status", "cc_lev
 
 
 OUTLIER_CLASSES = ("high", "low")
+
+
+#: String columns read as Arrow dictionaries (few distinct values; their rules are evaluated once per value).
+_DICTIONARY_COLUMNS = ("drg", "group_status", "adjust_reason")
 
 
 #: The finest grain of the sums; ``grp`` is the case's group state (:data:`GROUP_STATES`).
@@ -80,6 +84,9 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
         if path.suffix.lower() != ".parquet":
             raise InputError("priced cases must be Parquet (the output of `drg points`)", file=file)
         pf = pq.ParquetFile(path)
+        as_dict = [c for c in _DICTIONARY_COLUMNS if c in pf.schema_arrow.names]
+        if as_dict:
+            pf = pq.ParquetFile(path, read_dictionary=as_dict)
         md = pf.schema_arrow.metadata or {}
         if scheme_id is None and md.get(b"drg.scheme_id"):
             scheme_id = md[b"drg.scheme_id"].decode() or None
@@ -166,6 +173,21 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
         fine=fine.sort(FINE_KEYS), files=files, scheme_id=scheme_id, rows_read=rows_read, rows_other_years=rows_other)
 
 
+def _flags(column, rule) -> np.ndarray:
+    """``rule(value)`` for every value of a string column, evaluated once per distinct value (the column's
+    dictionary: read as one from Parquet, or encoded here)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    values = arr.dictionary.to_pylist()
+    table = np.array([bool(rule(v.strip() if isinstance(v, str) else v)) for v in values] + [bool(rule(None))])
+    idx = np.asarray(arr.indices.fill_null(len(values)), np.int64)
+    return table[idx]
+
+
 def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str) -> list:
     """The per-case columns of the monitoring sums (SPEC §9) for one batch: the group state ``grp``, points
     before §5, the CMI weight of a grouped case, LOS, deaths, halved stays, CC/MCC, MDC and ADRG."""
@@ -174,14 +196,12 @@ def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, fil
 
     n = t.num_rows
     names = t.column_names
-    drg = pl.col("drg").str.strip_chars()
-    ambiguous = (drg.str.len_chars() == 3) & drg.str.to_uppercase().str.ends_with(AMBIGUOUS_SUFFIX)
-    has = ~drg.is_in(["", UNGROUPABLE_DRG]) & ~ambiguous
-    if "group_status" in names:
-        status = pl.Series(t.column("group_status").cast(pa.string())).fill_null("")
-        grouped = has & pl.lit(status == "ok")
+    if "drg" in names:
+        has = _flags(t.column("drg"), has_drg)
+        ambiguous = _flags(t.column("drg"), is_ambiguous)
     else:
-        grouped = has
+        has = ambiguous = np.zeros(n, bool)
+    grouped = has & _flags(t.column("group_status"), lambda v: v == "ok") if "group_status" in names else has
     if "points" in names:
         pts = t.column("points").cast(pa.float64()).to_numpy(zero_copy_only=False)
         pts_u = points_to_units(np.nan_to_num(pts), scale, what="points", file=file)
@@ -195,19 +215,19 @@ def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, fil
         return np.asarray(t.column(name).cast(pa.int64()).fill_null(fill), np.int64)
 
     cc = ints("cc_level")
-    halved = (pl.Series(t.column("adjust_reason").cast(pa.string())).fill_null("").str.starts_with("readmission")
-              if "adjust_reason" in names else pl.Series([False] * n))
+    halved = (_flags(t.column("adjust_reason"), lambda v: v is not None and v.startswith("readmission"))
+              if "adjust_reason" in names else np.zeros(n, bool))
 
     def text(name: str):
         return (pl.Series(name, t.column(name).cast(pa.string())).fill_null("") if name in names
                 else pl.Series(name, [""] * n, pl.String))
 
-    return [pl.when(grouped).then(0).when(ambiguous).then(2).otherwise(1).cast(pl.Int8).alias("grp"),
+    return [pl.Series("grp", np.where(grouped, 0, np.where(ambiguous, 2, 1)).astype(np.int8)),
             pl.Series("pts_u", pts_u, pl.Int64),
-            pl.when(grouped).then(pl.Series(w)).otherwise(0).cast(pl.Int64).alias("w_u"),
-            grouped.cast(pl.Int64).alias("grouped"),
+            pl.Series("w_u", np.where(grouped, w, 0).astype(np.int64)),
+            pl.Series("grouped", grouped.astype(np.int64)),
             pl.Series("los", ints("los")), pl.Series("deaths", (ints("discharge_status", -1) == 5).astype(np.int64)),
-            pl.Series("halved", halved.cast(pl.Int64)), pl.Series("cc", (cc >= 1).astype(np.int64)),
+            pl.Series("halved", halved.astype(np.int64)), pl.Series("cc", (cc >= 1).astype(np.int64)),
             pl.Series("mcc", (cc == 2).astype(np.int64)), text("mdc"), text("adrg")]
 
 
