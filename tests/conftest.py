@@ -5,6 +5,7 @@
 * ``built_scheme`` — schemes compiled once per session (the demo scheme, and the published sets of
   ``../shared`` when present); ``scheme11``, ``scheme20`` and ``scheme_files`` — the published 1.1 and 2.0
   schemes, and both as files; ``demo_scheme_file`` — the demo scheme as a file.
+* ``demo_run`` — one ``drg demo`` run per session (read by tests/synth and tests/monitoring).
 * ``world`` and ``his_csv`` — the published world of the estimate tests and a hospital's GBK month export
   (:mod:`tests.helpers.estimate_world`), built once per session.
 
@@ -95,3 +96,19 @@ def his_csv(world, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("his") / "出院结算清单-2025.csv"
     return path, write_his_month(world, path)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """``(out directory, JSON summary)`` of ``drg demo --cases 6000`` through the command line, run once per
+    session: the demo's own tests (tests/synth) and the monitoring tests (tests/monitoring) both read it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from drg.cli import app
+
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--cases", "6000", "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.output)

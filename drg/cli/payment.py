@@ -69,13 +69,16 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
                                            "else the year after the latest history year)"),
         scheme_id: Optional[str] = typer.Option(None, "--scheme-id", help="scheme id recorded in the tables "
                                                 "(default: the one the history files were grouped with)"),
+        ledger: Optional[Path] = typer.Option(None, "--ledger", help="ledger (DuckDB file) to keep the low-risk "
+                                              "DRGs in, for drg monitor"),
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
-        """Base points, means and stability per DRG (weights.parquet) and each hospital's coefficients
-        (coefficients.parquet), from grouped history."""
+        """Base points, means and stability per DRG (weights.parquet), each hospital's coefficients
+        (coefficients.parquet) and the low-risk DRGs of the same history years (low_risk_drgs.parquet; with
+        --ledger also into the ledger), from grouped history."""
         from drg.pricing.coefficients import build_tables
 
-        summary = build_tables(history, hospitals, policy, out, year=year, scheme_id=scheme_id)
+        summary = build_tables(history, hospitals, policy, out, year=year, scheme_id=scheme_id, ledger=ledger)
         _print_summary(summary, f"weights and coefficients → {out}", as_json)
 
     @app.command("points", short_help="price grouped cases in points")

@@ -152,17 +152,18 @@ def read_coefficients(path: str | Path) -> pa.Table:
 
 
 def build_tables(history: str | Path | list, hospitals: str | Path, policy: str | Path | Policy, out: str | Path, *,
-                 year: int | None = None, scheme_id: str | None = None) -> dict:
-    """``drg weights``: read history and hospitals, write ``OUT/weights.parquet`` and
-    ``OUT/coefficients.parquet``; return a summary dict. ``history`` may be one file or a list (one per
-    year)."""
+                 year: int | None = None, scheme_id: str | None = None, ledger=None) -> dict:
+    """``drg weights``: read history and hospitals, write ``OUT/weights.parquet``,
+    ``OUT/coefficients.parquet`` and the low-risk DRGs of the same history years
+    (``OUT/low_risk_drgs.parquet``, :mod:`drg.monitoring.lowrisk`; also into ``ledger`` when given); return a
+    summary dict. ``history`` may be one file or a list (one per year)."""
     import pyarrow.parquet as pq
 
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     files = [Path(h) for h in history] if isinstance(history, (list, tuple)) else [Path(history)]
     import pyarrow.parquet as pq_
 
-    wanted = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost")
+    wanted = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost", "discharge_status", "group_status")
     parts = []
     for f in files:
         try:
@@ -197,8 +198,28 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
                                       "one": str(blend.one)}).encode(),
             b"drg.history_hospitals_not_in_table": json.dumps(unknown).encode()}
     pq.write_table(coefs.replace_schema_metadata(meta), out / "coefficients.parquet")
+    low_risk = _low_risk(hist, weights, pol, out, ledger)
     wt = weights.table
     return {"history_cases": hist.num_rows, "history_years": list(weights.years), "settlement_year": year,
             "drgs": wt.num_rows, "stable_drgs": int(np.sum(np.asarray(wt.column("stable")))),
             "all_drg_mean_yuan": round(weights.a_yuan, 2), "coefficient_rows": coefs.num_rows,
-            "history_hospitals_not_in_table": len(unknown), "policy": pol.id}
+            "history_hospitals_not_in_table": len(unknown), "policy": pol.id, **low_risk}
+
+
+def _low_risk(hist: pa.Table, weights: Weights, pol: Policy, out: Path, ledger) -> dict:
+    """The low-risk DRGs of the weights' history years (SPEC §9): ``OUT/low_risk_drgs.parquet`` and, given a
+    ledger, its ``low_risk_drgs`` table."""
+    from drg.monitoring.lowrisk import LOW_RISK_FILE, low_risk_table, write_low_risk
+
+    table = low_risk_table(hist, weights.years, pol)
+    write_low_risk(table, out / LOW_RISK_FILE, years=weights.years, policy=pol, scheme_id=weights.scheme_id)
+    if ledger is not None:
+        from drg.monitoring.store import record_low_risk
+        from drg.settlement.ledger import Ledger
+
+        led = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+        record_low_risk(led, table, settlement_year=weights.settlement_year, scheme_id=weights.scheme_id,
+                        history_years=list(weights.years))
+    flags = table.column("low_risk").to_pylist()
+    return {"low_risk_drgs": sum(bool(f) for f in flags),
+            "low_risk_classified": sum(bool(f) for f in table.column("classified").to_pylist())}

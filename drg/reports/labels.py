@@ -189,7 +189,10 @@ WARNING_LABELS = {"spending_pace": ("基金支出进度", "fund spending pace"),
                   "negative_month": ("月度负数结转", "negative month carried"),
                   "reserve_short": ("调剂金不足", "reserve short"), "months_missing": ("缺少月度运行", "months missing"),
                   "unknown_hospital": ("医院不在名单", "unknown hospital"),
-                  "annual_exists": ("年度清算已在账本", "annual run exists"), "no_points": ("尚无点数", "no points")}
+                  "annual_exists": ("年度清算已在账本", "annual run exists"), "no_points": ("尚无点数", "no points"),
+                  "pv_projection": ("年终点值预测", "year-end point value projection"),
+                  "county_gap": ("区县基金缺口", "county gap"), "cc_share_rise": ("并发症占比上升", "CC/MCC share rise"),
+                  "group_rate": ("入组率偏低", "grouping rate low")}
 
 #: Why a row of a case file was rejected (drg.casefile.schema.RejectReason).
 REJECT_LABELS = {"missing_field": ("必填项为空", "a required field is empty"),

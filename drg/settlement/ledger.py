@@ -17,6 +17,10 @@ DuckDB client can query::
     county_results  run_id + the columns of ``counties.parquet`` (drg.settlement.records.COUNTY_COLUMNS)
     warnings        run_id, kind, pool, subject, message, value, threshold
 
+and, for monitoring (SPEC §9; :mod:`drg.monitoring.store`), the run's exact sums per month and (pool,
+hospital, county, DRG, case class) in ``monitor_facts``, its hospitals table and county income; the low-risk
+DRGs of ``drg weights``; the indicators and warnings of ``drg monitor``.
+
 Money in the tables is BIGINT fen: the contract's settlement columns (``entitlement``, ``fund_payment``,
 ``income``, ``county_share`` …) under their contract names, every other one ending in ``_fen``. Points and
 displayed point values are DECIMAL(18,4).
@@ -220,7 +224,10 @@ class Ledger:
         con = self._open(read_only)
         try:
             if not read_only:
+                from drg.monitoring.store import MONITOR_DDL
+
                 con.execute(_DDL)
+                con.execute(MONITOR_DDL)
                 if _schema_version(con) != _current_version():
                     _upgrade(con)
             elif _needs_upgrade(con):  # an older ledger: brought up to date, then read
@@ -275,7 +282,9 @@ class Ledger:
                         raise InputError(f"{result.kind} {result.period} is already in the ledger (run "
                                          f"{old[0][0]}); use --replace to run it again", file=str(self.path))
                     replaced = old[0][0]
-                    for t in LEDGER_TABLES:
+                    from drg.monitoring.store import RUN_TABLES
+
+                    for t in LEDGER_TABLES + RUN_TABLES:
                         con.execute(f"DELETE FROM {t} WHERE run_id = ?", [replaced])
                 con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                     run_id, result.kind, result.period, result.year, result.month, result.policy_id,
@@ -298,6 +307,9 @@ class Ledger:
                 con.register("c_frame", result.counties.to_arrow())
                 con.execute("INSERT INTO hospital_results BY NAME SELECT ? AS run_id, * FROM h_frame", [run_id])
                 con.execute("INSERT INTO county_results BY NAME SELECT ? AS run_id, * FROM c_frame", [run_id])
+                from drg.monitoring.store import record_run
+
+                record_run(con, run_id, result)   # the sums monitoring reads (SPEC §9)
                 if result.warnings:
                     con.executemany("INSERT INTO warnings VALUES (?, ?, ?, ?, ?, ?, ?)", [
                         [run_id, w.kind, w.pool, w.subject, w.message, w.value, w.threshold]

@@ -102,11 +102,14 @@ class PoolResult:
 class CaseAggregates:
     """Priced cases of a settlement year reduced to exact sums (polars frames, int64 fen / point units).
 
-    ``by_month``: pool, hospital_id, year, month, cases, adj_u, ded_u, selfpay, total_cost, fund_paid,
-    outliers, bp_u, bp_n (year is the settlement year or the one before, for CMI and budget growth).
+    ``by_month``: pool, hospital_id, year, month and the sums of
+    :data:`drg.settlement.aggregates.FINE_SUMS` (``outlier`` named ``outliers``; year is the settlement year or
+    the one before, for CMI and budget growth).
     ``by_county``: pool, hospital_id, county, month, cases, adj_u, selfpay.
     ``by_class``: pool, hospital_id, month, case_class, cases, adj_u, total_cost.
     ``by_drg``: pool, hospital_id, month, drg, cases, adj_u, total_cost.
+    ``fine``: every sum at the finest grain (:data:`drg.settlement.aggregates.FINE_KEYS`, with the ``mdc`` and
+    ``adrg`` of each DRG), both years: what the ledger keeps for monitoring (SPEC §9).
     """
 
     year: int
@@ -119,6 +122,7 @@ class CaseAggregates:
     scheme_id: str | None
     rows_read: int
     rows_other_years: int
+    fine: Any = None
 
 
 @dataclass
@@ -145,6 +149,9 @@ class SettlementResult:
     includes_self_pay: bool = True
     run_id: str | None = None
     out_files: dict[str, str] = field(default_factory=dict)
+    #: What the ledger keeps for monitoring beside the sums: ``hospitals`` (id → name, tier, county, from the
+    #: hospitals table) and ``county_income`` ((year, insurance type, county) → (income, other spending) fen).
+    monitoring: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """A JSON-able summary: money in integer fen (keys ending ``_fen``), points and point values as

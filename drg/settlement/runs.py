@@ -275,8 +275,14 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
         scheme_id=scheme_id or agg.scheme_id or pol.scheme, pools=pool_results,
         hospitals=concat_frames(hframes, hospital_schema()), counties=concat_frames(cframes, county_schema()),
         warnings=warnings, inputs=ctx.inputs, aggregates=agg, prepaid_source=source,
-        includes_self_pay=pol.budget.point_value_includes_self_pay)
+        includes_self_pay=pol.budget.point_value_includes_self_pay, monitoring=_monitoring_inputs(ctx))
     return _finish(result, ctx, out, replace)
+
+
+def _monitoring_inputs(ctx: _Context) -> dict:
+    """What the ledger keeps of the run's inputs for monitoring (drg.monitoring.store): the hospitals table
+    and the county income rows."""
+    return {"hospitals": ctx.hospitals, "county_income": ctx.income or {}}
 
 
 def _replace(p: PoolResult, **kw) -> PoolResult:
@@ -459,5 +465,5 @@ def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bo
         scheme_id=scheme_id or agg.scheme_id or pol.scheme, pools=pool_results,
         hospitals=concat_frames(hframes, hospital_schema()), counties=empty_frame(county_schema()),
         warnings=warnings, inputs=ctx.inputs, aggregates=agg,
-        includes_self_pay=pol.budget.point_value_includes_self_pay)
+        includes_self_pay=pol.budget.point_value_includes_self_pay, monitoring=_monitoring_inputs(ctx))
     return _finish(result, ctx, out, replace)

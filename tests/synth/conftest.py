@@ -3,7 +3,6 @@ cases (2024–2025) with its accepted cases, and a whole ``drg demo`` run."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -42,13 +41,6 @@ def cases(city):
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    """``(out directory, JSON summary)`` of ``drg demo --cases 6000``."""
-    from typer.testing import CliRunner
-
-    from drg.cli import app
-
-    out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--cases", "6000", "--json", "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out, json.loads(result.output)
+def demo(demo_run):
+    """``(out directory, JSON summary)`` of ``drg demo --cases 6000`` (the session's run, tests/conftest.py)."""
+    return demo_run
