@@ -23,8 +23,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["FORMULA_PREFIXES", "WORKBOOK_OPTIONS", "atomic_path", "csv_cell", "neutralise_text", "write_csv",
-           "write_text"]
+__all__ = ["FORMULA_PREFIXES", "WORKBOOK_OPTIONS", "atomic_path", "csv_cell", "csv_frame", "neutralise_text",
+           "write_csv", "write_text"]
 
 #: A cell that starts with one of these is read as a formula by spreadsheet programs (OWASP).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -52,10 +52,17 @@ def write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> None:
         tmp.write_text(text, encoding=encoding)
 
 
+#: A plain number (``-5``, ``+1.50``, ``-2e3``): a spreadsheet reads it as a number, never as a formula, so it
+#: is written as it is.
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
 def csv_cell(value: str | None) -> str | None:
     """One text cell from user input, neutralised for spreadsheets: ``'`` before a leading ``=``, ``+``,
-    ``-``, ``@``, tab or carriage return."""
-    if value and value.startswith(FORMULA_PREFIXES):
+    ``-``, ``@``, tab or carriage return (a plain number such as ``-5.00`` is left as it is)."""
+    import re
+
+    if value and value.startswith(FORMULA_PREFIXES) and not re.match(_NUMBER, value):
         return "'" + value
     return value
 
@@ -69,7 +76,8 @@ def neutralise_text(df, columns: Iterable[str] | None = None):
         return df
     pattern = "^[" + "".join("\\" + p if p in "-+" else p for p in FORMULA_PREFIXES) + "]"
     return df.with_columns([
-        pl.when(pl.col(c).str.contains(pattern)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        pl.when(pl.col(c).str.contains(pattern) & ~pl.col(c).str.contains(_NUMBER))
+        .then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
         for c in names])
 
 
@@ -79,3 +87,87 @@ def write_csv(df, path: str | Path, *, user_text: Iterable[str] | None = None, b
     df = neutralise_text(df, user_text)
     with atomic_path(path) as tmp:
         df.write_csv(tmp, include_bom=bom)
+
+
+def _text_column(column):
+    """An Arrow column of a type that CSV cannot hold as it is (nested, binary, dates polars cannot show, 256-bit
+    decimals …) as text: Arrow's own cast where it has one, else each value's Python text (binary that is
+    not UTF-8 with its bytes escaped)."""
+    import pyarrow as pa
+
+    t = column.type
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return pa.array([None if v is None else bytes(v).decode("utf-8", "backslashreplace")
+                         for v in column.to_pylist()], pa.string())
+    if not pa.types.is_nested(t):
+        try:
+            return column.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    import json
+
+    def text(v):
+        if v is None:
+            return None
+        try:
+            return json.dumps(v, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return str(v)
+
+    try:
+        values = column.to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, OverflowError):
+        return column.cast(pa.string(), safe=False)
+    return pa.array([text(v) for v in values], pa.string())
+
+
+def csv_frame(table):
+    """A pyarrow table as a polars frame ready for CSV: lists of codes joined with ``|`` (as the readers take
+    them), and every column of a type CSV cannot hold as it is turned into text."""
+    import pyarrow as pa
+    import polars as pl
+
+    safe = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_string,
+            pa.types.is_large_string, pa.types.is_decimal128, pa.types.is_null, pa.types.is_timestamp)
+    arrays, names = [], []
+    for name, column in zip(table.column_names, table.columns):
+        t = column.type
+        if (pa.types.is_list(t) or pa.types.is_large_list(t)) and (
+                pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
+                or pa.types.is_dictionary(t.value_type) or pa.types.is_null(t.value_type)):
+            column = column.cast(pa.list_(pa.string()))
+            joined = pl.from_arrow(column).list.join("|")
+            joined = joined.set(pl.from_arrow(column).is_null(), None) if column.null_count else joined
+            arrays.append(joined.to_arrow())
+        elif pa.types.is_dictionary(t):
+            column = column.cast(t.value_type)
+            arrays.append(column if pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
+                          else _text_column(column))
+        elif any(ok(t) for ok in safe):
+            arrays.append(column)
+        elif pa.types.is_date32(t) or pa.types.is_date64(t):
+            # polars holds dates from about year -262000 on; text is safe for every value Arrow holds
+            arrays.append(_dates_text(column))
+        else:
+            arrays.append(_text_column(column))
+        names.append(name)
+    return pl.from_arrow(pa.Table.from_arrays(arrays, names=names))
+
+
+def _dates_text(column):
+    """Dates as ISO text (what polars writes), any value Arrow holds."""
+    import pyarrow as pa
+
+    try:
+        import polars as pl
+
+        lo, hi = -(10 ** 7), 10 ** 7          # ±27,000 years of days: within every library's range
+        import pyarrow.compute as pc
+
+        days = column.cast(pa.date32()).cast(pa.int32())
+        inside = pc.and_(pc.greater_equal(days, lo), pc.less_equal(days, hi))
+        if pc.all(pc.fill_null(inside, True)).as_py():
+            return column.cast(pa.date32())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    return _text_column(column)

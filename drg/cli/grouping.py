@@ -79,16 +79,12 @@ def register(app, scheme_app=None, **_: object) -> None:
         """Group a case file: adds mdc, adrg, drg, cc_level, group_status, group_note to every case."""
         import sys
 
-        from drg.cli.progress import row_progress
+        from drg.cli.progress import parquet_rows, row_progress
         from drg.grouping import group_file
         from grouper.scheme import load_scheme
 
         s = load_scheme(scheme)
-        total = None
-        if cases.suffix.lower() in (".parquet", ".pq") and cases.exists():
-            import pyarrow.parquet as pq
-
-            total = pq.ParquetFile(cases).metadata.num_rows
+        total = parquet_rows(cases)   # (an unreadable file is reported by the reader, with its name)
         with row_progress("grouping", total, enabled=not quiet and not as_json and sys.stderr.isatty()) as upd:
             summary = group_file(s, cases, out, rejects=rejects, slim=slim, mapping=columns,
                                  on_rows=upd)
