@@ -73,12 +73,21 @@ class GroupedWriter:
         self.partial = partial_path(self.path)
         self.metadata = metadata or {}
         self.slim = slim
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.csv = self.path.suffix.lower() == ".csv"
         self._writer: pq.ParquetWriter | None = None
         self._chunks: list[pa.Table] = []
 
     def write(self, table: pa.Table) -> None:
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self._write(table)
+
+    def _write(self, table: pa.Table) -> None:
         if self.csv or not self.slim:   # result columns as plain strings; the input's columns as they came
             for i, f in enumerate(table.schema):
                 if pa.types.is_dictionary(f.type) and (self.csv or f.name in RESULT_COLUMNS):
@@ -95,16 +104,23 @@ class GroupedWriter:
 
     def close(self, empty_schema: pa.Schema | None = None) -> None:
         """Finish the file and give it its name."""
-        if self.csv:
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self._close(empty_schema)
+
+    def _close(self, empty_schema: pa.Schema | None) -> None:
+        if self.csv:   # text from the user neutralised for spreadsheets, a byte-order mark, atomically
             import polars as pl
 
+            from drg.outputs import csv_frame, write_csv
+
             if self._chunks:
-                df = pl.from_arrow(pa.concat_tables(self._chunks, promote_options="permissive"))
+                df = csv_frame(pa.concat_tables(self._chunks, promote_options="permissive"))
             else:
                 df = pl.DataFrame({c: [] for c in ("case_id", *RESULT_COLUMNS)})
-            df = df.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
-                                  for c, t in df.schema.items() if isinstance(t, pl.List)])
-            df.write_csv(self.partial)
+            write_csv(df, self.path)
+            return
         elif self._writer is not None:
             if self.slim:  # without a stored Arrow schema the schema's metadata is not written by itself
                 self._writer.add_key_value_metadata(self._writer.schema.metadata or {})

@@ -23,7 +23,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["FORMULA_PREFIXES", "WORKBOOK_OPTIONS", "atomic_path", "csv_cell", "csv_frame", "neutralise_text",
+from drg.errors import InputError
+
+__all__ = ["FORMULA_PREFIXES", "WORKBOOK_OPTIONS", "OutputError", "atomic_dir", "atomic_path", "io_cause", "writing", "csv_cell", "csv_frame", "neutralise_text",
            "write_csv", "write_text"]
 
 #: A cell that starts with one of these is read as a formula by spreadsheet programs (OWASP).
@@ -32,18 +34,96 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 WORKBOOK_OPTIONS = {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False}
 
 
+class OutputError(InputError):
+    """An output cannot be written (a full disk, a read-only directory …): one line naming the path and the
+    cause; the command line exits 1, as for a wrong input. Nothing written before is lost."""
+
+    def __init__(self, cause: str, *, file: str | None = None) -> None:
+        super().__init__(f"cannot write: {cause}", file=file)
+
+
+def io_cause(exc: BaseException) -> str:
+    """The cause of a failed write in a few words (``No space left on device``), from the errno of an
+    ``OSError`` or the one Arrow, polars or DuckDB quote in their messages; never a row's content."""
+    import re
+
+    number = getattr(exc, "errno", None)
+    if not isinstance(number, int):
+        m = re.search(r"(?:Errno |os error |errno )(\d+)", str(exc))
+        number = int(m.group(1)) if m else None
+    if number:
+        return os.strerror(number)
+    text = str(exc)
+    for phrase in ("No space left on device", "Read-only file system", "Permission denied", "Disk quota exceeded",
+                   "File too large"):
+        if phrase.lower() in text.lower():
+            return phrase
+    return type(exc).__name__
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    name = type(exc).__name__
+    text = str(exc)
+    return ("os error" in text or "Errno" in text or "IO Error" in text or "Could not write" in text
+            or name in ("IOException",))
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Turn a failed write inside the block (``OSError``, or an IO error of Arrow, polars or DuckDB) into an
+    :class:`OutputError` naming ``path`` and the cause."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except Exception as exc:
+        if _is_io_error(exc) and not isinstance(exc, InputError):
+            raise OutputError(io_cause(exc), file=str(path)) from None
+        raise
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block ends without error it becomes ``path``
-    (replacing an earlier file atomically), otherwise it is removed and an earlier ``path`` is untouched."""
+    (replacing an earlier file atomically), otherwise it is removed and an earlier ``path`` is untouched.
+    A failed write is an :class:`OutputError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
+    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")   # (the suffix kept for writers
+    try:                                                                       # that look at it)
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield tmp
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; when the block ends without error it takes the place of
+    ``path`` (an earlier directory of that name is moved aside and removed), otherwise it is removed and an
+    earlier ``path`` is untouched."""
+    import shutil
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with writing(path):
+            tmp.mkdir(parents=True)
+            yield tmp
+            if path.exists():
+                os.replace(path, old)
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> None:

@@ -37,7 +37,7 @@ def test_statements_and_city_summary(tmp_path):
     files = write_statements(r, tmp_path / "rep", priced=[c["priced"]], ledger=c["ledger"])
     sdir = tmp_path / "rep" / "statements" / "2025"
     assert sorted(p.name for p in sdir.iterdir()) == ["H0.csv", "H0.xlsx", "H1.csv", "H1.xlsx", "H2.csv", "H2.xlsx"]
-    with open(sdir / "H1.csv", encoding="utf-8") as fh:
+    with open(sdir / "H1.csv", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     sections = {r["section"] for r in rows}
     assert {"settlement", "case_classes", "top_drgs"} <= sections

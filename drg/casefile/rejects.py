@@ -47,7 +47,12 @@ class RejectWriter:
         self.count += table.num_rows
         if self.path is None:
             return
-        table = plain_code_lists(table)
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self._write(plain_code_lists(table))
+
+    def _write(self, table: pa.Table) -> None:
         if self._parquet:
             if self._writer is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +69,12 @@ class RejectWriter:
         """Finish the file and give it its name."""
         if self.path is None:
             return
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self._close()
+
+    def _close(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self._writer is not None:
             self._writer.close()

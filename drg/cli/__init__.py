@@ -13,8 +13,6 @@ import sys
 
 import typer
 
-from drg.errors import InputError, InvariantError
-
 app = typer.Typer(
     name="drg",
     help="DRG point-method payment: group cases, price them in points, settle a city's budget to the fen.",
@@ -67,16 +65,6 @@ def main() -> None:
         from drg.cli.estimate import main as estimate_main
 
         sys.exit(estimate_main(sys.argv[2:]))
-    try:
-        app()
-    except InputError as exc:
-        from rich.console import Console
+    from drg.cli.guard import run_guarded
 
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
-    except InvariantError as exc:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]invariant broken, run refused:[/] {exc}", highlight=False)
-        sys.exit(1)
-
+    sys.exit(run_guarded(app, rich=True))

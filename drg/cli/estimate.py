@@ -229,14 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     (about 0.15–0.2 s); this entry point skips it. Same options, output and exit codes (1 wrong input, 2
     usage).
     """
-    from drg.errors import InputError
+    from drg.cli.guard import run_guarded
 
-    try:
-        run_estimate(build_parser().parse_args(argv))
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_guarded(lambda: run_estimate(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

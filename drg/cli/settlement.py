@@ -133,12 +133,14 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
     json_opt = typer.Option(False, "--json", help="print a JSON summary")
     scheme_opt = typer.Option(None, "--scheme-id", help="scheme id to record (default: from the priced file)")
 
+    strict_opt = typer.Option(False, "--strict", help="refuse the run when a priced row cannot be settled "
+                              "(by default it is left out, recorded with the run and warned about)")
+
     def _statements(result, statements, priced, ledger):
+        # the statements are written by the run itself, into its run directory (drg.settlement.rundirs)
         if statements is None:
             return {}
-        from drg.reports.statements import write_statements
-
-        files = write_statements(result, statements, priced=priced, ledger=ledger)
+        files = result.statement_files
         return {"statements_written": len(files["statements"]), "statements_dir": str(statements),
                 "city_summary": files.get("city_summary"), "chart": files.get("chart")}
 
@@ -149,7 +151,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         budget: Optional[Path] = budget_opt, county_income: Optional[Path] = income_opt, policy: str = policy_opt,
         ledger: Optional[Path] = ledger_opt, out: Optional[Path] = out_opt, replace: bool = replace_opt,
         last_year_pv: Optional[str] = lpv_opt, statements: Optional[Path] = stmt_opt,
-        scheme_id: Optional[str] = scheme_opt, as_json: bool = json_opt,
+        scheme_id: Optional[str] = scheme_opt, as_json: bool = json_opt, strict: bool = strict_opt,
     ) -> None:
         """Monthly run: provisional point value, provisional fund amounts, prepayments, §9 warnings.
 
@@ -168,7 +170,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
                 raise InputError(f"--period range must be within one year, first ≤ last: {period!r}", field="period")
             results = settle_months(priced, hospitals, budget, county_income, policy, y1, months=range(m1, m2 + 1),
                                     ledger=ledger, out=out, replace=replace,
-                                    last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id)
+                                    last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id,
+                                    statements=statements, strict=strict)
             extras = [_statements(r, statements, priced, ledger) for r in results]
             if as_json:
                 typer.echo(json.dumps([{**r.summary(), **e} for r, e in zip(results, extras)], ensure_ascii=False,
@@ -179,7 +182,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
                 typer.echo(f"recorded {len(results)} runs in the ledger {ledger}")
             return
         result = settle_month(priced, hospitals, budget, county_income, policy, period, ledger=ledger, out=out,
-                              replace=replace, last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id)
+                              replace=replace, last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id,
+                              statements=statements, strict=strict)
         _print_result(result, as_json, _statements(result, statements, priced, ledger))
 
     @settle_app.command("year")
@@ -193,14 +197,14 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         prepaid: str = typer.Option("auto", "--prepaid", help="auto | ledger | recompute | none: where the "
                                     "year's prepayments come from (auto: the ledger's monthly runs, else "
                                     "recomputed)"),
-        as_json: bool = json_opt,
+        as_json: bool = json_opt, strict: bool = strict_opt,
     ) -> None:
         """Annual run: final point value, entitlements, fund payments, balances, reserve, county accounts."""
         from drg.settlement.runs import settle_year
 
         result = settle_year(priced, hospitals, budget, county_income, policy, year, ledger=ledger, out=out,
                              replace=replace, last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id,
-                             prepaid=prepaid)
+                             prepaid=prepaid, statements=statements, strict=strict)
         _print_result(result, as_json, _statements(result, statements, priced, ledger))
 
     @ledger_app.command("show")

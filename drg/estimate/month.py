@@ -344,10 +344,16 @@ def _summary_rows(summary: dict) -> list[tuple[str, str]]:
 
 
 def _write_outputs(out: Path, summary: dict, cases, drg_rows: list[dict], rejected: list) -> None:
+    """Write the estimate. Each file is written whole under a temporary name and then takes its own (an
+    earlier estimate survives a failed or killed run); text from the hospital's file is written as text,
+    never as a formula (workbook options; CSV cells neutralised as OWASP recommends)."""
     import polars as pl
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from drg.outputs import atomic_path, csv_frame, write_csv, write_text
+
     suffix = out.suffix.lower()
+    if suffix not in (".xlsx", ".xlsm", ".csv", ".parquet", ".pq"):
+        raise InputError(f"unknown output type {suffix!r}; use .xlsx, .csv or .parquet", file=str(out))
     cases_df = pl.from_arrow(cases)
     drg_df = pl.DataFrame([{"drg": d["drg"], "drg_name": d["drg_name"], "cases": d["cases"],
                             "points": float(d["points"]), "income": d["income_fen"] / 100,
@@ -355,23 +361,18 @@ def _write_outputs(out: Path, summary: dict, cases, drg_rows: list[dict], reject
                             "low": d["low"]} for d in drg_rows])
     sum_df = pl.DataFrame(_summary_rows(summary), schema=["项目 item", "值 value"], orient="row")
     if suffix in (".xlsx", ".xlsm"):
-        rej = None
-        if rejected:
-            rej = pl.from_arrow(pa_concat(rejected))
-            rej = rej.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
-                                    for c, t in rej.schema.items() if isinstance(t, pl.List)])
-        _write_workbook(out, [("汇总", sum_df), ("明细", cases_df), ("病组", drg_df)] + ([("拒收", rej)] if rej is not None
-                                                                                     else []))
+        rej = csv_frame(pa_concat(rejected)) if rejected else None
+        with atomic_path(out) as tmp:
+            _write_workbook(tmp, [("汇总", sum_df), ("明细", cases_df), ("病组", drg_df)]
+                            + ([("拒收", rej)] if rej is not None else []))
     elif suffix == ".csv":
-        cases_df.write_csv(out)
-        sum_df.write_csv(out.with_name(out.stem + ".summary.csv"))
-        drg_df.write_csv(out.with_name(out.stem + ".drgs.csv"))
-    elif suffix in (".parquet", ".pq"):
-        cases_df.write_parquet(out)
-        out.with_name(out.stem + ".summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1),
-                                                             encoding="utf-8")
+        write_csv(cases_df, out)
+        write_csv(sum_df, out.with_name(out.stem + ".summary.csv"))
+        write_csv(drg_df, out.with_name(out.stem + ".drgs.csv"))
     else:
-        raise InputError(f"unknown output type {suffix!r}; use .xlsx, .csv or .parquet", file=str(out))
+        with atomic_path(out) as tmp:
+            cases_df.write_parquet(tmp)
+        write_text(out.with_name(out.stem + ".summary.json"), json.dumps(summary, ensure_ascii=False, indent=1))
 
 
 def pa_concat(tables: list):
@@ -396,7 +397,9 @@ def _write_workbook(path: Path, sheets: list) -> None:
 
     import xlsxwriter
 
-    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as wb:
+    from drg.outputs import WORKBOOK_OPTIONS
+
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True, **WORKBOOK_OPTIONS}) as wb:
         head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
         money = wb.add_format({"num_format": "#,##0.00"})
         points = wb.add_format({"num_format": "0.0000"})

@@ -71,7 +71,10 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
             writer.write(table)
         totals = hospital_point_totals(_totals_input(keys, priced), pol)    # while the last ones are written
     totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
-    pq.write_table(totals, totals_path)
+    from drg.outputs import atomic_path
+
+    with atomic_path(totals_path) as tmp:
+        pq.write_table(totals, tmp)
     return priced.summary() | {"hospital_totals": str(totals_path)}
 
 
@@ -129,11 +132,23 @@ class _PricedWriter:
 
         from drg.casefile.background import WriteBehind
 
+        from drg.outputs import writing
+
         self._out = out
         self._partial = out.with_name(out.name + ".partial")
         stats = [c for c in STATISTICS_COLUMNS if c in schema.names]
-        self._file = pq.ParquetWriter(self._partial, schema, compression="zstd", write_statistics=stats)
-        self._behind = WriteBehind(self._file.write_table)
+        with writing(out):
+            try:
+                self._file = pq.ParquetWriter(self._partial, schema, compression="zstd", write_statistics=stats)
+            except BaseException:
+                self._partial.unlink(missing_ok=True)
+                raise
+
+        def write(table: pa.Table) -> None:
+            with writing(out):
+                self._file.write_table(table)
+
+        self._behind = WriteBehind(write)
 
     def write(self, table: pa.Table) -> None:
         self._behind.write(table)
@@ -142,18 +157,24 @@ class _PricedWriter:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
+        from drg.outputs import writing
+
         try:
-            try:
-                self._behind.close()
-            finally:
-                self._file.close()
+            with writing(self._out):
+                try:
+                    self._behind.close()
+                finally:
+                    self._file.close()
         except BaseException:
             self._partial.unlink(missing_ok=True)
-            raise
+            if exc_type is None:
+                raise
+            return
         if exc_type is not None:
             self._partial.unlink(missing_ok=True)
         else:
-            self._partial.replace(self._out)
+            with writing(self._out):
+                self._partial.replace(self._out)
 
 
 def _totals_input(keys: pa.Table, priced: PricedArrays) -> pa.Table:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from drg.money import fen_to_decimal, pv_yuan, units_to_decimal
+from drg.outputs import WORKBOOK_OPTIONS, atomic_path, csv_cell, write_csv
 
 __all__ = ["write_statements", "write_city_summary", "hospital_statement_frames"]
 
@@ -171,16 +172,18 @@ def write_statements(result, out_dir: str | Path, *, priced: list[str | Path] | 
     for hid in sorted(result.hospitals["hospital_id"].unique().to_list()):
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in hid)
         csv_path = sdir / f"{safe}.csv"
-        with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        # (a byte-order mark for Excel; text from the cases, such as a case id, neutralised: drg.outputs)
+        with open(csv_path, "w", newline="", encoding="utf-8-sig") as fh:
             w = csv.DictWriter(fh, fieldnames=fields)
             w.writeheader()
-            w.writerows(_long_csv_rows(hid, frames))
+            w.writerows({k: csv_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+                        for row in _long_csv_rows(hid, frames))
         written.append(csv_path)
         if excel:
             import xlsxwriter
 
             xlsx_path = sdir / f"{safe}.xlsx"
-            wb = xlsxwriter.Workbook(str(xlsx_path))
+            wb = xlsxwriter.Workbook(str(xlsx_path), WORKBOOK_OPTIONS)   # a case id is text, never a formula
             try:
                 for sheet, frame in frames.items():
                     part = frame.filter(pl.col("hospital_id") == hid)
@@ -238,11 +241,15 @@ def write_city_summary(result, out_dir: str | Path, *, ledger: Any = None, excel
     out_dir.mkdir(parents=True, exist_ok=True)
     df = _summary_frame(result, ledger)
     csv_path = out_dir / "city_summary.csv"
-    df.write_csv(csv_path)
+    write_csv(df, csv_path)
     out = {"city_summary": str(csv_path)}
     if excel:
+        import xlsxwriter
+
         xlsx = out_dir / "city_summary.xlsx"
-        df.write_excel(xlsx, worksheet="point_values", autofit=True)
+        with atomic_path(xlsx) as tmp:
+            with xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS) as wb:
+                df.write_excel(wb, worksheet="point_values", autofit=True)
         out["city_summary_xlsx"] = str(xlsx)
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     for pool in sorted(df["pool"].unique().to_list()):
@@ -265,7 +272,8 @@ def write_city_summary(result, out_dir: str | Path, *, ledger: Any = None, excel
     ax.legend(fontsize=8)
     fig.tight_layout()
     chart = out_dir / "point_values.png"
-    fig.savefig(chart)
+    with atomic_path(chart) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     out["chart"] = str(chart)
     return out

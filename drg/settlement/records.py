@@ -133,6 +133,8 @@ class SettlementResult:
     includes_self_pay: bool = True
     run_id: str | None = None
     out_files: dict[str, str] = field(default_factory=dict)
+    #: the statements written with the run (``statements``: paths; ``city_summary``, ``chart`` …)
+    statement_files: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict:
         """A JSON-able summary (money in fen, point values in yuan as text)."""

@@ -9,7 +9,6 @@ county accounts in :mod:`.pools`), check the invariants (:mod:`.invariants`), ra
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -77,7 +76,7 @@ class _Context:
 
 
 def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv,
-             kind: str, period: str, replace: bool) -> _Context:
+             kind: str, period: str, replace: bool, strict: bool = False) -> _Context:
     pol = _as_policy(policy)
     paths = _paths(priced)
     led = None
@@ -137,33 +136,65 @@ def _last_cmi(ctx: _Context, pool: str, year: int) -> dict[str, float]:
     return cmi
 
 
-def _finish(result: SettlementResult, ctx: _Context, out, replace: bool) -> SettlementResult:
+def _finish(result: SettlementResult, ctx: _Context, out, replace: bool, statements=None) -> SettlementResult:
+    """Check the run, write its files into run directories of their own, record it in the ledger (with those
+    directories), then make them current (:mod:`drg.settlement.rundirs`): the ledger rows and every file of
+    the run are all old or all new, whenever the run is stopped."""
+    import uuid
+
+    from drg.outputs import writing
+    from drg.settlement import rundirs
+
     check_invariants(result)
-    staged = _stage_outputs(result, out) if out is not None else {}
+    run_id = f"{result.kind}-{result.period}-{uuid.uuid4().hex[:12]}"
+    bases = [(role, Path(b)) for role, b in (("out", out), ("statements", statements)) if b is not None]
+    staged: list[Path] = []
     try:
+        for role, base in bases:
+            with writing(base):
+                base.mkdir(parents=True, exist_ok=True)
+                rundirs.recover(base, ctx.ledger)
+                run_dir = rundirs.stage(base, run_id)
+            staged.append(base)
+            if role == "out":
+                _write_outputs(result, run_dir)
+            else:
+                from drg.reports.statements import write_statements
+
+                with writing(run_dir):
+                    rundirs.link_other_periods(base, run_dir, result.period)
+                files = write_statements(result, run_dir, ledger=ctx.ledger)
+                result.statement_files = {"statements": [_stable(p, run_dir, base) for p in files["statements"]],
+                                          **{k: _stable(v, run_dir, base) for k, v in files.items()
+                                             if k != "statements"}}
         if ctx.ledger is not None:
-            result.run_id = ctx.ledger.record(result, replace=replace)
-        for tmp, final in staged.items():
-            os.replace(tmp, final)
-            result.out_files[Path(final).stem] = str(final)
-    finally:
-        for tmp in staged:
-            if Path(tmp).exists():
-                Path(tmp).unlink()
+            result.run_id = ctx.ledger.record(result, replace=replace, run_id=run_id,
+                                              outputs=[(role, str(base.resolve())) for role, base in bases])
+    except BaseException:
+        for base in staged:
+            rundirs.discard(base, run_id)
+        raise
+    for role, base in bases:   # after the commit: a kill from here on is put right by the next run's recover
+        with writing(base):
+            rundirs.publish(base, run_id)
+        if role == "out":
+            for name in ("hospitals", "counties"):
+                result.out_files[name] = str(base / f"{name}.parquet")
     return result
 
 
-def _stage_outputs(result: SettlementResult, out) -> dict[str, str]:
-    """Write the output files under temporary names; they are renamed once the ledger has committed."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    staged = {}
+def _stable(path: str, run_dir: Path, base: Path) -> str:
+    """A file's path in a run directory as readers find it: through ``BASE/`` (the stable links)."""
+    return str(base / Path(path).relative_to(run_dir))
+
+
+def _write_outputs(result: SettlementResult, run_dir: Path) -> None:
+    """``hospitals.parquet`` and ``counties.parquet`` of the run, in its own directory."""
+    from drg.outputs import writing
+
     for name, frame in (("hospitals", result.hospitals), ("counties", result.counties)):
-        final = out / f"{name}.parquet"
-        tmp = out / f".{name}.parquet.partial-{os.getpid()}"
-        frame.write_parquet(tmp)
-        staged[str(tmp)] = str(final)
-    return staged
+        with writing(run_dir / f"{name}.parquet"):
+            frame.write_parquet(run_dir / f"{name}.parquet")
 
 
 # ----------------------------------------------------------------------------------------------- runs
@@ -171,7 +202,8 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
                 budget: str | Path | None, county_income: str | Path | None, policy: Policy | str | Path,
                 year: int, *, ledger: Any = None, out: str | Path | None = None, replace: bool = False,
                 last_year_pv: Any = None, scheme_id: str | None = None,
-                prepaid: str | Mapping[tuple[str, str], int] = "auto") -> SettlementResult:
+                prepaid: str | Mapping[tuple[str, str], int] = "auto", statements: str | Path | None = None,
+                strict: bool = False) -> SettlementResult:
     """The annual settlement (年度清算) of ``year`` for every pool (SPEC §6, §7, §8).
 
     Parameters
@@ -187,7 +219,13 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
     ledger : path or :class:`drg.settlement.ledger.Ledger`, optional
         Record the run; a year already there is refused unless ``replace``.
     out : directory, optional
-        Write ``hospitals.parquet`` and ``counties.parquet`` there (after the ledger commits).
+        Write ``hospitals.parquet`` and ``counties.parquet`` there (``OUT/runs/RUN_ID/``, made current once
+        the ledger commits: :mod:`drg.settlement.rundirs`).
+    statements : directory, optional
+        Write the hospital statements, the city summary and its chart there, the same way.
+    strict : bool
+        Refuse the run when a priced row cannot be settled (by default such rows are left out, recorded in
+        the ledger with the run, and raised as a warning naming their count and money).
     last_year_pv : optional
         Last year's point value (yuan per point, one value or pool → value) for the §9 warning and the
         recomputed prepayments under ``provisional_pv = last_year``; defaults to the ledger's.
@@ -210,7 +248,7 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
 
     period = str(year)
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "year", period,
-                   replace)
+                   replace, strict)
     pol, agg = ctx.policy, ctx.agg
     pools = sorted(agg.by_month.filter(pl.col("year") == year)["pool"].unique().to_list())
     warnings: list[SettlementWarning] = []
@@ -269,7 +307,7 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
         hospitals=concat_frames(hframes, hospital_schema()), counties=concat_frames(cframes, county_schema()),
         warnings=warnings, inputs=ctx.inputs, aggregates=agg, prepaid_source=source,
         includes_self_pay=pol.budget.point_value_includes_self_pay)
-    return _finish(result, ctx, out, replace)
+    return _finish(result, ctx, out, replace, statements)
 
 
 def _replace(p: PoolResult, **kw) -> PoolResult:
@@ -369,7 +407,8 @@ def _month_rows(ctx: _Context, pool: str, year: int, month: int, budget_fen: int
 def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Path | None,
                  budget: str | Path | None, county_income: str | Path | None, policy: Policy | str | Path,
                  period: str, *, ledger: Any = None, out: str | Path | None = None, replace: bool = False,
-                 last_year_pv: Any = None, scheme_id: str | None = None) -> SettlementResult:
+                 last_year_pv: Any = None, scheme_id: str | None = None, statements: str | Path | None = None,
+                 strict: bool = False) -> SettlementResult:
     """A monthly run (月度预付) for ``period`` = ``"YYYY-MM"`` (SPEC §6, §9).
 
     The priced files hold the year's cases to date (later months are ignored). Per pool: the provisional
@@ -382,15 +421,16 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
     year, month = parse_period(period)
     period = f"{year:04d}-{month:02d}"
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month", period,
-                   replace)
-    return _month_run(ctx, year, month, budget, out=out, replace=replace, scheme_id=scheme_id)
+                   replace, strict)
+    return _month_run(ctx, year, month, budget, out=out, replace=replace, scheme_id=scheme_id, statements=statements)
 
 
 def settle_months(priced: str | Path | Sequence[str | Path], hospitals: str | Path | None,
                   budget: str | Path | None, county_income: str | Path | None, policy: Policy | str | Path,
                   year: int, *, months: Iterable[int] = range(1, 13), ledger: Any = None,
                   out: str | Path | None = None, replace: bool = False, last_year_pv: Any = None,
-                  scheme_id: str | None = None) -> list[SettlementResult]:
+                  scheme_id: str | None = None, statements: str | Path | None = None,
+                  strict: bool = False) -> list[SettlementResult]:
     """Several monthly runs of ``year`` from one read of the priced files (the same results, run by run, as
     :func:`settle_month` for each period). Each month is its own run in the ledger (its own transaction);
     ``out`` gets one sub-directory per period (``out/2025-03/``). Periods already in the ledger are refused
@@ -410,13 +450,13 @@ def settle_months(priced: str | Path | Sequence[str | Path], hospitals: str | Pa
                              file=str(led.path))
         ledger = led
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month",
-                   periods[0], True)
+                   periods[0], True, strict)
     return [_month_run(ctx, year, m, budget, out=None if out is None else Path(out) / p, replace=replace,
-                       scheme_id=scheme_id) for m, p in zip(months, periods)]
+                       scheme_id=scheme_id, statements=statements) for m, p in zip(months, periods)]
 
 
 def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bool,
-               scheme_id: str | None) -> SettlementResult:
+               scheme_id: str | None, statements=None) -> SettlementResult:
     import polars as pl
 
     period = f"{year:04d}-{month:02d}"
@@ -455,4 +495,4 @@ def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bo
         hospitals=concat_frames(hframes, hospital_schema()), counties=empty_frame(county_schema()),
         warnings=warnings, inputs=ctx.inputs, aggregates=agg,
         includes_self_pay=pol.budget.point_value_includes_self_pay)
-    return _finish(result, ctx, out, replace)
+    return _finish(result, ctx, out, replace, statements)
