@@ -85,12 +85,15 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         violations: Optional[Path] = typer.Option(None, "--violations", help="adjudicated violations"),
         year: Optional[int] = typer.Option(None, "--year", help="settlement year, default the policy year "
                                            "(readmissions pair only within it)"),
+        rejects: Optional[Path] = typer.Option(None, "--rejects", help="write the rows that cannot be priced "
+                                               "here (.parquet or .csv)"),
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
         """Price grouped cases in points (case classes, readmission, reviews, violations)."""
         from drg.pricing.priced_file import price_file
 
-        summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year)
+        summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year,
+                             rejects=rejects)
         _print_summary(summary, f"priced cases → {out}", as_json)
 
 

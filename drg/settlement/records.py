@@ -107,6 +107,9 @@ class CaseAggregates:
     scheme_id: str | None
     rows_read: int
     rows_other_years: int
+    #: the priced rows this stage cannot settle (file, row_number, reject_reason, reject_detail,
+    #: total_cost_fen, fund_paid_fen); left out of the run, recorded with it in the ledger
+    rejects: Any = None
 
 
 @dataclass

@@ -98,6 +98,13 @@ def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, las
     agg = read_priced(paths, year, pol)
     import polars as pl
 
+    if agg.rejects is not None and agg.rejects.height:
+        r = agg.rejects.row(0, named=True)
+        if strict:
+            raise InputError(f"{agg.rejects.height:,} priced row(s) cannot be settled (the first: {r['file']} row "
+                             f"{r['row_number']}, {r['reject_detail']}); the run is refused under --strict",
+                             file=r["file"], row=r["row_number"])
+
     bud = read_budget(budget) if budget is not None else None
     # pool "all" sums the budget rows of every insurance type the table has for the year
     types = tuple(sorted({t for (y, t) in (bud or {}) if y == year}))
@@ -145,6 +152,15 @@ def _finish(result: SettlementResult, ctx: _Context, out, replace: bool, stateme
     from drg.outputs import writing
     from drg.settlement import rundirs
 
+    rejects = ctx.agg.rejects
+    if rejects is not None and rejects.height:
+        cost, fund = int(rejects["total_cost_fen"].sum()), int(rejects["fund_paid_fen"].sum())
+        result.warnings.append(SettlementWarning(
+            "rejected_rows", "all", "all", f"{rejects.height:,} priced row(s) could not be settled and are left out "
+            f"of this run (total cost {units_to_decimal(cost, 100)} yuan, fund paid {units_to_decimal(fund, 100)} "
+            f"yuan; reasons: {', '.join(sorted(set(rejects['reject_reason'].to_list())))}): every pool's point "
+            f"value moves without them. They are in the ledger (run_rejects); --strict refuses such a run",
+            value=float(rejects.height)))
     check_invariants(result)
     run_id = f"{result.kind}-{result.period}-{uuid.uuid4().hex[:12]}"
     bases = [(role, Path(b)) for role, b in (("out", out), ("statements", statements)) if b is not None]
