@@ -241,7 +241,7 @@ def _dates_text(column):
     try:
         import polars as pl
 
-        lo, hi = -(10 ** 7), 10 ** 7          # ±27,000 years of days: within every library's range
+        lo, hi = -719162, 2932896     # 0001-01-01 … 9999-12-31: what Python's dates (and so every reader) hold
         import pyarrow.compute as pc
 
         days = column.cast(pa.date32()).cast(pa.int32())

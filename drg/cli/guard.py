@@ -1,6 +1,6 @@
 """How a command ends for a person: a wrong input, an output that cannot be written or a broken invariant is
 one line on standard error and exit code 1; a reader that stops reading (``drg … | head``) ends the command
-quietly; nothing ever ends in a traceback (``DRG_TRACEBACK=1`` shows one for an unexpected error)."""
+quietly; nothing ever ends in a traceback (``DRG_DEBUG=1`` shows one for an unexpected error)."""
 
 from __future__ import annotations
 
@@ -71,8 +71,8 @@ def run_guarded(fn: Callable[[], object], *, rich: bool = False) -> int:
         show("error:", f"{where}{io_cause(exc)}")
         return 1
     except Exception as exc:
-        if os.environ.get("DRG_TRACEBACK"):
+        if os.environ.get("DRG_DEBUG"):
             raise
         show("error:", f"internal error ({type(exc).__name__}); nothing was written for the failed step. "
-                       "Set DRG_TRACEBACK=1 to see where it happened")
+                       "Set DRG_DEBUG=1 to see where it happened")
         return 1
