@@ -247,7 +247,7 @@ def test_10_user_text_is_never_a_formula(rworld, tmp_path):
     assert "'=HYPERLINK" in (tmp_path / "g.csv").read_text(encoding="utf-8-sig")
     assert pq.read_table(tmp_path / "g.rej.parquet").column("case_id").to_pylist() == ["C5"]   # as read
     # the statements' outliers sheet and CSV: a priced file whose outlier case has such an id
-    priced = pq.read_table(rworld["priced"])
+    priced = pq.read_table(rworld["priced_small"])
     cls = priced.column("case_class").to_pylist()
     i = next(k for k, c in enumerate(cls) if c in ("high", "low"))
     ids = priced.column("case_id").to_pylist()
@@ -276,7 +276,7 @@ def test_11_unbalanced_quote_names_line_and_field_never_the_row(rworld, tmp_path
 
 # 12 --------------------------------------------------------------------------------------------------------
 def _settle(rworld, tmp_path, *extra):
-    return drg_run(["settle", "year", "--year", "2025", "--priced", rworld["priced"], "--hospitals",
+    return drg_run(["settle", "year", "--year", "2025", "--priced", rworld["priced_small"], "--hospitals",
                     rworld["hospitals"], "--budget", rworld["budget"], "--policy", "demo", "--ledger",
                     tmp_path / "ledger.duckdb", "--out", tmp_path / "out", "--statements", tmp_path / "st",
                     "--json", *extra])
@@ -375,7 +375,9 @@ def test_16_files_that_are_not_text_name_the_file(rworld, tmp_path, kind):
 
 # 17 --------------------------------------------------------------------------------------------------------
 def test_17_a_closed_pipe_ends_quietly(rworld, tmp_path):
-    cmd = f"{sys.executable} -m drg.cli estimate --bundle {rworld['bundle']} --cases {rworld['cases']} --json | head -c 200"
+    pq.write_table(_base(rworld, 40), tmp_path / "month.parquet")
+    cmd = (f"{sys.executable} -m drg.cli estimate --bundle {rworld['bundle']} --cases {tmp_path / 'month.parquet'} "
+           "--json | head -c 200")
     r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr
     assert len(r.stdout) == 200
