@@ -179,7 +179,7 @@ def _finish(result: SettlementResult, ctx: _Context, out, replace: bool, stateme
 
                 with writing(run_dir):
                     rundirs.link_other_periods(base, run_dir, result.period)
-                files = write_statements(result, run_dir, ledger=ctx.ledger)
+                    files = write_statements(result, run_dir, ledger=ctx.ledger)
                 result.statement_files = {"statements": [_stable(p, run_dir, base) for p in files["statements"]],
                                           **{k: _stable(v, run_dir, base) for k, v in files.items()
                                              if k != "statements"}}

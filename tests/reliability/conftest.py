@@ -73,7 +73,10 @@ def rworld(tmp_path_factory) -> dict:
     pq.write_table(pq.read_table(root / "priced.parquet").filter(
         pa.compute.is_in(pq.read_table(root / "priced.parquet").column("hospital_id"), pa.array(three))),
         root / "priced_small.parquet")
-    return {"root": root, "scheme": scheme_path, "tables": root / "tables", "bundle": root / "bundle",
+    cases = pq.read_table(res.case_files[2025])
+    pq.write_table(cases.set_column(cases.column_names.index("sex"), "sex", pa.array([7] * cases.num_rows, pa.int8())),
+                   root / "rejected.parquet")       # every row rejected (sex 7)
+    return {"root": root, "scheme": scheme_path, "rejected": root / "rejected.parquet", "tables": root / "tables", "bundle": root / "bundle",
             "cases": res.case_files[2025], "hospitals": res.hospitals, "budget": res.budget,
             "county_income": res.county_income, "grouped": root / "grouped.parquet",
             "priced": root / "priced.parquet", "priced_small": root / "priced_small.parquet",
