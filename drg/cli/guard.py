@@ -33,6 +33,11 @@ def run_guarded(fn: Callable[[], object], *, rich: bool = False) -> int:
     """Run ``fn`` (a command) and return its exit code, reporting errors as one line each."""
     from drg.errors import InputError, InvariantError
 
+    if not os.environ.get("DRG_DEBUG"):
+        # an object finalised after its error was reported (a workbook's zip file on a full disk, standard
+        # output closed by `| head`) must not print "Exception ignored in …" after the one clean line
+        sys.unraisablehook = lambda unraisable: None
+
     def show(prefix: str, message: str) -> None:
         if rich:
             try:
