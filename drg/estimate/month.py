@@ -220,7 +220,7 @@ def _case_rows(priced, money: _Money, bundle):
         result = result.append_column(k, v)
     for lc in ("dx", "px"):
         if lc in result.column_names:
-            joined = ["|".join(x or []) for x in result.column(lc).to_pylist()]
+            joined = ["|".join(c for c in x or [] if c is not None) for x in result.column(lc).to_pylist()]
             result = result.set_column(result.column_names.index(lc), lc, pa.array(joined, pa.string()))
     return result
 
@@ -427,5 +427,7 @@ def _write_workbook(path: Path, sheets: list) -> None:
                         ws.write_string(i, j, v.isoformat())
                     elif isinstance(v, float) and v != v:
                         continue
+                    elif isinstance(v, float) and v in (float("inf"), -float("inf")):
+                        ws.write_string(i, j, str(v))       # a rejected row's money as read
                     else:
                         ws.write(i, j, v, fmts[j])

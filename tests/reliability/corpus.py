@@ -105,7 +105,7 @@ def _typed_variants() -> list[tuple[str, Writer]]:
                     return _set(base, c, pa.array([{"v": str(v)} for v in col.to_pylist()], t))
                 if pa.types.is_dictionary(t):
                     txt = [None if v is None else str(v) for v in col.to_pylist()]
-                    return _set(base, c, pa.array(txt).dictionary_encode())
+                    return _set(base, c, pa.array(txt, pa.string()).dictionary_encode())
                 if pa.types.is_list(col.type):
                     return _set(base, c, pa.array(["|".join(v or []) for v in col.to_pylist()]).cast(t, safe=False)
                                 if t in (pa.string(), pa.large_string(), pa.binary()) else pa.nulls(len(col), t))

@@ -1,0 +1,180 @@
+"""Unusual but legal data costs no more than ordinary data (issue 16): each stage — ``drg group`` (every column
+kept), ``drg weights``, ``drg points``, ``drg settle year`` — timed on the settlement year's cases as they are
+and reshaped, at the same size:
+
+* ``ties`` — patients of 500 stays each with identical dates, hospital and codes (the readmission tie-break);
+* ``one_patient`` — one patient holds every stay;
+* ``one_hospital`` — one hospital holds every case;
+* ``one_drg`` — every case has the same codes (one DRG);
+* ``ungroupable`` — every principal diagnosis unknown (no case groups).
+
+Each shape's time is reported as a ratio to the ordinary data's, stage by stage (the issue asks for at most
+1.5). ``pytest benchmarks/bench_shapes.py`` runs a quick size (100,000 cases of the quick city); ``--bench-size=full``
+10 million. The peak memory of ``drg group`` per shape and size is measured by :func:`test_group_peak_memory`.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import record
+
+SHAPES = ("ordinary", "ties", "one_patient", "one_hospital", "one_drg", "ungroupable")
+STAGES = ("group", "weights", "points", "settle")
+
+
+def reshape(table, shape: str):
+    """The cases of ``table`` reshaped (see the module docstring); the same rows, the same size."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = table.num_rows
+
+    def put(t, name, arr):
+        return t.set_column(t.column_names.index(name), name, arr)
+
+    if shape == "ordinary":
+        return table
+    if shape == "ties":
+        block = np.arange(n) // 500
+        first = block * 500
+        t = put(table, "patient_id", pa.array([f"TIE{b:07d}" for b in block.tolist()]))
+        for c in ("hospital_id", "dx", "px", "admit_date", "discharge_date", "sex", "age", "los"):
+            if c in t.column_names:
+                t = put(t, c, t.column(c).take(pa.array(first)))
+        return t
+    if shape == "one_patient":
+        return put(table, "patient_id", pa.array(["P-ONE"] * n))
+    if shape == "one_hospital":
+        return put(table, "hospital_id", pa.array([table.column("hospital_id")[0].as_py()] * n))
+    if shape == "one_drg":
+        t = table
+        for c in ("dx", "px", "sex", "age"):
+            t = put(t, c, t.column(c).take(pa.array(np.zeros(n, np.int64))))
+        return t
+    if shape == "ungroupable":
+        return put(table, "dx", pa.array([["ZZZ.999"]] * n, table.column("dx").type))
+    raise ValueError(shape)
+
+
+@pytest.fixture(scope="module")
+def shaped(synthetic_city, bench_dir) -> dict:
+    """Each shape's settlement-year cases and history (the history reshaped the same way) as files."""
+    import pyarrow.parquet as pq
+
+    res = synthetic_city["result"]
+    year = synthetic_city["settlement_year"]
+    out = {}
+    cases = pq.read_table(res.case_files[year])
+    history = pq.read_table(res.case_files[synthetic_city["history_years"][-1]])
+    if cases.num_rows <= 1_000_000:        # the quick run: at most 100,000 cases a shape
+        cases, history = cases.slice(0, 100_000), history.slice(0, 100_000)
+    for shape in SHAPES:
+        d = bench_dir / "shapes" / shape
+        d.mkdir(parents=True, exist_ok=True)
+        pq.write_table(reshape(cases, shape), d / "cases.parquet", row_group_size=1 << 20)
+        pq.write_table(reshape(history, shape), d / "history.parquet", row_group_size=1 << 20)
+        out[shape] = d
+    return out
+
+
+def _run_stages(d: Path, res, year: int, scheme) -> dict[str, float]:
+    from drg.grouping import group_file
+    from drg.pricing.coefficients import build_tables
+    from drg.pricing.priced_file import price_file
+    from drg.settlement.runs import settle_year
+
+    times = {}
+    t0 = time.perf_counter()
+    group_file(scheme, d / "history.parquet", d / "history.grouped.parquet")
+    group_file(scheme, d / "cases.parquet", d / "grouped.parquet")
+    times["group"] = (time.perf_counter() - t0) / 2
+    t0 = time.perf_counter()
+    build_tables(d / "history.grouped.parquet", res.hospitals, "demo", d / "tables", year=year)
+    times["weights"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    price_file(d / "grouped.parquet", d / "tables", "demo", d / "priced.parquet", year=year)
+    times["points"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    settle_year(d / "priced.parquet", res.hospitals, res.budget, None, "demo", year)
+    times["settle"] = time.perf_counter() - t0
+    return times
+
+
+def test_shapes_cost_no_more_than_ordinary(benchmark, synthetic_city, shaped):
+    from grouper.build import build_scheme
+    from drg.synth.samples import schemes
+
+    res = synthetic_city["result"]
+    year = synthetic_city["settlement_year"]
+    sample = schemes()["demo"]
+    scheme_path = shaped["ordinary"].parent / "demo.scheme"
+    scheme = build_scheme(sample.rules_dir, sample.codes_dir, out=scheme_path)[0]
+    _run_stages(shaped["ordinary"], res, year, scheme)          # warm-up: numba kernels loaded
+
+    def all_shapes():
+        return {shape: _run_stages(shaped[shape], res, year, scheme) for shape in SHAPES}
+
+    times = benchmark.pedantic(all_shapes, rounds=1, iterations=1)
+    ordinary = times["ordinary"]
+    figures = {}
+    for shape in SHAPES[1:]:
+        for stage in STAGES:
+            figures[f"{shape}.{stage}"] = round(times[shape][stage] / ordinary[stage], 2)
+    for stage in STAGES:
+        figures[f"ordinary.{stage}_s"] = round(ordinary[stage], 2)
+    record(benchmark, **figures)
+
+
+def _peak_rss_mb(args: list[str]) -> float:
+    """Peak resident memory (MB) of a child process running ``drg ARGS``."""
+    code = ("import resource, sys; from drg.cli import main; sys.argv = ['drg'] + sys.argv[1:]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    return int(r.stderr.strip().splitlines()[-1]) / 1024
+
+
+def test_group_peak_memory(benchmark, synthetic_city, shaped, bench_dir):
+    """Peak memory of a full ``drg group`` per shape, on the year's cases and on five times as many (the
+    year's file repeated with fresh ids): it should not grow with the input (issue 16: 10 M ≤ 1.2 × 1 M)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    scheme = shaped["ordinary"].parent / "demo.scheme"
+    if not scheme.exists():
+        from grouper.build import build_scheme
+        from drg.synth.samples import schemes
+
+        sample = schemes()["demo"]
+        build_scheme(sample.rules_dir, sample.codes_dir, out=scheme)
+    figures = {}
+
+    def measure():
+        for shape in SHAPES:
+            d = shaped[shape]
+            t = pq.read_table(d / "cases.parquet")
+            big = d / "cases.x5.parquet"
+            if not big.exists():
+                with pq.ParquetWriter(big, t.schema) as w:
+                    for k in range(5):
+                        ids = pa.array([f"{v}#{k}" for v in t.column("case_id").to_pylist()])
+                        w.write_table(t.set_column(t.column_names.index("case_id"), "case_id", ids),
+                                      row_group_size=1 << 20)
+            one = _peak_rss_mb(["group", "--scheme", str(scheme), "--cases", str(d / "cases.parquet"), "--out",
+                                str(d / "g1.parquet"), "--quiet"])
+            five = _peak_rss_mb(["group", "--scheme", str(scheme), "--cases", str(big), "--out",
+                                 str(d / "g5.parquet"), "--quiet"])
+            figures[f"{shape}.peak_mb_x1"] = round(one, 1)
+            figures[f"{shape}.peak_mb_x5"] = round(five, 1)
+            figures[f"{shape}.growth"] = round(five / one, 2)
+
+    benchmark.pedantic(measure, rounds=1, iterations=1)
+    record(benchmark, **figures)
