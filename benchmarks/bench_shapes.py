@@ -15,8 +15,6 @@ Each shape's time is reported as a ratio to the ordinary data's, stage by stage 
 
 from __future__ import annotations
 
-import json
-import resource
 import subprocess
 import sys
 import time
@@ -54,10 +52,19 @@ def reshape(table, shape: str):
         return put(table, "patient_id", pa.array(["P-ONE"] * n))
     if shape == "one_hospital":
         return put(table, "hospital_id", pa.array([table.column("hospital_id")[0].as_py()] * n))
-    if shape == "one_drg":
+    if shape == "one_drg":   # every case takes the codes of a case of the most frequent DRG the city drew
+        import pyarrow.compute as pc
+
+        drg = table.column("drg") if "drg" in table.column_names else None
+        row = 0
+        if drg is not None:
+            counts = pc.value_counts(drg).to_pylist()
+            top = max((c for c in counts if c["values"] and not str(c["values"]).endswith("QY")),
+                      key=lambda c: c["counts"])["values"]
+            row = int(pc.index(drg, top).as_py())
         t = table
-        for c in ("dx", "px", "sex", "age"):
-            t = put(t, c, t.column(c).take(pa.array(np.zeros(n, np.int64))))
+        for c in ("dx", "px", "sex", "age", "los"):
+            t = put(t, c, t.column(c).take(pa.array(np.full(n, row, np.int64))))
         return t
     if shape == "ungroupable":
         return put(table, "dx", pa.array([["ZZZ.999"]] * n, table.column("dx").type))
@@ -134,10 +141,12 @@ def test_shapes_cost_no_more_than_ordinary(benchmark, synthetic_city, shaped):
 
 
 def _peak_rss_mb(args: list[str]) -> float:
-    """Peak resident memory (MB) of a child process running ``drg ARGS``."""
-    code = ("import resource, sys; from drg.cli import main; sys.argv = ['drg'] + sys.argv[1:]\n"
+    """Peak resident memory (MB) of a child process running ``drg ARGS``: its ``VmHWM`` (ru_maxrss would
+    carry the forking parent's peak over the exec)."""
+    code = ("import sys; from drg.cli import main; sys.argv = ['drg'] + sys.argv[1:]\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+            "print(hwm, file=sys.stderr)")
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     return int(r.stderr.strip().splitlines()[-1]) / 1024
 
