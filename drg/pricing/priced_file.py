@@ -86,7 +86,8 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
             schema = rows[0].schema
         else:
             rows, schema = _priced_row_groups(source, keys, priced, keep,
-                                              None if keep is None else (reasons, details, reject_writer))
+                                              None if keep is None else (reasons, details, reject_writer),
+                                              path=str(cases))
         meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
         if w.scheme_id:
             meta[b"drg.scheme_id"] = w.scheme_id.encode()
@@ -222,7 +223,7 @@ def _parquet_source(cases: str | Path):
 
 
 def _priced_row_groups(source, keys: pa.Table, priced: PricedArrays, keep: np.ndarray | None = None,
-                       rejected: tuple | None = None):
+                       rejected: tuple | None = None, path: str | None = None):
     """Each row group of ``source`` with every column, the ``*_fen`` columns it lacks and its priced columns
     (read one ahead on a background thread); and the schema of those tables. With ``keep`` (the rows that
     can be priced), the other rows go to the reject writer of ``rejected`` = (reasons, details, writer)."""
@@ -235,7 +236,7 @@ def _priced_row_groups(source, keys: pa.Table, priced: PricedArrays, keep: np.nd
 
     def tables():
         lo = a_lo = r_lo = 0
-        for rg in prefetch(source.read_row_group(i) for i in range(source.num_row_groups)):
+        for rg in prefetch(_row_group(source, i, path) for i in range(source.num_row_groups)):
             hi = lo + rg.num_rows
             if keep is not None:
                 sel = keep[lo:hi]
@@ -256,6 +257,13 @@ def _priced_row_groups(source, keys: pa.Table, priced: PricedArrays, keep: np.nd
             raise InputError(f"the file changed while it was read ({keys.num_rows} rows, then {a_lo})")
 
     return tables(), schema
+
+
+def _row_group(source, i: int, path: str | None) -> pa.Table:
+    try:
+        return source.read_row_group(i)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"row group {i + 1} cannot be read ({type(exc).__name__})", file=path) from None
 
 
 def _fen_slice(rg: pa.Table, keys: pa.Table, fen_added: list[str], lo: int) -> pa.Table:

@@ -76,7 +76,7 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 raise InputError(f"priced cases: missing column {c}", file=file, field=c)
         cols = list(PRICED_REQUIRED) + [c for c in (*PRICED_OPTIONAL, *FEN_COLUMNS) if c in names]
         first = 1
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
+        for batch in _batches(pf, batch_rows, cols, file):
             rows_read += batch.num_rows
             # a row this stage cannot settle is a reject of the stage (recorded with the run), not the end of it
             t, rejected = _settleable(pa.Table.from_batches([batch]), file, first)
@@ -266,3 +266,18 @@ def _settleable(t, file: str, first: int):
                              "reject_reason": reasons, "reject_detail": details,
                              "total_cost_fen": money["total_cost_fen"], "fund_paid_fen": money["fund_paid_fen"]})
     return t.filter(pa.array(~bad)), rejected
+
+
+def _batches(pf, batch_rows: int, columns: list[str], file: str):
+    """The priced file's batches; a damaged one is an error naming the file (not Arrow's)."""
+    import pyarrow as pa
+
+    it = pf.iter_batches(batch_size=batch_rows, columns=columns)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"a part of the file cannot be read ({type(exc).__name__})", file=file) from None
+        yield batch
