@@ -3,6 +3,7 @@ validated batches, with a column mapping for a hospital system's own headers."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,10 @@ _NOT_TEXT = ((b"\x1f\x8b", "gzip-compressed data"), (b"PK\x03\x04", "a zip archi
              (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook"))
 
 
+_ODD = re.compile("[\u0100-\u07ff]")
+_CJK = re.compile("[\u4e00-\u9fff]")
+
+
 def detect_encoding(data: bytes, *, file: str | None = None) -> str:
     """Return the encoding of a CSV file's bytes: ``utf-8-sig`` (BOM), ``utf-8``, or ``gb18030``.
 
@@ -54,13 +59,13 @@ def detect_encoding(data: bytes, *, file: str | None = None) -> str:
     if text is not None:
         # Short GBK text can happen to be valid UTF-8 (医院 in GBK reads as two Cyrillic letters). Such text
         # has letters in U+0080..U+07FF and none in the CJK block; prefer GB18030 when it reads as Chinese.
-        odd = sum(1 for ch in text if "\u0100" <= ch <= "\u07ff")  # beyond Latin-1: Latin Extended,
+        odd = len(_ODD.findall(text))   # beyond Latin-1: Latin Extended,
         # Greek, Cyrillic, Armenian, Hebrew, Arabic … — what GBK bytes become, and rare in a Chinese case file
         # (Latin-1 letters such as ü, é, µ are kept as UTF-8)
-        if odd and not any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        if odd and not _CJK.search(text):
             try:
                 alt = data.decode("gb18030")
-                if sum(1 for ch in alt if "\u4e00" <= ch <= "\u9fff") >= odd:
+                if len(_CJK.findall(alt)) >= odd:
                     return "gb18030"
             except UnicodeDecodeError:
                 pass

@@ -80,8 +80,10 @@ def read_csv_text(text: str, file: str) -> CsvRows:
             raise InputError("a quoted value starts here and its closing quote (\") is missing",
                              file=file, row=line, field=_field_at(data, int(starts[rec]), q, header or []))
         return _read_with_csv_module(text, file)
-    content = np.r_[0, np.cumsum(~_BLANK_BYTES[buf], dtype=np.int64)]
-    blank = (content[stops] - content[starts]) == 0
+    # a record is blank when none of its bytes is other than a space, a tab or a comma (each record's span
+    # up to the next record's start holds its line end, itself blank, so no span is empty)
+    content = np.append(~_BLANK_BYTES[buf], False)
+    blank = ~np.logical_or.reduceat(content, np.minimum(starts, len(content) - 1))
     keep = np.flatnonzero(~blank)
     if len(keep) == 0:
         raise InputError("the file is empty (no header line)", file=file)

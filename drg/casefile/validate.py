@@ -4,6 +4,7 @@ fen columns and row numbers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -31,7 +32,7 @@ from drg.errors import InputError
 
 __all__ = ['CaseBatch', 'coerce_columns', 'validate_table']
 
-_DATE_LO, _DATE_HI = (__import__('datetime').date.fromisoformat(d) for d in DATE_BOUNDS)
+_DATE_LO, _DATE_HI = (date.fromisoformat(d) for d in DATE_BOUNDS)
 
 
 @dataclass
