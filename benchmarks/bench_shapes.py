@@ -132,8 +132,13 @@ def test_shapes_cost_no_more_than_ordinary(benchmark, synthetic_city, shaped):
     scheme = build_scheme(sample.rules_dir, sample.codes_dir, out=scheme_path)[0]
     _run_stages(shaped["ordinary"], res, year, scheme)          # warm-up: numba kernels loaded
 
-    def all_shapes():
-        return {shape: _run_stages(shaped[shape], res, year, scheme) for shape in SHAPES}
+    def all_shapes():   # the best of three rounds of each stage: these machines are shared and noisy
+        best: dict = {}
+        for _ in range(3):
+            for shape in SHAPES:
+                got = _run_stages(shaped[shape], res, year, scheme)
+                best[shape] = {k: min(v, best.get(shape, {}).get(k, v)) for k, v in got.items()}
+        return best
 
     times = benchmark.pedantic(all_shapes, rounds=1, iterations=1)
     ordinary = times["ordinary"]
