@@ -9,8 +9,8 @@ and reshaped, at the same size:
 * ``ungroupable`` — every principal diagnosis unknown (no case groups).
 
 Each shape's time is reported as a ratio to the ordinary data's, stage by stage (the issue asks for at most
-1.5). ``pytest benchmarks/bench_shapes.py`` runs a quick size (100,000 cases of the quick city); ``--bench-size=full``
-10 million. The peak memory of ``drg group`` per shape and size is measured by :func:`test_group_peak_memory`.
+1.5). ``pytest benchmarks/bench_shapes.py`` runs a quick size (100,000 cases of the quick city); ``--bench-size=1m``
+one million cases, ``--bench-size=full`` 10 million. The peak memory of ``drg group`` per shape and size is measured by :func:`test_group_peak_memory`.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def reshape(table, shape: str):
 
 
 @pytest.fixture(scope="module")
-def shaped(synthetic_city, bench_dir) -> dict:
+def shaped(synthetic_city, bench_dir, bench_cases) -> dict:
     """Each shape's settlement-year cases and history (the history reshaped the same way) as files."""
     import pyarrow.parquet as pq
 
@@ -81,7 +81,7 @@ def shaped(synthetic_city, bench_dir) -> dict:
     out = {}
     cases = pq.read_table(res.case_files[year])
     history = pq.read_table(res.case_files[synthetic_city["history_years"][-1]])
-    if cases.num_rows <= 1_000_000:        # the quick run: at most 100,000 cases a shape
+    if bench_cases <= 200_000:        # the quick run: at most 100,000 cases a shape
         cases, history = cases.slice(0, 100_000), history.slice(0, 100_000)
     for shape in SHAPES:
         d = bench_dir / "shapes" / shape
