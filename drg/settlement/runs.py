@@ -166,12 +166,16 @@ def _finish(result: SettlementResult, ctx: _Context, out, replace: bool, stateme
     bases = [(role, Path(b)) for role, b in (("out", out), ("statements", statements)) if b is not None]
     staged: list[Path] = []
     try:
+        run_dirs: dict[Path, Path] = {}
         for role, base in bases:
-            with writing(base):
-                base.mkdir(parents=True, exist_ok=True)
-                rundirs.recover(base, ctx.ledger)
-                run_dir = rundirs.stage(base, run_id)
-            staged.append(base)
+            key = base.resolve()
+            if key not in run_dirs:       # (--out and --statements may name the same directory)
+                with writing(base):
+                    base.mkdir(parents=True, exist_ok=True)
+                    rundirs.recover(base, ctx.ledger)
+                    run_dirs[key] = rundirs.stage(base, run_id)
+                staged.append(base)
+            run_dir = run_dirs[key]
             if role == "out":
                 _write_outputs(result, run_dir)
             else:
@@ -184,15 +188,19 @@ def _finish(result: SettlementResult, ctx: _Context, out, replace: bool, stateme
                                           **{k: _stable(v, run_dir, base) for k, v in files.items()
                                              if k != "statements"}}
         if ctx.ledger is not None:
+            roles = {}
+            for role, base in bases:
+                roles.setdefault(str(base.resolve()), role)
             result.run_id = ctx.ledger.record(result, replace=replace, run_id=run_id,
-                                              outputs=[(role, str(base.resolve())) for role, base in bases])
+                                              outputs=[(role, path) for path, role in roles.items()])
     except BaseException:
         for base in staged:
             rundirs.discard(base, run_id)
         raise
-    for role, base in bases:   # after the commit: a kill from here on is put right by the next run's recover
+    for base in staged:   # after the commit: a kill from here on is put right by the next run's recover
         with writing(base):
             rundirs.publish(base, run_id)
+    for role, base in bases:
         if role == "out":
             for name in ("hospitals", "counties"):
                 result.out_files[name] = str(base / f"{name}.parquet")
