@@ -18,10 +18,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drg.casefile.background import WriteBehind, available_cores, prefetch
+from drg.casefile.schema import DEFAULT_BATCH_ROWS
 from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS
 from drg.casefile.partial import discard_partial, partial_path
 from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper, decode
 from grouper.scheme import Scheme
+
+#: Rows a batch of a grouping run with every column kept (a quarter of the reader's default): the pipeline holds
+#: several batches at once (read ahead, validated, grouped, being written), and with every column each is
+#: large; smaller batches keep the peak memory of a 10-million-case file near that of a one-million-case one.
+FULL_BATCH_ROWS = 1 << 17
 
 #: Columns a case file must have to be grouped (a settlement pipeline asks for more: drg.casefile.schema).
 GROUP_REQUIRED = ("case_id", "sex", "age", "dx")
@@ -284,6 +290,7 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
                 # pipeline's own threads (decode, validate, group, write) use both; Arrow's pool on top of
                 # them only adds switching.
                 for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
+                                    batch_rows=FULL_BATCH_ROWS if not slim else DEFAULT_BATCH_ROWS,
                                     dictionary_codes=True, use_threads=available_cores() > 2,
                                     stream_duplicates=stream_duplicates, read_ahead=True):
                     rej.write(b.rejected)
