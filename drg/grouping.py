@@ -24,10 +24,11 @@ from drg.casefile.partial import discard_partial, partial_path
 from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper, decode
 from grouper.scheme import Scheme
 
-#: Rows a batch of a grouping run with every column kept (a quarter of the reader's default): the pipeline holds
-#: several batches at once (read ahead, validated, grouped, being written), and with every column each is
-#: large; smaller batches keep the peak memory of a 10-million-case file near that of a one-million-case one.
-FULL_BATCH_ROWS = 1 << 17
+#: Rows a batch of a grouping run with every column kept (a sixteenth of the reader's default): the pipeline
+#: holds several batches at once (read ahead, validated, grouped, being written), and with every column each
+#: is large; batches of 2^16 rows keep the peak memory of a large file within 1.2 times that of a one-million-case
+#: one (docs/reliability.md, "Measured"), at about the same speed.
+FULL_BATCH_ROWS = 1 << 16
 
 #: Columns a case file must have to be grouped (a settlement pipeline asks for more: drg.casefile.schema).
 GROUP_REQUIRED = ("case_id", "sex", "age", "dx")

@@ -225,11 +225,7 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
         """The file's rows in batches, under their contract names."""
         for rg in range(f.num_row_groups):
             if whole_groups:  # nested dictionaries read by whole row groups, then sliced
-                try:
-                    group = f.read_row_group(rg, columns=columns, use_threads=use_threads)
-                except (OSError, pa.ArrowException) as exc:
-                    raise unreadable_row_group(path, f, rg, exc) from None
-                pieces = [group.slice(k, batch_rows) for k in range(0, group.num_rows, batch_rows)] or [group]
+                pieces = _with_whole_codes(f, rg, columns, use_threads)
             else:
                 pieces = (pa.Table.from_batches([b]) for b in row_group_batches(
                     f, rg, columns, batch_rows, use_threads, path))
@@ -240,6 +236,34 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
                     if mapping.values:
                         table = mapping.translate(pl.from_arrow(table)).to_arrow()
                 yield table
+
+    code_names = [k for k, c in zip(names, contract_names) if c in LIST_COLUMNS]
+
+    def _with_whole_codes(f: pq.ParquetFile, rg: int, columns: list[str] | None, use_threads: bool):
+        """One row group's batches, its code lists read dictionary-encoded by the whole row group (Arrow reads
+        nested dictionaries no other way) and sliced, every other column streamed batch by batch: only the
+        small dictionary-coded lists of a row group stay in memory while its batches are in flight."""
+        order = list(columns) if columns is not None else list(names)
+        codes_cols = [c for c in order if c in code_names]
+        other_cols = [c for c in order if c not in code_names]
+        try:
+            codes = f.read_row_group(rg, columns=codes_cols, use_threads=use_threads)
+        except (OSError, pa.ArrowException) as exc:
+            raise unreadable_row_group(path, f, rg, exc) from None
+        if not other_cols:
+            yield from ([codes.slice(k, batch_rows) for k in range(0, codes.num_rows, batch_rows)] or [codes])
+            return
+        k = 0
+        for b in row_group_batches(f, rg, other_cols, batch_rows, use_threads, path):
+            part = codes.slice(k, b.num_rows)
+            k += b.num_rows
+            by_name = {**{c: b.column(i) for i, c in enumerate(b.schema.names)},
+                       **{c: part.column(c) for c in codes_cols}}
+            fields = [b.schema.field(c) if c in other_cols else part.schema.field(c) for c in order]
+            yield pa.Table.from_arrays([by_name[c] for c in order], schema=pa.schema(fields, b.schema.metadata))
+        if k == 0 and codes.num_rows == 0:
+            yield pa.Table.from_arrays([pa.array([], type=f.schema_arrow.field(c).type) if c in other_cols
+                                        else codes.column(c) for c in order], names=order)
 
     whole_groups = bool(dictionary_codes and code_paths)
     main = pq.ParquetFile(path, read_dictionary=code_paths) if whole_groups else pf
