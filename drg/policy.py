@@ -25,7 +25,7 @@ File layout (every key optional except where a profile needs to differ from the 
                   projection_from_month, cmi_rise_max, cmi_rise_alert, cc_share_rise_max, cc_share_rise_alert,
                   cc_share_min_cases, outlier_share_max, outlier_share_alert, group_rate_min, group_rate_alert,
                   hospital_min_cases, low_risk_min_cases, low_risk_k, convergence_min_cases
-    [audit]       fdr, unflagged_factor, min_score
+    [audit]       fdr, unflagged_factor, hospital_min_ratio, min_score
     [audit.split] window_days, short_gap_days, episode_ratio, related_adrgs, related_same_mdc, violation
     [audit.low_standard] max_los, max_cost_ratio, adrgs, learn_min_share, learn_min_cases, violation
     [audit.upcoding] min_cases, min_share_excess, cc_dx_min_cases, cc_dx_min_ratio, cost_ratio_max,
@@ -224,9 +224,11 @@ PARAMS: tuple[_Param, ...] = (
     _Param("audit.fdr", "dec", Decimal("0.01"), DEFAULT + " (Benjamini–Hochberg false discovery rate)",
            check=_between(0, 1), doc="false discovery rate of every test over hospitals (and hospital × ADRG, "
            "hospital × code): a unit is flagged when its Benjamini–Hochberg adjusted p-value is at most this"),
-    _Param("audit.unflagged_factor", "dec", Decimal("0.6"), DEFAULT, check=_between(0, 1),
+    _Param("audit.unflagged_factor", "dec", Decimal("0.5"), DEFAULT, check=_between(0, 1),
            doc="a case hit by a rule at a hospital whose count of hits is not significantly above the city's "
            "has its score multiplied by this (1: every rule hit scores as at a flagged hospital)"),
+    _Param("audit.hospital_min_ratio", "dec", Decimal(2), DEFAULT, check=_ge(1),
+           doc="… and its count of hits at least this many times what its case mix explains"),
     _Param("audit.min_score", "dec", Decimal("0.5"), DEFAULT, check=_between(0, 1),
            doc="cases scoring at least this enter the review queue"),
     _Param("audit.split.window_days", "int", 15, "source: Zhejiang province (the 15-day readmission window, "
@@ -514,6 +516,7 @@ class AuditPolicy:
 
     fdr: Decimal = _default("audit.fdr")
     unflagged_factor: Decimal = _default("audit.unflagged_factor")
+    hospital_min_ratio: Decimal = _default("audit.hospital_min_ratio")
     min_score: Decimal = _default("audit.min_score")
     split: AuditSplitPolicy = AuditSplitPolicy()
     low_standard: AuditLowStandardPolicy = AuditLowStandardPolicy()
