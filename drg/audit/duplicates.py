@@ -29,7 +29,7 @@ def detect_duplicates(ac, policy) -> Findings:
                                 pl.len().alias("claims"))
             .filter(pl.col("claims") > 1))
     f = c.filter(pl.col("audited")).join(sets, on=key, how="inner")
-    summary = {"sets": sets.height, "claims": f.height}
+    summary = {"sets": sets.height, "candidates": f.height}
     if not f.height:
         return Findings(DETECTOR, empty_rows(), [], summary)
     rows = []

@@ -1,12 +1,14 @@
 """Low-standard admissions (低标准入院): patients admitted for care that outpatients receive.
 
-Rule. A grouped stay of at most ``audit.low_standard.max_los`` days whose cost ratio is at most
-``max_cost_ratio``, not ended by death or a transfer (离院方式 5, 2, 3), in an ADRG usually treated as
+Rule. A grouped stay of at most ``audit.low_standard.max_los`` days whose cost ratio, relative to its
+hospital's cost level, is at most ``max_cost_ratio`` — r′ = r ÷ L_h with L_h the median cost ratio of the
+hospital's grouped cases in the period over the city's median (1 for a hospital of typical cost; a hospital
+whose every stay is cheap is not, by that alone, admitting outpatients) —, not ended by death or a transfer (离院方式 5, 2, 3), in an ADRG usually treated as
 outpatients: the policy's list ``adrgs``, or, when it is empty, the ADRGs whose history stays were that short
 at least ``learn_min_share`` of the time (with at least ``learn_min_cases`` history cases). Without a list and
 without history the rule has nothing to go on and finds nothing (the summary says so).
 
-Strength = 0.5 + 0.5 · (1 − r / max_cost_ratio): 0.5 at the ratio limit, 1 for a stay that cost nothing.
+Strength = 0.5 + 0.5 · (1 − r′ / max_cost_ratio): 0.5 at the ratio limit, 1 for a stay that cost nothing.
 
 Hospital test (:func:`drg.audit.common.hospital_test`): the hits are the hospital's stays that meet the rule;
 a finding at a flagged hospital scores its strength, elsewhere ``unflagged_factor`` × it.
@@ -43,9 +45,16 @@ def detect_low_standard(ac, policy) -> Findings:
     ls = policy.audit.low_standard
     adrgs, source = outpatient_adrgs(ac, policy)
     max_r = float(ls.max_cost_ratio)
+    audited = ac.audited
+    priced = audited.filter(pl.col("grouped") & (pl.col("cost_ratio") > 0))
+    city_median = priced["cost_ratio"].median() if priced.height else None
+    level = (priced.group_by("hospital_id").agg((pl.col("cost_ratio").median() / city_median).alias("_level"))
+             if city_median else pl.DataFrame(schema={"hospital_id": pl.String, "_level": pl.Float64}))
+    audited = (audited.join(level, on="hospital_id", how="left")
+               .with_columns((pl.col("cost_ratio") / pl.col("_level").fill_null(1.0)).alias("_r")))
     hit = (pl.col("grouped") & pl.col("adrg").is_in(adrgs) & (pl.col("los") <= ls.max_los)
-           & (pl.col("cost_ratio") <= max_r) & ~pl.col("status").fill_null(1).is_in([2, 3, 5]))
-    audited = ac.audited.with_columns(hit.fill_null(False).alias("_hit"))
+           & (pl.col("_r") <= max_r) & ~pl.col("status").fill_null(1).is_in([2, 3, 5]))
+    audited = audited.with_columns(hit.fill_null(False).alias("_hit"))
     summary = {"adrgs": adrgs, "adrgs_from": source, "candidates": int(audited["_hit"].sum())}
     if not adrgs:
         summary["note"] = "no ADRG list in the policy and no history to learn one from: the rule found nothing"
@@ -57,14 +66,16 @@ def detect_low_standard(ac, policy) -> Findings:
     unflagged = float(policy.audit.unflagged_factor)
     rows = []
     for r in audited.filter("_hit").iter_rows(named=True):
-        strength = 0.5 + 0.5 * max(0.0, 1.0 - r["cost_ratio"] / max_r)
+        strength = 0.5 + 0.5 * max(0.0, 1.0 - r["_r"] / max_r)
         hf = r["hospital_id"] in flagged
         hs = stats[r["hospital_id"]]
-        ev = {"los": int(r["los"]), "cost_ratio": r["cost_ratio"], "total_cost_fen": int(r["total_fen"]),
+        ev = {"los": int(r["los"]), "cost_ratio": r["cost_ratio"], "hospital_level": r["_level"],
+              "relative_cost_ratio": r["_r"], "total_cost_fen": int(r["total_fen"]),
               "adrg": r["adrg"], "adrgs_from": source,
               "hospital": {"hits": int(hs["hits"]), "cases": int(hs["cases"]), "expected": hs["expected"],
                            "p_adj": hs["p_adj"], "flagged": hf}}
-        text = (f"住院 {int(r['los'])} 天，费用倍率 {r['cost_ratio']:.2f}（总费用 {r['total_fen'] / 100:,.2f} 元），"
+        text = (f"住院 {int(r['los'])} 天，费用倍率 {r['cost_ratio']:.2f}（本院费用水平 {r['_level'] or 1:.2f}，"
+                f"相对倍率 {r['_r']:.2f}；总费用 {r['total_fen'] / 100:,.2f} 元），"
                 f"{r['adrg']} 为{'政策所列' if source == 'policy' else '历史上多为短期住院的'}门诊可治疗病组；"
                 f"本院此类病例 {int(hs['hits'])} 例，按病种结构预期 {hs['expected']:.1f} 例"
                 f"{'（显著）' if hf else ''}")

@@ -120,8 +120,7 @@ def write_queue_workbook(queue, signals, path: str | Path, *, info: list[tuple[s
 
     sheets = []
     counts = [[_DETECTOR_ZH[d], d, int(queue.filter(pl.col("detector") == d).height),
-               int(summary.get(d, {}).get("candidates", summary.get(d, {}).get("claims", 0)) or 0)]
-              for d in DETECTORS]
+               int(summary.get(d, {}).get("candidates", 0) or 0)] for d in DETECTORS]
     sheets.append(Sheet("汇总", [("检测规则", "text"), ("规则代码", "text"), ("入队病例", "count"), ("命中规则病例", "count")],
                         counts, title="智能监控审核队列", info=info,
                         notes=["入队病例：得分不低于 audit.min_score 的病例；命中规则病例：满足规则条件的全部病例。",

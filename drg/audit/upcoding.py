@@ -30,7 +30,9 @@ case, and is the strength — multiplied by 0.75 when the case costs more than `
 mean (an upcoded case keeps the cost of its true, lower group):
 
 * signal 2: the hospital's cases lifted to MCC by the flagged code;
-* signal 1: the hospital's MCC-level (CC-or-MCC-level for the CC test) cases in the flagged ADRG.
+* signal 1: the hospital's MCC-level (CC-or-MCC-level for the CC test) cases in the flagged ADRG; those lifted
+  by a flagged code of signal 2 are that signal's findings, and the others share what is left of the excess:
+  strength 1 − e ÷ (k − the coded cases).
 
 Every signal is a test over a unit already (no second hospital test): the score is the strength.
 """
@@ -223,6 +225,10 @@ def detect_upcoding(ac, policy, *, facts_now, facts_last=None, last_source: str 
             sel = cases.filter((pl.col("hospital_id") == r["hospital_id"]) & (pl.col("cc_level") == 2)
                                & (pl.col("cc_dx") == r["cc_dx"]) & pl.col("grouped"))
             add(sel, max(0.0, 1.0 - float(r["expected"]) / int(r["k"])), sig)
+    flagged_codes: dict[str, set] = {}
+    if codes is not None:
+        for h, c in codes.filter("flagged").select("hospital_id", "cc_dx").iter_rows():
+            flagged_codes.setdefault(h, set()).add(c)
     for r in shares.filter("flagged").iter_rows(named=True):
         mcc = r["test"] == "mcc_share"
         sig = {"detector": DETECTOR, "level": "hospital_adrg", "hospital_id": r["hospital_id"], "unit": r["adrg"],
@@ -233,7 +239,15 @@ def detect_upcoding(ac, policy, *, facts_now, facts_last=None, last_source: str 
         signals.append(sig)
         sel = cases.filter((pl.col("hospital_id") == r["hospital_id"]) & (pl.col("adrg") == r["adrg"])
                            & (pl.col("cc_level") >= (2 if mcc else 1)) & pl.col("grouped"))
-        add(sel, max(0.0, 1.0 - float(r["p_city"]) / float(r["share"])), sig)
+        # the unit's cases lifted by a flagged code are that signal's; the rest share what is left of the excess
+        coded = pl.col("cc_dx").is_in(sorted(flagged_codes.get(r["hospital_id"], ()))).fill_null(False)
+        rest = sel.filter(~coded)
+        if rest.height:
+            add(rest, max(0.0, 1.0 - float(r["p_city"]) * int(r["n"]) / rest.height), sig)
+        if rest.height < sel.height:
+            hits_coded = sel.filter(coded)
+            for cid in hits_coded["case_id"].to_list():
+                hits.setdefault(cid, []).append((0.0, sig))
     cmi_flag = {}
     if cmi is not None:
         for r in cmi.filter("flagged").iter_rows(named=True):
@@ -244,7 +258,8 @@ def detect_upcoding(ac, policy, *, facts_now, facts_last=None, last_source: str 
                    "monitor_cmi": r["monitor_cmi"], "monitor_cmi_last_year": r["monitor_cmi_last_year"]}
             signals.append(sig)
             cmi_flag[r["hospital_id"]] = sig
-    summary["cases"] = len(hits)
+    summary["candidates"] = len(hits)
+    summary["hospitals_flagged"] = sorted({sig["hospital_id"] for sig in signals})
     if not hits:
         return Findings(DETECTOR, empty_rows(), signals, summary)
     # the CMI signal adds evidence to the hospital's findings (and is on the signals sheet)
