@@ -25,7 +25,7 @@ File layout (every key optional except where a profile needs to differ from the 
                   projection_from_month, cmi_rise_max, cmi_rise_alert, cc_share_rise_max, cc_share_rise_alert,
                   cc_share_min_cases, outlier_share_max, outlier_share_alert, group_rate_min, group_rate_alert,
                   hospital_min_cases, low_risk_min_cases, low_risk_k, convergence_min_cases
-    [audit]       fdr, unflagged_factor, hospital_min_ratio, min_score
+    [audit]       fdr, unflagged_factor, hospital_min_ratio, hospital_min_hits, min_score
     [audit.split] window_days, short_gap_days, episode_ratio, related_adrgs, related_same_mdc, violation
     [audit.low_standard] max_los, max_cost_ratio, adrgs, learn_min_share, learn_min_cases, violation
     [audit.upcoding] min_cases, min_share_excess, cc_dx_min_cases, cc_dx_min_ratio, cost_ratio_max,
@@ -229,6 +229,8 @@ PARAMS: tuple[_Param, ...] = (
            "has its score multiplied by this (1: every rule hit scores as at a flagged hospital)"),
     _Param("audit.hospital_min_ratio", "dec", Decimal(2), DEFAULT, check=_ge(1),
            doc="… and its count of hits at least this many times what its case mix explains"),
+    _Param("audit.hospital_min_hits", "int", 3, DEFAULT, check=_ge(1),
+           doc="… and at least this many hits (one odd case does not make a hospital significant)"),
     _Param("audit.min_score", "dec", Decimal("0.5"), DEFAULT, check=_between(0, 1),
            doc="cases scoring at least this enter the review queue"),
     _Param("audit.split.window_days", "int", 15, "source: Zhejiang province (the 15-day readmission window, "
@@ -517,6 +519,7 @@ class AuditPolicy:
     fdr: Decimal = _default("audit.fdr")
     unflagged_factor: Decimal = _default("audit.unflagged_factor")
     hospital_min_ratio: Decimal = _default("audit.hospital_min_ratio")
+    hospital_min_hits: int = _default("audit.hospital_min_hits")
     min_score: Decimal = _default("audit.min_score")
     split: AuditSplitPolicy = AuditSplitPolicy()
     low_standard: AuditLowStandardPolicy = AuditLowStandardPolicy()

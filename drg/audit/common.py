@@ -8,8 +8,8 @@ hospital × ADRG, a hospital × secondary code) with their figures and p-values.
 The hospital-level test (:func:`hospital_test`) asks whether a hospital has more rule hits than its case mix
 explains: its expected count is Σ over its ADRGs of its cases × the rate of hits among the *other* hospitals'
 cases of that ADRG; the p-value is the Poisson upper tail P(X ≥ hits), adjusted over all tested hospitals by
-Benjamini–Hochberg. A hospital is flagged when the adjusted p-value is at most ``audit.fdr`` and its hits are
-at least ``audit.hospital_min_ratio`` × expected. A case hit at an unflagged hospital keeps
+Benjamini–Hochberg. A hospital is flagged when the adjusted p-value is at most ``audit.fdr``, its hits are
+at least ``audit.hospital_min_ratio`` × expected and at least ``audit.hospital_min_hits``. A case hit at an unflagged hospital keeps
 ``audit.unflagged_factor`` of its strength as its score (docs/audit.md).
 """
 
@@ -84,7 +84,7 @@ def hospital_test(cases, hit: str, policy, *, unit: str = "adrg"):
                        pl.when(pl.col("expected") > 0).then(pl.col("hits") / pl.col("expected"))
                        .otherwise(None).alias("ratio"))
     fdr, min_ratio = float(a.fdr), float(a.hospital_min_ratio)
-    return h.with_columns(((pl.col("p_adj") <= fdr) & (pl.col("hits") > 0)
+    return h.with_columns(((pl.col("p_adj") <= fdr) & (pl.col("hits") >= int(a.hospital_min_hits))
                            & ((pl.col("ratio") >= min_ratio) | pl.col("ratio").is_null())).alias("flagged"))
 
 

@@ -303,6 +303,7 @@ def plant_year(table: pa.Table, city, rules, year: int, days: np.ndarray, settin
         los = y.discharge[:n] - y.admit[:n]
         ok = (y.hosp[:n] == h) & ~y.used[:n] & (los >= settings.split_min_los) & (y.status[:n] == 1)
         ok &= (y.d[:n] >= 0) & (cat.newborn[np.maximum(y.d[:n], 0)] == 0) & (y.discharge[:n] + 2 <= days_hi)
+        ok &= y.admit[:n] >= int(days.min())          # every part is discharged in the planted year
         idx = np.flatnonzero(ok & (rng.random(n) < settings.split_share))
         idx = _cap(idx, settings, n, rng, per_case=2)
         for i in idx:
