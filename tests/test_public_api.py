@@ -65,6 +65,15 @@ PUBLIC = {
         'INDICATOR_COLUMNS', 'MonitorResult', 'MonitorWarning', 'UNIT_TYPES', 'classify_low_risk', 'indicators',
         'low_risk_table', 'monitor_period', 'write_report',
     ],
+    "drg.audit": [
+        'ApplyResult', 'AuditCases', 'AuditResult', 'BEHAVIOUR_OF', 'DECISIONS', 'DETECTORS', 'Findings',
+        'PreparedCity', 'QUEUE_COLUMNS', 'REVIEW_COLUMNS', 'SHEETS', 'VIOLATION_COLUMNS', 'apply_decisions',
+        'audit_run', 'benjamini_hochberg', 'binomial_upper', 'decisions_to_violations', 'detect_cost_shift',
+        'detect_duplicates', 'detect_low_standard', 'detect_split', 'detect_upcoding', 'facts_from_priced',
+        'hospital_test', 'measure', 'normal_upper', 'poisson_upper', 'prepare_city', 'read_audit_cases',
+        'read_queue', 'record_decisions', 'record_queue', 'run_detectors', 'trail', 'write_queue',
+        'write_queue_workbook', 'year_facts',
+    ],
     "drg.reports": [
         'Block', 'CLASS_LABELS', 'COEF_SOURCE_LABELS', 'COLUMNS', 'Cell', 'ChartJob', 'Column', 'FORMATS',
         'HELPER_MIN_BOOKS', 'INSURANCE_LABELS', 'KIND_LABELS', 'REJECT_LABELS', 'RunDetail', 'RunList',
@@ -81,7 +90,8 @@ PUBLIC = {
         'publish', 'split_codes', 'validate_case', 'write_bundle_workbook', 'write_estimate',
     ],
     "drg.synth": [
-        'CitySettings', 'DEMO_YEARS', 'HISTORY_YEARS', 'SETTLEMENT_YEAR', 'SchemeSample', 'SynthResult',
+        'CitySettings', 'DEMO_YEARS', 'HISTORY_YEARS', 'PlantSettings', 'SETTLEMENT_YEAR', 'SchemeSample',
+        'SynthResult',
         'TIERS', 'TIER_COST_LEVEL', 'cities', 'city_settings', 'data_dir', 'group_year', 'print_summary',
         'resolve_rules', 'run_demo', 'schemes', 'synthesize',
     ],

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from drg.audit.stats import benjamini_hochberg, poisson_upper
 
-__all__ = ["DETECTORS", "Findings", "evidence_json", "hospital_test", "FINDING_COLUMNS"]
+__all__ = ["DETECTORS", "FINDING_COLUMNS", "Findings", "empty_rows", "evidence_json", "hospital_signals", "hospital_test"]
 
 #: The detectors, in the order of the queue and of the workbook's sheets.
 DETECTORS = ("split_admission", "low_standard", "upcoding", "duplicate_claim", "cost_shift")

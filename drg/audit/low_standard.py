@@ -3,10 +3,12 @@
 Rule. A grouped stay of at most ``audit.low_standard.max_los`` days whose cost ratio, relative to its
 hospital's cost level, is at most ``max_cost_ratio`` — r′ = r ÷ L_h with L_h the median cost ratio of the
 hospital's grouped cases in the period over the city's median (1 for a hospital of typical cost; a hospital
-whose every stay is cheap is not, by that alone, admitting outpatients) —, not ended by death or a transfer (离院方式 5, 2, 3), in an ADRG usually treated as
-outpatients: the policy's list ``adrgs``, or, when it is empty, the ADRGs whose history stays were that short
-at least ``learn_min_share`` of the time (with at least ``learn_min_cases`` history cases). Without a list and
-without history the rule has nothing to go on and finds nothing (the summary says so).
+whose every stay is cheap is not, by that alone, admitting outpatients) —, not ended by death or a
+transfer (离院方式 5, 2, 3), in an ADRG usually treated as outpatients: the policy's list ``adrgs``, or, when it is empty, the ADRGs whose history stays were that short
+at least ``learn_min_share`` of the time (with at least ``learn_min_cases`` history cases). A stay readmitted, or
+readmitted itself, in the same ADRG within ``audit.split.short_gap_days`` is not one: it is the mark of a
+split admission, which that detector reports. Without a list and without history the rule has nothing to go
+on and finds nothing (the summary says so).
 
 Strength = 0.5 + 0.5 · (1 − r′ / max_cost_ratio): 0.5 at the ratio limit, 1 for a stay that cost nothing.
 
@@ -38,6 +40,20 @@ def outpatient_adrgs(ac, policy) -> tuple[list[str], str]:
     return sorted(g["adrg"].to_list()), "history"
 
 
+def _short_pairs(ac, gap_days: int):
+    """Case ids of the stays readmitted, or readmissions, within ``gap_days`` in the same ADRG (one patient)."""
+    import polars as pl
+
+    c = (ac.cases.filter(pl.col("grouped") & pl.col("patient_id").is_not_null() & pl.col("admit").is_not_null())
+         .select("case_id", "patient_id", "adrg", "admit", "discharge")
+         .sort(["patient_id", "adrg", "admit", "discharge", "case_id"]))
+    same = (pl.col("patient_id") == pl.col("patient_id").shift(1)) & (pl.col("adrg") == pl.col("adrg").shift(1))
+    gap = (pl.col("admit") - pl.col("discharge").shift(1)).dt.total_days()
+    c = c.with_columns((same & gap.is_between(0, gap_days)).fill_null(False).alias("_after"))
+    c = c.with_columns(pl.col("_after").shift(-1).fill_null(False).alias("_before"))
+    return c.filter(pl.col("_after") | pl.col("_before"))["case_id"]
+
+
 def detect_low_standard(ac, policy) -> Findings:
     """Low-standard admissions among the audited cases of ``ac``."""
     import polars as pl
@@ -52,8 +68,10 @@ def detect_low_standard(ac, policy) -> Findings:
              if city_median else pl.DataFrame(schema={"hospital_id": pl.String, "_level": pl.Float64}))
     audited = (audited.join(level, on="hospital_id", how="left")
                .with_columns((pl.col("cost_ratio") / pl.col("_level").fill_null(1.0)).alias("_r")))
+    paired = _short_pairs(ac, int(policy.audit.split.short_gap_days))
     hit = (pl.col("grouped") & pl.col("adrg").is_in(adrgs) & (pl.col("los") <= ls.max_los)
-           & (pl.col("_r") <= max_r) & ~pl.col("status").fill_null(1).is_in([2, 3, 5]))
+           & (pl.col("_r") <= max_r) & ~pl.col("status").fill_null(1).is_in([2, 3, 5])
+           & ~pl.col("case_id").is_in(paired.implode()))
     audited = audited.with_columns(hit.fill_null(False).alias("_hit"))
     summary = {"adrgs": adrgs, "adrgs_from": source, "candidates": int(audited["_hit"].sum())}
     if not adrgs:

@@ -70,20 +70,22 @@ def normal_upper(z) -> np.ndarray:
     return np.array([0.5 * math.erfc(v / math.sqrt(2)) for v in z.ravel()]).reshape(z.shape)
 
 
-def benjamini_hochberg(p) -> np.ndarray:
+def benjamini_hochberg(p, m: int | None = None) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (step-up; monotone; capped at 1), in the input order.
 
     A test is declared at false discovery rate q when its adjusted value is at most q; over m tests, the
     expected share of false discoveries among the declared ones is then at most q (independent or positively
-    dependent tests; Benjamini & Hochberg 1995).
+    dependent tests; Benjamini & Hochberg 1995). ``m``, when larger than the number of p-values given, counts
+    hypotheses whose p-value was not computed because it could not be small (a count below the flagging
+    minimum): they rank last with p = 1, and the family stays the whole family.
     """
     p = np.asarray(p, dtype=np.float64)
-    m = p.size
-    if m == 0:
+    if p.size == 0:
         return p.copy()
+    m = max(p.size, m or 0)
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
+    ranked = p[order] * m / np.arange(1, p.size + 1)
     adj = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
+    out = np.empty(p.size)
     out[order] = np.minimum(adj, 1.0)
     return out

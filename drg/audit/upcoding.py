@@ -10,8 +10,9 @@ so no ICD knowledge is needed here):
    least ``min_share_excess``.
 2. **Code** — per hospital h and secondary code c that set MCC level in at least ``cc_dx_min_cases`` of h's
    cases: expected = Σ_a n_{h,a} · (the share of the other hospitals' grouped cases of ADRG a lifted to MCC by
-   c); Poisson p-value P(X ≥ k | expected). Flagged when adjusted (over every code test) at most ``fdr`` and
-   k ≥ ``cc_dx_min_ratio`` × expected.
+   c); Poisson p-value P(X ≥ k | expected). Flagged when adjusted over every (hospital, code) pair of the city
+   (the pairs below ``cc_dx_min_cases`` count with p = 1) at most ``fdr`` and k ≥ ``cc_dx_min_ratio`` ×
+   expected.
 3. **CMI** — per hospital: its CMI this period against what last year's coding within each of its ADRGs
    would give for this period's ADRG mix, both valued at this year's weights w_d = BP_d / 100:
    expected = Σ_a n_a · μ_a with μ_a last year's mean w of the hospital's m_a cases in a (the city's, over
@@ -105,7 +106,10 @@ def _code_tests(cases, policy):
          .group_by("hospital_id", "cc_dx").agg(pl.col("e").sum().alias("expected"), pl.col("n").sum().alias("cases")))
     t = tested.join(e, on=["hospital_id", "cc_dx"], how="left").sort("hospital_id", "cc_dx")
     p = poisson_upper(t["k"].to_numpy(), t["expected"].to_numpy())
-    t = t.with_columns(pl.Series("p", p), pl.Series("p_adj", benjamini_hochberg(p)),
+    # the family is every (hospital, code) pair, not only those with enough cases to be tested: choosing the
+    # tests by their counts would leave the correction blind to the pairs that were not chosen
+    family = n_ha["hospital_id"].n_unique() * k_ac["cc_dx"].n_unique()
+    t = t.with_columns(pl.Series("p", p), pl.Series("p_adj", benjamini_hochberg(p, m=family)),
                        pl.when(pl.col("expected") > 0).then(pl.col("k") / pl.col("expected")).otherwise(math.inf)
                        .alias("ratio"))
     return t.with_columns(((pl.col("p_adj") <= float(policy.audit.fdr))

@@ -1,5 +1,5 @@
-"""Sample data: synthetic cities drawn from any scheme, the registry of samples shipped in ``data/``, and the
-whole job on the demo data (``drg demo``).
+"""Sample data: synthetic cities drawn from any scheme (with the audit's behaviours planted, ``--plant``), the
+registry of samples shipped in ``data/``, and the whole job on the demo data (``drg demo``).
 """
 
 from drg._lazy import lazy_exports
@@ -8,6 +8,7 @@ _EXPORTS = {
     "CitySettings": "city",
     "DEMO_YEARS": "demo",
     "HISTORY_YEARS": "demo",
+    "PlantSettings": "plant",
     "SETTLEMENT_YEAR": "demo",
     "SchemeSample": "samples",
     "SynthResult": "city",

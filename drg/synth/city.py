@@ -490,8 +490,9 @@ def _plant(settings, city: _City, rules, case_files: dict[int, Path], months: li
             raise InputError(f"plant year {year} is not a year of the city ({', '.join(map(str, case_files))})",
                              field="years")
         table = pq.read_table(case_files[year])
+        previous = pq.read_table(case_files[year - 1], columns=["dx", "px", "los"]) if year - 1 in case_files else None
         table, rows, summary = plant_year(table, city, rules, year, _month_days(year, months), settings,
-                                          seed=seed, next_seq=next_seq)
+                                          seed=seed, next_seq=next_seq, previous=previous)
         next_seq += summary["cases_after"] - summary["cases_before"]
         pq.write_table(table, case_files[year], row_group_size=chunk_rows, compression="zstd")
         truth += rows

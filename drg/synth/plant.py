@@ -9,9 +9,10 @@ What is planted, each at hospitals of its own (chosen from the seed among the ho
 behaviour          how
 =================  =========================================================================================
 ``upcoding``       高套分组: a hospital adds one favourite MCC secondary code (drawn from the scheme's MCC table,
-                   never one the case's principal diagnosis excludes) to ``upcoding_share`` of its cases in
-                   ADRGs whose MCC group is worth more than the case's own (the rational target); the cost
-                   stays that of the case's true group. Truth: the coded cases.
+                   not a newborn's, pregnancy's or one sex's diagnosis, never one the case's principal diagnosis
+                   excludes) to ``upcoding_share`` of its cases in ADRGs whose MCC group is worth more than the
+                   case's own (the rational target; not pre-MDC or multiple-trauma groups); the cost stays that
+                   of the case's true group. Truth: the coded cases.
 ``split``          分解住院: a hospital cuts ``split_share`` of its stays of 4 days or more in two (or three,
                    ``split_chain_share``): the patient is discharged and admitted again the same day (the next
                    day for ``split_next_day_share``), every part coded as the whole stay, the cost shared
@@ -21,9 +22,11 @@ behaviour          how
 ``duplicate``      重复结算: hospitals claim ``duplicate_share`` of their stays twice under a new settlement id
                    (half of the copies with the cost changed by up to 3 %). Truth: both claims of each pair.
 ``low_standard``   低标准入院: a hospital admits ``low_standard_share`` × the year's cases of patients who could
-                   have been treated as outpatients: stays of 1–2 days costing 10–30 % of the DRG's mean, in
-                   medical ADRGs whose typical stay is at most 3 days (not multiple trauma, not newborn, not
-                   sex-specific), discharged home. Truth: those stays.
+                   have been treated as outpatients: stays of 1–2 days costing 10–30 % of the DRG's mean,
+                   discharged home, copying the codes of this year's medical cases without a procedure whose
+                   principal diagnosis was treated in at most 3 days at least half of the time last year (not
+                   multiple trauma, newborn or sex-specific; without a last year: medical DRGs whose typical
+                   stay is at most 3 days). Truth: those stays.
 ``cost_shift``     转嫁费用: a hospital moves 30–50 % of the fund's share of ``cost_shift_share`` of its cases
                    onto the patient (self-pay). Truth: those cases.
 =================  =========================================================================================
@@ -147,6 +150,7 @@ class _Year:
         self.patient = table.column("patient_id").to_pylist()
         self.county = table.column("county").to_pylist()
         self.dx = table.column("dx").to_pylist()
+        self.px = table.column("px").to_pylist()
         self.rows = list(range(n))            # source row of every output row (a new row copies its source)
         self.size = n
         self.used = np.zeros(cap, bool)       # a case carries at most one behaviour
@@ -239,12 +243,12 @@ def _cap(idx: np.ndarray, settings: PlantSettings, n: int, rng: np.random.Genera
 
 
 def plant_year(table: pa.Table, city, rules, year: int, days: np.ndarray, settings: PlantSettings, *, seed: int,
-               next_seq: int) -> tuple[pa.Table, list[dict], dict]:
+               next_seq: int, previous: pa.Table | None = None) -> tuple[pa.Table, list[dict], dict]:
     """Plant the behaviours in one year's cases; return ``(cases, truth rows, summary)``.
 
     ``city`` is the generator's fixed part (:class:`drg.synth.city._City`), ``rules`` the rule set (for the MCC
     codes and their exclusions), ``days`` the days of the year that have cases, ``next_seq`` the first free case
-    number (new claims continue the city's ids).
+    number (new claims continue the city's ids), ``previous`` last year's cases (what care was short then).
     """
     rng = np.random.default_rng([seed, year, 7_000_001])
     y = _Year(table, city, next_seq, settings)
@@ -270,13 +274,18 @@ def plant_year(table: pa.Table, city, rules, year: int, days: np.ndarray, settin
     for j, (a, s) in enumerate(zip(cat.adrgs, cat.severity)):
         if s == 1:
             sev1[a] = j
+    trauma = np.array([m == rules.trauma_mdc for m in cat.mdcs], bool) if rules.trauma_mdc else np.zeros(len(cat.drgs), bool)
     target = np.full(len(cat.drgs), -1, np.int64)
     for j, (a, s) in enumerate(zip(cat.adrgs, cat.severity)):
         k = sev1.get(a, -1)
-        if s in (3, 5) and k >= 0 and cat.newborn[j] == 0 and \
+        if s in (3, 5) and k >= 0 and cat.newborn[j] == 0 and cat.premdc[j] == 0 and not trauma[j] and \
                 city.drg_cost[k] > settings.upcoding_min_gain * city.drg_cost[j]:
             target[j] = k
-    mcc_codes = sorted(rules.mcc)
+    # a favourite code any adult may carry: not a newborn's, a pregnancy's or one sex's principal diagnosis
+    special = set()
+    for mdc in {rules.newborn_mdc, rules.pregnancy_mdc, *rules.mdc_sex}:
+        special.update(rules.mdc_principal_dx.get(mdc, ()))
+    mcc_codes = sorted(c for c in rules.mcc if c not in special)
     for h in chosen["upcoding"]:
         if not mcc_codes:
             break
@@ -354,15 +363,19 @@ def plant_year(table: pa.Table, city, rules, year: int, days: np.ndarray, settin
             y.note(j, "duplicate", year, related=[y.case_id[i]], note="the second claim of the same stay")
 
     # low-standard admissions: short, cheap stays of outpatient-like DRGs
-    # ADRGs whose typical stay (over their DRGs, weighted by how often each is drawn) is short
+    # outpatient-like care: principal diagnoses whose stays (without a procedure) were mostly short last year —
+    # the cases a bureau's ADRG of such diagnoses holds; without last year, DRGs whose typical stay is short
     trauma = np.array([m == rules.trauma_mdc for m in cat.mdcs], bool) if rules.trauma_mdc else np.zeros(len(cat.drgs), bool)
-    adrg_idx = {a: i for i, a in enumerate(dict.fromkeys(cat.adrgs))}
-    a_of = np.array([adrg_idx[a] for a in cat.adrgs], np.int64)
-    typical = (np.bincount(a_of, weights=city.drg_p * city.drg_los, minlength=len(adrg_idx))
-               / np.maximum(np.bincount(a_of, weights=city.drg_p, minlength=len(adrg_idx)), 1e-300))
-    short = np.flatnonzero((cat.kind == 0) & (cat.newborn == 0) & (cat.premdc == 0) & (cat.sex == 0) & ~trauma &
-                           (typical[a_of] <= settings.low_standard_max_typical_los))
-    templates = np.flatnonzero(np.isin(y.d[:n], short) & (y.status[:n] == 1))
+    fit = (cat.kind == 0) & (cat.newborn == 0) & (cat.premdc == 0) & (cat.sex == 0) & ~trauma
+    no_px = np.array([len(x) == 0 for x in y.px], bool)
+    pdx = np.array([x[0] if x else "" for x in y.dx[:n]], dtype=object)
+    ok = np.isin(y.d[:n], np.flatnonzero(fit)) & (y.status[:n] == 1) & no_px
+    if previous is not None and previous.num_rows:
+        short_pdx = _short_diagnoses(previous, settings)
+        templates = np.flatnonzero(ok & np.isin(pdx, list(short_pdx)))
+    else:
+        short = np.flatnonzero(fit & (city.drg_los <= settings.low_standard_max_typical_los))
+        templates = np.flatnonzero(ok & np.isin(y.d[:n], short))
     want = int(round(settings.low_standard_share * n))
     want = min(want, int(settings.max_prevalence * n))
     per_county = max(2, city.population // city.n_counties)
@@ -390,6 +403,27 @@ def plant_year(table: pa.Table, city, rules, year: int, days: np.ndarray, settin
                "hospitals": {b: [city.hosp_ids[h] for h in hs] for b, hs in chosen.items()},
                "planted": {b: sum(1 for t in y.truth if t["behaviour"] == b) for b in BEHAVIOURS}}
     return y.to_table(), y.truth, summary
+
+
+def _short_diagnoses(previous: pa.Table, settings: PlantSettings) -> set[str]:
+    """Principal diagnoses whose stays without a procedure were at most 3 days at least half of the time last
+    year (at least 20 such stays)."""
+    import pyarrow.compute as pc
+
+    t = previous.select(["dx", "px", "los"])
+    no_px = np.asarray(pc.equal(pc.list_value_length(t.column("px")).fill_null(0), 0))
+    pdx = pc.list_element(t.column("dx"), 0).to_numpy(zero_copy_only=False)[no_px]
+    los = t.column("los").to_numpy(zero_copy_only=False)[no_px]
+    out = set()
+    if not len(pdx):
+        return out
+    codes, inv = np.unique(pdx.astype(str), return_inverse=True)
+    n = np.bincount(inv)
+    short = np.bincount(inv, weights=(los <= settings.low_standard_max_typical_los).astype(float))
+    for c, k, s in zip(codes, n, short):
+        if k >= 20 and s >= 0.5 * k:
+            out.add(str(c))
+    return out
 
 
 def _person(person: int, employee_share: float) -> tuple[int, int]:

@@ -48,3 +48,11 @@ def test_benjamini_hochberg_example():
     shuffled = np.random.default_rng(1).permutation(len(p))
     assert np.allclose(benjamini_hochberg(p[shuffled]), adj[shuffled])
     assert benjamini_hochberg(np.array([])).size == 0
+
+
+def test_benjamini_hochberg_counts_the_untested_hypotheses():
+    """Hypotheses left untested (their count could not be small) rank last with p = 1: the adjustment of the
+    tested ones is that of the whole family."""
+    p = np.array([0.001, 0.01])
+    assert np.allclose(benjamini_hochberg(p, m=10), benjamini_hochberg(np.r_[p, np.ones(8)])[:2])
+    assert np.allclose(benjamini_hochberg(p, m=1), benjamini_hochberg(p))
