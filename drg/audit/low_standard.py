@@ -1,9 +1,12 @@
 """Low-standard admissions (低标准入院): patients admitted for care that outpatients receive.
 
-Rule. A grouped stay of at most ``audit.low_standard.max_los`` days whose cost ratio, relative to its
-hospital's cost level, is at most ``max_cost_ratio`` — r′ = r ÷ L_h with L_h the median cost ratio of the
-hospital's grouped cases in the period over the city's median (1 for a hospital of typical cost; a hospital
-whose every stay is cheap is not, by that alone, admitting outpatients) —, not ended by death or a
+Rule. A grouped stay of at most ``audit.low_standard.max_los`` days whose cost ratio, measured against its
+ADRG's cheapest inpatient care and relative to its hospital's cost level, is at most ``max_cost_ratio`` —
+r′ = max(r, c ÷ m_A) ÷ L_h, with c the stay's total cost, m_A the lowest mean cost among the DRGs of its ADRG
+(so a severity code that lifted the group but not the cost, the upcoding detector's concern, does not make a
+stay look cheap) and L_h the median cost ratio of the hospital's grouped cases in the period over the city's
+median (1 for a hospital of typical cost; a hospital whose every stay is cheap is not, by that alone,
+admitting outpatients) —, not ended by death or a
 transfer (离院方式 5, 2, 3), in an ADRG usually treated as outpatients: the policy's list ``adrgs``, or, when it is empty, the ADRGs whose history stays were that short
 at least ``learn_min_share`` of the time (with at least ``learn_min_cases`` history cases). A stay readmitted, or
 readmitted itself, in the same ADRG within ``audit.split.short_gap_days`` is not one: it is the mark of a
@@ -66,8 +69,15 @@ def detect_low_standard(ac, policy) -> Findings:
     city_median = priced["cost_ratio"].median() if priced.height else None
     level = (priced.group_by("hospital_id").agg((pl.col("cost_ratio").median() / city_median).alias("_level"))
              if city_median else pl.DataFrame(schema={"hospital_id": pl.String, "_level": pl.Float64}))
-    audited = (audited.join(level, on="hospital_id", how="left")
-               .with_columns((pl.col("cost_ratio") / pl.col("_level").fill_null(1.0)).alias("_r")))
+    # the ADRG's cheapest inpatient care: the lowest mean cost among its DRGs (an MCC that lifts a case's group
+    # but not its cost is the upcoding detector's concern, not an admission without indication)
+    floor = (ac.cases.filter(pl.col("grouped") & (pl.col("mean_cost") > 0)).group_by("adrg")
+             .agg(pl.col("mean_cost").min().alias("_adrg_mean")))
+    base = (pl.when(pl.col("_adrg_mean") > 0).then(pl.col("total_fen") / 100 / pl.col("_adrg_mean"))
+            .otherwise(pl.col("cost_ratio")))
+    audited = (audited.join(level, on="hospital_id", how="left").join(floor, on="adrg", how="left")
+               .with_columns(pl.max_horizontal(pl.col("cost_ratio"), base).alias("_r_adrg"))
+               .with_columns((pl.col("_r_adrg") / pl.col("_level").fill_null(1.0)).alias("_r")))
     paired = _short_pairs(ac, int(policy.audit.split.short_gap_days))
     hit = (pl.col("grouped") & pl.col("adrg").is_in(adrgs) & (pl.col("los") <= ls.max_los)
            & (pl.col("_r") <= max_r) & ~pl.col("status").fill_null(1).is_in([2, 3, 5])
@@ -77,7 +87,7 @@ def detect_low_standard(ac, policy) -> Findings:
     if not adrgs:
         summary["note"] = "no ADRG list in the policy and no history to learn one from: the rule found nothing"
         return Findings(DETECTOR, empty_rows(), [], summary)
-    h = hospital_test(audited, "_hit", policy)
+    h = hospital_test(audited, "_hit", policy, unit="mdc")
     flagged = set(h.filter("flagged")["hospital_id"].to_list())
     stats = {r["hospital_id"]: r for r in h.iter_rows(named=True)}
     summary["hospitals_flagged"] = sorted(flagged)
@@ -87,13 +97,15 @@ def detect_low_standard(ac, policy) -> Findings:
         strength = 0.5 + 0.5 * max(0.0, 1.0 - r["_r"] / max_r)
         hf = r["hospital_id"] in flagged
         hs = stats[r["hospital_id"]]
-        ev = {"los": int(r["los"]), "cost_ratio": r["cost_ratio"], "hospital_level": r["_level"],
+        ev = {"los": int(r["los"]), "cost_ratio": r["cost_ratio"], "adrg_cost_ratio": r["_r_adrg"],
+              "hospital_level": r["_level"],
               "relative_cost_ratio": r["_r"], "total_cost_fen": int(r["total_fen"]),
               "adrg": r["adrg"], "adrgs_from": source,
               "hospital": {"hits": int(hs["hits"]), "cases": int(hs["cases"]), "expected": hs["expected"],
                            "p_adj": hs["p_adj"], "flagged": hf}}
-        text = (f"住院 {int(r['los'])} 天，费用倍率 {r['cost_ratio']:.2f}（本院费用水平 {r['_level'] or 1:.2f}，"
-                f"相对倍率 {r['_r']:.2f}；总费用 {r['total_fen'] / 100:,.2f} 元），"
+        own = "—" if r["cost_ratio"] is None else f"{r['cost_ratio']:.2f}"
+        text = (f"住院 {int(r['los'])} 天，费用倍率 {own}（对本 ADRG 费用最低病组 {r['_r_adrg']:.2f}；"
+                f"本院费用水平 {r['_level'] or 1:.2f}，相对倍率 {r['_r']:.2f}；总费用 {r['total_fen'] / 100:,.2f} 元），"
                 f"{r['adrg']} 为{'政策所列' if source == 'policy' else '历史上多为短期住院的'}门诊可治疗病组；"
                 f"本院此类病例 {int(hs['hits'])} 例，按病种结构预期 {hs['expected']:.1f} 例"
                 f"{'（显著）' if hf else ''}")

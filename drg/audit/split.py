@@ -1,7 +1,7 @@
 """Split admissions (分解住院): one episode of care billed as two or more stays.
 
-Rule. A grouped stay is a *readmission* of the latest earlier grouped stay of the same patient, at any
-hospital, in the same ADRG (or, failing that, in a related ADRG: ``audit.split.related_adrgs`` groups, or
+Rule. A grouped stay is a *readmission* of the earlier grouped stay of the same patient (among the three
+admitted last before it, the one discharged last before its admission), at any hospital, in the same ADRG (or, failing that, in a related ADRG: ``audit.split.related_adrgs`` groups, or
 the same MDC with ``related_same_mdc``) when it is admitted 0 to ``audit.split.window_days`` days after that
 stay's discharge (0: the same day), the earlier stay did not end in death, and the ADRG is not exempt
 (``readmission.exempt_adrgs``: radiotherapy and chemotherapy courses are planned readmissions). Other stays
@@ -33,6 +33,7 @@ from drg.audit.common import Findings, empty_rows, evidence_json, hospital_signa
 __all__ = ["detect_split"]
 
 DETECTOR = "split_admission"
+_LOOK_BACK = 3          # earlier stays of the patient (same key) considered for each stay
 _RELATION_ZH = {"same_drg_pdx": "同一 DRG、同一主要诊断", "same_drg": "同一 DRG", "same_adrg": "同一 ADRG",
                 "related": "相关 ADRG"}
 
@@ -61,21 +62,26 @@ def detect_split(ac, policy) -> Findings:
         keys["mdc"] = pl.col("mdc")
     cands = []
     for name, key in keys.items():
-        k = c.with_columns(key.cast(pl.String).alias("_key")).filter(pl.col("_key").is_not_null())
-        k = k.sort(["patient_id", "_key", "admit", "discharge", "case_id"])
-        same_group = (pl.col("patient_id") == pl.col("patient_id").shift(1)) & (pl.col("_key") == pl.col("_key").shift(1))
-        k = k.with_columns([pl.when(same_group).then(pl.col(x).shift(1)).otherwise(None).alias(f"p_{x}")
-                            for x in prev_cols])
-        k = k.filter(pl.col("p_case_id").is_not_null())
-        if name != "same":
-            # a related pair is one of different ADRGs; the same ADRG pairs through the first key
-            k = k.filter(pl.col("adrg") != pl.col("p_adrg"))
-        cands.append(k.with_columns(pl.lit(0 if name == "same" else 1).alias("_pref")))
+        base = c.with_columns(key.cast(pl.String).alias("_key")).filter(pl.col("_key").is_not_null())
+        base = base.sort(["patient_id", "_key", "admit", "discharge", "case_id"])
+        # the last _LOOK_BACK stays admitted before it are candidates: an overlapping stay in between (a
+        # coincidence of ids, or a stay of another episode) must not hide the stay this one continues
+        for back in range(1, _LOOK_BACK + 1):
+            same_group = ((pl.col("patient_id") == pl.col("patient_id").shift(back))
+                          & (pl.col("_key") == pl.col("_key").shift(back)))
+            k = base.with_columns([pl.when(same_group).then(pl.col(x).shift(back)).otherwise(None).alias(f"p_{x}")
+                                   for x in prev_cols])
+            k = k.filter(pl.col("p_case_id").is_not_null())
+            if name != "same":
+                # a related pair is one of different ADRGs; the same ADRG pairs through the first key
+                k = k.filter(pl.col("adrg") != pl.col("p_adrg"))
+            cands.append(k.with_columns(pl.lit(0 if name == "same" else 1).alias("_pref")))
     c = pl.concat(cands, how="vertical_relaxed") if cands else c.clear()
     c = c.with_columns((pl.col("admit") - pl.col("p_discharge")).dt.total_days().alias("gap"))
     link = (pl.col("gap").is_between(0, window) & (pl.col("p_status").fill_null(1) != 5)
             & ~pl.col("adrg").is_in(exempt))
-    c = (c.filter(link).sort(["case_id", "gap", "_pref"]).unique("case_id", keep="first", maintain_order=True))
+    c = (c.filter(link).sort(["case_id", "gap", "_pref", "p_case_id"])
+         .unique("case_id", keep="first", maintain_order=True))
     # chains: follow each readmission back to the first stay of its episode
     prev_of = dict(zip(c["case_id"].to_list(), c["p_case_id"].to_list()))
     root = {}

@@ -13,20 +13,22 @@ behaviour          how
                    excludes) to ``upcoding_share`` of its cases in ADRGs whose MCC group is worth more than the
                    case's own (the rational target; not pre-MDC or multiple-trauma groups); the cost stays that
                    of the case's true group. Truth: the coded cases.
-``split``          分解住院: a hospital cuts ``split_share`` of its stays of 4 days or more in two (or three,
-                   ``split_chain_share``): the patient is discharged and admitted again the same day (the next
-                   day for ``split_next_day_share``), every part coded as the whole stay, the cost shared
+``split``          分解住院: a hospital cuts ``split_share`` of its stays of 4 days or more (not newborns'
+                   nor multiple trauma, which the synthetic city's codes seldom let the grouper group) in two
+                   (or three, ``split_chain_share``): the patient is discharged and admitted again the same day
+                   (the next day for ``split_next_day_share``), every part coded as the whole stay, the cost shared
                    between the parts plus 5–20 % of duplicated admission costs. ``split_transfer_share`` of
                    the cuts send the second part to a partner hospital as a transfer (离院方式 2). Truth: the
                    second (and third) parts, with the other parts as related cases.
 ``duplicate``      重复结算: hospitals claim ``duplicate_share`` of their stays twice under a new settlement id
                    (half of the copies with the cost changed by up to 3 %). Truth: both claims of each pair.
 ``low_standard``   低标准入院: a hospital admits ``low_standard_share`` × the year's cases of patients who could
-                   have been treated as outpatients: stays of 1–2 days costing 10–30 % of the DRG's mean,
-                   discharged home, copying the codes of this year's medical cases without a procedure whose
-                   principal diagnosis was treated in at most 3 days at least half of the time last year (not
-                   multiple trauma, newborn or sex-specific; without a last year: medical DRGs whose typical
-                   stay is at most 3 days). Truth: those stays.
+                   have been treated as outpatients: stays of 1–2 days costing 10–30 % of the mean of the
+                   cheapest medical DRG the principal diagnosis may be grouped into, discharged home, copying
+                   the codes of this year's medical cases without a procedure whose principal diagnosis was
+                   treated in at most 3 days at least half of the time last year (not multiple trauma, newborn
+                   or sex-specific; without a last year: medical DRGs whose typical stay is at most 3 days).
+                   A city without such care gets none (the summary's ``notes`` says so). Truth: those stays.
 ``cost_shift``     转嫁费用: a hospital moves 30–50 % of the fund's share of ``cost_shift_share`` of its cases
                    onto the patient (self-pay). Truth: those cases.
 =================  =========================================================================================
@@ -154,6 +156,11 @@ class _Year:
         self.rows = list(range(n))            # source row of every output row (a new row copies its source)
         self.size = n
         self.used = np.zeros(cap, bool)       # a case carries at most one behaviour
+        # a row whose id another row shares (the generator's planted input error, for the reject path) is
+        # never planted: the truth names cases by id
+        ids = table.column("case_id").to_numpy(zero_copy_only=False).astype(str)
+        _, first, counts = np.unique(ids, return_inverse=True, return_counts=True)
+        self.used[:n] = counts[first] > 1
         self.next_seq = next_seq
         self.truth: list[dict] = []
 
@@ -312,6 +319,7 @@ def plant_year(table: pa.Table, city, rules, year: int, days: np.ndarray, settin
         los = y.discharge[:n] - y.admit[:n]
         ok = (y.hosp[:n] == h) & ~y.used[:n] & (los >= settings.split_min_los) & (y.status[:n] == 1)
         ok &= (y.d[:n] >= 0) & (cat.newborn[np.maximum(y.d[:n], 0)] == 0) & (y.discharge[:n] + 2 <= days_hi)
+        ok &= ~trauma[np.maximum(y.d[:n], 0)]         # the city's multiple-trauma draws are mostly ungroupable
         ok &= y.admit[:n] >= int(days.min())          # every part is discharged in the planted year
         idx = np.flatnonzero(ok & (rng.random(n) < settings.split_share))
         idx = _cap(idx, settings, n, rng, per_case=2)
@@ -376,6 +384,15 @@ def plant_year(table: pa.Table, city, rules, year: int, days: np.ndarray, settin
     else:
         short = np.flatnonzero(fit & (city.drg_los <= settings.low_standard_max_typical_los))
         templates = np.flatnonzero(ok & np.isin(y.d[:n], short))
+    # the cost basis: the cheapest medical DRG whose principal diagnoses include the template's (a stay drawn
+    # from one group may be grouped into another: without a procedure, the grouper may price it in a cheaper one)
+    basis: dict[str, float] = {}
+    if len(templates):
+        wanted = set(pdx[templates].tolist())
+        for j in np.flatnonzero((cat.kind == 0) & (cat.premdc == 0)):
+            for c in cat.codes[cat.pool[cat.pdx_start[j]:cat.pdx_stop[j]]]:
+                if c in wanted:
+                    basis[c] = min(basis.get(c, np.inf), float(city.drg_cost[j]))
     want = int(round(settings.low_standard_share * n))
     want = min(want, int(settings.max_prevalence * n))
     per_county = max(2, city.population // city.n_counties)
@@ -393,13 +410,18 @@ def plant_year(table: pa.Table, city, rules, year: int, days: np.ndarray, settin
             person = (person & ~1) | odd            # the person's sex, as the generator derives it
             age, employee = _person(person, city.settings.employee_share)
             lo_f, hi_f = city.settings.fund_share_employee if employee else city.settings.fund_share_resident
-            cost = max(5000, int(round(city.drg_cost[y.d[src]] * city.hosp_level[h] * rng.uniform(0.1, 0.3) * 100)))
+            base = min(float(city.drg_cost[y.d[src]]), basis.get(pdx[src], np.inf))
+            cost = max(5000, int(round(base * city.hosp_level[h] * rng.uniform(0.1, 0.3) * 100)))
             j = y.append(src, case_id=y.new_id(year), patient=f"P{person:09d}", hosp=h, county=counties[c],
                          admit=discharge - stay, discharge=discharge, status=1, age=age, employee=employee)
             y.money(j, cost, fund_share=rng.uniform(lo_f, hi_f))
             y.note(j, "low_standard", year, note=f"{stay}-day stay costing {cost / 100:.2f} yuan")
 
-    summary = {"year": year, "cases_before": n, "cases_after": y.size,
+    notes = []
+    if chosen["low_standard"] and not len(templates):
+        notes.append("low_standard: no medical care without a procedure was short at least half of the time "
+                     "last year; nothing planted")
+    summary = {"year": year, "cases_before": n, "cases_after": y.size, "notes": notes,
                "hospitals": {b: [city.hosp_ids[h] for h in hs] for b, hs in chosen.items()},
                "planted": {b: sum(1 for t in y.truth if t["behaviour"] == b) for b in BEHAVIOURS}}
     return y.to_table(), y.truth, summary
