@@ -25,6 +25,10 @@ RESULT_COLUMNS = ("mdc", "adrg", "drg", "cc_level", "cc_dx", "group_status", "gr
 NOTE_MASK = (NOTE_UNKNOWN_DX | NOTE_UNKNOWN_PX | NOTE_MALE_PREGNANCY | NOTE_SEX_SKIPPED | NOTE_SEX_UNKNOWN
              | NOTE_VENT_NO_CODE | NOTE_INVALID_PPX)
 GROUPING_COLUMNS = ("sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px")
+#: The most untidy strings (spellings that are not a scheme code as written) an encoder remembers; past this
+#: it forgets them and starts again from the scheme's own codes, so that a file with ever new spellings
+#: (a unique junk code on every row) keeps memory flat. Forgetting changes no result, only what is cached.
+MAX_UNTIDY_REMEMBERED = 1 << 16
 
 
 class CodeEncoder:
@@ -41,6 +45,7 @@ class CodeEncoder:
         tidy = [c for c in codes if normalize_code(c) == c]
         self._known_strings: list[str] = tidy
         self._known_ids: list[int] = [self.index[c] for c in tidy]
+        self._tidy = len(tidy)
         self._known: tuple[pa.Array, np.ndarray] | None = None
 
     def _known_arrays(self) -> tuple[pa.Array, np.ndarray]:
@@ -51,6 +56,9 @@ class CodeEncoder:
     def ids_of(self, strings: pa.Array) -> np.ndarray:
         """The scheme id of each string (``-1`` unknown code, ``-2`` empty or null)."""
         strings = strings.cast(pa.string()) if strings.type != pa.string() else strings
+        if len(self._known_strings) - self._tidy > MAX_UNTIDY_REMEMBERED:   # memory flat whatever the input
+            del self._known_strings[self._tidy:], self._known_ids[self._tidy:]
+            self._known = None
         known, known_ids = self._known_arrays()
         # each known string's place among this batch's strings: the hash table is built over the batch's
         # few thousand distinct strings, not over every known one (a third of the time)

@@ -23,7 +23,6 @@ import typer
 from typer.core import TyperGroup
 
 from drg.cli.options import install_light_coercion
-from drg.errors import InputError, InvariantError
 
 __all__ = ["COMMAND_ORDER", "app", "ledger_app", "main", "policy_app", "scheme_app", "settle_app"]
 
@@ -127,18 +126,11 @@ _LIGHT_COMMANDS = {"estimate": "estimate"}
 
 
 def main() -> None:
-    """Console-script entry point: map project errors to exit codes (1 input, 2 usage)."""
+    """Console-script entry point: map project errors to exit codes (1 input, 2 usage); a wrong input, an
+    output that cannot be written or a broken invariant is one line (:mod:`drg.cli.guard`), never a
+    traceback."""
+    from drg.cli.guard import run_guarded
+
     first = sys.argv[1] if len(sys.argv) > 1 else ""
     runner = _one_command_app(_LIGHT_COMMANDS[first]) if first in _LIGHT_COMMANDS else app
-    try:
-        runner(prog_name="drg")
-    except InputError as exc:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-        sys.exit(1)
-    except InvariantError as exc:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]invariant broken, run refused:[/] {exc}", highlight=False)
-        sys.exit(1)
+    sys.exit(run_guarded(lambda: runner(prog_name="drg"), rich=True))

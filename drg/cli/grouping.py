@@ -128,7 +128,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         import sys
 
         from drg.cli.guards import MIN_CASES, UNKNOWN_DX_LIMIT, unknown_dx_message, unknown_principal_share, warn
-        from drg.cli.progress import kernels_cached, row_progress
+        from drg.cli.progress import kernels_cached, parquet_rows, row_progress
         from drg.grouping import group_file, scheme_id
 
         s = load_any_scheme(scheme, codes)
@@ -144,11 +144,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         share, seen = unknown_principal_share(cases, s, mapping=columns)
         if seen >= MIN_CASES and share > UNKNOWN_DX_LIMIT:
             warn(unknown_dx_message(share, seen, name, str(cases), after=False), strict=strict)
-        total = None
-        if cases.suffix.lower() in (".parquet", ".pq") and cases.exists():
-            import pyarrow.parquet as pq
-
-            total = pq.ParquetFile(cases).metadata.num_rows
+        total = parquet_rows(cases)   # (an unreadable file is reported by the reader, with its name)
         show = not quiet and not as_json
         first = None if kernels_cached("grouper.kernel", "group_kernel") else "compiling kernels (first run only)"
         if first and show and not sys.stderr.isatty():

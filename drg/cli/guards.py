@@ -84,6 +84,7 @@ def check_year(path: str | Path, year: int | None, *, strict: bool, what: str) -
 def unknown_principal_share(path: str | Path, scheme, *, mapping=None, sample: int = 50_000) -> tuple[float, int]:
     """The share of principal diagnoses unknown to ``scheme`` among the first ``sample`` cases of a Parquet
     file (``(share, cases looked at)``; ``(0.0, 0)`` for other files)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from grouper.reference import normalize_code
@@ -92,16 +93,22 @@ def unknown_principal_share(path: str | Path, scheme, *, mapping=None, sample: i
     schema = _schema(p)
     if schema is None or mapping is not None or "dx" not in schema.names:
         return 0.0, 0
-    pf = pq.ParquetFile(p)
+    dx_type = schema.field("dx").type if schema.names.count("dx") == 1 else None
+    if not (dx_type is not None and (pa.types.is_list(dx_type) or pa.types.is_large_list(dx_type))
+            and (pa.types.is_string(dx_type.value_type) or pa.types.is_large_string(dx_type.value_type))):
+        return 0.0, 0   # a dx column of another type: the reader rejects the file, naming it
     seen = unknown = 0
-    for batch in pf.iter_batches(batch_size=min(sample, 65_536), columns=["dx"]):
-        for codes in batch.column(0).to_pylist():
-            if not codes:
-                continue
-            seen += 1
-            unknown += normalize_code(codes[0]) not in scheme.dx_index
-        if seen >= sample:
-            break
+    try:
+        for batch in pq.ParquetFile(p).iter_batches(batch_size=min(sample, 65_536), columns=["dx"]):
+            for codes in batch.column(0).to_pylist():
+                if not codes:
+                    continue
+                seen += 1
+                unknown += codes[0] is None or normalize_code(codes[0]) not in scheme.dx_index
+            if seen >= sample:
+                break
+    except (pa.ArrowException, OSError):
+        pass   # a damaged file: the reader reports it, with its name and row group
     return (unknown / seen if seen else 0.0), seen
 
 

@@ -93,6 +93,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
                                            "(readmissions pair only within it)"),
         strict: bool = typer.Option(False, "--strict", help="refuse the run (exit 1) when most cases are not of "
                                     "the tables' settlement year, instead of warning"),
+        rejects: Optional[Path] = typer.Option(None, "--rejects", help="write the rows that cannot be priced "
+                                               "here (.parquet or .csv)"),
         as_json: bool = typer.Option(False, "--json", help="print a JSON summary"),
     ) -> None:
         """Price grouped cases in points: case classes, readmission halving, special review, violations."""
@@ -114,7 +116,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
 
         if not as_json and not kernels_cached("drg.pricing.kernels", "price_kernel"):
             typer.echo("compiling kernels (first run only) …", err=True)
-        summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year)
+        summary = price_file(cases, tables, policy, out, reviews=reviews, violations=violations, year=year,
+                             rejects=rejects)
         _print_summary(summary, f"priced cases → {out}", as_json)
 
 

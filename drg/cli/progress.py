@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["row_progress", "kernels_cached"]
+__all__ = ["kernels_cached", "parquet_rows", "row_progress"]
 
 
 def kernels_cached(module: str, *functions: str) -> bool:
@@ -47,3 +47,19 @@ def row_progress(description: str, total: int | None, *, enabled: bool = True, f
             bar.update(task, completed=done)
 
         yield update
+
+
+def parquet_rows(path) -> int | None:
+    """The row count of a Parquet file for a progress bar; None for any other file, or one that cannot be
+    read (the command's reader reports that, naming the file)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception:
+        return None

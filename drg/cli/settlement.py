@@ -133,24 +133,6 @@ def _print_months(results) -> None:
     console().print(t)
 
 
-def _statements(result, *, write: bool, base: Optional[Path], priced, ledger, lang: str,
-                city_summary: bool = True) -> dict:
-    """Write the run's statements (drg.reports.statements) into ``base`` — ``--statements DIR``, else the
-    directory the run's ``hospitals.parquet`` went to. Returns what to print."""
-    if not write:
-        return {}
-    if base is None and "hospitals" in result.out_files:
-        base = Path(result.out_files["hospitals"]).parent
-    if base is None:
-        return {"statements_skipped": "statements not written: give --out DIR (or --statements DIR)"}
-    from drg.reports.statements import write_statements
-
-    files = write_statements(result, base, priced=priced, ledger=ledger, lang=lang, city_summary=city_summary)
-    return {"statements_written": len(files["statements"]),
-            "statements_dir": str(Path(base) / "statements" / result.period),
-            **{k: v for k, v in files.items() if k != "statements"}}
-
-
 def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=None, **_: object) -> None:
     """Attach ``drg settle month|year`` and ``drg ledger show`` (called by ``drg.cli``)."""
 
@@ -174,10 +156,32 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
     json_opt = typer.Option(False, "--json", help="print the result as JSON (money in fen)")
     scheme_opt = typer.Option(None, "--scheme-id", help="scheme id to record (default: from the priced file)")
 
+    strict_opt = typer.Option(False, "--strict", help="refuse the run when a priced row cannot be settled "
+                              "(by default it is left out, recorded with the run and warned about)")
+
     def _lang(lang: str) -> str:
         if lang not in ("zh", "en"):
             raise typer.BadParameter("use zh or en", param_hint="--lang")
         return lang
+
+    def _statement_options(out, statements, no_statements: bool, lang: str):
+        """Where the run writes its statements and city summary: --statements DIR, else --out; none with
+        --no-statements (or without either directory)."""
+        from drg.settlement.runs import StatementOptions
+
+        base = statements if statements is not None else out
+        if no_statements or base is None:
+            return None
+        return StatementOptions(Path(base), lang=_lang(lang))
+
+    def _statements(result, opts) -> dict:
+        # the statements are written by the run itself, into its run directory (drg.settlement.rundirs)
+        if opts is None:
+            return {}
+        files = result.statement_files or {}
+        return {"statements_written": len(files.get("statements", [])),
+                "statements_dir": str(opts.directory / "statements" / result.period),
+                **{k: v for k, v in files.items() if k != "statements"}}
 
     @settle_app.command("month", short_help="monthly prepayment runs, with statements")
     def settle_month_cmd(
@@ -189,7 +193,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         ledger: Optional[Path] = ledger_opt, out: Optional[Path] = out_opt, replace: bool = replace_opt,
         last_year_pv: Optional[str] = lpv_opt, statements: Optional[Path] = stmt_opt,
         no_statements: bool = no_stmt_opt, lang: str = lang_opt,
-        scheme_id: Optional[str] = scheme_opt, as_json: bool = json_opt,
+        scheme_id: Optional[str] = scheme_opt, as_json: bool = json_opt, strict: bool = strict_opt,
     ) -> None:
         """Monthly prepayment run: provisional point value, each hospital's provisional fund amount and
         prepayment, and the monitoring warnings; with --out, the hospital statements and the city summary.
@@ -200,16 +204,15 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         from drg.settlement.periods import parse_period_range
         from drg.settlement.runs import settle_month, settle_months
 
-        lang = _lang(lang)
+        opts = _statement_options(out, statements, no_statements, lang)
         text = period_value(period, allow_range=True)
         year, months = parse_period_range(text)
         if len(months) > 1:
             results = settle_months(priced, hospitals, budget, county_income, policy, year, months=months,
                                     ledger=ledger, out=out, replace=replace,
-                                    last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id)
-            extras = [_statements(r, write=not no_statements, base=None if statements is None else
-                                  Path(statements) / r.period, priced=priced, ledger=ledger, lang=lang,
-                                  city_summary=i == len(results) - 1) for i, r in enumerate(results)]
+                                    last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id,
+                                    statements=opts, strict=strict)
+            extras = [_statements(r, opts) for r in results]
             if as_json:
                 typer.echo(json.dumps([{**r.summary(), **e} for r, e in zip(results, extras)], ensure_ascii=False,
                                       indent=2, default=str))
@@ -221,9 +224,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
             return
         result = settle_month(priced, hospitals, budget, county_income, policy, f"{year:04d}-{months[0]:02d}",
                               ledger=ledger, out=out, replace=replace, last_year_pv=_last_year_pv(last_year_pv),
-                              scheme_id=scheme_id)
-        _print_result(result, as_json, _statements(result, write=not no_statements, base=statements, priced=priced,
-                                                   ledger=ledger, lang=lang))
+                              scheme_id=scheme_id, statements=opts, strict=strict)
+        _print_result(result, as_json, _statements(result, opts))
 
     @settle_app.command("year", short_help="the annual settlement, with statements")
     def settle_year_cmd(
@@ -237,14 +239,14 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         scheme_id: Optional[str] = scheme_opt,
         prepaid: str = typer.Option("auto", "--prepaid", help="where the year's prepayments come from: auto (the "
                                     "ledger's monthly runs, else recomputed), ledger, recompute or none"),
-        as_json: bool = json_opt,
+        as_json: bool = json_opt, strict: bool = strict_opt,
     ) -> None:
         """Annual settlement: the final point value, each hospital's entitlement, fund payment and balance
         after its prepayments, the reserve, the county accounts; with --out, the hospital statements and the
         city summary."""
         from drg.settlement.runs import settle_year
 
-        lang = _lang(lang)
+        opts = _statement_options(out, statements, no_statements, lang)
         if prepaid not in ("auto", "ledger", "recompute", "none"):
             raise typer.BadParameter("use auto, ledger, recompute or none", param_hint="--prepaid")
         if period is not None:
@@ -257,9 +259,8 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         period_value(str(year), kinds=("year",), option="--year")
         result = settle_year(priced, hospitals, budget, county_income, policy, year, ledger=ledger, out=out,
                              replace=replace, last_year_pv=_last_year_pv(last_year_pv), scheme_id=scheme_id,
-                             prepaid=prepaid)
-        _print_result(result, as_json, _statements(result, write=not no_statements, base=statements, priced=priced,
-                                                   ledger=ledger, lang=lang))
+                             prepaid=prepaid, statements=opts, strict=strict)
+        _print_result(result, as_json, _statements(result, opts))
 
     @ledger_app.command("show", short_help="the ledger's runs, or one run, in yuan")
     def ledger_show(

@@ -248,7 +248,7 @@ def _case_rows(priced, money: _Money, bundle, brought: list[str] | None = None):
             result = result.append_column(c, priced.column(c))
     for lc in ("dx", "px"):
         if lc in result.column_names:
-            joined = ["|".join(x or []) for x in result.column(lc).to_pylist()]
+            joined = ["|".join(c for c in x or [] if c is not None) for x in result.column(lc).to_pylist()]
             result = result.set_column(result.column_names.index(lc), lc, pa.array(joined, pa.string()))
     return result
 

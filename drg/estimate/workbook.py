@@ -67,8 +67,8 @@ def case_columns(names: list[str]) -> list[tuple[str, str, str]]:
 def _cell(col: str, v: Any) -> Any:
     if v is None:
         return None
-    if col.endswith("_fen"):
-        return yuan(v)
+    if col.endswith("_fen") and isinstance(v, int) and not col.startswith("input_"):
+        return yuan(v)     # (a column the hospital brought is shown as it came, whatever its name)
     if col == "sex":
         return sex_label(v)
     if col == "insurance_type":
@@ -150,6 +150,35 @@ def _drg_sheet(drg_rows: list[dict]) -> Sheet:
     return Sheet("病组", cols, rows, total=total)
 
 
+def _dates_as_text(table):
+    """Date and timestamp columns of rejected rows as ISO text: a rejected date may lie outside what polars and
+    Excel can hold (years before 1 or after 9999); such a value is shown as its day count, marked."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    for i, f in enumerate(table.schema):
+        if not pa.types.is_temporal(f.type) or not (pa.types.is_date(f.type) or pa.types.is_timestamp(f.type)):
+            continue
+        if pa.types.is_date64(f.type) or pa.types.is_timestamp(f.type):
+            unit = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}[
+                getattr(f.type, "unit", "ms")]
+            days = [None if v is None else v // unit for v in table.column(i).cast(pa.int64()).to_pylist()]
+        else:
+            days = table.column(i).cast(pa.int32()).to_pylist()
+        text = []
+        for d in days:
+            if d is None:
+                text.append(None)
+                continue
+            try:
+                text.append((dt.date(1970, 1, 1) + dt.timedelta(days=d)).isoformat())
+            except OverflowError:
+                text.append(f"(day {d} from 1970-01-01)")
+        table = table.set_column(i, pa.field(f.name, pa.string()), pa.array(text, pa.string()))
+    return table
+
+
 def _reject_frame(rejected: list):
     """The rejected rows as one polars frame (lists joined with ``|``), or None."""
     import polars as pl
@@ -157,7 +186,7 @@ def _reject_frame(rejected: list):
 
     if not rejected:
         return None
-    rej = pl.from_arrow(pa.concat_tables(rejected, promote_options="permissive"))
+    rej = pl.from_arrow(_dates_as_text(pa.concat_tables(rejected, promote_options="permissive")))
     return rej.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
                              for c, t in rej.schema.items() if isinstance(t, pl.List)])
 

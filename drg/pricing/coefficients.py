@@ -188,8 +188,6 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
                                        file=str(history))
     coefs = compute_coefficients(weights, trimmed, hosp, pol, settlement_year=year)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_weights(weights, out / "weights.parquet")
     blend = pol.coef.blend_for(year)
     unknown = sorted(set(hist.column("hospital_id").cast(pa.string()).to_pylist()) -
                      set(hosp.column("hospital_id").to_pylist()) - {None})
@@ -197,7 +195,14 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
             b"drg.blend": json.dumps({"hospital": str(blend.hospital), "tier": str(blend.tier),
                                       "one": str(blend.one)}).encode(),
             b"drg.history_hospitals_not_in_table": json.dumps(unknown).encode()}
-    pq.write_table(coefs.replace_schema_metadata(meta), out / "coefficients.parquet")
+    from drg.outputs import atomic_path
+
+    # both tables are written in full under temporary names before either takes its name: a failed write
+    # (a full disk) leaves the earlier pair as it was
+    with atomic_path(out / "weights.parquet") as weights_tmp, \
+            atomic_path(out / "coefficients.parquet") as coefs_tmp:
+        write_weights(weights, weights_tmp)
+        pq.write_table(coefs.replace_schema_metadata(meta), coefs_tmp)
     low_risk = _low_risk(hist, weights, pol, out, ledger)
     wt = weights.table
     return {"history_cases": hist.num_rows, "history_years": list(weights.years), "settlement_year": year,

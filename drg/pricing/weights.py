@@ -354,7 +354,10 @@ def write_weights(weights: Weights, path: str | Path) -> None:
 
     t = weights.table
     t = t.replace_schema_metadata(_meta(weights))
-    pq.write_table(t, path)
+    from drg.outputs import atomic_path
+
+    with atomic_path(path) as tmp:
+        pq.write_table(t, tmp)
 
 
 def read_weights(path: str | Path) -> Weights:

@@ -72,6 +72,7 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
         paths = [paths]
     scale = policy.points_scale
     parts = []
+    reject_parts: list = []
     rows_read = rows_other = 0
     scheme_id = None
     files = []
@@ -83,11 +84,14 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
             raise InputError("priced-case file not found", file=file)
         if path.suffix.lower() != ".parquet":
             raise InputError("priced cases must be Parquet (the output of `drg points`)", file=file)
-        pf = pq.ParquetFile(path)
-        as_dict = [c for c in _DICTIONARY_COLUMNS if c in pf.schema_arrow.names]
-        if as_dict:
-            pf = pq.ParquetFile(path, read_dictionary=as_dict)
-        md = pf.schema_arrow.metadata or {}
+        try:
+            pf = pq.ParquetFile(path)
+            as_dict = [c for c in _DICTIONARY_COLUMNS if c in pf.schema_arrow.names]
+            if as_dict:
+                pf = pq.ParquetFile(path, read_dictionary=as_dict)
+            md = pf.schema_arrow.metadata or {}
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=file) from None
         if scheme_id is None and md.get(b"drg.scheme_id"):
             scheme_id = md[b"drg.scheme_id"].decode() or None
         names = pf.schema_arrow.names
@@ -96,25 +100,20 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 raise InputError(f"priced cases: missing column {c}", file=file, field=c)
         cols = list(PRICED_REQUIRED) + [c for c in (*PRICED_OPTIONAL, *MONITOR_OPTIONAL, *FEN_COLUMNS) if c in names]
         first = 1
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
-            n = batch.num_rows
-            rows_read += n
+        for batch in _batches(pf, batch_rows, cols, file):
+            rows_read += batch.num_rows
+            # a row this stage cannot settle is a reject of the stage (recorded with the run), not the end of it
+            t, rejected = _settleable(pa.Table.from_batches([batch]), file, first)
+            if rejected is not None:
+                reject_parts.append(rejected)
+            n = t.num_rows
+            if n == 0:
+                first += batch.num_rows
+                continue
             # money crosses the pipe once: the fen columns made when the cases were read
-            t = with_fen_columns(pa.Table.from_batches([batch]), file=file, first_row=first)
+            t = with_fen_columns(t, file=file, first_row=first)
             dd = t.column("discharge_date")
-            if not pa.types.is_date(dd.type) and not pa.types.is_timestamp(dd.type):
-                dd = dd.cast(pa.string()).cast(pa.date32())
-            if dd.null_count:
-                bad = int(np.flatnonzero(np.asarray(dd.is_null()))[0])
-                raise InputError("empty discharge date", file=file, row=first + bad, field="discharge_date")
-            for c in ("hospital_id", "insurance_type", "county"):
-                if t.column(c).null_count:
-                    bad = int(np.flatnonzero(np.asarray(t.column(c).is_null()))[0])
-                    raise InputError("empty value", file=file, row=first + bad, field=c)
-            adj = t.column("adjusted_points").to_numpy()
-            if np.isnan(adj).any() if adj.dtype.kind == "f" else False:
-                bad = int(np.flatnonzero(np.isnan(adj))[0])
-                raise InputError("empty points", file=file, row=first + bad, field="adjusted_points")
+            adj = np.asarray(t.column("adjusted_points").cast(pa.float64()).to_numpy(zero_copy_only=False))
             df = pl.DataFrame({
                 "hospital_id": pl.from_arrow(t.column("hospital_id").cast(pa.string())),
                 "insurance_type": pl.from_arrow(t.column("insurance_type").cast(pa.string())),
@@ -141,7 +140,7 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 if has.any():
                     bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
             df = df.with_columns(_monitor_columns(t, df, bpu, has, scale, file))
-            first += n
+            first += batch.num_rows
             pool = pl.col("insurance_type") if policy.pools_by_insurance_type else pl.lit(ALL_POOLS)
             df = df.with_columns(pool.alias("pool"), pl.col("discharge_date").dt.year().cast(pl.Int32).alias("year"),
                                  pl.col("discharge_date").dt.month().cast(pl.Int32).alias("month"),
@@ -154,7 +153,9 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 pl.col("mdc").first(), pl.col("adrg").first()))
 
     if not parts:
-        raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
+        n_rej = sum(r.height for r in reject_parts)
+        raise InputError(f"no priced case discharged in {year}" + (f" ({n_rej:,} rows cannot be settled)"
+                                                                    if n_rej else ""), file=", ".join(files))
     fine = pl.concat(parts).group_by(FINE_KEYS).agg([pl.col(c).sum() for c in FINE_SUMS] +
                                                     [pl.col("mdc").first(), pl.col("adrg").first()])
     cur = fine.filter(pl.col("year") == year)
@@ -170,7 +171,8 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
         by_county=view(cur, ["pool", "hospital_id", "county", "month"], ["cases", "adj_u", "selfpay"]),
         by_class=view(cur, ["pool", "hospital_id", "month", "case_class"], ["cases", "adj_u", "total_cost"]),
         by_drg=view(cur, ["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"]),
-        fine=fine.sort(FINE_KEYS), files=files, scheme_id=scheme_id, rows_read=rows_read, rows_other_years=rows_other)
+        fine=fine.sort(FINE_KEYS), files=files, scheme_id=scheme_id, rows_read=rows_read, rows_other_years=rows_other,
+        rejects=pl.concat(reject_parts) if reject_parts else _empty_rejects())
 
 
 def _flags(column, rule) -> np.ndarray:
@@ -277,3 +279,94 @@ def prev_year_spending(agg: CaseAggregates, pool: str) -> int | None:
 
     prev = agg.by_month.filter((pl.col("pool") == pool) & (pl.col("year") == agg.year - 1))
     return int(prev["fund_paid"].sum()) if prev.height else None
+
+
+#: Columns of a settlement stage's rejects (ledger table ``run_rejects``).
+REJECT_SCHEMA = {"file": "String", "row_number": "Int64", "reject_reason": "String", "reject_detail": "String",
+                 "total_cost_fen": "Int64", "fund_paid_fen": "Int64"}
+
+
+def _empty_rejects():
+    import polars as pl
+
+    return pl.DataFrame(schema={k: getattr(pl, v) for k, v in REJECT_SCHEMA.items()})
+
+
+def _settleable(t, file: str, first: int):
+    """The rows of a priced batch that can be settled, and the others as rejects (file, row number,
+    reason, detail, money in fen where it can be read): a row without a discharge date, hospital, insurance
+    type, county or points, or with money that is missing, not a number or out of range."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS, money_to_fen_bounded
+
+    n = t.num_rows
+    problems: list[tuple[str, str, np.ndarray]] = []
+
+    def blank(column) -> np.ndarray:
+        mask = np.asarray(column.is_null(), dtype=bool)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            mask |= np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), False), dtype=bool)
+        return mask
+
+    dd = t.column("discharge_date")
+    if not (pa.types.is_date(dd.type) or pa.types.is_timestamp(dd.type)):
+        parsed = pl.from_arrow(dd.cast(pa.string())).str.strip_chars().str.slice(0, 10).str.to_date(
+            "%Y-%m-%d", strict=False)
+        dd = parsed.to_arrow()
+        t = t.set_column(t.column_names.index("discharge_date"), "discharge_date", dd)
+    problems.append(("missing_field", "discharge_date", np.asarray(dd.is_null(), dtype=bool)))
+    for c in ("hospital_id", "insurance_type", "county"):
+        problems.append(("missing_field", c, blank(t.column(c))))
+    adj = t.column("adjusted_points").cast(pa.float64(), safe=False)
+    adj_np = np.asarray(adj.fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+    problems.append(("missing_field", "adjusted_points", ~np.isfinite(adj_np)))
+    fen = {}
+    for yuan, name in zip(MONEY_COLUMNS, FEN_COLUMNS):
+        if name in t.column_names:
+            col = t.column(name)
+            fen[name] = np.asarray(col.fill_null(0), dtype=np.int64)
+            if yuan != "other_paid":
+                problems.append(("missing_field", yuan, np.asarray(col.is_null(), dtype=bool)))
+        elif yuan in t.column_names:
+            col = t.column(yuan)
+            values, nonfinite, too_large = money_to_fen_bounded(col)
+            isnull = np.asarray(col.is_null(), dtype=bool)
+            if yuan != "other_paid":
+                problems.append(("missing_field", yuan, isnull))
+            problems.append(("non_finite_money", yuan, nonfinite & ~isnull))
+            problems.append(("out_of_range", yuan, too_large & ~isnull))
+            fen[name] = values
+    bad = np.zeros(n, dtype=bool)
+    for _, _, m in problems:
+        bad |= m
+    if not bad.any():
+        return t, None
+    rows = np.flatnonzero(bad)
+    reasons, details = [], []
+    for i in rows.tolist():
+        found = [f"{r}:{f}" for r, f, m in problems if m[i]]
+        reasons.append(found[0].split(":", 1)[0])
+        details.append(";".join(found))
+    money = {k: (fen[k][rows] if k in fen else np.zeros(len(rows), np.int64)) for k in ("total_cost_fen", "fund_paid_fen")}
+    rejected = pl.DataFrame({"file": [file] * len(rows), "row_number": (rows + first).astype(np.int64),
+                             "reject_reason": reasons, "reject_detail": details,
+                             "total_cost_fen": money["total_cost_fen"], "fund_paid_fen": money["fund_paid_fen"]})
+    return t.filter(pa.array(~bad)), rejected
+
+
+def _batches(pf, batch_rows: int, columns: list[str], file: str):
+    """The priced file's batches; a damaged one is an error naming the file (not Arrow's)."""
+    import pyarrow as pa
+
+    it = pf.iter_batches(batch_size=batch_rows, columns=columns)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"a part of the file cannot be read ({type(exc).__name__})", file=file) from None
+        yield batch

@@ -8,12 +8,14 @@ priced file's column), so a deduction traces from the hospital's points back to 
                  violation_ref, points, adjusted_points, deduction_points
 
 Written by :meth:`drg.settlement.ledger.Ledger.record` in the run's own transaction from the run's priced
-files (only the rows with a violation are read, of the run's year and, for a monthly run, its month);
+files (only the rows with a violation are kept, of the run's year and, for a monthly run, its month, and not
+the rows the run could not settle, which are its rejects);
 deleted with the run when it is replaced. Points are DECIMAL(18,4) as priced.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 __all__ = ["DEDUCTIONS_DDL", "DEDUCTION_TABLES", "record_deductions"]
@@ -32,19 +34,26 @@ _COLUMNS = ("case_id", "hospital_id", "insurance_type", "discharge_date", "drg",
             "points", "adjusted_points", "deduction_points")
 
 
-def _violation_rows(path: str, year: int, month: int | None, pooled: bool):
-    """The rows of a priced file with a violation, discharged in ``year`` (``month``), as a polars frame."""
+def _violation_rows(path: str, year: int, month: int | None, pooled: bool, skip: frozenset[int] = frozenset()):
+    """The rows of a priced file with a violation, discharged in ``year`` (``month``), as a polars frame;
+    ``skip`` holds the row numbers (1-based) the run could not settle (its rejects)."""
+    import numpy as np
     import polars as pl
-    import pyarrow.dataset as ds
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     names = pq.read_schema(path).names
     if "violation" not in names:
         return None
     cols = [c for c in _COLUMNS if c in names]
-    table = ds.dataset(path, format="parquet").to_table(columns=cols, filter=ds.field("violation").is_valid())
-    if not table.num_rows:
+    table = pq.read_table(path, columns=cols)
+    keep = np.asarray(table.column("violation").is_valid(), dtype=bool)
+    if skip:
+        rows = np.array(sorted(r for r in skip if 1 <= r <= len(keep)), dtype=np.int64)
+        keep[rows - 1] = False
+    if not keep.any():
         return None
+    table = table.take(pa.array(np.flatnonzero(keep)))
     df = pl.from_arrow(table)
     for c in _COLUMNS:
         if c not in df.columns:
@@ -68,11 +77,18 @@ def record_deductions(con: Any, run_id: str, result: Any) -> int:
     from drg.settlement.pools import ALL_POOLS
 
     pooled = list(result.pools) != [ALL_POOLS]
+    # the rows the run could not settle (drg.settlement.aggregates: its rejects) are not settled deductions
+    skip: dict[str, set[int]] = {}
+    rejects = getattr(getattr(result, "aggregates", None), "rejects", None)
+    if rejects is not None and rejects.height:
+        for file, row in rejects.select("file", "row_number").iter_rows():
+            skip.setdefault(str(Path(file).resolve()), set()).add(int(row))
     parts = []
     for f in result.inputs:
         if f.role != "priced":
             continue
-        rows = _violation_rows(f.path, result.year, result.month, pooled)
+        rows = _violation_rows(f.path, result.year, result.month, pooled,
+                               frozenset(skip.get(str(Path(f.path).resolve()), ())))
         if rows is not None and rows.height:
             parts.append(rows)
     if not parts:

@@ -16,6 +16,10 @@ DuckDB client can query::
     hospital_results run_id + the columns of ``hospitals.parquet`` (drg.settlement.records.HOSPITAL_COLUMNS)
     county_results  run_id + the columns of ``counties.parquet`` (drg.settlement.records.COUNTY_COLUMNS)
     warnings        run_id, kind, pool, subject, message, value, threshold
+    run_outputs     run_id, role (out|statements), path: the directories the run wrote its files to
+                    (``PATH/runs/RUN_ID``; drg.settlement.rundirs), committed with the run
+    run_rejects     run_id, file, row_number, reject_reason, reject_detail, total_cost_fen, fund_paid_fen:
+                    the priced rows the run could not settle (drg.settlement.aggregates), left out of it
 
 and, for monitoring (SPEC §9; :mod:`drg.monitoring.store`), the run's exact sums per month and (pool,
 hospital, county, DRG, case class) in ``monitor_facts``, its hospitals table and county income; the low-risk
@@ -65,7 +69,8 @@ from drg.errors import InputError
 __all__ = ["Ledger", "LEDGER_TABLES", "LEDGER_VIEWS", "PAUSE_ENV", "SCHEMA_VERSION"]
 
 PAUSE_ENV = "DRG_LEDGER_TEST_PAUSE"
-LEDGER_TABLES = ("runs", "run_inputs", "pool_results", "hospital_results", "county_results", "warnings")
+LEDGER_TABLES = ("runs", "run_inputs", "pool_results", "hospital_results", "county_results", "warnings",
+                 "run_outputs", "run_rejects")
 LEDGER_VIEWS = ("run_status", "pools_yuan", "hospitals_yuan", "counties_yuan", "point_values")
 #: Version of the ledger's layout (kept in ``ledger_meta``): 2 = money columns named by unit, yuan views.
 SCHEMA_VERSION = 2
@@ -96,6 +101,10 @@ CREATE TABLE IF NOT EXISTS warnings (
     run_id VARCHAR NOT NULL, kind VARCHAR, pool VARCHAR, subject VARCHAR, message VARCHAR, value DOUBLE,
     threshold DOUBLE);
 CREATE TABLE IF NOT EXISTS ledger_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS run_outputs (run_id VARCHAR NOT NULL, role VARCHAR, path VARCHAR);
+CREATE TABLE IF NOT EXISTS run_rejects (
+    run_id VARCHAR NOT NULL, file VARCHAR, row_number BIGINT, reject_reason VARCHAR, reject_detail VARCHAR,
+    total_cost_fen BIGINT, fund_paid_fen BIGINT);
 """
 
 #: Money columns renamed by the layout of version 2 (table → old name → new name).
@@ -264,7 +273,8 @@ class Ledger:
         """Whether a ``kind`` run of ``period`` is recorded."""
         return bool(self._query("SELECT 1 FROM runs WHERE kind = ? AND period = ?", [kind, period]))
 
-    def record(self, result: Any, *, replace: bool = False) -> str:
+    def record(self, result: Any, *, replace: bool = False, run_id: str | None = None,
+               outputs: list[tuple[str, str]] = ()) -> str:
         """Store a :class:`drg.settlement.runs.SettlementResult` in one transaction; return its run id.
 
         Raises
@@ -274,8 +284,10 @@ class Ledger:
         """
         import drg
 
-        run_id = f"{result.kind}-{result.period}-{uuid.uuid4().hex[:12]}"
-        with self.connect() as con:
+        from drg.outputs import writing
+
+        run_id = run_id or f"{result.kind}-{result.period}-{uuid.uuid4().hex[:12]}"
+        with writing(self.path), self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 old = con.execute("SELECT run_id FROM runs WHERE kind = ? AND period = ?",
@@ -318,6 +330,14 @@ class Ledger:
                 from drg.settlement.deductions import record_deductions
 
                 record_deductions(con, run_id, result)   # each violation settled, with its audit queue row
+                if outputs:
+                    con.executemany("INSERT INTO run_outputs VALUES (?, ?, ?)",
+                                    [[run_id, role, path] for role, path in outputs])
+                rejects = getattr(getattr(result, "aggregates", None), "rejects", None)
+                if rejects is not None and rejects.height:
+                    con.register("r_frame", rejects.to_arrow())
+                    con.execute("INSERT INTO run_rejects SELECT ?, file, row_number, reject_reason, reject_detail, "
+                                "total_cost_fen, fund_paid_fen FROM r_frame", [run_id])
                 if result.warnings:
                     con.executemany("INSERT INTO warnings VALUES (?, ?, ?, ?, ?, ?, ?)", [
                         [run_id, w.kind, w.pool, w.subject, w.message, w.value, w.threshold]
@@ -331,7 +351,10 @@ class Ledger:
                     time.sleep(float(pause))
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                try:   # (a failed COMMIT has ended the transaction already: its own error is the one to report)
+                    con.execute("ROLLBACK")
+                except Exception:
+                    pass
                 raise
         return run_id
 
@@ -374,6 +397,15 @@ class Ledger:
         rows = self._query("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = ? "
                            "ORDER BY column_index", [name])
         return {c: m for c, m in rows if m}
+
+    def committed_runs(self, path: str) -> list[str]:
+        """The runs that wrote files under the output directory ``path``, oldest first."""
+        rows = self._query("""SELECT o.run_id FROM run_outputs o JOIN runs r USING (run_id) WHERE o.path = ?
+                              ORDER BY r.created_at, o.run_id""", [path]) if self._has_table("run_outputs") else []
+        return [r for (r,) in rows]
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM information_schema.tables WHERE table_name = ?", [name]))
 
     def point_values(self, year: int, kind: str = "year") -> dict[str, Fraction]:
         """Exact point values (fen per point) by pool of the ``kind`` runs of ``year`` (last month's for months)."""

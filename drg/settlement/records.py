@@ -123,6 +123,9 @@ class CaseAggregates:
     rows_read: int
     rows_other_years: int
     fine: Any = None
+    #: the priced rows this stage cannot settle (file, row_number, reject_reason, reject_detail,
+    #: total_cost_fen, fund_paid_fen); left out of the run, recorded with it in the ledger
+    rejects: Any = None
 
 
 @dataclass
@@ -152,6 +155,8 @@ class SettlementResult:
     #: What the ledger keeps for monitoring beside the sums: ``hospitals`` (id → name, tier, county, from the
     #: hospitals table) and ``county_income`` ((year, insurance type, county) → (income, other spending) fen).
     monitoring: dict = field(default_factory=dict)
+    #: the statements written with the run (``statements``: paths; ``city_summary``, ``chart`` …)
+    statement_files: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict:
         """A JSON-able summary: money in integer fen (keys ending ``_fen``), points and point values as

@@ -256,7 +256,7 @@ def test_wrong_type_from_csv_keeps_the_row_as_read(tmp_path):
     assert rows[0]["sex"] == "M"  # as read
     assert "wrong_type:sex" in rows[0]["reject_detail"]
     assert "wrong_type:discharge_date" in rows[1]["reject_detail"]
-    assert [r["row_number"] for r in rows] == [2, 3]
+    assert [r["row_number"] for r in rows] == [3, 4]   # physical lines: the header is line 1
 
 
 def test_reject_detail_lists_every_problem(tmp_path):
