@@ -172,3 +172,30 @@ def test_read_queue_errors(tmp_path):
     pl.DataFrame({"case_id": ["c"], "date": [date(2025, 1, 1)]}).write_parquet(tmp_path / "q.parquet")
     with pytest.raises(InputError, match="queue_ref"):
         read_queue(tmp_path / "q.parquet")
+
+
+def test_a_row_the_run_could_not_settle_is_no_settled_deduction(tmp_path):
+    """drg.settlement.deductions records a run's violations case by case, except the rows the run rejected
+    (main's settlement leaves out what it cannot settle; the ledger's deductions follow it)."""
+    from types import SimpleNamespace
+
+    import duckdb
+
+    from drg.settlement.deductions import DEDUCTIONS_DDL, record_deductions
+
+    priced = tmp_path / "priced.parquet"
+    pl.DataFrame({
+        "case_id": ["A", "B", "C"], "hospital_id": ["H1", "H1", "H2"], "insurance_type": ["310"] * 3,
+        "discharge_date": [date(2025, 3, 1)] * 3, "drg": ["GB11"] * 3, "violation": ["upcoding", None, "fraud"],
+        "violation_ref": ["AQ-1", None, "AQ-2"], "points": [150.0, 90.0, 80.0], "adjusted_points": [0.0, 90.0, 0.0],
+        "deduction_points": [300.0, 0.0, 400.0]}).write_parquet(priced)
+    rejects = pl.DataFrame({"file": [str(priced)], "row_number": [3]})       # C (row 3) could not be settled
+    result = SimpleNamespace(inputs=[SimpleNamespace(role="priced", path=str(priced.resolve()))], year=2025,
+                             month=None, pools={"310": None}, aggregates=SimpleNamespace(rejects=rejects))
+    con = duckdb.connect()
+    con.execute(DEDUCTIONS_DDL)
+    assert record_deductions(con, "R1", result) == 1
+    rows = con.sql("SELECT case_id, violation_ref, deduction_points FROM deductions").fetchall()
+    assert [(r[0], r[1], float(r[2])) for r in rows] == [("A", "AQ-1", 300.0)]
+    result.aggregates = None                                                  # no rejects: both
+    assert record_deductions(con, "R2", result) == 2
