@@ -151,6 +151,7 @@ def price_polars_frame(df, w, c, policy, a_fen: float, year: int | None):
         pl.when(pl.col("halved")).then(pl.lit("readmission")).otherwise(pl.lit("")).alias("adjust_reason"),
         pl.lit(0.0).alias("deduction_points"),
         pl.lit(None, pl.String).alias("violation"),
+        pl.lit(None, pl.String).alias("violation_ref"),
         note.alias("price_note"))
     return out
 

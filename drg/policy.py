@@ -26,6 +26,13 @@ File layout (every key optional except where a profile needs to differ from the 
                   projection_from_month, cmi_rise_max, cmi_rise_alert, cc_share_rise_max, cc_share_rise_alert,
                   cc_share_min_cases, outlier_share_max, outlier_share_alert, group_rate_min, group_rate_alert,
                   hospital_min_cases, low_risk_min_cases, low_risk_k, convergence_min_cases
+    [audit]       fdr, unflagged_factor, hospital_min_ratio, hospital_min_hits, min_score
+    [audit.split] window_days, short_gap_days, episode_ratio, related_adrgs, related_same_mdc, violation
+    [audit.low_standard] max_los, max_cost_ratio, adrgs, learn_min_share, learn_min_cases, violation
+    [audit.upcoding] min_cases, min_share_excess, cc_dx_min_cases, cc_dx_min_ratio, cost_ratio_max,
+                  cmi_rise_min, violation
+    [audit.duplicate] violation
+    [audit.cost_shift] min_excess, spread_k, min_peers, violation
     [sources]     "dotted.key" = "where the value comes from"
 
 Numbers that are not whole are read as :class:`decimal.Decimal` (``tomllib`` with ``parse_float=Decimal``)
@@ -48,7 +55,7 @@ from drg.money import yuan_to_fen
 __all__ = [
     "Policy", "WeightsPolicy", "TrimPolicy", "PerDiemPolicy", "CoefPolicy", "Blend", "PricingPolicy",
     "HighStep", "ReadmissionPolicy", "ViolationPolicy", "BudgetPolicy", "PrepaymentPolicy",
-    "ReservePolicy", "CountyPolicy", "MonitoringPolicy", "PolicyInfo",
+    "ReservePolicy", "CountyPolicy", "MonitoringPolicy", "AuditPolicy", "PolicyInfo",
     "load_policy", "list_policies", "resolve_policy_path", "read_policy_values", "policy_rows", "policy_to_dict",
     "policies_dir", "policy_fields", "PARAMS",
 ]
@@ -216,6 +223,65 @@ PARAMS: tuple[_Param, ...] = (
            "source: national DRG performance evaluation method (低风险组: ln m_d < μ − k·s)", check=_ge(0)),
     _Param("monitoring.convergence_min_cases", "int", 5, DEFAULT + " (SPEC §9)", check=_ge(1),
            doc="cases of a hospital in a DRG before it enters the 同病同价 convergence"),
+    # 智能监控 (drg audit, docs/audit.md): every detector's rule parameters
+    _Param("audit.fdr", "dec", Decimal("0.01"), DEFAULT + " (Benjamini–Hochberg false discovery rate)",
+           check=_between(0, 1), doc="false discovery rate of every test over hospitals (and hospital × ADRG, "
+           "hospital × code): a unit is flagged when its Benjamini–Hochberg adjusted p-value is at most this"),
+    _Param("audit.unflagged_factor", "dec", Decimal("0.5"), DEFAULT, check=_between(0, 1),
+           doc="a case hit by a rule at a hospital whose count of hits is not significantly above the city's "
+           "has its score multiplied by this (1: every rule hit scores as at a flagged hospital)"),
+    _Param("audit.hospital_min_ratio", "dec", Decimal(2), DEFAULT, check=_ge(1),
+           doc="… and its count of hits at least this many times what its case mix explains"),
+    _Param("audit.hospital_min_hits", "int", 3, DEFAULT, check=_ge(1),
+           doc="… and at least this many hits (one odd case does not make a hospital significant)"),
+    _Param("audit.min_score", "dec", Decimal("0.5"), DEFAULT, check=_between(0, 1),
+           doc="cases scoring at least this enter the review queue"),
+    _Param("audit.split.window_days", "int", 15, "source: Zhejiang province (the 15-day readmission window, "
+           "SPEC §5.1)", check=_between(0, 366), doc="days from a discharge to the next admission of the same "
+           "patient, at any hospital"),
+    _Param("audit.split.short_gap_days", "int", 1, DEFAULT, check=_between(0, 366),
+           doc="a readmission within this many days (0: the same day) counts as one episode cut in two"),
+    _Param("audit.split.episode_ratio", "dec", Decimal("1.5"), DEFAULT, check=_positive,
+           doc="two stays whose cost ratios add up to at most this cost about one episode of the DRG"),
+    _Param("audit.split.related_adrgs", "strlist", (), DEFAULT + " (none)",
+           doc="groups of related ADRGs, each one string of codes separated by spaces (\"GD1 GZ1\")"),
+    _Param("audit.split.related_same_mdc", "bool", False, DEFAULT,
+           doc="ADRGs of the same MDC count as related"),
+    _Param("audit.split.violation", "str", "split_admission", _SRC_EVAL, doc="violation type suggested"),
+    _Param("audit.low_standard.max_los", "int", 3, DEFAULT, check=_ge(0), doc="a short stay: at most this many "
+           "days"),
+    _Param("audit.low_standard.max_cost_ratio", "dec", Decimal("0.4"), DEFAULT + " (the low-outlier ratio L of "
+           "SPEC §4)", check=_positive, doc="a very low cost ratio: at most this"),
+    _Param("audit.low_standard.adrgs", "strlist", (), DEFAULT + " (learned from history when empty)",
+           doc="ADRGs usually treated as outpatients"),
+    _Param("audit.low_standard.learn_min_share", "dec", Decimal("0.3"), DEFAULT, check=_between(0, 1),
+           doc="without a list: an ADRG whose history stays are short (max_los) at least this often"),
+    _Param("audit.low_standard.learn_min_cases", "int", 30, DEFAULT, check=_ge(1),
+           doc="history cases of an ADRG before it is learned as usually outpatient"),
+    _Param("audit.low_standard.violation", "str", "admission_without_indication", _SRC_EVAL,
+           doc="violation type suggested"),
+    _Param("audit.upcoding.min_cases", "int", 10, DEFAULT, check=_ge(1),
+           doc="cases of a hospital in an ADRG before its CC/MCC shares are tested"),
+    _Param("audit.upcoding.min_share_excess", "dec", Decimal("0.1"), DEFAULT, check=_between(0, 1),
+           doc="a hospital's MCC (or CC/MCC) share within an ADRG this far above the city's, and significant"),
+    _Param("audit.upcoding.cc_dx_min_cases", "int", 5, DEFAULT, check=_ge(1),
+           doc="cases a secondary code lifted to MCC at one hospital before it is tested"),
+    _Param("audit.upcoding.cc_dx_min_ratio", "dec", Decimal(3), DEFAULT, check=_ge(1),
+           doc="a secondary code lifting cases to MCC this many times as often as elsewhere, and significant"),
+    _Param("audit.upcoding.cost_ratio_max", "dec", Decimal("0.9"), DEFAULT, check=_positive,
+           doc="an MCC case costing at most this ratio of its DRG's mean looks like a lower group's case"),
+    _Param("audit.upcoding.cmi_rise_min", "dec", Decimal("0.03"), DEFAULT, check=_ge(0),
+           doc="a hospital's CMI rise on last year not explained by its ADRG mix, as a share of the "
+           "mix-explained CMI, at least this and significant"),
+    _Param("audit.upcoding.violation", "str", "upcoding", _SRC_EVAL, doc="violation type suggested"),
+    _Param("audit.duplicate.violation", "str", "fraud", _SRC_EVAL, doc="violation type suggested"),
+    _Param("audit.cost_shift.min_excess", "dec", Decimal("0.1"), DEFAULT, check=_between(0, 1),
+           doc="a case's self-pay share at least this far above its peers' median (same pool, DRG, tier)"),
+    _Param("audit.cost_shift.spread_k", "dec", Decimal(3), DEFAULT, check=_ge(0),
+           doc="… and at least this many robust spreads (1.4826 × MAD) of the peers above it"),
+    _Param("audit.cost_shift.min_peers", "int", 10, DEFAULT, check=_ge(2),
+           doc="peer cases (other hospitals, same pool, DRG and tier) before a case is compared"),
+    _Param("audit.cost_shift.violation", "str", "self_pay_switch", _SRC_EVAL, doc="violation type suggested"),
 )
 _BY_KEY = {p.key: p for p in PARAMS}
 _LEAF_KINDS = {"yearmap", "strdecmap", "blend", "blendmap"}   # TOML tables that are one value
@@ -396,6 +462,77 @@ class MonitoringPolicy:
 
 
 @dataclass(frozen=True)
+class AuditSplitPolicy:
+    """Split admissions (分解住院) of the audit (docs/audit.md)."""
+
+    window_days: int = _default("audit.split.window_days")
+    short_gap_days: int = _default("audit.split.short_gap_days")
+    episode_ratio: Decimal = _default("audit.split.episode_ratio")
+    related_adrgs: tuple[str, ...] = _default("audit.split.related_adrgs")
+    related_same_mdc: bool = _default("audit.split.related_same_mdc")
+    violation: str = _default("audit.split.violation")
+
+
+@dataclass(frozen=True)
+class AuditLowStandardPolicy:
+    """Low-standard admissions (低标准入院) of the audit."""
+
+    max_los: int = _default("audit.low_standard.max_los")
+    max_cost_ratio: Decimal = _default("audit.low_standard.max_cost_ratio")
+    adrgs: tuple[str, ...] = _default("audit.low_standard.adrgs")
+    learn_min_share: Decimal = _default("audit.low_standard.learn_min_share")
+    learn_min_cases: int = _default("audit.low_standard.learn_min_cases")
+    violation: str = _default("audit.low_standard.violation")
+
+
+@dataclass(frozen=True)
+class AuditUpcodingPolicy:
+    """Upcoding signals (高套分组) of the audit."""
+
+    min_cases: int = _default("audit.upcoding.min_cases")
+    min_share_excess: Decimal = _default("audit.upcoding.min_share_excess")
+    cc_dx_min_cases: int = _default("audit.upcoding.cc_dx_min_cases")
+    cc_dx_min_ratio: Decimal = _default("audit.upcoding.cc_dx_min_ratio")
+    cost_ratio_max: Decimal = _default("audit.upcoding.cost_ratio_max")
+    cmi_rise_min: Decimal = _default("audit.upcoding.cmi_rise_min")
+    violation: str = _default("audit.upcoding.violation")
+
+
+@dataclass(frozen=True)
+class AuditDuplicatePolicy:
+    """Duplicate claims of the audit."""
+
+    violation: str = _default("audit.duplicate.violation")
+
+
+@dataclass(frozen=True)
+class AuditCostShiftPolicy:
+    """Cost shifting to patients of the audit."""
+
+    min_excess: Decimal = _default("audit.cost_shift.min_excess")
+    spread_k: Decimal = _default("audit.cost_shift.spread_k")
+    min_peers: int = _default("audit.cost_shift.min_peers")
+    violation: str = _default("audit.cost_shift.violation")
+
+
+@dataclass(frozen=True)
+class AuditPolicy:
+    """智能监控 (``drg audit run``): the review queue's threshold, the hospital-level test, and each
+    detector's rule parameters (docs/audit.md gives every formula)."""
+
+    fdr: Decimal = _default("audit.fdr")
+    unflagged_factor: Decimal = _default("audit.unflagged_factor")
+    hospital_min_ratio: Decimal = _default("audit.hospital_min_ratio")
+    hospital_min_hits: int = _default("audit.hospital_min_hits")
+    min_score: Decimal = _default("audit.min_score")
+    split: AuditSplitPolicy = AuditSplitPolicy()
+    low_standard: AuditLowStandardPolicy = AuditLowStandardPolicy()
+    upcoding: AuditUpcodingPolicy = AuditUpcodingPolicy()
+    duplicate: AuditDuplicatePolicy = AuditDuplicatePolicy()
+    cost_shift: AuditCostShiftPolicy = AuditCostShiftPolicy()
+
+
+@dataclass(frozen=True)
 class Policy:
     """A city's payment policy for one year. Build it with :func:`load_policy`.
 
@@ -423,6 +560,7 @@ class Policy:
     reserve: ReservePolicy = ReservePolicy()
     county: CountyPolicy = CountyPolicy()
     monitoring: MonitoringPolicy = MonitoringPolicy()
+    audit: AuditPolicy = AuditPolicy()
     origins: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False)
 
     @property

@@ -18,7 +18,7 @@ TESTS = Path(__file__).resolve().parent
 
 #: Functions and classes of the source tree with an ``engine`` parameter.
 TAKES_ENGINE = {"price_cases", "price_file", "price_arrays", "estimate_file", "group_file", "group_batches",
-                "BatchGrouper"}
+                "BatchGrouper", "prepare_city"}
 
 
 def sources() -> list[Path]:

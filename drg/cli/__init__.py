@@ -94,7 +94,7 @@ def _root(ctx: typer.Context,
 def _register_all() -> None:
     import importlib
 
-    for name in ("cases", "grouping", "payment", "settlement", "monitoring", "estimate"):
+    for name in ("cases", "grouping", "payment", "settlement", "monitoring", "audit", "estimate"):
         try:
             module = importlib.import_module(f"drg.cli.{name}")
         except ModuleNotFoundError as exc:  # a command module not written yet

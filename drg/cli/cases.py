@@ -59,6 +59,11 @@ def register(app, **_: object) -> None:
         codes: Optional[Path] = typer.Option(None, "--codes", help="code dictionary directory of --scheme"),
         city: str = typer.Option("demo", "--city", help="synthetic-city settings: shipped name or TOML path"),
         chunk_rows: int = typer.Option(1 << 20, "--chunk-rows", help="rows per Parquet row group"),
+        plant: bool = typer.Option(False, "--plant", help="plant the behaviours drg audit looks for in the last "
+                                   "year (upcoding, split admissions, duplicate claims, low-standard admissions, "
+                                   "cost shifting) and write truth.parquet beside the cases"),
+        plant_settings: Optional[Path] = typer.Option(None, "--plant-settings", help="TOML overriding the plant "
+                                                      "settings (drg.synth.plant.PlantSettings); implies --plant"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
         as_json: bool = typer.Option(False, "--json", help="print the files written as JSON"),
     ) -> None:
@@ -73,15 +78,21 @@ def register(app, **_: object) -> None:
         rules_dir, codes_dir = resolve_rules(scheme, codes)
         rules = load_rule_set(rules_dir)
         dictionary = load_code_dictionary(codes_dir)
+        planting = None
+        if plant or plant_settings is not None:
+            from drg.synth.plant import PlantSettings
+
+            planting = PlantSettings.load(plant_settings) if plant_settings is not None else PlantSettings()
         with row_progress("synthesizing", cases, enabled=not (quiet or as_json)) as update:
             result = synthesize(rules, dictionary, out, cases=cases, years=_parse_years(years),
                                 months=_parse_years(months), seed=seed, settings=city_settings(city),
-                                chunk_rows=chunk_rows, progress=update)
+                                chunk_rows=chunk_rows, progress=update, plant=planting)
         if as_json:
             typer.echo(json.dumps({"cases": {str(y): {"file": str(p), "cases": result.cases_by_year[y]}
                                              for y, p in result.case_files.items()},
                                    "hospitals": str(result.hospitals), "budget": str(result.budget),
-                                   "county_income": str(result.county_income), "manifest": str(result.manifest)},
+                                   "county_income": str(result.county_income), "manifest": str(result.manifest),
+                                   **({"truth": str(result.truth)} if result.truth else {})},
                                   ensure_ascii=False, indent=2))
             return
         from rich.console import Console
@@ -89,8 +100,9 @@ def register(app, **_: object) -> None:
         con = Console()
         for year, path in result.case_files.items():
             con.print(f"{path}  {result.cases_by_year[year]:,} cases", highlight=False)
-        for p in (result.hospitals, result.budget, result.county_income, result.manifest):
-            con.print(str(p), highlight=False)
+        for p in (result.hospitals, result.budget, result.county_income, result.manifest, result.truth):
+            if p is not None:
+                con.print(str(p), highlight=False)
 
     @app.command("check", short_help="validate a case file; count rows by reject reason")
     def check(

@@ -22,7 +22,12 @@ from drg.errors import InputError
 from drg.money import round_half_away
 from drg.policy import Policy
 
-__all__ = ["apply_violations", "hospital_point_totals", "hospital_total", "rows_by_case_id"]
+__all__ = ["VIOLATION_REF", "apply_violations", "hospital_point_totals", "hospital_total", "rows_by_case_id",
+           "violation_refs"]
+
+#: The optional column of the violations table naming where a violation came from (``drg audit apply`` writes
+#: the review queue's row there); the priced file carries it as ``violation_ref``.
+VIOLATION_REF = "queue_ref"
 
 
 def hospital_total(adjusted_units: int, deduction_units: int) -> tuple[int, int]:
@@ -116,6 +121,18 @@ def apply_violations(case_ids: pa.ChunkedArray, violations: pa.Table | None, adj
             deduction[i] = round_half_away(m * base)
         adjusted[i] = 0
     return adjusted, deduction, (violation if (row >= 0).any() else None)
+
+
+def violation_refs(case_ids: pa.ChunkedArray, violations: pa.Table | None) -> list | None:
+    """The :data:`VIOLATION_REF` of each case's violation row (None where none), or None when the table has
+    no such column or no row for these cases."""
+    if violations is None or not violations.num_rows or VIOLATION_REF not in violations.column_names:
+        return None
+    row = rows_by_case_id(case_ids, violations, "violations")
+    if not (row >= 0).any():
+        return None
+    refs = violations.column(VIOLATION_REF).cast(pa.string()).to_pylist()
+    return [refs[j] if j >= 0 else None for j in row.tolist()]
 
 
 def _is_true(value) -> bool:

@@ -20,6 +20,8 @@ Output of :func:`price_cases` — every input column plus:
 ``adjust_reason``         "", ``readmission``, ``violation:TYPE`` or both joined by ``;``
 ``deduction_points``      SPEC §5.2 deduction from the hospital's total in the case's pool (0 if none)
 ``violation``             the adjudicated violation type (null if none)
+``violation_ref``         where the violation came from: the violations table's ``queue_ref`` (the review
+                          queue's row of ``drg audit``), null if none
 ``price_note``            e.g. ``no weight: priced as unstable``, ``hospital not in hospitals table``
 ========================  ==================================================================================
 
@@ -35,7 +37,7 @@ from fractions import Fraction
 import numpy as np
 import pyarrow as pa
 from drg.errors import InputError
-from drg.pricing.adjustments import apply_violations, rows_by_case_id
+from drg.pricing.adjustments import apply_violations, rows_by_case_id, violation_refs
 from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROUPABLE, UNSTABLE, CaseToPrice,
                                PricingRule, WeightRow, price_one_exact, scale_units_twin, to_units)
 from drg.pricing.kernels import CaseArrays, KernelRule, WeightArrays, price_kernel, scale_units
@@ -51,7 +53,7 @@ __all__ = ['PRICED_COLUMNS', 'NOTE_NAMES', 'PricedArrays', 'checked_columns', 'p
 
 PRICED_COLUMNS = ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source", "mean_cost",
                   "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason", "deduction_points",
-                  "violation", "price_note")
+                  "violation", "violation_ref", "price_note")
 
 
 def _units_vector(values: list, scale: int) -> np.ndarray:
@@ -225,7 +227,8 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, poli
                         note_code=_price_notes(noweight, cls, case_arrays, table, coef_src), widx=widx,
                         coef_u=coef_u, coef_src=coef_src, src_names=list(COEF_SOURCES), bed_days=case_arrays.bed_days,
                         bp_u=table.arrays.base_u, pdp_u=table.arrays.per_diem_u, high_h=table.arrays.high_ratio,
-                        mean_yuan=table.mean_yuan, pd_yuan=table.per_diem_mean_yuan, viol_type=violation)
+                        mean_yuan=table.mean_yuan, pd_yuan=table.per_diem_mean_yuan, viol_type=violation,
+                        viol_ref=violation_refs(cases.column("case_id"), violations))
 
 
 #: Where a case's coefficient came from (the ``coef_source`` column).
@@ -389,6 +392,7 @@ class PricedArrays:
     mean_yuan: np.ndarray
     pd_yuan: np.ndarray
     viol_type: list | None
+    viol_ref: list | None = None
 
     def columns(self, lo: int = 0, hi: int | None = None) -> dict[str, pa.Array]:
         """The priced columns of rows ``lo:hi`` (strings taken from the small name lists, never built per row)."""
@@ -426,6 +430,8 @@ class PricedArrays:
             "deduction_points": pa.array(self.deduction[sl] / scale, pa.float64()),
             "violation": (pa.array(self.viol_type[lo:hi], pa.string()) if self.viol_type is not None
                           else pa.nulls(hi - lo, pa.string())),
+            "violation_ref": (pa.array(self.viol_ref[lo:hi], pa.string()) if self.viol_ref is not None
+                              else pa.nulls(hi - lo, pa.string())),
             "price_note": strings(self.note_code[sl], NOTE_NAMES),
         }
 

@@ -23,7 +23,9 @@ DuckDB client can query::
 
 and, for monitoring (SPEC §9; :mod:`drg.monitoring.store`), the run's exact sums per month and (pool,
 hospital, county, DRG, case class) in ``monitor_facts``, its hospitals table and county income; the low-risk
-DRGs of ``drg weights``; the indicators and warnings of ``drg monitor``.
+DRGs of ``drg weights``; the indicators and warnings of ``drg monitor``; every violation the run settled,
+case by case, with the audit queue row it came from (``deductions``, :mod:`drg.settlement.deductions`); and
+the review queues of ``drg audit`` (``audit_queue``, the ``audit_trail`` view: :mod:`drg.audit.ledger`).
 
 Money in the tables is BIGINT fen: the contract's settlement columns (``entitlement``, ``fund_payment``,
 ``income``, ``county_share`` …) under their contract names, every other one ending in ``_fen``. Points and
@@ -234,9 +236,11 @@ class Ledger:
         try:
             if not read_only:
                 from drg.monitoring.store import MONITOR_DDL
+                from drg.settlement.deductions import DEDUCTIONS_DDL
 
                 con.execute(_DDL)
                 con.execute(MONITOR_DDL)
+                con.execute(DEDUCTIONS_DDL)
                 if _schema_version(con) != _current_version():
                     _upgrade(con)
             elif _needs_upgrade(con):  # an older ledger: brought up to date, then read
@@ -295,8 +299,9 @@ class Ledger:
                                          f"{old[0][0]}); use --replace to run it again", file=str(self.path))
                     replaced = old[0][0]
                     from drg.monitoring.store import RUN_TABLES
+                    from drg.settlement.deductions import DEDUCTION_TABLES
 
-                    for t in LEDGER_TABLES + RUN_TABLES:
+                    for t in LEDGER_TABLES + RUN_TABLES + DEDUCTION_TABLES:
                         con.execute(f"DELETE FROM {t} WHERE run_id = ?", [replaced])
                 con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                     run_id, result.kind, result.period, result.year, result.month, result.policy_id,
@@ -322,6 +327,9 @@ class Ledger:
                 from drg.monitoring.store import record_run
 
                 record_run(con, run_id, result)   # the sums monitoring reads (SPEC §9)
+                from drg.settlement.deductions import record_deductions
+
+                record_deductions(con, run_id, result)   # each violation settled, with its audit queue row
                 if outputs:
                     con.executemany("INSERT INTO run_outputs VALUES (?, ?, ?)",
                                     [[run_id, role, path] for role, path in outputs])

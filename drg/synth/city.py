@@ -19,7 +19,9 @@ What the generator models, per case:
 - optionally (``bad_row_share``) a few rows with one planted error each, for the reject path.
 
 Besides the case files (``cases-YEAR.parquet``) it writes ``hospitals.parquet``, ``budget.parquet`` (each
-year's fund spending grown by ``budget_growth``), ``county_income.parquet`` and ``manifest.json``.
+year's fund spending grown by ``budget_growth``), ``county_income.parquet`` and ``manifest.json``. With ``plant``
+(``drg synth --plant``), behaviours the audit looks for are planted in the last year and ``truth.parquet`` says
+which cases carry them (:mod:`drg.synth.plant`); without it the files are exactly those of an unplanted city.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class SynthResult:
     budget: Path
     county_income: Path
     manifest: Path
+    truth: Path | None = None
 
 
 def _month_days(year: int, months: list[int]) -> np.ndarray:
@@ -357,7 +360,7 @@ def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
 
 def synthesize(rules, codes, out_dir: str | Path, *, cases: int, years: list[int], months: list[int] | None = None,
                seed: int = 20250101, settings: CitySettings | None = None, chunk_rows: int = 1 << 20,
-               progress: Callable[[int], None] | None = None) -> SynthResult:
+               progress: Callable[[int], None] | None = None, plant=None) -> SynthResult:
     """Write a synthetic city drawn from a rule set (``grouper.rules.model.RuleSet``) into ``out_dir``.
 
     Parameters
@@ -368,6 +371,8 @@ def synthesize(rules, codes, out_dir: str | Path, *, cases: int, years: list[int
     months : months of each year that get cases (default all twelve).
     seed : the seed; the same inputs give byte-identical files.
     chunk_rows : rows per Parquet row group (the unit of generation and of memory).
+    plant : :class:`drg.synth.plant.PlantSettings`, optional
+        Plant the audit's behaviours in the last year (or ``plant.years``) and write ``truth.parquet``.
     """
     from grouper.catalogue import build_catalogue
 
@@ -413,6 +418,7 @@ def synthesize(rules, codes, out_dir: str | Path, *, cases: int, years: list[int
         else:
             writer.close()
         case_files[year] = path
+    planted = _plant(plant, city, rules, case_files, months, seed, seq, chunk_rows, out) if plant else None
 
     hospitals = out / "hospitals.parquet"
     pq.write_table(pa.table({
@@ -451,14 +457,47 @@ def synthesize(rules, codes, out_dir: str | Path, *, cases: int, years: list[int
         ("income", pa.float64()), ("other_spending", pa.float64())])), county_income)
 
     manifest = out / "manifest.json"
+    extra = {} if planted is None else {"plant": planted[1]}
+    files_extra = {} if planted is None else {"truth": planted[0].name}
     manifest.write_text(json.dumps({
         "generator": "drg synth", "seed": seed, "scheme": rules.name, "cases": int(cases),
         "years": years, "months": months, "cases_by_year": {str(y): int(n) for y, n in zip(years, per_year)},
         "drgs_drawn_from": len(catalogue.drgs), "drgs_in_scheme": len(rules.drgs),
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()},
         "files": {"cases": {str(y): p.name for y, p in case_files.items()}, "hospitals": hospitals.name,
-                  "budget": budget.name, "county_income": county_income.name},
+                  "budget": budget.name, "county_income": county_income.name, **files_extra},
+        **extra,
     }, ensure_ascii=False, indent=2), encoding="utf-8")
-    return SynthResult(out_dir=out, case_files=case_files,
-                       cases_by_year={y: int(n) for y, n in zip(years, per_year)},
-                       hospitals=hospitals, budget=budget, county_income=county_income, manifest=manifest)
+    cases_by_year = {y: int(n) for y, n in zip(years, per_year)}
+    if planted is not None:
+        cases_by_year.update(planted[2])
+    return SynthResult(out_dir=out, case_files=case_files, cases_by_year=cases_by_year,
+                       hospitals=hospitals, budget=budget, county_income=county_income, manifest=manifest,
+                       truth=None if planted is None else planted[0])
+
+
+def _plant(settings, city: _City, rules, case_files: dict[int, Path], months: list[int], seed: int, next_seq: int,
+           chunk_rows: int, out: Path) -> tuple[Path, dict, dict[int, int]]:
+    """Plant the audit's behaviours (:mod:`drg.synth.plant`) in the planted years' files, rewritten in place;
+    write ``truth.parquet``. Returns its path, the manifest's ``plant`` entry and the new case counts."""
+    from drg.synth.plant import plant_year, write_truth
+
+    settings.validate()
+    years = list(settings.years) or [max(case_files)]
+    truth, summaries, counts = [], [], {}
+    for year in years:
+        if year not in case_files:
+            raise InputError(f"plant year {year} is not a year of the city ({', '.join(map(str, case_files))})",
+                             field="years")
+        table = pq.read_table(case_files[year])
+        previous = pq.read_table(case_files[year - 1], columns=["dx", "px", "los"]) if year - 1 in case_files else None
+        table, rows, summary = plant_year(table, city, rules, year, _month_days(year, months), settings,
+                                          seed=seed, next_seq=next_seq, previous=previous)
+        next_seq += summary["cases_after"] - summary["cases_before"]
+        pq.write_table(table, case_files[year], row_group_size=chunk_rows, compression="zstd")
+        truth += rows
+        summaries.append(summary)
+        counts[year] = table.num_rows
+    path = out / "truth.parquet"
+    write_truth(truth, path)
+    return path, {"settings": settings.to_dict(), "years": summaries}, counts

@@ -43,7 +43,7 @@ def test_every_command_is_a_typer_command_listed_in_job_order():
     known = [n for n in COMMAND_ORDER if n in names]
     assert names[:len(known)] == known
     assert known == ["synth", "check", "scheme", "group", "explain", "policy", "weights", "points", "settle",
-                     "monitor", "ledger", "publish", "estimate", "demo"]
+                     "monitor", "audit", "ledger", "publish", "estimate", "demo"]
 
 
 def test_help_everywhere_stands_alone():

@@ -291,7 +291,7 @@ def test_priced_columns_are_pinned():
     """The priced file's columns (after the grouped file's): changing them is a decision, not an accident."""
     assert PRICED_COLUMNS == ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source",
                               "mean_cost", "high_ratio", "cost_ratio", "points", "adjusted_points", "adjust_reason",
-                              "deduction_points", "violation", "price_note")
+                              "deduction_points", "violation", "violation_ref", "price_note")
 
 
 def test_csv_grouped_cases_read_through_case_reader(pol, tmp_path):
