@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from drg.casefile.duplicates import DuplicateFinder, StreamingDuplicateFinder
+from drg.casefile.duplicates import DuplicateFinder, StreamingDuplicateFinder, WithEarlierIds
 from drg.casefile.mapping import ColumnMapping
 from drg.casefile.parquet import row_group_batches, unreadable_row_group
 from drg.casefile.schema import (
@@ -105,6 +105,7 @@ def read_cases(
     use_threads: bool = True,
     stream_duplicates: bool = False,
     read_ahead: bool = False,
+    earlier_ids=None,
 ) -> Iterator[CaseBatch]:
     """Read and validate a case file, yielding :class:`CaseBatch` objects.
 
@@ -128,6 +129,8 @@ def read_cases(
         wrap the run in :func:`with_duplicate_fallback`.
     read_ahead : decode the next Parquet batch on a thread of its own while this one is validated (for a
         caller whose own threads consume the batches; one batch more in memory).
+    earlier_ids : ids that earlier files of the same dataset already had: a row with one of them is a
+        repeated ``case_id`` too (:class:`drg.casefile.duplicates.WithEarlierIds`; Parquet only).
 
     Raises
     ------
@@ -142,7 +145,7 @@ def read_cases(
     kind = case_file_kind(path)
     if kind == "parquet":
         yield from _read_parquet(path, required, batch_rows, columns, mapping, dictionary_codes, use_threads,
-                                 stream_duplicates, read_ahead)
+                                 stream_duplicates, read_ahead, earlier_ids)
         return
     df = _read_csv(path, mapping) if kind == "csv" else _read_excel(path, mapping)
     if mapping is not None:
@@ -162,7 +165,7 @@ def _check_columns(present: list[str], required: tuple[str, ...], file: str) -> 
 def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, columns: list[str] | None,
                   mapping: ColumnMapping | None = None, dictionary_codes: bool = False,
                   use_threads: bool = True, stream_duplicates: bool = False,
-                  read_ahead: bool = False) -> Iterator[CaseBatch]:
+                  read_ahead: bool = False, earlier_ids=None) -> Iterator[CaseBatch]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -213,8 +216,9 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
         from drg.casefile.background import prefetch
 
         batches = prefetch(batches, depth=1)
+    marker = duplicates if not earlier_ids else WithEarlierIds(duplicates, earlier_ids)
     for table in batches:
-        yield validate_table(table, row, required, duplicates, str(path), raw_strings=False)
+        yield validate_table(table, row, required, marker, str(path), raw_strings=False)
         row += table.num_rows
     if isinstance(duplicates, StreamingDuplicateFinder) and duplicates.marked_any:
         duplicates.confirm(ids_as_checked(t) for t in tables(pf, [id_column], False))

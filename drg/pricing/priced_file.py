@@ -4,15 +4,17 @@ totals beside it; the file is streamed row group by row group while the next is 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 import pyarrow as pa
 from drg.errors import InputError
 from drg.casefile.tables import read_reviews, read_violations
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_point_totals
-from drg.pricing.weights import read_weights
+from drg.pricing.weights import Weights, read_grouped, read_weights
 from drg.pricing.points import PricedArrays, checked_columns, price_arrays, with_priced_columns
 
-__all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file']
+__all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file', 'write_priced']
 
 
 # Columns whose Parquet statistics (min/max) a priced file keeps: the ones a reader filters on. Statistics of
@@ -42,8 +44,8 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     import pyarrow.parquet as pq
 
     from drg.pricing.coefficients import read_coefficients
-    from drg.pricing.weights import read_grouped
 
+    totals: list[pa.Table] = []
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     year = year if year is not None else pol.year
     tables = Path(tables)
@@ -52,27 +54,48 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     rv = read_reviews(reviews) if reviews else None
     vv = read_violations(violations) if violations else None
     out = Path(out)
+
+    def hospital_totals(keys, priced) -> None:    # while the last row groups are written
+        totals.append(hospital_point_totals(_totals_input(keys, priced), pol))
+
+    keys, priced = write_priced(cases, w, c, pol, out, reviews=rv, violations=vv, year=year, engine=engine,
+                                before_close=hospital_totals)
+    totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
+    pq.write_table(totals[0], totals_path)
+    return priced.summary() | {"hospital_totals": str(totals_path)}
+
+
+def write_priced(cases: str | Path, weights: Weights, coefficients: pa.Table, policy: Policy, out: str | Path, *,
+                 reviews: pa.Table | None = None, violations: pa.Table | None = None, year: int | None = None,
+                 engine: str = "numba", readmitted: np.ndarray | None = None,
+                 before_close=None) -> tuple[pa.Table, PricedArrays]:
+    """Price one grouped-case file with tables already read and write the priced file (the body of
+    :func:`price_file`; a partitioned dataset's partitions go through it one by one, with ``readmitted``
+    paired across the dataset: :func:`drg.pricing.points.price_arrays`). ``before_close(keys, priced)`` runs
+    while the last row groups are written. Returns the pricing columns read and the priced arrays."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    pol = policy
     source = _parquet_source(cases)
     # CSV / Excel, or an empty Parquet file: one table; else the pricing columns now, every column streamed later
     columns = None if source is None else [n for n in PRICING_INPUTS if n in source.schema_arrow.names]
     keys = checked_columns(read_grouped(cases, columns=columns), pol, str(cases))
-    priced = price_arrays(keys, w, c, pol, reviews=rv, violations=vv, year=year, engine=engine)
+    priced = price_arrays(keys, weights, coefficients, pol, reviews=reviews, violations=violations, year=year,
+                          engine=engine, readmitted=readmitted)
     if source is None:
         rows = [with_priced_columns(keys, priced.columns())]
         schema = rows[0].schema
     else:
         rows, schema = _priced_row_groups(source, keys, priced)
     meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
-    if w.scheme_id:
-        meta[b"drg.scheme_id"] = w.scheme_id.encode()
+    if weights.scheme_id:
+        meta[b"drg.scheme_id"] = weights.scheme_id.encode()
     with _PricedWriter(out, schema.with_metadata(meta)) as writer:
         for table in rows:
             writer.write(table)
-        totals = hospital_point_totals(_totals_input(keys, priced), pol)    # while the last ones are written
-    totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
-    pq.write_table(totals, totals_path)
-    return priced.summary() | {"hospital_totals": str(totals_path)}
+        if before_close is not None:
+            before_close(keys, priced)
+    return keys, priced
 
 
 def _parquet_source(cases: str | Path):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from drg.money import (fraction_text, pv_yuan, round_half_away, units_to_decimal)
 
-__all__ = ['HOSPITAL_COLUMNS', 'COUNTY_COLUMNS', 'InputFile', 'SettlementWarning', 'PoolResult', 'CaseAggregates', 'SettlementResult', 'HospitalInput', 'hospital_frame', 'hospital_schema', 'county_schema', 'empty_frame', 'concat_frames', 'county_frame']
+__all__ = ['HOSPITAL_COLUMNS', 'COUNTY_COLUMNS', 'InputFile', 'SettlementWarning', 'PoolResult', 'CaseAggregates', 'SettlementResult', 'SummedPriced', 'HospitalInput', 'hospital_frame', 'hospital_schema', 'county_schema', 'empty_frame', 'concat_frames', 'county_frame']
 
 
 #: Columns of ``hospitals.parquet`` (money int64 fen; points decimal(18,4); point value yuan decimal(18,4)).
@@ -107,6 +107,21 @@ class CaseAggregates:
     scheme_id: str | None
     rows_read: int
     rows_other_years: int
+
+
+@dataclass(frozen=True)
+class SummedPriced:
+    """Priced cases already reduced to :class:`CaseAggregates` elsewhere — a partitioned dataset summed on
+    a cluster (:mod:`drg.distributed.settlement`) — with the ledger records (role, path, sha256, size) of the
+    files they came from. The settlement runs take it in place of the priced files."""
+
+    aggregates: CaseAggregates
+    inputs: tuple[InputFile, ...]
+
+    def aggregates_for(self, year: int) -> CaseAggregates:
+        if self.aggregates.year != year:
+            raise ValueError(f"the priced cases were summed for {self.aggregates.year}, not {year}")
+        return self.aggregates
 
 
 @dataclass
