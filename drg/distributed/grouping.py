@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from drg.distributed.dataset import Dataset, Partition, open_dataset
 from drg.distributed.manifest import file_sha256, write_manifest
+from drg.distributed.plugin import kill_once
 from drg.distributed.shuffle import bucket_count, buckets_of, shuffle, split_by_bucket, wait
 
 __all__ = ["group_dataset"]
@@ -154,23 +155,11 @@ def group_partition(scheme_path: str, scheme_sha: str, part: Partition, out: str
 
 
 def _fault_hook(fault: dict | None, part: Partition) -> Callable[[int], None] | None:
-    """Tests: kill this worker process once, in the middle of partition ``fault["partition"]`` (after its
-    first batch went to the writer), unless ``fault["marker"]`` says it was done already."""
-    if not fault or fault.get("partition") != part.index:
+    """Tests: kill this worker in the middle of partition ``fault["at"]`` (after its first batch went
+    to the writer), once."""
+    if not fault or fault.get("stage", "group") != "group" or fault.get("at") != part.index:
         return None
-
-    def hook(_rows: int) -> None:
-        marker = Path(fault["marker"])
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return
-        os.close(fd)
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    return hook
+    return lambda _rows: kill_once(fault, part.index)
 
 
 # ------------------------------------------------------------------------------------------------ driver

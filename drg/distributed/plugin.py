@@ -30,7 +30,7 @@ from distributed import WorkerPlugin
 from drg.errors import InputError
 
 __all__ = ["DrgWorker", "cached", "cached_scheme", "cached_tables", "cluster_client", "local_cluster",
-           "pinned_env", "task_threads"]
+           "kill_once", "pinned_env", "task_threads"]
 
 PLUGIN_NAME = "drg-points"
 _CACHE: dict[tuple[str, str], Any] = {}
@@ -105,6 +105,22 @@ def task_threads() -> None:
     import numba
 
     numba.set_num_threads(max(1, min(_THREADS, numba.config.NUMBA_NUM_THREADS)))
+
+
+def kill_once(fault: dict, at: int) -> None:
+    """For the tests of lost workers: when ``at`` is ``fault["at"]`` and the file ``fault["marker"]`` does
+    not exist yet, create it and kill this worker process (SIGKILL: no cleanup runs, as when a machine dies).
+    The scheduler then runs the task again elsewhere, and recomputes what the dead worker held."""
+    if fault.get("at") != at:
+        return
+    try:
+        fd = os.open(fault["marker"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def clear_cache() -> None:

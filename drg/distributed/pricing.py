@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from drg.distributed.dataset import Partition, open_dataset
 from drg.distributed.manifest import file_sha256, write_manifest
+from drg.distributed.plugin import kill_once
 from drg.distributed.shuffle import bucket_count, buckets_of, shuffle, split_by_bucket, wait
 
 __all__ = ["price_dataset", "TOTALS_NAME"]
@@ -78,7 +79,8 @@ def stay_pieces(path: str, part: int, policy, year: int | None, buckets: int) ->
     return split_by_bucket(t, buckets_of(t.column("patient_id"), buckets), buckets)
 
 
-def pair_bucket(pieces: list[pa.Table], policy, year: int | None, engine: str) -> tuple[np.ndarray, np.ndarray]:
+def pair_bucket(pieces: list[pa.Table], policy, year: int | None, engine: str,
+                fault: dict | None = None, bucket: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(partition, row)`` of the stays of one patient bucket whose next stay is a readmission."""
     from drg.distributed.plugin import task_threads
     from drg.pricing.classes import drg_mask
@@ -86,6 +88,8 @@ def pair_bucket(pieces: list[pa.Table], policy, year: int | None, engine: str) -
     from drg.pricing.readmission import halved_stays
 
     task_threads()
+    if fault and fault.get("stage") == "pair":
+        kill_once(fault, bucket)
     t = pa.concat_tables(pieces).combine_chunks()
     n = t.num_rows
     if n < 2:
@@ -100,7 +104,7 @@ def pair_bucket(pieces: list[pa.Table], policy, year: int | None, engine: str) -
 
 def price_partition(part: Partition, out: str, tables: str, shas: dict, policy, *, reviews: str | None,
                     violations: str | None, year: int | None, engine: str,
-                    readmitted_rows: np.ndarray | None) -> dict:
+                    readmitted_rows: np.ndarray | None, fault: dict | None = None) -> dict:
     """Price one partition on a worker (tables from the worker's cache) and return its manifest entry, with
     its exact summary sums and hospital point sums."""
     import pyarrow.parquet as pq
@@ -128,6 +132,8 @@ def price_partition(part: Partition, out: str, tables: str, shas: dict, policy, 
 
         def totals(keys, priced) -> None:
             sums["hospitals"] = hospital_point_sums(_totals_input(keys, priced), policy)
+            if fault and fault.get("stage") == "price":   # tests: die with the file half written
+                kill_once(fault, part.index)
 
         _keys, priced = write_priced(part.path, w, c, policy, tmp / out_p.name, reviews=rv, violations=vv,
                                      year=year, engine=engine, readmitted=readmitted, before_close=totals)
@@ -142,13 +148,13 @@ def price_partition(part: Partition, out: str, tables: str, shas: dict, policy, 
 
 # ------------------------------------------------------------------------------------------------ driver
 def readmitted_rows(client, ds, policy, year: int | None, engine: str, *, run: str, threads: int,
-                    rows: int | None = None,
+                    rows: int | None = None, buckets: int | None = None, fault: dict | None = None,
                     on_progress: Callable[[str, int, int], None] | None = None) -> dict[int, np.ndarray]:
     """Partition → rows (in its file) whose next stay, anywhere in the dataset, is a readmission."""
-    b = bucket_count(threads, len(ds), rows)
+    b = buckets or bucket_count(threads, len(ds), rows)
     mapped = [client.submit(stay_pieces, p.path, p.index, policy, year, b, key=f"drg-stays-{run}-{p.index}")
               for p in ds]
-    paired = [client.submit(pair_bucket, pieces, policy, year, engine, key=f"drg-pair-{run}-{i}")
+    paired = [client.submit(pair_bucket, pieces, policy, year, engine, fault, i, key=f"drg-pair-{run}-{i}")
               for i, pieces in enumerate(shuffle(client, mapped, b, key=f"drg-stayshuffle-{run}"))]
     found = wait(paired, "readmission pairing", on_progress)
     parts = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int32)
@@ -164,13 +170,15 @@ def readmitted_rows(client, ds, policy, year: int | None, engine: str, *, run: s
 
 def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *, reviews: str | Path | None = None,
                   violations: str | Path | None = None, year: int | None = None, engine: str = "numba",
-                  on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+                  buckets: int | None = None, on_progress: Callable[[str, int, int], None] | None = None,
+                  fault: dict | None = None) -> dict:
     """Price every partition of the grouped dataset ``cases`` on the cluster of ``client``.
 
     Same parameters as :func:`drg.pricing.priced_file.price_file` (``out`` is a directory); the priced
     partitions, concatenated in documented order, are the file ``price_file`` writes for the grouped files
     concatenated in that order, and ``OUT/_hospital_totals.parquet`` its hospital totals. Returns the same
-    summary, plus ``partitions`` and ``manifest``.
+    summary, plus ``partitions`` and ``manifest``. ``buckets``: patient buckets of the readmission shuffle
+    (default: two per worker thread, fewer than the partitions); the prices do not depend on it.
     """
     import pyarrow.parquet as pq
 
@@ -202,10 +210,10 @@ def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *,
     if pol.readmission.enabled:
         rows = sum(pq.ParquetFile(p.path).metadata.num_rows for p in ds)
         halved = readmitted_rows(client, ds, pol, year, engine, run=run, threads=threads, rows=rows,
-                                 on_progress=on_progress)
+                                 buckets=buckets, fault=fault, on_progress=on_progress)
     futures = [client.submit(price_partition, p, str(ds.output(out, p)), str(tables), shas, pol,
                              reviews=reviews, violations=violations, year=year, engine=engine,
-                             readmitted_rows=halved.get(p.index), key=f"drg-price-{run}-{p.index}")
+                             readmitted_rows=halved.get(p.index), fault=fault, key=f"drg-price-{run}-{p.index}")
                for p in ds]
     entries = wait(futures, "pricing", on_progress)
     from drg.distributed.grouping import sweep_unfinished

@@ -70,12 +70,13 @@ def drg_shard(pieces: list[pa.Table], years, policy):
 
 
 def build_tables_dataset(client, history, hospitals: str | Path, policy, out: str | Path, *, year: int | None = None,
-                         scheme_id: str | None = None,
+                         scheme_id: str | None = None, buckets: int | None = None,
                          on_progress: Callable[[str, int, int], None] | None = None) -> dict:
     """``drg weights`` over history datasets (one or several: a list of directories or files, in order) on
     the cluster of ``client``; writes ``OUT/weights.parquet`` and ``OUT/coefficients.parquet`` equal to
     those :func:`drg.pricing.coefficients.build_tables` writes from the files concatenated in documented
-    order, and returns the same summary (plus ``partitions``)."""
+    order, and returns the same summary (plus ``partitions``). ``buckets``: DRG buckets of the shuffle
+    (default: two per worker thread, fewer than the partitions); the tables do not depend on it."""
     import pyarrow.parquet as pq
 
     from drg.casefile.tables import hospital_tiers
@@ -96,7 +97,7 @@ def build_tables_dataset(client, history, hospitals: str | Path, policy, out: st
     run = uuid.uuid4().hex[:8]
     threads = sum(client.nthreads().values()) or 1
     rows = sum(pq.ParquetFile(p.path).metadata.num_rows for p in ds)
-    b = bucket_count(threads, len(ds), rows)
+    b = buckets or bucket_count(threads, len(ds), rows)
     mapped = [client.submit(history_part, p.path, common, pol, b, key=f"drg-history-{run}-{p.index}") for p in ds]
     facts = wait([client.submit(_facts, m, key=f"drg-historyfacts-{run}-{k}") for k, m in enumerate(mapped)],
                  "history projection", on_progress)

@@ -1,0 +1,176 @@
+"""A dataset run on a LocalCluster gives the single machine's answer: grouped and priced partitions,
+concatenated in documented order, equal the single-machine files row for row; the rejects are the same rows;
+weights, coefficients, hospital totals and the settlement ledger are equal to the fen — with readmission
+pairs, DRGs and a repeated case id straddling partitions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from conftest import SETTLEMENT_YEAR, YEARS, concat_dataset
+
+pytestmark = pytest.mark.cluster
+
+
+def _equal(a: pa.Table, b: pa.Table) -> None:
+    assert a.column_names == b.column_names
+    assert a.num_rows == b.num_rows
+    for name in a.column_names:
+        assert a.column(name).combine_chunks().equals(b.column(name).combine_chunks()), name
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_grouped_partitions_are_the_single_machine_file(world, grouped, year):
+    out, summary = grouped[year]
+    _equal(concat_dataset(out), pq.read_table(world["grouped"][year]))
+    single = world["group_summary"][year]
+    assert (summary["read"], summary["rows"], summary["rejected"]) == (single.read, single.rows, single.rejected)
+    assert summary["by_status"] == dict(single.by_status.most_common())
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_rejects_are_the_same_rows_numbered_in_their_own_file(world, grouped, year):
+    """Each partition's rejects number rows in the partition's own file: shifted by the rows of the earlier
+    partitions, they are the single machine's rejects."""
+    from drg.distributed.dataset import open_dataset
+
+    out, _ = grouped[year]
+    offsets = np.cumsum([0] + world[f"rows_per_partition_{year}"][:-1])
+    parts = []
+    for p, offset in zip(open_dataset(world["datasets"][year]), offsets):
+        r = pq.read_table(out / "_rejects" / p.name)
+        if r.num_rows:
+            r = r.set_column(r.column_names.index("row_number"), "row_number",
+                             pc.add(r.column("row_number"), int(offset)))
+            parts.append(r)
+    single = pq.read_table(world["rejects"][year])
+    _equal(pa.concat_tables(parts, promote_options="permissive").select(single.column_names), single)
+
+
+def test_a_case_id_repeated_across_partitions_is_rejected_once(world, grouped):
+    out, summary = grouped[SETTLEMENT_YEAR]
+    assert summary["repeated_ids_across_partitions"] >= 1
+    from drg.distributed.dataset import open_dataset
+
+    rejects = pa.concat_tables([t for t in (pq.read_table(p.path) for p in open_dataset(out / "_rejects"))
+                                if t.num_rows])
+    hit = rejects.filter(pc.equal(rejects.column("case_id"), world["repeated_id"]))
+    assert hit.num_rows == 1 and "duplicate_case_id" in hit.column("reject_detail")[0].as_py()
+    kept = concat_dataset(out)
+    assert pc.sum(pc.equal(kept.column("case_id"), world["repeated_id"])).as_py() == 1
+
+
+def test_manifest_lists_every_output_with_rows_and_sha256(world, grouped):
+    from drg.distributed.manifest import file_sha256, read_manifest
+
+    out, summary = grouped[2024]
+    m = read_manifest(out)
+    assert m["stage"] == "group" and len(m["files"]) == summary["partitions"] == 12
+    assert [f["partition"] for f in m["files"]] == list(range(12))
+    for f in m["files"]:
+        assert file_sha256(out / f["output"]) == f["sha256"]
+        assert pq.ParquetFile(out / f["output"]).metadata.num_rows == f["rows"]
+        assert f["read"] == f["rows"] + f["rejected"]
+    assert not list(out.rglob(".drg-tmp-*")) and not list(out.rglob("*.partial"))
+
+
+def test_weights_and_coefficients_equal_to_the_last_digit(client, world, grouped):
+    """History as two datasets (row ranges, then months): trimming per DRG-year over the whole dataset."""
+    from drg.distributed.weights import build_tables_dataset
+
+    out = world["root"] / "dist" / "tables"
+    summary = build_tables_dataset(client, [grouped[2023][0], grouped[2024][0]], world["city"].hospitals, "demo",
+                                   out, year=SETTLEMENT_YEAR)
+    for name in ("weights.parquet", "coefficients.parquet"):
+        a, b = pq.read_table(out / name), pq.read_table(world["tables"] / name)
+        _equal(a, b)
+        assert a.schema.metadata == b.schema.metadata
+    assert {k: v for k, v in summary.items() if k != "partitions"} == world["weights_summary"]
+
+
+def test_weights_do_not_depend_on_the_shuffle(client, world, grouped):
+    """Any number of DRG buckets (as many workers would use) gives the same tables."""
+    from drg.distributed.weights import build_tables_dataset
+
+    for buckets in (1, 7):
+        out = world["root"] / "dist" / f"tables-{buckets}"
+        build_tables_dataset(client, [grouped[2023][0], grouped[2024][0]], world["city"].hospitals, "demo", out,
+                             year=SETTLEMENT_YEAR, buckets=buckets)
+        for name in ("weights.parquet", "coefficients.parquet"):
+            _equal(pq.read_table(out / name), pq.read_table(world["tables"] / name))
+
+
+def test_priced_partitions_are_the_single_machine_file(world, priced):
+    out, summary = priced
+    _equal(concat_dataset(out), pq.read_table(world["priced"]))
+    single = world["points_summary"]
+    assert {k: v for k, v in summary.items() if k not in ("partitions", "manifest", "hospital_totals")} == \
+        {k: v for k, v in single.items() if k != "hospital_totals"}
+    _equal(pq.read_table(out / "_hospital_totals.parquet"), pq.read_table(single["hospital_totals"]))
+
+
+def test_readmissions_pair_across_partitions(world, priced):
+    """Some halved stays are followed by their readmission in another month's partition."""
+    out, summary = priced
+    assert summary["readmissions_halved"] > 0
+    t = concat_dataset(out).select(["case_id", "patient_id", "hospital_id", "drg", "admit_date",
+                                    "discharge_date", "adjust_reason"])
+    halved = t.filter(pc.equal(t.column("adjust_reason"), "readmission")).to_pylist()
+    by_key: dict = {}
+    for r in t.to_pylist():
+        by_key.setdefault((r["patient_id"], r["hospital_id"], r["drg"]), []).append(r)
+    straddling = 0
+    for h in halved:
+        later = [r for r in by_key[(h["patient_id"], h["hospital_id"], h["drg"])]
+                 if r["admit_date"] >= h["discharge_date"] and r["case_id"] != h["case_id"]]
+        nxt = min(later, key=lambda r: (r["admit_date"], r["discharge_date"], r["case_id"]))
+        straddling += (nxt["discharge_date"].month != h["discharge_date"].month)
+    assert straddling > 0
+
+
+def test_pricing_does_not_depend_on_the_shuffle(client, world, grouped):
+    from drg.distributed.pricing import price_dataset
+
+    out = world["root"] / "dist" / "priced-1bucket"
+    price_dataset(client, grouped[SETTLEMENT_YEAR][0], world["tables"], "demo", out, year=SETTLEMENT_YEAR,
+                  buckets=1)
+    _equal(concat_dataset(out), pq.read_table(world["priced"]))
+
+
+def _money(result) -> dict:
+    return {"pools": {k: (p.budget, p.reserve, p.self_pay, p.distributable, p.total_points_units, p.point_value,
+                          p.fund_payments, p.prepaid, p.reserve_to_hospitals, p.reserve_to_counties, p.reserve_left)
+                      for k, p in result.pools.items()},
+            "hospitals": result.hospitals.to_dicts(), "counties": result.counties.to_dicts(),
+            "warnings": [w.message for w in result.warnings]}
+
+
+def test_settlement_is_equal_to_the_fen(client, world, priced, tmp_path):
+    """Monthly runs and the annual run into a ledger (its prepayments from the ledger): every amount the same
+    as the single machine's; the ledger records each partition with the sha256 of the pricing manifest. (Three
+    months: each run's ledger transaction takes about half a second.)"""
+    from drg.distributed.settlement import settle_months_dataset, settle_year_dataset
+    from drg.settlement.ledger import Ledger
+    from drg.settlement.runs import settle_months, settle_year
+
+    city = world["city"]
+    args = (city.hospitals, city.budget, city.county_income, "demo")
+    single_ledger, dist_ledger = Ledger(tmp_path / "single.duckdb"), Ledger(tmp_path / "dist.duckdb")
+    months = (1, 7, 12)
+    m1 = settle_months(world["priced"], *args, SETTLEMENT_YEAR, months=months, ledger=single_ledger)
+    m2 = settle_months_dataset(client, priced[0], *args, SETTLEMENT_YEAR, months=months, ledger=dist_ledger)
+    assert [_money(r) for r in m1] == [_money(r) for r in m2]
+    y1 = settle_year(world["priced"], *args, SETTLEMENT_YEAR, ledger=single_ledger, out=tmp_path / "s")
+    y2 = settle_year_dataset(client, priced[0], *args, SETTLEMENT_YEAR, ledger=dist_ledger, out=tmp_path / "d")
+    assert _money(y1) == _money(y2)
+    assert y1.prepaid_source == y2.prepaid_source == "ledger"
+    for name in ("hospitals.parquet", "counties.parquet"):
+        _equal(pq.read_table(tmp_path / "d" / name), pq.read_table(tmp_path / "s" / name))
+    manifest = json.loads((priced[0] / "_manifest.json").read_text())
+    recorded = sorted(i.sha256 for i in y2.inputs if i.role == "priced")
+    assert recorded == sorted(f["sha256"] for f in manifest["files"])
