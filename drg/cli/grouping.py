@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 
+from drg.cli.cluster import on_cluster
+
 
 
 def _split_codes(text: str | None) -> list[str]:
@@ -66,6 +68,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         typer.echo(json.dumps(m, ensure_ascii=False, indent=1 if as_json else 1))
 
     @app.command("group")
+    @on_cluster("group")
     def group_cmd(
         scheme: Path = typer.Option(..., "--scheme", help="scheme file (drg scheme build)"),
         cases: Path = typer.Option(..., "--cases", help="case file: .parquet, .csv or .xlsx"),

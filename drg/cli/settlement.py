@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from drg.cli.cluster import on_cluster
+
 
 def _last_year_pv(text: Optional[str]):
     """``--last-year-pv 1149.4253`` (every pool) or ``310=1149.4253,390=980.1``."""
@@ -143,6 +145,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
                 "city_summary": files.get("city_summary"), "chart": files.get("chart")}
 
     @settle_app.command("month")
+    @on_cluster("settle-month")
     def settle_month_cmd(
         period: str = typer.Option(..., "--period", help="YYYY-MM, or a range YYYY-MM:YYYY-MM of one year"),
         priced: list[Path] = priced_opt, hospitals: Optional[Path] = hospitals_opt,
@@ -183,6 +186,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         _print_result(result, as_json, _statements(result, statements, priced, ledger))
 
     @settle_app.command("year")
+    @on_cluster("settle-year")
     def settle_year_cmd(
         year: int = typer.Option(..., "--year", help="settlement year"),
         priced: list[Path] = priced_opt, hospitals: Optional[Path] = hospitals_opt,

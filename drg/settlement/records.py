@@ -118,6 +118,10 @@ class SummedPriced:
     aggregates: CaseAggregates
     inputs: tuple[InputFile, ...]
 
+    def __iter__(self):
+        """The priced files' paths (what the reports that read cases, such as statements, take)."""
+        return iter([Path(i.path) for i in self.inputs])
+
     def aggregates_for(self, year: int) -> CaseAggregates:
         if self.aggregates.year != year:
             raise ValueError(f"the priced cases were summed for {self.aggregates.year}, not {year}")
