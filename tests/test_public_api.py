@@ -12,6 +12,24 @@ import pkgutil
 import pytest
 
 PUBLIC = {
+    # issue 19: Dask distributed (new modules)
+    "drg.cli.cluster": ['on_cluster'],
+    "drg.distributed": [
+        'Dataset', 'DrgWorker', 'Partition', 'build_tables_dataset', 'cluster_client', 'group_dataset',
+        'local_cluster', 'open_dataset', 'price_dataset', 'read_manifest', 'settle_month_dataset',
+        'settle_months_dataset', 'settle_year_dataset', 'split_cases', 'sum_priced',
+    ],
+    "drg.distributed.dataset": ['Dataset', 'Partition', 'open_dataset', 'split_cases'],
+    "drg.distributed.grouping": ['group_dataset'],
+    "drg.distributed.manifest": ['MANIFEST_NAME', 'file_sha256', 'read_manifest', 'write_manifest'],
+    "drg.distributed.plugin": [
+        'DrgWorker', 'cached', 'cached_scheme', 'cached_tables', 'cluster_client', 'kill_once', 'local_cluster',
+        'pinned_env', 'task_threads',
+    ],
+    "drg.distributed.pricing": ['TOTALS_NAME', 'price_dataset'],
+    "drg.distributed.settlement": ['settle_month_dataset', 'settle_months_dataset', 'settle_year_dataset', 'sum_priced'],
+    "drg.distributed.shuffle": ['bucket_count', 'buckets_of', 'shuffle', 'split_by_bucket', 'tree_reduce', 'wait'],
+    "drg.distributed.weights": ['build_tables_dataset'],
     "drg.casefile.background": ['WriteBehind', 'prefetch'],
     "drg.estimate.bundle": [
         'BUNDLE_FILES', 'Bundle', 'EstimateTables', 'FORMAT_VERSION', 'PointValue', 'open_bundle',

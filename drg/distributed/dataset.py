@@ -108,44 +108,63 @@ def split_cases(src: str | Path, out_dir: str | Path, *, partitions: int | None 
 
     ``partitions=N``: N files ``part-00000.parquet`` … of consecutive rows, so the dataset in documented order
     is the file itself. ``by="month"``: hive partitions ``year=YYYY/month=MM/part-0.parquet`` by discharge
-    date; ``by=COLUMN``: ``COLUMN=VALUE/part-0.parquet``. Rows keep their file order within a partition.
+    date; ``by=COLUMN``: ``COLUMN=VALUE/part-0.parquet``. Rows keep their file order within a partition. The
+    file is read row group by row group (one in memory at a time).
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    table = pq.read_table(src)
-    meta = table.schema.metadata
     if (partitions is None) == (by is None):
         raise ValueError("give partitions=N or by=COLUMN")
-    if partitions is not None:
-        n = table.num_rows
-        bounds = np.linspace(0, n, partitions + 1).astype(np.int64)
-        width = max(5, len(str(partitions)))
-        for k in range(partitions):
-            piece = table.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k]))
-            pq.write_table(piece.replace_schema_metadata(meta), out / f"part-{k:0{width}d}.parquet",
-                           row_group_size=row_group_rows)
-        return open_dataset(out)
-    if by == "month":
-        dd = table.column("discharge_date")
-        keys = pc.binary_join_element_wise(
-            pc.utf8_lpad(pc.cast(pc.year(dd), pa.string()), 4, "0").fill_null("0000"),
-            pc.utf8_lpad(pc.cast(pc.month(dd), pa.string()), 2, "0").fill_null("00"), "\x1f")
-        label = lambda k: "year={}/month={}".format(*k.split("\x1f"))  # noqa: E731
-    else:
-        keys = table.column(by).cast(pa.string()).fill_null("__null__")
-        label = lambda k: f"{by}={k}"  # noqa: E731
-    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    enc = pc.dictionary_encode(keys)
-    codes = np.asarray(enc.indices)
-    for i, k in enumerate(enc.dictionary.to_pylist()):
-        rows = np.nonzero(codes == i)[0]
-        path = out / label(k) / "part-0.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table.take(pa.array(rows)).replace_schema_metadata(meta), path,
-                       row_group_size=row_group_rows)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    source = pq.ParquetFile(src)
+    schema = source.schema_arrow
+    writers: dict[str, pq.ParquetWriter] = {}
+
+    def write(rel: str, table: pa.Table) -> None:
+        if rel not in writers:
+            path = out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writers[rel] = pq.ParquetWriter(path, schema)
+        writers[rel].write_table(table, row_group_size=row_group_rows)
+
+    try:
+        if partitions is not None:
+            bounds = np.linspace(0, source.metadata.num_rows, partitions + 1).astype(np.int64)
+            width = max(5, len(str(partitions)))
+            names = [f"part-{k:0{width}d}.parquet" for k in range(partitions)]
+            lo = 0
+            for i in range(source.num_row_groups):
+                rg = source.read_row_group(i)
+                hi = lo + rg.num_rows
+                for k in range(partitions):
+                    a, b = max(lo, int(bounds[k])), min(hi, int(bounds[k + 1]))
+                    if a < b:
+                        write(names[k], rg.slice(a - lo, b - a))
+                lo = hi
+            for name in names:          # an empty partition is still a file
+                if name not in writers:
+                    write(name, schema.empty_table())
+        else:
+            for i in range(source.num_row_groups):
+                rg = source.read_row_group(i)
+                if by == "month":
+                    dd = rg.column("discharge_date")
+                    keys = pc.binary_join_element_wise(
+                        pc.utf8_lpad(pc.cast(pc.year(dd), pa.string()), 4, "0").fill_null("0000"),
+                        pc.utf8_lpad(pc.cast(pc.month(dd), pa.string()), 2, "0").fill_null("00"), "/month=")
+                    keys = pc.binary_join_element_wise(pa.scalar("year="), keys, "")
+                else:
+                    keys = pc.binary_join_element_wise(pa.scalar(f"{by}="),
+                                                       rg.column(by).cast(pa.string()).fill_null("__null__"), "")
+                enc = pc.dictionary_encode(keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys)
+                codes = np.asarray(enc.indices)
+                for j, k in enumerate(enc.dictionary.to_pylist()):
+                    write(f"{k}/part-0.parquet", rg.take(pa.array(np.nonzero(codes == j)[0])))
+    finally:
+        for w in writers.values():
+            w.close()
     return open_dataset(out)

@@ -94,9 +94,12 @@ def wait(futures: Sequence, stage: str, on_progress: Callable[[str, int, int], N
     finishes; the first task error is raised here, as the task raised it."""
     from distributed import as_completed
 
+    futures = list(futures)
+    if not futures:
+        return []
     total = len(futures)
     if on_progress is not None:
         on_progress(stage, 0, total)
         for done, _ in enumerate(as_completed(futures), start=1):
             on_progress(stage, done, total)
-    return [f.result() for f in futures]
+    return futures[0].client.gather(futures)

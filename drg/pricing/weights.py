@@ -287,7 +287,9 @@ def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> Drg
     case of a DRG, in the order of the files; the sums are exact whatever the order.
     """
     use_years = list(years.years)
-    rows = rows.take(np.nonzero(np.isin(rows.year, use_years))[0])
+    in_years = np.isin(rows.year, use_years)
+    if not in_years.all():
+        rows = rows.take(np.nonzero(in_years)[0])
     drg_inv, yrs, cost_fen, bed_days, pd_mask = rows.drg, rows.year, rows.cost_fen, rows.bed_days, rows.per_diem
     drg_names = np.array(list(rows.drg_names) + [""], dtype=object)
     idx_of = years.index

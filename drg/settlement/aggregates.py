@@ -16,7 +16,7 @@ from drg.policy import Policy
 from drg.settlement.pools import ALL_POOLS
 from drg.settlement.records import CaseAggregates, HospitalInput
 
-__all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs', 'hospital_stats', 'prev_year_cmi', 'prev_year_spending']
+__all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS', 'VIEWS', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs', 'hospital_stats', 'prev_year_cmi', 'prev_year_spending']
 
 
 #: Columns a priced-case file must have, and the optional ones (absent → 0 / unknown).
@@ -46,23 +46,27 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     file without them); points are turned into integer units (an error if a value has more decimals than
     ``points_decimals``).
 
-    Each file is reduced by :func:`priced_sums`, the files' sums added up by :meth:`PricedSums.combine` and
-    the views built by :func:`aggregates_of` (a partitioned dataset takes the same steps, the sums combined
-    as a tree: :mod:`drg.distributed.settlement`).
+    The files are reduced by :func:`priced_sums` and the views built by :func:`aggregates_of`; a partitioned
+    dataset takes the same steps, each partition's sums added up as a tree (:meth:`PricedSums.combine`,
+    :mod:`drg.distributed.settlement`).
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    return aggregates_of(PricedSums.combine([priced_sums(p, year, policy, batch_rows=batch_rows) for p in paths]),
-                         year, policy)
+    return aggregates_of(priced_sums(paths, year, policy, batch_rows=batch_rows), year, policy)
+
+
+#: The views a settlement run reads: keys, sums, and whether they keep ``year − 1`` (only by_month does).
+VIEWS = {"by_month": (["pool", "hospital_id", "year", "month"], FINE_SUMS, True),
+         "by_county": (["pool", "hospital_id", "county", "month"], ["cases", "adj_u", "selfpay"], False),
+         "by_class": (["pool", "hospital_id", "month", "case_class"], ["cases", "adj_u", "total_cost"], False),
+         "by_drg": (["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"], False)}
 
 
 @dataclass
 class PricedSums:
-    """Priced cases reduced to exact sums at the finest grain (:data:`FINE_KEYS` → :data:`FINE_SUMS`, a
-    polars frame, None before any case) with the files they came from, their scheme id and row counts.
-    Sums of different files add up: :meth:`combine`."""
+    """Priced cases reduced to the exact sums of each view of :data:`VIEWS` (polars frames, unsorted; None
+    before any case), with the files they came from, their scheme id and row counts. Sums of different files
+    add up view by view: :meth:`combine` (a dataset's partitions, as a tree)."""
 
-    fine: Any
+    views: dict | None
     files: list[str]
     scheme_id: str | None
     rows_read: int
@@ -73,121 +77,131 @@ class PricedSums:
         """The sums of ``parts`` added up key by key (files in the order given)."""
         import polars as pl
 
-        fines = [p.fine for p in parts if p.fine is not None]
-        fine = (pl.concat(fines).group_by(FINE_KEYS).agg([pl.col(c).sum() for c in FINE_SUMS]) if len(fines) > 1
-                else (fines[0] if fines else None))
-        return cls(fine, [f for p in parts for f in p.files], next((p.scheme_id for p in parts if p.scheme_id), None),
+        with_views = [p.views for p in parts if p.views is not None]
+        views = None
+        if len(with_views) == 1:
+            views = with_views[0]
+        elif with_views:
+            views = {name: pl.concat([v[name] for v in with_views]).group_by(keys).agg([pl.col(c).sum()
+                                                                                       for c in sums])
+                     for name, (keys, sums, _) in VIEWS.items()}
+        return cls(views, [f for p in parts for f in p.files], next((p.scheme_id for p in parts if p.scheme_id), None),
                    sum(p.rows_read for p in parts), sum(p.rows_other_years for p in parts))
 
 
-def priced_sums(path: str | Path, year: int, policy: Policy, *, batch_rows: int = 1 << 20) -> PricedSums:
-    """One priced-case file reduced to :class:`PricedSums` for ``year`` (and ``year − 1``), batch by batch."""
+def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Policy, *,
+                batch_rows: int = 1 << 20) -> PricedSums:
+    """Priced-case files reduced to :class:`PricedSums` for ``year`` (and ``year − 1``), batch by batch."""
     import polars as pl
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
     scale = policy.points_scale
     parts = []
     rows_read = rows_other = 0
     scheme_id = None
-    path = Path(path)
-    file = str(path)
-    if not path.exists():
-        raise InputError("priced-case file not found", file=file)
-    if path.suffix.lower() != ".parquet":
-        raise InputError("priced cases must be Parquet (the output of `drg points`)", file=file)
-    pf = pq.ParquetFile(path)
-    md = pf.schema_arrow.metadata or {}
-    if md.get(b"drg.scheme_id"):
-        scheme_id = md[b"drg.scheme_id"].decode() or None
-    names = pf.schema_arrow.names
-    for c in PRICED_REQUIRED:
-        if c not in names:
-            raise InputError(f"priced cases: missing column {c}", file=file, field=c)
-    cols = list(PRICED_REQUIRED) + [c for c in (*PRICED_OPTIONAL, *FEN_COLUMNS) if c in names]
-    first = 1
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
-        n = batch.num_rows
-        rows_read += n
-        # money crosses the pipe once: the fen columns made when the cases were read
-        t = with_fen_columns(pa.Table.from_batches([batch]), file=file, first_row=first)
-        dd = t.column("discharge_date")
-        if not pa.types.is_date(dd.type) and not pa.types.is_timestamp(dd.type):
-            dd = dd.cast(pa.string()).cast(pa.date32())
-        if dd.null_count:
-            bad = int(np.flatnonzero(np.asarray(dd.is_null()))[0])
-            raise InputError("empty discharge date", file=file, row=first + bad, field="discharge_date")
-        for c in ("hospital_id", "insurance_type", "county"):
-            if t.column(c).null_count:
-                bad = int(np.flatnonzero(np.asarray(t.column(c).is_null()))[0])
-                raise InputError("empty value", file=file, row=first + bad, field=c)
-        adj = t.column("adjusted_points").to_numpy()
-        if np.isnan(adj).any() if adj.dtype.kind == "f" else False:
-            bad = int(np.flatnonzero(np.isnan(adj))[0])
-            raise InputError("empty points", file=file, row=first + bad, field="adjusted_points")
-        df = pl.DataFrame({
-            "hospital_id": pl.from_arrow(t.column("hospital_id").cast(pa.string())),
-            "insurance_type": pl.from_arrow(t.column("insurance_type").cast(pa.string())),
-            "county": pl.from_arrow(t.column("county").cast(pa.string())),
-            "discharge_date": pl.from_arrow(dd),
-            "total_cost": np.asarray(t.column("total_cost_fen")),
-            "fund_paid": np.asarray(t.column("fund_paid_fen")),
-            "selfpay": np.asarray(t.column("self_paid_fen")) + np.asarray(t.column("other_paid_fen")),
-            "adj_u": points_to_units(adj, scale, what="adjusted_points", file=file),
-            "ded_u": points_to_units(np.nan_to_num(t.column("deduction_points").to_numpy(zero_copy_only=False)
-                                                   .astype(np.float64)), scale,
-                                     what="deduction_points", file=file)
-            if "deduction_points" in t.column_names else np.zeros(n, np.int64),
-            "case_class": (pl.from_arrow(t.column("case_class").cast(pa.string())).fill_null("")
-                           if "case_class" in t.column_names else pl.Series([""] * n)),
-            "drg": (pl.from_arrow(t.column("drg").cast(pa.string())).fill_null("")
-                    if "drg" in t.column_names else pl.Series([""] * n)),
-        })
-        if "base_points" in t.column_names:
-            bp = t.column("base_points").cast(pa.float64()).to_numpy(zero_copy_only=False)
-            has = ~np.isnan(bp)
-            bpu = np.zeros(n, np.int64)
-            if has.any():
-                bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
-            df = df.with_columns(pl.Series("bp_u", bpu), pl.Series("bp_n", has.astype(np.int64)))
-        else:
-            df = df.with_columns(pl.lit(0, pl.Int64).alias("bp_u"), pl.lit(0, pl.Int64).alias("bp_n"))
-        first += n
-        pool = pl.col("insurance_type") if policy.pools_by_insurance_type else pl.lit(ALL_POOLS)
-        df = df.with_columns(pool.alias("pool"), pl.col("discharge_date").dt.year().cast(pl.Int32).alias("year"),
-                             pl.col("discharge_date").dt.month().cast(pl.Int32).alias("month"),
-                             pl.col("case_class").is_in(OUTLIER_CLASSES).cast(pl.Int64).alias("outlier"))
-        keep = df.filter(pl.col("year").is_in([year - 1, year]))
-        rows_other += df.height - keep.height
-        # one group-by per batch at the finest grain; the four views are derived from it at the end
-        parts.append(keep.group_by(FINE_KEYS).agg(
-            pl.len().cast(pl.Int64).alias("cases"), *[pl.col(c).sum() for c in FINE_SUMS[1:]]))
-    fine = pl.concat(parts).group_by(FINE_KEYS).agg([pl.col(c).sum() for c in FINE_SUMS]) if parts else None
-    return PricedSums(fine, [file], scheme_id, rows_read, rows_other)
+    files = []
+    for path in paths:
+        path = Path(path)
+        file = str(path)
+        files.append(file)
+        if not path.exists():
+            raise InputError("priced-case file not found", file=file)
+        if path.suffix.lower() != ".parquet":
+            raise InputError("priced cases must be Parquet (the output of `drg points`)", file=file)
+        pf = pq.ParquetFile(path)
+        md = pf.schema_arrow.metadata or {}
+        if scheme_id is None and md.get(b"drg.scheme_id"):
+            scheme_id = md[b"drg.scheme_id"].decode() or None
+        names = pf.schema_arrow.names
+        for c in PRICED_REQUIRED:
+            if c not in names:
+                raise InputError(f"priced cases: missing column {c}", file=file, field=c)
+        cols = list(PRICED_REQUIRED) + [c for c in (*PRICED_OPTIONAL, *FEN_COLUMNS) if c in names]
+        first = 1
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
+            n = batch.num_rows
+            rows_read += n
+            # money crosses the pipe once: the fen columns made when the cases were read
+            t = with_fen_columns(pa.Table.from_batches([batch]), file=file, first_row=first)
+            dd = t.column("discharge_date")
+            if not pa.types.is_date(dd.type) and not pa.types.is_timestamp(dd.type):
+                dd = dd.cast(pa.string()).cast(pa.date32())
+            if dd.null_count:
+                bad = int(np.flatnonzero(np.asarray(dd.is_null()))[0])
+                raise InputError("empty discharge date", file=file, row=first + bad, field="discharge_date")
+            for c in ("hospital_id", "insurance_type", "county"):
+                if t.column(c).null_count:
+                    bad = int(np.flatnonzero(np.asarray(t.column(c).is_null()))[0])
+                    raise InputError("empty value", file=file, row=first + bad, field=c)
+            adj = t.column("adjusted_points").to_numpy()
+            if np.isnan(adj).any() if adj.dtype.kind == "f" else False:
+                bad = int(np.flatnonzero(np.isnan(adj))[0])
+                raise InputError("empty points", file=file, row=first + bad, field="adjusted_points")
+            df = pl.DataFrame({
+                "hospital_id": pl.from_arrow(t.column("hospital_id").cast(pa.string())),
+                "insurance_type": pl.from_arrow(t.column("insurance_type").cast(pa.string())),
+                "county": pl.from_arrow(t.column("county").cast(pa.string())),
+                "discharge_date": pl.from_arrow(dd),
+                "total_cost": np.asarray(t.column("total_cost_fen")),
+                "fund_paid": np.asarray(t.column("fund_paid_fen")),
+                "selfpay": np.asarray(t.column("self_paid_fen")) + np.asarray(t.column("other_paid_fen")),
+                "adj_u": points_to_units(adj, scale, what="adjusted_points", file=file),
+                "ded_u": points_to_units(np.nan_to_num(t.column("deduction_points").to_numpy(zero_copy_only=False)
+                                                       .astype(np.float64)), scale,
+                                         what="deduction_points", file=file)
+                if "deduction_points" in t.column_names else np.zeros(n, np.int64),
+                "case_class": (pl.from_arrow(t.column("case_class").cast(pa.string())).fill_null("")
+                               if "case_class" in t.column_names else pl.Series([""] * n)),
+                "drg": (pl.from_arrow(t.column("drg").cast(pa.string())).fill_null("")
+                        if "drg" in t.column_names else pl.Series([""] * n)),
+            })
+            if "base_points" in t.column_names:
+                bp = t.column("base_points").cast(pa.float64()).to_numpy(zero_copy_only=False)
+                has = ~np.isnan(bp)
+                bpu = np.zeros(n, np.int64)
+                if has.any():
+                    bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
+                df = df.with_columns(pl.Series("bp_u", bpu), pl.Series("bp_n", has.astype(np.int64)))
+            else:
+                df = df.with_columns(pl.lit(0, pl.Int64).alias("bp_u"), pl.lit(0, pl.Int64).alias("bp_n"))
+            first += n
+            pool = pl.col("insurance_type") if policy.pools_by_insurance_type else pl.lit(ALL_POOLS)
+            df = df.with_columns(pool.alias("pool"), pl.col("discharge_date").dt.year().cast(pl.Int32).alias("year"),
+                                 pl.col("discharge_date").dt.month().cast(pl.Int32).alias("month"),
+                                 pl.col("case_class").is_in(OUTLIER_CLASSES).cast(pl.Int64).alias("outlier"))
+            keep = df.filter(pl.col("year").is_in([year - 1, year]))
+            rows_other += df.height - keep.height
+            # one group-by per batch at the finest grain; the four views are derived from it at the end
+            parts.append(keep.group_by(FINE_KEYS).agg(
+                pl.len().cast(pl.Int64).alias("cases"), *[pl.col(c).sum() for c in FINE_SUMS[1:]]))
+
+    views = None
+    if parts:
+        fine = pl.concat(parts).group_by(FINE_KEYS).agg([pl.col(c).sum() for c in FINE_SUMS])
+        cur = fine.filter(pl.col("year") == year)
+        views = {name: (fine if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in sums])
+                 for name, (keys, sums, both_years) in VIEWS.items()}
+    return PricedSums(views, files, scheme_id, rows_read, rows_other)
 
 
 def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates:
     """The views a settlement run reads (:class:`CaseAggregates`) from the sums of every priced file."""
     import polars as pl
 
-    files = sums.files
-    if sums.fine is None:
+    scale, files = policy.points_scale, sums.files
+    if sums.views is None:
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
-    fine = sums.fine
-    cur = fine.filter(pl.col("year") == year)
-
-    def view(df, keys, sums):
-        return df.group_by(keys).agg([pl.col(c).sum() for c in sums]).sort(keys)
-
-    by_month = view(fine, ["pool", "hospital_id", "year", "month"], FINE_SUMS).rename({"outlier": "outliers"})
+    view = {name: sums.views[name].sort(keys) for name, (keys, _, _) in VIEWS.items()}
+    by_month = view["by_month"].rename({"outlier": "outliers"})
     if by_month.filter(pl.col("year") == year).height == 0:
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
     return CaseAggregates(
-        year=year, scale=policy.points_scale, by_month=by_month,
-        by_county=view(cur, ["pool", "hospital_id", "county", "month"], ["cases", "adj_u", "selfpay"]),
-        by_class=view(cur, ["pool", "hospital_id", "month", "case_class"], ["cases", "adj_u", "total_cost"]),
-        by_drg=view(cur, ["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"]),
-        files=files, scheme_id=sums.scheme_id, rows_read=sums.rows_read, rows_other_years=sums.rows_other_years)
+        year=year, scale=scale, by_month=by_month, by_county=view["by_county"], by_class=view["by_class"],
+        by_drg=view["by_drg"], files=files, scheme_id=sums.scheme_id, rows_read=sums.rows_read,
+        rows_other_years=sums.rows_other_years)
 
 
 def hospital_inputs(agg: CaseAggregates, pool: str, months: Iterable[int], year: int) -> dict[str, HospitalInput]:
