@@ -33,7 +33,7 @@ import pyarrow as pa
 from drg.distributed.dataset import Partition, open_dataset
 from drg.distributed.manifest import file_sha256, write_manifest
 from drg.distributed.plugin import kill_once
-from drg.distributed.shuffle import bucket_count, buckets_of, shuffle, split_by_bucket, wait
+from drg.distributed.shuffle import bucket_count, buckets_of, shuffle, wait
 
 __all__ = ["price_dataset", "TOTALS_NAME"]
 
@@ -74,9 +74,15 @@ def stay_pieces(path: str, part: int, policy, year: int | None, buckets: int) ->
     if year is not None:
         keep = pc.and_(keep, pc.fill_null(pc.equal(pc.year(t.column("discharge_date")), year), False))
     rows = np.nonzero(np.asarray(keep, dtype=bool))[0]
-    t = t.take(pa.array(rows)).append_column("part", pa.array(np.full(len(rows), part, np.int32))) \
-        .append_column("row", pa.array(rows.astype(np.int32)))
-    return split_by_bucket(t, buckets_of(t.column("patient_id"), buckets), buckets)
+    bucket = buckets_of(t.column("patient_id"), buckets)[rows]
+    order = np.argsort(bucket, kind="stable")
+    bounds = np.searchsorted(bucket[order], np.arange(buckets + 1))
+    pieces = []
+    for i in range(buckets):       # each bucket's stays taken once, in row order
+        r = rows[order[bounds[i]:bounds[i + 1]]]
+        pieces.append(t.take(pa.array(r)).append_column("part", pa.array(np.full(len(r), part, np.int32)))
+                      .append_column("row", pa.array(r.astype(np.int32))))
+    return pieces
 
 
 def pair_bucket(pieces: list[pa.Table], policy, year: int | None, engine: str,
@@ -112,10 +118,15 @@ def price_partition(part: Partition, out: str, tables: str, shas: dict, policy, 
     from drg.casefile.tables import read_reviews, read_violations
     from drg.distributed.plugin import cached, cached_tables, task_threads
     from drg.pricing.adjustments import hospital_point_sums
+    from drg.pricing.points import CoefficientMatrix, WeightTable
     from drg.pricing.priced_file import _totals_input, write_priced
 
     task_threads()
-    w, c = cached_tables(tables, shas["weights"], shas["coefficients"])
+    w, coefficients = cached_tables(tables, shas["weights"], shas["coefficients"])
+    # the hospital × DRG matrix once per worker (a national table has millions of rows)
+    c = cached(f"coefficient-matrix over weights {shas['weights']}", Path(tables) / "coefficients.parquet",
+               shas["coefficients"],
+               lambda _path: CoefficientMatrix.of(coefficients, WeightTable.of(w, policy)))
     rv = cached("reviews", reviews, shas["reviews"], read_reviews) if reviews else None
     vv = cached("violations", violations, shas["violations"], read_violations) if violations else None
     readmitted = None

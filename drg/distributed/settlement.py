@@ -74,7 +74,7 @@ def sum_priced(client, priced, year: int, policy, *, fan_in: int = 8,
     ds = open_dataset(priced)
     run = uuid.uuid4().hex[:8]
     parts = [client.submit(priced_part, p.path, year, pol, key=f"drg-sums-{run}-{p.index}") for p in ds]
-    wait(parts, "settlement sums", on_progress)
+    wait(parts, "settlement sums", on_progress, gather=False)
     total = tree_reduce(client, parts, PricedSums.combine, key=f"drg-sumtree-{run}", fan_in=fan_in).result()
     inputs = _priced_inputs(client, ds, run)
     return SummedPriced(aggregates_of(total, year, pol), tuple(inputs))

@@ -89,9 +89,11 @@ def tree_reduce(client, parts: Sequence, combine: Callable, *, key: str, fan_in:
     return parts[0]
 
 
-def wait(futures: Sequence, stage: str, on_progress: Callable[[str, int, int], None] | None = None) -> list:
+def wait(futures: Sequence, stage: str, on_progress: Callable[[str, int, int], None] | None = None, *,
+         gather: bool = True) -> list | None:
     """The results of ``futures`` (in their order), calling ``on_progress(stage, done, total)`` as each
-    finishes; the first task error is raised here, as the task raised it."""
+    finishes; the first task error is raised here, as the task raised it. ``gather=False``: only wait (the
+    results stay on the workers, for the next tasks)."""
     from distributed import as_completed
 
     futures = list(futures)
@@ -102,4 +104,12 @@ def wait(futures: Sequence, stage: str, on_progress: Callable[[str, int, int], N
         on_progress(stage, 0, total)
         for done, _ in enumerate(as_completed(futures), start=1):
             on_progress(stage, done, total)
+    if not gather:
+        from distributed import wait as dask_wait
+
+        dask_wait(futures)
+        for f in futures:          # an error is raised here rather than in a later task
+            if f.status == "error":
+                f.result()
+        return None
     return futures[0].client.gather(futures)

@@ -46,7 +46,7 @@ from drg.pricing.columns import encode_strings
 from drg.pricing.weights import Weights
 from drg.pricing.readmission import halved_stays, may_be_halved
 
-__all__ = ['PRICED_COLUMNS', 'NOTE_NAMES', 'PricedArrays', 'checked_columns', 'price_arrays', 'price_cases', 'summary_of_sums', 'with_priced_columns']
+__all__ = ['PRICED_COLUMNS', 'NOTE_NAMES', 'CoefficientMatrix', 'PricedArrays', 'checked_columns', 'price_arrays', 'price_cases', 'summary_of_sums', 'with_priced_columns']
 
 
 PRICED_COLUMNS = ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source", "mean_cost",
@@ -189,7 +189,7 @@ def checked_columns(cases: pa.Table, policy: Policy, file: str) -> pa.Table:
     return cases
 
 
-def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, policy: Policy, *,
+def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | CoefficientMatrix, policy: Policy, *,
                  reviews: pa.Table | None, violations: pa.Table | None, year: int | None,
                  engine: str, readmitted: np.ndarray | None = None) -> PricedArrays:
     """The pricing itself over the columns :func:`checked_columns` guarantees, every case at once (readmission
@@ -200,7 +200,8 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, poli
     ``readmitted``: when the stays were paired elsewhere (a dataset whose partitions share patients,
     :mod:`drg.distributed.pricing`), the mask of the cases whose next stay is a readmission
     (:func:`drg.pricing.readmission.halved_stays` with every stay halvable); the halving rule then applies
-    the case classes to it (:func:`drg.pricing.readmission.may_be_halved`)."""
+    the case classes to it (:func:`drg.pricing.readmission.may_be_halved`). ``coefficients`` may be the table
+    or its :class:`CoefficientMatrix` over ``weights``, built once for many files."""
     if engine not in ("numba", "python"):
         raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
     table = WeightTable.of(weights, policy)
@@ -237,24 +238,46 @@ COEF_SOURCES = ("hospital", "tier", "1.0", "hospital_not_in_table", "no_weight")
 _SOURCE = {s: i for i, s in enumerate(COEF_SOURCES)}
 
 
-def _coefficients(coefficients: pa.Table, table: WeightTable, h_codes: np.ndarray, h_dict: list,
-                  widx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class CoefficientMatrix:
+    """The coefficients table as a hospital × DRG matrix over the DRG rows of one weights table: units of
+    1/COEF_SCALE and source codes, 1.0 for a hospital or DRG the table lacks (the last row: a hospital not in
+    the table). Built once for a pair of tables, it prices any number of files — a dataset's partitions on a
+    worker (:mod:`drg.distributed.pricing`) — where building it per file would cost as much as a national
+    coefficients table has rows."""
+
+    drgs: tuple
+    known: dict
+    value: np.ndarray
+    source: np.ndarray
+
+    @classmethod
+    def of(cls, coefficients: pa.Table, table: WeightTable) -> CoefficientMatrix:
+        hospitals = coefficients.column("hospital_id").to_pylist()
+        drgs = coefficients.column("drg").to_pylist()
+        sources = coefficients.column("coef_source").to_pylist()
+        units = _units_vector(coefficients.column("coef").to_pylist(), COEF_SCALE)
+        known = {h: i for i, h in enumerate(sorted(set(hospitals)))}
+        rows, row_of = len(known) + 1, table.row_of           # the last matrix row: a hospital not in the table
+        value = np.full((rows, max(len(table.drgs), 1)), COEF_SCALE, np.int64)
+        source = np.full((rows, max(len(table.drgs), 1)), _SOURCE["1.0"], np.int8)
+        source[len(known), :] = _SOURCE["hospital_not_in_table"]
+        for h, d, u, s in zip(hospitals, drgs, units.tolist(), sources):
+            w = row_of.get(d)
+            if w is not None:
+                value[known[h], w] = u
+                source[known[h], w] = _SOURCE.get(s, _SOURCE["1.0"])
+        return cls(tuple(table.drgs), known, value, source)
+
+
+def _coefficients(coefficients: pa.Table | CoefficientMatrix, table: WeightTable, h_codes: np.ndarray,
+                  h_dict: list, widx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each case's coefficient in units of 1/COEF_SCALE and its source code, from a hospital × DRG matrix
     (1.0 for a hospital or DRG the coefficients table lacks)."""
-    hospitals = coefficients.column("hospital_id").to_pylist()
-    drgs = coefficients.column("drg").to_pylist()
-    sources = coefficients.column("coef_source").to_pylist()
-    units = _units_vector(coefficients.column("coef").to_pylist(), COEF_SCALE)
-    known = {h: i for i, h in enumerate(sorted(set(hospitals)))}
-    rows, row_of = len(known) + 1, table.row_of           # the last matrix row: a hospital not in the table
-    value = np.full((rows, max(len(table.drgs), 1)), COEF_SCALE, np.int64)
-    source = np.full((rows, max(len(table.drgs), 1)), _SOURCE["1.0"], np.int8)
-    source[len(known), :] = _SOURCE["hospital_not_in_table"]
-    for h, d, u, s in zip(hospitals, drgs, units.tolist(), sources):
-        w = row_of.get(d)
-        if w is not None:
-            value[known[h], w] = u
-            source[known[h], w] = _SOURCE.get(s, _SOURCE["1.0"])
+    m = coefficients if isinstance(coefficients, CoefficientMatrix) else CoefficientMatrix.of(coefficients, table)
+    if m.drgs != tuple(table.drgs):
+        raise ValueError("the coefficient matrix was built over another weights table")
+    known, value, source = m.known, m.value, m.source
     hospital_row = np.array([known.get(h, len(known)) for h in h_dict] + [len(known)], np.int64)[h_codes]
     has_weight = widx >= 0
     w = np.maximum(widx, 0)

@@ -65,14 +65,15 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     return priced.summary() | {"hospital_totals": str(totals_path)}
 
 
-def write_priced(cases: str | Path, weights: Weights, coefficients: pa.Table, policy: Policy, out: str | Path, *,
+def write_priced(cases: str | Path, weights: Weights, coefficients, policy: Policy, out: str | Path, *,
                  reviews: pa.Table | None = None, violations: pa.Table | None = None, year: int | None = None,
                  engine: str = "numba", readmitted: np.ndarray | None = None,
                  before_close=None) -> tuple[pa.Table, PricedArrays]:
     """Price one grouped-case file with tables already read and write the priced file (the body of
     :func:`price_file`; a partitioned dataset's partitions go through it one by one, with ``readmitted``
     paired across the dataset: :func:`drg.pricing.points.price_arrays`). ``before_close(keys, priced)`` runs
-    while the last row groups are written. Returns the pricing columns read and the priced arrays."""
+    while the last row groups are written. ``coefficients``: the table, or its
+    :class:`drg.pricing.points.CoefficientMatrix`. Returns the pricing columns read and the priced arrays."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pol = policy

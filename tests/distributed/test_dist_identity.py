@@ -174,3 +174,27 @@ def test_settlement_is_equal_to_the_fen(client, world, priced, tmp_path):
     manifest = json.loads((priced[0] / "_manifest.json").read_text())
     recorded = sorted(i.sha256 for i in y2.inputs if i.role == "priced")
     assert recorded == sorted(f["sha256"] for f in manifest["files"])
+
+
+def test_reviews_and_violations_on_the_cluster(client, world, grouped, tmp_path):
+    """Special reviews and violations (loaded once per worker, by sha256) price as on one machine, whatever
+    partition their cases sit in."""
+    from drg.distributed.pricing import price_dataset
+    from drg.pricing.priced_file import price_file
+
+    ids = pq.read_table(world["grouped"][SETTLEMENT_YEAR], columns=["case_id"]).column("case_id").to_pylist()
+    picked = ids[5::len(ids) // 9]
+    pq.write_table(pa.table({"case_id": picked[:4], "points": [12.5, 300.0, 0.0, 77.7777],
+                             "note": ["专家评审"] * 4}), tmp_path / "reviews.parquet")
+    pq.write_table(pa.table({"case_id": picked[4:8], "violation": ["upcoding", "split_admission", "fraud",
+                                                                   "upcoding"],
+                             "serious": [True, False, True, True], "multiplier": [2.0, None, 5.0, None]}),
+                   tmp_path / "violations.parquet")
+    single = tmp_path / "single.parquet"
+    kw = dict(reviews=tmp_path / "reviews.parquet", violations=tmp_path / "violations.parquet",
+              year=SETTLEMENT_YEAR)
+    price_file(world["grouped"][SETTLEMENT_YEAR], world["tables"], "demo", single, **kw)
+    out = tmp_path / "dist"
+    summary = price_dataset(client, grouped[SETTLEMENT_YEAR][0], world["tables"], "demo", out, **kw)
+    _equal(concat_dataset(out), pq.read_table(single))
+    assert summary["class review"] == 4 and summary["deduction_points"] > 0
