@@ -1,8 +1,9 @@
 """Settlement over a priced dataset on a Dask cluster: the sums are a tree reduction, the money is computed once.
 
-Each partition is reduced on a worker to exact sums at the finest grain (pool, hospital, year, month, county,
-class, DRG: :func:`drg.settlement.aggregates.priced_sums`), and the sums are added up as a tree
-(:meth:`drg.settlement.aggregates.PricedSums.combine`, eight at a time). The client then builds the views
+Each partition is reduced on a worker to the exact sums of the four views a run reads (per pool, hospital
+and month; by county, class and DRG: :func:`drg.settlement.aggregates.priced_sums`), split by a hash of the
+hospital, and each hospital bucket's sums are added up as a tree (:meth:`drg.settlement.aggregates.
+PricedSums.combine`, eight at a time), the buckets' trees side by side. The client then builds the views
 (:func:`drg.settlement.aggregates.aggregates_of`) and runs the single-machine settlement on them
 (:func:`drg.settlement.runs.settle_year` and friends, given a :class:`drg.settlement.records.SummedPriced`):
 the point value, the largest-remainder shares, county accounts, warnings, the ledger — once, on exact integers,
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from drg.distributed.dataset import open_dataset
 from drg.distributed.manifest import file_sha256, read_manifest
-from drg.distributed.shuffle import tree_reduce, wait
+from drg.distributed.shuffle import bucket_count, buckets_of, shuffle, tree_reduce, wait
 
 __all__ = ["sum_priced", "settle_year_dataset", "settle_month_dataset", "settle_months_dataset"]
 
@@ -32,13 +33,27 @@ def _input_file(path: str):
     return InputFile("priced", str(p.resolve()), file_sha256(p), p.stat().st_size)
 
 
-def priced_part(path: str, year: int, policy):
-    """One priced partition reduced to exact sums (on a worker)."""
+def priced_part(path: str, year: int, policy, buckets: int) -> list:
+    """One priced partition reduced to exact sums (on a worker), split by hospital bucket; the files and row
+    counts go with bucket 0."""
+    import polars as pl
+
     from drg.distributed.plugin import task_threads
-    from drg.settlement.aggregates import priced_sums
+    from drg.settlement.aggregates import PricedSums, priced_sums
 
     task_threads()
-    return priced_sums(path, year, policy)
+    s = priced_sums(path, year, policy)
+    out = [PricedSums(None, [], None, 0, 0) for _ in range(buckets)]
+    out[0] = PricedSums(None, s.files, s.scheme_id, s.rows_read, s.rows_other_years)
+    if s.views is not None:
+        split = {name: v.with_columns(pl.Series("_bucket", buckets_of(v["hospital_id"].to_arrow(), buckets)))
+                 .partition_by("_bucket", as_dict=True, include_key=False) for name, v in s.views.items()}
+        for i in range(buckets):
+            views = {name: parts.get((i,), s.views[name].clear()) for name, parts in split.items()}
+            if any(v.height for v in views.values()):
+                out[i] = PricedSums(views, out[i].files, out[i].scheme_id, out[i].rows_read,
+                                    out[i].rows_other_years)
+    return out
 
 
 def _priced_inputs(client, ds, run: str) -> list:
@@ -61,11 +76,13 @@ def _priced_inputs(client, ds, run: str) -> list:
     return client.gather(client.map(_input_file, [p.path for p in ds], key=[f"drg-hash-{run}-{p.index}" for p in ds]))
 
 
-def sum_priced(client, priced, year: int, policy, *, fan_in: int = 8,
+def sum_priced(client, priced, year: int, policy, *, fan_in: int = 8, buckets: int | None = None,
                on_progress: Callable[[str, int, int], None] | None = None):
     """The priced dataset ``priced`` reduced to a :class:`drg.settlement.records.SummedPriced` for ``year``
     (the cases of ``year − 1`` kept for last year's CMI and spending, as :func:`drg.settlement.aggregates.
-    read_priced` does)."""
+    read_priced` does). The sums are split by a hash of the hospital into ``buckets`` (default two per
+    worker thread), each bucket added up as its own tree, and the trees put together on the client.
+    """
     from drg.policy import Policy, load_policy
     from drg.settlement.aggregates import PricedSums, aggregates_of
     from drg.settlement.records import SummedPriced
@@ -73,9 +90,13 @@ def sum_priced(client, priced, year: int, policy, *, fan_in: int = 8,
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     ds = open_dataset(priced)
     run = uuid.uuid4().hex[:8]
-    parts = [client.submit(priced_part, p.path, year, pol, key=f"drg-sums-{run}-{p.index}") for p in ds]
+    b = buckets or bucket_count(sum(client.nthreads().values()) or 1, len(ds))
+    parts = [client.submit(priced_part, p.path, year, pol, b, key=f"drg-sums-{run}-{p.index}") for p in ds]
     wait(parts, "settlement sums", on_progress, gather=False)
-    total = tree_reduce(client, parts, PricedSums.combine, key=f"drg-sumtree-{run}", fan_in=fan_in).result()
+    # one tree per hospital bucket: every level of the reduction runs in parallel, the last one included
+    trees = [tree_reduce(client, pieces, PricedSums.combine, key=f"drg-sumtree-{run}-{i}", fan_in=fan_in)
+             for i, pieces in enumerate(shuffle(client, parts, b, key=f"drg-sumshuffle-{run}"))]
+    total = PricedSums.combine(wait(trees, "adding up"), disjoint=True)
     inputs = _priced_inputs(client, ds, run)
     return SummedPriced(aggregates_of(total, year, pol), tuple(inputs))
 

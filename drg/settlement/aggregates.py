@@ -73,8 +73,9 @@ class PricedSums:
     rows_other_years: int
 
     @classmethod
-    def combine(cls, parts: Sequence[PricedSums]) -> PricedSums:
-        """The sums of ``parts`` added up key by key (files in the order given)."""
+    def combine(cls, parts: Sequence[PricedSums], *, disjoint: bool = False) -> PricedSums:
+        """The sums of ``parts`` added up key by key (files in the order given); ``disjoint``: no key is in two
+        parts (sums of different hospitals), so the views are only put together."""
         import polars as pl
 
         with_views = [p.views for p in parts if p.views is not None]
@@ -82,8 +83,9 @@ class PricedSums:
         if len(with_views) == 1:
             views = with_views[0]
         elif with_views:
-            views = {name: pl.concat([v[name] for v in with_views]).group_by(keys).agg([pl.col(c).sum()
-                                                                                       for c in sums])
+            views = {name: (pl.concat([v[name] for v in with_views]) if disjoint else
+                            pl.concat([v[name] for v in with_views]).group_by(keys).agg([pl.col(c).sum()
+                                                                                        for c in sums]))
                      for name, (keys, sums, _) in VIEWS.items()}
         return cls(views, [f for p in parts for f in p.files], next((p.scheme_id for p in parts if p.scheme_id), None),
                    sum(p.rows_read for p in parts), sum(p.rows_other_years for p in parts))
