@@ -11,7 +11,8 @@ Each reports a ratio to plain pyarrow work measured in the same run (the machine
   columns (target ≤ 1.5×).
 
 Cases are the 3,000 reference cases of ../shared replicated to the run's size (200k quick, 10 million with
-``--bench-size=full``), with unique case ids, in row groups of 250k.
+``--bench-size=full``), with unique case ids, in row groups of 250k. Each benchmark runs on CHS-DRG 1.1 (the
+1.1 reference cases, ``[11]``) and CHS-DRG 2.0 (the 2.0 reference cases, ``[20]``).
 """
 
 from __future__ import annotations
@@ -31,22 +32,30 @@ GROUPING = ["case_id", "sex", "age", "age_days", "birth_weight", "vent_hours", "
 pytestmark = pytest.mark.skipif(not REF_CASES.exists(), reason="../shared/reference absent")
 
 
+@pytest.fixture(scope="module", params=["11", "20"])
+def edition(request) -> str:
+    """The edition benchmarked: CHS-DRG 1.1 or 2.0 (scheme and reference cases of that edition)."""
+    if not (SHARED / "reference" / f"chs_drg_{request.param}_cases.parquet").exists():
+        pytest.skip(f"../shared/reference/chs_drg_{request.param}_cases.parquet absent")
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def scheme_file(bench_dir) -> Path:
+def scheme_file(bench_dir, edition) -> Path:
     from grouper.build import build_scheme
 
-    out = bench_dir / "chs_drg_11.drgscheme"
+    out = bench_dir / f"chs_drg_{edition}.drgscheme"
     if not out.exists():
-        build_scheme(SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11", out=out)
+        build_scheme(SHARED / "schemes" / f"CHS_DRG_{edition}", SHARED / "codes" / f"chs_drg_{edition}", out=out)
     return out
 
 
 @pytest.fixture(scope="module")
-def case_file(bench_dir, bench_cases) -> Path:
-    out = bench_dir / f"grouper_cases_{bench_cases}.parquet"
+def case_file(bench_dir, bench_cases, edition) -> Path:
+    out = bench_dir / f"grouper_cases_{edition}_{bench_cases}.parquet"
     if out.exists():
         return out
-    ref = pq.read_table(REF_CASES)
+    ref = pq.read_table(SHARED / "reference" / f"chs_drg_{edition}_cases.parquet")
     with pq.ParquetWriter(out, ref.schema) as w:
         step = 1_000_000
         for start in range(0, bench_cases, step):

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-SIZES = {"quick": 200_000, "full": 10_000_000}
+SIZES = {"quick": 200_000, "1m": 1_000_000, "full": 10_000_000}
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
 def pytest_addoption(parser):
     parser.addoption("--bench-size", action="store", default="quick", choices=sorted(SIZES),
-                     help="quick (CI, small) or full (10 million cases)")
+                     help="quick (CI, small), 1m (one million cases) or full (10 million cases)")
 
 
 def pytest_collection_modifyitems(config, items):

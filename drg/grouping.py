@@ -3,8 +3,8 @@
 ``group_file`` is what ``drg group`` does: the case file is read and validated by :mod:`drg.casefile` (invalid
 rows go to the rejects), each batch is grouped by :class:`grouper.batch.BatchGrouper` (the numba kernel) and
 written at once, so memory stays at one batch. This is where the two packages meet: ``grouper`` returns the
-result columns of CONTRACT.md (``mdc, adrg, drg, cc_level, group_status, group_note``), and the grouped file is
-the table the payment engine starts from.
+result columns of CONTRACT.md (``mdc, adrg, drg, cc_level, cc_dx, group_status, group_note``), and the grouped
+file is the table the payment engine starts from.
 """
 
 from __future__ import annotations
@@ -18,10 +18,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drg.casefile.background import WriteBehind, available_cores, prefetch
+from drg.casefile.schema import DEFAULT_BATCH_ROWS
 from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS
 from drg.casefile.partial import discard_partial, partial_path
 from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper, decode
 from grouper.scheme import Scheme
+
+#: Rows a batch of a grouping run with every column kept (a sixteenth of the reader's default): the pipeline
+#: holds several batches at once (read ahead, validated, grouped, being written), and with every column each
+#: is large; batches of 2^16 rows keep the peak memory of a large file within 1.2 times that of a one-million-case
+#: one (docs/reliability.md, "Measured"), at about the same speed.
+FULL_BATCH_ROWS = 1 << 16
 
 #: Columns a case file must have to be grouped (a settlement pipeline asks for more: drg.casefile.schema).
 GROUP_REQUIRED = ("case_id", "sex", "age", "dx")
@@ -73,12 +80,21 @@ class GroupedWriter:
         self.partial = partial_path(self.path)
         self.metadata = metadata or {}
         self.slim = slim
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.csv = self.path.suffix.lower() == ".csv"
         self._writer: pq.ParquetWriter | None = None
         self._chunks: list[pa.Table] = []
 
     def write(self, table: pa.Table) -> None:
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self._write(table)
+
+    def _write(self, table: pa.Table) -> None:
         if self.csv or not self.slim:   # result columns as plain strings; the input's columns as they came
             for i, f in enumerate(table.schema):
                 if pa.types.is_dictionary(f.type) and (self.csv or f.name in RESULT_COLUMNS):
@@ -95,16 +111,23 @@ class GroupedWriter:
 
     def close(self, empty_schema: pa.Schema | None = None) -> None:
         """Finish the file and give it its name."""
-        if self.csv:
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self._close(empty_schema)
+
+    def _close(self, empty_schema: pa.Schema | None) -> None:
+        if self.csv:   # text from the user neutralised for spreadsheets, a byte-order mark, atomically
             import polars as pl
 
+            from drg.outputs import csv_frame, write_csv
+
             if self._chunks:
-                df = pl.from_arrow(pa.concat_tables(self._chunks, promote_options="permissive"))
+                df = csv_frame(pa.concat_tables(self._chunks, promote_options="permissive"))
             else:
                 df = pl.DataFrame({c: [] for c in ("case_id", *RESULT_COLUMNS)})
-            df = df.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
-                                  for c, t in df.schema.items() if isinstance(t, pl.List)])
-            df.write_csv(self.partial)
+            write_csv(df, self.path)
+            return
         elif self._writer is not None:
             if self.slim:  # without a stored Arrow schema the schema's metadata is not written by itself
                 self._writer.add_key_value_metadata(self._writer.schema.metadata or {})
@@ -161,7 +184,7 @@ def kernel_threads() -> int:
 
 
 def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: bool = False,
-                  on_rows: Callable[[int], None] | None = None) -> GroupSummary:
+                  on_rows: Callable[[int], None] | None = None, engine: str = "numba") -> GroupSummary:
     """Group every batch and write the grouped-case file.
 
     Parameters
@@ -171,8 +194,9 @@ def group_batches(scheme: Scheme, batches: Iterable, out: str | Path, *, slim: b
     out : output path (``.parquet``, or ``.csv`` for small files).
     slim : keep only ``case_id`` of the input columns.
     on_rows : called with the running row count after each batch (progress bars).
+    engine : ``numba`` (the kernel) or ``python`` (its plain twin), for :class:`grouper.batch.BatchGrouper`.
     """
-    grouper = BatchGrouper(scheme)
+    grouper = BatchGrouper(scheme, engine=engine)
     writer = GroupedWriter(out, metadata={b"drg.scheme_id": scheme_id(scheme).encode()}, slim=slim)
 
     # Where the output table is built: a slim file writes little, so the writing thread has time for its
@@ -239,13 +263,15 @@ class GroupFileSummary(GroupSummary):
 
 def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: str | Path | None = None,
                slim: bool = False, mapping=None, required: tuple[str, ...] | None = None,
-               on_rows: Callable[[int], None] | None = None, earlier_ids=None) -> GroupFileSummary:
+               on_rows: Callable[[int], None] | None = None, engine: str = "numba",
+               earlier_ids=None) -> GroupFileSummary:
     """Read, validate and group one case file (what ``drg group`` does), writing rejects beside.
 
     ``required`` defaults to the columns grouping needs (case_id, sex, age, dx); a settlement pipeline
     passes ``drg.casefile.reader.SETTLEMENT_REQUIRED`` so that rows unfit for payment are rejected here, once.
-    ``on_rows`` receives the number of rows read so far. ``earlier_ids``: the ids earlier files of the same
-    dataset had (their rows here are rejected as repeated ids; :mod:`drg.distributed.grouping`).
+    ``on_rows`` receives the number of rows read so far; ``engine`` is the grouping engine (``numba`` or
+    ``python``, :func:`group_batches`). ``earlier_ids``: the ids earlier files of the same dataset had (their
+    rows here are rejected as repeated ids; :mod:`drg.distributed.grouping`).
     """
     from drg.casefile.rejects import RejectWriter
     from drg.casefile.reader import read_cases
@@ -269,6 +295,7 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
                 # pipeline's own threads (decode, validate, group, write) use both; Arrow's pool on top of
                 # them only adds switching.
                 for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
+                                    batch_rows=FULL_BATCH_ROWS if not slim else DEFAULT_BATCH_ROWS,
                                     dictionary_codes=True, use_threads=available_cores() > 2,
                                     stream_duplicates=stream_duplicates, read_ahead=True,
                                     earlier_ids=earlier_ids):
@@ -277,7 +304,7 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
                     yield b.accepted
 
             return group_batches(scheme, accepted(), out, slim=slim,
-                                 on_rows=(lambda _n: on_rows(n_read)) if on_rows else None), rej
+                                 on_rows=(lambda _n: on_rows(n_read)) if on_rows else None, engine=engine), rej
 
     # repeated case ids are found as the rows stream by; on a hash collision (rare) the run starts again
     # with the pre-pass, the unfinished output and rejects discarded

@@ -21,7 +21,10 @@ File layout (every key optional except where a profile needs to differ from the 
     [prepayment]  provisional_pv (last_year|budget_pace), factor, prepay_ratio
     [reserve]     use (none|share_loss), share, cap (yuan per hospital)
     [county]      gap_city_share (α)
-    [monitoring]  spending_tolerance, pv_drop_max, cmi_rise_max, outlier_share_max
+    [monitoring]  spending_tolerance, spending_alert, pv_drop_max, pv_drop_alert, pv_floor,
+                  projection_from_month, cmi_rise_max, cmi_rise_alert, cc_share_rise_max, cc_share_rise_alert,
+                  cc_share_min_cases, outlier_share_max, outlier_share_alert, group_rate_min, group_rate_alert,
+                  hospital_min_cases, low_risk_min_cases, low_risk_k, convergence_min_cases
     [sources]     "dotted.key" = "where the value comes from"
 
 Numbers that are not whole are read as :class:`decimal.Decimal` (``tomllib`` with ``parse_float=Decimal``)
@@ -182,6 +185,34 @@ PARAMS: tuple[_Param, ...] = (
     _Param("monitoring.pv_drop_max", "dec", Decimal("0.05"), DEFAULT, check=_ge(0)),
     _Param("monitoring.cmi_rise_max", "dec", Decimal("0.05"), DEFAULT, check=_ge(0)),
     _Param("monitoring.outlier_share_max", "dec", Decimal("0.05"), DEFAULT, check=_between(0, 1)),
+    _Param("monitoring.spending_alert", "dec", Decimal("0.10"), DEFAULT, check=_ge(0),
+           doc="fund pace above m/12 of the budget × (1 + this): alert"),
+    _Param("monitoring.pv_drop_alert", "dec", Decimal("0.10"), DEFAULT, check=_ge(0),
+           doc="provisional point value more than this below last year's: alert"),
+    _Param("monitoring.pv_floor", "opt_dec", None, DEFAULT + " (last year's point value × (1 − pv_drop_max))",
+           check=lambda v: None if v is None or v > 0 else "must be > 0",
+           doc="yuan per point: the floor of the projected year-end point value"),
+    _Param("monitoring.projection_from_month", "int", 3, DEFAULT + " (SPEC §9: from the third month)",
+           check=_between(1, 12), doc="before this month the projection is information only"),
+    _Param("monitoring.cmi_rise_alert", "dec", Decimal("0.10"), DEFAULT, check=_ge(0)),
+    _Param("monitoring.cc_share_rise_max", "dec", Decimal("0.05"), DEFAULT, check=_between(0, 1),
+           doc="a hospital's CC/MCC share within an ADRG up more than this (share points) on last year: warning"),
+    _Param("monitoring.cc_share_rise_alert", "dec", Decimal("0.10"), DEFAULT, check=_between(0, 1)),
+    _Param("monitoring.cc_share_min_cases", "int", 20, DEFAULT, check=_ge(1),
+           doc="cases of the hospital in the ADRG, this year and last, before its CC/MCC share is compared"),
+    _Param("monitoring.outlier_share_alert", "dec", Decimal("0.10"), DEFAULT, check=_between(0, 1)),
+    _Param("monitoring.group_rate_min", "dec", Decimal("0.95"), DEFAULT, check=_between(0, 1),
+           doc="入组率 below this: warning"),
+    _Param("monitoring.group_rate_alert", "dec", Decimal("0.90"), DEFAULT, check=_between(0, 1),
+           doc="入组率 below this: alert"),
+    _Param("monitoring.hospital_min_cases", "int", 30, DEFAULT, check=_ge(1),
+           doc="cases of a hospital in the period before its shares and CMI are checked"),
+    _Param("monitoring.low_risk_min_cases", "int", 30, DEFAULT + " (SPEC §9)", check=_ge(1),
+           doc="history cases of a DRG before it is classified as low-risk or not"),
+    _Param("monitoring.low_risk_k", "dec", Decimal(1),
+           "source: national DRG performance evaluation method (低风险组: ln m_d < μ − k·s)", check=_ge(0)),
+    _Param("monitoring.convergence_min_cases", "int", 5, DEFAULT + " (SPEC §9)", check=_ge(1),
+           doc="cases of a hospital in a DRG before it enters the 同病同价 convergence"),
 )
 _BY_KEY = {p.key: p for p in PARAMS}
 _LEAF_KINDS = {"yearmap", "strdecmap", "blend", "blendmap"}   # TOML tables that are one value
@@ -336,12 +367,28 @@ class CountyPolicy:
 
 @dataclass(frozen=True)
 class MonitoringPolicy:
-    """Monthly warnings (SPEC §9); all thresholds are fractions (0.05 = 5 %)."""
+    """Monitoring (SPEC §9): the thresholds of the warnings — each a warning level and an alert level, as
+    fractions (0.05 = 5 %, a CC/MCC share rise in share points) — and the parameters of the indicators."""
 
     spending_tolerance: Decimal = _default("monitoring.spending_tolerance")
     pv_drop_max: Decimal = _default("monitoring.pv_drop_max")
     cmi_rise_max: Decimal = _default("monitoring.cmi_rise_max")
     outlier_share_max: Decimal = _default("monitoring.outlier_share_max")
+    spending_alert: Decimal = _default("monitoring.spending_alert")
+    pv_drop_alert: Decimal = _default("monitoring.pv_drop_alert")
+    pv_floor: Decimal | None = _default("monitoring.pv_floor")            # yuan per point
+    projection_from_month: int = _default("monitoring.projection_from_month")
+    cmi_rise_alert: Decimal = _default("monitoring.cmi_rise_alert")
+    cc_share_rise_max: Decimal = _default("monitoring.cc_share_rise_max")
+    cc_share_rise_alert: Decimal = _default("monitoring.cc_share_rise_alert")
+    cc_share_min_cases: int = _default("monitoring.cc_share_min_cases")
+    outlier_share_alert: Decimal = _default("monitoring.outlier_share_alert")
+    group_rate_min: Decimal = _default("monitoring.group_rate_min")
+    group_rate_alert: Decimal = _default("monitoring.group_rate_alert")
+    hospital_min_cases: int = _default("monitoring.hospital_min_cases")
+    low_risk_min_cases: int = _default("monitoring.low_risk_min_cases")
+    low_risk_k: Decimal = _default("monitoring.low_risk_k")
+    convergence_min_cases: int = _default("monitoring.convergence_min_cases")
 
 
 @dataclass(frozen=True)
@@ -378,6 +425,20 @@ class Policy:
     def points_scale(self) -> int:
         """10 ** points_decimals: points are held as integers in units of 1 / points_scale."""
         return 10 ** self.points_decimals
+
+    def check_scheme(self, scheme_id: str | None, *, what: str, file: str | None = None) -> None:
+        """``[policy] scheme`` names the grouping scheme this policy prices (``CHS_DRG_20``, or with its
+        version ``CHS_DRG_20@e7c7666d0656``): a scheme id ``name@version`` of grouped cases or tables that
+        differs from it is a :class:`PolicyError` (exit 1). No check when either side names no scheme."""
+        if not self.scheme or not scheme_id:
+            return
+        name, _, version = self.scheme.partition("@")
+        got_name, _, got_version = scheme_id.partition("@")
+        if name != got_name or (version and version != got_version):
+            raise PolicyError(f"{what} were grouped with scheme {scheme_id!r}, but policy {self.id!r} expects "
+                              f"{self.scheme!r} ([policy] scheme): regroup them with that scheme "
+                              f"(drg scheme migrate) or use the policy of their edition", file=file,
+                              key="policy.scheme")
 
 
 # ----------------------------------------------------------------------------------------------- parsing
@@ -641,6 +702,15 @@ def _check_together(v: dict[str, Any], file: str) -> None:
     cmin, cmax = v["coef.min"], v["coef.max"]
     if cmin is not None and cmax is not None and cmin > cmax:
         raise PolicyError("coef.min is above coef.max", file=file, key="coef.min")
+    for warn, alert in (("spending_tolerance", "spending_alert"), ("pv_drop_max", "pv_drop_alert"),
+                        ("cmi_rise_max", "cmi_rise_alert"), ("cc_share_rise_max", "cc_share_rise_alert"),
+                        ("outlier_share_max", "outlier_share_alert")):
+        if v[f"monitoring.{alert}"] < v[f"monitoring.{warn}"]:
+            raise PolicyError(f"monitoring.{alert} is below monitoring.{warn} (an alert is the larger step)",
+                              file=file, key=f"monitoring.{alert}")
+    if v["monitoring.group_rate_alert"] > v["monitoring.group_rate_min"]:
+        raise PolicyError("monitoring.group_rate_alert is above monitoring.group_rate_min (an alert is the lower "
+                          "floor)", file=file, key="monitoring.group_rate_alert")
     if v["reserve.use"] == "share_loss" and v["reserve.share"] <= 0:
         raise PolicyError("reserve.use = share_loss needs reserve.share > 0", file=file, key="reserve.share")
 

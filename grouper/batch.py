@@ -2,7 +2,7 @@
 
 Strings live only at the edges: each batch's ``dx``/``px`` list columns are flattened, dictionary-encoded
 (one pass over the strings), the distinct strings are normalised and looked up in the scheme once, and the
-kernel sees CSR integer arrays. Results come back as Arrow columns ``mdc, adrg, drg, cc_level,
+kernel sees CSR integer arrays. Results come back as Arrow columns ``mdc, adrg, drg, cc_level, cc_dx,
 group_status, group_note``.
 """
 
@@ -14,15 +14,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grouper.reference import (NOTE_MALE_PREGNANCY, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
-                               NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, STATUS_NAMES, normalize_code, note_parts)
+from grouper.reference import (NOTE_INVALID_PPX, NOTE_MALE_PREGNANCY, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN,
+                               NOTE_UNKNOWN_DX, NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, STATUS_NAMES, normalize_code,
+                               note_parts)
 from grouper.scheme import Scheme
+from grouper.results import UNGROUPABLE_DRG
 
-RESULT_COLUMNS = ("mdc", "adrg", "drg", "cc_level", "group_status", "group_note")
+RESULT_COLUMNS = ("mdc", "adrg", "drg", "cc_level", "cc_dx", "group_status", "group_note")
 #: the flags that produce a group_note text (the others are kept for the step log only)
 NOTE_MASK = (NOTE_UNKNOWN_DX | NOTE_UNKNOWN_PX | NOTE_MALE_PREGNANCY | NOTE_SEX_SKIPPED | NOTE_SEX_UNKNOWN
-             | NOTE_VENT_NO_CODE)
+             | NOTE_VENT_NO_CODE | NOTE_INVALID_PPX)
 GROUPING_COLUMNS = ("sex", "age", "age_days", "birth_weight", "vent_hours", "dx", "px")
+#: The most untidy strings (spellings that are not a scheme code as written) an encoder remembers; past this
+#: it forgets them and starts again from the scheme's own codes, so that a file with ever new spellings
+#: (a unique junk code on every row) keeps memory flat. Forgetting changes no result, only what is cached.
+MAX_UNTIDY_REMEMBERED = 1 << 16
 
 
 class CodeEncoder:
@@ -39,6 +45,7 @@ class CodeEncoder:
         tidy = [c for c in codes if normalize_code(c) == c]
         self._known_strings: list[str] = tidy
         self._known_ids: list[int] = [self.index[c] for c in tidy]
+        self._tidy = len(tidy)
         self._known: tuple[pa.Array, np.ndarray] | None = None
 
     def _known_arrays(self) -> tuple[pa.Array, np.ndarray]:
@@ -49,6 +56,9 @@ class CodeEncoder:
     def ids_of(self, strings: pa.Array) -> np.ndarray:
         """The scheme id of each string (``-1`` unknown code, ``-2`` empty or null)."""
         strings = strings.cast(pa.string()) if strings.type != pa.string() else strings
+        if len(self._known_strings) - self._tidy > MAX_UNTIDY_REMEMBERED:   # memory flat whatever the input
+            del self._known_strings[self._tidy:], self._known_ids[self._tidy:]
+            self._known = None
         known, known_ids = self._known_arrays()
         # each known string's place among this batch's strings: the hash table is built over the batch's
         # few thousand distinct strings, not over every known one (a third of the time)
@@ -114,17 +124,24 @@ def _int_column(batch, name: str, n: int, dtype, null=-1) -> np.ndarray:
 
 
 class BatchGrouper:
-    """Groups Arrow record batches with one scheme (keeps the code encoders between batches)."""
+    """Groups Arrow record batches with one scheme (keeps the code encoders between batches).
 
-    def __init__(self, scheme: Scheme) -> None:
+    ``engine`` is ``"numba"`` (the kernel, :func:`grouper.kernel.group_encoded_batch`) or ``"python"`` (its
+    plain twin, :func:`grouper.reference.group_encoded_batch_twin`); both give the same results."""
+
+    def __init__(self, scheme: Scheme, engine: str = "numba") -> None:
+        if engine not in ("numba", "python"):
+            raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
         self.scheme = scheme
+        self.engine = engine
         self.dx_enc = CodeEncoder(scheme, False)
         self.px_enc = CodeEncoder(scheme, True)
         s = scheme
         self._mdc = pa.array(list(s.mdc_codes), pa.string())
-        self._adrg = pa.array(list(s.adrg_codes), pa.string())
-        self._drg = pa.array(list(s.drg_codes) + ["0000"], pa.string())
+        self._adrg = pa.array(s.adrg_results, pa.string())
+        self._drg = pa.array(s.drg_results + [UNGROUPABLE_DRG], pa.string())
         self._status = pa.array(list(STATUS_NAMES), pa.string())
+        self._dx = pa.array(list(s.dx_codes), pa.string())
 
     def encode(self, batch) -> dict:
         """The kernel's input arrays for one batch."""
@@ -173,7 +190,10 @@ class BatchGrouper:
                    by_mdc: Counter | None = None) -> dict[str, np.ndarray]:
         """The kernel's integer output for an encoded batch (counted into ``by_status``/``by_mdc``); the
         result columns are :meth:`result_columns` of it, which a pipeline builds on its writing thread."""
-        from grouper.kernel import group_encoded_batch
+        if self.engine == "python":
+            from grouper.reference import group_encoded_batch_twin as group_encoded_batch
+        else:
+            from grouper.kernel import group_encoded_batch
 
         out = group_encoded_batch(self.scheme, **enc)
         if by_status is not None:
@@ -269,9 +289,10 @@ class BatchGrouper:
 
     def result_columns(self, batch, enc: dict, out: dict, *, dictionary: bool = False,
                        written: dict | None = None) -> dict[str, pa.Array]:
-        """Kernel output → the six result columns: the kernel's indices over the scheme's code lists, as
-        dictionary arrays (``dictionary=True``) or decoded to plain strings. ``written`` (from the encoder:
-        the codes as written) lets the notes be keyed in numpy instead of row by row."""
+        """Kernel output → the seven result columns: the kernel's indices over the scheme's code lists (for
+        ``cc_dx``, over only the diagnosis codes the batch uses), as dictionary arrays (``dictionary=True``)
+        or decoded to plain strings. ``written`` (from the encoder: the codes as written) lets the notes be
+        keyed in numpy instead of row by row."""
         n = len(out["drg"])
         flagged = np.flatnonzero(out["flags"] & NOTE_MASK)
         if len(flagged):
@@ -280,11 +301,15 @@ class BatchGrouper:
                 notes = self._notes(batch, enc, out["flags"], flagged, n)
         else:
             notes = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+        from grouper.kernel import compact_ids
+
+        cc_idx, cc_used = compact_ids(out["cc_dx"], len(self._dx))    # only the codes used: a small dictionary
         cols = {
             "mdc": _dictionary(out["mdc"], self._mdc),
             "adrg": _dictionary(out["adrg"], self._adrg),
             "drg": _dictionary(out["drg"], self._drg, none_as=len(self._drg) - 1),   # no group: "0000"
             "cc_level": pa.array(out["cc_level"], pa.int8()),
+            "cc_dx": _dictionary(cc_idx, self._dx.take(pa.array(cc_used))),
             "group_status": _dictionary(out["status"], self._status),
             "group_note": notes,
         }
@@ -317,6 +342,14 @@ def _dictionary(idx: np.ndarray, strings: pa.Array, none_as: int = -1) -> pa.Dic
     indices = pa.Array.from_buffers(pa.int32(), len(values), [pa.py_buffer(bits) if nulls else None,
                                                               pa.py_buffer(values)], null_count=nulls)
     return pa.DictionaryArray.from_arrays(indices, strings)
+
+
+def _compact_ids_twin(ids: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Plain numpy twin of :func:`grouper.kernel.compact_ids`."""
+    used = np.unique(ids[ids >= 0]).astype(np.int64)
+    out = np.full(len(ids), -1, np.int32)
+    out[ids >= 0] = np.searchsorted(used, ids[ids >= 0])
+    return out, used
 
 
 def _dictionary_twin(idx: np.ndarray, strings: pa.Array, none_as: int = -1) -> pa.DictionaryArray:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from grouper.rules import load_code_dictionary, load_rule_set
-from grouper.rules.model import PDX_IN, PPX_IN
+from grouper.rules.model import ENTRY_PDX, PDX_IN, PPX_IN
 from grouper.scheme import BIG, SPLIT_ALWAYS, SPLIT_CC, SPLIT_MCC, Scheme, SchemeOptions, compile_scheme
 
 
@@ -53,7 +53,8 @@ def check_scheme(scheme: Scheme) -> BuildReport:
     adrg_ok = np.ones(len(scheme.adrg_codes), bool)
     for mi, m in enumerate(scheme.mdc_codes):
         lid = int(a["mdc_pdx_list"][mi])
-        table = lists[lid] if lid >= 0 else None
+        # a principal diagnosis can meet an ADRG's list only inside the table of an MDC entered by it
+        table = lists[lid] if lid >= 0 and int(a["mdc_entry"][mi]) == ENTRY_PDX else None
         # single-list alternatives of earlier ADRGs (kind -> [(codes, bands)]); None codes = takes every case
         taken: dict[int, list[tuple[set | None, tuple[int, int, int, int]]]] = {PDX_IN: [], PPX_IN: []}
         for k in range(int(a["mdc_adrg_off"][mi]), int(a["mdc_adrg_off"][mi + 1])):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grouper.rules.model import CodeDictionary, RuleSet
+from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, CodeDictionary, RuleSet
 
 __all__ = ["Catalogue", "build_catalogue", "newborn_band", "SEX_OF_MDC"]
 
@@ -83,6 +83,13 @@ def newborn_band(adrg_code: str, name: str) -> tuple[int, int, int]:
     return 1, 2500, 4200
 
 
+def _listed(adrg, kinds: tuple[int, ...]) -> list[str]:
+    """The codes of an ADRG's first alternative whose clauses are of ``kinds`` (2.0 rules that name no
+    principal list: PS1–PS4 by any diagnosis, AH2 or BB1 by procedures in any position)."""
+    first = adrg.conditions[0] if adrg.conditions else []
+    return list(dict.fromkeys(c for cl in first if cl.kind in kinds for c in cl.codes))
+
+
 def build_catalogue(rules: RuleSet, codes: CodeDictionary | None = None) -> Catalogue:
     """Build the drawing catalogue of a rule set.
 
@@ -111,6 +118,10 @@ def build_catalogue(rules: RuleSet, codes: CodeDictionary | None = None) -> Cata
         all_dx.update(codes.dx)
     other = ids(sorted(c for c in all_dx if c not in severe))
     any_pdx = sorted(all_dx)
+    # 2.0: the newborn MDC has no table (it is entered by age); its surgical ADRGs draw the principal
+    # diagnoses of its medical ones
+    newborn_pdx = {rules.newborn_mdc: sorted({c for a in rules.adrgs.values() if a.mdc == rules.newborn_mdc
+                                              for c in a.principal_dx})} if rules.newborn_mdc else {}
 
     cols: dict[str, list] = {k: [] for k in (
         "drg", "adrg", "mdc", "pdx", "px", "sdx", "kind", "sev", "sex", "nb", "wlo", "whi", "pre")}
@@ -120,12 +131,16 @@ def build_catalogue(rules: RuleSet, codes: CodeDictionary | None = None) -> Cata
         adrg = rules.adrgs.get(drg[:3])
         if adrg is None:
             continue
-        pdx = list(adrg.principal_dx) or list(rules.mdc_principal_dx.get(adrg.mdc, ()))
+        pdx = (list(adrg.principal_dx) or list(rules.mdc_principal_dx.get(adrg.mdc, ()))
+               or _listed(adrg, (ANY_DX_IN,)) or newborn_pdx.get(adrg.mdc, []))
         if not pdx and adrg.mdc == "MDCA":
             pdx = any_pdx
         if not pdx:
             continue
         px = list(adrg.principal_px) if adrg.surgical or adrg.mdc == "MDCA" else []
+        if (adrg.surgical or adrg.mdc == "MDCA") and not px and rules.edition == "2.0":
+            # 2.0 has no operating-room list (SS_VALID holds every valid procedure): the rule's own lists
+            px = _listed(adrg, (ANY_PX_IN,))
         if (adrg.surgical or adrg.mdc == "MDCA") and not px:
             px = sorted(codes.or_px) if codes is not None and codes.or_px else []
         sev = int(drg[3]) if drg[3].isdigit() else 9

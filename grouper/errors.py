@@ -18,7 +18,8 @@ class InputError(Exception):
     message : str
         What is wrong, in words a settlement officer understands.
     file, row, field : optional
-        Where it is wrong. ``row`` is 1-based as a person counts data rows (header excluded).
+        Where it is wrong. ``row`` is the row as a person finds it in the file (a CSV file's physical line,
+        the header being line 1; an Excel sheet's row; a Parquet file's 1-based row).
     """
 
     def __init__(self, message: str, *, file: str | None = None, row: int | None = None,

@@ -2,7 +2,7 @@
 
 Cases come as flat arrays (one value per case) and CSR code lists (``dx_off``/``dx_val``, ``px_off``/
 ``px_val``; ids from the scheme's dictionary, ``-1`` for an unknown code); the scheme as its arrays. No
-Python object is touched inside the loop. ``tests/test_grouper_twins.py`` runs every reference case through
+Python object is touched inside the loop. ``tests/grouper/test_twins.py`` runs every reference case through
 both and requires identical results.
 
 Code ids: ``-1`` unknown code, ``-2`` empty string (an empty principal diagnosis is no principal
@@ -31,10 +31,13 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from grouper.reference import (INVALID_SEX, MISSING_NEWBORN, NEWBORN_DAYS, NO_DRG, NO_PDX, NOTE_MALE_PREGNANCY,
+from grouper.reference import (AMBIGUOUS, GRAY_PDX, GRAY_PPX, INFANT_DAYS, INVALID_PDX, INVALID_SEX, MISSING_NEWBORN,
+                               NEWBORN_DAYS, NO_DRG, NO_PDX, NOTE_INVALID_PPX, NOTE_MALE_PREGNANCY,
                                NOTE_MDC_FELL_THROUGH, NOTE_SEX_SKIPPED, NOTE_SEX_UNKNOWN, NOTE_UNKNOWN_DX,
                                NOTE_UNKNOWN_PX, NOTE_VENT_NO_CODE, OK, UNGROUPABLE, UNKNOWN_PDX)
-from grouper.rules.model import ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR
+from grouper.rules.model import (ANY_DX_IN, ANY_PX, ANY_PX_IN, CHECK_GRAY, CHECK_INVALID, ENTRY_ANY_DX,
+                                 ENTRY_NEWBORN_AGE, ENTRY_PDX, ENTRY_PPX_OR, ENTRY_REGIONS, NO_OR_PX, PDX_IN, PPX_IN,
+                                 PPX_OR, SDX_IN)
 from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
 
 
@@ -59,17 +62,33 @@ def _prefetch(typingctx, array, index):
 PREFETCH_AHEAD = 8
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _regions(dx_val, d0, d1, dx_region):
+    """How many body regions the diagnoses ``dx_val[d0:d1]`` cover (inlined into the kernel)."""
+    mask = 0
+    for k in range(d0, d1):
+        d = dx_val[k]
+        if d >= 0 and dx_region[d] >= 0:
+            mask |= 1 << dx_region[d]
+    cnt = 0
+    while mask:
+        cnt += mask & 1
+        mask >>= 1
+    return cnt
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
                  px_or, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val, dx_region,
                  dx_lo, dx_lv, px_lo, px_lv, mdc_cand_off, mdc_cand_val,
                  open_off, open_val, dx_gate_off, dx_gate_val, px_gate_off, px_gate_val, mdc_pdx_list, mdc_sex,
-                 mdc_newborn, mdc_trauma, mdc_adrg_off, mdc_adrg_val,
-                 adrg_mdc, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
-                 adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max, adrg_drg_off, drg_split,
-                 pregnancy_mdc, vent_adrg, vent_min, vent_note,
-                 out_mdc, out_adrg, out_drg, out_cc, out_status, out_flags, order):
-    """Group every case; results into the ``out_*`` arrays (index into the scheme's code lists, -1 none).
+                 mdc_newborn, mdc_trauma, mdc_entry, mdc_adrg_off, mdc_adrg_val,
+                 adrg_mdc, adrg_surgical, adrg_alt_off, alt_clause_off, clause_kind, clause_list,
+                 adrg_age_min, adrg_age_max, adrg_w_min, adrg_w_max, adrg_drg_off, drg_split, dx_check, px_check,
+                 pregnancy_mdc, vent_adrg, vent_min, vent_note, ambiguous, newborn_required, code_checks, n_adrg, n_drg,
+                 out_mdc, out_adrg, out_drg, out_cc_dx, out_status, out_flags, order):
+    """Group every case; results into the ``out_*`` arrays (index into the scheme's code lists, -1 none;
+    an ambiguous group is ``n_adrg + mdc`` / ``n_drg + mdc``, ``out_cc_dx`` a diagnosis id).
 
     Cases are walked in ``order`` (a permutation of the rows), each read and written at its own row."""
     n = dx_off.shape[0] - 1
@@ -110,7 +129,7 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
         out_mdc[i] = -1
         out_adrg[i] = -1
         out_drg[i] = -1
-        out_cc[i] = 0
+        out_cc_dx[i] = -1
         v = vent[i]
         vent_ok = vent_adrg >= 0 and v >= vent_min
         a = age[i]
@@ -120,7 +139,7 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
             out_status[i] = NO_PDX
             out_flags[i] = flags
             continue
-        if (a == 0 and ad < 0) or (ad >= 0 and ad < NEWBORN_DAYS and w < 0):
+        if newborn_required and ((a == 0 and ad < 0) or (ad >= 0 and ad < NEWBORN_DAYS and w < 0)):
             out_status[i] = MISSING_NEWBORN
             out_flags[i] = flags
             continue
@@ -129,39 +148,69 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
             out_status[i] = UNKNOWN_PDX
             out_flags[i] = flags
             continue
+        if code_checks:                                # 2.0: invalid and gray principal codes
+            ck = dx_check[pdx]
+            if ck == CHECK_GRAY or ck == CHECK_INVALID:
+                out_status[i] = GRAY_PDX if ck == CHECK_GRAY else INVALID_PDX
+                out_flags[i] = flags
+                continue
         ppx = px_val[p0] if p1 > p0 else -1
+        ppx_present = p1 > p0 and px_val[p0] != -2    # a code stands first, known or not
+        q0 = p0                                        # where "any position" starts
+        if code_checks and ppx >= 0:
+            ck = px_check[ppx]
+            if ck == CHECK_GRAY:
+                out_status[i] = GRAY_PPX
+                out_flags[i] = flags
+                continue
+            if ck == CHECK_INVALID:                    # the slot is emptied; the others keep their places
+                flags |= NOTE_INVALID_PPX
+                ppx = -1
+                ppx_present = False
+                q0 = p0 + 1
         sex_blocked = False
         status = UNGROUPABLE
         found = False
         for mk in range(mdc_cand_off[pdx], mdc_cand_off[pdx + 1]):   # MDCs holding pdx, and pre-MDC A
             mi = mdc_cand_val[mk]
             lid = mdc_pdx_list[mi]
-            if lid < 0:
-                entry = ppx >= 0 and px_or[ppx] != 0
-                if vent_ok and adrg_mdc[vent_adrg] == mi:
-                    entry = True
-                if not entry:
-                    continue
-            else:
+            entry = mdc_entry[mi]
+            if entry == ENTRY_PDX:                     # (the candidates hold the principal in the table)
                 if mdc_newborn[mi] != 0 and a != 0:
                     continue
-                if mdc_trauma[mi] != 0:
-                    mask = 0
-                    for k in range(d0, d1):
-                        d = dx_val[k]
-                        if d >= 0 and dx_region[d] >= 0:
-                            mask |= 1 << dx_region[d]
-                    cnt = 0
-                    while mask:
-                        cnt += mask & 1
-                        mask >>= 1
-                    if cnt < 2:
-                        continue
-                msex = mdc_sex[mi]
-                if msex != 0 and s != msex:
-                    sex_blocked = True
-                    flags |= NOTE_SEX_SKIPPED
+                if mdc_trauma[mi] != 0 and _regions(dx_val, d0, d1, dx_region) < 2:
                     continue
+            elif entry == ENTRY_PPX_OR:
+                enter = ppx >= 0 and px_or[ppx] != 0
+                if vent_ok and adrg_mdc[vent_adrg] == mi:
+                    enter = True
+                if not enter:
+                    continue
+            elif entry == ENTRY_NEWBORN_AGE:
+                if ad < 0 or ad >= INFANT_DAYS or a > 0:
+                    continue
+            elif entry == ENTRY_ANY_DX:
+                hit = False
+                for k in range(d0, d1):
+                    d = dx_val[k]
+                    if d >= 0:
+                        for r in range(dx_lo[d], dx_lo[d + 1]):
+                            if dx_lv[r] >= lid:
+                                hit = dx_lv[r] == lid
+                                break
+                        if hit:
+                            break
+                if not hit:
+                    continue
+            elif entry == ENTRY_REGIONS:
+                if _regions(dx_val, d0, d1, dx_region) < 2:
+                    continue
+            # (ENTRY_ALWAYS: every case)
+            msex = mdc_sex[mi]
+            if msex != 0 and s != msex:
+                sex_blocked = True
+                flags |= NOTE_SEX_SKIPPED
+                continue
             # the MDC's ADRGs in order, only those the case can match: the open ones merged with those
             # gated by its principal diagnosis or principal procedure (Scheme.adrg_candidates)
             hi = mdc_adrg_off[mi + 1]
@@ -239,8 +288,18 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                                                     break
                                             if hit:
                                                 break
+                                elif kind == SDX_IN:
+                                    for q in range(d0 + 1, d1):
+                                        d = dx_val[q]
+                                        if d >= 0:
+                                            for r in range(dx_lo[d], dx_lo[d + 1]):
+                                                if dx_lv[r] >= lid:
+                                                    hit = dx_lv[r] == lid
+                                                    break
+                                            if hit:
+                                                break
                                 elif kind == ANY_PX_IN:
-                                    for q in range(p0, p1):
+                                    for q in range(q0, p1):
                                         p = px_val[q]
                                         if p >= 0:
                                             for r in range(px_lo[p], px_lo[p + 1]):
@@ -253,10 +312,15 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                                     hit = ppx >= 0 and px_or[ppx] != 0
                                 elif kind == NO_OR_PX:
                                     hit = True
-                                    for q in range(p0, p1):
+                                    for q in range(q0, p1):
                                         p = px_val[q]
                                         if p >= 0 and px_or[p] != 0:
                                             hit = False
+                                            break
+                                elif kind == ANY_PX:
+                                    for q in range(q0, p1):
+                                        if px_val[q] != -2:
+                                            hit = True
                                             break
                                 if not hit:
                                     ok = False
@@ -270,6 +334,7 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                 e0 = dx_excl_off[pdx]
                 e1 = dx_excl_off[pdx + 1]
                 level = 0
+                ccd = -1
                 for q in range(d0 + 1, d1):
                     d = dx_val[q]
                     if d < 0:
@@ -286,9 +351,16 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                                 break
                     if not cancelled:
                         level = sv
+                        ccd = d
                 out_mdc[i] = mi
+                out_cc_dx[i] = ccd
+                found = True
+                if ambiguous and adrg_surgical[ai] == 0 and ppx_present:   # 2.0: a medical ADRG, a procedure
+                    out_adrg[i] = n_adrg + mi
+                    out_drg[i] = n_drg + mi
+                    status = AMBIGUOUS
+                    break
                 out_adrg[i] = ai
-                out_cc[i] = level
                 status = NO_DRG
                 for j in range(adrg_drg_off[ai], adrg_drg_off[ai + 1]):
                     sp = drg_split[j]
@@ -301,17 +373,26 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                     if mi == pregnancy_mdc and s == 1:
                         flags |= NOTE_MALE_PREGNANCY
                     break
-                found = True
                 break
             if found:
                 break
             flags |= NOTE_MDC_FELL_THROUGH
         if not found:
             status = INVALID_SEX if sex_blocked else UNGROUPABLE
-        if vent_note >= 0 and v >= vent_min and out_adrg[i] != vent_note:
+        if vent_note >= 0 and v >= vent_min and out_adrg[i] != vent_note:   # (an ambiguous group is not it)
             flags |= NOTE_VENT_NO_CODE
         out_status[i] = status
         out_flags[i] = flags
+
+
+@nb.njit(cache=True, nogil=True)
+def cc_levels(cc_dx, dx_sev):
+    """``cc_level`` from ``cc_dx``: the CC/MCC level of the code that set it, 0 where there is none."""
+    out = np.zeros(cc_dx.shape[0], np.int8)
+    for k in range(cc_dx.shape[0]):
+        if cc_dx[k] >= 0:
+            out[k] = dx_sev[cc_dx[k]]
+    return out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -344,6 +425,32 @@ def dictionary_indices(idx, none_as):
         out[i] = v
         bits[i >> 3] |= np.uint8(1 << (i & 7))
     return out, bits, nulls
+
+
+@nb.njit(cache=True, nogil=True)
+def compact_ids(ids, n_codes):
+    """Ids (-1 none) renumbered over only the ids that occur: ``(indices int32, used int64)``, ``used`` in
+    ascending order, so that a dictionary column holds the few codes a batch uses, not the whole code table
+    (the ``cc_dx`` column). Twin: ``grouper.batch._compact_ids_twin``."""
+    seen = np.zeros(n_codes, np.int32)
+    for k in range(ids.shape[0]):
+        if ids[k] >= 0:
+            seen[ids[k]] = 1
+    m = 0
+    for c in range(n_codes):
+        if seen[c]:
+            seen[c] = m
+            m += 1
+        else:
+            seen[c] = -1
+    used = np.empty(m, np.int64)
+    for c in range(n_codes):
+        if seen[c] >= 0:
+            used[seen[c]] = c
+    out = np.empty(ids.shape[0], np.int32)
+    for k in range(ids.shape[0]):
+        out[k] = seen[ids[k]] if ids[k] >= 0 else -1
+    return out, used
 
 
 #: Batches at least this large are grouped in principal-diagnosis order (see :func:`group_encoded_batch`).
@@ -393,8 +500,9 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
     Returns
     -------
     dict of numpy arrays
-        ``mdc``, ``adrg``, ``drg`` (indexes into ``scheme.mdc_codes`` / ``adrg_codes`` / ``drg_codes``, -1
-        none), ``cc_level``, ``status`` (index into ``grouper.reference.STATUS_NAMES``), ``flags``.
+        ``mdc``, ``adrg``, ``drg`` (indexes into ``scheme.mdc_codes`` / ``adrg_results`` / ``drg_results``:
+        the codes, then each MDC's ambiguous group; -1 none), ``cc_level``, ``cc_dx`` (a diagnosis id, -1
+        none), ``status`` (index into ``grouper.reference.STATUS_NAMES``), ``flags``.
     """
     n = len(sex)
     cases = (np.ascontiguousarray(sex, np.int8), np.ascontiguousarray(age, np.int32),
@@ -408,9 +516,12 @@ def group_encoded_batch(scheme: Scheme, sex, age, age_days, weight, vent, dx_off
         order = (case_order(*dx, len(scheme.dx_codes)) if in_pdx_order and n > 1
                  else np.arange(n, dtype=np.int64))
     out = {"mdc": np.empty(n, np.int16), "adrg": np.empty(n, np.int16), "drg": np.empty(n, np.int16),
-           "cc_level": np.empty(n, np.int8), "status": np.empty(n, np.int8), "flags": np.empty(n, np.int16)}
-    group_kernel(*cases, *dx, *px, *_scheme_arguments(scheme),
-                 out["mdc"], out["adrg"], out["drg"], out["cc_level"], out["status"], out["flags"], order)
+           "cc_dx": np.empty(n, np.int32), "status": np.empty(n, np.int8), "flags": np.empty(n, np.int16)}
+    group_kernel(*cases, *dx, *px, *_scheme_arguments(scheme), out["mdc"], out["adrg"], out["drg"], out["cc_dx"],
+                 out["status"], out["flags"], order)
+    # the level is the one of the code that set it: one sequential pass here instead of a fifth random write
+    # per case in the walk
+    out["cc_level"] = cc_levels(out["cc_dx"], scheme.arrays["dx_sev"])
     return out
 
 
@@ -423,14 +534,17 @@ def _scheme_arguments(scheme: Scheme) -> tuple:
         a = scheme.arrays
         arrays = (a["px_or"], a["dx_sev"], a["dx_cc_table"], a["dx_excl_off"], a["dx_excl_val"], a["dx_region"],
                   *scheme.code_lists(), *scheme.mdc_candidates(), *scheme.adrg_candidates(), a["mdc_pdx_list"],
-                  a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"],
-                  a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_alt_off"], a["alt_clause_off"],
-                  a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"], a["adrg_w_min"],
-                  a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"])
+                  a["mdc_sex"], a["mdc_newborn"], a["mdc_trauma"], a["mdc_entry"],
+                  a["mdc_adrg_off"], a["mdc_adrg_val"], a["adrg_mdc"], a["adrg_surgical"], a["adrg_alt_off"],
+                  a["alt_clause_off"], a["clause_kind"], a["clause_list"], a["adrg_age_min"], a["adrg_age_max"],
+                  a["adrg_w_min"], a["adrg_w_max"], a["adrg_drg_off"], a["drg_split"], a["dx_check"], a["px_check"])
         for x in arrays:
             if x.dtype == np.int64 and len(x) and x.max() >= 2**31:  # pragma: no cover - no such scheme
                 raise ValueError("scheme array too large for the kernel's int32 offsets")
+        rules = scheme.rules
         cached = (*(np.ascontiguousarray(x, np.int32) if x.dtype == np.int64 else x for x in arrays),
-                  scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min, scheme.vent_note_adrg)
+                  scheme.pregnancy_mdc, scheme.vent_adrg, scheme.options.vent_hours_min, scheme.vent_note_adrg,
+                  bool(rules["ambiguous_groups"]), bool(rules["newborn_data_required"]),
+                  bool(a["dx_check"].any() or a["px_check"].any()), len(scheme.adrg_codes), len(scheme.drg_codes))
         scheme.__dict__["_kernel_arguments"] = cached
     return cached

@@ -65,32 +65,3 @@ def check_codes(scheme, dx: list[str], px: list[str], names=None) -> None:
     if problems:
         raise InputError("; ".join(problems) + f" [dictionary of scheme {scheme.name} {scheme.version}; "
                          "--allow-unknown groups the case anyway, as the bureau would]", field="dx")
-
-
-def cc_detail(scheme, dx: list[str]) -> list[dict]:
-    """Every secondary diagnosis that is a CC or MCC, with its exclusion table and whether it counts."""
-    from grouper.reference import normalize_code
-
-    if not dx:
-        return []
-    a = scheme.arrays
-    ids = [scheme.dx_index.get(normalize_code(c), -1) for c in dx]
-    pdx = ids[0]
-    ptables = set()
-    if pdx >= 0:
-        ptables = {int(t) for t in a["dx_excl_val"][int(a["dx_excl_off"][pdx]):int(a["dx_excl_off"][pdx + 1])]}
-    out = []
-    for code, d in zip(dx[1:], ids[1:]):
-        if d < 0:
-            continue
-        s = int(a["dx_sev"][d])
-        if not s:
-            continue
-        t = int(a["dx_cc_table"][d])
-        table = scheme.exclusion_tables[t] if t >= 0 else None
-        cancelled = t >= 0 and t in ptables
-        out.append({"code": code, "kind": "MCC" if s == 2 else "CC", "exclusion_table": table,
-                    "counts": not cancelled,
-                    "reason": (f"cancelled: the principal diagnosis {dx[0]} is in exclusion table {table}"
-                               if cancelled else "counts")})
-    return out

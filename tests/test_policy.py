@@ -1,4 +1,5 @@
-"""Policy profiles: shipped registry, validation (errors name key and file), origins, extends, CLI."""
+"""Policy profiles: shipped registry, validation (errors name key and file), origins, extends, one table of
+parameters (the CLI is in tests/cli/test_payment_cli.py)."""
 
 from __future__ import annotations
 
@@ -114,22 +115,6 @@ def test_defaults_when_file_is_empty(tmp_path):
     assert p.id == "empty"
     assert p.weights.trim.method == "sd" and p.weights.trim.k == 3
     assert p.readmission.window_days == 15
-
-
-def test_cli_policy_list_and_show():
-    from typer.testing import CliRunner
-
-    from drg.cli import app
-
-    r = CliRunner().invoke(app, ["policy", "list", "--json"])
-    assert r.exit_code == 0 and "jinhua" in r.output
-    r = CliRunner().invoke(app, ["policy", "show", "jinhua", "--json"])
-    assert r.exit_code == 0
-    d = json.loads(r.output)
-    assert d["readmission"]["window_days"] == 10
-    assert d["origins"]["readmission.window_days"]["origin"].startswith("source")
-    r = CliRunner().invoke(app, ["policy", "show", "demo"])
-    assert r.exit_code == 0 and "coef.blend" in r.output
 
 
 def test_a_directory_named_like_a_profile_does_not_hide_it(tmp_path, monkeypatch):

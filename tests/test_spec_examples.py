@@ -8,11 +8,10 @@ from fractions import Fraction
 
 import pyarrow as pa
 import pytest
-from test_points_data import case_rows, hand_tables, make_hospitals, price_both
 
-from drg.pricing.coefficients import compute_coefficients, tier_chain
+from drg.pricing import compute_coefficients, compute_weights, tier_chain
 from drg.policy import load_policy
-from drg.pricing.weights import compute_weights
+from tests.helpers.grouped_cases import case_rows, hand_tables, make_hospitals, price_both
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,41 @@ import pyarrow.parquet as pq
 from drg.casefile.parquet import row_group_batches
 from drg.casefile.schema import DEFAULT_BATCH_ROWS
 
-__all__ = ['DuplicateFinder', 'IdHashCollision', 'StreamingDuplicateFinder', 'WithEarlierIds', 'with_duplicate_fallback']
+__all__ = ['DuplicateFinder', 'IdHashCollision', 'StreamingDuplicateFinder', 'WithEarlierIds', 'trimmed_ids', 'with_duplicate_fallback']
 
 
 T = TypeVar("T")
+
+#: bytes that may end a whitespace character: ASCII tab..carriage return and space, and every UTF-8
+#: continuation byte (U+00A0, U+3000 … end in one)
+_MAY_END_SPACE = np.zeros(256, dtype=bool)
+_MAY_END_SPACE[[9, 10, 11, 12, 13, 32]] = True
+_MAY_END_SPACE[0x80:0xC0] = True
+
+
+def trimmed_ids(ids: pl.Series | pa.ChunkedArray | pa.Array):
+    """Case ids as they are compared for repeats: blanks around an id do not count (``X1`` and `` X1 ``
+    are the same id, in every format). Only ids whose first or last byte may belong to a blank are looked
+    at; a column with none is returned as it is (no copy)."""
+    from drg.casefile.strings import _MAY_BEGIN_SPACE, string_buffers
+
+    if isinstance(ids, pl.Series):
+        return ids.str.strip_chars() if ids.dtype == pl.String else ids
+    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
+    for chunk in chunks:
+        if chunk.type not in (pa.string(), pa.large_string()):
+            return ids
+        off, data = string_buffers(chunk)
+        if not data.size or len(off) < 2:
+            continue
+        length = np.diff(off)
+        nonempty = length > 0
+        first = data[np.minimum(off[:-1], data.size - 1)]
+        last = data[np.clip(off[1:] - 1, 0, data.size - 1)]
+        if (nonempty & (_MAY_BEGIN_SPACE[first] | _MAY_END_SPACE[last])).any():
+            stripped = pl.from_arrow(ids).str.strip_chars().to_arrow()
+            return stripped if isinstance(ids, pa.Array) else pa.chunked_array([stripped])
+    return ids
 
 
 class DuplicateFinder:
@@ -63,8 +94,15 @@ class DuplicateFinder:
         workers = max(1, min(workers, n)) if path is not None else 1
 
         def hashes(row_groups) -> list[np.ndarray]:
+            from drg.casefile.reader import ids_as_checked
+
             f = pq.ParquetFile(path) if path is not None else pf
-            return [cls._hash(pl.from_arrow(b.column(0))) for rg in row_groups
+
+            def checked(column) -> pl.Series:   # the ids as validate_table compares them (trimmed)
+                ids = ids_as_checked(pa.table({"case_id": column}))
+                return ids if isinstance(ids, pl.Series) else pl.from_arrow(ids)
+
+            return [cls._hash(checked(b.column(0))) for rg in row_groups
                     for b in row_group_batches(f, rg, [column], DEFAULT_BATCH_ROWS, workers == 1, path)]
 
         if workers == 1:

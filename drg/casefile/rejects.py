@@ -47,11 +47,20 @@ class RejectWriter:
         self.count += table.num_rows
         if self.path is None:
             return
-        table = plain_code_lists(table)
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self._write(plain_code_lists(table))
+
+    def _write(self, table: pa.Table) -> None:
         if self._parquet:
             if self._writer is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._writer = pq.ParquetWriter(self.partial, table.schema)
+                try:
+                    self._writer = pq.ParquetWriter(self.partial, table.schema)
+                except BaseException:
+                    self.partial.unlink(missing_ok=True)
+                    raise
             self._writer.write_table(table.cast(self._writer.schema))
         else:
             self._chunks.append(table)
@@ -60,21 +69,28 @@ class RejectWriter:
         """Finish the file and give it its name."""
         if self.path is None:
             return
+        from drg.outputs import writing
+
+        with writing(self.path):
+            self._close()
+
+    def _close(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self._writer is not None:
             self._writer.close()
         elif self._parquet:
             pq.write_table(pa.table({"row_number": pa.array([], pa.int64()),
                                      "reject_reason": pa.array([], pa.string())}), self.partial)
-        else:
+        else:   # CSV: text from the user neutralised for spreadsheets, a byte-order mark, written atomically
+            from drg.outputs import csv_frame, write_csv
+
             if self._chunks:
-                df = pl.from_arrow(pa.concat_tables(self._chunks, promote_options="permissive"))
-                df = df.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
-                                      for c, t in df.schema.items() if isinstance(t, pl.List)])
+                df = csv_frame(pa.concat_tables(self._chunks, promote_options="permissive"))
             else:
                 df = pl.DataFrame({"row_number": [], "reject_reason": []},
                                   schema={"row_number": pl.Int64, "reject_reason": pl.String})
-            df.write_csv(self.partial)
+            write_csv(df, self.path)
+            return
         self.partial.replace(self.path)
 
     def abort(self) -> None:
@@ -86,7 +102,11 @@ class RejectWriter:
 
     def __exit__(self, exc_type, *exc) -> None:
         if exc_type is None:
-            self.close()
+            try:
+                self.close()
+            except BaseException:
+                self.abort()
+                raise
         else:
             self.abort()
 

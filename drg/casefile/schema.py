@@ -1,8 +1,9 @@
 """The case contract (CONTRACT.md): column names and Arrow types, the column families, the columns each use
 requires, plausible value bounds, and the reject reasons.
 
-Every row read ends in exactly one place: accepted, or rejected with its 1-based data-row number (header not
-counted) and a reason code. Reject reasons, in the order they are tested (a row gets the first that applies;
+Every row read ends in exactly one place: accepted, or rejected with its row number as a person sees it (a
+CSV file's physical line, the header being line 1; an Excel sheet's row; a Parquet file's 1-based row) and a
+reason code. A row with no value in any cell (a blank line) is not a case and is not counted. Reject reasons, in the order they are tested (a row gets the first that applies;
 ``reject_detail`` lists all of them with the fields involved):
 
 
@@ -15,7 +16,8 @@ counted) and a reason code. Reject reasons, in the order they are tested (a row 
 ``sex_out_of_range``            ``sex`` not in {0, 1, 2, 9}
 ``missing_age_days``            ``age`` is 0 and ``age_days`` is empty
 ``out_of_range``                ``age`` outside 0–150, ``age_days`` negative (or 365+ when ``age`` is 0),
-                                ``birth_weight`` not positive, ``vent_hours`` negative
+                                ``birth_weight`` not positive, ``vent_hours`` negative, a date outside
+                                1900-01-01–2099-12-31, money beyond 10^9 yuan
 ``negative_los``                ``los`` < 0
 ``discharge_before_admission``  ``discharge_date`` < ``admit_date``
 ``non_finite_money``            a money value is NaN or infinite
@@ -30,7 +32,7 @@ from enum import StrEnum
 
 import pyarrow as pa
 
-__all__ = ['CASE_SCHEMA', 'MONEY_COLUMNS', 'INT_COLUMNS', 'DATE_COLUMNS', 'LIST_COLUMNS', 'STRING_COLUMNS', 'SETTLEMENT_REQUIRED', 'ESTIMATE_REQUIRED', 'REJECT_REASONS', 'RejectReason', 'VALUE_BOUNDS', 'INT_LIMITS', 'VALID_SEX', 'LIST_SEPARATORS', 'DEFAULT_BATCH_ROWS']
+__all__ = ['DATE_BOUNDS', 'RESERVED_COLUMNS', 'CASE_SCHEMA', 'MONEY_COLUMNS', 'INT_COLUMNS', 'DATE_COLUMNS', 'LIST_COLUMNS', 'STRING_COLUMNS', 'SETTLEMENT_REQUIRED', 'ESTIMATE_REQUIRED', 'REJECT_REASONS', 'RejectReason', 'VALUE_BOUNDS', 'INT_LIMITS', 'VALID_SEX', 'LIST_SEPARATORS', 'DEFAULT_BATCH_ROWS']
 
 
 #: The contract's columns and their Arrow types (money columns accept decimal or float64 yuan).
@@ -122,3 +124,38 @@ LIST_SEPARATORS = r"[|,;，；]"
 
 
 DEFAULT_BATCH_ROWS = 1 << 20
+
+
+#: Dates a case may carry (inclusive); outside them a row is ``out_of_range``.
+DATE_BOUNDS = ("1900-01-01", "2099-12-31")
+
+
+#: Names the project adds to a case's columns (the reader's fen columns and row number, the rejects' reason
+#: columns). A column of the user's own with one of these names is renamed when read (``input_`` before
+#: it, as often as needed to make it unique), so the two never collide.
+RESERVED_COLUMNS = ("total_cost_fen", "fund_paid_fen", "self_paid_fen", "other_paid_fen", "row_number",
+                    "reject_reason", "reject_detail")
+
+
+def reserved_renames(names: list[str]) -> dict[str, str]:
+    """``{user column: new name}`` for the columns of ``names`` that carry a name the project adds."""
+    taken = set(names)
+    out = {}
+    for name in names:
+        if name in RESERVED_COLUMNS:
+            new = "input_" + name
+            while new in taken or new in RESERVED_COLUMNS:
+                new = "input_" + new
+            taken.add(new)
+            out[name] = new
+    return out
+
+
+def repeated_names(names: list[str]) -> list[str]:
+    """The column names that appear more than once, in order of first appearance."""
+    seen, out = set(), []
+    for name in names:
+        if name in seen and name not in out:
+            out.append(name)
+        seen.add(name)
+    return out

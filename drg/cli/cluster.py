@@ -74,13 +74,19 @@ def _print(summary: dict, title: str, as_json: bool) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ the runs
-def _group(client, progress, *, scheme, cases, out, slim=False, rejects=None, columns=None, as_json=False, **_):
+def _group(client, progress, *, scheme, cases, out, slim=False, rejects=None, columns=None, sheet=None, codes=None,
+           as_json=False, **_):
     from drg.distributed.grouping import group_dataset
     from drg.errors import InputError
 
-    if columns is not None:
-        raise InputError("--columns is not available with --cluster/--workers: map the headers of the files "
-                         "first (drg group without a cluster, one file at a time)", field="columns")
+    if columns is not None or sheet is not None:
+        option = "--columns" if columns is not None else "--sheet"
+        raise InputError(f"{option} is not available with --cluster/--workers: a dataset is Parquet files with "
+                         "the standard headers (map the headers first: drg group without a cluster, one file at "
+                         "a time)", field=option[2:])
+    if codes is not None or Path(scheme).is_dir():
+        raise InputError("with --cluster/--workers the scheme must be a compiled scheme file that every worker "
+                         "reads (drg scheme build), not a rule-table directory", file=str(scheme), field="scheme")
     summary = group_dataset(client, scheme, cases, out, rejects=rejects, slim=slim, on_progress=progress)
     if as_json:
         _print(summary, "", True)
@@ -94,20 +100,21 @@ def _group(client, progress, *, scheme, cases, out, slim=False, rejects=None, co
         con.print(f"  {k}: {v:,}")
 
 
-def _weights(client, progress, *, history, hospitals, policy, out, year=None, scheme_id=None, as_json=False, **_):
+def _weights(client, progress, *, history, hospitals, policy, out, year=None, scheme_id=None, ledger=None,
+             as_json=False, **_):
     from drg.distributed.weights import build_tables_dataset
 
     summary = build_tables_dataset(client, history, hospitals, policy, out, year=year, scheme_id=scheme_id,
-                                   on_progress=progress)
+                                   ledger=ledger, on_progress=progress)
     _print(summary, f"weights and coefficients → {out}", as_json)
 
 
 def _points(client, progress, *, cases, tables, policy, out, reviews=None, violations=None, year=None,
-            as_json=False, **_):
+            rejects=None, as_json=False, **_):
     from drg.distributed.pricing import price_dataset
 
     summary = price_dataset(client, cases, tables, policy, out, reviews=reviews, violations=violations, year=year,
-                            on_progress=progress)
+                            rejects=rejects, on_progress=progress)
     _print(summary, f"priced cases → {out}", as_json)
 
 
@@ -124,13 +131,27 @@ def _summed(year_of: Callable[[dict], int]):
 
 
 def _month_year(kwargs: dict) -> int:
-    from drg.settlement.periods import parse_period
+    """The year of ``drg settle month --period`` (a month, quarter, half-year, year or range of one year)."""
+    from drg.cli.options import period_value
+    from drg.settlement.periods import parse_period_range
 
-    return parse_period(kwargs["period"].partition(":")[0].strip())[0]
+    return parse_period_range(period_value(kwargs["period"], allow_range=True))[0]
+
+
+def _year_year(kwargs: dict) -> int:
+    """The year of ``drg settle year`` (``--year`` or ``--period YYYY``; the command checks they agree)."""
+    from drg.cli.options import period_value
+
+    year, period = kwargs.get("year"), kwargs.get("period")
+    if period is not None:
+        return int(period_value(period, kinds=("year",)))
+    if year is None:
+        raise typer.BadParameter("give the settlement year: --year YYYY (or --period YYYY)", param_hint="--year")
+    return year
 
 
 RUNS = {"group": _group, "weights": _weights, "points": _points}
-SUMMED = {"settle-year": _summed(lambda kw: kw["year"]), "settle-month": _summed(_month_year)}
+SUMMED = {"settle-year": _summed(_year_year), "settle-month": _summed(_month_year)}
 
 
 # ------------------------------------------------------------------------------------------------ decorator

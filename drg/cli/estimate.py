@@ -1,8 +1,9 @@
 """CLI of the bureau's bundle and the hospital's estimate: ``drg publish`` and ``drg estimate``.
 
-Thin: each command parses, calls :mod:`drg.estimate.bundle` or :mod:`drg.estimate.one_case`, and prints text or JSON. The
-one-case path imports only the standard library, numpy and the plain-Python grouper and pricing (no numba,
-polars, pyarrow or duckdb), so a person gets an answer in well under a second.
+Thin: each command parses, calls :mod:`drg.estimate.bundle`, :mod:`drg.estimate.one_case` or
+:mod:`drg.estimate.month`, and prints text or JSON. The one-case path imports only the standard library,
+numpy and the plain-Python grouper and pricing (no numba, polars, pyarrow or duckdb), so a person gets an
+answer in well under a second.
 """
 
 from __future__ import annotations
@@ -10,32 +11,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import List, Optional
 
 import typer
 
-_SEX = {"男": 1, "女": 2, "m": 1, "f": 2, "male": 1, "female": 2, "未知": 0}
-
-
-def _sex(value: Optional[str]) -> Optional[int]:
-    from drg.errors import InputError
-
-    if value is None:
-        return None
-    v = value.strip()
-    if v.isdigit():
-        return int(v)
-    if v.lower() in _SEX:
-        return _SEX[v.lower()]
-    raise InputError(f"--sex {value!r}: use 1 (male) or 2 (female)", field="sex")
+from drg.cli.options import period_value, sex_value
 
 
 def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=None, **_: object) -> None:
     """Attach ``publish`` and ``estimate`` to the ``drg`` app (called by ``drg.cli``)."""
 
-    @app.command("publish")
+    @app.command("publish", short_help="the bureau's bundle for hospitals")
     def publish_cmd(
-        scheme: Path = typer.Option(..., "--scheme", help="compiled scheme file (drg scheme build)"),
+        scheme: Path = typer.Option(..., "--scheme", help="grouping scheme: a compiled scheme file (drg scheme "
+                                    "build) or a rule-table directory (with --codes)"),
         tables: Path = typer.Option(..., "--tables", help="directory of weights.parquet and coefficients.parquet "
                                     "(drg weights --out)"),
         policy: str = typer.Option(..., "--policy", help="policy profile name or TOML path"),
@@ -43,16 +33,20 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         point_value: Optional[List[str]] = typer.Option(None, "--point-value", help="provisional point value "
                                                         "per pool in yuan, POOL=YUAN (e.g. 310=85.5); repeat "
                                                         "for each pool"),
-        ledger: Optional[Path] = typer.Option(None, "--ledger", help="take point values from this ledger"),
-        period: Optional[str] = typer.Option(None, "--period", help="settlement period in the ledger (2025, "
-                                             "2025-06)"),
+        ledger: Optional[Path] = typer.Option(None, "--ledger", help="take the point values from this ledger"),
+        period: Optional[str] = typer.Option(None, "--period", help="the run in the ledger whose point values "
+                                             "are published: a month YYYY-MM (its provisional value) or a "
+                                             "year YYYY (the annual value)"),
         codes: Optional[Path] = typer.Option(None, "--codes", help="code dictionary directory: code names for "
-                                             "the suggestions on unknown codes"),
+                                             "the suggestions on unknown codes (and the code dictionary of a "
+                                             "rule-table directory given to --scheme)"),
         as_json: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
     ) -> None:
-        """Write what the bureau publishes: scheme, weights, coefficients, policy, point values (one bundle)."""
+        """Write what the bureau publishes for hospitals: scheme, weights, coefficients, policy, point values,
+        and a workbook of base points, coefficients and point values per DRG (one bundle directory)."""
         from drg.estimate.bundle import publish
 
+        period = period_value(period, kinds=("month", "year"))
         manifest = publish(scheme, tables, policy, out, point_values=point_value or None, ledger=ledger,
                            period=period, codes=codes)
         if as_json:
@@ -68,63 +62,69 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         for w in manifest["warnings"]:
             typer.echo(f"  warning: {w}")
 
-    @app.command("estimate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                                               "help_option_names": []}, add_help_option=False)
-    def estimate_cmd(ctx: typer.Context) -> None:
-        """Estimate what a case (or a file of cases) will earn under the bureau's bundle, and why.
+    @app.command("estimate", short_help="what a case or a month of cases will earn, and why")
+    def estimate_cmd(
+        bundle: Path = typer.Option(..., "--bundle", help="bundle directory published by the bureau (drg publish)"),
+        dx: Optional[str] = typer.Option(None, "--dx", help="one case: diagnoses, principal first, e.g. "
+                                         "I21.000,I50.900x002"),
+        px: Optional[str] = typer.Option(None, "--px", help="procedures, principal first, e.g. 36.0700"),
+        age: Optional[int] = typer.Option(None, "--age", help="age in years"),
+        sex: Optional[str] = typer.Option(None, "--sex", help="1 or 男 (male), 2 or 女 (female)"),
+        los: Optional[int] = typer.Option(None, "--los", help="length of stay in days"),
+        cost: Optional[str] = typer.Option(None, "--cost", help="total cost in yuan"),
+        self_paid: Optional[str] = typer.Option(None, "--self-paid", help="the patient's share in yuan (自付 + 自费)"),
+        other_paid: Optional[str] = typer.Option(None, "--other-paid", help="other payers in yuan (大病保险, "
+                                                 "医疗救助 …)"),
+        hospital: Optional[str] = typer.Option(None, "--hospital", help="hospital id (its coefficients); also the "
+                                               "default for a file's rows"),
+        insurance: Optional[str] = typer.Option(None, "--insurance", help="insurance type: 310 employee (职工), "
+                                                "390 resident (居民): the pool whose point value applies; also "
+                                                "the default for a file's rows"),
+        age_days: Optional[int] = typer.Option(None, "--age-days", help="age in days (newborns)"),
+        birth_weight: Optional[int] = typer.Option(None, "--birth-weight", help="birth weight in grams"),
+        vent_hours: Optional[int] = typer.Option(None, "--vent-hours", help="hours of invasive ventilation"),
+        discharge_status: Optional[int] = typer.Option(None, "--discharge-status", help="离院方式: 1 doctor's "
+                                                       "order, 2 transfer, 3 to community care, 4 against "
+                                                       "advice, 5 death, 9 other"),
+        json_case: Optional[str] = typer.Option(None, "--json-case", help="one case as a JSON object in a file "
+                                                "(- for standard input)"),
+        allow_unknown: bool = typer.Option(False, "--allow-unknown", help="group a case with unknown codes "
+                                           "anyway (as the bureau would) instead of stopping with suggestions"),
+        steps: bool = typer.Option(False, "--steps", help="print every grouping step (the ADRGs that did not "
+                                   "match too)"),
+        cases: Optional[Path] = typer.Option(None, "--cases", help="a file of cases: CSV (UTF-8 or GBK), Excel "
+                                             "or Parquet"),
+        columns: Optional[Path] = typer.Option(None, "--columns", help="column mapping TOML for the file's own "
+                                               "headers"),
+        sheet: Optional[str] = typer.Option(None, "--sheet", help="the Excel sheet holding the cases (name or "
+                                            "1-based number; default the first, or the mapping's sheet)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="write the estimate: .xlsx (sheets 汇总, 明细, "
+                                           "病组, 拒收, 说明), .csv or .parquet"),
+        rejects: Optional[Path] = typer.Option(None, "--rejects", help="write the rejected rows here (CSV or "
+                                               "Parquet)"),
+        engine: str = typer.Option("numba", "--engine", help="pricing engine for a file: numba or python"),
+        as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    ) -> None:
+        """Estimate what a case, or a file of cases, will earn under the bureau's bundle, and why.
 
-        One case: --bundle B --dx I21.000,I50.900x002 --px 36.0700 --age 66 --sex 1 --los 9 --cost 52300.50
-        [--self-paid 9800 --hospital H001 --insurance 310]; or --json-case FILE|-; a file: --cases FILE
-        [--columns MAPPING.toml] [--out estimate.xlsx] [--rejects rejects.csv]. `drg estimate --help` for all.
+        One case: --dx, --age, --sex, --los and --cost (and --hospital, --insurance for the coefficient and
+        the point value), or --json-case FILE. A file (a hospital's month): --cases FILE, with --columns
+        MAPPING.toml when its headers are the hospital system's own, and --out estimate.xlsx for the
+        workbook. Money is in yuan as typed; the estimate is exact to the fen (points × point value).
         """
-        # The options are parsed with argparse, not typer: typer builds a pydantic adapter per option on
-        # every call (about 0.2 s of imports), which would double the one-case answer time.
-        args = build_parser().parse_args(ctx.args)
+        if engine not in ("numba", "python"):
+            raise typer.BadParameter("use numba or python", param_hint="--engine")
+        args = SimpleNamespace(bundle=bundle, dx=dx, px=px, age=age, sex=sex_value(sex), los=los, cost=cost,
+                               self_paid=self_paid, other_paid=other_paid, hospital=hospital, insurance=insurance,
+                               age_days=age_days, birth_weight=birth_weight, vent_hours=vent_hours,
+                               discharge_status=discharge_status, json_case=json_case, allow_unknown=allow_unknown,
+                               steps=steps, cases=cases, columns=columns, sheet=sheet, out=out, rejects=rejects,
+                               engine=engine, as_json=as_json)
         run_estimate(args)
 
 
-def build_parser():
-    """The options of ``drg estimate`` (argparse: fast to build, exits 2 on a usage error)."""
-    import argparse
-
-    p = argparse.ArgumentParser(
-        prog="drg estimate",
-        description="Estimate what a case (or a file of cases) will earn under the bureau's bundle, and why.",
-        epilog="Money is in yuan as typed; the estimate is exact to the fen (round(points × point value)).")
-    p.add_argument("--bundle", required=True, type=Path, help="bundle directory published by the bureau")
-    one = p.add_argument_group("one case")
-    one.add_argument("--dx", help="diagnoses, principal first: I21.000,I50.900x002")
-    one.add_argument("--px", help="procedures, principal first: 36.0700")
-    one.add_argument("--age", type=int, help="age in years")
-    one.add_argument("--sex", help="1 male, 2 female (男/女 accepted)")
-    one.add_argument("--los", type=int, help="length of stay in days")
-    one.add_argument("--cost", help="total cost in yuan")
-    one.add_argument("--self-paid", help="the patient's share in yuan (自付 + 自费)")
-    one.add_argument("--other-paid", help="other payers in yuan (大病保险, 医疗救助 …)")
-    one.add_argument("--hospital", help="hospital id (its coefficient); also the default for a file")
-    one.add_argument("--insurance", help="insurance type: 310 employee, 390 resident (the pool whose point "
-                     "value applies); also the default for a file")
-    one.add_argument("--age-days", type=int, help="age in days (newborns)")
-    one.add_argument("--birth-weight", type=int, help="birth weight in grams")
-    one.add_argument("--vent-hours", type=int, help="hours of invasive ventilation")
-    one.add_argument("--discharge-status", type=int, help="离院方式 1-5 or 9")
-    one.add_argument("--json-case", help="the case as a JSON object in a file (- for standard input)")
-    one.add_argument("--allow-unknown", action="store_true", help="group a case with unknown codes anyway (as "
-                     "the bureau would) instead of stopping with suggestions")
-    one.add_argument("--steps", action="store_true", help="print every grouping step (the ADRGs that did not "
-                     "match too)")
-    f = p.add_argument_group("a file of cases")
-    f.add_argument("--cases", type=Path, help="case file: CSV (UTF-8 or GBK), Excel or Parquet")
-    f.add_argument("--columns", type=Path, help="column mapping TOML for the file's own headers")
-    f.add_argument("--out", type=Path, help="write the estimate: .xlsx (汇总, 明细, 病组, 拒收), .csv or .parquet")
-    f.add_argument("--rejects", type=Path, help="write rejected rows here (CSV or Parquet)")
-    f.add_argument("--engine", choices=("numba", "python"), default="numba", help="pricing engine for a file")
-    p.add_argument("--json", dest="as_json", action="store_true", help="machine output (JSON)")
-    return p
-
-
 def run_estimate(args) -> None:
-    """Run ``drg estimate`` with parsed options (see :func:`build_parser`)."""
+    """Run ``drg estimate`` with its options (a namespace of the command's parameters)."""
     from drg.estimate.bundle import open_bundle
     from drg.errors import InputError
 
@@ -135,7 +135,8 @@ def run_estimate(args) -> None:
         from drg.estimate.month import estimate_file
 
         res = estimate_file(b, args.cases, mapping=args.columns, out=args.out, rejects=args.rejects,
-                            hospital_id=args.hospital, insurance_type=args.insurance, engine=args.engine)
+                            hospital_id=args.hospital, insurance_type=args.insurance, engine=args.engine,
+                            sheet=args.sheet)
         s = res["summary"]
         if args.as_json:
             doc = {"summary": s}
@@ -169,7 +170,7 @@ def run_estimate(args) -> None:
         if args.dx is None:
             raise InputError("give one case (--dx … --age … --sex … --los … --cost …), --json-case FILE, or "
                              "--cases FILE")
-        case = CaseInput(dx=split_codes(args.dx), px=split_codes(args.px), sex=_sex(args.sex), age=args.age,
+        case = CaseInput(dx=split_codes(args.dx), px=split_codes(args.px), sex=args.sex, age=args.age,
                          age_days=args.age_days, birth_weight=args.birth_weight, los=args.los,
                          vent_hours=args.vent_hours, discharge_status=args.discharge_status,
                          total_cost_fen=parse_yuan(args.cost, "--cost"),
@@ -220,24 +221,3 @@ def _print_summary(s: dict) -> None:
         con.print(f"note: {n}")
     if s.get("out"):
         con.print(f"written: {s['out']}" + (f", rejects: {s['rejects_file']}" if s.get("rejects_file") else ""))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m drg.cli.estimate ARGS`` — ``drg estimate`` without the typer layer.
-
-    Typer (0.29) imports pydantic to coerce the ``drg`` group's own ``--help`` option on every call
-    (about 0.15–0.2 s); this entry point skips it. Same options, output and exit codes (1 wrong input, 2
-    usage).
-    """
-    from drg.errors import InputError
-
-    try:
-        run_estimate(build_parser().parse_args(argv))
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -47,11 +47,13 @@ STAY_SCHEMA = pa.schema([("case_id", pa.string()), ("patient_id", pa.string()), 
 
 # ------------------------------------------------------------------------------------------------ tasks
 def stay_pieces(path: str, part: int, policy, year: int | None, buckets: int) -> list[pa.Table]:
-    """The stays of one partition that may pair, with their partition and row, split by patient bucket."""
+    """The stays of one partition that may pair, with their partition and row, split by patient bucket. The
+    rows pricing rejects (:func:`drg.pricing.priced_file.unpriceable`) are left out, as on one machine."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from drg.distributed.plugin import task_threads
+    from drg.pricing.priced_file import PRICING_INPUTS, read_grouped_raw, unpriceable
 
     task_threads()
     names = pq.read_schema(path).names
@@ -61,7 +63,9 @@ def stay_pieces(path: str, part: int, policy, year: int | None, buckets: int) ->
     empty = STAY_SCHEMA.append(pa.field("part", pa.int32())).append(pa.field("row", pa.int32())).empty_table()
     if any(c not in names for c in need):          # the pricing task names the missing column
         return [empty] * buckets
-    t = pq.read_table(path, columns=[c for c in STAY_SCHEMA.names if c in names])
+    raw = read_grouped_raw(path, [c for c in PRICING_INPUTS if c in names])
+    priceable, _, _ = unpriceable(raw)
+    t = raw.select([c for c in STAY_SCHEMA.names if c in raw.column_names])
     cols = {}
     for f in STAY_SCHEMA:
         if f.name in t.column_names:
@@ -73,7 +77,10 @@ def stay_pieces(path: str, part: int, policy, year: int | None, buckets: int) ->
     keep = pc.is_valid(t.column("patient_id"))
     if year is not None:
         keep = pc.and_(keep, pc.fill_null(pc.equal(pc.year(t.column("discharge_date")), year), False))
-    rows = np.nonzero(np.asarray(keep, dtype=bool))[0]
+    keep = np.asarray(keep, dtype=bool)
+    if priceable is not None:
+        keep &= priceable
+    rows = np.nonzero(keep)[0]
     bucket = buckets_of(t.column("patient_id"), buckets)[rows]
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(buckets + 1))
@@ -108,14 +115,15 @@ def pair_bucket(pieces: list[pa.Table], policy, year: int | None, engine: str,
     return np.asarray(t.column("part"))[mask], np.asarray(t.column("row"))[mask]
 
 
-def price_partition(part: Partition, out: str, tables: str, shas: dict, policy, *, reviews: str | None,
-                    violations: str | None, year: int | None, engine: str,
+def price_partition(part: Partition, out: str, rejects: str | None, tables: str, shas: dict, policy, *,
+                    reviews: str | None, violations: str | None, year: int | None, engine: str,
                     readmitted_rows: np.ndarray | None, fault: dict | None = None) -> dict:
-    """Price one partition on a worker (tables from the worker's cache) and return its manifest entry, with
-    its exact summary sums and hospital point sums."""
+    """Price one partition on a worker (tables from the worker's cache) into its priced file and its rejects,
+    and return its manifest entry, with its exact summary sums and hospital point sums."""
     import pyarrow.parquet as pq
 
     from drg.casefile.tables import read_reviews, read_violations
+    from drg.distributed.grouping import _place
     from drg.distributed.plugin import cached, cached_tables, task_threads
     from drg.pricing.adjustments import hospital_point_sums
     from drg.pricing.points import CoefficientMatrix, WeightTable
@@ -136,25 +144,37 @@ def price_partition(part: Partition, out: str, tables: str, shas: dict, policy, 
         if readmitted_rows is not None and len(readmitted_rows):
             readmitted[readmitted_rows] = True
     out_p = Path(out)
+    rej_p = Path(rejects) if rejects else None
     tmp = out_p.parent / f".drg-tmp-{uuid.uuid4().hex}"
+    tmp_rej = (rej_p.parent / f".drg-tmp-{uuid.uuid4().hex}") if rej_p else None
     sums = {}
     try:
         tmp.mkdir(parents=True)
+        if tmp_rej is not None:
+            tmp_rej.mkdir(parents=True)
 
         def totals(keys, priced) -> None:
             sums["hospitals"] = hospital_point_sums(_totals_input(keys, priced), policy)
             if fault and fault.get("stage") == "price":   # tests: die with the file half written
                 kill_once(fault, part.index)
 
-        _keys, priced = write_priced(part.path, w, c, policy, tmp / out_p.name, reviews=rv, violations=vv,
-                                     year=year, engine=engine, readmitted=readmitted, before_close=totals)
-        out_p.parent.mkdir(parents=True, exist_ok=True)
-        (tmp / out_p.name).replace(out_p)
+        keys, priced, n_read = write_priced(part.path, w, c, policy, tmp / out_p.name, reviews=rv, violations=vv,
+                                            year=year, engine=engine, readmitted=readmitted,
+                                            rejects=(tmp_rej / rej_p.name) if rej_p else None, tables=tables,
+                                            before_close=totals)
+        _place(tmp / out_p.name, out_p)
+        if rej_p is not None:
+            _place(tmp_rej / rej_p.name, rej_p)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"partition": part.index, "input": part.path, "name": part.name, "output": str(out_p),
-            "rows": priced.n, "bytes": out_p.stat().st_size, "sha256": file_sha256(out_p),
-            "summary_sums": priced.summary_sums(), "hospital_sums": sums["hospitals"]}
+        if tmp_rej is not None:
+            shutil.rmtree(tmp_rej, ignore_errors=True)
+    entry = {"partition": part.index, "input": part.path, "name": part.name, "output": str(out_p),
+             "rows": priced.n, "read": n_read, "rejected": n_read - keys.num_rows, "bytes": out_p.stat().st_size,
+             "sha256": file_sha256(out_p), "summary_sums": priced.summary_sums(), "hospital_sums": sums["hospitals"]}
+    if rej_p is not None:
+        entry |= {"rejects": str(rej_p), "rejects_sha256": file_sha256(rej_p)}
+    return entry
 
 
 # ------------------------------------------------------------------------------------------------ driver
@@ -181,14 +201,16 @@ def readmitted_rows(client, ds, policy, year: int | None, engine: str, *, run: s
 
 def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *, reviews: str | Path | None = None,
                   violations: str | Path | None = None, year: int | None = None, engine: str = "numba",
-                  buckets: int | None = None, on_progress: Callable[[str, int, int], None] | None = None,
-                  fault: dict | None = None) -> dict:
+                  rejects: str | Path | None = None, buckets: int | None = None,
+                  on_progress: Callable[[str, int, int], None] | None = None, fault: dict | None = None) -> dict:
     """Price every partition of the grouped dataset ``cases`` on the cluster of ``client``.
 
     Same parameters as :func:`drg.pricing.priced_file.price_file` (``out`` is a directory); the priced
     partitions, concatenated in documented order, are the file ``price_file`` writes for the grouped files
-    concatenated in that order, and ``OUT/_hospital_totals.parquet`` its hospital totals. Returns the same
-    summary, plus ``partitions`` and ``manifest``. ``buckets``: patient buckets of the readmission shuffle
+    concatenated in that order, and ``OUT/_hospital_totals.parquet`` its hospital totals. Each partition's
+    rows that cannot be priced go to ``REJECTS/<its relative path>`` (default ``OUT/_rejects``; row numbers
+    are the rows of the partition's own file). Returns the same summary, plus ``partitions`` and
+    ``manifest``. ``buckets``: patient buckets of the readmission shuffle
     (default: two per worker thread, fewer than the partitions); the prices do not depend on it.
     """
     import pyarrow.parquet as pq
@@ -201,6 +223,7 @@ def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *,
     year = year if year is not None else pol.year
     ds = open_dataset(cases)
     out = Path(out)
+    rej_root = Path(rejects) if rejects is not None else out / "_rejects"
     tables = Path(tables).resolve()
     for name in ("weights.parquet", "coefficients.parquet"):
         if not (tables / name).exists():
@@ -222,7 +245,8 @@ def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *,
         rows = sum(pq.ParquetFile(p.path).metadata.num_rows for p in ds)
         halved = readmitted_rows(client, ds, pol, year, engine, run=run, threads=threads, rows=rows,
                                  buckets=buckets, fault=fault, on_progress=on_progress)
-    futures = [client.submit(price_partition, p, str(ds.output(out, p)), str(tables), shas, pol,
+    futures = [client.submit(price_partition, p, str(ds.output(out, p)), str(ds.output(rej_root, p)), str(tables),
+                             shas, pol,
                              reviews=reviews, violations=violations, year=year, engine=engine,
                              readmitted_rows=halved.get(p.index), fault=fault, key=f"drg-price-{run}-{p.index}")
                for p in ds]
@@ -230,7 +254,7 @@ def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *,
     from drg.distributed.grouping import sweep_unfinished
     import polars as pl
 
-    sweep_unfinished(out)
+    sweep_unfinished(out, rej_root)
     totals = totals_of_point_sums(pl.concat([e["hospital_sums"] for e in entries]), pol)
     totals_path = out / TOTALS_NAME
     tmp = out / f".{TOTALS_NAME}.partial"
@@ -244,10 +268,23 @@ def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *,
                 sums[k] = v if sums[k] is None else [a + b for a, b in zip(sums[k], v)]
             else:
                 sums[k] += v
-    summary = summary_of_sums(sums, pol.points_scale) | {"hospital_totals": str(totals_path),
+    read = sum(e["read"] for e in entries)
+    rejected = sum(e["rejected"] for e in entries)
+    summary = summary_of_sums(sums, pol.points_scale) | {"read": read, "rejected": rejected,
+                                                         "hospital_totals": str(totals_path),
                                                          "partitions": len(ds)}
-    files = [{k: v for k, v in e.items() if k not in ("summary_sums", "hospital_sums")} |
-             {"output": str(Path(e["output"]).relative_to(out))} for e in entries]
+    files = [_relative({k: v for k, v in e.items() if k not in ("summary_sums", "hospital_sums")}, out)
+             for e in entries]
     manifest = write_manifest(out, "points", files, cases=ds.source, tables=str(tables), tables_sha256=shas,
                               policy=pol.id, year=year, summary=summary)
     return summary | {"manifest": str(manifest)}
+
+
+def _relative(entry: dict, out: Path) -> dict:
+    import os
+
+    e = dict(entry)
+    e["output"] = os.path.relpath(e["output"], out)
+    if "rejects" in e:
+        e["rejects"] = os.path.relpath(e["rejects"], out)
+    return e

@@ -1,9 +1,10 @@
 """Settlement over a priced dataset on a Dask cluster: the sums are a tree reduction, the money is computed once.
 
-Each partition is reduced on a worker to the exact sums of the four views a run reads (per pool, hospital
-and month; by county, class and DRG: :func:`drg.settlement.aggregates.priced_sums`), split by a hash of the
-hospital, and each hospital bucket's sums are added up as a tree (:meth:`drg.settlement.aggregates.
-PricedSums.combine`, eight at a time), the buckets' trees side by side. The client then builds the views
+Each partition is reduced on a worker to exact sums at the finest grain a run and the ledger's monitoring
+facts read (pool, hospital, month, county, class, DRG, group state: :func:`drg.settlement.aggregates.
+priced_sums`), with the rows it cannot settle, split by a hash of the hospital, and each hospital bucket's
+sums are added up as a tree in partition order (:meth:`drg.settlement.aggregates.PricedSums.combine`, eight
+at a time), the buckets' trees side by side. The client then builds the views
 (:func:`drg.settlement.aggregates.aggregates_of`) and runs the single-machine settlement on them
 (:func:`drg.settlement.runs.settle_year` and friends, given a :class:`drg.settlement.records.SummedPriced`):
 the point value, the largest-remainder shares, county accounts, warnings, the ledger — once, on exact integers,
@@ -34,8 +35,8 @@ def _input_file(path: str):
 
 
 def priced_part(path: str, year: int, policy, buckets: int) -> list:
-    """One priced partition reduced to exact sums (on a worker), split by hospital bucket; the files and row
-    counts go with bucket 0."""
+    """One priced partition reduced to exact sums (on a worker), split by hospital bucket; the files, row
+    counts and rejects go with bucket 0."""
     import polars as pl
 
     from drg.distributed.plugin import task_threads
@@ -43,16 +44,14 @@ def priced_part(path: str, year: int, policy, buckets: int) -> list:
 
     task_threads()
     s = priced_sums(path, year, policy)
-    out = [PricedSums(None, [], None, 0, 0) for _ in range(buckets)]
-    out[0] = PricedSums(None, s.files, s.scheme_id, s.rows_read, s.rows_other_years)
-    if s.views is not None:
-        split = {name: v.with_columns(pl.Series("_bucket", buckets_of(v["hospital_id"].to_arrow(), buckets)))
-                 .partition_by("_bucket", as_dict=True, include_key=False) for name, v in s.views.items()}
-        for i in range(buckets):
-            views = {name: parts.get((i,), s.views[name].clear()) for name, parts in split.items()}
-            if any(v.height for v in views.values()):
-                out[i] = PricedSums(views, out[i].files, out[i].scheme_id, out[i].rows_read,
-                                    out[i].rows_other_years)
+    out = [PricedSums(None, None, [], None, 0, 0) for _ in range(buckets)]
+    out[0] = PricedSums(None, s.rejects, s.files, s.scheme_id, s.rows_read, s.rows_other_years)
+    if s.fine is not None:
+        split = (s.fine.with_columns(pl.Series("_bucket", buckets_of(s.fine["hospital_id"].to_arrow(), buckets)))
+                 .partition_by("_bucket", as_dict=True, include_key=False))
+        for (i,), fine in split.items():
+            out[i] = PricedSums(fine, out[i].rejects, out[i].files, out[i].scheme_id, out[i].rows_read,
+                                out[i].rows_other_years)
     return out
 
 

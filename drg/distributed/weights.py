@@ -25,26 +25,23 @@ from drg.distributed.shuffle import bucket_count, buckets_of, shuffle, split_by_
 
 __all__ = ["build_tables_dataset"]
 
-WANTED = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost")
+WANTED = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost", "discharge_status", "group_status")
 
 
 def history_part(path: str, columns: list[str], policy, buckets: int) -> dict:
     """One history partition: its projection split by DRG bucket, and the facts the client needs (discharge
-    years present, hospital ids, rows, scheme id)."""
-    import pyarrow.parquet as pq
-
+    years present, hospital ids, rows, deaths per DRG and year for the low-risk DRGs)."""
     from drg.distributed.plugin import task_threads
+    from drg.monitoring.lowrisk import death_counts
     from drg.pricing.weights import history_rows, read_grouped
 
     task_threads()
     t = read_grouped(path, columns=columns)
     rows, years = history_rows(t, policy, file=path)
     proj = rows.to_arrow()
-    md = pq.read_schema(path).metadata or {}
     return {"pieces": split_by_bucket(proj, buckets_of(proj.column("drg"), buckets), buckets),
             "years": np.unique(years), "rows": t.num_rows,
-            "hospitals": set(t.column("hospital_id").cast(pa.string()).to_pylist()),
-            "scheme_id": md.get(b"drg.scheme_id", b"").decode()}
+            "hospitals": set(t.column("hospital_id").cast(pa.string()).to_pylist()), "deaths": death_counts(t)}
 
 
 def _facts(part: dict) -> dict:
@@ -70,20 +67,22 @@ def drg_shard(pieces: list[pa.Table], years, policy):
 
 
 def build_tables_dataset(client, history, hospitals: str | Path, policy, out: str | Path, *, year: int | None = None,
-                         scheme_id: str | None = None, buckets: int | None = None,
+                         scheme_id: str | None = None, ledger=None, buckets: int | None = None,
                          on_progress: Callable[[str, int, int], None] | None = None) -> dict:
     """``drg weights`` over history datasets (one or several: a list of directories or files, in order) on
-    the cluster of ``client``; writes ``OUT/weights.parquet`` and ``OUT/coefficients.parquet`` equal to
-    those :func:`drg.pricing.coefficients.build_tables` writes from the files concatenated in documented
-    order, and returns the same summary (plus ``partitions``). ``buckets``: DRG buckets of the shuffle
-    (default: two per worker thread, fewer than the partitions); the tables do not depend on it."""
+    the cluster of ``client``; writes ``OUT/weights.parquet``, ``OUT/coefficients.parquet`` and
+    ``OUT/low_risk_drgs.parquet`` (also into ``ledger`` when given) equal to those
+    :func:`drg.pricing.coefficients.build_tables` writes from the files concatenated in documented order,
+    and returns the same summary (plus ``partitions``). ``buckets``: DRG buckets of the shuffle (default: two
+    per worker thread, fewer than the partitions); the tables do not depend on it."""
     import pyarrow.parquet as pq
 
     from drg.casefile.tables import hospital_tiers
     from drg.errors import InputError
     from drg.policy import Policy, load_policy
     from drg.pricing.coefficients import write_tables
-    from drg.pricing.weights import DrgYearSums, history_years, weights_from_sums
+    from drg.monitoring.lowrisk import DeathCounts
+    from drg.pricing.weights import DrgYearSums, grouped_scheme_id, history_years, one_scheme, weights_from_sums
 
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     ds = open_dataset(history)
@@ -94,6 +93,8 @@ def build_tables_dataset(client, history, hospitals: str | Path, policy, out: st
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read Parquet: {exc}", file=p.path) from None
     common = [c for c in WANTED if all(c in n for n in names)]
+    # the scheme each partition was grouped with (from its footer; a file no grouping wrote is an error)
+    grouped_with = one_scheme({p.path: grouped_scheme_id(p.path, command="weights") for p in ds})
     run = uuid.uuid4().hex[:8]
     threads = sum(client.nthreads().values()) or 1
     rows = sum(pq.ParquetFile(p.path).metadata.num_rows for p in ds)
@@ -106,11 +107,8 @@ def build_tables_dataset(client, history, hospitals: str | Path, policy, out: st
     if year is None and pol.year is None:
         real = present[present > 0]
         year = int(real.max()) + 1 if len(real) else None
-    if scheme_id is None:  # the grouper writes the scheme's id into every grouped file
-        ids = {f["scheme_id"] for f in facts} - {""}
-        if len(ids) > 1:
-            raise InputError(f"history files were grouped with different schemes: {sorted(ids)}", file=file)
-        scheme_id = ids.pop() if ids else None
+    scheme_id = scheme_id or grouped_with     # the grouper writes the scheme's id into every grouped file
+    pol.check_scheme(scheme_id, what="the history cases", file=file)
     settlement_year = year if year is not None else pol.year
     years = history_years(present, pol, settlement_year, file=file)
     piece_lists = [client.submit(_pieces, m, key=f"drg-historypieces-{run}-{k}") for k, m in enumerate(mapped)]
@@ -125,5 +123,6 @@ def build_tables_dataset(client, history, hospitals: str | Path, policy, out: st
          "year": pa.array([], pa.int32()), "cost_fen": pa.array([], pa.int64()), "n": pa.array([], pa.int64())})
     summary = write_tables(weights, trimmed, hosp, pol, year, out,
                            history_hospitals=set().union(*(f["hospitals"] for f in facts)),
-                           history_cases=sum(f["rows"] for f in facts))
+                           history_cases=sum(f["rows"] for f in facts),
+                           deaths=DeathCounts.combine([f["deaths"] for f in facts]), ledger=ledger)
     return summary | {"partitions": len(ds)}

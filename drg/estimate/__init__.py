@@ -12,6 +12,8 @@ _EXPORTS = {
     "EstimateTables": "bundle",
     "FORMAT_VERSION": "bundle",
     "PointValue": "bundle",
+    "SHEETS": "workbook",
+    "case_columns": "workbook",
     "case_from_json": "one_case",
     "estimate_case": "one_case",
     "estimate_file": "month",
@@ -25,5 +27,7 @@ _EXPORTS = {
     "publish": "bundle",
     "split_codes": "one_case",
     "validate_case": "one_case",
+    "write_bundle_workbook": "bundle_workbook",
+    "write_estimate": "workbook",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

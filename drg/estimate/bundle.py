@@ -13,6 +13,10 @@ A bundle is one directory that lets a hospital price its own cases the way the b
 ``estimate.json``            the weights and coefficients again in a compact JSON form, read by the
                              one-case estimate without pyarrow (see below)
 ``codes.json`` (optional)    code → name of the dictionary (``--codes``), for readable code suggestions
+``病组点数表.xlsx``           for people: base points, stability, mean cost and the payment of a normal
+                             case per DRG; every hospital's coefficient per DRG with the amount a normal
+                             case earns at each pool's point value; the point values; what each column
+                             means (:func:`drg.estimate.bundle_workbook.write_bundle_workbook`)
 ===========================  ===========================================================================
 
 ``estimate.json`` holds, for each DRG of the weights table (in its order): ``n_cases, mean_cost_fen, cv,
@@ -52,6 +56,7 @@ BUNDLE_FILES = {
     "policy": "policy.toml",
     "point_values": "point_values.json",
     "estimate_tables": "estimate.json",
+    "workbook": "病组点数表.xlsx",
 }
 #: files the one-case estimate reads (checked against the manifest's sha256 when opened)
 FAST_FILES = ("scheme", "policy", "point_values", "estimate_tables")
@@ -321,41 +326,49 @@ def publish(scheme: str | Path, tables: str | Path, policy: str | Path, out: str
         cd = load_code_dictionary(codes)
         codes_map = {"dx": dict(cd.dx), "px": dict(cd.px)}
 
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(scheme, out / SCHEME_FILE)
-    shutil.copyfile(tables / "weights.parquet", out / BUNDLE_FILES["weights"])
-    shutil.copyfile(tables / "coefficients.parquet", out / BUNDLE_FILES["coefficients"])
-    (out / BUNDLE_FILES["policy"]).write_text(policy_toml(policy), encoding="utf-8")
-    pv_doc = {"pools": {p: v.to_json() for p, v in sorted(pvs.items())}}
-    (out / BUNDLE_FILES["point_values"]).write_text(json.dumps(pv_doc, ensure_ascii=False, indent=1),
-                                                    encoding="utf-8")
-    (out / BUNDLE_FILES["estimate_tables"]).write_text(
-        json.dumps(_estimate_tables(weights, coefs), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    files = dict(BUNDLE_FILES)
-    if codes_map is not None:
-        (out / "codes.json").write_text(json.dumps(codes_map, ensure_ascii=False, separators=(",", ":")),
-                                        encoding="utf-8")
-        files["codes"] = "codes.json"
-    elif (out / "codes.json").exists():
-        (out / "codes.json").unlink()
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "kind": "drg-bundle",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "policy_id": pol.id,
-        "policy_name": pol.name,
-        "settlement_year": weights.settlement_year if weights.settlement_year is not None else pol.year,
-        "scheme": {"name": sch.name, "version": sch.version, "id": sid, "source_file": scheme.name},
-        "weights": {"history_years": list(weights.years), "drgs": weights.table.num_rows,
-                    "all_drg_mean_yuan": round(weights.a_yuan, 2)},
-        "hospitals": len(set(coefs.column("hospital_id").to_pylist())),
-        "point_values": {p: v.to_json() for p, v in sorted(pvs.items())},
-        "point_value_source": "ledger" if ledger is not None else "given",
-        "files": {k: {"path": f, "sha256": sha256_file(out / f), "bytes": (out / f).stat().st_size}
-                  for k, f in files.items()},
-        "warnings": warnings,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    from drg.outputs import atomic_dir
+
+    # the bundle is written whole in a directory beside OUT and then takes its place: a failed or killed
+    # publish leaves the earlier bundle as it was
+    with atomic_dir(out) as staged:
+        shutil.copyfile(scheme, staged / SCHEME_FILE)
+        shutil.copyfile(tables / "weights.parquet", staged / BUNDLE_FILES["weights"])
+        shutil.copyfile(tables / "coefficients.parquet", staged / BUNDLE_FILES["coefficients"])
+        (staged / BUNDLE_FILES["policy"]).write_text(policy_toml(policy), encoding="utf-8")
+        pv_doc = {"pools": {p: v.to_json() for p, v in sorted(pvs.items())}}
+        (staged / BUNDLE_FILES["point_values"]).write_text(json.dumps(pv_doc, ensure_ascii=False, indent=1),
+                                                        encoding="utf-8")
+        (staged / BUNDLE_FILES["estimate_tables"]).write_text(
+            json.dumps(_estimate_tables(weights, coefs), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        from drg.estimate.bundle_workbook import write_bundle_workbook
+
+        write_bundle_workbook(staged / BUNDLE_FILES["workbook"], weights, coefs, pvs, sch,
+                              {"policy_id": pol.id, "policy_name": pol.name, "scheme_id": sid,
+                               "settlement_year": weights.settlement_year if weights.settlement_year is not None
+                               else pol.year, "history_years": list(weights.years)})
+        files = dict(BUNDLE_FILES)
+        if codes_map is not None:
+            (staged / "codes.json").write_text(json.dumps(codes_map, ensure_ascii=False, separators=(",", ":")),
+                                            encoding="utf-8")
+            files["codes"] = "codes.json"
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "kind": "drg-bundle",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "policy_id": pol.id,
+            "policy_name": pol.name,
+            "settlement_year": weights.settlement_year if weights.settlement_year is not None else pol.year,
+            "scheme": {"name": sch.name, "version": sch.version, "id": sid, "source_file": scheme.name},
+            "weights": {"history_years": list(weights.years), "drgs": weights.table.num_rows,
+                        "all_drg_mean_yuan": round(weights.a_yuan, 2)},
+            "hospitals": len(set(coefs.column("hospital_id").to_pylist())),
+            "point_values": {p: v.to_json() for p, v in sorted(pvs.items())},
+            "point_value_source": "ledger" if ledger is not None else "given",
+            "files": {k: {"path": f, "sha256": sha256_file(staged / f), "bytes": (staged / f).stat().st_size}
+                      for k, f in files.items()},
+            "warnings": warnings,
+        }
+        (staged / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     return manifest
 
 

@@ -3,7 +3,6 @@ with a summary per pool and DRG, written as an Excel workbook or CSV, the reject
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from pathlib import Path
 from drg.errors import InputError
@@ -11,7 +10,6 @@ from drg.money import round_half_away, units_to_decimal, yuan_text
 from drg.pricing.exact import CLASS_NAMES
 from grouper.results import has_drg
 from grouper.lookup import suggest_codes
-from drg.estimate.one_case import CLASS_ZH
 
 __all__ = ['estimate_file']
 
@@ -19,7 +17,8 @@ __all__ = ['estimate_file']
 # --------------------------------------------------------------------------------------------- month file
 def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None, out: str | Path | None = None,
                   rejects: str | Path | None = None, hospital_id: str | None = None,
-                  insurance_type: str | None = None, engine: str = "numba", top: int = 10) -> dict:
+                  insurance_type: str | None = None, engine: str = "numba", top: int = 10,
+                  sheet: str | int | None = None) -> dict:
     """Estimate every case of a file (a hospital's month): per-case results, a summary, rejects.
 
     The steps: read and validate the file (:func:`_read_month`), fill the hospital and insurance type a file
@@ -32,36 +31,44 @@ def estimate_file(bundle, path: str | Path, *, mapping: str | Path | None = None
     bundle : drg.estimate.bundle.Bundle
     path : a CSV (UTF-8 or GBK), Excel or Parquet case file (:func:`drg.casefile.reader.read_cases`).
     mapping : a column-mapping TOML for the hospital system's own headers.
-    out : ``.xlsx`` (sheets 汇总, 明细, 病组 and 拒收), ``.csv`` (cases; the summary beside it as
-        ``NAME.summary.csv``) or ``.parquet``.
+    out : ``.xlsx`` (sheets 汇总, 明细, 病组, 拒收 and 说明: :mod:`drg.estimate.workbook`), ``.csv`` (the
+        明细 table; the summary and the DRGs beside it as ``NAME.summary.csv`` and ``NAME.drgs.csv``; UTF-8 with
+        a BOM) or ``.parquet`` (the per-case table, money in fen; the summary beside it as JSON).
     rejects : where to write rejected rows (CSV or Parquet); they are also counted in the summary.
     hospital_id, insurance_type : defaults for rows (or files) without them.
     engine : ``numba`` or ``python`` for :func:`drg.pricing.points.price_cases`.
+    sheet : the Excel sheet holding the cases (name or 1-based number); default the mapping's, else the first.
 
     Returns
     -------
     dict
-        ``summary`` (JSON-ready), ``cases`` (a pyarrow Table of the per-case results) and ``rejected``.
+        ``summary`` (JSON-ready), ``cases`` (a pyarrow Table of the per-case results: the file's columns as
+        read, money as integer fen in ``*_fen`` columns, and the grouping, pricing and money of each case) and
+        ``rejected``.
     """
     path = Path(path)
-    table, rejected, n_read = _read_month(path, mapping, rejects)
+    table, rejected, n_read = _read_month(path, mapping, rejects, sheet)
+    brought = [c for c in table.column_names if c not in _DERIVED]
     table = _with_default(table, "hospital_id", hospital_id)
     table = _with_default(table, "insurance_type", insurance_type)
     table, unknown_codes = _group_month(table, bundle.scheme)
     priced, notes = _price_month(table, bundle, engine, path)
     money = _Money(priced, bundle, "self_paid" in table.column_names)
-    result = _case_rows(priced, money, bundle)
+    result = _case_rows(priced, money, bundle, brought)
     summary, drg_rows = _summary(path, bundle, priced, money, n_read, sum(t.num_rows for t in rejected),
                                  unknown_codes, notes, top)
     if out is not None:
-        _write_outputs(Path(out), summary, result, drg_rows, rejected)
+        from drg.estimate.workbook import write_estimate
+
+        write_estimate(Path(out), summary, result, drg_rows, rejected, bundle=bundle, brought=brought,
+                       mapping=mapping)
         summary["out"] = str(out)
     if rejects is not None:
         summary["rejects_file"] = str(rejects)
     return {"summary": summary, "cases": result, "rejected": rejected}
 
 
-def _read_month(path: Path, mapping, rejects) -> tuple:
+def _read_month(path: Path, mapping, rejects, sheet=None) -> tuple:
     """The accepted cases as one table, the rejected rows (written to ``rejects``), and the rows read."""
     import pyarrow as pa
 
@@ -71,7 +78,7 @@ def _read_month(path: Path, mapping, rejects) -> tuple:
 
     accepted, rejected = [], []
     n_read = 0
-    for batch in read_cases(path, mapping=mapping, required=ESTIMATE_REQUIRED):
+    for batch in read_cases(path, mapping=mapping, required=ESTIMATE_REQUIRED, sheet=sheet):
         n_read += batch.n_read
         if batch.accepted.num_rows:
             accepted.append(pa.Table.from_batches([batch.accepted]))
@@ -192,35 +199,56 @@ class _Money:
 
 
 
-def _case_rows(priced, money: _Money, bundle):
-    """The per-case result table (the 明细 sheet): who, what group, what class, points and money."""
+#: Columns the estimate makes (never "brought" by the hospital's file).
+_DERIVED = frozenset({"row_number", "total_cost_fen", "fund_paid_fen", "self_paid_fen", "other_paid_fen", "mdc",
+                      "adrg", "drg", "cc_level", "cc_dx", "group_status", "group_note"})
+
+#: The identity columns shown first, then the results.
+_FIRST = ("row_number", "case_id", "patient_id", "hospital_id", "insurance_type", "sex", "age", "los", "dx", "px",
+          "discharge_date")
+_RESULTS = ("mdc", "drg", "drg_name", "cc_level", "group_status", "group_note", "case_class", "base_points", "coef",
+            "coef_source", "cost_ratio", "points", "adjusted_points", "adjust_reason", "price_note")
+
+
+def _case_rows(priced, money: _Money, bundle, brought: list[str] | None = None):
+    """The per-case result table (the 明细 sheet, a machine table): the case as read (every column the file
+    brought, money as integer fen), its group, class, points and money (``*_fen``)."""
     import pyarrow as pa
 
-    def yuan(vals):
-        return pa.array([None if v is None else v / 100 for v in vals], pa.float64())
+    from drg.casefile.schema import MONEY_COLUMNS
+
+    def fen(vals):
+        return pa.array(vals, pa.int64())
 
     drg_names = dict(zip(bundle.scheme.drg_codes, bundle.scheme.drg_names))
     pv_yuan = {x: None if pv is None else float(pv.yuan_text) for x, pv in money.pv_of.items()}
-    keep = [c for c in ("row_number", "case_id", "patient_id", "hospital_id", "insurance_type", "sex", "age", "los",
-                        "dx", "px", "discharge_date") if c in priced.column_names]
+    keep = [c for c in _FIRST if c in priced.column_names]
     result = priced.select(keep)
-    copied = ("mdc", "drg", "drg_name", "cc_level", "group_status", "group_note", "case_class", "base_points", "coef",
-              "coef_source", "cost_ratio", "points", "adjusted_points", "adjust_reason", "price_note")
-    extra = {c: priced.column(c) for c in copied if c != "drg_name"}
+    extra = {c: priced.column(c) for c in _RESULTS if c != "drg_name"}
     extra["drg_name"] = pa.array([drg_names.get(d) for d in priced.column("drg").to_pylist()], pa.string())
-    extra = {c: extra[c] for c in copied}
+    extra = {c: extra[c] for c in _RESULTS}
     extra |= {
-        "total_cost": yuan(money.cost), "point_value": pa.array([pv_yuan[x] for x in money.insurance], pa.float64()),
-        "entitlement": yuan(money.entitlement),
-        "margin": yuan([None if e is None else e - c for e, c in zip(money.entitlement, money.cost)]),
-        "self_paid": yuan(money.self_paid), "fund_payment": yuan(money.fund),
-        "entitlement_fen": pa.array(money.entitlement, pa.int64()),
+        "total_cost_fen": fen(money.cost),
+        "point_value": pa.array([pv_yuan[x] for x in money.insurance], pa.float64()),
+        "entitlement_fen": fen(money.entitlement),
+        "margin_fen": fen([None if e is None else e - c for e, c in zip(money.entitlement, money.cost)]),
+        "self_paid_fen": fen(money.self_paid), "fund_payment_fen": fen(money.fund),
     }
     for k, v in extra.items():
         result = result.append_column(k, v)
+    # the rest of what the file brought: contract columns (money as fen) and the hospital's own columns
+    for c in brought or []:
+        if c in result.column_names or c in _RESULTS:
+            continue
+        if c in MONEY_COLUMNS:
+            if f"{c}_fen" in priced.column_names and f"{c}_fen" not in result.column_names:
+                result = result.append_column(f"{c}_fen", priced.column(f"{c}_fen"))
+            continue
+        if c in priced.column_names:
+            result = result.append_column(c, priced.column(c))
     for lc in ("dx", "px"):
         if lc in result.column_names:
-            joined = ["|".join(x or []) for x in result.column(lc).to_pylist()]
+            joined = ["|".join(c for c in x or [] if c is not None) for x in result.column(lc).to_pylist()]
             result = result.set_column(result.column_names.index(lc), lc, pa.array(joined, pa.string()))
     return result
 
@@ -315,114 +343,3 @@ def _summary(path: Path, bundle, priced, money: _Money, n_read: int, n_rejected:
     summary["notes"].append("the total income is round(Σ points × point value) per pool; the per-case "
                             "entitlements are each rounded, so their sum may differ by a few fen")
     return summary, drg_rows
-
-
-_SUMMARY_LABELS = [
-    ("file", "病例文件 file"), ("bundle", "发布包 bundle"), ("policy_id", "政策 policy"),
-    ("settlement_year", "结算年度 settlement year"), ("rows_read", "读入行数 rows read"),
-    ("cases", "病例数 cases"), ("rejected", "拒收行数 rejected rows"), ("points", "病例点数 points"),
-    ("adjusted_points", "调整后点数 adjusted points"), ("income_yuan", "预计 DRG 收入(元) estimated income"),
-    ("cost_yuan", "实际总费用(元) actual cost"), ("margin_yuan", "结余(+)/超支(−)(元) income − cost"),
-    ("outliers", "高低倍率病例数 outliers"), ("outlier_share", "高低倍率占比 outlier share"),
-    ("cmi", "CMI"), ("ungrouped", "未入组病例 ungrouped"), ("readmissions_halved", "分解住院减半 readmissions halved"),
-]
-
-
-def _summary_rows(summary: dict) -> list[tuple[str, str]]:
-    rows = [(label, "" if summary.get(k) is None else str(summary.get(k))) for k, label in _SUMMARY_LABELS]
-    for c, v in summary["by_class"].items():
-        rows.append((f"{CLASS_ZH[c]} {c}", str(v)))
-    for p in summary["pools"]:
-        rows.append((f"统筹区 pool {p['pool']}: 病例/点数/点值/收入/费用/结余",
-                     f"{p['cases']} / {p['points']} / {p['point_value_yuan']} / {p['income_yuan']} / "
-                     f"{p['cost_yuan']} / {p['margin_yuan']}"))
-    for k, v in summary["unknown_codes"].items():
-        rows.append((f"未知编码 unknown code {k}", "nearest: " + ", ".join(v)))
-    for note in summary["notes"]:
-        rows.append(("说明 note", note))
-    return rows
-
-
-def _write_outputs(out: Path, summary: dict, cases, drg_rows: list[dict], rejected: list) -> None:
-    import polars as pl
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
-    cases_df = pl.from_arrow(cases)
-    drg_df = pl.DataFrame([{"drg": d["drg"], "drg_name": d["drg_name"], "cases": d["cases"],
-                            "points": float(d["points"]), "income": d["income_fen"] / 100,
-                            "cost": d["cost_fen"] / 100, "margin": d["margin_fen"] / 100, "high": d["high"],
-                            "low": d["low"]} for d in drg_rows])
-    sum_df = pl.DataFrame(_summary_rows(summary), schema=["项目 item", "值 value"], orient="row")
-    if suffix in (".xlsx", ".xlsm"):
-        rej = None
-        if rejected:
-            rej = pl.from_arrow(pa_concat(rejected))
-            rej = rej.with_columns([pl.col(c).cast(pl.List(pl.String)).list.join("|")
-                                    for c, t in rej.schema.items() if isinstance(t, pl.List)])
-        _write_workbook(out, [("汇总", sum_df), ("明细", cases_df), ("病组", drg_df)] + ([("拒收", rej)] if rej is not None
-                                                                                     else []))
-    elif suffix == ".csv":
-        cases_df.write_csv(out)
-        sum_df.write_csv(out.with_name(out.stem + ".summary.csv"))
-        drg_df.write_csv(out.with_name(out.stem + ".drgs.csv"))
-    elif suffix in (".parquet", ".pq"):
-        cases_df.write_parquet(out)
-        out.with_name(out.stem + ".summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1),
-                                                             encoding="utf-8")
-    else:
-        raise InputError(f"unknown output type {suffix!r}; use .xlsx, .csv or .parquet", file=str(out))
-
-
-def pa_concat(tables: list):
-    import pyarrow as pa
-
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
-_MONEY_COLUMNS = ("total_cost", "entitlement", "margin", "self_paid", "fund_payment", "income", "cost")
-
-
-_POINT_COLUMNS = ("base_points", "coef", "points", "adjusted_points", "cost_ratio", "point_value")
-
-
-def _write_workbook(path: Path, sheets: list) -> None:
-    """Write polars frames as plain worksheets (header row, frozen, filter; money and points formatted).
-
-    Rows are streamed with xlsxwriter's ``constant_memory`` mode: about three times as fast as a formatted
-    Excel table, and memory stays flat for a large month.
-    """
-    import datetime
-
-    import xlsxwriter
-
-    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as wb:
-        head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-        money = wb.add_format({"num_format": "#,##0.00"})
-        points = wb.add_format({"num_format": "0.0000"})
-        for name, df in sheets:
-            ws = wb.add_worksheet(name)
-            cols = df.columns
-            fmts = [money if c in _MONEY_COLUMNS else points if c in _POINT_COLUMNS else None for c in cols]
-            widths = [max(8, min(48, len(c.encode("gbk", "replace")) + 2)) for c in cols]
-            sample = df.head(200).rows()
-            for row in sample:
-                for j, v in enumerate(row):
-                    if isinstance(v, str):
-                        widths[j] = max(widths[j], min(48, len(v.encode("gbk", "replace")) + 2))
-            for j, (w, f) in enumerate(zip(widths, fmts)):
-                ws.set_column(j, j, w, f)
-            ws.write_row(0, 0, cols, head)
-            ws.freeze_panes(1, 0)
-            if df.height:
-                ws.autofilter(0, 0, df.height, len(cols) - 1)
-            for i, row in enumerate(df.iter_rows(), start=1):
-                for j, v in enumerate(row):
-                    if v is None:
-                        continue
-                    if isinstance(v, (datetime.date, datetime.datetime)):
-                        ws.write_string(i, j, v.isoformat())
-                    elif isinstance(v, float) and v != v:
-                        continue
-                    else:
-                        ws.write(i, j, v, fmts[j])

@@ -29,7 +29,7 @@ from drg.pricing.classes import is_per_diem
 from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, CaseToPrice, PricingRule, WeightRow, price_one_exact,
                                to_units)
 from grouper.results import UNGROUPABLE_DRG, has_drg
-from grouper.lookup import cc_detail, check_codes
+from grouper.lookup import check_codes
 
 __all__ = ['CLASS_ZH', 'CaseInput', 'case_from_json', 'estimate_case', 'format_case', 'normal_cost_range', 'parse_yuan', 'price_one', 'split_codes', 'validate_case']
 
@@ -160,6 +160,15 @@ def validate_case(case: CaseInput) -> None:
 
 
 # --------------------------------------------------------------------------------------------- pricing
+def cc_detail(res, principal: str | None) -> list[dict]:
+    """Every secondary diagnosis that is a CC or MCC, with its exclusion table and whether it counts, from the
+    grouper's own explanation (``grouper.reference.Result.cc_detail``: this module reads no code table)."""
+    return [{"code": d.code, "kind": d.kind, "exclusion_table": d.table, "counts": d.counts,
+             "reason": (f"cancelled: the principal diagnosis {principal} is in exclusion table {d.excluded_by}"
+                        if d.excluded_by else "counts")}
+            for d in res.cc_detail if d.level]
+
+
 def _policy_high_ratio(policy, bp: float) -> Decimal:
     return policy.pricing.high_ratio(Decimal(repr(bp)))
 
@@ -347,7 +356,7 @@ def estimate_case(bundle, case: CaseInput, *, allow_unknown: bool = False, expla
         adrg_name = scheme.adrg_names[scheme.adrg_codes.index(res.adrg)]
     if res.mdc in scheme.mdc_codes:
         mdc_name = scheme.mdc_names[scheme.mdc_codes.index(res.mdc)]
-    ccs = cc_detail(scheme, case.dx)
+    ccs = cc_detail(res, case.dx[0] if case.dx else None)
     split = res.drg[3] if res.drg and len(res.drg) == 4 and res.drg != UNGROUPABLE_DRG else None
     group = {"mdc": res.mdc, "mdc_name": mdc_name, "adrg": res.adrg, "adrg_name": adrg_name, "drg": res.drg,
              "drg_name": drg_name, "cc_level": res.cc_level, "group_status": res.status,

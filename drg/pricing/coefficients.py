@@ -21,7 +21,7 @@ from drg.money import round_half_away
 from drg.pricing.exact import COEF_SCALE
 from drg.casefile.tables import hospital_tiers
 from drg.policy import Policy, load_policy
-from drg.pricing.weights import Weights, compute_weights, read_grouped, write_weights
+from drg.pricing.weights import grouped_scheme_id, one_scheme, Weights, compute_weights, read_grouped, write_weights
 
 __all__ = ["compute_coefficients", "tier_chain", "build_tables", "read_coefficients", "trimmed_sums",
            "write_tables"]
@@ -168,17 +168,16 @@ def read_coefficients(path: str | Path) -> pa.Table:
 
 
 def build_tables(history: str | Path | list, hospitals: str | Path, policy: str | Path | Policy, out: str | Path, *,
-                 year: int | None = None, scheme_id: str | None = None) -> dict:
-    """``drg weights``: read history and hospitals, write ``OUT/weights.parquet`` and
-    ``OUT/coefficients.parquet``; return a summary dict. ``history`` may be one file or a list (one per
-    year)."""
-    import pyarrow.parquet as pq
-
+                 year: int | None = None, scheme_id: str | None = None, ledger=None) -> dict:
+    """``drg weights``: read history and hospitals, write ``OUT/weights.parquet``,
+    ``OUT/coefficients.parquet`` and the low-risk DRGs of the same history years
+    (``OUT/low_risk_drgs.parquet``, :mod:`drg.monitoring.lowrisk`; also into ``ledger`` when given); return a
+    summary dict. ``history`` may be one file or a list (one per year)."""
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     files = [Path(h) for h in history] if isinstance(history, (list, tuple)) else [Path(history)]
     import pyarrow.parquet as pq_
 
-    wanted = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost")
+    wanted = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost", "discharge_status", "group_status")
     parts = []
     for f in files:
         try:
@@ -196,40 +195,66 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
     if year is None and pol.year is None:
         years = np.asarray(__import__("pyarrow.compute", fromlist=["year"]).year(hist.column("discharge_date")))
         year = int(np.nanmax(years)) + 1 if len(years) else None
-    if scheme_id is None:  # the grouper writes the scheme's id into every grouped file
-        ids = {(pq_.read_schema(f).metadata or {}).get(b"drg.scheme_id", b"").decode() for f in files}
-        ids.discard("")
-        if len(ids) > 1:
-            raise InputError(f"history files were grouped with different schemes: {sorted(ids)}", file=history)
-        scheme_id = ids.pop() if ids else None
+    grouped_with = one_scheme({str(f): grouped_scheme_id(f, command="weights") for f in files})
+    scheme_id = scheme_id or grouped_with     # the grouper writes the scheme's id into every grouped file
+    pol.check_scheme(scheme_id, what="the history cases", file=history)
     weights, trimmed = compute_weights(hist, pol, settlement_year=year, scheme_id=scheme_id or pol.scheme,
                                        file=str(history))
+    from drg.monitoring.lowrisk import death_counts
+
     history_hospitals = set(hist.column("hospital_id").cast(pa.string()).to_pylist())
     return write_tables(weights, trimmed, hosp, pol, year, out, history_hospitals=history_hospitals,
-                        history_cases=hist.num_rows)
+                        history_cases=hist.num_rows, deaths=death_counts(hist), ledger=ledger)
 
 
 def write_tables(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, pol: Policy, year: int | None,
-                 out: str | Path, *, history_hospitals: set, history_cases: int) -> dict:
+                 out: str | Path, *, history_hospitals: set, history_cases: int, deaths, ledger=None) -> dict:
     """The end of ``drg weights``: coefficients from the weights and the trimmed history (rows or
-    :func:`trimmed_sums`), both tables written under ``out``, and the summary dict. ``history_hospitals``
-    are the hospital ids of the history cases (those missing from ``hospitals`` are recorded)."""
+    :func:`trimmed_sums`), both tables written under ``out``, the low-risk DRGs from the history's deaths
+    (:class:`drg.monitoring.lowrisk.DeathCounts`; also into ``ledger`` when given), and the summary dict.
+    ``history_hospitals`` are the hospital ids of the history cases (those missing from ``hospitals`` are
+    recorded)."""
     import pyarrow.parquet as pq
 
     hosp = hospitals
     coefs = compute_coefficients(weights, trimmed, hosp, pol, settlement_year=year)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_weights(weights, out / "weights.parquet")
     blend = pol.coef.blend_for(year)
     unknown = sorted(set(history_hospitals) - set(hosp.column("hospital_id").to_pylist()) - {None})
     meta = {b"drg.policy_id": pol.id.encode(), b"drg.settlement_year": str(year or "").encode(),
             b"drg.blend": json.dumps({"hospital": str(blend.hospital), "tier": str(blend.tier),
                                       "one": str(blend.one)}).encode(),
             b"drg.history_hospitals_not_in_table": json.dumps(unknown).encode()}
-    pq.write_table(coefs.replace_schema_metadata(meta), out / "coefficients.parquet")
+    from drg.outputs import atomic_path
+
+    # both tables are written in full under temporary names before either takes its name: a failed write
+    # (a full disk) leaves the earlier pair as it was
+    with atomic_path(out / "weights.parquet") as weights_tmp, \
+            atomic_path(out / "coefficients.parquet") as coefs_tmp:
+        write_weights(weights, weights_tmp)
+        pq.write_table(coefs.replace_schema_metadata(meta), coefs_tmp)
+    low_risk = _low_risk(deaths, weights, pol, out, ledger)
     wt = weights.table
     return {"history_cases": history_cases, "history_years": list(weights.years), "settlement_year": year,
             "drgs": wt.num_rows, "stable_drgs": int(np.sum(np.asarray(wt.column("stable")))),
             "all_drg_mean_yuan": round(weights.a_yuan, 2), "coefficient_rows": coefs.num_rows,
-            "history_hospitals_not_in_table": len(unknown), "policy": pol.id}
+            "history_hospitals_not_in_table": len(unknown), "policy": pol.id, **low_risk}
+
+
+def _low_risk(deaths, weights: Weights, pol: Policy, out: Path, ledger) -> dict:
+    """The low-risk DRGs of the weights' history years (SPEC §9) from the history's deaths:
+    ``OUT/low_risk_drgs.parquet`` and, given a ledger, its ``low_risk_drgs`` table."""
+    from drg.monitoring.lowrisk import LOW_RISK_FILE, low_risk_of_counts, write_low_risk
+
+    table = low_risk_of_counts(deaths, weights.years, pol)
+    write_low_risk(table, out / LOW_RISK_FILE, years=weights.years, policy=pol, scheme_id=weights.scheme_id)
+    if ledger is not None:
+        from drg.monitoring.store import record_low_risk
+        from drg.settlement.ledger import Ledger
+
+        led = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+        record_low_risk(led, table, settlement_year=weights.settlement_year, scheme_id=weights.scheme_id,
+                        history_years=list(weights.years))
+    flags = table.column("low_risk").to_pylist()
+    return {"low_risk_drgs": sum(bool(f) for f in flags),
+            "low_risk_classified": sum(bool(f) for f in table.column("classified").to_pylist())}

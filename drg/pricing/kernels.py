@@ -236,20 +236,32 @@ def group_hash(patient_hash, hosp, match, year, rows):
 
 @njit(cache=True)
 def sort_runs_by_dates(keys, rows, admit, dis):
-    """In place: inside each run of equal ``keys``, order ``rows`` by (admission, discharge) (insertion sort;
-    runs are one patient's stays in one group, so they are short)."""
+    """In place: inside each run of equal ``keys``, order ``rows`` by (admission, discharge). A short run
+    (one patient's stays in one group, the usual case) by insertion sort; a long one (one patient with
+    thousands of stays) by a stable merge sort of the two dates packed into one key, so that no run costs
+    more than O(L log L)."""
     n = keys.shape[0]
     i = 0
     while i < n:
         j = i + 1
         while j < n and keys[j] == keys[i]:
             j += 1
-        for k in range(i + 1, j):
-            r = rows[k]
-            a, d = admit[r], dis[r]
-            m = k - 1
-            while m >= i and (admit[rows[m]] > a or (admit[rows[m]] == a and dis[rows[m]] > d)):
-                rows[m + 1] = rows[m]
-                m -= 1
-            rows[m + 1] = r
+        if j - i > 32:
+            packed = np.empty(j - i, np.uint64)
+            for k in range(i, j):
+                r = rows[k]
+                packed[k - i] = (np.uint64(admit[r] + 2147483648) << np.uint64(32)) | np.uint64(dis[r] + 2147483648)
+            order = np.argsort(packed, kind="mergesort")
+            run = rows[i:j].copy()
+            for k in range(j - i):
+                rows[i + k] = run[order[k]]
+        else:
+            for k in range(i + 1, j):
+                r = rows[k]
+                a, d = admit[r], dis[r]
+                m = k - 1
+                while m >= i and (admit[rows[m]] > a or (admit[rows[m]] == a and dis[rows[m]] > d)):
+                    rows[m + 1] = rows[m]
+                    m -= 1
+                rows[m + 1] = r
         i = j

@@ -11,7 +11,7 @@ from drg.errors import InputError
 from drg.casefile.tables import read_reviews, read_violations
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_point_totals
-from drg.pricing.weights import Weights, read_grouped, read_weights
+from drg.pricing.weights import Weights, grouped_scheme_id, read_grouped, read_weights
 from drg.pricing.points import PricedArrays, checked_columns, price_arrays, with_priced_columns
 
 __all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file', 'write_priced']
@@ -30,7 +30,7 @@ PRICING_INPUTS = ("case_id", "patient_id", "hospital_id", "insurance_type", "drg
 
 def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Policy, out: str | Path, *,
                reviews: str | Path | None = None, violations: str | Path | None = None, year: int | None = None,
-               engine: str = "numba") -> dict:
+               engine: str = "numba", rejects: str | Path | None = None) -> dict:
     """``drg points``: read grouped cases and the tables of ``drg weights``, price, write Parquet (zstd).
 
     ``year`` defaults to the policy's ``policy.year``. Also writes ``OUT.hospital_totals.parquet`` beside ``out`` (:func:`hospital_point_totals`). Returns a
@@ -40,6 +40,11 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     pairs stays across the file), then row group by row group with every column, each written out with its
     priced columns while the next is read (:mod:`drg.casefile.background`). The file equals
     ``price_cases(read_grouped(cases), …)`` written as one table.
+
+    A row that cannot be priced (no case id, hospital, length of stay or discharge date; money missing, not a
+    number, negative or out of range; a date outside 1900–2099; a case id an earlier row had) is a reject
+    of this stage: left out of the priced file, written to ``rejects`` (the row as read, its row number and
+    reason) and counted, so that ``read = cases + rejected``.
     """
     import pyarrow.parquet as pq
 
@@ -58,45 +63,194 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     def hospital_totals(keys, priced) -> None:    # while the last row groups are written
         totals.append(hospital_point_totals(_totals_input(keys, priced), pol))
 
-    keys, priced = write_priced(cases, w, c, pol, out, reviews=rv, violations=vv, year=year, engine=engine,
-                                before_close=hospital_totals)
+    keys, priced, n_read = write_priced(cases, w, c, pol, out, reviews=rv, violations=vv, year=year, engine=engine,
+                                        rejects=rejects, tables=tables, before_close=hospital_totals)
+    n_rejected = n_read - keys.num_rows
     totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
-    pq.write_table(totals[0], totals_path)
-    return priced.summary() | {"hospital_totals": str(totals_path)}
+    from drg.outputs import atomic_path
+
+    with atomic_path(totals_path) as tmp:
+        pq.write_table(totals[0], tmp)
+    return priced.summary() | {"read": n_read, "rejected": n_rejected, "hospital_totals": str(totals_path)} | (
+        {"rejects_file": str(rejects)} if rejects is not None else {})
 
 
 def write_priced(cases: str | Path, weights: Weights, coefficients, policy: Policy, out: str | Path, *,
                  reviews: pa.Table | None = None, violations: pa.Table | None = None, year: int | None = None,
-                 engine: str = "numba", readmitted: np.ndarray | None = None,
-                 before_close=None) -> tuple[pa.Table, PricedArrays]:
-    """Price one grouped-case file with tables already read and write the priced file (the body of
-    :func:`price_file`; a partitioned dataset's partitions go through it one by one, with ``readmitted``
-    paired across the dataset: :func:`drg.pricing.points.price_arrays`). ``before_close(keys, priced)`` runs
-    while the last row groups are written. ``coefficients``: the table, or its
-    :class:`drg.pricing.points.CoefficientMatrix`. Returns the pricing columns read and the priced arrays."""
+                 engine: str = "numba", readmitted: np.ndarray | None = None, rejects: str | Path | None = None,
+                 tables: str | Path | None = None, before_close=None) -> tuple[pa.Table, PricedArrays, int]:
+    """Price one grouped-case file with tables already read and write the priced file and its rejects (the
+    body of :func:`price_file`; a partitioned dataset's partitions go through it one by one, with
+    ``readmitted`` — one flag per row of the file — paired across the dataset: :func:`drg.pricing.points.
+    price_arrays`). ``tables``: the directory the weights came from, to check the cases, the weights and the
+    policy name one scheme (no check without it). ``before_close(keys, priced)`` runs while the last row
+    groups are written. ``coefficients``: the table, or its :class:`drg.pricing.points.CoefficientMatrix`.
+    Returns the pricing columns of the rows priced, the priced arrays and the number of rows read."""
+    from drg.casefile.rejects import RejectWriter
+
+    pol = policy
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pol = policy
     source = _parquet_source(cases)
+    if tables is not None:
+        _check_schemes(weights, pol, str(cases), str(tables))
     # CSV / Excel, or an empty Parquet file: one table; else the pricing columns now, every column streamed later
-    columns = None if source is None else [n for n in PRICING_INPUTS if n in source.schema_arrow.names]
-    keys = checked_columns(read_grouped(cases, columns=columns), pol, str(cases))
+    reject_writer = RejectWriter(rejects)
+    keep = None
+    if source is None and Path(cases).suffix.lower() not in (".parquet", ".pq"):
+        keys, n_read = _read_text_grouped(cases, pol, reject_writer)
+    elif source is None:   # an empty Parquet file
+        keys = read_grouped(cases)
+        n_read = keys.num_rows
+    else:
+        columns = [n for n in PRICING_INPUTS if n in source.schema_arrow.names]
+        raw = read_grouped_raw(cases, columns)
+        checked_columns(raw.slice(0, 0), pol, str(cases))    # (the columns pricing needs are there)
+        n_read = raw.num_rows
+        keep, reasons, details = unpriceable(raw)
+        keys = raw if keep is None else raw.filter(pa.array(keep))
+    if readmitted is not None:
+        if len(readmitted) != n_read:
+            raise InputError(f"the file changed while it was read ({len(readmitted)} rows paired, then {n_read})",
+                             file=str(cases))
+        readmitted = readmitted if keep is None else readmitted[keep]
+    keys = checked_columns(keys, pol, str(cases))
     priced = price_arrays(keys, weights, coefficients, pol, reviews=reviews, violations=violations, year=year,
                           engine=engine, readmitted=readmitted)
-    if source is None:
-        rows = [with_priced_columns(keys, priced.columns())]
-        schema = rows[0].schema
-    else:
-        rows, schema = _priced_row_groups(source, keys, priced)
-    meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
-    if weights.scheme_id:
-        meta[b"drg.scheme_id"] = weights.scheme_id.encode()
-    with _PricedWriter(out, schema.with_metadata(meta)) as writer:
-        for table in rows:
-            writer.write(table)
-        if before_close is not None:
-            before_close(keys, priced)
-    return keys, priced
+    with reject_writer:
+        if source is None:
+            rows = [with_priced_columns(keys, priced.columns())]
+            schema = rows[0].schema
+        else:
+            rows, schema = _priced_row_groups(source, keys, priced, keep,
+                                              None if keep is None else (reasons, details, reject_writer),
+                                              path=str(cases))
+        meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
+        if weights.scheme_id:
+            meta[b"drg.scheme_id"] = weights.scheme_id.encode()
+        with _PricedWriter(out, schema.with_metadata(meta)) as writer:
+            for table in rows:
+                writer.write(table)
+            if before_close is not None:
+                before_close(keys, priced)
+    n_rejected = n_read - keys.num_rows
+    if reject_writer.count != n_rejected:  # pragma: no cover - guarded by construction
+        raise AssertionError(f"rows lost pricing {cases}: read {n_read}, priced {keys.num_rows}, rejected "
+                             f"{reject_writer.count}")
+    return keys, priced, n_read
+
+
+def read_grouped_raw(path: str | Path, columns: list[str] | None) -> pa.Table:
+    """The pricing columns of a grouped Parquet file as they are (no money converted yet)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot read Parquet ({type(exc).__name__})", file=str(path)) from None
+
+
+_DATE_LO, _DATE_HI = -25567, 47481       # 1900-01-01 and 2099-12-31 as days since 1970-01-01
+
+
+def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
+    """The rows of a grouped table that can be priced (None: every row), and for the others their reason and
+    every problem found (``reason:field`` joined by ``;``), in row order."""
+    import pyarrow.compute as pc
+
+    from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS, money_to_fen_bounded
+
+    n = t.num_rows
+    problems: list[tuple[str, str, np.ndarray]] = []
+
+    def present(c: str) -> bool:
+        return c in t.column_names
+
+    def blank(col) -> np.ndarray:
+        mask = np.asarray(col.is_null(), dtype=bool)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            mask |= np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(col), ""), False), dtype=bool)
+        return mask
+
+    for c in ("case_id", "hospital_id", "los", "discharge_date"):
+        if present(c):
+            problems.append(("missing_field", c, blank(t.column(c))))
+    for yuan, fen in zip(MONEY_COLUMNS, FEN_COLUMNS):
+        if present(fen):
+            col = t.column(fen)
+            if yuan != "other_paid":
+                problems.append(("missing_field", yuan, np.asarray(col.is_null(), dtype=bool)))
+            values = np.asarray(col.fill_null(0), dtype=np.int64)
+            problems.append(("out_of_range", yuan, np.abs(values) > 10 ** 11))
+            problems.append(("negative_money", yuan, values < 0))
+        elif present(yuan):
+            col = t.column(yuan)
+            values, nonfinite, too_large = money_to_fen_bounded(col)
+            isnull = np.asarray(col.is_null(), dtype=bool)
+            if yuan != "other_paid":
+                problems.append(("missing_field", yuan, isnull))
+            problems.append(("non_finite_money", yuan, nonfinite & ~isnull))
+            problems.append(("out_of_range", yuan, too_large & ~isnull))
+            problems.append(("negative_money", yuan, (values < 0) & ~isnull))
+    for c in ("admit_date", "discharge_date"):
+        if present(c) and pa.types.is_date32(t.column(c).type):
+            days = np.asarray(t.column(c).cast(pa.int32()).fill_null(0), dtype=np.int64)
+            problems.append(("out_of_range", c, (days < _DATE_LO) | (days > _DATE_HI)))
+    if present("los") and pa.types.is_integer(t.column("los").type):
+        problems.append(("negative_los", "los", np.asarray(pc.fill_null(pc.less(t.column("los"), 0), False),
+                                                           dtype=bool)))
+    if present("case_id"):
+        import polars as pl
+
+        ids = pl.from_arrow(t.column("case_id").cast(pa.string())).str.strip_chars()
+        repeat = ~ids.is_first_distinct().to_numpy() & ids.is_not_null().to_numpy()
+        problems.append(("duplicate_case_id", "case_id", repeat))
+    bad = np.zeros(n, dtype=bool)
+    for _, _, m in problems:
+        bad |= m
+    if not bad.any():
+        return None, [], []
+    order = ["missing_field", "wrong_type", "duplicate_case_id", "out_of_range", "negative_los",
+             "non_finite_money", "negative_money"]
+    problems.sort(key=lambda x: order.index(x[0]))
+    reasons, details = [], []
+    for i in np.flatnonzero(bad).tolist():
+        found = [f"{r}:{f}" for r, f, m in problems if m[i]]
+        reasons.append(found[0].split(":", 1)[0])
+        details.append(";".join(found))
+    return ~bad, reasons, details
+
+
+def _read_text_grouped(cases: str | Path, policy: Policy, reject_writer) -> tuple[pa.Table, int]:
+    """A grouped CSV or Excel file through the case reader: the rows it rejects are this stage's rejects."""
+    from drg.casefile.reader import read_cases
+
+    parts, n_read = [], 0
+    required = ("case_id", "hospital_id", "los", "discharge_date", "total_cost")
+    for batch in read_cases(cases, required=required):
+        n_read += batch.n_read
+        reject_writer.write(batch.rejected)
+        parts.append(pa.Table.from_batches([batch.accepted]))
+    t = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+    if "row_number" in t.column_names:
+        t = t.drop_columns(["row_number"])
+    for c in ("mdc", "adrg", "drg", "group_status", "group_note"):
+        if c in t.column_names and not pa.types.is_string(t.column(c).type):
+            t = t.set_column(t.column_names.index(c), c, t.column(c).cast(pa.string()))
+    return t, n_read
+
+
+def _check_schemes(weights: Weights, policy: Policy, cases: str, tables: str) -> None:
+    """The grouped cases, the weights and the policy name one grouping scheme (a mismatch is an error: points
+    of one edition's DRGs priced with another edition's weights mean nothing)."""
+    case_scheme = grouped_scheme_id(cases, command="points")
+    if case_scheme and weights.scheme_id and case_scheme != weights.scheme_id:
+        raise InputError(f"the cases were grouped with scheme {case_scheme} but the weights in {tables} were built "
+                         f"from cases grouped with scheme {weights.scheme_id}: group the cases with the tables' "
+                         "scheme, or build the tables again from history grouped with this one", file=cases,
+                         field="drg")
+    policy.check_scheme(case_scheme, what="the cases", file=cases)
+    policy.check_scheme(weights.scheme_id, what="the weights' history cases", file=tables)
 
 
 def _parquet_source(cases: str | Path):
@@ -113,9 +267,11 @@ def _parquet_source(cases: str | Path):
     return pf if pf.metadata.num_rows and pf.num_row_groups else None
 
 
-def _priced_row_groups(source, keys: pa.Table, priced: PricedArrays):
+def _priced_row_groups(source, keys: pa.Table, priced: PricedArrays, keep: np.ndarray | None = None,
+                       rejected: tuple | None = None, path: str | None = None):
     """Each row group of ``source`` with every column, the ``*_fen`` columns it lacks and its priced columns
-    (read one ahead on a background thread); and the schema of those tables."""
+    (read one ahead on a background thread); and the schema of those tables. With ``keep`` (the rows that
+    can be priced), the other rows go to the reject writer of ``rejected`` = (reasons, details, writer)."""
     from drg.casefile.background import prefetch
 
     names = source.schema_arrow.names
@@ -124,15 +280,35 @@ def _priced_row_groups(source, keys: pa.Table, priced: PricedArrays):
                                   priced.columns(0, 0)).schema
 
     def tables():
-        lo = 0
-        for rg in prefetch(source.read_row_group(i) for i in range(source.num_row_groups)):
+        lo = a_lo = r_lo = 0
+        for rg in prefetch(_row_group(source, i, path) for i in range(source.num_row_groups)):
             hi = lo + rg.num_rows
-            yield with_priced_columns(_fen_slice(rg, keys, fen_added, lo), priced.columns(lo, hi))
-            lo = hi
-        if lo != keys.num_rows:
-            raise InputError(f"the file changed while it was read ({keys.num_rows} rows, then {lo})")
+            if keep is not None:
+                sel = keep[lo:hi]
+                if not sel.all():
+                    reasons, details, writer = rejected
+                    out = np.flatnonzero(~sel)
+                    r_hi = r_lo + len(out)
+                    writer.write(rg.take(pa.array(out))
+                                 .append_column("row_number", pa.array(out + lo + 1, pa.int64()))
+                                 .append_column("reject_reason", pa.array(reasons[r_lo:r_hi], pa.string()))
+                                 .append_column("reject_detail", pa.array(details[r_lo:r_hi], pa.string())))
+                    r_lo = r_hi
+                    rg = rg.filter(pa.array(sel))
+            a_hi = a_lo + rg.num_rows
+            yield with_priced_columns(_fen_slice(rg, keys, fen_added, a_lo), priced.columns(a_lo, a_hi))
+            lo, a_lo = hi, a_hi
+        if a_lo != keys.num_rows:
+            raise InputError(f"the file changed while it was read ({keys.num_rows} rows, then {a_lo})")
 
     return tables(), schema
+
+
+def _row_group(source, i: int, path: str | None) -> pa.Table:
+    try:
+        return source.read_row_group(i)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"row group {i + 1} cannot be read ({type(exc).__name__})", file=path) from None
 
 
 def _fen_slice(rg: pa.Table, keys: pa.Table, fen_added: list[str], lo: int) -> pa.Table:
@@ -153,11 +329,23 @@ class _PricedWriter:
 
         from drg.casefile.background import WriteBehind
 
+        from drg.outputs import writing
+
         self._out = out
         self._partial = out.with_name(out.name + ".partial")
         stats = [c for c in STATISTICS_COLUMNS if c in schema.names]
-        self._file = pq.ParquetWriter(self._partial, schema, compression="zstd", write_statistics=stats)
-        self._behind = WriteBehind(self._file.write_table)
+        with writing(out):
+            try:
+                self._file = pq.ParquetWriter(self._partial, schema, compression="zstd", write_statistics=stats)
+            except BaseException:
+                self._partial.unlink(missing_ok=True)
+                raise
+
+        def write(table: pa.Table) -> None:
+            with writing(out):
+                self._file.write_table(table)
+
+        self._behind = WriteBehind(write)
 
     def write(self, table: pa.Table) -> None:
         self._behind.write(table)
@@ -166,18 +354,24 @@ class _PricedWriter:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
+        from drg.outputs import writing
+
         try:
-            try:
-                self._behind.close()
-            finally:
-                self._file.close()
+            with writing(self._out):
+                try:
+                    self._behind.close()
+                finally:
+                    self._file.close()
         except BaseException:
             self._partial.unlink(missing_ok=True)
-            raise
+            if exc_type is None:
+                raise
+            return
         if exc_type is not None:
             self._partial.unlink(missing_ok=True)
         else:
-            self._partial.replace(self._out)
+            with writing(self._out):
+                self._partial.replace(self._out)
 
 
 def _totals_input(keys: pa.Table, priced: PricedArrays) -> pa.Table:

@@ -65,17 +65,15 @@ def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, poli
     a_s, d_s = admit[s], dis[s]
     # ties on (group, admit, discharge) are broken by case id, so the row order never matters
     tie = same[:-1] & (a_s[1:] == a_s[:-1]) & (d_s[1:] == d_s[:-1])
-    if tie.any():
-        ids = cases.column("case_id").cast(pa.string())
-        t_idx = np.nonzero(tie)[0]
-        starts = t_idx[np.r_[True, t_idx[1:] != t_idx[:-1] + 1]]
-        for st in starts:
-            en = st + 1
-            while en < len(tie) and tie[en]:
-                en += 1
-            block = s[st:en + 1]
-            block_ids = ids.take(pa.array(block)).to_pylist()
-            s[st:en + 1] = block[np.argsort(np.array(block_ids, dtype=object), kind="stable")]
+    if tie.any():   # the tied stays sorted by (tie block, case id): O(k log k) numeric sorts, whatever the blocks
+        in_block = np.zeros(len(s), bool)
+        in_block[:-1] |= tie
+        in_block[1:] |= tie
+        pos = np.flatnonzero(in_block)
+        block = np.cumsum(np.r_[True, ~tie[pos[1:] - 1]])
+        rows = s[pos]
+        ids = cases.column("case_id").take(pa.array(rows)).cast(pa.string())
+        s[pos] = rows[_order_by_id(block, ids)]
     mask_sorted = pair_kernel(same, a_s, d_s, halvable[s], rp.window_days)  # a tie reorder keeps a_s, d_s
     out = np.zeros(n, bool)
     out[s[mask_sorted]] = True
@@ -127,3 +125,29 @@ def _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis):
         if not pc.all(pc.equal(pat.take(pa.array(a)), pat.take(pa.array(b)))).as_py():
             return None
     return s, same
+
+
+def _order_by_id(block: np.ndarray, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The permutation that orders rows by (``block``, case id in byte order — which for UTF-8 is the order of
+    the characters, as Python compares strings). The ids are cut into big-endian 8-byte words (zero-padded)
+    and sorted word by word from the last with stable numeric sorts (a radix sort over words), the length
+    breaking the ties of zero padding: a handful of integer sorts instead of string comparisons."""
+    from drg.casefile.strings import string_buffers
+
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    off, data = string_buffers(ids)
+    off = off.astype(np.int64)
+    start, end = off[:-1], off[1:]
+    length = end - start
+    words = int((length.max() + 7) // 8) if len(length) else 0
+    perm = np.argsort(length, kind="stable")
+    padded = np.concatenate([data, np.zeros(8, np.uint8)]) if data.size else np.zeros(8, np.uint8)
+    for w in range(words - 1, -1, -1):
+        key = np.zeros(len(start), np.uint64)
+        for b in range(8):
+            at = start + 8 * w + b
+            byte = np.where(at < end, padded[np.minimum(at, len(padded) - 1)], 0).astype(np.uint64)
+            key = (key << np.uint64(8)) | byte
+        perm = perm[np.argsort(key[perm], kind="stable")]
+    return perm[np.argsort(block[perm], kind="stable")]

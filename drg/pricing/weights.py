@@ -25,13 +25,52 @@ from drg.policy import Policy
 from drg.pricing.classes import drg_mask, per_diem_mask
 from drg.pricing.columns import case_years, encode_strings
 
-__all__ = ["Weights", "compute_weights", "read_grouped", "trim_mask", "write_weights", "read_weights",
-           "HistoryRows", "HistoryYears", "DrgYearSums", "history_rows", "history_years", "drg_year_sums",
-           "weights_from_sums"]
+__all__ = ["Weights", "compute_weights", "grouped_scheme_id", "one_scheme", "read_grouped", "trim_mask", "write_weights",
+           "read_weights", "HistoryRows", "HistoryYears", "DrgYearSums", "history_rows", "history_years",
+           "drg_year_sums", "weights_from_sums"]
 
 
 
 # ----------------------------------------------------------------------------------------------- reading
+def grouped_scheme_id(path: str | Path, *, command: str) -> str | None:
+    """The scheme id a grouped Parquet file was grouped with (None for CSV/Excel, or a file without one).
+
+    A Parquet file without ``group_status`` was not produced by a grouping: an error telling the person to
+    run ``drg group`` first (a ``drg`` column in it would be priced as if it were a group).
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return None
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
+    if "group_status" not in schema.names:
+        has = "a drg column that no grouping produced" if "drg" in schema.names else "no drg column"
+        raise InputError(f"the file was not grouped (no group_status column; it has {has}): run `drg group "
+                         f"--scheme SCHEME --cases {path.name} --out GROUPED` first, then `drg {command}` on the "
+                         "grouped file", file=str(path), field="group_status")
+    return (schema.metadata or {}).get(b"drg.scheme_id", b"").decode() or None
+
+
+def one_scheme(ids: dict[str, str | None]) -> str | None:
+    """The one scheme id of ``{file: scheme id}`` (files without an id are left out); files grouped with
+    different schemes are an error naming two of them."""
+    first: dict[str, str] = {}
+    for f, s in ids.items():
+        if s:
+            first.setdefault(s, f)
+    if len(first) > 1:
+        (s1, f1), (s2, f2) = list(first.items())[:2]
+        raise InputError(f"the files were grouped with different schemes: {f1} with {s1}, {f2} with {s2}; group "
+                         "them with the same scheme")
+    return next(iter(first), None)
+
+
 def read_grouped(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     """Read a grouped case file: Parquet with pyarrow (the file of ``drg group``, already validated), CSV or
     Excel through :func:`drg.casefile.reader.read_cases`. Money columns in yuan are kept and ``*_fen`` int64 columns
@@ -452,7 +491,10 @@ def write_weights(weights: Weights, path: str | Path) -> None:
 
     t = weights.table
     t = t.replace_schema_metadata(_meta(weights))
-    pq.write_table(t, path)
+    from drg.outputs import atomic_path
+
+    with atomic_path(path) as tmp:
+        pq.write_table(t, tmp)
 
 
 def read_weights(path: str | Path) -> Weights:

@@ -15,8 +15,11 @@ from drg.money import (points_to_units)
 from drg.policy import Policy
 from drg.settlement.pools import ALL_POOLS
 from drg.settlement.records import CaseAggregates, HospitalInput
+from grouper.results import has_drg, is_ambiguous
 
-__all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS', 'VIEWS', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs', 'hospital_stats', 'prev_year_cmi', 'prev_year_spending']
+__all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'MONITOR_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS',
+           'GROUP_STATES', 'VIEWS', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs',
+           'hospital_stats', 'cmi_of', 'prev_year_cmi', 'prev_year_spending']
 
 
 #: Columns a priced-case file must have, and the optional ones (absent → 0 / unknown).
@@ -27,13 +30,32 @@ PRICED_REQUIRED = ("hospital_id", "insurance_type", "county", "discharge_date", 
 PRICED_OPTIONAL = ("other_paid", "deduction_points", "case_class", "drg", "base_points")
 
 
+#: Optional columns read for the monitoring sums (SPEC §9); a file without them gives 0 / unknown.
+MONITOR_OPTIONAL = ("points", "los", "discharge_status", "group_status", "cc_level", "adjust_reason", "mdc", "adrg")
+
+
 OUTLIER_CLASSES = ("high", "low")
 
 
-FINE_KEYS = ["pool", "hospital_id", "year", "month", "county", "case_class", "drg"]
+#: String columns read as Arrow dictionaries (few distinct values; their rules are evaluated once per value).
+_DICTIONARY_COLUMNS = ("drg", "group_status", "adjust_reason")
 
 
-FINE_SUMS = ["cases", "adj_u", "ded_u", "selfpay", "total_cost", "fund_paid", "outlier", "bp_u", "bp_n"]
+#: The finest grain of the sums; ``grp`` is the case's group state (:data:`GROUP_STATES`).
+FINE_KEYS = ["pool", "hospital_id", "year", "month", "county", "case_class", "drg", "grp"]
+
+
+#: Exact sums per cell: money in fen, points in units, counts. ``pts_u`` points before §5, ``adj_u`` after
+#: readmission and violations, ``ded_u`` deductions; ``w_u`` Σ w_i of the CMI over grouped cases (SPEC §9:
+#: base points where the DRG has them, else the points before §5); ``grouped`` grouped cases; ``los`` days;
+#: ``deaths`` discharge status 5; ``halved`` readmission-halved stays; ``cc``/``mcc`` cases with a CC or MCC
+#: (``cc_level`` ≥ 1 / = 2).
+FINE_SUMS = ["cases", "adj_u", "ded_u", "selfpay", "total_cost", "fund_paid", "outlier", "pts_u", "w_u", "grouped",
+             "los", "deaths", "halved", "cc", "mcc"]
+
+#: ``grp`` codes: grouped (status ok and a DRG), ungroupable (no DRG, or a status that is not ok), ambiguous
+#: (an ``xQY`` group of CHS-DRG 2.0).
+GROUP_STATES = ("grouped", "ungroupable", "ambiguous")
 
 
 def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Policy, *,
@@ -60,13 +82,27 @@ VIEWS = {"by_month": (["pool", "hospital_id", "year", "month"], FINE_SUMS, True)
          "by_drg": (["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"], False)}
 
 
+def _fine_agg():
+    import polars as pl
+
+    # mdc and adrg of a cell: its first case's, in file order (a DRG has one; an ungroupable cell the first seen)
+    return [pl.col(c).sum() for c in FINE_SUMS] + [pl.col("mdc").first(), pl.col("adrg").first()]
+
+
 @dataclass
 class PricedSums:
-    """Priced cases reduced to the exact sums of each view of :data:`VIEWS` (polars frames, unsorted; None
-    before any case), with the files they came from, their scheme id and row counts. Sums of different files
-    add up view by view: :meth:`combine` (a dataset's partitions, as a tree)."""
+    """Priced cases reduced to exact sums at the finest grain (:data:`FINE_KEYS`, with :data:`FINE_SUMS` and
+    each cell's ``mdc`` and ``adrg``; a polars frame, unsorted, of ``year`` and ``year − 1``; None before any
+    case), the rows the settlement cannot take (rejects, in file order; None without any), the files they came
+    from, their scheme id and row counts. Sums of different files add up cell by cell: :meth:`combine` (a
+    dataset's partitions, as a tree); :func:`aggregates_of` derives the views a run reads.
 
-    views: dict | None
+    The cells' ``mdc``/``adrg`` are the first case's in file order, so parts are combined in file order: the
+    first of firsts is the first.
+    """
+
+    fine: Any
+    rejects: Any
     files: list[str]
     scheme_id: str | None
     rows_read: int
@@ -74,20 +110,19 @@ class PricedSums:
 
     @classmethod
     def combine(cls, parts: Sequence[PricedSums], *, disjoint: bool = False) -> PricedSums:
-        """The sums of ``parts`` added up key by key (files in the order given); ``disjoint``: no key is in two
-        parts (sums of different hospitals), so the views are only put together."""
+        """The sums of ``parts`` (given in file order) added up cell by cell; ``disjoint``: no cell is in two
+        parts (sums of different hospitals), so the cells are only put together."""
         import polars as pl
 
-        with_views = [p.views for p in parts if p.views is not None]
-        views = None
-        if len(with_views) == 1:
-            views = with_views[0]
-        elif with_views:
-            views = {name: (pl.concat([v[name] for v in with_views]) if disjoint else
-                            pl.concat([v[name] for v in with_views]).group_by(keys).agg([pl.col(c).sum()
-                                                                                        for c in sums]))
-                     for name, (keys, sums, _) in VIEWS.items()}
-        return cls(views, [f for p in parts for f in p.files], next((p.scheme_id for p in parts if p.scheme_id), None),
+        fines = [p.fine for p in parts if p.fine is not None]
+        fine = None
+        if len(fines) == 1:
+            fine = fines[0]
+        elif fines:
+            fine = pl.concat(fines) if disjoint else pl.concat(fines).group_by(FINE_KEYS).agg(_fine_agg())
+        rejects = [p.rejects for p in parts if p.rejects is not None]
+        return cls(fine, pl.concat(rejects) if rejects else None, [f for p in parts for f in p.files],
+                   next((p.scheme_id for p in parts if p.scheme_id), None),
                    sum(p.rows_read for p in parts), sum(p.rows_other_years for p in parts))
 
 
@@ -102,6 +137,7 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
         paths = [paths]
     scale = policy.points_scale
     parts = []
+    reject_parts: list = []
     rows_read = rows_other = 0
     scheme_id = None
     files = []
@@ -113,35 +149,36 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
             raise InputError("priced-case file not found", file=file)
         if path.suffix.lower() != ".parquet":
             raise InputError("priced cases must be Parquet (the output of `drg points`)", file=file)
-        pf = pq.ParquetFile(path)
-        md = pf.schema_arrow.metadata or {}
+        try:
+            pf = pq.ParquetFile(path)
+            as_dict = [c for c in _DICTIONARY_COLUMNS if c in pf.schema_arrow.names]
+            if as_dict:
+                pf = pq.ParquetFile(path, read_dictionary=as_dict)
+            md = pf.schema_arrow.metadata or {}
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=file) from None
         if scheme_id is None and md.get(b"drg.scheme_id"):
             scheme_id = md[b"drg.scheme_id"].decode() or None
         names = pf.schema_arrow.names
         for c in PRICED_REQUIRED:
             if c not in names:
                 raise InputError(f"priced cases: missing column {c}", file=file, field=c)
-        cols = list(PRICED_REQUIRED) + [c for c in (*PRICED_OPTIONAL, *FEN_COLUMNS) if c in names]
+        cols = list(PRICED_REQUIRED) + [c for c in (*PRICED_OPTIONAL, *MONITOR_OPTIONAL, *FEN_COLUMNS) if c in names]
         first = 1
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
-            n = batch.num_rows
-            rows_read += n
+        for batch in _batches(pf, batch_rows, cols, file):
+            rows_read += batch.num_rows
+            # a row this stage cannot settle is a reject of the stage (recorded with the run), not the end of it
+            t, rejected = _settleable(pa.Table.from_batches([batch]), file, first)
+            if rejected is not None:
+                reject_parts.append(rejected)
+            n = t.num_rows
+            if n == 0:
+                first += batch.num_rows
+                continue
             # money crosses the pipe once: the fen columns made when the cases were read
-            t = with_fen_columns(pa.Table.from_batches([batch]), file=file, first_row=first)
+            t = with_fen_columns(t, file=file, first_row=first)
             dd = t.column("discharge_date")
-            if not pa.types.is_date(dd.type) and not pa.types.is_timestamp(dd.type):
-                dd = dd.cast(pa.string()).cast(pa.date32())
-            if dd.null_count:
-                bad = int(np.flatnonzero(np.asarray(dd.is_null()))[0])
-                raise InputError("empty discharge date", file=file, row=first + bad, field="discharge_date")
-            for c in ("hospital_id", "insurance_type", "county"):
-                if t.column(c).null_count:
-                    bad = int(np.flatnonzero(np.asarray(t.column(c).is_null()))[0])
-                    raise InputError("empty value", file=file, row=first + bad, field=c)
-            adj = t.column("adjusted_points").to_numpy()
-            if np.isnan(adj).any() if adj.dtype.kind == "f" else False:
-                bad = int(np.flatnonzero(np.isnan(adj))[0])
-                raise InputError("empty points", file=file, row=first + bad, field="adjusted_points")
+            adj = np.asarray(t.column("adjusted_points").cast(pa.float64()).to_numpy(zero_copy_only=False))
             df = pl.DataFrame({
                 "hospital_id": pl.from_arrow(t.column("hospital_id").cast(pa.string())),
                 "insurance_type": pl.from_arrow(t.column("insurance_type").cast(pa.string())),
@@ -160,16 +197,15 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 "drg": (pl.from_arrow(t.column("drg").cast(pa.string())).fill_null("")
                         if "drg" in t.column_names else pl.Series([""] * n)),
             })
+            bpu = np.zeros(n, np.int64)
+            has = np.zeros(n, bool)
             if "base_points" in t.column_names:
                 bp = t.column("base_points").cast(pa.float64()).to_numpy(zero_copy_only=False)
                 has = ~np.isnan(bp)
-                bpu = np.zeros(n, np.int64)
                 if has.any():
                     bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
-                df = df.with_columns(pl.Series("bp_u", bpu), pl.Series("bp_n", has.astype(np.int64)))
-            else:
-                df = df.with_columns(pl.lit(0, pl.Int64).alias("bp_u"), pl.lit(0, pl.Int64).alias("bp_n"))
-            first += n
+            df = df.with_columns(_monitor_columns(t, df, bpu, has, scale, file))
+            first += batch.num_rows
             pool = pl.col("insurance_type") if policy.pools_by_insurance_type else pl.lit(ALL_POOLS)
             df = df.with_columns(pool.alias("pool"), pl.col("discharge_date").dt.year().cast(pl.Int32).alias("year"),
                                  pl.col("discharge_date").dt.month().cast(pl.Int32).alias("month"),
@@ -178,32 +214,93 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
             rows_other += df.height - keep.height
             # one group-by per batch at the finest grain; the four views are derived from it at the end
             parts.append(keep.group_by(FINE_KEYS).agg(
-                pl.len().cast(pl.Int64).alias("cases"), *[pl.col(c).sum() for c in FINE_SUMS[1:]]))
+                pl.len().cast(pl.Int64).alias("cases"), *[pl.col(c).sum() for c in FINE_SUMS[1:]],
+                pl.col("mdc").first(), pl.col("adrg").first()))
 
-    views = None
-    if parts:
-        fine = pl.concat(parts).group_by(FINE_KEYS).agg([pl.col(c).sum() for c in FINE_SUMS])
-        cur = fine.filter(pl.col("year") == year)
-        views = {name: (fine if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in sums])
-                 for name, (keys, sums, both_years) in VIEWS.items()}
-    return PricedSums(views, files, scheme_id, rows_read, rows_other)
+    fine = pl.concat(parts).group_by(FINE_KEYS).agg(_fine_agg()) if parts else None
+    rejects = pl.concat(reject_parts) if reject_parts else None
+    return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other)
 
 
 def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates:
-    """The views a settlement run reads (:class:`CaseAggregates`) from the sums of every priced file."""
+    """The views a settlement run reads (:class:`CaseAggregates`) from the sums of every priced file: the
+    four views of :data:`VIEWS` and the finest grain (the ledger's monitoring facts), sorted by their keys."""
     import polars as pl
 
-    scale, files = policy.points_scale, sums.files
-    if sums.views is None:
-        raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
-    view = {name: sums.views[name].sort(keys) for name, (keys, _, _) in VIEWS.items()}
+    scale, files, fine = policy.points_scale, sums.files, sums.fine
+    rejects = sums.rejects if sums.rejects is not None else _empty_rejects()
+    if fine is None:
+        n_rej = rejects.height
+        raise InputError(f"no priced case discharged in {year}" + (f" ({n_rej:,} rows cannot be settled)"
+                                                                    if n_rej else ""), file=", ".join(files))
+    cur = fine.filter(pl.col("year") == year)
+    view = {name: (fine if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in view_sums]).sort(keys)
+            for name, (keys, view_sums, both_years) in VIEWS.items()}
     by_month = view["by_month"].rename({"outlier": "outliers"})
     if by_month.filter(pl.col("year") == year).height == 0:
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
     return CaseAggregates(
         year=year, scale=scale, by_month=by_month, by_county=view["by_county"], by_class=view["by_class"],
-        by_drg=view["by_drg"], files=files, scheme_id=sums.scheme_id, rows_read=sums.rows_read,
-        rows_other_years=sums.rows_other_years)
+        by_drg=view["by_drg"], fine=fine.sort(FINE_KEYS), files=files, scheme_id=sums.scheme_id,
+        rows_read=sums.rows_read, rows_other_years=sums.rows_other_years, rejects=rejects)
+
+
+def _flags(column, rule) -> np.ndarray:
+    """``rule(value)`` for every value of a string column, evaluated once per distinct value (the column's
+    dictionary: read as one from Parquet, or encoded here)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    values = arr.dictionary.to_pylist()
+    table = np.array([bool(rule(v.strip() if isinstance(v, str) else v)) for v in values] + [bool(rule(None))])
+    idx = np.asarray(arr.indices.fill_null(len(values)), np.int64)
+    return table[idx]
+
+
+def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str) -> list:
+    """The per-case columns of the monitoring sums (SPEC §9) for one batch: the group state ``grp``, points
+    before §5, the CMI weight of a grouped case, LOS, deaths, halved stays, CC/MCC, MDC and ADRG."""
+    import polars as pl
+    import pyarrow as pa
+
+    n = t.num_rows
+    names = t.column_names
+    if "drg" in names:
+        has = _flags(t.column("drg"), has_drg)
+        ambiguous = _flags(t.column("drg"), is_ambiguous)
+    else:
+        has = ambiguous = np.zeros(n, bool)
+    grouped = has & _flags(t.column("group_status"), lambda v: v == "ok") if "group_status" in names else has
+    if "points" in names:
+        pts = t.column("points").cast(pa.float64()).to_numpy(zero_copy_only=False)
+        pts_u = points_to_units(np.nan_to_num(pts), scale, what="points", file=file)
+    else:
+        pts_u = df["adj_u"].to_numpy()
+    w = np.where(has_bp, bpu, pts_u)
+
+    def ints(name: str, fill: int = 0) -> np.ndarray:
+        if name not in names:
+            return np.full(n, fill, np.int64)
+        return np.asarray(t.column(name).cast(pa.int64()).fill_null(fill), np.int64)
+
+    cc = ints("cc_level")
+    halved = (_flags(t.column("adjust_reason"), lambda v: v is not None and v.startswith("readmission"))
+              if "adjust_reason" in names else np.zeros(n, bool))
+
+    def text(name: str):
+        return (pl.Series(name, t.column(name).cast(pa.string())).fill_null("") if name in names
+                else pl.Series(name, [""] * n, pl.String))
+
+    return [pl.Series("grp", np.where(grouped, 0, np.where(ambiguous, 2, 1)).astype(np.int8)),
+            pl.Series("pts_u", pts_u, pl.Int64),
+            pl.Series("w_u", np.where(grouped, w, 0).astype(np.int64)),
+            pl.Series("grouped", grouped.astype(np.int64)),
+            pl.Series("los", ints("los")), pl.Series("deaths", (ints("discharge_status", -1) == 5).astype(np.int64)),
+            pl.Series("halved", halved.astype(np.int64)), pl.Series("cc", (cc >= 1).astype(np.int64)),
+            pl.Series("mcc", (cc == 2).astype(np.int64)), text("mdc"), text("adrg")]
 
 
 def hospital_inputs(agg: CaseAggregates, pool: str, months: Iterable[int], year: int) -> dict[str, HospitalInput]:
@@ -218,15 +315,15 @@ def hospital_inputs(agg: CaseAggregates, pool: str, months: Iterable[int], year:
 
 
 def hospital_stats(agg: CaseAggregates, pool: str, months: Iterable[int], year: int) -> dict[str, dict]:
-    """CMI (mean RW = base points / 100 of cases with a weight) and outlier share per hospital."""
+    """CMI (SPEC §9: Σ w_i / grouped cases, :func:`cmi_of`) and outlier share per hospital."""
     import polars as pl
 
     bm = agg.by_month.filter((pl.col("pool") == pool) & (pl.col("year") == year) & pl.col("month").is_in(list(months)))
-    g = bm.group_by("hospital_id").agg(pl.col("cases").sum(), pl.col("outliers").sum(), pl.col("bp_u").sum(),
-                                       pl.col("bp_n").sum())
+    g = bm.group_by("hospital_id").agg(pl.col("cases").sum(), pl.col("outliers").sum(), pl.col("w_u").sum(),
+                                       pl.col("grouped").sum())
     out = {}
     for r in g.iter_rows(named=True):
-        cmi = round(r["bp_u"] / agg.scale / 100 / r["bp_n"], 4) if r["bp_n"] else None
+        cmi = cmi_of(r["w_u"], r["grouped"], agg.scale)
         out[r["hospital_id"]] = {"cmi": cmi, "outlier_share": round(r["outliers"] / r["cases"], 4) if r["cases"]
                                  else None, "cases": r["cases"], "outliers": r["outliers"]}
     return out
@@ -236,9 +333,15 @@ def prev_year_cmi(agg: CaseAggregates, pool: str) -> dict[str, float]:
     import polars as pl
 
     prev = agg.by_month.filter((pl.col("pool") == pool) & (pl.col("year") == agg.year - 1))
-    g = prev.group_by("hospital_id").agg(pl.col("bp_u").sum(), pl.col("bp_n").sum())
-    return {r["hospital_id"]: round(r["bp_u"] / agg.scale / 100 / r["bp_n"], 4)
-            for r in g.iter_rows(named=True) if r["bp_n"]}
+    g = prev.group_by("hospital_id").agg(pl.col("w_u").sum(), pl.col("grouped").sum())
+    return {r["hospital_id"]: cmi_of(r["w_u"], r["grouped"], agg.scale)
+            for r in g.iter_rows(named=True) if r["grouped"]}
+
+
+def cmi_of(w_units: int, grouped: int, scale: int) -> float | None:
+    """CMI (SPEC §9) = Σ w_i / grouped cases, w_i in point units (``w = BP / 100``), rounded to 4 decimals;
+    None without a grouped case."""
+    return round(w_units / scale / 100 / grouped, 4) if grouped else None
 
 
 def prev_year_spending(agg: CaseAggregates, pool: str) -> int | None:
@@ -246,3 +349,94 @@ def prev_year_spending(agg: CaseAggregates, pool: str) -> int | None:
 
     prev = agg.by_month.filter((pl.col("pool") == pool) & (pl.col("year") == agg.year - 1))
     return int(prev["fund_paid"].sum()) if prev.height else None
+
+
+#: Columns of a settlement stage's rejects (ledger table ``run_rejects``).
+REJECT_SCHEMA = {"file": "String", "row_number": "Int64", "reject_reason": "String", "reject_detail": "String",
+                 "total_cost_fen": "Int64", "fund_paid_fen": "Int64"}
+
+
+def _empty_rejects():
+    import polars as pl
+
+    return pl.DataFrame(schema={k: getattr(pl, v) for k, v in REJECT_SCHEMA.items()})
+
+
+def _settleable(t, file: str, first: int):
+    """The rows of a priced batch that can be settled, and the others as rejects (file, row number,
+    reason, detail, money in fen where it can be read): a row without a discharge date, hospital, insurance
+    type, county or points, or with money that is missing, not a number or out of range."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS, money_to_fen_bounded
+
+    n = t.num_rows
+    problems: list[tuple[str, str, np.ndarray]] = []
+
+    def blank(column) -> np.ndarray:
+        mask = np.asarray(column.is_null(), dtype=bool)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            mask |= np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), False), dtype=bool)
+        return mask
+
+    dd = t.column("discharge_date")
+    if not (pa.types.is_date(dd.type) or pa.types.is_timestamp(dd.type)):
+        parsed = pl.from_arrow(dd.cast(pa.string())).str.strip_chars().str.slice(0, 10).str.to_date(
+            "%Y-%m-%d", strict=False)
+        dd = parsed.to_arrow()
+        t = t.set_column(t.column_names.index("discharge_date"), "discharge_date", dd)
+    problems.append(("missing_field", "discharge_date", np.asarray(dd.is_null(), dtype=bool)))
+    for c in ("hospital_id", "insurance_type", "county"):
+        problems.append(("missing_field", c, blank(t.column(c))))
+    adj = t.column("adjusted_points").cast(pa.float64(), safe=False)
+    adj_np = np.asarray(adj.fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+    problems.append(("missing_field", "adjusted_points", ~np.isfinite(adj_np)))
+    fen = {}
+    for yuan, name in zip(MONEY_COLUMNS, FEN_COLUMNS):
+        if name in t.column_names:
+            col = t.column(name)
+            fen[name] = np.asarray(col.fill_null(0), dtype=np.int64)
+            if yuan != "other_paid":
+                problems.append(("missing_field", yuan, np.asarray(col.is_null(), dtype=bool)))
+        elif yuan in t.column_names:
+            col = t.column(yuan)
+            values, nonfinite, too_large = money_to_fen_bounded(col)
+            isnull = np.asarray(col.is_null(), dtype=bool)
+            if yuan != "other_paid":
+                problems.append(("missing_field", yuan, isnull))
+            problems.append(("non_finite_money", yuan, nonfinite & ~isnull))
+            problems.append(("out_of_range", yuan, too_large & ~isnull))
+            fen[name] = values
+    bad = np.zeros(n, dtype=bool)
+    for _, _, m in problems:
+        bad |= m
+    if not bad.any():
+        return t, None
+    rows = np.flatnonzero(bad)
+    reasons, details = [], []
+    for i in rows.tolist():
+        found = [f"{r}:{f}" for r, f, m in problems if m[i]]
+        reasons.append(found[0].split(":", 1)[0])
+        details.append(";".join(found))
+    money = {k: (fen[k][rows] if k in fen else np.zeros(len(rows), np.int64)) for k in ("total_cost_fen", "fund_paid_fen")}
+    rejected = pl.DataFrame({"file": [file] * len(rows), "row_number": (rows + first).astype(np.int64),
+                             "reject_reason": reasons, "reject_detail": details,
+                             "total_cost_fen": money["total_cost_fen"], "fund_paid_fen": money["fund_paid_fen"]})
+    return t.filter(pa.array(~bad)), rejected
+
+
+def _batches(pf, batch_rows: int, columns: list[str], file: str):
+    """The priced file's batches; a damaged one is an error naming the file (not Arrow's)."""
+    import pyarrow as pa
+
+    it = pf.iter_batches(batch_size=batch_rows, columns=columns)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"a part of the file cannot be read ({type(exc).__name__})", file=file) from None
+        yield batch

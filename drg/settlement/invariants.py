@@ -38,7 +38,7 @@ def check_invariants(result: SettlementResult) -> None:
                 xsum = int(cp["drg_spending"].sum())
                 if xsum != fsum:
                     raise InvariantError(f"pool {pool}: Σ county DRG spending {xsum} ≠ Σ fund payments {fsum}")
-                if int(cp["share"].sum()) != p.distributable:
+                if int(cp["share_fen"].sum()) != p.distributable:
                     raise InvariantError(f"pool {pool}: Σ county shares ≠ distributable")
                 if (cp["city_share"] < 0).any() or (cp["county_share"] < 0).any():
                     raise InvariantError(f"pool {pool}: a negative gap share")

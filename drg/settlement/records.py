@@ -12,18 +12,30 @@ from pathlib import Path
 from typing import Any
 from drg.money import (fraction_text, pv_yuan, round_half_away, units_to_decimal)
 
-__all__ = ['HOSPITAL_COLUMNS', 'COUNTY_COLUMNS', 'InputFile', 'SettlementWarning', 'PoolResult', 'CaseAggregates', 'SettlementResult', 'SummedPriced', 'HospitalInput', 'hospital_frame', 'hospital_schema', 'county_schema', 'empty_frame', 'concat_frames', 'county_frame']
+__all__ = ['HOSPITAL_COLUMNS', 'COUNTY_COLUMNS', 'CONTRACT_FEN_COLUMNS', 'fen_columns', 'write_frame', 'InputFile', 'SettlementWarning', 'PoolResult', 'CaseAggregates', 'SettlementResult', 'SummedPriced', 'HospitalInput', 'hospital_frame', 'hospital_schema', 'county_schema', 'empty_frame', 'concat_frames', 'county_frame']
 
 
-#: Columns of ``hospitals.parquet`` (money int64 fen; points decimal(18,4); point value yuan decimal(18,4)).
+#: Columns of ``hospitals.parquet`` and the ledger's ``hospital_results``: money int64 fen — the contract's
+#: settlement columns under their contract names, every other fen column ending in ``_fen`` — points
+#: decimal(18,4), the point value in yuan per point decimal(18,4) and exact (``num/den`` fen per point).
 HOSPITAL_COLUMNS = ("kind", "period", "pool", "hospital_id", "name", "cases", "points", "undeducted_points",
                     "entitlement", "self_paid", "fund_payment", "prepaid", "balance", "reserve_share",
-                    "total_cost", "loss", "cmi", "outlier_share", "point_value", "point_value_exact")
+                    "total_cost_fen", "loss_fen", "cmi", "outlier_share", "point_value", "point_value_exact")
 
 
-#: Columns of ``counties.parquet``.
-COUNTY_COLUMNS = ("kind", "period", "pool", "county", "q_points", "share", "self_paid", "income",
-                  "drg_spending", "other_spending", "balance", "gap_claim", "city_share", "county_share")
+#: Columns of ``counties.parquet`` and the ledger's ``county_results`` (money int64 fen, as above).
+COUNTY_COLUMNS = ("kind", "period", "pool", "county", "q_points", "share_fen", "self_paid_fen", "income",
+                  "drg_spending", "other_spending", "balance", "gap_claim_fen", "city_share", "county_share")
+
+#: The contract's settlement columns (CONTRACT.md, "Settlement"): integer fen under these names.
+CONTRACT_FEN_COLUMNS = frozenset({"entitlement", "self_paid", "fund_payment", "prepaid", "balance",
+                                  "reserve_share", "income", "drg_spending", "other_spending", "city_share",
+                                  "county_share"})
+
+
+def fen_columns(columns) -> list[str]:
+    """The columns among ``columns`` that hold integer fen (contract names and ``*_fen``)."""
+    return [c for c in columns if c in CONTRACT_FEN_COLUMNS or c.endswith("_fen")]
 
 
 # ----------------------------------------------------------------------------------------------- records
@@ -90,11 +102,14 @@ class PoolResult:
 class CaseAggregates:
     """Priced cases of a settlement year reduced to exact sums (polars frames, int64 fen / point units).
 
-    ``by_month``: pool, hospital_id, year, month, cases, adj_u, ded_u, selfpay, total_cost, fund_paid,
-    outliers, bp_u, bp_n (year is the settlement year or the one before, for CMI and budget growth).
+    ``by_month``: pool, hospital_id, year, month and the sums of
+    :data:`drg.settlement.aggregates.FINE_SUMS` (``outlier`` named ``outliers``; year is the settlement year or
+    the one before, for CMI and budget growth).
     ``by_county``: pool, hospital_id, county, month, cases, adj_u, selfpay.
     ``by_class``: pool, hospital_id, month, case_class, cases, adj_u, total_cost.
     ``by_drg``: pool, hospital_id, month, drg, cases, adj_u, total_cost.
+    ``fine``: every sum at the finest grain (:data:`drg.settlement.aggregates.FINE_KEYS`, with the ``mdc`` and
+    ``adrg`` of each DRG), both years: what the ledger keeps for monitoring (SPEC §9).
     """
 
     year: int
@@ -107,6 +122,10 @@ class CaseAggregates:
     scheme_id: str | None
     rows_read: int
     rows_other_years: int
+    fine: Any = None
+    #: the priced rows this stage cannot settle (file, row_number, reject_reason, reject_detail,
+    #: total_cost_fen, fund_paid_fen); left out of the run, recorded with it in the ledger
+    rejects: Any = None
 
 
 @dataclass(frozen=True)
@@ -152,21 +171,27 @@ class SettlementResult:
     includes_self_pay: bool = True
     run_id: str | None = None
     out_files: dict[str, str] = field(default_factory=dict)
+    #: What the ledger keeps for monitoring beside the sums: ``hospitals`` (id → name, tier, county, from the
+    #: hospitals table) and ``county_income`` ((year, insurance type, county) → (income, other spending) fen).
+    monitoring: dict = field(default_factory=dict)
+    #: the statements written with the run (``statements``: paths; ``city_summary``, ``chart`` …)
+    statement_files: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict:
-        """A JSON-able summary (money in fen, point values in yuan as text)."""
+        """A JSON-able summary: money in integer fen (keys ending ``_fen``), points and point values as
+        exact decimal text (yuan per point), the exact point value as ``num/den`` fen per point."""
         return {
             "kind": self.kind, "period": self.period, "policy_id": self.policy_id, "scheme_id": self.scheme_id,
             "run_id": self.run_id, "prepaid_source": self.prepaid_source,
-            "pools": {k: {"budget": p.budget, "budget_source": p.budget_source, "reserve": p.reserve,
-                          "self_pay": p.self_pay, "distributable": p.distributable,
+            "pools": {k: {"budget_fen": p.budget, "budget_source": p.budget_source, "reserve_fen": p.reserve,
+                          "self_pay_fen": p.self_pay, "distributable_fen": p.distributable,
                           "total_points": str(units_to_decimal(p.total_points_units, p.scale)),
                           "point_value_yuan": str(p.point_value_yuan),
                           "point_value_exact_fen": fraction_text(p.point_value),
                           "provisional_method": p.provisional_method, "cases": p.cases,
-                          "fund_payments": p.fund_payments, "prepaid": p.prepaid,
-                          "reserve_to_hospitals": p.reserve_to_hospitals,
-                          "reserve_to_counties": p.reserve_to_counties, "reserve_left": p.reserve_left}
+                          "fund_payments_fen": p.fund_payments, "prepaid_fen": p.prepaid,
+                          "reserve_to_hospitals_fen": p.reserve_to_hospitals,
+                          "reserve_to_counties_fen": p.reserve_to_counties, "reserve_left_fen": p.reserve_left}
                       for k, p in self.pools.items()},
             "hospitals": self.hospitals.height, "counties": self.counties.height,
             "warnings": [w.message for w in self.warnings], "out_files": self.out_files,
@@ -202,7 +227,7 @@ def hospital_frame(kind: str, period: str, pool: str, rows: list[dict], pv: Frac
                     "undeducted_points": units_to_decimal(r["undeducted_units"], scale),
                     "entitlement": r["entitlement"], "self_paid": r["self_paid"], "fund_payment": r["fund_payment"],
                     "prepaid": r["prepaid"], "balance": r["balance"], "reserve_share": r["reserve_share"],
-                    "total_cost": r["total_cost"], "loss": r["loss"], "cmi": st.get("cmi"),
+                    "total_cost_fen": r["total_cost"], "loss_fen": r["loss"], "cmi": st.get("cmi"),
                     "outlier_share": st.get("outlier_share"), "point_value": pvd, "point_value_exact": pvx})
     return pl.DataFrame(out, schema=hospital_schema(), orient="row") if out else empty_frame(hospital_schema())
 
@@ -213,7 +238,7 @@ def hospital_schema():  # noqa: N802 - a schema constant built lazily (polars im
     s = {"kind": pl.String, "period": pl.String, "pool": pl.String, "hospital_id": pl.String, "name": pl.String,
          "cases": pl.Int64, "points": pl.Decimal(18, 4), "undeducted_points": pl.Decimal(18, 4)}
     s.update({c: pl.Int64 for c in ("entitlement", "self_paid", "fund_payment", "prepaid", "balance",
-                                     "reserve_share", "total_cost", "loss")})
+                                     "reserve_share", "total_cost_fen", "loss_fen")})
     s.update({"cmi": pl.Float64, "outlier_share": pl.Float64, "point_value": pl.Decimal(18, 4),
               "point_value_exact": pl.String})
     return s
@@ -246,7 +271,28 @@ def county_frame(kind, period, pool, accounts, scale):
 
     rows = [{"kind": kind, "period": period, "pool": pool, "county": a.county,
              "q_points": units_to_decimal(round_half_away(a.q_units), scale),
-             "share": a.share, "self_paid": a.self_paid, "income": a.income, "drg_spending": a.drg_spending,
-             "other_spending": a.other_spending, "balance": a.balance, "gap_claim": a.claim,
+             "share_fen": a.share, "self_paid_fen": a.self_paid, "income": a.income,
+             "drg_spending": a.drg_spending, "other_spending": a.other_spending, "balance": a.balance,
+             "gap_claim_fen": a.claim,
              "city_share": a.city_share, "county_share": a.county_share} for a in accounts]
     return pl.DataFrame(rows, schema=county_schema(), orient="row") if rows else empty_frame(county_schema())
+
+
+_UNITS = {"points": "point", "undeducted_points": "point", "q_points": "point", "point_value": "yuan/point",
+          "point_value_exact": "fen/point (exact num/den)"}
+
+
+def write_frame(frame, path: str | Path) -> None:
+    """Write a settlement frame to Parquet with each column's unit in its field metadata: ``unit: fen`` on
+    every money column (contract names and ``*_fen``), ``point`` on points, ``yuan/point`` on the point
+    value."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = frame.to_arrow()
+    money = set(fen_columns(table.column_names))
+    fields = []
+    for f in table.schema:
+        unit = "fen" if f.name in money else _UNITS.get(f.name)
+        fields.append(f.with_metadata({"unit": unit}) if unit else f)
+    pq.write_table(table.cast(pa.schema(fields, metadata=table.schema.metadata)), path)

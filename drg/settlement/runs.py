@@ -9,28 +9,28 @@ county accounts in :mod:`.pools`), check the invariants (:mod:`.invariants`), ra
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from drg.errors import InputError
-from drg.money import (apply_ratio, units_to_decimal)
+from drg.money import apply_ratio, units_to_decimal, yuan_text
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_total
 from drg.casefile.tables import read_budget, read_county_income, read_hospitals
 from drg.settlement.pools import ALL_POOLS, county_accounts, pool_budget
-from drg.settlement.records import CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, SummedPriced, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
-from drg.settlement.periods import parse_period
+from drg.settlement.records import write_frame, CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, SummedPriced, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
+from drg.settlement.periods import parse_month, parse_period  # noqa: F401 - parse_period: the name runs has always offered
 from drg.settlement.aggregates import hospital_inputs, hospital_stats, prev_year_cmi, prev_year_spending, read_priced
 from drg.settlement.annual import annual_pool
 from drg.settlement.monthly import monthly_pool, provisional_point_value
 from drg.settlement.invariants import check_invariants
 from drg.settlement.monitoring import pool_warnings
 
-__all__ = ['settle_year', 'settle_month', 'settle_months']
+__all__ = ['StatementOptions', 'settle_year', 'settle_month', 'settle_months']
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -74,10 +74,17 @@ class _Context:
     insurance_types: tuple[str, ...]
     last_pv: dict[str, Fraction]
     month_cache: dict = field(default_factory=dict)
+    ledger_cache: dict = field(default_factory=dict)   # last year's figures read from the ledger, once a run
+
+    def from_ledger(self, key: tuple, read):
+        """``read()`` from the ledger once per run (last year's spending and CMI do not change during it)."""
+        if key not in self.ledger_cache:
+            self.ledger_cache[key] = read()
+        return self.ledger_cache[key]
 
 
 def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv,
-             kind: str, period: str, replace: bool) -> _Context:
+             kind: str, period: str, replace: bool, strict: bool = False) -> _Context:
     pol = _as_policy(policy)
     summed = priced if isinstance(priced, SummedPriced) else None   # reduced elsewhere (drg.distributed)
     paths = [] if summed is not None else _paths(priced)
@@ -101,6 +108,13 @@ def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, las
     agg = read_priced(paths, year, pol) if summed is None else summed.aggregates_for(year)
     import polars as pl
 
+    if agg.rejects is not None and agg.rejects.height:
+        r = agg.rejects.row(0, named=True)
+        if strict:
+            raise InputError(f"{agg.rejects.height:,} priced row(s) cannot be settled (the first: {r['file']} row "
+                             f"{r['row_number']}, {r['reject_detail']}); the run is refused under --strict",
+                             file=r["file"], row=r["row_number"])
+
     bud = read_budget(budget) if budget is not None else None
     # pool "all" sums the budget rows of every insurance type the table has for the year
     types = tuple(sorted({t for (y, t) in (bud or {}) if y == year}))
@@ -116,7 +130,7 @@ def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, las
 def _budget_of(ctx: _Context, pool: str, year: int, budget_file) -> tuple[int, str]:
     spending = None
     if ctx.ledger is not None:
-        spending = ctx.ledger.fund_spending(year - 1).get(pool)
+        spending = ctx.from_ledger(("spending", year - 1), lambda: ctx.ledger.fund_spending(year - 1)).get(pool)
     if spending is None:
         spending = prev_year_spending(ctx.agg, pool)
     return pool_budget(ctx.budget, year, pool, insurance_types=ctx.insurance_types,
@@ -134,38 +148,108 @@ def _unknown_hospital_warnings(ctx: _Context, pool: str, ids: Iterable[str]) -> 
 def _last_cmi(ctx: _Context, pool: str, year: int) -> dict[str, float]:
     cmi = prev_year_cmi(ctx.agg, pool)
     if ctx.ledger is not None:
-        for h, v in ctx.ledger.hospital_cmi(year - 1, pool).items():
+        for h, v in ctx.from_ledger(("cmi", year - 1, pool), lambda: ctx.ledger.hospital_cmi(year - 1, pool)).items():
             cmi.setdefault(h, v)
     return cmi
 
 
-def _finish(result: SettlementResult, ctx: _Context, out, replace: bool) -> SettlementResult:
+@dataclass(frozen=True)
+class StatementOptions:
+    """Where and how a run writes what people read (:func:`drg.reports.statements.write_statements`): the
+    base directory (statements under ``statements/PERIOD/``, the city summary beside), the language, and
+    whether this run writes the city summary (a range of months writes it once, with its last month)."""
+
+    directory: Path
+    lang: str = "zh"
+    city_summary: bool = True
+
+    @classmethod
+    def of(cls, statements) -> StatementOptions | None:
+        if statements is None or isinstance(statements, StatementOptions):
+            return statements
+        return cls(Path(statements))
+
+
+def _finish(result: SettlementResult, ctx: _Context, out, replace: bool, statements=None) -> SettlementResult:
+    """Check the run, write its files into run directories of their own, record it in the ledger (with those
+    directories), then make them current (:mod:`drg.settlement.rundirs`): the ledger rows and every file of
+    the run are all old or all new, whenever the run is stopped."""
+    import uuid
+
+    from drg.outputs import writing
+    from drg.settlement import rundirs
+
+    rejects = ctx.agg.rejects
+    if rejects is not None and rejects.height:
+        cost, fund = int(rejects["total_cost_fen"].sum()), int(rejects["fund_paid_fen"].sum())
+        result.warnings.append(SettlementWarning(
+            "rejected_rows", "all", "all", f"{rejects.height:,} priced row(s) could not be settled and are left out "
+            f"of this run (total cost {units_to_decimal(cost, 100)} yuan, fund paid {units_to_decimal(fund, 100)} "
+            f"yuan; reasons: {', '.join(sorted(set(rejects['reject_reason'].to_list())))}): every pool's point "
+            f"value moves without them. They are in the ledger (run_rejects); --strict refuses such a run",
+            value=float(rejects.height)))
     check_invariants(result)
-    staged = _stage_outputs(result, out) if out is not None else {}
+    run_id = f"{result.kind}-{result.period}-{uuid.uuid4().hex[:12]}"
+    if ctx.ledger is not None:
+        result.run_id = run_id      # the statements name the run they belong to (it commits below, or nothing does)
+    opts = StatementOptions.of(statements)
+    bases = [(role, Path(b)) for role, b in (("out", out), ("statements", opts and opts.directory)) if b is not None]
+    staged: list[Path] = []
     try:
+        run_dirs: dict[Path, Path] = {}
+        for role, base in bases:
+            key = base.resolve()
+            if key not in run_dirs:       # (--out and --statements may name the same directory)
+                with writing(base):
+                    base.mkdir(parents=True, exist_ok=True)
+                    rundirs.recover(base, ctx.ledger)
+                    run_dirs[key] = rundirs.stage(base, run_id)
+                staged.append(base)
+            run_dir = run_dirs[key]
+            if role == "out":
+                _write_outputs(result, run_dir)
+            else:
+                from drg.reports.statements import write_statements
+
+                with writing(run_dir):
+                    rundirs.link_other_periods(base, run_dir, result.period)
+                    files = write_statements(result, run_dir, priced=ctx.agg.files, ledger=ctx.ledger,
+                                             lang=opts.lang, city_summary=opts.city_summary)
+                result.statement_files = {"statements": [_stable(p, run_dir, base) for p in files["statements"]],
+                                          **{k: _stable(v, run_dir, base) for k, v in files.items()
+                                             if k != "statements"}}
         if ctx.ledger is not None:
-            result.run_id = ctx.ledger.record(result, replace=replace)
-        for tmp, final in staged.items():
-            os.replace(tmp, final)
-            result.out_files[Path(final).stem] = str(final)
-    finally:
-        for tmp in staged:
-            if Path(tmp).exists():
-                Path(tmp).unlink()
+            roles = {}
+            for role, base in bases:
+                roles.setdefault(str(base.resolve()), role)
+            result.run_id = ctx.ledger.record(result, replace=replace, run_id=run_id,
+                                              outputs=[(role, path) for path, role in roles.items()])
+    except BaseException:
+        for base in staged:
+            rundirs.discard(base, run_id)
+        raise
+    for base in staged:   # after the commit: a kill from here on is put right by the next run's recover
+        with writing(base):
+            rundirs.publish(base, run_id)
+    for role, base in bases:
+        if role == "out":
+            for name in ("hospitals", "counties"):
+                result.out_files[name] = str(base / f"{name}.parquet")
     return result
 
 
-def _stage_outputs(result: SettlementResult, out) -> dict[str, str]:
-    """Write the output files under temporary names; they are renamed once the ledger has committed."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    staged = {}
+def _stable(path: str, run_dir: Path, base: Path) -> str:
+    """A file's path in a run directory as readers find it: through ``BASE/`` (the stable links)."""
+    return str(base / Path(path).relative_to(run_dir))
+
+
+def _write_outputs(result: SettlementResult, run_dir: Path) -> None:
+    """``hospitals.parquet`` and ``counties.parquet`` of the run, in its own directory."""
+    from drg.outputs import writing
+
     for name, frame in (("hospitals", result.hospitals), ("counties", result.counties)):
-        final = out / f"{name}.parquet"
-        tmp = out / f".{name}.parquet.partial-{os.getpid()}"
-        frame.write_parquet(tmp)
-        staged[str(tmp)] = str(final)
-    return staged
+        with writing(run_dir / f"{name}.parquet"):
+            write_frame(frame, run_dir / f"{name}.parquet")
 
 
 # ----------------------------------------------------------------------------------------------- runs
@@ -173,7 +257,8 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
                 budget: str | Path | None, county_income: str | Path | None, policy: Policy | str | Path,
                 year: int, *, ledger: Any = None, out: str | Path | None = None, replace: bool = False,
                 last_year_pv: Any = None, scheme_id: str | None = None,
-                prepaid: str | Mapping[tuple[str, str], int] = "auto") -> SettlementResult:
+                prepaid: str | Mapping[tuple[str, str], int] = "auto", statements: str | Path | None = None,
+                strict: bool = False) -> SettlementResult:
     """The annual settlement (年度清算) of ``year`` for every pool (SPEC §6, §7, §8).
 
     Parameters
@@ -189,7 +274,14 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
     ledger : path or :class:`drg.settlement.ledger.Ledger`, optional
         Record the run; a year already there is refused unless ``replace``.
     out : directory, optional
-        Write ``hospitals.parquet`` and ``counties.parquet`` there (after the ledger commits).
+        Write ``hospitals.parquet`` and ``counties.parquet`` there (``OUT/runs/RUN_ID/``, made current once
+        the ledger commits: :mod:`drg.settlement.rundirs`).
+    statements : directory or :class:`StatementOptions`, optional
+        Write the hospital statements, the city summary and its chart there, the same way (language and
+        whether to write the city summary in the options).
+    strict : bool
+        Refuse the run when a priced row cannot be settled (by default such rows are left out, recorded in
+        the ledger with the run, and raised as a warning naming their count and money).
     last_year_pv : optional
         Last year's point value (yuan per point, one value or pool → value) for the §9 warning and the
         recomputed prepayments under ``provisional_pv = last_year``; defaults to the ledger's.
@@ -212,7 +304,7 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
 
     period = str(year)
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "year", period,
-                   replace)
+                   replace, strict)
     pol, agg = ctx.policy, ctx.agg
     pools = sorted(agg.by_month.filter(pl.col("year") == year)["pool"].unique().to_list())
     warnings: list[SettlementWarning] = []
@@ -245,9 +337,9 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
             short = [a for a in accounts if a.claim > a.city_share]
             if short:
                 warnings.append(SettlementWarning(
-                    "reserve_short", pool, "pool", f"pool {pool}: the reserve left ({pres.reserve_left + used} fen) "
-                    f"does not cover the city's share of county gaps ({sum(a.claim for a in accounts)} fen); "
-                    f"split by largest remainder"))
+                    "reserve_short", pool, "pool", f"pool {pool}: the reserve left ({yuan_text(pres.reserve_left + used)} "
+                    f"yuan) does not cover the city's share of county gaps ({yuan_text(sum(a.claim for a in accounts))} "
+                    f"yuan); split by largest remainder"))
         pool_results[pool] = pres
         stats = hospital_stats(agg, pool, range(1, 13), year)
         hframes.append(hospital_frame("year", period, pool, rows, pres.point_value, pol.points_scale,
@@ -262,7 +354,7 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
             if r["fund_payment"] < 0:
                 warnings.append(SettlementWarning(
                     "recovery", pool, r["hospital_id"], f"hospital {r['hospital_id']} pool {pool}: fund payment "
-                    f"{r['fund_payment']} fen is negative (self-pay above entitlement): recovery"))
+                    f"{yuan_text(r['fund_payment'])} yuan is negative (self-pay above entitlement): recovery"))
         warnings += pool_warnings("year", pool, 12, pres, agg, pol, ctx.last_pv.get(pool), _last_cmi(ctx, pool, year),
                                 stats, b)
     result = SettlementResult(
@@ -270,8 +362,14 @@ def settle_year(priced: str | Path | Sequence[str | Path], hospitals: str | Path
         scheme_id=scheme_id or agg.scheme_id or pol.scheme, pools=pool_results,
         hospitals=concat_frames(hframes, hospital_schema()), counties=concat_frames(cframes, county_schema()),
         warnings=warnings, inputs=ctx.inputs, aggregates=agg, prepaid_source=source,
-        includes_self_pay=pol.budget.point_value_includes_self_pay)
-    return _finish(result, ctx, out, replace)
+        includes_self_pay=pol.budget.point_value_includes_self_pay, monitoring=_monitoring_inputs(ctx))
+    return _finish(result, ctx, out, replace, statements)
+
+
+def _monitoring_inputs(ctx: _Context) -> dict:
+    """What the ledger keeps of the run's inputs for monitoring (drg.monitoring.store): the hospitals table
+    and the county income rows."""
+    return {"hospitals": ctx.hospitals, "county_income": ctx.income or {}}
 
 
 def _replace(p: PoolResult, **kw) -> PoolResult:
@@ -371,7 +469,8 @@ def _month_rows(ctx: _Context, pool: str, year: int, month: int, budget_fen: int
 def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Path | None,
                  budget: str | Path | None, county_income: str | Path | None, policy: Policy | str | Path,
                  period: str, *, ledger: Any = None, out: str | Path | None = None, replace: bool = False,
-                 last_year_pv: Any = None, scheme_id: str | None = None) -> SettlementResult:
+                 last_year_pv: Any = None, scheme_id: str | None = None, statements: str | Path | None = None,
+                 strict: bool = False) -> SettlementResult:
     """A monthly run (月度预付) for ``period`` = ``"YYYY-MM"`` (SPEC §6, §9).
 
     The priced files hold the year's cases to date (later months are ignored). Per pool: the provisional
@@ -381,27 +480,27 @@ def settle_month(priced: str | Path | Sequence[str | Path], hospitals: str | Pat
     accounts are annual: a monthly run's ``counties`` frame is empty.
     Same parameters and errors as :func:`settle_year`.
     """
-    year, month = parse_period(period)
+    year, month = parse_month(period)
     period = f"{year:04d}-{month:02d}"
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month", period,
-                   replace)
-    return _month_run(ctx, year, month, budget, out=out, replace=replace, scheme_id=scheme_id)
+                   replace, strict)
+    return _month_run(ctx, year, month, budget, out=out, replace=replace, scheme_id=scheme_id, statements=statements)
 
 
 def settle_months(priced: str | Path | Sequence[str | Path], hospitals: str | Path | None,
                   budget: str | Path | None, county_income: str | Path | None, policy: Policy | str | Path,
                   year: int, *, months: Iterable[int] = range(1, 13), ledger: Any = None,
                   out: str | Path | None = None, replace: bool = False, last_year_pv: Any = None,
-                  scheme_id: str | None = None) -> list[SettlementResult]:
+                  scheme_id: str | None = None, statements: str | Path | None = None,
+                  strict: bool = False) -> list[SettlementResult]:
     """Several monthly runs of ``year`` from one read of the priced files (the same results, run by run, as
     :func:`settle_month` for each period). Each month is its own run in the ledger (its own transaction);
     ``out`` gets one sub-directory per period (``out/2025-03/``). Periods already in the ledger are refused
-    before anything is computed unless ``replace``.
+    before anything is computed unless ``replace``. The statements of each month go to their own directory
+    under ``statements`` too (``statements/2025-03/``); the city summary is written once, with the last month.
     """
     months = sorted(set(int(m) for m in months))
     periods = [f"{year:04d}-{m:02d}" for m in months]
-    for p in periods:
-        parse_period(p)
     if ledger is not None and not replace:
         from drg.settlement.ledger import Ledger
 
@@ -412,13 +511,17 @@ def settle_months(priced: str | Path | Sequence[str | Path], hospitals: str | Pa
                              file=str(led.path))
         ledger = led
     ctx = _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv, "month",
-                   periods[0], True)
+                   periods[0], True, strict)
+    opts = StatementOptions.of(statements)
     return [_month_run(ctx, year, m, budget, out=None if out is None else Path(out) / p, replace=replace,
-                       scheme_id=scheme_id) for m, p in zip(months, periods)]
+                       scheme_id=scheme_id,
+                       statements=opts and replace_field(opts, directory=opts.directory / p,
+                                                         city_summary=opts.city_summary and m == months[-1]))
+            for m, p in zip(months, periods)]
 
 
 def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bool,
-               scheme_id: str | None) -> SettlementResult:
+               scheme_id: str | None, statements=None) -> SettlementResult:
     import polars as pl
 
     period = f"{year:04d}-{month:02d}"
@@ -448,7 +551,7 @@ def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bo
             if r["fund_payment"] < 0:
                 warnings.append(SettlementWarning(
                     "negative_month", pool, r["hospital_id"], f"hospital {r['hospital_id']} pool {pool}: provisional "
-                    f"fund amount {r['fund_payment']} fen is negative: carried to the year end"))
+                    f"fund amount {yuan_text(r['fund_payment'])} yuan is negative: carried to the year end"))
         warnings += pool_warnings("month", pool, month, pres, agg, pol, ctx.last_pv.get(pool),
                                 _last_cmi(ctx, pool, year), ytd_stats, b)
     result = SettlementResult(
@@ -456,5 +559,5 @@ def _month_run(ctx: _Context, year: int, month: int, budget, *, out, replace: bo
         scheme_id=scheme_id or agg.scheme_id or pol.scheme, pools=pool_results,
         hospitals=concat_frames(hframes, hospital_schema()), counties=empty_frame(county_schema()),
         warnings=warnings, inputs=ctx.inputs, aggregates=agg,
-        includes_self_pay=pol.budget.point_value_includes_self_pay)
-    return _finish(result, ctx, out, replace)
+        includes_self_pay=pol.budget.point_value_includes_self_pay, monitoring=_monitoring_inputs(ctx))
+    return _finish(result, ctx, out, replace, statements)

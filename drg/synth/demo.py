@@ -10,7 +10,9 @@ demo scheme (``data/schemes/demo``) with the demo policy (``data/policies/demo.t
 5. settle the last history year, so that the settlement year has a last-year point value and CMI;
 6. run twelve monthly settlements and the annual one of the settlement year into the ledger
    (``ledger.duckdb``; results under ``settle/``);
-7. write the hospital statements and the city summary with its point-value chart (``statements/``).
+7. write the hospital statements and the city summary with its point-value chart (``statements/``);
+8. monitor the settlement year from the ledger (SPEC §9): indicators, warnings and the city report
+   (``monitor/report-2025.html``, one self-contained HTML file).
 
 Every number of the printed summary can be traced to a file under the working directory and a ledger run.
 Re-running the demo into the same directory replaces its ledger runs (``replace=True``).
@@ -97,8 +99,9 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
 
     tables = out / "tables"
     scheme_id = scheme_id_of(scheme)
+    ledger_path = out / "ledger.duckdb"
     weights_summary = st.run("weights and coefficients", build_tables, [grouped[y] for y in HISTORY_YEARS],
-                             city.hospitals, POLICY, tables, year=SETTLEMENT_YEAR)
+                             city.hospitals, POLICY, tables, year=SETTLEMENT_YEAR, ledger=ledger_path)
     priced_dir = out / "priced"
     priced_dir.mkdir(exist_ok=True)
     priced = {}
@@ -106,7 +109,6 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
         priced[year] = priced_dir / f"cases-{year}.parquet"
         st.run(f"price {year}", price_file, grouped[year], tables, POLICY, priced[year], year=year)
 
-    ledger_path = out / "ledger.duckdb"
     ledger = Ledger(ledger_path)
     common = dict(ledger=ledger, replace=True)  # the scheme id travels in the priced files' metadata
     last = HISTORY_YEARS[-1]
@@ -119,6 +121,10 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
                     out=out / "settle" / str(SETTLEMENT_YEAR), **common)
     statements = st.run("statements and city summary", write_statements, annual, out / "statements",
                         priced=[priced[SETTLEMENT_YEAR]], ledger=ledger)
+    from drg.monitoring.monitor import monitor_period
+
+    monitoring = st.run("monitoring and city report", monitor_period, ledger, str(SETTLEMENT_YEAR),
+                        out=out / "monitor")
 
     return {
         "out": str(out),
@@ -137,8 +143,12 @@ def run_demo(out: str | Path, *, cases: int = 100_000, seed: int = 20250101, ver
         "county_rows": annual.counties.to_dicts(),
         "warnings": [w.message for w in annual.warnings],
         "statements": str(out / "statements"),
-        "files": {"ledger": str(ledger_path),
+        "files": {"ledger": str(ledger_path), "report": monitoring.files.get("report"),
                   **{k: str(v) for k, v in statements.items() if k != "statements"}},
+        "monitoring": {"period": monitoring.period, "warnings": {s: sum(1 for w in monitoring.warnings
+                                                                        if w.severity == s)
+                                                                 for s in ("alert", "warning", "info")},
+                       "files": monitoring.files},
         "statement_files": len(statements["statements"]),
         "timings_s": st.timings,
     }
@@ -148,6 +158,8 @@ def print_summary(summary: dict) -> None:
     """Print the demo's city summary as rich tables."""
     from rich.console import Console
     from rich.table import Table
+
+    from decimal import Decimal
 
     from drg.money import yuan_text
 
@@ -162,20 +174,20 @@ def print_summary(summary: dict) -> None:
     con.print(t)
 
     pools = summary["annual"]["pools"]
-    p = Table(title=f"annual settlement {year}")
+    p = Table(title=f"annual settlement {year} (money in yuan)")
     p.add_column("")
     for pool in pools:
         p.add_column(f"pool {pool}", justify="right")
-    rows = [("cases", lambda v: f"{v['cases']:,}"), ("budget B", lambda v: yuan_text(v["budget"])),
-            ("reserve R", lambda v: yuan_text(v["reserve"])),
-            ("self-pay S", lambda v: yuan_text(v["self_pay"])),
-            ("distributable D", lambda v: yuan_text(v["distributable"])),
-            ("total points P", lambda v: v["total_points"]),
-            ("point value (yuan)", lambda v: v["point_value_yuan"]),
-            ("fund payments", lambda v: yuan_text(v["fund_payments"])),
-            ("prepaid (12 months)", lambda v: yuan_text(v["prepaid"])),
-            ("reserve to hospitals", lambda v: yuan_text(v["reserve_to_hospitals"])),
-            ("reserve to counties", lambda v: yuan_text(v["reserve_to_counties"]))]
+    rows = [("cases", lambda v: f"{v['cases']:,}"), ("fund budget B (yuan)", lambda v: yuan_text(v["budget_fen"])),
+            ("reserve R (yuan)", lambda v: yuan_text(v["reserve_fen"])),
+            ("self-pay S (yuan)", lambda v: yuan_text(v["self_pay_fen"])),
+            ("distributable D (yuan)", lambda v: yuan_text(v["distributable_fen"])),
+            ("total points P", lambda v: f"{Decimal(v['total_points']):,}"),
+            ("point value (yuan per point)", lambda v: v["point_value_yuan"]),
+            ("fund payments (yuan)", lambda v: yuan_text(v["fund_payments_fen"])),
+            ("prepaid, 12 months (yuan)", lambda v: yuan_text(v["prepaid_fen"])),
+            ("reserve to hospitals (yuan)", lambda v: yuan_text(v["reserve_to_hospitals_fen"])),
+            ("reserve to counties (yuan)", lambda v: yuan_text(v["reserve_to_counties_fen"]))]
     for label, fmt in rows:
         p.add_row(label, *(fmt(v) for v in pools.values()))
     con.print(p)
@@ -189,6 +201,17 @@ def print_summary(summary: dict) -> None:
         m.add_row(period, *(pvs.get(pool, "") for pool in pool_names))
     con.print(m)
     if summary["warnings"]:
-        con.print(f"[yellow]{len(summary['warnings'])} monitoring warnings[/], e.g. {summary['warnings'][0]}")
-    con.print(f"statements: {summary['statements']}   ledger: {summary['files']['ledger']}")
-    con.print(f"timings (s): {summary['timings_s']}")
+        con.print(f"[yellow]{len(summary['warnings'])} monitoring warnings[/], e.g. {summary['warnings'][0]}",
+                  highlight=False)
+    files = summary["files"]
+    con.print(f"statements: {summary['statement_files']} hospital workbooks under {summary['statements']}",
+              highlight=False)
+    if summary.get("monitoring"):
+        counts = summary["monitoring"]["warnings"]
+        con.print(f"monitoring {summary['monitoring']['period']}: {counts['alert']} alert(s), {counts['warning']} "
+                  f"warning(s), {counts['info']} note(s)", highlight=False)
+    for key, what in (("city_summary_xlsx", "city summary"), ("chart", "point-value chart"), ("ledger", "ledger"),
+                      ("report", "city report (HTML)")):
+        if files.get(key):
+            con.print(f"{what}: {files[key]}", highlight=False)
+    con.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary["timings_s"].items()), highlight=False)

@@ -59,7 +59,8 @@ def city_settings(name_or_path: str | Path):
 
 
 def resolve_rules(scheme: str | Path, codes: str | Path | None = None) -> tuple[Path, Path]:
-    """Return ``(rules_dir, codes_dir)`` for a shipped scheme name or a rule-table directory.
+    """Return ``(rules_dir, codes_dir)`` for a shipped scheme name, a rule-table directory, or a compiled scheme
+    file (``drg scheme build``) whose rule tables are found here (:func:`_rules_of_compiled`).
 
     A rule-table directory needs ``codes`` (its code dictionary directory) unless it is a shipped one.
     """
@@ -67,6 +68,8 @@ def resolve_rules(scheme: str | Path, codes: str | Path | None = None) -> tuple[
     if str(scheme) in known:
         sample = known[str(scheme)]
         return sample.rules_dir, Path(codes) if codes else sample.codes_dir
+    if Path(scheme).is_file():
+        return _rules_of_compiled(Path(scheme), codes)
     rules_dir = Path(scheme)
     if not rules_dir.is_dir():
         raise InputError(f"no such scheme: give a shipped name {sorted(known)} or a rule-table directory",
@@ -75,3 +78,48 @@ def resolve_rules(scheme: str | Path, codes: str | Path | None = None) -> tuple[
         raise InputError("a rule-table directory needs --codes (the code dictionary directory)",
                          file=str(scheme), field="codes")
     return rules_dir, Path(codes)
+
+
+def _candidate_dirs(kind: str) -> list[Path]:
+    """Where rule tables (``kind = "schemes"``) or code dictionaries (``"codes"``) may be: the shipped ones,
+    and the published sets in ``../shared`` beside the repository or the working directory."""
+    out = [getattr(s, "rules_dir" if kind == "schemes" else "codes_dir") for s in schemes().values()]
+    repo = Path(__file__).resolve().parents[2]
+    for root in (repo.parent / "shared" / kind, Path.cwd().parent / "shared" / kind, Path.cwd() / "shared" / kind):
+        if root.is_dir():
+            out += sorted(p for p in root.iterdir() if p.is_dir())
+    return out
+
+
+def _matches(directory: Path, sources: dict[str, str]) -> bool:
+    import hashlib
+
+    if not sources:
+        return False
+    for name, digest in sources.items():
+        p = directory / name
+        if not p.is_file() or hashlib.sha256(p.read_bytes()).hexdigest() != digest:
+            return False
+    return True
+
+
+def _rules_of_compiled(path: Path, codes: str | Path | None) -> tuple[Path, Path]:
+    """The rule tables and code dictionary a compiled scheme file was built from, found by the sha256 of
+    every source file its manifest lists (synthesizing draws cases from the rule tables themselves)."""
+    from grouper.scheme import load_scheme
+
+    manifest = load_scheme(path).manifest
+    sources = manifest.get("sources", {})
+    rules_src = {k: v for k, v in sources.items() if not k.startswith("codes/") and "/" not in k}
+    codes_src = {k.removeprefix("codes/"): v for k, v in sources.items() if k.startswith("codes/")}
+    rules_dir = next((d for d in _candidate_dirs("schemes") if _matches(d, rules_src)), None)
+    if rules_dir is None:
+        raise InputError(f"the scheme file was compiled from rule tables that are not found here (scheme "
+                         f"{manifest.get('scheme')} {manifest.get('version')}); give the rule-table directory to "
+                         "--scheme, with --codes", file=str(path))
+    if codes is not None:
+        return rules_dir, Path(codes)
+    codes_dir = next((d for d in _candidate_dirs("codes") if _matches(d, codes_src)), None)
+    if codes_dir is None:
+        raise InputError("the scheme file's code dictionary is not found here; give it with --codes", file=str(path))
+    return rules_dir, codes_dir

@@ -1,4 +1,5 @@
-"""Reader of the CHS-DRG rule-table layout (``schemes/CHS_DRG_11``, ``CHS_DRG_10``, ``CHS_DRG_10P``, the demo).
+"""Reader of the CHS-DRG rule-table layout (``schemes/CHS_DRG_11``, ``CHS_DRG_10``, ``CHS_DRG_10P``, ``CHS_DRG_20``,
+the demo).
 
 Files: ``1_MDC.txt``, ``2_ADRG.txt``, ``3_DRG.txt`` (code + name), ``4_ADRG_DETAIL.txt`` (every ADRG's rule,
 the primary source), ``5_MCC.txt`` / ``6_CC.txt`` (dx code → exclusion table ``表 7-N``), ``7_CCE.txt``
@@ -9,6 +10,9 @@ The CC/MCC/exclusion files were extracted from PDFs (whole pages on one line, co
 column-scrambled blocks), so they are read as a token stream: a diagnosis-code token opens an entry and the
 next unclaimed ``表 7-N`` closes the oldest open entry. Everything the reader had to skip or could not
 place is counted in ``RuleSet.notes``.
+
+CHS-DRG 2.0 keeps this layout and adds four code-check lists and its own rule grammar inside the ADRG
+bodies; those are read by ``grouper.rules.chs20``. :func:`load_rule_set` is written as its steps, in order.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
+from grouper.rules import chs20
 from grouper.rules.codes import sha256_file
-from grouper.rules.model import (ANY_DX_IN, ANY_PX_IN, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR, AdrgRule, Clause,
+from grouper.rules.model import (ANY_DX_IN, ANY_PX_IN, ENTRY_ALWAYS, ENTRY_ANY_DX, ENTRY_NEWBORN_AGE, ENTRY_PDX,
+                                 ENTRY_PPX_OR, ENTRY_REGIONS, NO_OR_PX, PDX_IN, PPX_IN, PPX_OR, AdrgRule, Clause,
                                  RuleSet)
 
 DX_RE = re.compile(r"^[A-Z]\d{2}(?:\.[0-9A-Za-z]+)?(?:\+[A-Z]\d{2}(?:\.[0-9A-Za-z]+)?\*?)?\*?$")
@@ -66,6 +72,7 @@ class _Sections:
         self.regions: "OrderedDict[str, list[str]]" = OrderedDict()
         self.unknown_headers: list[str] = []
         self.parts: list[_Sections] = []     # 入组条件一 / 入组条件二: alternative rule sets
+        self.lost_codes = 0
 
     def header(self, text: str) -> None:
         t = re.sub(r"\s+", "", text).rstrip("：:")
@@ -123,7 +130,7 @@ class _Sections:
 
 def _parse_rule_lines(lines: list[str]) -> tuple[_Sections, int]:
     """Parse the body lines of one ADRG (or MDC table); returns the sections and the count of code lines
-    that came before any header (not placed)."""
+    that came before any header (not placed; also kept as ``lost_codes``)."""
     top = s = _Sections()
     lost = 0
     for raw in lines:
@@ -146,6 +153,7 @@ def _parse_rule_lines(lines: list[str]) -> tuple[_Sections, int]:
         s.header(line)
     for part in top.parts:
         top.unknown_headers.extend(part.unknown_headers)
+    top.lost_codes = lost
     return top, lost
 
 
@@ -319,8 +327,45 @@ def _codes_of(s: _Sections) -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(set(v))) for k, v in s.lists.items()}
 
 
+def _differences_1x(d: _Sections, f: _Sections) -> list[str]:
+    """How the rule of one ADRG differs between ``4_ADRG_DETAIL.txt`` (``d``) and its ``ADRG/`` file (``f``)."""
+    d_codes, f_codes = _codes_of(d), _codes_of(f)
+    diff = _list_differences(d_codes, f_codes)
+    if d.all_or != f.all_or:
+        diff.append(f"全部手术: detail {d.all_or}, ADRG/ {f.all_or}")
+    if d.combos != f.combos:
+        diff.append(f"table combinations: detail {d.combos}, ADRG/ {f.combos}")
+    if d.no_or != f.no_or and not diff:
+        diff.append(f"且无手术: detail {d.no_or}, ADRG/ {f.no_or}")
+    return diff
+
+
+def _differences_20(d: chs20.Body, f: chs20.Body) -> list[str]:
+    """:func:`_differences_1x` for the 2.0 rule grammar."""
+    diff = _list_differences(d.codes_by_list(), f.codes_by_list())
+    if d.shape() != f.shape():
+        diff.append(f"entry condition or special lines: detail {d.shape()}, ADRG/ {f.shape()}")
+    return diff
+
+
+def _list_differences(d_codes: dict, f_codes: dict) -> list[str]:
+    diff = []
+    for k in sorted(set(d_codes) | set(f_codes)):
+        a, b = set(d_codes.get(k, ())), set(f_codes.get(k, ()))
+        if a != b:
+            diff.append(f"list {k}: {len(a)} codes in 4_ADRG_DETAIL, {len(b)} in ADRG/ "
+                        f"({len(a - b)} only in detail, {len(b - a)} only in ADRG/)")
+    return diff
+
+
+# --------------------------------------------------------------------------------------------------------
+# load_rule_set, step by step
+
 def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = None) -> RuleSet:
-    """Read a rule-table directory in the CHS-DRG layout.
+    """Read a rule-table directory in the CHS-DRG layout (1.0, 1.0 revised, 1.1, 2.0, the demo).
+
+    A directory holding the 2.0 code-check lists (``ZD_INVALID.txt`` …) is read with the 2.0 rule grammar
+    (``grouper.rules.chs20``) and the 2.0 grouping behaviour (MDC entry, code checks, ambiguous groups).
 
     Parameters
     ----------
@@ -334,45 +379,63 @@ def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = N
     RuleSet
         The tables as plain data; ``notes`` lists every problem found, with counts.
     """
-    from grouper.errors import InputError
-
     rules_dir = Path(rules_dir)
     cc_dir = Path(cc_tables_dir) if cc_tables_dir else rules_dir
+    rs = RuleSet(name=rules_dir.name)
+    _hash_sources(rs, rules_dir, cc_dir)
+    rs.mdcs = dict(_read_code_name_file(rules_dir / "1_MDC.txt", MDC_LINE))
+    adrg_names = _read_code_name_file(rules_dir / "2_ADRG.txt", ADRG_LINE)
+    rs.drgs = dict(_read_code_name_file(rules_dir / "3_DRG.txt", DRG_LINE))
+    detail = (rules_dir / "4_ADRG_DETAIL.txt").read_text(encoding="utf-8-sig")
+    adrg_bodies, mdc_bodies, titles = _split_detail(detail)
+    adrg_files = _read_split_files(rs, rules_dir, "ADRG")
+    mdc_files = _read_split_files(rs, rules_dir, "MDC")
+    if chs20.is_chs20_layout(rules_dir):
+        rs.edition = "2.0"
+        _read_code_checks(rs, rules_dir)
+    read_adrgs = _read_adrg_rules_20 if rs.edition == "2.0" else _read_adrg_rules_1x
+    read_adrgs(rs, adrg_names, adrg_bodies, adrg_files, _adrg_mdcs(detail))
+    for code in adrg_bodies:
+        if code not in adrg_names:
+            rs.notes.append(f"ADRG {code}: in 4_ADRG_DETAIL.txt but not in 2_ADRG.txt (ignored)")
+    _read_mdc_tables(rs, mdc_bodies, mdc_files)
+    _mdc_attributes(rs)
+    _newborn_bands(rs, titles)
+    _read_cc_tables(rs, cc_dir)
+    if rs.edition == "2.0":
+        _edition_20_behaviour(rs)
+    return rs
+
+
+def _hash_sources(rs: RuleSet, rules_dir: Path, cc_dir: Path) -> None:
+    """Require the seven tables; record each one's sha256 (``cc-tables/…`` when taken from ``cc_dir``)."""
+    from grouper.errors import InputError
+
     need = [rules_dir / f for f in ("1_MDC.txt", "2_ADRG.txt", "3_DRG.txt", "4_ADRG_DETAIL.txt")]
     need += [cc_dir / f for f in ("5_MCC.txt", "6_CC.txt", "7_CCE.txt")]
     for p in need:
         if not p.is_file():
             raise InputError(f"rule table {p.name} is missing", file=str(p.parent))
-    rs = RuleSet(name=rules_dir.name)
     for p in need:
-        base = rules_dir if p.parent == rules_dir else cc_dir
-        key = p.name if base == rules_dir else f"cc-tables/{p.name}"
+        key = p.name if p.parent == rules_dir else f"cc-tables/{p.name}"
         rs.source_files[key] = sha256_file(p)
 
-    rs.mdcs = dict(_read_code_name_file(rules_dir / "1_MDC.txt", MDC_LINE))
-    adrg_names = _read_code_name_file(rules_dir / "2_ADRG.txt", ADRG_LINE)
-    rs.drgs = dict(_read_code_name_file(rules_dir / "3_DRG.txt", DRG_LINE))
 
-    adrg_bodies, mdc_bodies, titles = _split_detail((rules_dir / "4_ADRG_DETAIL.txt").read_text(encoding="utf-8-sig"))
+def _read_split_files(rs: RuleSet, rules_dir: Path, sub: str) -> dict[str, list[str]]:
+    """The per-ADRG (``ADRG/``) or per-MDC (``MDC/``) files: code (before ``_``) → lines."""
+    out: dict[str, list[str]] = {}
+    if (rules_dir / sub).is_dir():
+        for f in sorted((rules_dir / sub).iterdir()):
+            out[f.name.split("_")[0]] = f.read_text(encoding="utf-8-sig").splitlines()
+            rs.source_files[f"{sub}/{f.name}"] = sha256_file(f)
+    return out
 
-    # per-ADRG files (ADRG/) and per-MDC files (MDC/): compare, and fill ADRGs the detail leaves empty
-    adrg_files: dict[str, list[str]] = {}
-    if (rules_dir / "ADRG").is_dir():
-        for f in sorted((rules_dir / "ADRG").iterdir()):
-            code = f.name.split("_")[0]
-            adrg_files[code] = f.read_text(encoding="utf-8-sig").splitlines()
-            rs.source_files[f"ADRG/{f.name}"] = sha256_file(f)
-    mdc_files: dict[str, list[str]] = {}
-    if (rules_dir / "MDC").is_dir():
-        for f in sorted((rules_dir / "MDC").iterdir()):
-            code = f.name.split("_")[0]
-            mdc_files[code] = f.read_text(encoding="utf-8-sig").splitlines()
-            rs.source_files[f"MDC/{f.name}"] = sha256_file(f)
 
-    # the ADRG -> MDC relation: the detail file lists ADRGs under their MDC title, in order
+def _adrg_mdcs(detail: str) -> dict[str, str]:
+    """The ADRG → MDC relation: the detail file lists ADRGs under their MDC title, in order."""
     adrg_mdc: dict[str, str] = {}
     current_mdc = ""
-    for raw in (rules_dir / "4_ADRG_DETAIL.txt").read_text(encoding="utf-8-sig").splitlines():
+    for raw in detail.splitlines():
         line = raw.strip()
         m = MDC_LINE.match(line)
         if m and "主诊表" not in line:
@@ -381,57 +444,87 @@ def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = N
         m = ADRG_LINE.match(line)
         if m:
             adrg_mdc[m.group(1)] = current_mdc
+    return adrg_mdc
 
-    unknown_headers: dict[str, int] = {}
-    lost_codes = 0
-    for code, name in adrg_names.items():
-        body = adrg_bodies.get(code, [])
-        s, lost = _parse_rule_lines(body)
-        lost_codes += lost
-        file_s = None
-        if code in adrg_files:
-            file_s, _ = _parse_rule_lines(adrg_files[code])
-            d_codes, f_codes = _codes_of(s), _codes_of(file_s)
-            if (d_codes != f_codes or s.all_or != file_s.all_or or s.combos != file_s.combos
-                    or s.no_or != file_s.no_or):
-                diff = []
-                for k in sorted(set(d_codes) | set(f_codes)):
-                    a, b = set(d_codes.get(k, ())), set(f_codes.get(k, ()))
-                    if a != b:
-                        diff.append(f"list {k}: {len(a)} codes in 4_ADRG_DETAIL, {len(b)} in ADRG/ "
-                                    f"({len(a - b)} only in detail, {len(b - a)} only in ADRG/)")
-                if s.all_or != file_s.all_or:
-                    diff.append(f"全部手术: detail {s.all_or}, ADRG/ {file_s.all_or}")
-                if s.combos != file_s.combos:
-                    diff.append(f"table combinations: detail {s.combos}, ADRG/ {file_s.combos}")
-                rs.notes.append(f"ADRG {code}: 4_ADRG_DETAIL.txt and ADRG/ differ: " + "; ".join(diff))
-            if not body and adrg_files[code]:
-                s = file_s
-                rs.notes.append(f"ADRG {code}: empty in 4_ADRG_DETAIL.txt, rule taken from ADRG/")
-        for h in s.unknown_headers:
-            unknown_headers[h] = unknown_headers.get(h, 0) + 1
-        mdc = adrg_mdc.get(code) or next((m for m in rs.mdcs if m[3] == code[0]), "")
-        rule = AdrgRule(code=code, name=name, mdc=mdc, surgical=code[1] in SURGICAL_LETTERS)
-        rule.conditions = _alternatives(code, s, name)
-        rule.principal_dx = tuple(dict.fromkeys(c for alt in rule.conditions for cl in alt if cl.kind == PDX_IN
-                                                for c in cl.codes))
-        rule.principal_px = tuple(dict.fromkeys(c for alt in rule.conditions for cl in alt if cl.kind == PPX_IN
-                                                for c in cl.codes))
-        if not rule.conditions:
-            rs.notes.append(f"ADRG {code}: no rule found in the tables (the ADRG can never be reached)")
-        rs.adrgs[code] = rule
-    for code in adrg_bodies:
-        if code not in adrg_names:
-            rs.notes.append(f"ADRG {code}: in 4_ADRG_DETAIL.txt but not in 2_ADRG.txt (ignored)")
+
+def _body_of(rs: RuleSet, code: str, detail_lines: list[str], file_lines: list[str] | None, parse, differences):
+    """One ADRG's parsed rule from the detail file, compared with its ``ADRG/`` file (taken from there when the
+    detail file leaves it empty)."""
+    body = parse(detail_lines)
+    if file_lines is not None:
+        from_file = parse(file_lines)
+        diff = differences(body, from_file)
+        if diff:
+            rs.notes.append(f"ADRG {code}: 4_ADRG_DETAIL.txt and ADRG/ differ: " + "; ".join(diff))
+        if not detail_lines and file_lines:
+            body = from_file
+            rs.notes.append(f"ADRG {code}: empty in 4_ADRG_DETAIL.txt, rule taken from ADRG/")
+    return body
+
+
+def _new_rule(rs: RuleSet, code: str, name: str, adrg_mdc: dict[str, str]) -> AdrgRule:
+    mdc = adrg_mdc.get(code) or next((m for m in rs.mdcs if m[3] == code[0]), "")
+    return AdrgRule(code=code, name=name, mdc=mdc, surgical=code[1] in SURGICAL_LETTERS)
+
+
+def _finish_rule(rs: RuleSet, rule: AdrgRule) -> None:
+    """Principal-diagnosis and principal-procedure lists from the conditions; note an ADRG without rule."""
+    rule.principal_dx = tuple(dict.fromkeys(c for alt in rule.conditions for cl in alt if cl.kind == PDX_IN
+                                            for c in cl.codes))
+    rule.principal_px = tuple(dict.fromkeys(c for alt in rule.conditions for cl in alt if cl.kind == PPX_IN
+                                            for c in cl.codes))
+    if not rule.conditions:
+        rs.notes.append(f"ADRG {rule.code}: no rule found in the tables (the ADRG can never be reached)")
+    rs.adrgs[rule.code] = rule
+
+
+def _note_unread(rs: RuleSet, unknown_headers: dict[str, int], lost_codes: int) -> None:
     for h, n in sorted(unknown_headers.items()):
         rs.notes.append(f"header not understood, list ignored: {h!r} ({n} ADRGs)")
     if lost_codes:
         rs.notes.append(f"{lost_codes} code lines of 4_ADRG_DETAIL.txt stood under no header (ignored)")
 
-    # MDC principal-diagnosis tables
+
+def _read_adrg_rules_1x(rs: RuleSet, adrg_names, adrg_bodies, adrg_files, adrg_mdc) -> None:
+    """Every ADRG's rule in the 1.x grammar (``_Sections``)."""
+    unknown_headers: dict[str, int] = {}
+    lost_codes = 0
+    for code, name in adrg_names.items():
+        s = _body_of(rs, code, adrg_bodies.get(code, []), adrg_files.get(code), lambda ls: _parse_rule_lines(ls)[0],
+                     _differences_1x)
+        lost_codes += s.lost_codes
+        for h in s.unknown_headers:
+            unknown_headers[h] = unknown_headers.get(h, 0) + 1
+        rule = _new_rule(rs, code, name, adrg_mdc)
+        rule.conditions = _alternatives(code, s, name)
+        _finish_rule(rs, rule)
+    _note_unread(rs, unknown_headers, lost_codes)
+
+
+def _read_adrg_rules_20(rs: RuleSet, adrg_names, adrg_bodies, adrg_files, adrg_mdc) -> None:
+    """Every ADRG's rule in the 2.0 grammar (``grouper.rules.chs20``); all bodies are read first, since some
+    rules name other ADRGs' procedure lists."""
+    def parse(lines):
+        return chs20.parse_body(lines, is_code)
+
+    bodies = {code: _body_of(rs, code, adrg_bodies.get(code, []), adrg_files.get(code), parse, _differences_20)
+              for code in adrg_names}
+    unknown_headers: dict[str, int] = {}
+    for code, name in adrg_names.items():
+        body = bodies[code]
+        for h in body.unknown_headers:
+            unknown_headers[h] = unknown_headers.get(h, 0) + 1
+        rule = _new_rule(rs, code, name, adrg_mdc)
+        rule.conditions, rule.alt_labels, notes = chs20.alternatives(code, body, bodies)
+        rs.notes.extend(notes)
+        _finish_rule(rs, rule)
+    _note_unread(rs, unknown_headers, sum(b.lost_codes for b in bodies.values()))
+
+
+def _read_mdc_tables(rs: RuleSet, mdc_bodies, mdc_files) -> None:
+    """Each MDC's principal-diagnosis table (and the body regions of the multiple-trauma MDC)."""
     for mdc in rs.mdcs:
-        body = mdc_bodies.get(mdc)
-        s, _ = _parse_rule_lines(body or [])
+        s, _ = _parse_rule_lines(mdc_bodies.get(mdc) or [])
         codes = tuple(dict.fromkeys(s.lists.get("pdx", [])))
         if s.regions:
             rs.trauma_mdc = mdc
@@ -448,7 +541,10 @@ def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = N
         if codes:
             rs.mdc_principal_dx[mdc] = codes
 
-    # MDC attributes read from the MDC names
+
+def _mdc_attributes(rs: RuleSet) -> None:
+    """Sex, pregnancy, newborn, the evaluation order and how a case enters each MDC, read from the MDC names
+    and tables (2.0: MDCA by its ADRG rules, MDCP by age, MDCY by any diagnosis, MDCZ by body regions)."""
     for mdc, name in rs.mdcs.items():
         if "男性" in name:
             rs.mdc_sex[mdc] = 1
@@ -458,28 +554,44 @@ def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = N
             rs.pregnancy_mdc = mdc
         if "新生儿" in name and not rs.newborn_mdc:
             rs.newborn_mdc = mdc
-    pre = [m for m in rs.mdcs if "先期" in rs.mdcs[m]]
-    pre += [m for m in (rs.newborn_mdc,) if m]
-    pre += [m for m in rs.mdcs if "HIV" in rs.mdcs[m]]
-    pre += [m for m in (rs.trauma_mdc,) if m]
+    premdc = [m for m in rs.mdcs if "先期" in rs.mdcs[m]]
+    hiv = [m for m in rs.mdcs if "HIV" in rs.mdcs[m]]
+    pre = premdc + [m for m in (rs.newborn_mdc,) if m] + hiv + [m for m in (rs.trauma_mdc,) if m]
     sexed = [m for m in rs.mdcs if m in rs.mdc_sex]
     rs.mdc_order = list(dict.fromkeys(pre + sexed + list(rs.mdcs)))
+    for m in rs.mdcs:
+        if rs.edition == "2.0":
+            entry = (ENTRY_ALWAYS if m in premdc else ENTRY_NEWBORN_AGE if m == rs.newborn_mdc
+                     else ENTRY_ANY_DX if m in hiv else ENTRY_REGIONS if m == rs.trauma_mdc else ENTRY_PDX)
+        else:
+            entry = ENTRY_PDX if m in rs.mdc_principal_dx else ENTRY_PPX_OR
+        rs.mdc_entry[m] = entry
+        if entry in (ENTRY_PDX, ENTRY_ANY_DX) and m not in rs.mdc_principal_dx:
+            rs.notes.append(f"{m}: entered by its table, which is empty or missing (no case can enter it)")
 
-    # newborn bands from the MDCP ADRG names
+
+def _newborn_bands(rs: RuleSet, titles: dict[str, str]) -> None:
+    """Age-in-days and birth-weight bands of the newborn ADRGs, from their names."""
     for rule in rs.adrgs.values():
-        if rule.mdc and rule.mdc == rs.newborn_mdc:
-            amin, amax, wmin, wmax = newborn_bands(rule.name + titles.get(rule.code, ""))
-            if amin is None and amax is None:
-                amax = 28  # 新生儿: under 29 days
-            rule.age_days_min, rule.age_days_max, rule.weight_min, rule.weight_max = amin, amax, wmin, wmax
-            if amin is not None and amin >= 29 and rule.conditions:
-                # the infant ADRG (PV1, 29 days to under one year) takes every infant the MDC's table let in:
-                # its principal-diagnosis list is not required (reading documented in docs/grouping.md)
-                rule.conditions = [[]]
-                rs.notes.append(f"ADRG {rule.code}: reading: every case of the MDC in the age band "
-                                f"{amin}–{amax} days, its principal-diagnosis list is not required")
+        if not rule.mdc or rule.mdc != rs.newborn_mdc:
+            continue
+        amin, amax, wmin, wmax = newborn_bands(rule.name + titles.get(rule.code, ""))
+        if amin is None and amax is None:
+            amax = 28  # 新生儿: under 29 days
+        rule.age_days_min, rule.age_days_max, rule.weight_min, rule.weight_max = amin, amax, wmin, wmax
+        if (amin is not None and amin >= 29 and rule.conditions
+                and rs.mdc_entry.get(rule.mdc, ENTRY_PDX) == ENTRY_PDX):
+            # 1.x: the infant ADRG (PV1, 29 days to under one year) takes every infant the MDC's table let in:
+            # its principal-diagnosis list is not required (reading documented in docs/grouping.md). In 2.0
+            # the newborn MDC has no table (entered by age) and PV1 keeps its list.
+            rule.conditions = [[]]
+            rule.alt_labels = []
+            rs.notes.append(f"ADRG {rule.code}: reading: every case of the MDC in the age band "
+                            f"{amin}–{amax} days, its principal-diagnosis list is not required")
 
-    # CC / MCC / exclusion tables
+
+def _read_cc_tables(rs: RuleSet, cc_dir: Path) -> None:
+    """CC, MCC and exclusion tables (token streams), with the counts of what could not be placed."""
     rs.mcc, st_m = parse_cc_table((cc_dir / "5_MCC.txt").read_text(encoding="utf-8-sig"))
     rs.cc, st_c = parse_cc_table((cc_dir / "6_CC.txt").read_text(encoding="utf-8-sig"))
     rs.exclusions, st_e = parse_exclusions((cc_dir / "7_CCE.txt").read_text(encoding="utf-8-sig"))
@@ -487,14 +599,36 @@ def load_rule_set(rules_dir: str | Path, *, cc_tables_dir: str | Path | None = N
         for k, v in st.items():
             if v:
                 rs.notes.append(f"{fname}: {v} {k.replace('_', ' ')}")
-    missing_tables = sorted({t for t in list(rs.mcc.values()) + list(rs.cc.values()) if t and t not in rs.exclusions},
-                            key=lambda t: int(t.split("-")[1]))
+    named = [t for t in list(rs.mcc.values()) + list(rs.cc.values()) if t]
+    missing_tables = sorted({t for t in named if t not in rs.exclusions}, key=lambda t: int(t.split("-")[1]))
     if missing_tables:
-        n = sum(1 for t in list(rs.mcc.values()) + list(rs.cc.values()) if t and t not in rs.exclusions)
+        n = sum(1 for t in named if t not in rs.exclusions)
         rs.notes.append(f"{len(missing_tables)} exclusion tables named by CC/MCC entries are absent from "
                         f"7_CCE.txt ({n} entries): {', '.join(missing_tables[:10])}"
                         + (" …" if len(missing_tables) > 10 else ""))
     both = set(rs.mcc) & set(rs.cc)
     if both:
         rs.notes.append(f"{len(both)} codes are both MCC and CC (counted as MCC)")
-    return rs
+
+
+def _read_code_checks(rs: RuleSet, rules_dir: Path) -> None:
+    """The 2.0 invalid and gray code lists (ZD_INVALID, ZD_GRAY, SS_INVALID, SS_GRAY)."""
+    def codes_of(path: Path) -> list[str]:
+        return [c for c in _read_code_name_file(path, re.compile(r"^(\S+)\s*(.*)$")) if is_code(c)]
+
+    rs.dx_checks, rs.px_checks, notes, files = chs20.read_code_checks(rules_dir, codes_of)
+    rs.notes.extend(notes)
+    for f in files:
+        rs.source_files[f.name] = sha256_file(f)
+
+
+def _edition_20_behaviour(rs: RuleSet) -> None:
+    """The 2.0 grouping behaviour: ambiguous ``xQY`` groups, no newborn-data refusal, and the gray procedures
+    a rule lists allowed in the first position."""
+    rs.ambiguous_groups = True
+    rs.newborn_data_required = False
+    listed = {c for r in rs.adrgs.values() for alt in r.conditions for cl in alt
+              if cl.kind in (PPX_IN, ANY_PX_IN) for c in cl.codes}
+    allowed = chs20.allow_listed_gray_procedures(rs.px_checks, listed)
+    if allowed:
+        rs.notes.append(f"gray procedures a rule lists, allowed as principal procedure: {', '.join(allowed)}")

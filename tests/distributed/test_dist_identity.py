@@ -86,11 +86,12 @@ def test_weights_and_coefficients_equal_to_the_last_digit(client, world, grouped
     out = world["root"] / "dist" / "tables"
     summary = build_tables_dataset(client, [grouped[2023][0], grouped[2024][0]], world["city"].hospitals, "demo",
                                    out, year=SETTLEMENT_YEAR)
-    for name in ("weights.parquet", "coefficients.parquet"):
+    for name in ("weights.parquet", "coefficients.parquet", "low_risk_drgs.parquet"):
         a, b = pq.read_table(out / name), pq.read_table(world["tables"] / name)
         _equal(a, b)
         assert a.schema.metadata == b.schema.metadata
     assert {k: v for k, v in summary.items() if k != "partitions"} == world["weights_summary"]
+    assert world["weights_summary"]["low_risk_classified"] > 0
 
 
 def test_weights_do_not_depend_on_the_shuffle(client, world, grouped):
@@ -174,6 +175,19 @@ def test_settlement_is_equal_to_the_fen(client, world, priced, tmp_path):
     manifest = json.loads((priced[0] / "_manifest.json").read_text())
     recorded = sorted(i.sha256 for i in y2.inputs if i.role == "priced")
     assert recorded == sorted(f["sha256"] for f in manifest["files"])
+    # the monitoring facts drg monitor reads: the same rows, run by run
+    for table in ("monitor_facts", "monitor_hospitals", "monitor_county_income"):
+        a, b = _ledger_rows(single_ledger, table), _ledger_rows(dist_ledger, table)
+        assert a == b and len(a) > 0, table
+
+
+def _ledger_rows(ledger, table: str) -> list[tuple]:
+    """A ledger table's rows with the run id replaced by the run's kind and period, sorted."""
+    with ledger.connect() as con:
+        cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "run_id"]
+        rows = con.execute(f"SELECT r.kind, r.period, {', '.join('t.' + c for c in cols)} FROM {table} t "
+                           "JOIN runs r USING (run_id)").fetchall()
+    return sorted(rows, key=repr)
 
 
 def test_reviews_and_violations_on_the_cluster(client, world, grouped, tmp_path):
@@ -198,3 +212,117 @@ def test_reviews_and_violations_on_the_cluster(client, world, grouped, tmp_path)
     summary = price_dataset(client, grouped[SETTLEMENT_YEAR][0], world["tables"], "demo", out, **kw)
     _equal(concat_dataset(out), pq.read_table(single))
     assert summary["class review"] == 4 and summary["deduction_points"] > 0
+
+
+def _damage(table: pa.Table, rows: list[int], column: str, value) -> pa.Table:
+    """``table`` with ``column`` set to ``value`` in ``rows``."""
+    col = table.column(column).combine_chunks().to_pylist()
+    for r in rows:
+        col[r] = value
+    return table.set_column(table.column_names.index(column), column, pa.array(col, table.column(column).type))
+
+
+def _copy_dataset(src, dst, damage: dict) -> list[int]:
+    """Copy a dataset's partitions (``damage``: partition index → function of its table); the row offset of
+    each partition in the files concatenated."""
+    from drg.distributed.dataset import open_dataset
+
+    offsets, lo = [], 0
+    for p in open_dataset(src):
+        t = pq.read_table(p.path)
+        t = damage.get(p.index, lambda x: x)(t)
+        target = dst / p.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(t, target, row_group_size=300)
+        offsets.append(lo)
+        lo += t.num_rows
+    return offsets
+
+
+def _shifted_rejects(root, offsets: list[int], name: str = "_rejects") -> pa.Table:
+    from drg.distributed.dataset import open_dataset
+
+    parts = []
+    for p, offset in zip(open_dataset(root), offsets):
+        r = pq.read_table(root / name / p.name)
+        if r.num_rows:
+            parts.append(r.set_column(r.column_names.index("row_number"), "row_number",
+                                      pc.add(r.column("row_number"), offset)))
+    return pa.concat_tables(parts)
+
+
+def test_rows_pricing_rejects_leave_the_pairing_as_on_one_machine(client, world, grouped, priced, tmp_path):
+    """A readmission stay in another partition that pricing rejects (negative cost) no longer halves the
+    stay before it — on the cluster as on one machine; the rejects are the same rows."""
+    from drg.distributed.dataset import open_dataset
+    from drg.distributed.pricing import price_dataset
+    from drg.pricing.priced_file import price_file
+
+    src = grouped[SETTLEMENT_YEAR][0]
+    parts = open_dataset(src).partitions
+    priced = [pq.read_table(priced[0] / p.name) for p in parts]
+    # a halved stay whose next stay sits in a later partition: reject that next stay
+    target = None
+    for k, t in enumerate(priced[:-1]):
+        for h in t.filter(pc.equal(t.column("adjust_reason"), "readmission")).to_pylist():
+            for j in range(k + 1, len(priced)):
+                u = priced[j]
+                hit = pc.and_(pc.and_(pc.equal(u.column("patient_id"), h["patient_id"]),
+                                      pc.equal(u.column("drg"), h["drg"])),
+                              pc.equal(u.column("hospital_id"), h["hospital_id"]))
+                rows = np.flatnonzero(np.asarray(hit.fill_null(False)))
+                if len(rows):
+                    target = (h["case_id"], j, pq.read_table(parts[j].path).column("case_id").to_pylist()
+                              .index(u.column("case_id")[int(rows[0])].as_py()))
+                    break
+            if target:
+                break
+        if target:
+            break
+    assert target is not None
+    halved_id, part, row = target
+    damaged = tmp_path / "grouped"
+    offsets = _copy_dataset(src, damaged, {part: lambda t: _damage(t, [row, 0], "total_cost_fen", -500)})
+    whole = tmp_path / "grouped.parquet"
+    pq.write_table(concat_dataset(damaged), whole)
+    single = tmp_path / "single.parquet"
+    s1 = price_file(whole, world["tables"], "demo", single, year=SETTLEMENT_YEAR, rejects=tmp_path / "rej.parquet")
+    out = tmp_path / "dist"
+    s2 = price_dataset(client, damaged, world["tables"], "demo", out, year=SETTLEMENT_YEAR)
+    _equal(concat_dataset(out), pq.read_table(single))
+    assert s1["rejected"] == s2["rejected"] >= 1
+    rej = pq.read_table(tmp_path / "rej.parquet")
+    _equal(_shifted_rejects(out, offsets).select(rej.column_names), rej)
+    t = pq.read_table(single)
+    was_halved = t.filter(pc.equal(t.column("case_id"), halved_id)).column("adjust_reason")[0].as_py()
+    assert was_halved != "readmission"
+
+
+def test_settlement_sums_with_unsettleable_rows_equal_one_read(client, world, priced, tmp_path):
+    """Priced rows the settlement cannot take (no county, no discharge date) in two partitions: the sums
+    summed on the cluster — every view, the finest grain the ledger's monitoring facts come from, and the
+    rejects — are those of one read of the files concatenated."""
+    import polars as pl
+
+    from drg.distributed.dataset import open_dataset
+    from drg.distributed.settlement import sum_priced
+    from drg.policy import load_policy
+    from drg.settlement.aggregates import read_priced
+
+    damaged = tmp_path / "priced"
+    offsets = _copy_dataset(priced[0], damaged, {1: lambda t: _damage(t, [3, 40], "county", None),
+                                                 6: lambda t: _damage(t, [0], "discharge_date", None)})
+    whole = tmp_path / "priced.parquet"
+    pq.write_table(concat_dataset(damaged), whole)
+    pol = load_policy("demo")
+    one = read_priced(whole, SETTLEMENT_YEAR, pol)
+    dist = sum_priced(client, damaged, SETTLEMENT_YEAR, pol, buckets=3).aggregates
+    for view in ("by_month", "by_county", "by_class", "by_drg", "fine"):
+        assert getattr(one, view).equals(getattr(dist, view)), view
+    assert (one.rows_read, one.rows_other_years, one.scheme_id) == (dist.rows_read, dist.rows_other_years,
+                                                                    dist.scheme_id)
+    assert one.rejects.height == 3
+    paths = [p.path for p in open_dataset(damaged)]
+    shifted = dist.rejects.with_columns(pl.col("row_number") + pl.col("file").replace_strict(paths, offsets,
+                                                                                             return_dtype=pl.Int64))
+    assert shifted.drop("file").equals(one.rejects.drop("file"))

@@ -1,0 +1,83 @@
+"""The foundation's commands as a user runs them: ``drg check``, ``drg synth``, ``drg demo``; CI wiring."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import polars as pl
+from typer.testing import CliRunner
+
+from drg.cli import app
+from tests.helpers.paths import REPO
+
+runner = CliRunner()
+
+
+def test_synth_writes_the_city(city):
+    for name in ("cases-2025.parquet", "hospitals.parquet", "budget.parquet", "county_income.parquet",
+                 "manifest.json"):
+        assert (city / name).exists(), name
+
+
+def test_check_prints_counts_and_never_patient_ids(city, tmp_path):
+    cases = pl.read_parquet(city / "cases-2025.parquet")
+    bad = pl.concat([cases, cases.head(3)])  # three duplicated case ids
+    path = tmp_path / "dup.parquet"
+    bad.write_parquet(path)
+    before = json.loads(runner.invoke(app, ["check", str(city / "cases-2025.parquet"), "--json"]).output)
+    result = runner.invoke(app, ["check", str(path), "--rejects", str(tmp_path / "rej.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["read"] == cases.height + 3 == summary["accepted"] + summary["rejected"]
+    assert summary["by_reason"]["duplicate_case_id"] == before["by_reason"].get("duplicate_case_id", 0) + 3
+    text = runner.invoke(app, ["check", str(path), "--quiet"]).output
+    assert "duplicate_case_id" in text
+    for pid in cases["patient_id"].head(50):
+        assert pid not in result.output and pid not in text
+
+
+def test_check_exit_code_1_names_the_file(tmp_path):
+    p = tmp_path / "broken.csv"
+    p.write_text("case_id\nC1\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "drg.cli", "check", str(p)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "broken.csv" in result.stderr and "missing required column" in result.stderr
+
+
+def test_usage_error_is_exit_code_2():
+    result = subprocess.run([sys.executable, "-m", "drg.cli", "check"], capture_output=True, text=True)
+    assert result.returncode == 2
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    commands = re.findall(r"```(?:bash|sh)\n(.*?)\n```", readme, flags=re.S)
+    test_command = next(c for c in commands if "pytest" in c)
+    assert test_command.strip() in ci
+
+
+def test_batch_runs_keep_freed_memory_unless_told_not_to(monkeypatch):
+    """The command line asks glibc to keep freed blocks for the next batch (drg.cli.runtime); the library
+    itself never does, and DRG_MALLOC_DEFAULTS=1 keeps glibc's own settings."""
+    import subprocess
+
+    import drg.cli.runtime as runtime
+
+    monkeypatch.setattr(runtime, "_applied", False)
+    monkeypatch.setenv("DRG_MALLOC_DEFAULTS", "1")
+    assert runtime.keep_freed_memory() is False
+    monkeypatch.delenv("DRG_MALLOC_DEFAULTS")
+    applied = runtime.keep_freed_memory()
+    assert applied in (True, False)          # False only off glibc
+    assert runtime.keep_freed_memory() is applied
+    code = "import sys, drg.cli.runtime as r, drg.grouping; print(r._applied, sys.getswitchinterval())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "0.005"]  # importing the library changes nothing
+    code = ("import sys; from typer.testing import CliRunner; from drg.cli import app; "
+            "CliRunner().invoke(app, ['policy', 'list']); print(sys.getswitchinterval())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert float(out.split()[-1]) <= 0.001    # a command runs with short interpreter-lock turns

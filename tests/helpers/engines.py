@@ -1,0 +1,79 @@
+"""The two engines every grouping and pricing test runs on: ``numba`` (the kernels) and ``python`` (their
+plain twins).
+
+Functions that take an ``engine`` argument get it from the ``engine`` fixture (tests/conftest.py):
+:func:`drg.pricing.points.price_cases`, ``price_file``, ``estimate_file``, :class:`grouper.batch.BatchGrouper`,
+``group_batches`` and ``group_file``. Two kernels sit deeper, where no caller passes an engine, and are chosen
+by module-level names that :func:`engine_routes` sets for the length of a test:
+
+* yuan → fen (:func:`drg.casefile.money.yuan_to_fen_array`): the numba kernel from ``FAST_ROWS`` values on,
+  the twin below. ``numba`` sets ``FAST_ROWS`` to 0 (the kernel on every column, however short), ``python``
+  to the largest size (the twin on every column).
+* repeated case ids as rows stream by (:class:`drg.casefile.duplicates.StreamingDuplicateFinder`): ``python``
+  replaces :func:`drg.casefile.idset.hash_ids` and :class:`drg.casefile.idset.IdHashSet` by
+  :func:`hash_ids_twin` and :class:`IdHashSetTwin`, built from the module's own twins (``id_hash_twin``,
+  ``increasing_twin``, ``insert_marking_twin``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+ENGINES = ("numba", "python")
+
+
+def hash_ids_twin(ids: pa.Array | pa.ChunkedArray, *, check_order: bool = False, after: np.ndarray | None = None,
+                  hashes: bool = True):
+    """Plain twin of :func:`drg.casefile.idset.hash_ids`, one id at a time."""
+    from drg.casefile.idset import HashedIds, id_hash_twin, increasing_twin
+
+    values: list[str | None] = []
+    for chunk in (ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]):
+        if pa.types.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_decode()
+        if chunk.type not in (pa.string(), pa.large_string()):
+            chunk = chunk.cast(pa.large_string())
+        values += chunk.to_pylist()
+    increasing = check_order and increasing_twin(values, None if after is None else bytes(after))
+    last = (np.frombuffer(values[-1].encode("utf-8"), np.uint8).copy() if values else after) if increasing else None
+    out = np.array([id_hash_twin(v) for v in values], np.uint64) if hashes else None
+    return HashedIds(out, increasing, last)
+
+
+class IdHashSetTwin:
+    """Plain twin of :class:`drg.casefile.idset.IdHashSet`: a Python set of the hashes seen."""
+
+    def __init__(self, expected: int = 0) -> None:
+        self._seen: set[int] = set()
+        self.count = 0
+
+    def add(self, hashes: np.ndarray) -> np.ndarray:
+        from drg.casefile.idset import insert_marking_twin
+
+        repeated = insert_marking_twin(hashes, self._seen)
+        self.count = len(self._seen)
+        return repeated
+
+
+@contextmanager
+def engine_routes(engine: str) -> Iterator[str]:
+    """Send the kernels that no caller chooses (see the module docstring) to ``engine`` until the block ends."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    import drg.casefile.idset as idset
+    import drg.casefile.money as money
+
+    with pytest.MonkeyPatch.context() as mp:
+        if engine == "numba":
+            mp.setattr(money, "FAST_ROWS", 0)
+        else:
+            mp.setattr(money, "FAST_ROWS", sys.maxsize)
+            mp.setattr(idset, "hash_ids", hash_ids_twin)
+            mp.setattr(idset, "IdHashSet", IdHashSetTwin)
+        yield engine

@@ -1,0 +1,102 @@
+"""Coefficients (SPEC §3): hospital coefficient with n_min, tier coefficients and the chained 90 %/110 %
+fallback, blend by policy year, fallbacks, clipping, one row per hospital × DRG, sources."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+from fractions import Fraction
+
+import pyarrow.parquet as pq
+import pytest
+
+from drg.pricing import build_tables, compute_coefficients, compute_weights, tier_chain
+from drg.policy import Blend, load_policy
+from tests.helpers.grouped_cases import case_rows, make_cases, make_hospitals
+
+
+@pytest.fixture(scope="module")
+def pol():
+    p = load_policy("zhejiang-province")
+    return replace(p, weights=replace(p.weights, trim=replace(p.weights.trim, method="none")))
+
+
+def _blend(pol, h, t, o, **kw):
+    return replace(pol, coef=replace(pol.coef, blend=Blend(Decimal(h), Decimal(t), Decimal(o)), **kw))
+
+
+def history(per_hospital):
+    """per_hospital: {hospital: (n cases, cost)} for DRG FR23 in 2023."""
+    rows = []
+    for h, (n, cost) in per_hospital.items():
+        rows += [{"case_id": f"{h}-{i}", "hospital_id": h, "drg": "FR23", "cost": cost,
+                  "admit": dt.date(2023, 5, 1)} for i in range(n)]
+    return case_rows(rows)
+
+
+def coefs(pol, per_hospital):
+    w, trimmed = compute_weights(history(per_hospital), pol, settlement_year=2024)
+    return {r["hospital_id"]: r for r in compute_coefficients(w, trimmed, make_hospitals(), pol,
+                                                              settlement_year=2024).to_pylist()}
+
+
+def test_tier_chain_down_and_up():
+    ch = tier_chain({"C": Fraction(1)}, ("A", "B", "C", "D", "E"), Decimal("0.9"), Decimal("1.1"))
+    assert ch["D"] == (Fraction(9, 10), "from_higher") and ch["E"][0] == Fraction(81, 100)
+    assert ch["B"] == (Fraction(11, 10), "from_lower") and ch["A"][0] == Fraction(121, 100)
+    ch = tier_chain({"A": Fraction(6, 5), "C": Fraction(1)}, ("A", "B", "C", "D"), Decimal("0.9"), Decimal("1.1"))
+    assert ch["B"][0] == Fraction(108, 100) and ch["C"] == (Fraction(1), "observed")
+    assert tier_chain({}, ("A", "B"), Decimal("0.9"), Decimal("1.1")) == {}
+
+
+def test_hospital_coefficient_needs_n_min(pol):
+    # H01 (A) 5 cases at 18,000; H02 (A) 4 cases at 12,000: H02 has no HC and takes the tier's
+    got = coefs(pol, {"H01": (5, 18000.0), "H02": (4, 12000.0)})
+    mean = (5 * 18000 + 4 * 12000) / 9
+    assert got["H01"]["coef_source"] == "hospital" and got["H01"]["coef"] == round(18000 / mean, 4)
+    assert got["H02"]["coef_source"] == "tier" and got["H02"]["hospital_coef"] is None
+    assert got["H02"]["coef"] == round(mean / mean, 4) == 1.0
+    # hospitals without cases and without a tier value: 90 % chain from tier A
+    assert got["H03"]["coef"] == 0.9 and got["H04"]["coef"] == 0.81 and got["H05"]["coef"] == 0.729
+
+
+def test_blend_and_clip(pol):
+    p = _blend(pol, "0.5", "0.3", "0.2")
+    got = coefs(p, {"H01": (5, 18000.0), "H04": (5, 12000.0)})
+    # mean 15,000: HC_H01 = 1.2, TC_A = 1.2 → 0.5×1.2 + 0.3×1.2 + 0.2 = 1.16
+    assert got["H01"]["coef"] == 1.16
+    # H03 (B): no HC, TC_B = 0.9 × 1.2 = 1.08 → 0.8 × 1.08 + 0.2 = 1.064
+    assert got["H03"]["coef"] == 1.064
+    clipped = _blend(pol, "1", "0", "0", min=Decimal("0.9"), max=Decimal("1.1"))
+    got = coefs(clipped, {"H01": (5, 18000.0), "H04": (5, 12000.0)})
+    assert got["H01"]["coef"] == 1.1 and got["H04"]["coef"] == 0.9
+
+
+def test_blend_by_policy_year(pol):
+    p = replace(pol, coef=replace(pol.coef, blend_by_year={2024: Blend(Decimal(0), Decimal(0), Decimal(1))}))
+    got = coefs(p, {"H01": (5, 18000.0), "H04": (5, 12000.0)})
+    assert all(r["coef"] == 1.0 for r in got.values())          # 同病同价: every hospital 1.0
+
+
+def test_one_row_per_hospital_and_weighted_drg(pol, tmp_path):
+    pq.write_table(make_cases(2000, seed=3), tmp_path / "h.parquet")
+    pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
+    s = build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", pol, tmp_path / "t", year=2024)
+    c = pq.read_table(tmp_path / "t" / "coefficients.parquet")
+    w = pq.read_table(tmp_path / "t" / "weights.parquet")
+    n_w = sum(1 for v in w.column("base_points").to_pylist() if v is not None)
+    assert c.num_rows == len(make_hospitals()) * n_w == s["coefficient_rows"]
+    assert set(c.column("coef_source").to_pylist()) <= {"hospital", "tier", "1.0"}
+
+
+def test_history_hospital_missing_from_table_is_noted(pol, tmp_path):
+    t = history({"H01": (5, 15000.0), "H77": (5, 15000.0)})
+    pq.write_table(t, tmp_path / "h.parquet")
+    pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
+    s = build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", pol, tmp_path / "t", year=2024)
+    assert s["history_hospitals_not_in_table"] == 1
+    md = pq.read_schema(tmp_path / "t" / "coefficients.parquet").metadata
+    assert b"H77" in md[b"drg.history_hospitals_not_in_table"]
+
+

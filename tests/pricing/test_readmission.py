@@ -1,0 +1,168 @@
+"""Readmission pairing (分解住院, SPEC §5.1): chains, the window's inclusive end, exemptions, scope, match,
+the year boundary; every case through the kernel and the twin."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pyarrow as pa
+import pytest
+
+from drg.pricing import pair_twin
+from drg.pricing.kernels import pair_kernel
+from drg.policy import load_policy
+from tests.helpers.grouped_cases import case_rows, hand_tables, price_both
+
+D0 = dt.date(2024, 3, 1)
+
+
+@pytest.fixture(scope="module")
+def tables():
+    drgs = [{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0},
+            {"drg": "FR25", "base_points": 100.0, "mean_cost": 10000.0},
+            {"drg": "RE13", "base_points": 60.0, "mean_cost": 6000.0},
+            {"drg": "TR11", "per_diem_points": 6.0, "per_diem_mean": 600.0}]
+    return hand_tables(drgs, hospitals=(("H01", "A"), ("H02", "A")))
+
+
+@pytest.fixture(scope="module")
+def pol():
+    return load_policy("zhejiang-province")
+
+
+def stay(cid, admit, los=5, **kw):
+    return {"case_id": cid, "patient_id": kw.pop("patient_id", "P1"), "admit": admit, "los": los,
+            "drg": kw.pop("drg", "FR23"), "cost": kw.pop("cost", 15000.0), **kw}
+
+
+def halved(tables, policy, rows, **kw):
+    w, c = tables
+    out = price_both(case_rows(rows), w, c, policy, **kw)
+    return {r["case_id"] for r in out.to_pylist() if "readmission" in r["adjust_reason"]}, out
+
+
+def test_chain_of_three_first_two_halved(tables, pol):
+    rows = [stay("a", D0), stay("b", D0 + dt.timedelta(days=10)), stay("c", D0 + dt.timedelta(days=20))]
+    h, out = halved(tables, pol, rows)
+    assert h == {"a", "b"}
+    pts = {r["case_id"]: r["adjusted_points"] for r in out.to_pylist()}
+    assert pts == {"a": 75.0, "b": 75.0, "c": 150.0}
+
+
+@pytest.mark.parametrize("gap,expect", [(0, True), (15, True), (16, False), (-1, False)])
+def test_window_inclusive_end(tables, pol, gap, expect):
+    first = stay("a", D0, los=5)
+    second = stay("b", D0 + dt.timedelta(days=5 + gap))
+    h, _ = halved(tables, pol, [first, second])
+    assert (h == {"a"}) is expect
+
+
+def test_jinhua_window_is_ten_days(tables):
+    pol = load_policy("jinhua")
+    assert halved(tables, pol, [stay("a", D0), stay("b", D0 + dt.timedelta(days=15))])[0] == {"a"}
+    assert halved(tables, pol, [stay("a", D0), stay("b", D0 + dt.timedelta(days=16))])[0] == set()
+
+
+def test_exempt_adrg_not_halved(tables, pol):
+    rows = [stay("a", D0, drg="RE13", cost=6000.0), stay("b", D0 + dt.timedelta(days=7), drg="RE13", cost=6000.0)]
+    assert halved(tables, pol, rows)[0] == set()
+
+
+def test_december_january_does_not_pair(tables, pol):
+    rows = [stay("dec", dt.date(2023, 12, 20), los=5),           # discharged 2023-12-25
+            stay("jan", dt.date(2024, 1, 2), los=5)]             # admitted 8 days later, next year
+    assert halved(tables, pol, rows)[0] == set()
+    assert halved(tables, pol, rows, year=2024)[0] == set()
+
+
+def test_only_settlement_year_pairs(tables, pol):
+    rows = [stay("a", dt.date(2023, 6, 1)), stay("b", dt.date(2023, 6, 10))]
+    assert halved(tables, pol, rows)[0] == {"a"}
+    assert halved(tables, pol, rows, year=2024)[0] == set()
+
+
+def test_scope_hospital_and_city(tables, pol):
+    rows = [stay("a", D0, hospital_id="H01"), stay("b", D0 + dt.timedelta(days=7), hospital_id="H02")]
+    assert halved(tables, pol, rows)[0] == set()
+    city = replace(pol, readmission=replace(pol.readmission, scope="city"))
+    assert halved(tables, city, rows)[0] == {"a"}
+
+
+def test_match_drg_or_adrg(tables, pol):
+    rows = [stay("a", D0, drg="FR23"), stay("b", D0 + dt.timedelta(days=7), drg="FR25", cost=10000.0)]
+    assert halved(tables, pol, rows)[0] == set()
+    by_adrg = replace(pol, readmission=replace(pol.readmission, match="adrg"))
+    assert halved(tables, by_adrg, rows)[0] == {"a"}
+
+
+def test_other_patient_does_not_pair(tables, pol):
+    rows = [stay("a", D0, patient_id="P1"), stay("b", D0 + dt.timedelta(days=7), patient_id="P2")]
+    assert halved(tables, pol, rows)[0] == set()
+
+
+def test_ungroupable_review_per_diem_never_halved(tables, pol):
+    pd_pol = replace(pol, per_diem=replace(pol.per_diem, drgs=("TR11",)))
+    rows = [stay("u1", D0, drg="0000"), stay("u2", D0 + dt.timedelta(days=7), drg="0000")]
+    assert halved(tables, pd_pol, rows)[0] == set()
+    rows = [stay("p1", D0, drg="TR11", cost=3000.0), stay("p2", D0 + dt.timedelta(days=7), drg="TR11", cost=3000.0)]
+    assert halved(tables, pd_pol, rows)[0] == set()
+    rows = [stay("r1", D0), stay("r2", D0 + dt.timedelta(days=7))]
+    reviews = pa.table({"case_id": ["r1"], "points": [99.5], "note": ["expert panel"]})
+    h, out = halved(tables, pol, rows, reviews=reviews)
+    assert h == set()
+    r1 = next(r for r in out.to_pylist() if r["case_id"] == "r1")
+    assert r1["case_class"] == "review" and r1["adjusted_points"] == 99.5
+
+
+def test_readmission_then_violation(tables, pol):
+    rows = [stay("a", D0), stay("b", D0 + dt.timedelta(days=7))]
+    viol = pa.table({"case_id": ["a"], "violation": ["split_admission"], "serious": [False]})
+    _, out = halved(tables, pol, rows, violations=viol)
+    a = next(r for r in out.to_pylist() if r["case_id"] == "a")
+    assert a["adjusted_points"] == 0.0 and a["deduction_points"] == 0.0
+    assert a["adjust_reason"] == "readmission;violation:split_admission"
+
+
+def test_same_day_ties_broken_by_case_id_not_row_order(tables, pol):
+    rows = [stay("z", D0, los=0, cost=15000.0), stay("y", D0, los=0, cost=40000.0)]
+    h1, _ = halved(tables, pol, rows)
+    h2, _ = halved(tables, pol, rows[::-1])
+    assert h1 == h2 == {"y"}
+
+
+def test_pair_kernel_matches_twin():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 400
+    key = rng.integers(0, 40, n)
+    admit = rng.integers(0, 200, n)
+    dis = admit + rng.integers(0, 10, n)
+    halv = rng.random(n) < 0.8
+    ids = [f"c{i:04d}" for i in range(n)]
+    stays = [{"key": int(key[i]), "admit": int(admit[i]), "discharge": int(dis[i]), "case_id": ids[i],
+              "halvable": bool(halv[i])} for i in range(n)]
+    want = pair_twin(stays, 15)
+    order = sorted(range(n), key=lambda i: (key[i], admit[i], dis[i], ids[i]))
+    o = np.array(order)
+    same = np.r_[key[o][1:] == key[o][:-1], False]
+    got = pair_kernel(same, admit[o], dis[o], halv[o], 15)
+    assert {ids[i] for i in o[got]} == want
+
+
+def test_hash_collision_takes_the_exact_road(tables, pol, monkeypatch):
+    import numpy as np
+
+    import drg.pricing.readmission as points
+
+    rows = [stay("a", D0, patient_id="P1"), stay("b", D0 + dt.timedelta(days=7), patient_id="P2"),
+            stay("c", D0 + dt.timedelta(days=9), patient_id="P1")]
+    want, _ = halved(tables, pol, rows)
+    assert want == {"a"}
+    monkeypatch.setattr(points, "group_hash", lambda ph, h, m, y, rows: np.zeros(len(rows), np.uint64))
+    called = []
+    exact = points._sort_stays_exact
+    monkeypatch.setattr(points, "_sort_stays_exact", lambda *a: called.append(1) or exact(*a))
+    got, _ = halved(tables, pol, rows)
+    assert got == want and called

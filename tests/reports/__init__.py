@@ -1,0 +1,1 @@
+"""Tests of :mod:`drg.reports`: hospital statements and the city summary."""
