@@ -120,7 +120,7 @@ def _place(tmp: Path, final: Path) -> None:
 
 def group_partition(scheme_path: str, scheme_sha: str, part: Partition, out: str, rejects: str | None, *,
                     slim: bool, required: tuple[str, ...] | None, earlier_ids: list[str] | None,
-                    fault: dict | None = None) -> dict:
+                    engine: str = "numba", fault: dict | None = None) -> dict:
     """Group one partition on a worker (the scheme from the worker's cache) and return its manifest entry."""
     from drg.distributed.plugin import cached_scheme, task_threads
     from drg.grouping import group_file
@@ -137,7 +137,7 @@ def group_partition(scheme_path: str, scheme_sha: str, part: Partition, out: str
             tmp_rej.mkdir(parents=True)
         summary = group_file(scheme, part.path, tmp / out_p.name,
                              rejects=(tmp_rej / rej_p.name) if rej_p else None, slim=slim, required=required,
-                             earlier_ids=earlier_ids, on_rows=_fault_hook(fault, part))
+                             earlier_ids=earlier_ids, on_rows=_fault_hook(fault, part), engine=engine)
         _place(tmp / out_p.name, out_p)
         if rej_p is not None:
             _place(tmp_rej / rej_p.name, rej_p)
@@ -186,7 +186,7 @@ def earlier_ids(client, ds: Dataset, *, run: str, threads: int,
 
 
 def group_dataset(client, scheme: str | Path, cases, out: str | Path, *, rejects: str | Path | None = None,
-                  slim: bool = False, required: tuple[str, ...] | None = None,
+                  slim: bool = False, required: tuple[str, ...] | None = None, engine: str = "numba",
                   on_progress: Callable[[str, int, int], None] | None = None, fault: dict | None = None) -> dict:
     """Group every partition of the dataset ``cases`` on the cluster of ``client``.
 
@@ -198,7 +198,7 @@ def group_dataset(client, scheme: str | Path, cases, out: str | Path, *, rejects
     out : output directory: one grouped file per partition under its relative path, ``_manifest.json``.
     rejects : directory for each partition's rejects (default ``OUT/_rejects``); row numbers are the rows of
         the partition's own file.
-    slim, required : as :func:`drg.grouping.group_file`.
+    slim, required, engine : as :func:`drg.grouping.group_file`.
     on_progress : called with ``(stage, done, total)`` as partitions finish.
 
     Returns
@@ -219,7 +219,8 @@ def group_dataset(client, scheme: str | Path, cases, out: str | Path, *, rejects
     earlier = earlier_ids(client, ds, run=run, threads=threads, on_progress=on_progress)
     futures = [client.submit(group_partition, str(scheme), scheme_sha, p, str(ds.output(out, p)),
                              str(ds.output(rej_root, p)), slim=slim, required=required,
-                             earlier_ids=earlier.get(p.index), fault=fault, key=f"drg-group-{run}-{p.index}")
+                             earlier_ids=earlier.get(p.index), engine=engine, fault=fault,
+                             key=f"drg-group-{run}-{p.index}")
                for p in ds]
     entries = wait(futures, "grouping", on_progress)
     total = GroupFileSummary(out=str(out))

@@ -88,7 +88,7 @@ def world(tmp_path_factory) -> dict:
         out["grouped"][y] = single / f"grouped-{y}.parquet"
         out["rejects"][y] = single / f"rejects-{y}.parquet"
         out["group_summary"][y] = group_file(scheme, whole, out["grouped"][y], rejects=out["rejects"][y],
-                                             required=SETTLEMENT_REQUIRED)
+                                             required=SETTLEMENT_REQUIRED, engine="numba")
         out[f"rows_per_partition_{y}"] = [pq.ParquetFile(p.path).metadata.num_rows
                                           for p in open_dataset(datasets[y])]
     out["tables"] = single / "tables"
@@ -96,7 +96,7 @@ def world(tmp_path_factory) -> dict:
                                           out["tables"], year=SETTLEMENT_YEAR)
     out["priced"] = single / "priced-2025.parquet"
     out["points_summary"] = price_file(out["grouped"][2025], out["tables"], "demo", out["priced"],
-                                       year=SETTLEMENT_YEAR)
+                                       year=SETTLEMENT_YEAR, engine="numba")
     return out
 
 
@@ -110,7 +110,7 @@ def grouped(client, world) -> dict:
     for y in YEARS:
         target = world["root"] / "dist" / f"grouped-{y}"
         out[y] = (target, group_dataset(client, world["scheme"], world["datasets"][y], target,
-                                        required=SETTLEMENT_REQUIRED))
+                                        required=SETTLEMENT_REQUIRED, engine="numba"))
     return out
 
 
@@ -120,4 +120,5 @@ def priced(client, world, grouped) -> tuple[Path, dict]:
     from drg.distributed.pricing import price_dataset
 
     target = world["root"] / "dist" / "priced-2025"
-    return target, price_dataset(client, grouped[2025][0], world["tables"], "demo", target, year=SETTLEMENT_YEAR)
+    return target, price_dataset(client, grouped[2025][0], world["tables"], "demo", target, year=SETTLEMENT_YEAR,
+                                 engine="numba")

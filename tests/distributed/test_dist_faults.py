@@ -26,7 +26,8 @@ def test_worker_killed_while_writing_a_grouped_partition(client, world, tmp_path
     out = tmp_path / "grouped"
     try:
         summary = group_dataset(client, world["scheme"], world["datasets"][SETTLEMENT_YEAR], out,
-                                required=SETTLEMENT_REQUIRED, fault={"at": 5, "marker": str(marker)})
+                                required=SETTLEMENT_REQUIRED, fault={"at": 5, "marker": str(marker)},
+                                engine="numba")
     finally:
         _recover(client)
     assert marker.exists()                       # the worker did die in partition 5
@@ -47,7 +48,7 @@ def test_worker_killed_while_pairing_readmissions(client, world, grouped, tmp_pa
     out = tmp_path / "priced"
     try:
         price_dataset(client, grouped[SETTLEMENT_YEAR][0], world["tables"], "demo", out, year=SETTLEMENT_YEAR,
-                      fault={"stage": "pair", "at": 0, "marker": str(marker)})
+                      fault={"stage": "pair", "at": 0, "marker": str(marker)}, engine="numba")
     finally:
         _recover(client)
     assert marker.exists()

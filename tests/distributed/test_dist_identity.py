@@ -134,13 +134,26 @@ def test_readmissions_pair_across_partitions(world, priced):
     assert straddling > 0
 
 
-def test_pricing_does_not_depend_on_the_shuffle(client, world, grouped):
+def test_pricing_does_not_depend_on_the_shuffle_or_the_engine(client, world, grouped, engine):
+    """One patient bucket, on the kernels or their plain twins (on the workers too): the single machine's
+    file (priced on the kernels)."""
     from drg.distributed.pricing import price_dataset
 
-    out = world["root"] / "dist" / "priced-1bucket"
+    out = world["root"] / "dist" / f"priced-1bucket-{engine}"
     price_dataset(client, grouped[SETTLEMENT_YEAR][0], world["tables"], "demo", out, year=SETTLEMENT_YEAR,
-                  buckets=1)
+                  buckets=1, engine=engine)
     _equal(concat_dataset(out), pq.read_table(world["priced"]))
+
+
+def test_grouping_on_either_engine(client, world, engine, tmp_path):
+    """The 2023 dataset grouped on the workers by the kernels or their plain twins: the single machine's file
+    (grouped on the kernels)."""
+    from drg.casefile.schema import SETTLEMENT_REQUIRED
+    from drg.distributed.grouping import group_dataset
+
+    group_dataset(client, world["scheme"], world["datasets"][2023], tmp_path / "g", required=SETTLEMENT_REQUIRED,
+                  engine=engine)
+    _equal(concat_dataset(tmp_path / "g"), pq.read_table(world["grouped"][2023]))
 
 
 def _money(result) -> dict:
@@ -286,9 +299,10 @@ def test_rows_pricing_rejects_leave_the_pairing_as_on_one_machine(client, world,
     whole = tmp_path / "grouped.parquet"
     pq.write_table(concat_dataset(damaged), whole)
     single = tmp_path / "single.parquet"
-    s1 = price_file(whole, world["tables"], "demo", single, year=SETTLEMENT_YEAR, rejects=tmp_path / "rej.parquet")
+    s1 = price_file(whole, world["tables"], "demo", single, year=SETTLEMENT_YEAR, rejects=tmp_path / "rej.parquet",
+                    engine="numba")
     out = tmp_path / "dist"
-    s2 = price_dataset(client, damaged, world["tables"], "demo", out, year=SETTLEMENT_YEAR)
+    s2 = price_dataset(client, damaged, world["tables"], "demo", out, year=SETTLEMENT_YEAR, engine="numba")
     _equal(concat_dataset(out), pq.read_table(single))
     assert s1["rejected"] == s2["rejected"] >= 1
     rej = pq.read_table(tmp_path / "rej.parquet")
