@@ -107,7 +107,7 @@ def _with_default(table, name: str, default: str | None):
 
 _GROUP_INPUTS = ("sex", "age", "age_days", "birth_weight", "vent_hours", "los", "dx", "px", "discharge_status")
 _GROUP_RESULTS = (("mdc", "string"), ("adrg", "string"), ("drg", "string"), ("cc_level", "int8"),
-                  ("group_status", "string"), ("group_note", "string"))
+                  ("cc_dx", "string"), ("group_status", "string"), ("group_note", "string"))
 
 
 def _group_month(table, scheme) -> tuple:
@@ -137,7 +137,7 @@ def _group_month(table, scheme) -> tuple:
                 hints.append(f"{c} → {'/'.join(unknown_codes[key])}?")
         note = "; ".join(x for x in (r.group_note, "nearest codes: " + ", ".join(hints)) if x) if hints else r.group_note
         for k, v in (("mdc", r.mdc), ("adrg", r.adrg), ("drg", r.drg), ("cc_level", r.cc_level),
-                     ("group_status", r.status), ("group_note", note)):
+                     ("cc_dx", r.cc_dx), ("group_status", r.status), ("group_note", note)):
             results[k].append(v)
     for k, typ in _GROUP_RESULTS:
         if k in table.column_names:
@@ -206,7 +206,7 @@ _DERIVED = frozenset({"row_number", "total_cost_fen", "fund_paid_fen", "self_pai
 #: The identity columns shown first, then the results.
 _FIRST = ("row_number", "case_id", "patient_id", "hospital_id", "insurance_type", "sex", "age", "los", "dx", "px",
           "discharge_date")
-_RESULTS = ("mdc", "drg", "drg_name", "cc_level", "group_status", "group_note", "case_class", "base_points", "coef",
+_RESULTS = ("mdc", "drg", "drg_name", "cc_level", "cc_dx", "group_status", "group_note", "case_class", "base_points", "coef",
             "coef_source", "cost_ratio", "points", "adjusted_points", "adjust_reason", "price_note")
 
 

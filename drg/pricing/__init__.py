@@ -40,6 +40,8 @@ _EXPORTS = {
     "grouped_scheme_id": "weights",
     "halved_stays": "readmission",
     "has_drg": "classes",
+    "held_for_review": "classes",
+    "held_mask": "classes",
     "history_rows": "weights",
     "history_years": "weights",
     "hospital_point_sums": "adjustments",

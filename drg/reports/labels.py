@@ -134,6 +134,8 @@ COLUMNS: dict[str, Column] = dict([
     _c("drg", "DRG", "DRG", "text", "0000 为未入组", "0000: no group"),
     _c("drg_name", "病组名称", "DRG name", "text", "分组方案中病组的名称", "the DRG's name in the scheme"),
     _c("cc_level", "并发症等级", "CC level", "int", "0 无，1 一般并发症(CC)，2 严重并发症(MCC)", "0 none, 1 CC, 2 MCC"),
+    _c("cc_dx", "并发症诊断", "CC diagnosis", "text", "决定并发症等级的次要诊断编码（等级为 0 时为空）",
+       "the secondary code that set the CC level (empty at level 0)"),
     _c("group_status", "入组状态", "grouping status", "text", "ok 为正常入组，其余为未入组原因",
        "ok, or why the case has no group"),
     _c("group_note", "分组说明", "grouping note", "text", "如未知的次要诊断编码及最接近的有效编码", "e.g. unknown secondary codes and the nearest valid ones"),

@@ -27,6 +27,9 @@ def test_summary_adds_up(world, his_csv, engine):
     bp = [x for x in t.column("base_points").to_pylist() if x is not None]
     assert s["cmi"] == pytest.approx(sum(bp) / len(bp) / 100, abs=1e-4)
     assert s["top_drgs"][0]["cases"] >= s["top_drgs"][-1]["cases"]
+    # the code that set each case's CC level travels with it (CONTRACT: cc_dx, null at level 0)
+    levels, cc_dx = t.column("cc_level").to_pylist(), t.column("cc_dx").to_pylist()
+    assert all((lvl == 0) == (code is None) for lvl, code in zip(levels, cc_dx))
 
 
 def test_parquet_input_without_hospital_column_uses_flags(world, tmp_path, engine):
