@@ -263,13 +263,15 @@ class GroupFileSummary(GroupSummary):
 
 def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: str | Path | None = None,
                slim: bool = False, mapping=None, required: tuple[str, ...] | None = None,
-               on_rows: Callable[[int], None] | None = None, engine: str = "numba") -> GroupFileSummary:
+               on_rows: Callable[[int], None] | None = None, engine: str = "numba",
+               earlier_ids=None) -> GroupFileSummary:
     """Read, validate and group one case file (what ``drg group`` does), writing rejects beside.
 
     ``required`` defaults to the columns grouping needs (case_id, sex, age, dx); a settlement pipeline
     passes ``drg.casefile.reader.SETTLEMENT_REQUIRED`` so that rows unfit for payment are rejected here, once.
     ``on_rows`` receives the number of rows read so far; ``engine`` is the grouping engine (``numba`` or
-    ``python``, :func:`group_batches`).
+    ``python``, :func:`group_batches`). ``earlier_ids``: the ids earlier files of the same dataset had (their
+    rows here are rejected as repeated ids; :mod:`drg.distributed.grouping`).
     """
     from drg.casefile.rejects import RejectWriter
     from drg.casefile.reader import read_cases
@@ -295,7 +297,8 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
                 for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
                                     batch_rows=FULL_BATCH_ROWS if not slim else DEFAULT_BATCH_ROWS,
                                     dictionary_codes=True, use_threads=available_cores() > 2,
-                                    stream_duplicates=stream_duplicates, read_ahead=True):
+                                    stream_duplicates=stream_duplicates, read_ahead=True,
+                                    earlier_ids=earlier_ids):
                     rej.write(b.rejected)
                     n_read += b.n_read
                     yield b.accepted

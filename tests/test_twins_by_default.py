@@ -18,7 +18,7 @@ TESTS = Path(__file__).resolve().parent
 
 #: Functions and classes of the source tree with an ``engine`` parameter.
 TAKES_ENGINE = {"price_cases", "price_file", "price_arrays", "estimate_file", "group_file", "group_batches",
-                "BatchGrouper", "prepare_city"}
+                "BatchGrouper", "prepare_city", "group_dataset", "price_dataset"}
 
 
 def sources() -> list[Path]:
@@ -65,5 +65,9 @@ def test_every_function_with_an_engine_is_listed():
                     args = fn.args.args + fn.args.kwonlyargs
                     if any(a.arg == "engine" for a in args):
                         found.add(node.name)
-    internal = {"halved_stays"}   # drg.pricing.readmission, called by price_arrays with its engine
+    # drg.pricing.readmission, called by price_arrays with its engine; write_priced, the body of price_file and
+    # of each partition's pricing (the tests' helpers of the same name write priced rows, not price); the tasks
+    # of drg.distributed, given theirs by group_dataset and price_dataset
+    internal = {"halved_stays", "write_priced", "group_partition", "price_partition", "readmitted_rows",
+                "pair_bucket"}
     assert found - internal == TAKES_ENGINE

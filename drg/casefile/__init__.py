@@ -38,6 +38,7 @@ _EXPORTS = {
     "StreamingDuplicateFinder": "duplicates",
     "VALID_SEX": "schema",
     "VALUE_BOUNDS": "schema",
+    "WithEarlierIds": "duplicates",
     "WriteBehind": "background",
     "available_cores": "background",
     "case_file_kind": "reader",

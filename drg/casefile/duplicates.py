@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from drg.casefile.parquet import row_group_batches
 from drg.casefile.schema import DEFAULT_BATCH_ROWS
 
-__all__ = ['DuplicateFinder', 'IdHashCollision', 'StreamingDuplicateFinder', 'trimmed_ids', 'with_duplicate_fallback']
+__all__ = ['DuplicateFinder', 'IdHashCollision', 'StreamingDuplicateFinder', 'WithEarlierIds', 'trimmed_ids', 'with_duplicate_fallback']
 
 
 T = TypeVar("T")
@@ -243,6 +243,30 @@ class StreamingDuplicateFinder:
                              .unique())
         if found and pl.concat(found).unique()["hash"].is_duplicated().any():
             raise IdHashCollision("two different case ids share a 64-bit hash")
+
+
+class WithEarlierIds:
+    """A duplicate finder that also marks the rows whose ``case_id`` is one of ``earlier``: the ids that rows
+    of earlier files of the same dataset already had (a dataset grouped file by file, :mod:`drg.distributed`).
+    The file's own repeats are still found by ``inner``, so together they mark what one pass over the files
+    concatenated would. A null id counts as the text ``"\\x00<null>"``, as the finders hash it."""
+
+    NULL = "\x00<null>"
+
+    def __init__(self, inner, earlier) -> None:
+        self.inner = inner
+        self._earlier = pa.array(sorted(set(earlier)), pa.string())
+        self._null = self.NULL in set(earlier)
+
+    def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
+        import pyarrow.compute as pc
+
+        out = self.inner.mark(ids) if self.inner is not None else np.zeros(len(ids), dtype=bool)
+        arr = ids.to_arrow() if isinstance(ids, pl.Series) else ids
+        hit = pc.is_in(arr.cast(pa.string()), value_set=self._earlier)
+        if self._null:
+            hit = pc.or_kleene(hit, arr.is_null())
+        return out | np.asarray(hit.fill_null(False), dtype=bool)
 
 
 def with_duplicate_fallback(run: Callable[[bool], T]) -> T:

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from drg.casefile.duplicates import DuplicateFinder, IdHashCollision, StreamingDuplicateFinder
+from drg.casefile.duplicates import DuplicateFinder, IdHashCollision, StreamingDuplicateFinder, WithEarlierIds
 from drg.casefile.mapping import ColumnMapping
 from drg.casefile.sheet import excel_sheets
 from drg.casefile.parquet import row_group_batches, unreadable_row_group
@@ -122,6 +122,7 @@ def read_cases(
     use_threads: bool = True,
     stream_duplicates: bool = False,
     read_ahead: bool = False,
+    earlier_ids=None,
     sheet: str | int | None = None,
 ) -> Iterator[CaseBatch]:
     """Read and validate a case file, yielding :class:`CaseBatch` objects.
@@ -148,6 +149,8 @@ def read_cases(
         caller whose own threads consume the batches; one batch more in memory).
     sheet : the Excel sheet to read (a name or a 1-based number); default the mapping's ``sheet``, else the
         first.
+    earlier_ids : ids that earlier files of the same dataset already had: a row with one of them is a
+        repeated ``case_id`` too (:class:`drg.casefile.duplicates.WithEarlierIds`; Parquet only).
 
     Raises
     ------
@@ -160,7 +163,7 @@ def read_cases(
     if mapping is not None and not isinstance(mapping, ColumnMapping):
         mapping = ColumnMapping.load(mapping)
     batches = _read_cases(path, mapping, required, batch_rows, columns, dictionary_codes, use_threads,
-                          stream_duplicates, read_ahead, sheet)
+                          stream_duplicates, read_ahead, sheet, earlier_ids)
     try:
         yield from batches
     except (InputError, IdHashCollision, KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit):
@@ -174,11 +177,11 @@ def read_cases(
 
 def _read_cases(path: Path, mapping: ColumnMapping | None, required: tuple[str, ...], batch_rows: int,
                 columns: list[str] | None, dictionary_codes: bool, use_threads: bool, stream_duplicates: bool,
-                read_ahead: bool, sheet: str | int | None = None) -> Iterator[CaseBatch]:
+                read_ahead: bool, sheet: str | int | None = None, earlier_ids=None) -> Iterator[CaseBatch]:
     kind = case_file_kind(path)
     if kind == "parquet":
         yield from _read_parquet(path, required, batch_rows, columns, mapping, dictionary_codes, use_threads,
-                                 stream_duplicates, read_ahead)
+                                 stream_duplicates, read_ahead, earlier_ids)
         return
     if path.is_dir():
         raise InputError("a directory, not a case file", file=str(path))
@@ -213,7 +216,7 @@ def _check_columns(present: list[str], required: tuple[str, ...], file: str) -> 
 def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, columns: list[str] | None,
                   mapping: ColumnMapping | None = None, dictionary_codes: bool = False,
                   use_threads: bool = True, stream_duplicates: bool = False,
-                  read_ahead: bool = False) -> Iterator[CaseBatch]:
+                  read_ahead: bool = False, earlier_ids=None) -> Iterator[CaseBatch]:
     try:
         pf = pq.ParquetFile(path)
         arrow_schema = pf.schema_arrow
@@ -296,8 +299,9 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
         from drg.casefile.background import prefetch
 
         batches = prefetch(batches, depth=1)
+    marker = duplicates if not earlier_ids else WithEarlierIds(duplicates, earlier_ids)
     for table in batches:
-        yield validate_table(table, row, required, duplicates, str(path), raw_strings=False)
+        yield validate_table(table, row, required, marker, str(path), raw_strings=False)
         row += table.num_rows
     if isinstance(duplicates, StreamingDuplicateFinder) and duplicates.marked_any:
         duplicates.confirm(ids_as_checked(t) for t in tables(pf, [id_column], False))

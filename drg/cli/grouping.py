@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from drg.cli.cluster import on_cluster
 from drg.cli.options import load_any_scheme, sex_value, split_codes
 
 _SCHEME_HELP = ("grouping scheme: a compiled scheme file (drg scheme build) or a rule-table directory (with "
@@ -109,6 +110,7 @@ def register(app, scheme_app=None, **_: object) -> None:
         _print_diff(d)
 
     @app.command("group", short_help="assign MDC, ADRG, DRG and CC level to every case")
+    @on_cluster("group")
     def group_cmd(
         scheme: Path = typer.Option(..., "--scheme", help=_SCHEME_HELP),
         cases: Path = typer.Option(..., "--cases", help="case file: .parquet, .csv or .xlsx"),

@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from drg.cli.cluster import on_cluster
+
 
 def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=None, **_: object) -> None:
     """Attach the payment commands to the ``drg`` app (called by ``drg.cli``)."""
@@ -59,6 +61,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         Console().print(t)
 
     @app.command("weights", short_help="base points and coefficients from grouped history")
+    @on_cluster("weights")
     def weights_cmd(
         history: list[Path] = typer.Option(..., "--history", help="grouped cases of earlier years (drg group); "
                                            "repeat the option for one file per year"),
@@ -82,6 +85,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         _print_summary(summary, f"weights and coefficients → {out}", as_json)
 
     @app.command("points", short_help="price grouped cases in points")
+    @on_cluster("points")
     def points_cmd(
         cases: Path = typer.Option(..., "--cases", help="grouped cases (drg group), Parquet"),
         tables: Path = typer.Option(..., "--tables", help="directory written by drg weights"),

@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 
+from drg.cli.cluster import on_cluster
 from drg.cli.options import PERIOD_HELP, period_value
 
 
@@ -184,6 +185,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
                 **{k: v for k, v in files.items() if k != "statements"}}
 
     @settle_app.command("month", short_help="monthly prepayment runs, with statements")
+    @on_cluster("settle-month")
     def settle_month_cmd(
         period: str = typer.Option(..., "--period", help="the month YYYY-MM; or several months of one year, each "
                                    "its own run: a quarter YYYY-Qn, a half-year YYYY-Hn, a year YYYY or a range "
@@ -228,6 +230,7 @@ def register(app, scheme_app=None, policy_app=None, settle_app=None, ledger_app=
         _print_result(result, as_json, _statements(result, opts))
 
     @settle_app.command("year", short_help="the annual settlement, with statements")
+    @on_cluster("settle-year")
     def settle_year_cmd(
         year: Optional[int] = typer.Option(None, "--year", help="settlement year (or --period YYYY)"),
         period: Optional[str] = typer.Option(None, "--period", help="the settlement year as a period: YYYY"),

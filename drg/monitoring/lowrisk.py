@@ -13,6 +13,7 @@ its ``low_risk_drgs`` table; ``drg monitor`` reads it from the ledger.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ import pyarrow as pa
 
 from drg.policy import Policy
 
-__all__ = ["LOW_RISK_FILE", "low_risk_table", "classify_low_risk", "write_low_risk"]
+__all__ = ["LOW_RISK_FILE", "low_risk_table", "DeathCounts", "death_counts", "low_risk_of_counts", "classify_low_risk",
+           "write_low_risk"]
 
 LOW_RISK_FILE = "low_risk_drgs.parquet"
 
@@ -52,27 +54,76 @@ def low_risk_table(history: pa.Table, years: tuple[int, ...] | list[int], policy
     """Per DRG: the grouped cases and deaths of ``history`` discharged in ``years``, mortality, whether it is
     classified and whether it is low-risk. A case counts when its ``group_status`` is ok (when the column is
     there) and it has a DRG (:func:`grouper.results.has_drg`)."""
+    return low_risk_of_counts(death_counts(history), years, policy)
+
+
+@dataclass
+class DeathCounts:
+    """``counts``: ``{(drg, discharge year): (cases, deaths)}`` of the cases that count; ``order``: every DRG
+    code of the file in the order it first appears (the order the rule's mean and SD add up the DRGs in).
+    Counts of the files of a dataset add up in file order (:meth:`combine`, :mod:`drg.distributed.weights`)
+    to those of the files concatenated."""
+
+    order: list
+    counts: dict
+
+    @classmethod
+    def combine(cls, parts) -> DeathCounts:
+        order: dict = {}
+        counts: dict[tuple[str, int], tuple[int, int]] = {}
+        for part in parts:
+            order.update(dict.fromkeys(part.order))
+            for k, (n, x) in part.counts.items():
+                a, b = counts.get(k, (0, 0))
+                counts[k] = (a + n, b + x)
+        return cls(list(order), counts)
+
+
+def death_counts(history: pa.Table) -> DeathCounts:
+    """The cases and deaths per (DRG, discharge year) of the cases of ``history`` that count (group status ok
+    when the column is there, and a DRG): what :func:`low_risk_table` classifies, as exact counts."""
     import pyarrow.compute as pc
 
     from drg.pricing.classes import drg_mask
     from drg.pricing.columns import case_years, encode_strings
 
     if history.num_rows == 0:
-        return _SCHEMA.empty_table()
+        return DeathCounts([], {})
     codes, names = encode_strings(history.column("drg"))
-    ok = drg_mask(names)[codes] & np.isin(case_years(history), list(years))
+    ok = drg_mask(names)[codes]
     if "group_status" in history.column_names:
         ok &= np.asarray(pc.equal(history.column("group_status").cast(pa.string()), "ok").fill_null(False))
     dead = np.zeros(history.num_rows, bool)
     if "discharge_status" in history.column_names:
         dead = np.asarray(pc.equal(history.column("discharge_status").cast(pa.int64()), 5).fill_null(False))
-    n = np.bincount(codes[ok], minlength=len(names))
-    x = np.bincount(codes[ok & dead], minlength=len(names))
-    counts = {names[i]: (int(n[i]), int(x[i])) for i in np.nonzero(n)[0]}
+    sel = np.flatnonzero(ok)
+    if not len(sel):
+        return DeathCounts(names, {})
+    pairs, inverse = np.unique(np.stack([codes[sel].astype(np.int64), case_years(history)[sel].astype(np.int64)]),
+                               axis=1, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    n = np.bincount(inverse, minlength=pairs.shape[1])
+    x = np.bincount(inverse[dead[sel]], minlength=pairs.shape[1])
+    return DeathCounts(names, {(names[int(c)], int(y)): (int(n[i]), int(x[i])) for i, (c, y) in enumerate(pairs.T)})
+
+
+def low_risk_of_counts(counts: DeathCounts, years: tuple[int, ...] | list[int], policy: Policy) -> pa.Table:
+    """The table of :func:`low_risk_table` from :func:`death_counts` (of one file, or of several combined)."""
+    wanted = set(int(y) for y in years)
+    per_drg: dict[str, list[int]] = {}
+    for (d, y), (n, x) in counts.counts.items():
+        if y in wanted:
+            tot = per_drg.setdefault(d, [0, 0])
+            tot[0] += n
+            tot[1] += x
+    # the DRGs in the order they first appear in the history (a different order could move the mean by an ulp)
+    ordered = {d: tuple(per_drg[d]) for d in counts.order if d in per_drg and per_drg[d][0]}
+    if not ordered:
+        return _SCHEMA.empty_table()
     mon = policy.monitoring
-    cls = classify_low_risk(counts, mon.low_risk_min_cases, float(mon.low_risk_k))
+    cls = classify_low_risk(ordered, mon.low_risk_min_cases, float(mon.low_risk_k))
     rows = [{"drg": d, "history_cases": c, "history_deaths": dd, "mortality": dd / c,
-             "classified": cls[d][0], "low_risk": cls[d][1]} for d, (c, dd) in sorted(counts.items())]
+             "classified": cls[d][0], "low_risk": cls[d][1]} for d, (c, dd) in sorted(ordered.items())]
     return pa.Table.from_pylist(rows, schema=_SCHEMA)
 
 

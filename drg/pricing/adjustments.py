@@ -22,8 +22,8 @@ from drg.errors import InputError
 from drg.money import round_half_away
 from drg.policy import Policy
 
-__all__ = ["VIOLATION_REF", "apply_violations", "hospital_point_totals", "hospital_total", "rows_by_case_id",
-           "violation_refs"]
+__all__ = ["VIOLATION_REF", "apply_violations", "hospital_point_sums", "hospital_point_totals", "hospital_total",
+           "rows_by_case_id", "totals_of_point_sums", "violation_refs"]
 
 #: The optional column of the violations table naming where a violation came from (``drg audit apply`` writes
 #: the review queue's row there); the priced file carries it as ``violation_ref``.
@@ -48,6 +48,13 @@ def hospital_point_totals(priced: pa.Table, policy: Policy) -> pa.Table:
     pool by insurance type. ``priced`` holds the priced columns ``hospital_id``, optional ``insurance_type``,
     ``points``, ``adjusted_points`` and ``deduction_points`` (exact decimals stored as float64).
     """
+    return totals_of_point_sums(hospital_point_sums(priced, policy), policy)
+
+
+def hospital_point_sums(priced: pa.Table, policy: Policy):
+    """The exact sums behind :func:`hospital_point_totals`, per hospital and pool (a polars frame:
+    ``hospital_id, insurance_type, cases, p, a, d`` — points, adjusted points and deductions in units). The
+    sums of several files' cases are combined by adding them up per hospital and pool."""
     import polars as pl
 
     scale = policy.points_scale
@@ -56,9 +63,19 @@ def hospital_point_totals(priced: pa.Table, policy: Policy) -> pa.Table:
     if "insurance_type" not in df.columns or not policy.pools_by_insurance_type:
         df = df.with_columns(pl.lit("all").alias("insurance_type"))
     u = lambda c: (pl.col(c) * scale).round(0).cast(pl.Int64)  # noqa: E731 - values are exact 4-dec floats
-    g = df.group_by(["hospital_id", "insurance_type"]).agg(
+    return df.group_by(["hospital_id", "insurance_type"]).agg(
         pl.len().alias("cases"), u("points").sum().alias("p"), u("adjusted_points").sum().alias("a"),
-        u("deduction_points").sum().alias("d")).sort(["insurance_type", "hospital_id"])
+        u("deduction_points").sum().alias("d"))
+
+
+def totals_of_point_sums(sums, policy: Policy) -> pa.Table:
+    """:func:`hospital_point_totals` from :func:`hospital_point_sums` (of one file, or added up over many)."""
+    import polars as pl
+
+    scale = policy.points_scale
+    g = sums.group_by(["hospital_id", "insurance_type"]).agg(pl.col("cases").sum().cast(sums.schema["cases"]), pl.col("p").sum(),
+                                                             pl.col("a").sum(), pl.col("d").sum())
+    g = g.sort(["insurance_type", "hospital_id"])
     totals = [hospital_total(a, d) for a, d in zip(g["a"].to_list(), g["d"].to_list())]
     g = g.with_columns(pl.Series("t", [t for t, _ in totals], pl.Int64), pl.Series("x", [x for _, x in totals], pl.Int64))
     return g.select("hospital_id", "insurance_type", "cases",

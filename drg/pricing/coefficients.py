@@ -23,7 +23,8 @@ from drg.casefile.tables import hospital_tiers
 from drg.policy import Policy, load_policy
 from drg.pricing.weights import grouped_scheme_id, one_scheme, Weights, compute_weights, read_grouped, write_weights
 
-__all__ = ["compute_coefficients", "tier_chain", "build_tables", "read_coefficients"]
+__all__ = ["compute_coefficients", "tier_chain", "build_tables", "read_coefficients", "trimmed_sums",
+           "write_tables"]
 
 COEF_SCHEMA = pa.schema([
     ("hospital_id", pa.string()), ("tier", pa.string()), ("drg", pa.string()),
@@ -58,12 +59,25 @@ def tier_chain(observed: dict[str, Fraction], tiers: tuple[str, ...], down: Deci
     return out
 
 
-def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:
-    """Exact year-weighted means and case counts per key tuple (formed like ``mean_d``) from a polars frame
-    with ``keys``, ``year`` and ``cost_fen``."""
+def trimmed_sums(trimmed: pa.Table) -> pa.Table:
+    """The trimmed history of :func:`drg.pricing.weights.compute_weights` summed per (hospital, DRG, year):
+    ``hospital_id, drg, year, cost_fen, n`` (exact int sums; a table that already has ``n`` is returned as it
+    is). All that coefficients need of it, and what a dataset's DRG shards send back."""
     import polars as pl
 
-    agg = df.group_by([*keys, "year"]).agg(pl.col("cost_fen").sum().alias("s"), pl.len().alias("n"))
+    if "n" in trimmed.column_names:
+        return trimmed
+    df = pl.from_arrow(trimmed.select(["hospital_id", "drg", "year", "cost_fen"]))
+    return df.group_by(["hospital_id", "drg", "year"]).agg(pl.col("cost_fen").sum(),
+                                                            pl.len().cast(pl.Int64).alias("n")).to_arrow()
+
+
+def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:
+    """Exact year-weighted means and case counts per key tuple (formed like ``mean_d``) from a polars frame
+    with ``keys``, ``year``, ``cost_fen`` and ``n`` (sums and counts)."""
+    import polars as pl
+
+    agg = df.group_by([*keys, "year"]).agg(pl.col("cost_fen").sum().alias("s"), pl.col("n").sum().alias("n"))
     per: dict[tuple, dict[int, Fraction]] = {}
     counts: dict[tuple, int] = {}
     idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
@@ -84,6 +98,8 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
     Columns: ``hospital_id, tier, drg, n_hospital, hospital_coef, n_tier, tier_coef, tier_coef_source,
     coef, coef_source`` where ``coef_source`` is ``hospital`` (the hospital's own coefficient entered),
     ``tier`` (no hospital coefficient; the tier's, observed or chained) or ``1.0`` (neither).
+    ``trimmed`` is the trimmed history of :func:`drg.pricing.weights.compute_weights`, or its
+    :func:`trimmed_sums`.
     """
     cp = policy.coef
     year = settlement_year if settlement_year is not None else policy.year
@@ -100,7 +116,7 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
     tier_of = dict(zip(hosp_ids, hospitals.column("tier").to_pylist()))
     import polars as pl
 
-    tr = pl.from_arrow(trimmed.select(["hospital_id", "drg", "year", "cost_fen"]))
+    tr = pl.from_arrow(trimmed_sums(trimmed).select(["hospital_id", "drg", "year", "cost_fen", "n"]))
     newest = weights.settlement_year - 1 if weights.settlement_year is not None else max(weights.years)
     hmeans, hcounts = _group_means(tr, ["hospital_id", "drg"], policy, weights.years, newest)
     tiers = pl.DataFrame({"hospital_id": hosp_ids, "tier": [tier_of[h] for h in hosp_ids]},
@@ -157,8 +173,6 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
     ``OUT/coefficients.parquet`` and the low-risk DRGs of the same history years
     (``OUT/low_risk_drgs.parquet``, :mod:`drg.monitoring.lowrisk`; also into ``ledger`` when given); return a
     summary dict. ``history`` may be one file or a list (one per year)."""
-    import pyarrow.parquet as pq
-
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     files = [Path(h) for h in history] if isinstance(history, (list, tuple)) else [Path(history)]
     import pyarrow.parquet as pq_
@@ -186,11 +200,27 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
     pol.check_scheme(scheme_id, what="the history cases", file=history)
     weights, trimmed = compute_weights(hist, pol, settlement_year=year, scheme_id=scheme_id or pol.scheme,
                                        file=str(history))
+    from drg.monitoring.lowrisk import death_counts
+
+    history_hospitals = set(hist.column("hospital_id").cast(pa.string()).to_pylist())
+    return write_tables(weights, trimmed, hosp, pol, year, out, history_hospitals=history_hospitals,
+                        history_cases=hist.num_rows, deaths=death_counts(hist), ledger=ledger)
+
+
+def write_tables(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, pol: Policy, year: int | None,
+                 out: str | Path, *, history_hospitals: set, history_cases: int, deaths, ledger=None) -> dict:
+    """The end of ``drg weights``: coefficients from the weights and the trimmed history (rows or
+    :func:`trimmed_sums`), both tables written under ``out``, the low-risk DRGs from the history's deaths
+    (:class:`drg.monitoring.lowrisk.DeathCounts`; also into ``ledger`` when given), and the summary dict.
+    ``history_hospitals`` are the hospital ids of the history cases (those missing from ``hospitals`` are
+    recorded)."""
+    import pyarrow.parquet as pq
+
+    hosp = hospitals
     coefs = compute_coefficients(weights, trimmed, hosp, pol, settlement_year=year)
     out = Path(out)
     blend = pol.coef.blend_for(year)
-    unknown = sorted(set(hist.column("hospital_id").cast(pa.string()).to_pylist()) -
-                     set(hosp.column("hospital_id").to_pylist()) - {None})
+    unknown = sorted(set(history_hospitals) - set(hosp.column("hospital_id").to_pylist()) - {None})
     meta = {b"drg.policy_id": pol.id.encode(), b"drg.settlement_year": str(year or "").encode(),
             b"drg.blend": json.dumps({"hospital": str(blend.hospital), "tier": str(blend.tier),
                                       "one": str(blend.one)}).encode(),
@@ -203,20 +233,20 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
             atomic_path(out / "coefficients.parquet") as coefs_tmp:
         write_weights(weights, weights_tmp)
         pq.write_table(coefs.replace_schema_metadata(meta), coefs_tmp)
-    low_risk = _low_risk(hist, weights, pol, out, ledger)
+    low_risk = _low_risk(deaths, weights, pol, out, ledger)
     wt = weights.table
-    return {"history_cases": hist.num_rows, "history_years": list(weights.years), "settlement_year": year,
+    return {"history_cases": history_cases, "history_years": list(weights.years), "settlement_year": year,
             "drgs": wt.num_rows, "stable_drgs": int(np.sum(np.asarray(wt.column("stable")))),
             "all_drg_mean_yuan": round(weights.a_yuan, 2), "coefficient_rows": coefs.num_rows,
             "history_hospitals_not_in_table": len(unknown), "policy": pol.id, **low_risk}
 
 
-def _low_risk(hist: pa.Table, weights: Weights, pol: Policy, out: Path, ledger) -> dict:
-    """The low-risk DRGs of the weights' history years (SPEC §9): ``OUT/low_risk_drgs.parquet`` and, given a
-    ledger, its ``low_risk_drgs`` table."""
-    from drg.monitoring.lowrisk import LOW_RISK_FILE, low_risk_table, write_low_risk
+def _low_risk(deaths, weights: Weights, pol: Policy, out: Path, ledger) -> dict:
+    """The low-risk DRGs of the weights' history years (SPEC §9) from the history's deaths:
+    ``OUT/low_risk_drgs.parquet`` and, given a ledger, its ``low_risk_drgs`` table."""
+    from drg.monitoring.lowrisk import LOW_RISK_FILE, low_risk_of_counts, write_low_risk
 
-    table = low_risk_table(hist, weights.years, pol)
+    table = low_risk_of_counts(deaths, weights.years, pol)
     write_low_risk(table, out / LOW_RISK_FILE, years=weights.years, policy=pol, scheme_id=weights.scheme_id)
     if ledger is not None:
         from drg.monitoring.store import record_low_risk

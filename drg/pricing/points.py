@@ -46,9 +46,9 @@ from drg.casefile.money import with_fen_columns
 from drg.pricing.classes import drg_mask, held_mask, per_diem_mask
 from drg.pricing.columns import encode_strings
 from drg.pricing.weights import Weights
-from drg.pricing.readmission import halved_stays
+from drg.pricing.readmission import halved_stays, may_be_halved
 
-__all__ = ['PRICED_COLUMNS', 'NOTE_NAMES', 'PricedArrays', 'checked_columns', 'price_arrays', 'price_cases', 'with_priced_columns']
+__all__ = ['PRICED_COLUMNS', 'NOTE_NAMES', 'CoefficientMatrix', 'PricedArrays', 'checked_columns', 'price_arrays', 'price_cases', 'summary_of_sums', 'with_priced_columns']
 
 
 PRICED_COLUMNS = ("case_class", "base_points", "per_diem_points", "bed_days", "coef", "coef_source", "mean_cost",
@@ -191,13 +191,19 @@ def checked_columns(cases: pa.Table, policy: Policy, file: str) -> pa.Table:
     return cases
 
 
-def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, policy: Policy, *,
+def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | CoefficientMatrix, policy: Policy, *,
                  reviews: pa.Table | None, violations: pa.Table | None, year: int | None,
-                 engine: str) -> PricedArrays:
+                 engine: str, readmitted: np.ndarray | None = None) -> PricedArrays:
     """The pricing itself over the columns :func:`checked_columns` guarantees, every case at once (readmission
     pairs stays across the whole file), step by step: the weights as arrays, the cases as arrays, their
     coefficients and review points, classes and points (SPEC §4), readmission halving (§5.1), violations
-    (§5.2), and the texts of the priced columns."""
+    (§5.2), and the texts of the priced columns.
+
+    ``readmitted``: when the stays were paired elsewhere (a dataset whose partitions share patients,
+    :mod:`drg.distributed.pricing`), the mask of the cases whose next stay is a readmission
+    (:func:`drg.pricing.readmission.halved_stays` with every stay halvable); the halving rule then applies
+    the case classes to it (:func:`drg.pricing.readmission.may_be_halved`). ``coefficients`` may be the table
+    or its :class:`CoefficientMatrix` over ``weights``, built once for many files."""
     if engine not in ("numba", "python"):
         raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
     table = WeightTable.of(weights, policy)
@@ -218,7 +224,8 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table, poli
     cls, pts, ratio, noweight = _classify(case_arrays, table, rule, engine)
     if policy.pricing.ambiguous == "review":   # SPEC §4: ambiguous groups wait for review with 0 points
         pts[held_mask(drg_dict, policy)[drg_codes] & (cls == UNGROUPABLE)] = 0
-    adjusted, halved = _readmission(cases, case_arrays, cls, pts, policy, year, engine, drg_codes, h_codes)
+    adjusted, halved = _readmission(cases, case_arrays, cls, pts, policy, year, engine, drg_codes, h_codes,
+                                    readmitted)
     adjusted, deduction, violation = apply_violations(cases.column("case_id"), violations, adjusted,
                                                       _deduction_base(table, widx, cls, noweight), policy)
     reason_code, reason_names = _adjust_reasons(halved, violation)
@@ -236,24 +243,46 @@ COEF_SOURCES = ("hospital", "tier", "1.0", "hospital_not_in_table", "no_weight")
 _SOURCE = {s: i for i, s in enumerate(COEF_SOURCES)}
 
 
-def _coefficients(coefficients: pa.Table, table: WeightTable, h_codes: np.ndarray, h_dict: list,
-                  widx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class CoefficientMatrix:
+    """The coefficients table as a hospital × DRG matrix over the DRG rows of one weights table: units of
+    1/COEF_SCALE and source codes, 1.0 for a hospital or DRG the table lacks (the last row: a hospital not in
+    the table). Built once for a pair of tables, it prices any number of files — a dataset's partitions on a
+    worker (:mod:`drg.distributed.pricing`) — where building it per file would cost as much as a national
+    coefficients table has rows."""
+
+    drgs: tuple
+    known: dict
+    value: np.ndarray
+    source: np.ndarray
+
+    @classmethod
+    def of(cls, coefficients: pa.Table, table: WeightTable) -> CoefficientMatrix:
+        hospitals = coefficients.column("hospital_id").to_pylist()
+        drgs = coefficients.column("drg").to_pylist()
+        sources = coefficients.column("coef_source").to_pylist()
+        units = _units_vector(coefficients.column("coef").to_pylist(), COEF_SCALE)
+        known = {h: i for i, h in enumerate(sorted(set(hospitals)))}
+        rows, row_of = len(known) + 1, table.row_of           # the last matrix row: a hospital not in the table
+        value = np.full((rows, max(len(table.drgs), 1)), COEF_SCALE, np.int64)
+        source = np.full((rows, max(len(table.drgs), 1)), _SOURCE["1.0"], np.int8)
+        source[len(known), :] = _SOURCE["hospital_not_in_table"]
+        for h, d, u, s in zip(hospitals, drgs, units.tolist(), sources):
+            w = row_of.get(d)
+            if w is not None:
+                value[known[h], w] = u
+                source[known[h], w] = _SOURCE.get(s, _SOURCE["1.0"])
+        return cls(tuple(table.drgs), known, value, source)
+
+
+def _coefficients(coefficients: pa.Table | CoefficientMatrix, table: WeightTable, h_codes: np.ndarray,
+                  h_dict: list, widx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each case's coefficient in units of 1/COEF_SCALE and its source code, from a hospital × DRG matrix
     (1.0 for a hospital or DRG the coefficients table lacks)."""
-    hospitals = coefficients.column("hospital_id").to_pylist()
-    drgs = coefficients.column("drg").to_pylist()
-    sources = coefficients.column("coef_source").to_pylist()
-    units = _units_vector(coefficients.column("coef").to_pylist(), COEF_SCALE)
-    known = {h: i for i, h in enumerate(sorted(set(hospitals)))}
-    rows, row_of = len(known) + 1, table.row_of           # the last matrix row: a hospital not in the table
-    value = np.full((rows, max(len(table.drgs), 1)), COEF_SCALE, np.int64)
-    source = np.full((rows, max(len(table.drgs), 1)), _SOURCE["1.0"], np.int8)
-    source[len(known), :] = _SOURCE["hospital_not_in_table"]
-    for h, d, u, s in zip(hospitals, drgs, units.tolist(), sources):
-        w = row_of.get(d)
-        if w is not None:
-            value[known[h], w] = u
-            source[known[h], w] = _SOURCE.get(s, _SOURCE["1.0"])
+    m = coefficients if isinstance(coefficients, CoefficientMatrix) else CoefficientMatrix.of(coefficients, table)
+    if m.drgs != tuple(table.drgs):
+        raise ValueError("the coefficient matrix was built over another weights table")
+    known, value, source = m.known, m.value, m.source
     hospital_row = np.array([known.get(h, len(known)) for h in h_dict] + [len(known)], np.int64)[h_codes]
     has_weight = widx >= 0
     w = np.maximum(widx, 0)
@@ -305,13 +334,15 @@ def _classify(cases: CaseArrays, table: WeightTable, rule: PricingRule, engine: 
 
 
 def _readmission(cases: pa.Table, arrays: CaseArrays, cls: np.ndarray, pts: np.ndarray, policy: Policy,
-                 year: int | None, engine: str, drg_codes: np.ndarray, h_codes: np.ndarray):
+                 year: int | None, engine: str, drg_codes: np.ndarray, h_codes: np.ndarray,
+                 readmitted: np.ndarray | None = None):
     """The points after readmission halving (SPEC §5.1: ×factor, rounded again) and the halved mask."""
     adjusted = pts.copy()
     halved = np.zeros(len(pts), bool)
     rp = policy.readmission
     if rp.enabled and len(pts):
-        halved = halved_stays(cases, cls, arrays.ungroupable, policy, year, engine, drg_codes, h_codes)
+        halved = (halved_stays(cases, cls, arrays.ungroupable, policy, year, engine, drg_codes, h_codes)
+                  if readmitted is None else readmitted & may_be_halved(cls))
         if halved.any():
             idx = np.nonzero(halved)[0]
             adjusted[idx] = (scale_units(pts[idx], rp.factor) if engine == "numba"
@@ -437,13 +468,27 @@ class PricedArrays:
 
     def summary(self) -> dict:
         """Cases per class, point sums (exact: summed in units), halved stays and deductions."""
+        return summary_of_sums(self.summary_sums(), self.scale)
+
+    def summary_sums(self) -> dict:
+        """The integers behind :meth:`summary` (cases per class, point sums in units, …): the sums of several
+        files' cases add up, key by key (:func:`summary_of_sums`)."""
         counts = np.bincount(self.cls.astype(np.int64), minlength=len(CLASS_NAMES)) if self.n else \
             np.zeros(len(CLASS_NAMES), np.int64)
-        out: dict = {"cases": self.n}
-        out.update({f"class {name}": int(counts[i]) for i, name in sorted(enumerate(CLASS_NAMES), key=lambda x: x[1])
-                    if counts[i]})
-        out["points"] = round(int(self.pts.sum()) / self.scale, 4)
-        out["adjusted_points"] = round(int(self.adjusted.sum()) / self.scale, 4)
-        out["readmissions_halved"] = int(self.halved.sum())
-        out["deduction_points"] = round(int(self.deduction.sum()) / self.scale, 4)
-        return out
+        return {"cases": self.n, "classes": [int(c) for c in counts], "points_u": int(self.pts.sum()),
+                "adjusted_u": int(self.adjusted.sum()), "halved": int(self.halved.sum()),
+                "deduction_u": int(self.deduction.sum())}
+
+
+def summary_of_sums(sums: dict, scale: int) -> dict:
+    """A pricing summary (cases per class, points, halved stays, deductions) from
+    :meth:`PricedArrays.summary_sums`, or the key-by-key sum of several."""
+    counts = sums["classes"]
+    out: dict = {"cases": sums["cases"]}
+    out.update({f"class {name}": int(counts[i]) for i, name in sorted(enumerate(CLASS_NAMES), key=lambda x: x[1])
+                if counts[i]})
+    out["points"] = round(sums["points_u"] / scale, 4)
+    out["adjusted_points"] = round(sums["adjusted_u"] / scale, 4)
+    out["readmissions_halved"] = sums["halved"]
+    out["deduction_points"] = round(sums["deduction_u"] / scale, 4)
+    return out

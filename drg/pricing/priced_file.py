@@ -11,10 +11,10 @@ from drg.errors import InputError
 from drg.casefile.tables import read_reviews, read_violations
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_point_totals
-from drg.pricing.weights import Weights, grouped_scheme_id, read_weights
+from drg.pricing.weights import Weights, grouped_scheme_id, read_grouped, read_weights
 from drg.pricing.points import PricedArrays, checked_columns, price_arrays, with_priced_columns
 
-__all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file']
+__all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file', 'write_priced']
 
 
 # Columns whose Parquet statistics (min/max) a priced file keeps: the ones a reader filters on. Statistics of
@@ -49,8 +49,8 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     import pyarrow.parquet as pq
 
     from drg.pricing.coefficients import read_coefficients
-    from drg.pricing.weights import read_grouped
 
+    totals: list[pa.Table] = []
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     year = year if year is not None else pol.year
     tables = Path(tables)
@@ -59,12 +59,42 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     rv = read_reviews(reviews) if reviews else None
     vv = read_violations(violations) if violations else None
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    source = _parquet_source(cases)
-    _check_schemes(w, pol, str(cases), str(tables))
-    # CSV / Excel, or an empty Parquet file: one table; else the pricing columns now, every column streamed later
+
+    def hospital_totals(keys, priced) -> None:    # while the last row groups are written
+        totals.append(hospital_point_totals(_totals_input(keys, priced), pol))
+
+    keys, priced, n_read = write_priced(cases, w, c, pol, out, reviews=rv, violations=vv, year=year, engine=engine,
+                                        rejects=rejects, tables=tables, before_close=hospital_totals)
+    n_rejected = n_read - keys.num_rows
+    totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
+    from drg.outputs import atomic_path
+
+    with atomic_path(totals_path) as tmp:
+        pq.write_table(totals[0], tmp)
+    return priced.summary() | {"read": n_read, "rejected": n_rejected, "hospital_totals": str(totals_path)} | (
+        {"rejects_file": str(rejects)} if rejects is not None else {})
+
+
+def write_priced(cases: str | Path, weights: Weights, coefficients, policy: Policy, out: str | Path, *,
+                 reviews: pa.Table | None = None, violations: pa.Table | None = None, year: int | None = None,
+                 engine: str = "numba", readmitted: np.ndarray | None = None, rejects: str | Path | None = None,
+                 tables: str | Path | None = None, before_close=None) -> tuple[pa.Table, PricedArrays, int]:
+    """Price one grouped-case file with tables already read and write the priced file and its rejects (the
+    body of :func:`price_file`; a partitioned dataset's partitions go through it one by one, with
+    ``readmitted`` — one flag per row of the file — paired across the dataset: :func:`drg.pricing.points.
+    price_arrays`). ``tables``: the directory the weights came from, to check the cases, the weights and the
+    policy name one scheme (no check without it). ``before_close(keys, priced)`` runs while the last row
+    groups are written. ``coefficients``: the table, or its :class:`drg.pricing.points.CoefficientMatrix`.
+    Returns the pricing columns of the rows priced, the priced arrays and the number of rows read."""
     from drg.casefile.rejects import RejectWriter
 
+    pol = policy
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = _parquet_source(cases)
+    if tables is not None:
+        _check_schemes(weights, pol, str(cases), str(tables))
+    # CSV / Excel, or an empty Parquet file: one table; else the pricing columns now, every column streamed later
     reject_writer = RejectWriter(rejects)
     keep = None
     if source is None and Path(cases).suffix.lower() not in (".parquet", ".pq"):
@@ -79,8 +109,14 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
         n_read = raw.num_rows
         keep, reasons, details = unpriceable(raw)
         keys = raw if keep is None else raw.filter(pa.array(keep))
+    if readmitted is not None:
+        if len(readmitted) != n_read:
+            raise InputError(f"the file changed while it was read ({len(readmitted)} rows paired, then {n_read})",
+                             file=str(cases))
+        readmitted = readmitted if keep is None else readmitted[keep]
     keys = checked_columns(keys, pol, str(cases))
-    priced = price_arrays(keys, w, c, pol, reviews=rv, violations=vv, year=year, engine=engine)
+    priced = price_arrays(keys, weights, coefficients, pol, reviews=reviews, violations=violations, year=year,
+                          engine=engine, readmitted=readmitted)
     with reject_writer:
         if source is None:
             rows = [with_priced_columns(keys, priced.columns())]
@@ -90,23 +126,18 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
                                               None if keep is None else (reasons, details, reject_writer),
                                               path=str(cases))
         meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
-        if w.scheme_id:
-            meta[b"drg.scheme_id"] = w.scheme_id.encode()
+        if weights.scheme_id:
+            meta[b"drg.scheme_id"] = weights.scheme_id.encode()
         with _PricedWriter(out, schema.with_metadata(meta)) as writer:
             for table in rows:
                 writer.write(table)
-            totals = hospital_point_totals(_totals_input(keys, priced), pol)    # while the last ones are written
+            if before_close is not None:
+                before_close(keys, priced)
     n_rejected = n_read - keys.num_rows
     if reject_writer.count != n_rejected:  # pragma: no cover - guarded by construction
         raise AssertionError(f"rows lost pricing {cases}: read {n_read}, priced {keys.num_rows}, rejected "
                              f"{reject_writer.count}")
-    totals_path = out.with_name(out.stem + ".hospital_totals.parquet")
-    from drg.outputs import atomic_path
-
-    with atomic_path(totals_path) as tmp:
-        pq.write_table(totals, tmp)
-    return priced.summary() | {"read": n_read, "rejected": n_rejected, "hospital_totals": str(totals_path)} | (
-        {"rejects_file": str(rejects)} if rejects is not None else {})
+    return keys, priced, n_read
 
 
 def read_grouped_raw(path: str | Path, columns: list[str] | None) -> pa.Table:

@@ -15,7 +15,13 @@ from drg.pricing.kernels import group_hash, pair_kernel, sort_runs_by_dates
 from drg.policy import Policy
 from drg.pricing.columns import case_years, encode_strings
 
-__all__ = ['halved_stays']
+__all__ = ['halved_stays', 'may_be_halved']
+
+
+def may_be_halved(cls: np.ndarray) -> np.ndarray:
+    """Which stays the readmission rule may halve, by case class: never an ungroupable, special-review or
+    per-diem stay (SPEC §5.1)."""
+    return ~np.isin(cls, (PER_DIEM, UNGROUPABLE, REVIEW))
 
 
 def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, policy: Policy, year: int | None,
@@ -37,7 +43,7 @@ def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, poli
     if "adrg" in cases.column_names and rp.exempt_adrgs:
         ex = pc.is_in(cases.column("adrg").cast(pa.string()), value_set=pa.array(list(rp.exempt_adrgs), pa.string()))
         eligible &= ~np.asarray(ex.fill_null(False), dtype=bool)
-    halvable = ~np.isin(cls, (PER_DIEM, UNGROUPABLE, REVIEW))
+    halvable = may_be_halved(cls)
     hosp = h_codes if rp.scope == "hospital" else np.zeros(n, np.int32)
     if engine == "python":
         ids = cases.column("case_id").cast(pa.string()).to_pylist()

@@ -25,7 +25,9 @@ from drg.policy import Policy
 from drg.pricing.classes import drg_mask, per_diem_mask
 from drg.pricing.columns import case_years, encode_strings
 
-__all__ = ["Weights", "compute_weights", "grouped_scheme_id", "one_scheme", "read_grouped", "trim_mask", "write_weights", "read_weights"]
+__all__ = ["Weights", "compute_weights", "grouped_scheme_id", "one_scheme", "read_grouped", "trim_mask", "write_weights",
+           "read_weights", "HistoryRows", "HistoryYears", "DrgYearSums", "history_rows", "history_years",
+           "drg_year_sums", "weights_from_sums"]
 
 
 
@@ -186,31 +188,20 @@ def _history_years(years_present: np.ndarray, policy: Policy, settlement_year: i
     return present[-hy:]
 
 
-def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int | None = None,
-                    scheme_id: str | None = None, file: str = "history") -> tuple[Weights, pa.Table]:
-    """Weights from grouped history cases (SPEC §2).
+@dataclass(frozen=True)
+class HistoryYears:
+    """The history years a weights run uses (SPEC §2.1, §2.3): each with its weight and cost index."""
 
-    Parameters
-    ----------
-    history : pyarrow.Table
-        Grouped cases of earlier years: ``hospital_id, drg, los, discharge_date, total_cost`` (or
-        ``total_cost_fen``), optional ``adrg``.
-    policy : Policy
-    settlement_year : int, optional
-        Use the ``history_years`` years before it; default the policy's year, else the latest years present.
+    years: tuple[int, ...]
+    weight: dict[int, Decimal]
+    index: dict[int, Decimal]
 
-    Returns
-    -------
-    (Weights, pyarrow.Table)
-        The weights, and the trimmed non-per-diem history (``hospital_id, drg, year, cost_fen, w``) that
-        the coefficients are computed on.
-    """
-    _require(history, ["hospital_id", "drg", "los", "discharge_date"], file)
-    history = with_fen_columns(history, file=file)
-    _require(history, ["total_cost_fen"], file)
-    settlement_year = settlement_year if settlement_year is not None else policy.year
-    years = case_years(history)
-    use_years = _history_years(years, policy, settlement_year)
+
+def history_years(years_present, policy: Policy, settlement_year: int | None, *,
+                  file: str = "history") -> HistoryYears:
+    """The years used, from the discharge years present in the history (0 for a missing date): the
+    ``history_years`` before ``settlement_year`` (else the latest present), those of weight 0 left out."""
+    use_years = _history_years(np.asarray(years_present), policy, settlement_year)
     if not use_years:
         raise InputError(f"no history cases in the years used (settlement year {settlement_year}, "
                          f"history_years {policy.weights.history_years})", file=file, field="discharge_date")
@@ -220,25 +211,132 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
         raise InputError("every history year used has weight 0 (weights.year_weights)", file=file,
                          field="discharge_date")
     use_years = [y for y in use_years if w_of[y] > 0]     # a year of weight 0 takes no part
+    return HistoryYears(tuple(use_years), w_of,
+                        {y: policy.weights.cost_index.get(y, Decimal(1)) for y in use_years})
+
+
+@dataclass
+class HistoryRows:
+    """The slim projection of grouped history that weights and coefficients need: one entry per case with
+    a DRG, in file order — DRG and hospital as codes into their name lists (hospital -1 for none), the
+    discharge year, cost in fen, bed-days and whether the case is per-diem (SPEC §2.7)."""
+
+    drg: np.ndarray            # int64 codes into drg_names
+    drg_names: list
+    hospital: np.ndarray       # int32 codes into hospital_names, -1 for a missing id
+    hospital_names: list
+    year: np.ndarray           # int32
+    cost_fen: np.ndarray       # int64
+    bed_days: np.ndarray       # int64
+    per_diem: np.ndarray       # bool
+
+    def __len__(self) -> int:
+        return len(self.drg)
+
+    def take(self, idx: np.ndarray) -> HistoryRows:
+        return HistoryRows(self.drg[idx], self.drg_names, self.hospital[idx], self.hospital_names, self.year[idx],
+                           self.cost_fen[idx], self.bed_days[idx], self.per_diem[idx])
+
+    def to_arrow(self) -> pa.Table:
+        """As an Arrow table (``drg`` and ``hospital_id`` dictionary-encoded), to send between processes."""
+        def dictionary(codes: np.ndarray, names: list) -> pa.Array:
+            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0),
+                                                  pa.array(names, pa.string()))
+
+        return pa.table({"drg": dictionary(self.drg, self.drg_names),
+                         "hospital_id": dictionary(self.hospital, self.hospital_names),
+                         "year": pa.array(self.year, pa.int32()), "cost_fen": pa.array(self.cost_fen, pa.int64()),
+                         "bed_days": pa.array(self.bed_days, pa.int64()), "per_diem": pa.array(self.per_diem)})
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> HistoryRows:
+        """The rows of :meth:`to_arrow` tables concatenated in order (their dictionaries unified)."""
+        table = table.unify_dictionaries().combine_chunks()
+
+        def codes(name: str) -> tuple[np.ndarray, list]:
+            col = table.column(name)
+            arr = col.chunk(0) if col.num_chunks else pa.array([], pa.dictionary(pa.int32(), pa.string()))
+            return (np.asarray(arr.indices.fill_null(-1), dtype=np.int32), arr.dictionary.to_pylist())
+
+        d, dn = codes("drg")
+        h, hn = codes("hospital_id")
+        return cls(d.astype(np.int64), dn, h, hn, np.asarray(table.column("year"), dtype=np.int32),
+                   np.asarray(table.column("cost_fen"), dtype=np.int64),
+                   np.asarray(table.column("bed_days"), dtype=np.int64),
+                   np.asarray(table.column("per_diem"), dtype=bool))
+
+
+def history_rows(history: pa.Table, policy: Policy, *, file: str = "history") -> tuple[HistoryRows, np.ndarray]:
+    """The cases with a DRG as :class:`HistoryRows`, and the discharge year of every case (0 for none).
+
+    ``history`` holds ``hospital_id, drg, los, discharge_date, total_cost`` (or ``total_cost_fen``), optional
+    ``adrg``. A weights run over a dataset takes this projection of each file and sends it on, never the cases.
+    """
+    _require(history, ["hospital_id", "drg", "los", "discharge_date"], file)
+    history = with_fen_columns(history, file=file)
+    _require(history, ["total_cost_fen"], file)
+    years = case_years(history)
     drg_codes, drg_dict = encode_strings(history.column("drg"))
-    ok_code = drg_mask(drg_dict)
-    groupable = ok_code[drg_codes] & np.isin(years, use_years)
     los = np.asarray(history.column("los").cast(pa.int64()).fill_null(0))
     pd_mask = per_diem_mask(history.column("drg"), history.column("adrg") if "adrg" in history.column_names
                             else None, los, policy)
-    idx = np.nonzero(groupable)[0]
-    drg_inv, years, los, pd_mask = drg_codes[idx].astype(np.int64), years[idx], los[idx], pd_mask[idx]
-    drg_names = np.array(drg_dict + [""], dtype=object)
-    cost_fen = np.asarray(history.column("total_cost_fen"))[idx]
+    idx = np.nonzero(drg_mask(drg_dict)[drg_codes])[0]
     h_codes, h_dict = encode_strings(history.column("hospital_id"))
-    h_codes = h_codes[idx]
-    bed_days = np.maximum(los, 1)
-    idx_of = {y: policy.weights.cost_index.get(y, Decimal(1)) for y in use_years}
-    cidx = np.array([float(idx_of[y]) for y in use_years])[np.searchsorted(np.array(use_years), years)]
+    rows = HistoryRows(drg_codes[idx].astype(np.int64), drg_dict, h_codes[idx], h_dict, years[idx],
+                       np.asarray(history.column("total_cost_fen"))[idx], np.maximum(los[idx], 1), pd_mask[idx])
+    return rows, years
+
+
+@dataclass
+class DrgYearSums:
+    """What trimming leaves of each DRG-year (SPEC §2.2–§2.3, §2.6–§2.7), exact: regular cases' fen sum and
+    count per (drg, year), per-diem cases' fen sum, bed-days and count, and per DRG the trimmed regular case
+    count and cv (pooled over the years). ``trimmed``: the kept regular cases (``hospital_id, drg, year,
+    cost_fen``) that coefficients are computed on, or their sums per (hospital, drg, year) with a count ``n``.
+
+    Every entry concerns one DRG alone, so the sums of DRGs computed apart (a dataset shuffled by DRG) are
+    combined by :meth:`combine`.
+    """
+
+    sums: dict            # (drg, year) -> (fen, n)
+    pd_sums: dict         # (drg, year) -> (fen, bed_days, n)
+    n_of: dict            # drg -> trimmed regular cases over the years
+    cv_of: dict           # drg -> cv or None
+    trimmed: pa.Table
+
+    @classmethod
+    def combine(cls, parts: list[DrgYearSums]) -> DrgYearSums:
+        out = cls({}, {}, {}, {}, None)
+        for p in parts:
+            if not set(p.n_of).isdisjoint(out.n_of) or not set(p.pd_sums).isdisjoint(out.pd_sums):
+                raise ValueError("a DRG's sums were computed in two parts")
+            out.sums.update(p.sums)
+            out.pd_sums.update(p.pd_sums)
+            out.n_of.update(p.n_of)
+            out.cv_of.update(p.cv_of)
+        tables = [p.trimmed for p in parts if p.trimmed is not None]
+        out.trimmed = pa.concat_tables(tables) if tables else None
+        return out
+
+
+def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> DrgYearSums:
+    """Trim each (DRG, year) — per-diem cases apart, on cost per bed-day — and sum what is kept.
+
+    The trimming decisions are float64 over each group's costs in row order, so ``rows`` must hold every
+    case of a DRG, in the order of the files; the sums are exact whatever the order.
+    """
+    use_years = list(years.years)
+    in_years = np.isin(rows.year, use_years)
+    if not in_years.all():
+        rows = rows.take(np.nonzero(in_years)[0])
+    drg_inv, yrs, cost_fen, bed_days, pd_mask = rows.drg, rows.year, rows.cost_fen, rows.bed_days, rows.per_diem
+    drg_names = np.array(list(rows.drg_names) + [""], dtype=object)
+    idx_of = years.index
+    cidx = np.array([float(idx_of[y]) for y in use_years])[np.searchsorted(np.array(use_years), yrs)]
     adj = cost_fen * cidx
     trim_value = np.where(pd_mask, adj / bed_days, adj)
     ny = len(use_years)
-    y_inv = np.searchsorted(np.array(use_years), years)
+    y_inv = np.searchsorted(np.array(use_years), yrs)
     key = drg_inv.astype(np.int64) * ny + y_inv
     group = key * 2 + pd_mask
     keep = trim_mask(trim_value, group, policy)
@@ -256,29 +354,6 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
             for k in np.nonzero(n_reg)[0]}
     pd_sums = {(str(drg_names[k // ny]), use_years[k % ny]): (int(s_pd[k]), int(b_pd[k]), int(n_pd[k]))
                for k in np.nonzero(n_pd)[0]}
-    # A: year-weighted mean over trimmed, groupable, non-per-diem cases
-    num, den = Fraction(0), Fraction(0)
-    for (d, y), (s, n) in sums.items():
-        w = Fraction(w_of[y])
-        num += w * Fraction(idx_of[y]) * s
-        den += w * n
-    if den == 0:
-        raise InputError("no groupable, non-per-diem history case is left after trimming: A is undefined",
-                         file=file, field="drg")
-    a_fen = num / den
-
-    def weighted_mean(per_year: dict[int, Fraction]) -> Fraction:
-        ws = sum(Fraction(w_of[y]) for y in per_year)
-        return sum(Fraction(w_of[y]) * m for y, m in per_year.items()) / ws
-
-    by_drg: dict[str, dict[int, Fraction]] = {}
-    for (d, y), (s, n) in sums.items():
-        by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / n
-    pd_by_drg: dict[str, dict[int, Fraction]] = {}
-    pd_n: dict[str, int] = {}
-    for (d, y), (s, b, n) in pd_sums.items():
-        pd_by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / b
-        pd_n[d] = pd_n.get(d, 0) + n
     # cv over pooled trimmed (cost-indexed) costs
     reg_idx = np.nonzero(reg)[0]
     order = reg_idx[np.argsort(drg_inv[reg_idx], kind="stable")]
@@ -294,6 +369,46 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
             n_of[name] = int(e_ - s_)
             m = x.mean()
             cv_of[name] = float(x.std(ddof=1) / m) if e_ - s_ >= 2 and m > 0 else None
+    import pyarrow.compute as pc
+
+    h_dict_arr = pa.array(list(rows.hospital_names) + [None], pa.string())
+    d_dict_arr = pa.array(list(rows.drg_names) + [None], pa.string())
+    ri = np.nonzero(reg)[0]
+    trimmed = pa.table({"hospital_id": pc.take(h_dict_arr, pa.array(rows.hospital[ri].astype(np.int32) % len(h_dict_arr))),
+                        "drg": pc.take(d_dict_arr, pa.array(drg_inv[ri].astype(np.int32))),
+                        "year": pa.array(yrs[reg], pa.int32()), "cost_fen": pa.array(cost_fen[reg], pa.int64())})
+    return DrgYearSums(sums, pd_sums, n_of, cv_of, trimmed)
+
+
+def weights_from_sums(sums: DrgYearSums, years: HistoryYears, policy: Policy, *, settlement_year: int | None,
+                      scheme_id: str | None = None, file: str = "history") -> Weights:
+    """A, the DRG means, base points, stability and per-diem points (SPEC §2.3–§2.7) from the trimmed sums,
+    in rational arithmetic (the same table whatever order the sums came in)."""
+    use_years, w_of, idx_of = list(years.years), years.weight, years.index
+    # A: year-weighted mean over trimmed, groupable, non-per-diem cases
+    num, den = Fraction(0), Fraction(0)
+    for (d, y), (s, n) in sums.sums.items():
+        w = Fraction(w_of[y])
+        num += w * Fraction(idx_of[y]) * s
+        den += w * n
+    if den == 0:
+        raise InputError("no groupable, non-per-diem history case is left after trimming: A is undefined",
+                         file=file, field="drg")
+    a_fen = num / den
+
+    def weighted_mean(per_year: dict[int, Fraction]) -> Fraction:
+        ws = sum(Fraction(w_of[y]) for y in per_year)
+        return sum(Fraction(w_of[y]) * m for y, m in per_year.items()) / ws
+
+    by_drg: dict[str, dict[int, Fraction]] = {}
+    for (d, y), (s, n) in sums.sums.items():
+        by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / n
+    pd_by_drg: dict[str, dict[int, Fraction]] = {}
+    pd_n: dict[str, int] = {}
+    for (d, y), (s, b, n) in sums.pd_sums.items():
+        pd_by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / b
+        pd_n[d] = pd_n.get(d, 0) + n
+    cv_of, n_of = sums.cv_of, sums.n_of
 
     scale = policy.points_scale
     rows = []
@@ -326,16 +441,38 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
                         # exact means in fen as "numerator/denominator": the cost ratio's divisor (SPEC §0.1)
                         ("mean_cost_exact", pa.string()), ("per_diem_mean_exact", pa.string())])
     table = pa.Table.from_pylist(rows, schema=schema)
-    weights = Weights(table, a_fen, tuple(use_years), policy.id, scheme_id, settlement_year, mean_exact)
-    import pyarrow.compute as pc
+    return Weights(table, a_fen, tuple(use_years), policy.id, scheme_id, settlement_year, mean_exact)
 
-    h_dict_arr = pa.array(h_dict + [None], pa.string())
-    d_dict_arr = pa.array(drg_dict + [None], pa.string())
-    ri = np.nonzero(reg)[0]
-    trimmed = pa.table({"hospital_id": pc.take(h_dict_arr, pa.array(h_codes[ri].astype(np.int32) % len(h_dict_arr))),
-                        "drg": pc.take(d_dict_arr, pa.array(drg_inv[ri].astype(np.int32))),
-                        "year": pa.array(years[reg], pa.int32()), "cost_fen": pa.array(cost_fen[reg], pa.int64())})
-    return weights, trimmed
+
+def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int | None = None,
+                    scheme_id: str | None = None, file: str = "history") -> tuple[Weights, pa.Table]:
+    """Weights from grouped history cases (SPEC §2).
+
+    Parameters
+    ----------
+    history : pyarrow.Table
+        Grouped cases of earlier years: ``hospital_id, drg, los, discharge_date, total_cost`` (or
+        ``total_cost_fen``), optional ``adrg``.
+    policy : Policy
+    settlement_year : int, optional
+        Use the ``history_years`` years before it; default the policy's year, else the latest years present.
+
+    Returns
+    -------
+    (Weights, pyarrow.Table)
+        The weights, and the trimmed non-per-diem history (``hospital_id, drg, year, cost_fen``) that
+        the coefficients are computed on.
+
+    The steps — :func:`history_rows` (the projection), :func:`history_years`, :func:`drg_year_sums` (trimming,
+    per DRG) and :func:`weights_from_sums` — are the ones :mod:`drg.distributed.weights` runs over a
+    partitioned dataset, the projection shuffled by DRG.
+    """
+    rows, years_present = history_rows(history, policy, file=file)
+    settlement_year = settlement_year if settlement_year is not None else policy.year
+    years = history_years(years_present, policy, settlement_year, file=file)
+    sums = drg_year_sums(rows, years, policy)
+    weights = weights_from_sums(sums, years, policy, settlement_year=settlement_year, scheme_id=scheme_id, file=file)
+    return weights, sums.trimmed
 
 
 def _meta(weights: Weights) -> dict[bytes, bytes]:

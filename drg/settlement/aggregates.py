@@ -4,7 +4,10 @@ cases were read), points in integer units; the per-hospital views a run reads.""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
 import numpy as np
 from drg.casefile.money import FEN_COLUMNS, with_fen_columns
 from drg.errors import InputError
@@ -15,7 +18,8 @@ from drg.settlement.records import CaseAggregates, HospitalInput
 from grouper.results import has_drg, is_ambiguous
 
 __all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'MONITOR_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS',
-           'GROUP_STATES', 'read_priced', 'hospital_inputs', 'hospital_stats', 'cmi_of', 'prev_year_cmi', 'prev_year_spending']
+           'GROUP_STATES', 'VIEWS', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs',
+           'hospital_stats', 'cmi_of', 'prev_year_cmi', 'prev_year_spending']
 
 
 #: Columns a priced-case file must have, and the optional ones (absent → 0 / unknown).
@@ -63,7 +67,68 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     made when the cases were read (converted here by :func:`drg.casefile.money.with_fen_columns` only for a
     file without them); points are turned into integer units (an error if a value has more decimals than
     ``points_decimals``).
+
+    The files are reduced by :func:`priced_sums` and the views built by :func:`aggregates_of`; a partitioned
+    dataset takes the same steps, each partition's sums added up as a tree (:meth:`PricedSums.combine`,
+    :mod:`drg.distributed.settlement`).
     """
+    return aggregates_of(priced_sums(paths, year, policy, batch_rows=batch_rows), year, policy)
+
+
+#: The views a settlement run reads: keys, sums, and whether they keep ``year − 1`` (only by_month does).
+VIEWS = {"by_month": (["pool", "hospital_id", "year", "month"], FINE_SUMS, True),
+         "by_county": (["pool", "hospital_id", "county", "month"], ["cases", "adj_u", "selfpay"], False),
+         "by_class": (["pool", "hospital_id", "month", "case_class"], ["cases", "adj_u", "total_cost"], False),
+         "by_drg": (["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"], False)}
+
+
+def _fine_agg():
+    import polars as pl
+
+    # mdc and adrg of a cell: its first case's, in file order (a DRG has one; an ungroupable cell the first seen)
+    return [pl.col(c).sum() for c in FINE_SUMS] + [pl.col("mdc").first(), pl.col("adrg").first()]
+
+
+@dataclass
+class PricedSums:
+    """Priced cases reduced to exact sums at the finest grain (:data:`FINE_KEYS`, with :data:`FINE_SUMS` and
+    each cell's ``mdc`` and ``adrg``; a polars frame, unsorted, of ``year`` and ``year − 1``; None before any
+    case), the rows the settlement cannot take (rejects, in file order; None without any), the files they came
+    from, their scheme id and row counts. Sums of different files add up cell by cell: :meth:`combine` (a
+    dataset's partitions, as a tree); :func:`aggregates_of` derives the views a run reads.
+
+    The cells' ``mdc``/``adrg`` are the first case's in file order, so parts are combined in file order: the
+    first of firsts is the first.
+    """
+
+    fine: Any
+    rejects: Any
+    files: list[str]
+    scheme_id: str | None
+    rows_read: int
+    rows_other_years: int
+
+    @classmethod
+    def combine(cls, parts: Sequence[PricedSums], *, disjoint: bool = False) -> PricedSums:
+        """The sums of ``parts`` (given in file order) added up cell by cell; ``disjoint``: no cell is in two
+        parts (sums of different hospitals), so the cells are only put together."""
+        import polars as pl
+
+        fines = [p.fine for p in parts if p.fine is not None]
+        fine = None
+        if len(fines) == 1:
+            fine = fines[0]
+        elif fines:
+            fine = pl.concat(fines) if disjoint else pl.concat(fines).group_by(FINE_KEYS).agg(_fine_agg())
+        rejects = [p.rejects for p in parts if p.rejects is not None]
+        return cls(fine, pl.concat(rejects) if rejects else None, [f for p in parts for f in p.files],
+                   next((p.scheme_id for p in parts if p.scheme_id), None),
+                   sum(p.rows_read for p in parts), sum(p.rows_other_years for p in parts))
+
+
+def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Policy, *,
+                batch_rows: int = 1 << 20) -> PricedSums:
+    """Priced-case files reduced to :class:`PricedSums` for ``year`` (and ``year − 1``), batch by batch."""
     import polars as pl
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -152,27 +217,32 @@ def read_priced(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 pl.len().cast(pl.Int64).alias("cases"), *[pl.col(c).sum() for c in FINE_SUMS[1:]],
                 pl.col("mdc").first(), pl.col("adrg").first()))
 
-    if not parts:
-        n_rej = sum(r.height for r in reject_parts)
+    fine = pl.concat(parts).group_by(FINE_KEYS).agg(_fine_agg()) if parts else None
+    rejects = pl.concat(reject_parts) if reject_parts else None
+    return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other)
+
+
+def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates:
+    """The views a settlement run reads (:class:`CaseAggregates`) from the sums of every priced file: the
+    four views of :data:`VIEWS` and the finest grain (the ledger's monitoring facts), sorted by their keys."""
+    import polars as pl
+
+    scale, files, fine = policy.points_scale, sums.files, sums.fine
+    rejects = sums.rejects if sums.rejects is not None else _empty_rejects()
+    if fine is None:
+        n_rej = rejects.height
         raise InputError(f"no priced case discharged in {year}" + (f" ({n_rej:,} rows cannot be settled)"
                                                                     if n_rej else ""), file=", ".join(files))
-    fine = pl.concat(parts).group_by(FINE_KEYS).agg([pl.col(c).sum() for c in FINE_SUMS] +
-                                                    [pl.col("mdc").first(), pl.col("adrg").first()])
     cur = fine.filter(pl.col("year") == year)
-
-    def view(df, keys, sums):
-        return df.group_by(keys).agg([pl.col(c).sum() for c in sums]).sort(keys)
-
-    by_month = view(fine, ["pool", "hospital_id", "year", "month"], FINE_SUMS).rename({"outlier": "outliers"})
+    view = {name: (fine if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in view_sums]).sort(keys)
+            for name, (keys, view_sums, both_years) in VIEWS.items()}
+    by_month = view["by_month"].rename({"outlier": "outliers"})
     if by_month.filter(pl.col("year") == year).height == 0:
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
     return CaseAggregates(
-        year=year, scale=scale, by_month=by_month,
-        by_county=view(cur, ["pool", "hospital_id", "county", "month"], ["cases", "adj_u", "selfpay"]),
-        by_class=view(cur, ["pool", "hospital_id", "month", "case_class"], ["cases", "adj_u", "total_cost"]),
-        by_drg=view(cur, ["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"]),
-        fine=fine.sort(FINE_KEYS), files=files, scheme_id=scheme_id, rows_read=rows_read, rows_other_years=rows_other,
-        rejects=pl.concat(reject_parts) if reject_parts else _empty_rejects())
+        year=year, scale=scale, by_month=by_month, by_county=view["by_county"], by_class=view["by_class"],
+        by_drg=view["by_drg"], fine=fine.sort(FINE_KEYS), files=files, scheme_id=sums.scheme_id,
+        rows_read=sums.rows_read, rows_other_years=sums.rows_other_years, rejects=rejects)
 
 
 def _flags(column, rule) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from drg.money import (fraction_text, pv_yuan, round_half_away, units_to_decimal)
 
-__all__ = ['HOSPITAL_COLUMNS', 'COUNTY_COLUMNS', 'CONTRACT_FEN_COLUMNS', 'fen_columns', 'write_frame', 'InputFile', 'SettlementWarning', 'PoolResult', 'CaseAggregates', 'SettlementResult', 'HospitalInput', 'hospital_frame', 'hospital_schema', 'county_schema', 'empty_frame', 'concat_frames', 'county_frame']
+__all__ = ['HOSPITAL_COLUMNS', 'COUNTY_COLUMNS', 'CONTRACT_FEN_COLUMNS', 'fen_columns', 'write_frame', 'InputFile', 'SettlementWarning', 'PoolResult', 'CaseAggregates', 'SettlementResult', 'SummedPriced', 'HospitalInput', 'hospital_frame', 'hospital_schema', 'county_schema', 'empty_frame', 'concat_frames', 'county_frame']
 
 
 #: Columns of ``hospitals.parquet`` and the ledger's ``hospital_results``: money int64 fen — the contract's
@@ -126,6 +126,25 @@ class CaseAggregates:
     #: the priced rows this stage cannot settle (file, row_number, reject_reason, reject_detail,
     #: total_cost_fen, fund_paid_fen); left out of the run, recorded with it in the ledger
     rejects: Any = None
+
+
+@dataclass(frozen=True)
+class SummedPriced:
+    """Priced cases already reduced to :class:`CaseAggregates` elsewhere — a partitioned dataset summed on
+    a cluster (:mod:`drg.distributed.settlement`) — with the ledger records (role, path, sha256, size) of the
+    files they came from. The settlement runs take it in place of the priced files."""
+
+    aggregates: CaseAggregates
+    inputs: tuple[InputFile, ...]
+
+    def __iter__(self):
+        """The priced files' paths (what the reports that read cases, such as statements, take)."""
+        return iter([Path(i.path) for i in self.inputs])
+
+    def aggregates_for(self, year: int) -> CaseAggregates:
+        if self.aggregates.year != year:
+            raise ValueError(f"the priced cases were summed for {self.aggregates.year}, not {year}")
+        return self.aggregates
 
 
 @dataclass

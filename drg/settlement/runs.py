@@ -22,7 +22,7 @@ from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import hospital_total
 from drg.casefile.tables import read_budget, read_county_income, read_hospitals
 from drg.settlement.pools import ALL_POOLS, county_accounts, pool_budget
-from drg.settlement.records import write_frame, CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
+from drg.settlement.records import write_frame, CaseAggregates, HospitalInput, InputFile, PoolResult, SettlementResult, SettlementWarning, SummedPriced, county_schema, hospital_schema, concat_frames, county_frame, empty_frame, hospital_frame
 from drg.settlement.periods import parse_month, parse_period  # noqa: F401 - parse_period: the name runs has always offered
 from drg.settlement.aggregates import hospital_inputs, hospital_stats, prev_year_cmi, prev_year_spending, read_priced
 from drg.settlement.annual import annual_pool
@@ -86,7 +86,8 @@ class _Context:
 def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, last_year_pv,
              kind: str, period: str, replace: bool, strict: bool = False) -> _Context:
     pol = _as_policy(policy)
-    paths = _paths(priced)
+    summed = priced if isinstance(priced, SummedPriced) else None   # reduced elsewhere (drg.distributed)
+    paths = [] if summed is not None else _paths(priced)
     led = None
     if ledger is not None:
         from drg.settlement.ledger import Ledger
@@ -95,7 +96,8 @@ def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, las
         if not replace and led.has_run(kind, period):
             raise InputError(f"{kind} {period} is already in the ledger; use --replace to run it again",
                              file=str(led.path))
-    inputs = [InputFile.of("priced", p) for p in paths if Path(p).exists()]
+    inputs = (list(summed.inputs) if summed is not None
+              else [InputFile.of("priced", p) for p in paths if Path(p).exists()])
     for role, p in (("hospitals", hospitals), ("budget", budget), ("county_income", county_income)):
         if p is not None:
             if not Path(p).exists():
@@ -103,7 +105,7 @@ def _prepare(priced, hospitals, budget, county_income, policy, year, ledger, las
             inputs.append(InputFile.of(role, p))
     if pol.path and Path(pol.path).exists():
         inputs.append(InputFile.of("policy", pol.path))
-    agg = read_priced(paths, year, pol)
+    agg = read_priced(paths, year, pol) if summed is None else summed.aggregates_for(year)
     import polars as pl
 
     if agg.rejects is not None and agg.rejects.height:
