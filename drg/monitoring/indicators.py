@@ -71,12 +71,12 @@ def prepare(facts, hospitals: dict[str, dict], low_risk: set[str] | None):
     f = facts
     tiers = pl.DataFrame({"hospital_id": list(hospitals), "tier": [str(v.get("tier") or "") for v in hospitals.values()]},
                          schema={"hospital_id": pl.String, "tier": pl.String})
-    f = f.join(tiers, on="hospital_id", how="left").with_columns(pl.col("tier").fill_null(""))
+    f = f.join(tiers, on="hospital_id", how="left", maintain_order="left").with_columns(pl.col("tier").fill_null(""))
     g = pl.col("group_state") == "grouped"
     city = (f.filter(g).group_by("drg").agg(pl.col("cases").sum().alias("n_d"),
                                             pl.col("total_cost_fen").sum().alias("cost_d"),
                                             pl.col("los_days").sum().alias("los_d")))
-    f = f.join(city, on="drg", how="left")
+    f = f.join(city, on="drg", how="left", maintain_order="left")
     ci = g & (pl.col("cost_d") > 0)
     ti = g & (pl.col("los_d") > 0)
     low = pl.col("drg").is_in(sorted(low_risk or ())) & g
@@ -117,7 +117,7 @@ def indicators(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospita
         rows = _unit_rows(f, ut)
         if rows.height == 0:
             continue
-        by_pool = rows.group_by(["unit", "pool"]).agg([pl.col(c).sum() for c in _SUMS])
+        by_pool = rows.group_by(["unit", "pool"], maintain_order=True).agg([pl.col(c).sum() for c in _SUMS])
         amounts = {}
         for unit, pool, pu, du in by_pool.select("unit", "pool", "points_units", "deduction_units").iter_rows():
             pv = pv_by_pool.get(pool)
@@ -126,7 +126,7 @@ def indicators(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospita
                 amounts[unit] = None
             else:
                 amounts[unit] = prev + round_half_away(Fraction(int(pu) - int(du)) * pv / scale)
-        agg = by_pool.group_by("unit").agg([pl.col(c).sum() for c in _SUMS])
+        agg = by_pool.group_by("unit", maintain_order=True).agg([pl.col(c).sum() for c in _SUMS])
         drgs = (rows.filter(pl.col("group_state") == "grouped").group_by("unit")
                 .agg(pl.col("drg").n_unique().alias("drgs_used")))
         agg = agg.join(drgs, on="unit", how="left").with_columns(pl.col("drgs_used").fill_null(0))
@@ -227,8 +227,9 @@ def _cv_table(f, *, scale: int, min_cases: int):
              .group_by(["pool", "drg", "hospital_id"])
              .agg(pl.col("cases").sum(), pl.col("points_before_units").sum())
              .filter(pl.col("cases") >= min_cases)
-             .with_columns((pl.col("points_before_units") / scale / pl.col("cases")).alias("m")))
-    return (per_h.group_by(["pool", "drg"])
+             .with_columns((pl.col("points_before_units") / scale / pl.col("cases")).alias("m"))
+             .sort(["pool", "drg", "hospital_id"]))       # the float mean and SD in one order every time
+    return (per_h.group_by(["pool", "drg"], maintain_order=True)
             .agg(pl.len().alias("hospitals"), pl.col("cases").sum().alias("cases"), pl.col("m").mean().alias("mean_points"),
                  pl.when(pl.len() >= 2).then(pl.col("m").std(ddof=1) / pl.col("m").mean()).otherwise(None)
                  .alias("cv")))

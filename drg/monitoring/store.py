@@ -189,7 +189,11 @@ def read_facts(ledger: Any, year: int, months: tuple[int, ...] | None = None):
             return _empty_facts()
         return con.sql(_latest_runs_sql() + f"""
             SELECT f.* EXCLUDE (run_id) FROM monitor_facts f JOIN latest l USING (run_id, year, month)
-            WHERE f.year = ? {where}""", params=[year, year]).pl()
+            WHERE f.year = ? {where}
+            ORDER BY f.year, f.month, f.pool, f.hospital_id, f.county, f.mdc, f.adrg, f.drg, f.case_class,
+                     f.group_state""", params=[year, year]).pl()
+        # (in one order every time: the float terms of the indices are then summed in the same order, and a
+        # run's indicators are the same to the last digit whenever it is monitored)
 
 
 def _empty_facts():

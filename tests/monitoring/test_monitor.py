@@ -69,6 +69,10 @@ def test_monitor_stores_its_tables_in_the_ledger_and_as_parquet(demo_world, tmp_
     schema = pq.read_schema(res.files["indicators"])
     assert schema.field("balance_fen").metadata == {b"unit": b"fen"}
     assert schema.field("points").metadata == {b"unit": b"point"}
+    # the same run monitored again gives the same indicators to the last digit, in the same order (the float
+    # terms of the indices and the convergence SDs are summed in one order every time)
+    assert again.indicators.equals(res.indicators)
+    assert again.convergence.equals(res.convergence)
 
 
 def test_a_month_the_ledger_does_not_have_is_an_input_error(demo_world):
