@@ -1,8 +1,8 @@
 """Distributed benchmark (issue 19): a settlement year cut into partitions, grouped, priced and settled on a
 Dask LocalCluster of worker processes, against the single-machine commands on the same data, same cores.
 
-Sizes: quick (default) 400,000 cases in 4 partitions; ``--bench-size=full`` 20,000,000 cases in 40
-partitions (500,000 a partition). History for the weights is a second synthetic city of half the size (two
+Sizes: quick (default) 400,000 cases in 4 partitions; ``1m`` and ``5m`` 1 and 5 million in 4 and 10;
+``--bench-size=full`` 20,000,000 cases in 40 partitions (500,000 a partition). History for the weights is a second synthetic city of half the size (two
 years), cut the same way.
 
 Figures, all measured in the same run (the machine is shared: only ratios within a run mean anything):
@@ -34,7 +34,7 @@ import pytest
 
 from conftest import record
 
-SIZES = {"quick": (400_000, 4), "full": (20_000_000, 40)}
+SIZES = {"quick": (400_000, 4), "1m": (1_000_000, 4), "5m": (5_000_000, 10), "full": (20_000_000, 40)}
 YEAR = 2025
 
 
