@@ -2,8 +2,8 @@
 Dask LocalCluster of worker processes, against the single-machine commands on the same data, same cores.
 
 Sizes: quick (default) 400,000 cases in 4 partitions; ``1m`` and ``5m`` 1 and 5 million in 4 and 10;
-``--bench-size=full`` 20,000,000 cases in 40 partitions (500,000 a partition). History for the weights is a second synthetic city of half the size (two
-years), cut the same way.
+``--bench-size=full`` 20,000,000 cases in 40 partitions (500,000 a partition). History for the weights is a
+second synthetic city of half the size (two years), cut the same way.
 
 Figures, all measured in the same run (the machine is shared: only ratios within a run mean anything):
 
