@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,18 +58,9 @@ def stage_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | 
 
 
 def _print(summary: dict, title: str, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
-        return
-    from rich.console import Console
-    from rich.table import Table
+    from drg.cli.payment import _print_summary   # (inside: drg.cli.payment imports this module)
 
-    t = Table(title=title)
-    t.add_column("item")
-    t.add_column("value", justify="right")
-    for k, v in summary.items():
-        t.add_row(k, json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict) else str(v))
-    Console().print(t)
+    _print_summary(summary, title, as_json)
 
 
 # ------------------------------------------------------------------------------------------------ the runs

@@ -185,5 +185,5 @@ def _print_summary(summary: dict, title: str, as_json: bool) -> None:
     t.add_column("item")
     t.add_column("value", justify="right")
     for k, v in summary.items():
-        t.add_row(k, str(v))
+        t.add_row(k, json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict) else str(v))
     Console().print(t)

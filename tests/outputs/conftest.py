@@ -123,14 +123,7 @@ def _app():
 
 
 # ------------------------------------------------------------------------------------------------ estimate
-HIS_HEADERS = {
-    "case_id": "结算清单号", "patient_id": "医保个人编号", "hospital_id": "定点医药机构编码", "sex": "性别",
-    "age": "年龄", "age_days": "年龄(天)", "birth_weight": "新生儿出生体重(克)", "los": "住院天数",
-    "discharge_status": "离院方式", "dx": "诊断编码", "px": "手术及操作编码",
-    "vent_hours": "有创呼吸机使用时间(小时)", "admit_date": "入院日期", "discharge_date": "出院日期",
-    "total_cost": "医疗费总额", "fund_paid": "统筹基金支付", "self_paid": "个人负担", "other_paid": "其他支付",
-    "insurance_type": "险种类型", "county": "参保地",
-}
+from tests.helpers.estimate_world import HIS_HEADERS  # noqa: E402  (the hospital system's headers, once)
 EXTRA = ("患者姓名", "出院科室")
 
 
