@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from drg.distributed.dataset import Dataset, Partition, open_dataset
-from drg.distributed.manifest import file_sha256, write_manifest
+from drg.distributed.manifest import file_sha256, partition_entry, staged_outputs, write_manifest
 from drg.distributed.plugin import kill_once
 from drg.distributed.shuffle import bucket_count, buckets_of, shuffle, split_by_bucket, wait
 
@@ -113,11 +113,6 @@ def _overlapping(ranges: list[tuple]) -> list[int]:
     return sorted(out)
 
 
-def _place(tmp: Path, final: Path) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, final)
-
-
 def group_partition(scheme_path: str, scheme_sha: str, part: Partition, out: str, rejects: str | None, *,
                     slim: bool, required: tuple[str, ...] | None, earlier_ids: list[str] | None,
                     engine: str = "numba", fault: dict | None = None) -> dict:
@@ -129,29 +124,11 @@ def group_partition(scheme_path: str, scheme_sha: str, part: Partition, out: str
     scheme = cached_scheme(scheme_path, scheme_sha)
     out_p = Path(out)
     rej_p = Path(rejects) if rejects else None
-    tmp = out_p.parent / f".drg-tmp-{uuid.uuid4().hex}"
-    tmp_rej = (rej_p.parent / f".drg-tmp-{uuid.uuid4().hex}") if rej_p else None
-    try:
-        tmp.mkdir(parents=True)
-        if tmp_rej is not None:
-            tmp_rej.mkdir(parents=True)
-        summary = group_file(scheme, part.path, tmp / out_p.name,
-                             rejects=(tmp_rej / rej_p.name) if rej_p else None, slim=slim, required=required,
+    with staged_outputs(out_p, rej_p) as (tmp_out, tmp_rej):
+        summary = group_file(scheme, part.path, tmp_out, rejects=tmp_rej, slim=slim, required=required,
                              earlier_ids=earlier_ids, on_rows=_fault_hook(fault, part), engine=engine)
-        _place(tmp / out_p.name, out_p)
-        if rej_p is not None:
-            _place(tmp_rej / rej_p.name, rej_p)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if tmp_rej is not None:
-            shutil.rmtree(tmp_rej, ignore_errors=True)
-    entry = {"partition": part.index, "input": part.path, "name": part.name, "output": str(out_p),
-             "rows": summary.rows, "read": summary.read, "rejected": summary.rejected,
-             "bytes": out_p.stat().st_size, "sha256": file_sha256(out_p),
-             "by_status": dict(summary.by_status), "by_mdc": dict(summary.by_mdc)}
-    if rej_p is not None:
-        entry |= {"rejects": str(rej_p), "rejects_sha256": file_sha256(rej_p)}
-    return entry
+    return partition_entry(part, out_p, rej_p, rows=summary.rows, read=summary.read, rejected=summary.rejected,
+                           by_status=dict(summary.by_status), by_mdc=dict(summary.by_mdc))
 
 
 def _fault_hook(fault: dict | None, part: Partition) -> Callable[[int], None] | None:

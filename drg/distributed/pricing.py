@@ -22,7 +22,6 @@ names and renamed, with the partition's relative path, and listed in ``OUT/_mani
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from drg.distributed.dataset import Partition, open_dataset
-from drg.distributed.manifest import file_sha256, write_manifest
+from drg.distributed.manifest import file_sha256, partition_entry, staged_outputs, write_manifest
 from drg.distributed.plugin import kill_once
 from drg.distributed.shuffle import bucket_count, buckets_of, shuffle, wait
 
@@ -123,7 +122,6 @@ def price_partition(part: Partition, out: str, rejects: str | None, tables: str,
     import pyarrow.parquet as pq
 
     from drg.casefile.tables import read_reviews, read_violations
-    from drg.distributed.grouping import _place
     from drg.distributed.plugin import cached, cached_tables, task_threads
     from drg.pricing.adjustments import hospital_point_sums
     from drg.pricing.points import CoefficientMatrix, WeightTable
@@ -145,36 +143,19 @@ def price_partition(part: Partition, out: str, rejects: str | None, tables: str,
             readmitted[readmitted_rows] = True
     out_p = Path(out)
     rej_p = Path(rejects) if rejects else None
-    tmp = out_p.parent / f".drg-tmp-{uuid.uuid4().hex}"
-    tmp_rej = (rej_p.parent / f".drg-tmp-{uuid.uuid4().hex}") if rej_p else None
     sums = {}
-    try:
-        tmp.mkdir(parents=True)
-        if tmp_rej is not None:
-            tmp_rej.mkdir(parents=True)
 
-        def totals(keys, priced) -> None:
-            sums["hospitals"] = hospital_point_sums(_totals_input(keys, priced), policy)
-            if fault and fault.get("stage") == "price":   # tests: die with the file half written
-                kill_once(fault, part.index)
+    def totals(keys, priced) -> None:
+        sums["hospitals"] = hospital_point_sums(_totals_input(keys, priced), policy)
+        if fault and fault.get("stage") == "price":   # tests: die with the file half written
+            kill_once(fault, part.index)
 
-        keys, priced, n_read = write_priced(part.path, w, c, policy, tmp / out_p.name, reviews=rv, violations=vv,
-                                            year=year, engine=engine, readmitted=readmitted,
-                                            rejects=(tmp_rej / rej_p.name) if rej_p else None, tables=tables,
-                                            before_close=totals)
-        _place(tmp / out_p.name, out_p)
-        if rej_p is not None:
-            _place(tmp_rej / rej_p.name, rej_p)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if tmp_rej is not None:
-            shutil.rmtree(tmp_rej, ignore_errors=True)
-    entry = {"partition": part.index, "input": part.path, "name": part.name, "output": str(out_p),
-             "rows": priced.n, "read": n_read, "rejected": n_read - keys.num_rows, "bytes": out_p.stat().st_size,
-             "sha256": file_sha256(out_p), "summary_sums": priced.summary_sums(), "hospital_sums": sums["hospitals"]}
-    if rej_p is not None:
-        entry |= {"rejects": str(rej_p), "rejects_sha256": file_sha256(rej_p)}
-    return entry
+    with staged_outputs(out_p, rej_p) as (tmp_out, tmp_rej):
+        keys, priced, n_read = write_priced(part.path, w, c, policy, tmp_out, reviews=rv, violations=vv,
+                                            year=year, engine=engine, readmitted=readmitted, rejects=tmp_rej,
+                                            tables=tables, before_close=totals)
+    return partition_entry(part, out_p, rej_p, rows=priced.n, read=n_read, rejected=n_read - keys.num_rows,
+                           summary_sums=priced.summary_sums(), hospital_sums=sums["hospitals"])
 
 
 # ------------------------------------------------------------------------------------------------ driver
