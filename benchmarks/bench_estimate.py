@@ -54,7 +54,12 @@ def estimate_world(bench_dir, request):
     build_scheme(sample.rules_dir, sample.codes_dir, out=root / "demo.scheme")
     res = synthesize(load_rule_set(sample.rules_dir), load_code_dictionary(sample.codes_dir), root / "city",
                      cases=max(30_000, 3 * month_rows), years=[2023, 2024, 2025], settings=city_settings("demo"))
-    pq.write_table(pa.concat_tables([pq.read_table(res.case_files[y]) for y in (2023, 2024)]), root / "hist.parquet")
+    pq.write_table(pa.concat_tables([pq.read_table(res.case_files[y]) for y in (2023, 2024)]),
+                   root / "hist-cases.parquet")
+    from drg.grouping import group_file
+    from grouper.scheme import load_scheme
+
+    group_file(load_scheme(root / "demo.scheme"), root / "hist-cases.parquet", root / "hist.parquet")
     build_tables(root / "hist.parquet", res.hospitals, "demo", root / "tables", year=2025)
     publish(root / "demo.scheme", root / "tables", "demo", root / "bundle", point_values=["310=85.5", "390=80.2"])
     rows = [r for r in pq.read_table(res.case_files[2025]).to_pylist() if not (r["age"] == 0 and r["age_days"] is None)]

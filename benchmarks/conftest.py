@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-SIZES = {"quick": 200_000, "1m": 1_000_000, "full": 10_000_000}
+SIZES = {"quick": 200_000, "1m": 1_000_000, "5m": 5_000_000, "full": 10_000_000}
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
 def pytest_addoption(parser):
     parser.addoption("--bench-size", action="store", default="quick", choices=sorted(SIZES),
-                     help="quick (CI, small), 1m (one million cases) or full (10 million cases)")
+                     help="quick (CI, small), 1m or 5m (one or five million cases) or full (10 million cases)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -59,9 +59,30 @@ def synthetic_city(bench_dir, bench_cases) -> dict:
 
 
 @pytest.fixture(scope="session")
-def city_tables(synthetic_city, bench_dir) -> dict:
-    """Weights and coefficients of the synthetic city's history years under the demo policy, built once
-    for every benchmark of the session: ``{"cases", "tables", "policy", "year", "result"}``."""
+def grouped_city(synthetic_city, bench_dir) -> dict:
+    """The synthetic city's case files grouped with the demo scheme (pricing and weights read grouped files
+    only): ``{year: path}``."""
+    from drg.grouping import group_file
+    from drg.synth.samples import schemes
+    from grouper.build import build_scheme
+    from grouper.scheme import load_scheme
+
+    sample = schemes()["demo"]
+    build_scheme(sample.rules_dir, sample.codes_dir, out=bench_dir / "demo.scheme")
+    scheme = load_scheme(bench_dir / "demo.scheme")
+    res = synthetic_city["result"]
+    out = {}
+    for year, path in res.case_files.items():
+        out[year] = bench_dir / f"grouped-{year}.parquet"
+        group_file(scheme, path, out[year])
+    return out
+
+
+@pytest.fixture(scope="session")
+def city_tables(synthetic_city, grouped_city, bench_dir) -> dict:
+    """Weights and coefficients of the synthetic city's grouped history years under the demo policy, built
+    once for every benchmark of the session: ``{"cases" (the grouped settlement year), "tables", "policy",
+    "year", "result"}``."""
     from drg.pricing.coefficients import build_tables
     from drg.policy import load_policy
 
@@ -69,9 +90,9 @@ def city_tables(synthetic_city, bench_dir) -> dict:
     year = synthetic_city["settlement_year"]
     policy = load_policy("demo")
     tables = bench_dir / "tables"
-    build_tables([res.case_files[y] for y in synthetic_city["history_years"]], res.hospitals, policy, tables,
+    build_tables([grouped_city[y] for y in synthetic_city["history_years"]], res.hospitals, policy, tables,
                  year=year)
-    return {"cases": res.case_files[year], "tables": tables, "policy": policy, "year": year, "result": res}
+    return {"cases": grouped_city[year], "tables": tables, "policy": policy, "year": year, "result": res}
 
 
 def record(benchmark, **figures) -> None:

@@ -14,7 +14,8 @@ File layout (every key optional except where a profile needs to differ from the 
     [weights.trim] method (sd|percentile|none), k, lo, hi
     [per_diem]    drgs, min_los
     [coef]        n_min, tier_n_min, tiers, down_factor, up_factor, min, max, blend, blend_by_year
-    [pricing]     ungroupable (factor|review), ungroupable_factor, high_steps, low_ratio, low_outlier_rule
+    [pricing]     ungroupable (factor|review), ungroupable_factor, ambiguous (ungroupable|review), high_steps,
+                  low_ratio, low_outlier_rule
     [readmission] enabled, window_days, match (drg|adrg), scope (hospital|city), factor, exempt_adrgs
     [violations]  multipliers, default_multiplier
     [budget]      growth_rate, reserve_ratio, point_value_includes_self_pay
@@ -154,6 +155,8 @@ PARAMS: tuple[_Param, ...] = (
     _Param("coef.blend_by_year", "blendmap", {}, DEFAULT + " (none)"),
     _Param("pricing.ungroupable", "enum", "factor", DEFAULT, choices=("factor", "review")),
     _Param("pricing.ungroupable_factor", "dec", Decimal(1), DEFAULT, check=_ge(0)),
+    _Param("pricing.ambiguous", "enum", "ungroupable", "SPEC §4 (CHS-DRG 2.0 xQY groups); a city must confirm",
+           choices=("ungroupable", "review")),
     _Param("pricing.high_steps", "steps", (HighStep(Decimal(100), Decimal(3)), HighStep(Decimal(200), Decimal(2)),
                                           HighStep(None, Decimal("1.5"))), DEFAULT),
     _Param("pricing.low_ratio", "dec", Decimal("0.4"), DEFAULT, check=_between(0, 1)),
@@ -294,6 +297,7 @@ class PricingPolicy:
 
     ungroupable: str = _default("pricing.ungroupable")               # factor | review
     ungroupable_factor: Decimal = _default("pricing.ungroupable_factor")
+    ambiguous: str = _default("pricing.ambiguous")                     # ungroupable | review (CHS-DRG 2.0 xQY)
     high_steps: tuple[HighStep, ...] = _default("pricing.high_steps")
     low_ratio: Decimal = _default("pricing.low_ratio")
     low_outlier_rule: str = _default("pricing.low_outlier_rule")        # province | jinhua

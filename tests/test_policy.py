@@ -17,7 +17,7 @@ def test_registry_lists_shipped_profiles():
     assert {"zhejiang-province", "jinhua", "demo"} <= ids
 
 
-@pytest.mark.parametrize("name", ["zhejiang-province", "jinhua", "demo"])
+@pytest.mark.parametrize("name", ["zhejiang-province", "zhejiang-province-2.0", "jinhua", "demo"])
 def test_shipped_profiles_load(name):
     p = load_policy(name)
     assert p.id == name
@@ -27,6 +27,22 @@ def test_shipped_profiles_load(name):
     assert {q.key for q in PARAMS} - {"policy.extends"} <= keys
     assert all(origin for k, _, origin in rows if not k.startswith("policy."))
     json.dumps(policy_to_dict(p))
+
+
+def test_the_2_0_profile_names_2_0_adrgs():
+    """The exempt ADRGs of the CHS-DRG 2.0 profile are ADRGs of the 2.0 tables (../shared), and grouped
+    cases of another edition are refused with it."""
+    from tests.helpers.paths import SHARED
+
+    p = load_policy("zhejiang-province-2.0")
+    assert p.scheme == "CHS_DRG_20" and p.readmission.window_days == 15
+    table = SHARED / "schemes" / "CHS_DRG_20" / "2_ADRG.txt"
+    if not table.exists():
+        pytest.skip("../shared/schemes/CHS_DRG_20 not present")
+    adrgs = {line.split()[0] for line in table.read_text(encoding="utf-8").splitlines() if line.strip()}
+    assert set(p.readmission.exempt_adrgs) <= adrgs
+    with pytest.raises(PolicyError, match="CHS_DRG_20"):
+        p.check_scheme("CHS_DRG_11@abc", what="the history cases")
 
 
 def test_province_values_and_sources():

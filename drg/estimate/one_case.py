@@ -25,9 +25,9 @@ from fractions import Fraction
 from typing import Any
 from drg.errors import InputError
 from drg.money import round_half_away, units_to_decimal, yuan_text, yuan_to_fen
-from drg.pricing.classes import is_per_diem
-from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, CaseToPrice, PricingRule, WeightRow, price_one_exact,
-                               to_units)
+from drg.pricing.classes import held_for_review, is_per_diem
+from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, UNGROUPABLE, CaseToPrice, PricingRule, WeightRow,
+                               price_one_exact, to_units)
 from grouper.results import UNGROUPABLE_DRG, has_drg
 from grouper.lookup import check_codes
 
@@ -215,6 +215,8 @@ def price_one(tables, policy, drg: str | None, adrg: str | None, los: int | None
                                        h, pdp_u, tables.per_diem_mean_exact[w] if pdp_u is not None else None)
     case = CaseToPrice(int(cost_fen), bed_days, ungroupable, False, 0, per_diem and w >= 0, coef_u)
     cls, pts, r, no_weight = price_one_exact(case, row, PricingRule.of(policy, tables.a_fen_exact))
+    if cls == UNGROUPABLE and held_for_review(drg, policy):   # SPEC §4: an ambiguous group waits for review
+        pts = 0
     ratio = None if r != r else r  # NaN: no cost ratio for this class
     note = ""
     if no_weight:

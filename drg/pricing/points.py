@@ -41,7 +41,7 @@ from drg.pricing.exact import (CLASS_NAMES, COEF_SCALE, PER_DIEM, REVIEW, UNGROU
 from drg.pricing.kernels import CaseArrays, KernelRule, WeightArrays, price_kernel, scale_units
 from drg.policy import Policy
 from drg.casefile.money import with_fen_columns
-from drg.pricing.classes import drg_mask, per_diem_mask
+from drg.pricing.classes import drg_mask, held_mask, per_diem_mask
 from drg.pricing.columns import encode_strings
 from drg.pricing.weights import Weights
 from drg.pricing.readmission import halved_stays, may_be_halved
@@ -220,6 +220,8 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | Coe
         widx=widx, coef_u=coef_u)
     rule = PricingRule.of(policy, weights.a_fen)
     cls, pts, ratio, noweight = _classify(case_arrays, table, rule, engine)
+    if policy.pricing.ambiguous == "review":   # SPEC §4: ambiguous groups wait for review with 0 points
+        pts[held_mask(drg_dict, policy)[drg_codes] & (cls == UNGROUPABLE)] = 0
     adjusted, halved = _readmission(cases, case_arrays, cls, pts, policy, year, engine, drg_codes, h_codes,
                                     readmitted)
     adjusted, deduction, violation = apply_violations(cases.column("case_id"), violations, adjusted,

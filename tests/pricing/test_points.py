@@ -77,6 +77,30 @@ def test_ungroupable_tie_and_factor(pol):
     assert out["points"] == 0.0001       # 1.25 units → 1
 
 
+def test_ambiguous_groups_priced_as_ungroupable_or_held_for_review(pol):
+    """SPEC §4: an ambiguous xQY group (CHS-DRG 2.0) is priced as ungroupable by default; with
+    ``pricing.ambiguous = "review"`` it waits for special review with 0 points, even under the factor rule; a
+    0000 case keeps the factor rule, and a reviewed ambiguous case takes its review points."""
+    w, c = hand_tables([{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0}], a_yuan=80000.0)
+    rows = case_rows([{"drg": "GQY", "adrg": "GQY", "cost": 8000.0}, {"drg": "0000", "cost": 8000.0}])
+    out = price_both(rows, w, c, pol).to_pylist()
+    assert [(r["case_class"], r["points"]) for r in out] == [("ungroupable", 10.0), ("ungroupable", 10.0)]
+    held = replace(pol, pricing=replace(pol.pricing, ambiguous="review"))
+    out = price_both(rows, w, c, held).to_pylist()
+    assert [(r["case_class"], r["points"]) for r in out] == [("ungroupable", 0.0), ("ungroupable", 10.0)]
+
+
+def test_policy_key_ambiguous_is_read_and_checked(tmp_path):
+    from drg.errors import PolicyError
+
+    p = tmp_path / "p.toml"
+    p.write_text('[policy]\nid = "t"\n[pricing]\nambiguous = "review"\n', encoding="utf-8")
+    assert load_policy(p).pricing.ambiguous == "review"
+    p.write_text('[policy]\nid = "t"\n[pricing]\nambiguous = "maybe"\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match="ambiguous"):
+        load_policy(p)
+
+
 @pytest.mark.parametrize("cost_fen", [5, 15, 25, 35, 105, 555_555, 599_995, 45, 55])
 def test_low_outlier_ties_exact(pol, cost_fen):
     # province low rule: 150 × 1.1 × c / 1,500,000 fen = c × 1.1 units (ties at c ≡ 5 mod 10)

@@ -1,0 +1,229 @@
+"""A province's year, stage by stage, as a bureau runs it (issue 21).
+
+A synthetic province (``drg synth``: CHS-DRG 1.1 when ../shared is present, else the demo scheme; three
+years, ``bench_cases`` cases each) goes through the commands a bureau runs every month on the year to date:
+
+1. ``drg group``  the settlement year (the two history years are grouped beforehand, untimed);
+2. ``drg weights`` from the two grouped history years;
+3. ``drg points`` on the grouped settlement year;
+4. ``drg settle year`` with its statements (on by default) into a DuckDB ledger;
+5. ``drg monitor`` of the year, from the ledger.
+
+Each stage is its own process, as on the command line, so that its peak memory is its own: the wall time and
+the peak resident set (``ru_maxrss`` of that child, from ``os.wait4``) are recorded. In the same run, each stage's
+I/O floor is measured the same way: a child process in which plain pyarrow reads what the stage must read
+(the same files, the same columns) and writes what it wrote (its output tables, already in memory, written
+again to Parquet). The ratios stage / floor are what docs/benchmarks.md reports; they travel across machines
+better than seconds.
+
+``pytest benchmarks/bench_pipeline.py --bench-size=full`` is the published size (10 million cases a year);
+``1m`` and ``5m`` show how cost grows with the number of cases. The quick size keeps this file from rotting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED, record
+
+HISTORY_YEARS = (2023, 2024)
+YEAR = 2025
+POLICY = "demo"
+
+
+@dataclass
+class Stage:
+    """One measured child process."""
+
+    name: str
+    wall_s: float
+    peak_mb: float
+    floor_s: float | None = None
+    floor_peak_mb: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.wall_s / self.floor_s if self.floor_s else None
+
+
+def _drg() -> list[str]:
+    return [sys.executable, "-m", "drg.cli"]
+
+
+def measured(args: list, *, env: dict | None = None) -> tuple[float, float, str]:
+    """Run ``args`` as a child process: ``(wall seconds, peak RSS in MB, stdout)``; a failure fails the test
+    with the child's error output."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
+    # os.wait4 gives this child's own rusage; communicate() after it only drains the pipes
+    out_chunks, err_chunks = [], []
+    import threading
+
+    def drain(stream, into):
+        into.append(stream.read())
+
+    readers = [threading.Thread(target=drain, args=(proc.stdout, out_chunks)),
+               threading.Thread(target=drain, args=(proc.stderr, err_chunks))]
+    for r in readers:
+        r.start()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    for r in readers:
+        r.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out = out_chunks[0].decode("utf-8", "replace") if out_chunks else ""
+    err = err_chunks[0].decode("utf-8", "replace") if err_chunks else ""
+    assert proc.returncode == 0, f"{args[:4]} failed ({proc.returncode}):\n{err[-3000:]}"
+    return wall, usage.ru_maxrss / 1024, out
+
+
+FLOOR = r'''
+import sys, json, time
+import pyarrow as pa, pyarrow.parquet as pq
+spec = json.loads(sys.argv[1])
+# what the stage wrote, loaded before the clock starts: the floor writes it again
+outputs = [(pq.read_table(p), p + ".floor.parquet") for p in spec["writes"]]
+t0 = time.perf_counter()
+for path, cols in spec["reads"]:
+    pq.read_table(path, columns=cols)
+for table, path in outputs:
+    pq.write_table(table, path)
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+'''
+
+
+def floor(reads: list[tuple[Path, list[str] | None]], writes: list[Path]) -> tuple[float, float]:
+    """pyarrow reading ``reads`` (path, columns) and writing the tables of ``writes`` again: ``(seconds, peak MB)``.
+
+    The seconds are those of the reads and writes alone (measured inside the child); the peak memory is the
+    child's, which holds the output tables while it writes them.
+    """
+    spec = {"reads": [(str(p), c) for p, c in reads], "writes": [str(p) for p in writes]}
+    _wall, peak, out = measured([sys.executable, "-c", FLOOR, json.dumps(spec)])
+    for p in writes:
+        Path(str(p) + ".floor.parquet").unlink(missing_ok=True)
+    return json.loads(out.strip().splitlines()[-1])["seconds"], peak
+
+
+def _columns(path: Path, wanted) -> list[str]:
+    import pyarrow.parquet as pq
+
+    names = pq.ParquetFile(path).schema_arrow.names
+    return [c for c in wanted if c in names]
+
+
+QUICK_CASES = 40_000
+
+
+def _cases(bench_cases: int) -> int:
+    """Cases a year: the quick size is smaller here (five stages, three years, each its own process)."""
+    return QUICK_CASES if bench_cases <= 200_000 else bench_cases
+
+
+@pytest.fixture(scope="module")
+def province(bench_dir, bench_cases) -> dict:
+    """The synthetic province and its scheme; history years grouped (untimed)."""
+    bench_cases = _cases(bench_cases)
+    root = bench_dir / "province"
+    root.mkdir(exist_ok=True)
+    rules, codes = SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11"
+    if rules.is_dir() and codes.is_dir():
+        scheme = root / "chs11.scheme"
+        measured([*_drg(), "scheme", "build", rules, "--codes", codes, "--out", scheme, "--json"])
+        synth_scheme = ["--scheme", scheme]
+    else:   # without ../shared: the shipped demo scheme
+        scheme = root / "demo.scheme"
+        from drg.synth.samples import schemes
+
+        sample = schemes()["demo"]
+        measured([*_drg(), "scheme", "build", sample.rules_dir, "--codes", sample.codes_dir, "--out", scheme,
+                  "--json"])
+        synth_scheme = ["--scheme", "demo"]
+    city = root / "city"
+    measured([*_drg(), "synth", "--out", city, "--cases", bench_cases * 3, "--years", "2023-2025", *synth_scheme,
+              "--city", "demo" if bench_cases <= 1_000_000 else "province", "--quiet", "--json"])
+    grouped = {}
+    for y in HISTORY_YEARS:
+        grouped[y] = root / f"grouped-{y}.parquet"
+        measured([*_drg(), "group", "--scheme", scheme, "--cases", city / f"cases-{y}.parquet", "--out", grouped[y],
+                  "--quiet", "--json"])
+    return {"root": root, "scheme": scheme, "city": city, "grouped": grouped}
+
+
+def run_pipeline(p: dict) -> dict[str, Stage]:
+    """The five stages, each followed by its I/O floor."""
+    from drg.settlement.aggregates import PRICED_OPTIONAL, PRICED_REQUIRED
+
+    root, city = p["root"], p["city"]
+    work = root / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    stages: dict[str, Stage] = {}
+
+    cases = city / f"cases-{YEAR}.parquet"
+    grouped = work / f"grouped-{YEAR}.parquet"
+    wall, peak, _ = measured([*_drg(), "group", "--scheme", p["scheme"], "--cases", cases, "--out", grouped,
+                              "--quiet", "--json"])
+    stages["group"] = Stage("group", wall, peak, *floor([(cases, None)], [grouped]))
+
+    tables = work / "tables"
+    wall, peak, _ = measured([*_drg(), "weights", *sum((["--history", p["grouped"][y]] for y in HISTORY_YEARS), []),
+                              "--hospitals", city / "hospitals.parquet", "--policy", POLICY, "--out", tables,
+                              "--year", YEAR, "--json"])
+    history_cols = ["drg", "group_status", "total_cost", "los", "hospital_id", "discharge_date", "case_id",
+                    "discharge_status", "drg_fen", "total_cost_fen"]
+    stages["weights"] = Stage("weights", wall, peak, *floor(
+        [(p["grouped"][y], _columns(p["grouped"][y], history_cols)) for y in HISTORY_YEARS],
+        sorted(tables.glob("*.parquet"))))
+
+    priced = work / f"priced-{YEAR}.parquet"
+    wall, peak, _ = measured([*_drg(), "points", "--cases", grouped, "--tables", tables, "--policy", POLICY,
+                              "--out", priced, "--year", YEAR, "--json"])
+    stages["points"] = Stage("points", wall, peak, *floor([(grouped, None)], [priced]))
+
+    ledger, out = work / "ledger.duckdb", work / "settle"
+    wall, peak, _ = measured([*_drg(), "settle", "year", "--year", YEAR, "--priced", priced,
+                              "--hospitals", city / "hospitals.parquet", "--budget", city / "budget.parquet",
+                              "--county-income", city / "county_income.parquet", "--policy", POLICY,
+                              "--ledger", ledger, "--out", out, "--json"])
+    settle_cols = _columns(priced, list(PRICED_REQUIRED) + list(PRICED_OPTIONAL))
+    stages["settle"] = Stage("settle", wall, peak, *floor([(priced, settle_cols)],
+                                                          sorted(out.glob("*.parquet"))))
+
+    wall, peak, _ = measured([*_drg(), "monitor", "--ledger", ledger, "--period", str(YEAR), "--out",
+                              work / "monitor", "--json"])
+    stages["monitor"] = Stage("monitor", wall, peak)
+    return stages
+
+
+def test_province_year(benchmark, province, bench_cases):
+    bench_cases = _cases(bench_cases)
+    stages = benchmark.pedantic(run_pipeline, args=(province,), rounds=1, iterations=1)
+    year = ("group", "weights", "points", "settle")
+    total = sum(stages[s].wall_s for s in year)
+    figures = {"cases_per_year": bench_cases, "year_total_s": round(total, 2),
+               "peak_mb_max": round(max(s.peak_mb for s in stages.values()), 1)}
+    for s in stages.values():
+        figures[f"{s.name}_s"] = round(s.wall_s, 2)
+        figures[f"{s.name}_peak_mb"] = round(s.peak_mb, 1)
+        if s.floor_s:
+            figures[f"{s.name}_floor_s"] = round(s.floor_s, 2)
+            figures[f"{s.name}_floor_peak_mb"] = round(s.floor_peak_mb, 1)
+            figures[f"{s.name}_over_floor"] = round(s.ratio, 2)
+    record(benchmark, **figures)
+    lines = [f"{'stage':<8} {'wall s':>8} {'peak MB':>9} {'floor s':>8} {'ratio':>6}"]
+    for s in stages.values():
+        lines.append(f"{s.name:<8} {s.wall_s:8.2f} {s.peak_mb:9.0f} "
+                     f"{(s.floor_s or 0):8.2f} {(s.ratio or 0):6.2f}")
+    lines.append(f"{'year':<8} {total:8.2f}   (group + weights + points + settle; {bench_cases:,} cases)")
+    print("\n" + "\n".join(lines))
