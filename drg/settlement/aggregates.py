@@ -141,6 +141,9 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     rows_read = rows_other = 0
     scheme_id = None
     files = []
+    codes = _Codes()
+    all_pools = codes.code("pool", ALL_POOLS)
+    outlier_codes = [codes.code("case_class", c) for c in OUTLIER_CLASSES]
     for path in paths:
         path = Path(path)
         file = str(path)
@@ -179,10 +182,11 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
             t = with_fen_columns(t, file=file, first_row=first)
             dd = t.column("discharge_date")
             adj = np.asarray(t.column("adjusted_points").cast(pa.float64()).to_numpy(zero_copy_only=False))
+            # string keys as integer codes (one code per distinct value over all batches, decoded once at the end)
             df = pl.DataFrame({
-                "hospital_id": pl.from_arrow(t.column("hospital_id").cast(pa.string())),
-                "insurance_type": pl.from_arrow(t.column("insurance_type").cast(pa.string())),
-                "county": pl.from_arrow(t.column("county").cast(pa.string())),
+                "hospital_id": codes.of("hospital_id", t.column("hospital_id")),
+                "insurance_type": codes.of("pool", t.column("insurance_type")),
+                "county": codes.of("county", t.column("county")),
                 "discharge_date": pl.from_arrow(dd),
                 "total_cost": np.asarray(t.column("total_cost_fen")),
                 "fund_paid": np.asarray(t.column("fund_paid_fen")),
@@ -192,10 +196,9 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                                                        .astype(np.float64)), scale,
                                          what="deduction_points", file=file)
                 if "deduction_points" in t.column_names else np.zeros(n, np.int64),
-                "case_class": (pl.from_arrow(t.column("case_class").cast(pa.string())).fill_null("")
-                               if "case_class" in t.column_names else pl.Series([""] * n)),
-                "drg": (pl.from_arrow(t.column("drg").cast(pa.string())).fill_null("")
-                        if "drg" in t.column_names else pl.Series([""] * n)),
+                "case_class": codes.of("case_class", t.column("case_class") if "case_class" in t.column_names
+                                       else None, n),
+                "drg": codes.of("drg", t.column("drg") if "drg" in t.column_names else None, n),
             })
             bpu = np.zeros(n, np.int64)
             has = np.zeros(n, bool)
@@ -204,20 +207,23 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 has = ~np.isnan(bp)
                 if has.any():
                     bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
-            df = df.with_columns(_monitor_columns(t, df, bpu, has, scale, file))
+            df = df.with_columns(_monitor_columns(t, df, bpu, has, scale, file, codes))
             first += batch.num_rows
-            pool = pl.col("insurance_type") if policy.pools_by_insurance_type else pl.lit(ALL_POOLS)
+            pool = pl.col("insurance_type") if policy.pools_by_insurance_type else pl.lit(all_pools, pl.UInt32)
             df = df.with_columns(pool.alias("pool"), pl.col("discharge_date").dt.year().cast(pl.Int32).alias("year"),
                                  pl.col("discharge_date").dt.month().cast(pl.Int32).alias("month"),
-                                 pl.col("case_class").is_in(OUTLIER_CLASSES).cast(pl.Int64).alias("outlier"))
+                                 pl.col("case_class").is_in(outlier_codes).cast(pl.Int64).alias("outlier"))
             keep = df.filter(pl.col("year").is_in([year - 1, year]))
             rows_other += df.height - keep.height
-            # one group-by per batch at the finest grain; the four views are derived from it at the end
-            parts.append(keep.group_by(FINE_KEYS).agg(
-                pl.len().cast(pl.Int64).alias("cases"), *[pl.col(c).sum() for c in FINE_SUMS[1:]],
-                pl.col("mdc").first(), pl.col("adrg").first()))
+            # one reduction per batch at the finest grain (integer keys, numpy); the views are derived at the end
+            cols = {c: keep[c].to_numpy() for c in (*FINE_KEYS, *FINE_SUMS[1:], "mdc", "adrg")}
+            cols["cases"] = np.ones(keep.height, np.int64)
+            parts.append(_reduce(cols, _key_sizes(codes, year)))
 
-    fine = pl.concat(parts).group_by(FINE_KEYS).agg(_fine_agg()) if parts else None
+    fine = None
+    if parts:
+        cols = {c: np.concatenate([part[c] for part in parts]) for c in parts[0]}
+        fine = codes.decode(_fine_frame(_reduce(cols, _key_sizes(codes, year))))
     rejects = pl.concat(reject_parts) if reject_parts else None
     return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other)
 
@@ -233,16 +239,118 @@ def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates
         n_rej = rejects.height
         raise InputError(f"no priced case discharged in {year}" + (f" ({n_rej:,} rows cannot be settled)"
                                                                     if n_rej else ""), file=", ".join(files))
-    cur = fine.filter(pl.col("year") == year)
-    view = {name: (fine if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in view_sums]).sort(keys)
+    # the string keys as enums whose categories are their values in order: group-bys and sorts on integer codes,
+    # in the strings' order; the views and the finest grain get their strings back at the end
+    text_keys = [c for c in FINE_KEYS if fine.schema[c] == pl.String]
+    coded = fine.with_columns([pl.col(c).cast(pl.Enum(fine[c].unique().sort())) for c in text_keys])
+    strings = [pl.col(c).cast(pl.String) for c in text_keys]
+    cur = coded.filter(pl.col("year") == year)
+    view = {name: (coded if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in view_sums]).sort(keys)
+            .with_columns([e for e, c in zip(strings, text_keys) if c in keys])
             for name, (keys, view_sums, both_years) in VIEWS.items()}
     by_month = view["by_month"].rename({"outlier": "outliers"})
     if by_month.filter(pl.col("year") == year).height == 0:
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
     return CaseAggregates(
         year=year, scale=scale, by_month=by_month, by_county=view["by_county"], by_class=view["by_class"],
-        by_drg=view["by_drg"], fine=fine.sort(FINE_KEYS), files=files, scheme_id=sums.scheme_id,
+        by_drg=view["by_drg"], fine=coded.sort(FINE_KEYS).with_columns(strings), files=files, scheme_id=sums.scheme_id,
         rows_read=sums.rows_read, rows_other_years=sums.rows_other_years, rejects=rejects)
+
+
+def _key_sizes(codes: _Codes, year: int) -> dict[str, tuple[int, int]]:
+    """Each key of :data:`FINE_KEYS`: (its smallest value, the number of values it can take) at this point."""
+    n = {k: max(1, len(codes.values.get(k, ()))) for k in ("pool", "hospital_id", "county", "case_class", "drg")}
+    return {"pool": (0, n["pool"]), "hospital_id": (0, n["hospital_id"]), "year": (year - 1, 2), "month": (1, 12),
+            "county": (0, n["county"]), "case_class": (0, n["case_class"]), "drg": (0, n["drg"]),
+            "grp": (0, len(GROUP_STATES))}
+
+
+def _reduce(cols: dict[str, np.ndarray], sizes: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:
+    """Rows with equal :data:`FINE_KEYS` added up (:data:`FINE_SUMS`), ``mdc``/``adrg`` the first row's of each
+    cell (a stable sort keeps the rows' order within a cell). The keys are folded into one int64 (each key's
+    offset times the product of the sizes after it); keys too many to fold are sorted column by column."""
+    total = 1
+    for _lo, size in sizes.values():
+        total *= size
+    if total < 2**62:
+        key = np.zeros(len(cols["cases"]), np.int64)
+        for k, (lo, size) in sizes.items():
+            key *= size
+            key += cols[k].astype(np.int64) - lo
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        new = np.empty(len(sk), bool)
+        new[:1] = True
+        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    else:
+        order = np.lexsort([cols[k] for k in reversed(FINE_KEYS)])
+        new = np.zeros(len(order), bool)
+        new[:1] = True
+        for k in FINE_KEYS:
+            v = cols[k][order]
+            new[1:] |= v[1:] != v[:-1]
+    starts = np.flatnonzero(new)
+    firsts = order[starts]
+    out = {k: cols[k][firsts] for k in (*FINE_KEYS, "mdc", "adrg")}
+    for c in FINE_SUMS:
+        out[c] = np.add.reduceat(cols[c][order], starts) if len(order) else cols[c][:0]
+    return out
+
+
+def _fine_frame(cols: dict[str, np.ndarray]):
+    """The reduced sums as the polars frame of :attr:`PricedSums.fine` (codes still to be decoded)."""
+    import polars as pl
+
+    types = {"year": pl.Int32, "month": pl.Int32, "grp": pl.Int8}
+    return pl.DataFrame([pl.Series(c, cols[c], types.get(c, pl.UInt32 if c not in FINE_SUMS else pl.Int64))
+                         for c in (*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")])
+
+
+class _Codes:
+    """Integer codes of the string keys of the sums, one table per key (``pool``, ``hospital_id``, ``county``,
+    ``case_class``, ``drg``, ``mdc``, ``adrg``): each batch's column is dictionary-encoded (or read as a
+    dictionary), its few distinct values are looked up here once, and the cases carry codes; a null is ``""``.
+    :meth:`decode` turns the code columns of the sums back into strings."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[str]] = {}
+        self.index: dict[str, dict[str, int]] = {}
+
+    def code(self, key: str, value: str) -> int:
+        index = self.index.setdefault(key, {})
+        c = index.get(value)
+        if c is None:
+            values = self.values.setdefault(key, [])
+            c = index[value] = len(values)
+            values.append(value)
+        return c
+
+    def of(self, key: str, column, n: int = 0) -> np.ndarray:
+        """The codes of a string column (a null is ``""``); ``column`` None: ``n`` times ``""``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if column is None:
+            return np.full(n, self.code(key, ""), np.uint32)
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if not pa.types.is_dictionary(arr.type):
+            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+                arr = arr.cast(pa.string())
+            arr = pc.dictionary_encode(arr)
+        values = arr.dictionary
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = values.cast(pa.string())
+        table = np.array([self.code(key, v) for v in values.to_pylist()] + [self.code(key, "")], np.uint32)
+        return table[np.asarray(arr.indices.fill_null(len(values)), np.int64)]
+
+    def decode(self, frame):
+        """``frame`` with its code columns (those of the keys seen) as strings again."""
+        import polars as pl
+
+        name = {"pool": "pool", "hospital_id": "hospital_id", "county": "county", "case_class": "case_class",
+                "drg": "drg", "mdc": "mdc", "adrg": "adrg"}
+        return frame.with_columns([pl.Series(col, self.values.get(key, [""]), pl.String).gather(frame[col])
+                                   for col, key in name.items() if col in frame.columns])
 
 
 def _flags(column, rule) -> np.ndarray:
@@ -260,7 +368,7 @@ def _flags(column, rule) -> np.ndarray:
     return table[idx]
 
 
-def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str) -> list:
+def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str, codes: _Codes) -> list:
     """The per-case columns of the monitoring sums (SPEC §9) for one batch: the group state ``grp``, points
     before §5, the CMI weight of a grouped case, LOS, deaths, halved stays, CC/MCC, MDC and ADRG."""
     import polars as pl
@@ -291,8 +399,7 @@ def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, fil
               if "adjust_reason" in names else np.zeros(n, bool))
 
     def text(name: str):
-        return (pl.Series(name, t.column(name).cast(pa.string())).fill_null("") if name in names
-                else pl.Series(name, [""] * n, pl.String))
+        return pl.Series(name, codes.of(name, t.column(name) if name in names else None, n))
 
     return [pl.Series("grp", np.where(grouped, 0, np.where(ambiguous, 2, 1)).astype(np.int8)),
             pl.Series("pts_u", pts_u, pl.Int64),
