@@ -184,7 +184,15 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
             names = pq_.read_schema(f).names if f.exists() else list(wanted)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
-        parts.append(read_grouped(f, columns=[c for c in wanted if c in names] or None))
+        # money crosses the pipe once: the fen column written when the cases were grouped, where the file has it
+        cols = [c for c in wanted if c in names and not (c == "total_cost" and "total_cost_fen" in names)]
+        if "total_cost_fen" in names:
+            cols.append("total_cost_fen")
+        part = read_grouped(f, columns=cols or None)
+        if "total_cost_fen" in names and part.column("total_cost_fen").null_count:
+            row = int(np.flatnonzero(np.asarray(part.column("total_cost_fen").is_null()))[0]) + 1
+            raise InputError("money value is missing", file=str(f), row=row, field="total_cost_fen")
+        parts.append(part)
     if len(parts) > 1:
         common = [c for c in parts[0].column_names if all(c in p.column_names for p in parts[1:])]
         hist = pa.concat_tables([p.select(common) for p in parts], promote_options="permissive")
