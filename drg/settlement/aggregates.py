@@ -136,12 +136,15 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     if isinstance(paths, (str, Path)):
         paths = [paths]
     scale = policy.points_scale
-    parts = []
     reject_parts: list = []
     rows_read = rows_other = 0
     scheme_id = None
     files = []
     codes = _Codes()
+    reduced: list[dict] = []         # the sums so far (one part, reduced) and the batches since (not yet)
+    pending: list[dict] = []
+    waiting = 0
+    reduce_rows = max(batch_rows, 1 << 22)
     all_pools = codes.code("pool", ALL_POOLS)
     outlier_codes = [codes.code("case_class", c) for c in OUTLIER_CLASSES]
     for path in paths:
@@ -180,26 +183,30 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 continue
             # money crosses the pipe once: the fen columns made when the cases were read
             t = with_fen_columns(t, file=file, first_row=first)
-            dd = t.column("discharge_date")
+            years, months = _year_month(t.column("discharge_date"))
             adj = np.asarray(t.column("adjusted_points").cast(pa.float64()).to_numpy(zero_copy_only=False))
+            adj_u = points_to_units(adj, scale, what="adjusted_points", file=file)
             # string keys as integer codes (one code per distinct value over all batches, decoded once at the end)
-            df = pl.DataFrame({
+            cols = {
+                "pool": (codes.of("pool", t.column("insurance_type")) if policy.pools_by_insurance_type
+                         else np.full(n, all_pools, np.uint32)),
                 "hospital_id": codes.of("hospital_id", t.column("hospital_id")),
-                "insurance_type": codes.of("pool", t.column("insurance_type")),
+                "year": years, "month": months,
                 "county": codes.of("county", t.column("county")),
-                "discharge_date": pl.from_arrow(dd),
-                "total_cost": np.asarray(t.column("total_cost_fen")),
-                "fund_paid": np.asarray(t.column("fund_paid_fen")),
-                "selfpay": np.asarray(t.column("self_paid_fen")) + np.asarray(t.column("other_paid_fen")),
-                "adj_u": points_to_units(adj, scale, what="adjusted_points", file=file),
+                "case_class": codes.of("case_class", t.column("case_class") if "case_class" in t.column_names
+                                       else None, n),
+                "drg": codes.of("drg", t.column("drg") if "drg" in t.column_names else None, n),
+                "cases": np.ones(n, np.int8),
+                "adj_u": adj_u,
                 "ded_u": points_to_units(np.nan_to_num(t.column("deduction_points").to_numpy(zero_copy_only=False)
                                                        .astype(np.float64)), scale,
                                          what="deduction_points", file=file)
                 if "deduction_points" in t.column_names else np.zeros(n, np.int64),
-                "case_class": codes.of("case_class", t.column("case_class") if "case_class" in t.column_names
-                                       else None, n),
-                "drg": codes.of("drg", t.column("drg") if "drg" in t.column_names else None, n),
-            })
+                "selfpay": np.asarray(t.column("self_paid_fen")) + np.asarray(t.column("other_paid_fen")),
+                "total_cost": np.asarray(t.column("total_cost_fen")),
+                "fund_paid": np.asarray(t.column("fund_paid_fen")),
+            }
+            cols["outlier"] = np.isin(cols["case_class"], outlier_codes).astype(np.int8)
             bpu = np.zeros(n, np.int64)
             has = np.zeros(n, bool)
             if "base_points" in t.column_names:
@@ -207,23 +214,22 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 has = ~np.isnan(bp)
                 if has.any():
                     bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
-            df = df.with_columns(_monitor_columns(t, df, bpu, has, scale, file, codes))
+            cols |= _monitor_columns(t, adj_u, bpu, has, scale, file, codes)
             first += batch.num_rows
-            pool = pl.col("insurance_type") if policy.pools_by_insurance_type else pl.lit(all_pools, pl.UInt32)
-            df = df.with_columns(pool.alias("pool"), pl.col("discharge_date").dt.year().cast(pl.Int32).alias("year"),
-                                 pl.col("discharge_date").dt.month().cast(pl.Int32).alias("month"),
-                                 pl.col("case_class").is_in(outlier_codes).cast(pl.Int64).alias("outlier"))
-            keep = df.filter(pl.col("year").is_in([year - 1, year]))
-            rows_other += df.height - keep.height
-            # one reduction per batch at the finest grain (integer keys, numpy); the views are derived at the end
-            cols = {c: keep[c].to_numpy() for c in (*FINE_KEYS, *FINE_SUMS[1:], "mdc", "adrg")}
-            cols["cases"] = np.ones(keep.height, np.int64)
-            parts.append(_reduce(cols, _key_sizes(codes, year)))
+            keep = (years == year - 1) | (years == year)
+            if not keep.all():
+                rows_other += int(n - keep.sum())
+                cols = {c: v[keep] for c, v in cols.items()}
+            # the finest grain, reduced in numpy over integer keys when enough rows wait (the views come after)
+            pending.append(cols)
+            waiting += len(cols["year"])
+            if waiting >= reduce_rows:
+                reduced = [_reduce(_concat(reduced + pending), _key_sizes(codes, year))]
+                pending, waiting = [], 0
 
     fine = None
-    if parts:
-        cols = {c: np.concatenate([part[c] for part in parts]) for c in parts[0]}
-        fine = codes.decode(_fine_frame(_reduce(cols, _key_sizes(codes, year))))
+    if reduced or pending:
+        fine = codes.decode(_fine_frame(_reduce(_concat(reduced + pending), _key_sizes(codes, year))))
     rejects = pl.concat(reject_parts) if reject_parts else None
     return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other)
 
@@ -255,6 +261,24 @@ def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates
         year=year, scale=scale, by_month=by_month, by_county=view["by_county"], by_class=view["by_class"],
         by_drg=view["by_drg"], fine=coded.sort(FINE_KEYS).with_columns(strings), files=files, scheme_id=sums.scheme_id,
         rows_read=sums.rows_read, rows_other_years=sums.rows_other_years, rejects=rejects)
+
+
+def _year_month(dd) -> tuple[np.ndarray, np.ndarray]:
+    """Discharge year and month (int32) of a date column (a timestamp's are those of its own calendar)."""
+    import pyarrow as pa
+
+    if pa.types.is_date32(dd.type):
+        days = np.asarray(dd.cast(pa.int32()).fill_null(0), np.int64).astype("datetime64[D]")
+        m = days.astype("datetime64[M]").astype(np.int64)
+        return (m // 12 + 1970).astype(np.int32), (m % 12 + 1).astype(np.int32)
+    import polars as pl
+
+    d = pl.from_arrow(dd)
+    return d.dt.year().cast(pl.Int32).to_numpy(), d.dt.month().cast(pl.Int32).to_numpy()
+
+
+def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
+    return parts[0] if len(parts) == 1 else {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
 
 
 def _key_sizes(codes: _Codes, year: int) -> dict[str, tuple[int, int]]:
@@ -293,7 +317,8 @@ def _reduce(cols: dict[str, np.ndarray], sizes: dict[str, tuple[int, int]]) -> d
     firsts = order[starts]
     out = {k: cols[k][firsts] for k in (*FINE_KEYS, "mdc", "adrg")}
     for c in FINE_SUMS:
-        out[c] = np.add.reduceat(cols[c][order], starts) if len(order) else cols[c][:0]
+        out[c] = (np.add.reduceat(cols[c][order], starts, dtype=np.int64) if len(order)
+                  else np.zeros(0, np.int64))
     return out
 
 
@@ -368,10 +393,11 @@ def _flags(column, rule) -> np.ndarray:
     return table[idx]
 
 
-def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str, codes: _Codes) -> list:
+def _monitor_columns(t, adj_u: np.ndarray, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str,
+                     codes: _Codes) -> dict[str, np.ndarray]:
     """The per-case columns of the monitoring sums (SPEC §9) for one batch: the group state ``grp``, points
-    before §5, the CMI weight of a grouped case, LOS, deaths, halved stays, CC/MCC, MDC and ADRG."""
-    import polars as pl
+    before §5, the CMI weight of a grouped case, LOS, deaths, halved stays, CC/MCC, MDC and ADRG (codes);
+    flags as int8, summed into int64."""
     import pyarrow as pa
 
     n = t.num_rows
@@ -386,7 +412,7 @@ def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, fil
         pts = t.column("points").cast(pa.float64()).to_numpy(zero_copy_only=False)
         pts_u = points_to_units(np.nan_to_num(pts), scale, what="points", file=file)
     else:
-        pts_u = df["adj_u"].to_numpy()
+        pts_u = adj_u
     w = np.where(has_bp, bpu, pts_u)
 
     def ints(name: str, fill: int = 0) -> np.ndarray:
@@ -398,16 +424,15 @@ def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, fil
     halved = (_flags(t.column("adjust_reason"), lambda v: v is not None and v.startswith("readmission"))
               if "adjust_reason" in names else np.zeros(n, bool))
 
-    def text(name: str):
-        return pl.Series(name, codes.of(name, t.column(name) if name in names else None, n))
+    def text(name: str) -> np.ndarray:
+        return codes.of(name, t.column(name) if name in names else None, n)
 
-    return [pl.Series("grp", np.where(grouped, 0, np.where(ambiguous, 2, 1)).astype(np.int8)),
-            pl.Series("pts_u", pts_u, pl.Int64),
-            pl.Series("w_u", np.where(grouped, w, 0).astype(np.int64)),
-            pl.Series("grouped", grouped.astype(np.int64)),
-            pl.Series("los", ints("los")), pl.Series("deaths", (ints("discharge_status", -1) == 5).astype(np.int64)),
-            pl.Series("halved", halved.astype(np.int64)), pl.Series("cc", (cc >= 1).astype(np.int64)),
-            pl.Series("mcc", (cc == 2).astype(np.int64)), text("mdc"), text("adrg")]
+    return {"grp": np.where(grouped, 0, np.where(ambiguous, 2, 1)).astype(np.int8),
+            "pts_u": np.asarray(pts_u, np.int64), "w_u": np.where(grouped, w, 0).astype(np.int64),
+            "grouped": grouped.astype(np.int8), "los": ints("los"),
+            "deaths": (ints("discharge_status", -1) == 5).astype(np.int8), "halved": halved.astype(np.int8),
+            "cc": (cc >= 1).astype(np.int8), "mcc": (cc == 2).astype(np.int8), "mdc": text("mdc"),
+            "adrg": text("adrg")}
 
 
 def hospital_inputs(agg: CaseAggregates, pool: str, months: Iterable[int], year: int) -> dict[str, HospitalInput]:
