@@ -221,15 +221,16 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 rows_other += int(n - keep.sum())
                 cols = {c: v[keep] for c, v in cols.items()}
             # the finest grain, reduced in numpy over integer keys when enough rows wait (the views come after)
-            pending.append(cols)
+            pending.append(pl.DataFrame({c: cols[c] for c in (*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")}))
             waiting += len(cols["year"])
             if waiting >= reduce_rows:
-                reduced = [_reduce(_concat(reduced + pending), _key_sizes(codes, year))]
+                reduced = [_reduce(reduced + pending, _key_sizes(codes, year))]
                 pending, waiting = [], 0
 
     fine = None
     if reduced or pending:
-        fine = codes.decode(_fine_frame(_reduce(_concat(reduced + pending), _key_sizes(codes, year))))
+        last = _reduce(reduced + pending, _key_sizes(codes, year))
+        fine = codes.decode(_fine_frame({c: last[c].to_numpy() for c in last.columns}))
     rejects = pl.concat(reject_parts) if reject_parts else None
     return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other)
 
@@ -277,10 +278,6 @@ def _year_month(dd) -> tuple[np.ndarray, np.ndarray]:
     return d.dt.year().cast(pl.Int32).to_numpy(), d.dt.month().cast(pl.Int32).to_numpy()
 
 
-def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
-    return parts[0] if len(parts) == 1 else {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
-
-
 def _key_sizes(codes: _Codes, year: int) -> dict[str, tuple[int, int]]:
     """Each key of :data:`FINE_KEYS`: (its smallest value, the number of values it can take) at this point."""
     n = {k: max(1, len(codes.values.get(k, ()))) for k in ("pool", "hospital_id", "county", "case_class", "drg")}
@@ -289,37 +286,30 @@ def _key_sizes(codes: _Codes, year: int) -> dict[str, tuple[int, int]]:
             "grp": (0, len(GROUP_STATES))}
 
 
-def _reduce(cols: dict[str, np.ndarray], sizes: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:
-    """Rows with equal :data:`FINE_KEYS` added up (:data:`FINE_SUMS`), ``mdc``/``adrg`` the first row's of each
-    cell (a stable sort keeps the rows' order within a cell). The keys are folded into one int64 (each key's
-    offset times the product of the sizes after it); keys too many to fold are sorted column by column."""
+def _reduce(parts: list, sizes: dict[str, tuple[int, int]]):
+    """Rows with equal :data:`FINE_KEYS` added up (:data:`FINE_SUMS`, exact int64), ``mdc``/``adrg`` the first
+    row's of each cell (in row order): ``parts`` (polars frames, in file order) grouped by polars on both cores,
+    without copying them into one. The keys are folded into one int64 (each key's offset times the product of
+    the sizes after it); keys too many to fold are grouped column by column."""
+    import polars as pl
+
+    # (a part already reduced has int64 sums where a batch has int8 flags: relaxed to the wider type)
+    df = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed", rechunk=False)
     total = 1
     for _lo, size in sizes.values():
         total *= size
     if total < 2**62:
-        key = np.zeros(len(cols["cases"]), np.int64)
+        key = pl.lit(0, pl.Int64)
         for k, (lo, size) in sizes.items():
-            key *= size
-            key += cols[k].astype(np.int64) - lo
-        order = np.argsort(key, kind="stable")
-        sk = key[order]
-        new = np.empty(len(sk), bool)
-        new[:1] = True
-        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+            key = key * size + (pl.col(k).cast(pl.Int64) - lo)
+        df = df.with_columns(key.alias("_key"))
+        by = ["_key"]
     else:
-        order = np.lexsort([cols[k] for k in reversed(FINE_KEYS)])
-        new = np.zeros(len(order), bool)
-        new[:1] = True
-        for k in FINE_KEYS:
-            v = cols[k][order]
-            new[1:] |= v[1:] != v[:-1]
-    starts = np.flatnonzero(new)
-    firsts = order[starts]
-    out = {k: cols[k][firsts] for k in (*FINE_KEYS, "mdc", "adrg")}
-    for c in FINE_SUMS:
-        out[c] = (np.add.reduceat(cols[c][order], starts, dtype=np.int64) if len(order)
-                  else np.zeros(0, np.int64))
-    return out
+        by = list(FINE_KEYS)
+    firsts = [k for k in (*FINE_KEYS, "mdc", "adrg") if k not in by]
+    return df.group_by(by).agg([pl.col(k).first() for k in firsts]
+                               + [pl.col(c).cast(pl.Int64).sum() for c in FINE_SUMS]
+                               ).select(*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")
 
 
 def _fine_frame(cols: dict[str, np.ndarray]):
