@@ -18,6 +18,8 @@ better than seconds.
 
 ``pytest benchmarks/bench_pipeline.py --bench-size=full`` is the published size (10 million cases a year);
 ``1m`` and ``5m`` show how cost grows with the number of cases. The quick size keeps this file from rotting.
+With ``DRG_BENCH_PROVINCE=DIR`` the synthetic province (and its grouped history) is kept in ``DIR`` and reused
+by later runs of the same size, so that two versions of the code can be measured on the same cases.
 """
 
 from __future__ import annotations
@@ -91,19 +93,38 @@ FLOOR = r'''
 import sys, json, time
 import pyarrow as pa, pyarrow.parquet as pq
 spec = json.loads(sys.argv[1])
-# what the stage wrote, loaded before the clock starts: the floor writes it again
-outputs = [(pq.read_table(p), p + ".floor.parquet") for p in spec["writes"]]
+
+
+def settings(path):
+    # the writer settings of the file the stage wrote: its codec, its row-group size, the columns with statistics
+    md = pq.ParquetFile(path).metadata
+    rg = md.row_group(0) if md.num_row_groups else None
+    codec = rg.column(0).compression.lower() if rg is not None and rg.num_columns else "snappy"
+    stats = sorted({rg.column(j).path_in_schema.split(".")[0] for j in range(rg.num_columns)
+                    if rg.column(j).is_stats_set}) if rg is not None else []
+    rows = max((md.row_group(i).num_rows for i in range(md.num_row_groups)), default=1) or 1
+    return {"compression": "none" if codec == "uncompressed" else codec, "row_group_size": rows,
+            "write_statistics": stats or False}
+
+
+# what the stage wrote, loaded before the clock starts: the floor writes it again, with the stage's settings
+outputs = [(pq.read_table(p), p + ".floor.parquet", settings(p)) for p in spec["writes"]]
 t0 = time.perf_counter()
 for path, cols in spec["reads"]:
     pq.read_table(path, columns=cols)
-for table, path in outputs:
-    pq.write_table(table, path)
+for table, path, kw in outputs:
+    pq.write_table(table, path, **kw)
 print(json.dumps({"seconds": time.perf_counter() - t0}))
 '''
 
 
 def floor(reads: list[tuple[Path, list[str] | None]], writes: list[Path]) -> tuple[float, float]:
     """pyarrow reading ``reads`` (path, columns) and writing the tables of ``writes`` again: ``(seconds, peak MB)``.
+
+    Each table is written with the settings of the file the stage wrote, read from that file's metadata: the
+    same compression codec (zstd for ``drg points``, whatever the stage chose elsewhere), the same row-group
+    size (its largest row group, in rows) and statistics for the same columns. A floor written with pyarrow's
+    defaults (snappy, statistics everywhere) would be the floor of another writer, not of the stage.
 
     The seconds are those of the reads and writes alone (measured inside the child); the peak memory is the
     child's, which holds the output tables while it writes them.
@@ -134,8 +155,13 @@ def _cases(bench_cases: int) -> int:
 def province(bench_dir, bench_cases) -> dict:
     """The synthetic province and its scheme; history years grouped (untimed)."""
     bench_cases = _cases(bench_cases)
-    root = bench_dir / "province"
-    root.mkdir(exist_ok=True)
+    kept = os.environ.get("DRG_BENCH_PROVINCE")
+    root = Path(kept) / f"province-{bench_cases}" if kept else bench_dir / "province"
+    root.mkdir(parents=True, exist_ok=True)
+    done = root / "ready.json"
+    if done.exists():   # a province kept from an earlier run (DRG_BENCH_PROVINCE): not synthesized again
+        return {k: Path(v) if k != "grouped" else {int(y): Path(g) for y, g in v.items()}
+                for k, v in json.loads(done.read_text()).items()}
     rules, codes = SHARED / "schemes" / "CHS_DRG_11", SHARED / "codes" / "chs_drg_11"
     if rules.is_dir() and codes.is_dir():
         scheme = root / "chs11.scheme"
@@ -157,7 +183,10 @@ def province(bench_dir, bench_cases) -> dict:
         grouped[y] = root / f"grouped-{y}.parquet"
         measured([*_drg(), "group", "--scheme", scheme, "--cases", city / f"cases-{y}.parquet", "--out", grouped[y],
                   "--quiet", "--json"])
-    return {"root": root, "scheme": scheme, "city": city, "grouped": grouped}
+    province = {"root": root, "scheme": scheme, "city": city, "grouped": grouped}
+    done.write_text(json.dumps({k: str(v) if k != "grouped" else {y: str(g) for y, g in v.items()}
+                                for k, v in province.items()}))
+    return province
 
 
 def run_pipeline(p: dict) -> dict[str, Stage]:

@@ -99,12 +99,16 @@ def death_counts(history: pa.Table) -> DeathCounts:
     sel = np.flatnonzero(ok)
     if not len(sel):
         return DeathCounts(names, {})
-    pairs, inverse = np.unique(np.stack([codes[sel].astype(np.int64), case_years(history)[sel].astype(np.int64)]),
-                               axis=1, return_inverse=True)
+    # (DRG code, year) folded into one int64, in the same order as the pairs: a sort of integers, not of rows
+    years = case_years(history)[sel].astype(np.int64)
+    y0 = int(years.min())
+    span = int(years.max()) - y0 + 1
+    keys, inverse = np.unique(codes[sel].astype(np.int64) * span + (years - y0), return_inverse=True)
     inverse = inverse.reshape(-1)
-    n = np.bincount(inverse, minlength=pairs.shape[1])
-    x = np.bincount(inverse[dead[sel]], minlength=pairs.shape[1])
-    return DeathCounts(names, {(names[int(c)], int(y)): (int(n[i]), int(x[i])) for i, (c, y) in enumerate(pairs.T)})
+    n = np.bincount(inverse, minlength=len(keys))
+    x = np.bincount(inverse[dead[sel]], minlength=len(keys))
+    return DeathCounts(names, {(names[int(k // span)], int(k % span) + y0): (int(n[i]), int(x[i]))
+                               for i, k in enumerate(keys.tolist())})
 
 
 def low_risk_of_counts(counts: DeathCounts, years: tuple[int, ...] | list[int], policy: Policy) -> pa.Table:

@@ -78,16 +78,32 @@ def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], ne
     import polars as pl
 
     agg = df.group_by([*keys, "year"]).agg(pl.col("cost_fen").sum().alias("s"), pl.col("n").sum().alias("n"))
-    per: dict[tuple, dict[int, Fraction]] = {}
+    per: dict[tuple, list[tuple[int, int, int]]] = {}
     counts: dict[tuple, int] = {}
-    idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
     for row in agg.iter_rows():
         k, y, s, n = tuple(row[:len(keys)]), int(row[len(keys)]), int(row[-2]), int(row[-1])
-        per.setdefault(k, {})[y] = idx[y] * s / n
+        per.setdefault(k, []).append((y, s, n))
         counts[k] = counts.get(k, 0) + n
+    idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
     wy = {y: Fraction(policy.weights.year_weight(y, newest)) for y in years}
-    means = {k: sum(wy[y] * m for y, m in v.items()) / sum(wy[y] for y in v) for k, v in per.items()
-             if sum(wy[y] for y in v) > 0}
+    # mean_k = Σ_y wy·idx·s/n / Σ_y wy, exactly: the sum over the years in integers (numerator, denominator),
+    # one Fraction per key (a Fraction per operation cost most of `drg weights` with hundreds of hospitals)
+    wi = {y: wy[y] * idx[y] for y in years}
+    wsums: dict[tuple, Fraction] = {}
+    means = {}
+    for k, v in per.items():
+        ys = tuple(y for y, _, _ in v)
+        wsum = wsums.get(ys)
+        if wsum is None:
+            wsum = wsums[ys] = sum((wy[y] for y in ys), Fraction(0))
+        if not wsum > 0:
+            continue
+        num, den = 0, 1
+        for y, s, n in v:
+            f = wi[y]
+            a, b = f.numerator * s, f.denominator * n
+            num, den = num * b + a * den, den * b
+        means[k] = Fraction(num * wsum.denominator, den * wsum.numerator)
     return means, counts
 
 
@@ -132,27 +148,39 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
         observed = {tier: tmeans[(tier, drg)] / md for tier in cp.tiers
                     if tcounts.get((tier, drg), 0) >= cp.tier_n_min}
         chain = tier_chain(observed, cp.tiers, cp.down_factor, cp.up_factor)
+        # per tier of this DRG: its coefficient as a float, and the blended coefficient of a hospital without
+        # its own (the same for every such hospital of the tier: computed once)
+        of_tier: dict = {}
         for hid in hosp_ids:
             tier = tier_of[hid]
             n_h = hcounts.get((hid, drg), 0)
             hc = hmeans[(hid, drg)] / md if n_h >= cp.n_min else None
             tc, tsrc = chain.get(tier, (None, None))
             tc_used = tc if tc is not None else Fraction(1)
-            hc_used = hc if hc is not None else tc_used
-            v = wh * hc_used + wt * tc_used + w1
-            if lo is not None and v < lo:
-                v = lo
-            if hi is not None and v > hi:
-                v = hi
+            known = of_tier.get(tier)
+            if known is None:
+                known = of_tier[tier] = [None if tc is None else float(tc), None]
+            if hc is None and known[1] is not None:
+                coef = known[1]
+            else:
+                hc_used = hc if hc is not None else tc_used
+                v = wh * hc_used + wt * tc_used + w1
+                if lo is not None and v < lo:
+                    v = lo
+                if hi is not None and v > hi:
+                    v = hi
+                coef = round_half_away(v * COEF_SCALE) / COEF_SCALE  # 4 decimals (§3.5)
+                if hc is None:
+                    known[1] = coef
             rows["hospital_id"].append(hid)
             rows["tier"].append(tier)
             rows["drg"].append(drg)
             rows["n_hospital"].append(n_h)
             rows["hospital_coef"].append(None if hc is None else float(hc))
             rows["n_tier"].append(tcounts.get((tier, drg), 0))
-            rows["tier_coef"].append(None if tc is None else float(tc))
+            rows["tier_coef"].append(known[0])
             rows["tier_coef_source"].append(tsrc)
-            rows["coef"].append(round_half_away(v * COEF_SCALE) / COEF_SCALE)  # 4 decimals (§3.5)
+            rows["coef"].append(coef)
             rows["coef_source"].append("hospital" if hc is not None else ("tier" if tc is not None else "1.0"))
     return pa.table(rows, schema=COEF_SCHEMA)
 
@@ -184,7 +212,15 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
             names = pq_.read_schema(f).names if f.exists() else list(wanted)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
-        parts.append(read_grouped(f, columns=[c for c in wanted if c in names] or None))
+        # money crosses the pipe once: the fen column written when the cases were grouped, where the file has it
+        cols = [c for c in wanted if c in names and not (c == "total_cost" and "total_cost_fen" in names)]
+        if "total_cost_fen" in names:
+            cols.append("total_cost_fen")
+        part = read_grouped(f, columns=cols or None)
+        if "total_cost_fen" in names and part.column("total_cost_fen").null_count:
+            row = int(np.flatnonzero(np.asarray(part.column("total_cost_fen").is_null()))[0]) + 1
+            raise InputError("money value is missing", file=str(f), row=row, field="total_cost_fen")
+        parts.append(part)
     if len(parts) > 1:
         common = [c for c in parts[0].column_names if all(c in p.column_names for p in parts[1:])]
         hist = pa.concat_tables([p.select(common) for p in parts], promote_options="permissive")
@@ -202,7 +238,10 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
                                        file=str(history))
     from drg.monitoring.lowrisk import death_counts
 
-    history_hospitals = set(hist.column("hospital_id").cast(pa.string()).to_pylist())
+    import pyarrow.compute as pc
+
+    # the distinct ids only (not a Python string per case)
+    history_hospitals = set(pc.unique(hist.column("hospital_id").cast(pa.string())).to_pylist())
     return write_tables(weights, trimmed, hosp, pol, year, out, history_hospitals=history_hospitals,
                         history_cases=hist.num_rows, deaths=death_counts(hist), ledger=ledger)
 

@@ -124,7 +124,7 @@ def write_priced(cases: str | Path, weights: Weights, coefficients, policy: Poli
         else:
             rows, schema = _priced_row_groups(source, keys, priced, keep,
                                               None if keep is None else (reasons, details, reject_writer),
-                                              path=str(cases))
+                                              path=str(cases), first_pass=raw)
         meta = {**(schema.metadata or {}), b"drg.policy_id": pol.id.encode()}
         if weights.scheme_id:
             meta[b"drg.scheme_id"] = weights.scheme_id.encode()
@@ -268,20 +268,30 @@ def _parquet_source(cases: str | Path):
 
 
 def _priced_row_groups(source, keys: pa.Table, priced: PricedArrays, keep: np.ndarray | None = None,
-                       rejected: tuple | None = None, path: str | None = None):
+                       rejected: tuple | None = None, path: str | None = None, first_pass: pa.Table | None = None):
     """Each row group of ``source`` with every column, the ``*_fen`` columns it lacks and its priced columns
     (read one ahead on a background thread); and the schema of those tables. With ``keep`` (the rows that
-    can be priced), the other rows go to the reject writer of ``rejected`` = (reasons, details, writer)."""
+    can be priced), the other rows go to the reject writer of ``rejected`` = (reasons, details, writer).
+    ``first_pass``: the columns already read from ``source`` (every row, as in the file); they are sliced
+    from it, not read again, and only the other columns are read row group by row group."""
     from drg.casefile.background import prefetch
 
     names = source.schema_arrow.names
+    have = [c for c in (first_pass.column_names if first_pass is not None else ()) if c in names]
+    rest = [c for c in names if c not in have]
     fen_added = [c for c in keys.column_names if c.endswith("_fen") and c not in names]
     schema = with_priced_columns(_fen_slice(source.schema_arrow.empty_table(), keys, fen_added, 0),
                                   priced.columns(0, 0)).schema
 
+    rg_index = [0]
+
     def tables():
         lo = a_lo = r_lo = 0
-        for rg in prefetch(_row_group(source, i, path) for i in range(source.num_row_groups)):
+        for rg in prefetch(_row_group(source, i, path, rest if have else None)
+                           for i in range(source.num_row_groups)):
+            if have:
+                rg = _with_first_pass(rg, first_pass, have, names, lo, source.metadata.row_group(rg_index[0]).num_rows)
+                rg_index[0] += 1
             hi = lo + rg.num_rows
             if keep is not None:
                 sel = keep[lo:hi]
@@ -304,9 +314,21 @@ def _priced_row_groups(source, keys: pa.Table, priced: PricedArrays, keep: np.nd
     return tables(), schema
 
 
-def _row_group(source, i: int, path: str | None) -> pa.Table:
+def _with_first_pass(rg: pa.Table, first_pass: pa.Table, have: list[str], names: list[str], lo: int,
+                     n: int) -> pa.Table:
+    """Row group ``rg`` (rows ``lo…lo+n`` of the file, without the columns ``have``) with those columns sliced
+    from the first pass, every column in the file's order."""
+    if first_pass.num_rows < lo + n:
+        raise InputError(f"the file changed while it was read ({first_pass.num_rows} rows, then more)")
+    cols = {c: first_pass.column(c).slice(lo, n) for c in have}
+    return pa.table({c: cols[c] if c in cols else rg.column(c) for c in names},
+                    schema=pa.schema([first_pass.schema.field(c) if c in cols else rg.schema.field(c)
+                                      for c in names], metadata=rg.schema.metadata))
+
+
+def _row_group(source, i: int, path: str | None, columns: list[str] | None = None) -> pa.Table:
     try:
-        return source.read_row_group(i)
+        return source.read_row_group(i, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"row group {i + 1} cannot be read ({type(exc).__name__})", file=path) from None
 

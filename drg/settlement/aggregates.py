@@ -136,11 +136,17 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     if isinstance(paths, (str, Path)):
         paths = [paths]
     scale = policy.points_scale
-    parts = []
     reject_parts: list = []
     rows_read = rows_other = 0
     scheme_id = None
     files = []
+    codes = _Codes()
+    reduced: list[dict] = []         # the sums so far (one part, reduced) and the batches since (not yet)
+    pending: list[dict] = []
+    waiting = 0
+    reduce_rows = max(batch_rows, 1 << 22)
+    all_pools = codes.code("pool", ALL_POOLS)
+    outlier_codes = [codes.code("case_class", c) for c in OUTLIER_CLASSES]
     for path in paths:
         path = Path(path)
         file = str(path)
@@ -177,26 +183,30 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 continue
             # money crosses the pipe once: the fen columns made when the cases were read
             t = with_fen_columns(t, file=file, first_row=first)
-            dd = t.column("discharge_date")
+            years, months = _year_month(t.column("discharge_date"))
             adj = np.asarray(t.column("adjusted_points").cast(pa.float64()).to_numpy(zero_copy_only=False))
-            df = pl.DataFrame({
-                "hospital_id": pl.from_arrow(t.column("hospital_id").cast(pa.string())),
-                "insurance_type": pl.from_arrow(t.column("insurance_type").cast(pa.string())),
-                "county": pl.from_arrow(t.column("county").cast(pa.string())),
-                "discharge_date": pl.from_arrow(dd),
-                "total_cost": np.asarray(t.column("total_cost_fen")),
-                "fund_paid": np.asarray(t.column("fund_paid_fen")),
-                "selfpay": np.asarray(t.column("self_paid_fen")) + np.asarray(t.column("other_paid_fen")),
-                "adj_u": points_to_units(adj, scale, what="adjusted_points", file=file),
+            adj_u = points_to_units(adj, scale, what="adjusted_points", file=file)
+            # string keys as integer codes (one code per distinct value over all batches, decoded once at the end)
+            cols = {
+                "pool": (codes.of("pool", t.column("insurance_type")) if policy.pools_by_insurance_type
+                         else np.full(n, all_pools, np.uint32)),
+                "hospital_id": codes.of("hospital_id", t.column("hospital_id")),
+                "year": years, "month": months,
+                "county": codes.of("county", t.column("county")),
+                "case_class": codes.of("case_class", t.column("case_class") if "case_class" in t.column_names
+                                       else None, n),
+                "drg": codes.of("drg", t.column("drg") if "drg" in t.column_names else None, n),
+                "cases": np.ones(n, np.int8),
+                "adj_u": adj_u,
                 "ded_u": points_to_units(np.nan_to_num(t.column("deduction_points").to_numpy(zero_copy_only=False)
                                                        .astype(np.float64)), scale,
                                          what="deduction_points", file=file)
                 if "deduction_points" in t.column_names else np.zeros(n, np.int64),
-                "case_class": (pl.from_arrow(t.column("case_class").cast(pa.string())).fill_null("")
-                               if "case_class" in t.column_names else pl.Series([""] * n)),
-                "drg": (pl.from_arrow(t.column("drg").cast(pa.string())).fill_null("")
-                        if "drg" in t.column_names else pl.Series([""] * n)),
-            })
+                "selfpay": np.asarray(t.column("self_paid_fen")) + np.asarray(t.column("other_paid_fen")),
+                "total_cost": np.asarray(t.column("total_cost_fen")),
+                "fund_paid": np.asarray(t.column("fund_paid_fen")),
+            }
+            cols["outlier"] = np.isin(cols["case_class"], outlier_codes).astype(np.int8)
             bpu = np.zeros(n, np.int64)
             has = np.zeros(n, bool)
             if "base_points" in t.column_names:
@@ -204,20 +214,23 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
                 has = ~np.isnan(bp)
                 if has.any():
                     bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
-            df = df.with_columns(_monitor_columns(t, df, bpu, has, scale, file))
+            cols |= _monitor_columns(t, adj_u, bpu, has, scale, file, codes)
             first += batch.num_rows
-            pool = pl.col("insurance_type") if policy.pools_by_insurance_type else pl.lit(ALL_POOLS)
-            df = df.with_columns(pool.alias("pool"), pl.col("discharge_date").dt.year().cast(pl.Int32).alias("year"),
-                                 pl.col("discharge_date").dt.month().cast(pl.Int32).alias("month"),
-                                 pl.col("case_class").is_in(OUTLIER_CLASSES).cast(pl.Int64).alias("outlier"))
-            keep = df.filter(pl.col("year").is_in([year - 1, year]))
-            rows_other += df.height - keep.height
-            # one group-by per batch at the finest grain; the four views are derived from it at the end
-            parts.append(keep.group_by(FINE_KEYS).agg(
-                pl.len().cast(pl.Int64).alias("cases"), *[pl.col(c).sum() for c in FINE_SUMS[1:]],
-                pl.col("mdc").first(), pl.col("adrg").first()))
+            keep = (years == year - 1) | (years == year)
+            if not keep.all():
+                rows_other += int(n - keep.sum())
+                cols = {c: v[keep] for c, v in cols.items()}
+            # the finest grain, reduced in numpy over integer keys when enough rows wait (the views come after)
+            pending.append(pl.DataFrame({c: cols[c] for c in (*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")}))
+            waiting += len(cols["year"])
+            if waiting >= reduce_rows:
+                reduced = [_reduce(reduced + pending, _key_sizes(codes, year))]
+                pending, waiting = [], 0
 
-    fine = pl.concat(parts).group_by(FINE_KEYS).agg(_fine_agg()) if parts else None
+    fine = None
+    if reduced or pending:
+        last = _reduce(reduced + pending, _key_sizes(codes, year))
+        fine = codes.decode(_fine_frame({c: last[c].to_numpy() for c in last.columns}))
     rejects = pl.concat(reject_parts) if reject_parts else None
     return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other)
 
@@ -233,16 +246,126 @@ def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates
         n_rej = rejects.height
         raise InputError(f"no priced case discharged in {year}" + (f" ({n_rej:,} rows cannot be settled)"
                                                                     if n_rej else ""), file=", ".join(files))
-    cur = fine.filter(pl.col("year") == year)
-    view = {name: (fine if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in view_sums]).sort(keys)
+    # the string keys as enums whose categories are their values in order: group-bys and sorts on integer codes,
+    # in the strings' order; the views and the finest grain get their strings back at the end
+    text_keys = [c for c in FINE_KEYS if fine.schema[c] == pl.String]
+    coded = fine.with_columns([pl.col(c).cast(pl.Enum(fine[c].unique().sort())) for c in text_keys])
+    strings = [pl.col(c).cast(pl.String) for c in text_keys]
+    cur = coded.filter(pl.col("year") == year)
+    view = {name: (coded if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in view_sums]).sort(keys)
+            .with_columns([e for e, c in zip(strings, text_keys) if c in keys])
             for name, (keys, view_sums, both_years) in VIEWS.items()}
     by_month = view["by_month"].rename({"outlier": "outliers"})
     if by_month.filter(pl.col("year") == year).height == 0:
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
     return CaseAggregates(
         year=year, scale=scale, by_month=by_month, by_county=view["by_county"], by_class=view["by_class"],
-        by_drg=view["by_drg"], fine=fine.sort(FINE_KEYS), files=files, scheme_id=sums.scheme_id,
+        by_drg=view["by_drg"], fine=coded.sort(FINE_KEYS).with_columns(strings), files=files, scheme_id=sums.scheme_id,
         rows_read=sums.rows_read, rows_other_years=sums.rows_other_years, rejects=rejects)
+
+
+def _year_month(dd) -> tuple[np.ndarray, np.ndarray]:
+    """Discharge year and month (int32) of a date column (a timestamp's are those of its own calendar)."""
+    import pyarrow as pa
+
+    if pa.types.is_date32(dd.type):
+        days = np.asarray(dd.cast(pa.int32()).fill_null(0), np.int64).astype("datetime64[D]")
+        m = days.astype("datetime64[M]").astype(np.int64)
+        return (m // 12 + 1970).astype(np.int32), (m % 12 + 1).astype(np.int32)
+    import polars as pl
+
+    d = pl.from_arrow(dd)
+    return d.dt.year().cast(pl.Int32).to_numpy(), d.dt.month().cast(pl.Int32).to_numpy()
+
+
+def _key_sizes(codes: _Codes, year: int) -> dict[str, tuple[int, int]]:
+    """Each key of :data:`FINE_KEYS`: (its smallest value, the number of values it can take) at this point."""
+    n = {k: max(1, len(codes.values.get(k, ()))) for k in ("pool", "hospital_id", "county", "case_class", "drg")}
+    return {"pool": (0, n["pool"]), "hospital_id": (0, n["hospital_id"]), "year": (year - 1, 2), "month": (1, 12),
+            "county": (0, n["county"]), "case_class": (0, n["case_class"]), "drg": (0, n["drg"]),
+            "grp": (0, len(GROUP_STATES))}
+
+
+def _reduce(parts: list, sizes: dict[str, tuple[int, int]]):
+    """Rows with equal :data:`FINE_KEYS` added up (:data:`FINE_SUMS`, exact int64), ``mdc``/``adrg`` the first
+    row's of each cell (in row order): ``parts`` (polars frames, in file order) grouped by polars on both cores,
+    without copying them into one. The keys are folded into one int64 (each key's offset times the product of
+    the sizes after it); keys too many to fold are grouped column by column."""
+    import polars as pl
+
+    # (a part already reduced has int64 sums where a batch has int8 flags: relaxed to the wider type)
+    df = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed", rechunk=False)
+    total = 1
+    for _lo, size in sizes.values():
+        total *= size
+    if total < 2**62:
+        key = pl.lit(0, pl.Int64)
+        for k, (lo, size) in sizes.items():
+            key = key * size + (pl.col(k).cast(pl.Int64) - lo)
+        df = df.with_columns(key.alias("_key"))
+        by = ["_key"]
+    else:
+        by = list(FINE_KEYS)
+    firsts = [k for k in (*FINE_KEYS, "mdc", "adrg") if k not in by]
+    return df.group_by(by).agg([pl.col(k).first() for k in firsts]
+                               + [pl.col(c).cast(pl.Int64).sum() for c in FINE_SUMS]
+                               ).select(*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")
+
+
+def _fine_frame(cols: dict[str, np.ndarray]):
+    """The reduced sums as the polars frame of :attr:`PricedSums.fine` (codes still to be decoded)."""
+    import polars as pl
+
+    types = {"year": pl.Int32, "month": pl.Int32, "grp": pl.Int8}
+    return pl.DataFrame([pl.Series(c, cols[c], types.get(c, pl.UInt32 if c not in FINE_SUMS else pl.Int64))
+                         for c in (*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")])
+
+
+class _Codes:
+    """Integer codes of the string keys of the sums, one table per key (``pool``, ``hospital_id``, ``county``,
+    ``case_class``, ``drg``, ``mdc``, ``adrg``): each batch's column is dictionary-encoded (or read as a
+    dictionary), its few distinct values are looked up here once, and the cases carry codes; a null is ``""``.
+    :meth:`decode` turns the code columns of the sums back into strings."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[str]] = {}
+        self.index: dict[str, dict[str, int]] = {}
+
+    def code(self, key: str, value: str) -> int:
+        index = self.index.setdefault(key, {})
+        c = index.get(value)
+        if c is None:
+            values = self.values.setdefault(key, [])
+            c = index[value] = len(values)
+            values.append(value)
+        return c
+
+    def of(self, key: str, column, n: int = 0) -> np.ndarray:
+        """The codes of a string column (a null is ``""``); ``column`` None: ``n`` times ``""``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if column is None:
+            return np.full(n, self.code(key, ""), np.uint32)
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if not pa.types.is_dictionary(arr.type):
+            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+                arr = arr.cast(pa.string())
+            arr = pc.dictionary_encode(arr)
+        values = arr.dictionary
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = values.cast(pa.string())
+        table = np.array([self.code(key, v) for v in values.to_pylist()] + [self.code(key, "")], np.uint32)
+        return table[np.asarray(arr.indices.fill_null(len(values)), np.int64)]
+
+    def decode(self, frame):
+        """``frame`` with its code columns (those of the keys seen) as strings again."""
+        import polars as pl
+
+        name = {"pool": "pool", "hospital_id": "hospital_id", "county": "county", "case_class": "case_class",
+                "drg": "drg", "mdc": "mdc", "adrg": "adrg"}
+        return frame.with_columns([pl.Series(col, self.values.get(key, [""]), pl.String).gather(frame[col])
+                                   for col, key in name.items() if col in frame.columns])
 
 
 def _flags(column, rule) -> np.ndarray:
@@ -260,10 +383,11 @@ def _flags(column, rule) -> np.ndarray:
     return table[idx]
 
 
-def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str) -> list:
+def _monitor_columns(t, adj_u: np.ndarray, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str,
+                     codes: _Codes) -> dict[str, np.ndarray]:
     """The per-case columns of the monitoring sums (SPEC §9) for one batch: the group state ``grp``, points
-    before §5, the CMI weight of a grouped case, LOS, deaths, halved stays, CC/MCC, MDC and ADRG."""
-    import polars as pl
+    before §5, the CMI weight of a grouped case, LOS, deaths, halved stays, CC/MCC, MDC and ADRG (codes);
+    flags as int8, summed into int64."""
     import pyarrow as pa
 
     n = t.num_rows
@@ -278,7 +402,7 @@ def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, fil
         pts = t.column("points").cast(pa.float64()).to_numpy(zero_copy_only=False)
         pts_u = points_to_units(np.nan_to_num(pts), scale, what="points", file=file)
     else:
-        pts_u = df["adj_u"].to_numpy()
+        pts_u = adj_u
     w = np.where(has_bp, bpu, pts_u)
 
     def ints(name: str, fill: int = 0) -> np.ndarray:
@@ -290,17 +414,15 @@ def _monitor_columns(t, df, bpu: np.ndarray, has_bp: np.ndarray, scale: int, fil
     halved = (_flags(t.column("adjust_reason"), lambda v: v is not None and v.startswith("readmission"))
               if "adjust_reason" in names else np.zeros(n, bool))
 
-    def text(name: str):
-        return (pl.Series(name, t.column(name).cast(pa.string())).fill_null("") if name in names
-                else pl.Series(name, [""] * n, pl.String))
+    def text(name: str) -> np.ndarray:
+        return codes.of(name, t.column(name) if name in names else None, n)
 
-    return [pl.Series("grp", np.where(grouped, 0, np.where(ambiguous, 2, 1)).astype(np.int8)),
-            pl.Series("pts_u", pts_u, pl.Int64),
-            pl.Series("w_u", np.where(grouped, w, 0).astype(np.int64)),
-            pl.Series("grouped", grouped.astype(np.int64)),
-            pl.Series("los", ints("los")), pl.Series("deaths", (ints("discharge_status", -1) == 5).astype(np.int64)),
-            pl.Series("halved", halved.astype(np.int64)), pl.Series("cc", (cc >= 1).astype(np.int64)),
-            pl.Series("mcc", (cc == 2).astype(np.int64)), text("mdc"), text("adrg")]
+    return {"grp": np.where(grouped, 0, np.where(ambiguous, 2, 1)).astype(np.int8),
+            "pts_u": np.asarray(pts_u, np.int64), "w_u": np.where(grouped, w, 0).astype(np.int64),
+            "grouped": grouped.astype(np.int8), "los": ints("los"),
+            "deaths": (ints("discharge_status", -1) == 5).astype(np.int8), "halved": halved.astype(np.int8),
+            "cc": (cc >= 1).astype(np.int8), "mcc": (cc == 2).astype(np.int8), "mdc": text("mdc"),
+            "adrg": text("adrg")}
 
 
 def hospital_inputs(agg: CaseAggregates, pool: str, months: Iterable[int], year: int) -> dict[str, HospitalInput]:
