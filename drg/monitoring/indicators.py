@@ -96,15 +96,44 @@ def prepare(facts, hospitals: dict[str, dict], low_risk: set[str] | None):
     return f
 
 
-def _unit_rows(f, unit_type: str):
+#: The float terms of the cost and time indices (every other sum is an exact integer).
+_FLOAT_SUMS = ("ci_num", "ti_num")
+
+
+def _sums_in_order(frame, keys: list[str], cols: list[str]):
+    """``Σ cols`` per ``keys``, each group's values added one after another in the frame's row order (numpy).
+
+    Polars adds a group's floats in partial sums whose split depends on its threads and the data's size, so the
+    last digit of a float sum could change from one run to the next; integers are exact either way. The frame's
+    own order must be deterministic (the facts are read in one order)."""
+    import numpy as np
     import polars as pl
 
+    if frame.height == 0:
+        return frame.select(*keys, *cols)
+    r = frame.select(*keys, *cols).with_row_index("_row").sort([*keys, "_row"])
+    first = r.select(pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys])
+                     .fill_null(True)).to_series().to_numpy()
+    first[0] = True
+    starts = np.flatnonzero(first)
+    out = r.select(keys)[starts]
+    return out.with_columns([pl.Series(c, np.add.reduceat(r[c].to_numpy().astype(np.float64), starts))
+                             for c in cols])
+
+
+def _unit_rows(f, unit_type: str):
+    """The facts a unit type sums, each row with its ``unit``: only the columns the sums read (a filter of
+    every fact column for the MDC/ADRG/DRG units copied gigabytes at a province's size)."""
+    import polars as pl
+
+    keep = ["pool", "group_state", "drg", *_SUMS]
     if unit_type == "city":
-        return f.with_columns(pl.lit("city").alias("unit"))
+        return f.select(keep).with_columns(pl.lit("city").alias("unit"))
     col = {"hospital": "hospital_id"}.get(unit_type, unit_type)
+    f = f.select(pl.col(col).alias("unit"), *keep)
     if unit_type in ("mdc", "adrg", "drg"):
-        f = f.filter((pl.col(col) != "") & (pl.col("drg") != "0000") & (pl.col("drg") != ""))
-    return f.with_columns(pl.col(col).alias("unit"))
+        f = f.filter((pl.col("unit") != "") & (pl.col("drg") != "0000") & (pl.col("drg") != ""))
+    return f
 
 
 def indicators(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospitals: dict[str, dict],
@@ -117,7 +146,10 @@ def indicators(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospita
         rows = _unit_rows(f, ut)
         if rows.height == 0:
             continue
-        by_pool = rows.group_by(["unit", "pool"], maintain_order=True).agg([pl.col(c).sum() for c in _SUMS])
+        exact = [c for c in _SUMS if c not in _FLOAT_SUMS]
+        by_pool = (rows.group_by(["unit", "pool"]).agg([pl.col(c).sum() for c in exact])
+                   .join(_sums_in_order(rows, ["unit", "pool"], list(_FLOAT_SUMS)), on=["unit", "pool"])
+                   .sort(["unit", "pool"]))
         amounts = {}
         for unit, pool, pu, du in by_pool.select("unit", "pool", "points_units", "deduction_units").iter_rows():
             pv = pv_by_pool.get(pool)
@@ -126,7 +158,8 @@ def indicators(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospita
                 amounts[unit] = None
             else:
                 amounts[unit] = prev + round_half_away(Fraction(int(pu) - int(du)) * pv / scale)
-        agg = by_pool.group_by("unit", maintain_order=True).agg([pl.col(c).sum() for c in _SUMS])
+        agg = (by_pool.group_by("unit").agg([pl.col(c).sum() for c in exact])
+               .join(_sums_in_order(by_pool, ["unit"], list(_FLOAT_SUMS)), on="unit"))
         drgs = (rows.filter(pl.col("group_state") == "grouped").group_by("unit")
                 .agg(pl.col("drg").n_unique().alias("drgs_used")))
         agg = agg.join(drgs, on="unit", how="left").with_columns(pl.col("drgs_used").fill_null(0))
@@ -229,10 +262,18 @@ def _cv_table(f, *, scale: int, min_cases: int):
              .filter(pl.col("cases") >= min_cases)
              .with_columns((pl.col("points_before_units") / scale / pl.col("cases")).alias("m"))
              .sort(["pool", "drg", "hospital_id"]))       # the float mean and SD in one order every time
-    return (per_h.group_by(["pool", "drg"], maintain_order=True)
-            .agg(pl.len().alias("hospitals"), pl.col("cases").sum().alias("cases"), pl.col("m").mean().alias("mean_points"),
-                 pl.when(pl.len() >= 2).then(pl.col("m").std(ddof=1) / pl.col("m").mean()).otherwise(None)
-                 .alias("cv")))
+    # the mean and the sample SD of the hospital means, each sum taken in one order (see _sums_in_order)
+    keys = ["pool", "drg"]
+    counts = per_h.group_by(keys).agg(pl.len().alias("hospitals"), pl.col("cases").sum().alias("cases"))
+    mean = (_sums_in_order(per_h, keys, ["m"]).join(counts, on=keys)
+            .with_columns((pl.col("m") / pl.col("hospitals")).alias("mean_points")))
+    dev = (per_h.join(mean.select(*keys, "mean_points"), on=keys, how="left", maintain_order="left")
+           .with_columns(((pl.col("m") - pl.col("mean_points")) ** 2).alias("sq")))
+    return (mean.join(_sums_in_order(dev, keys, ["sq"]), on=keys)
+            .with_columns(pl.when(pl.col("hospitals") >= 2)
+                          .then((pl.col("sq") / (pl.col("hospitals") - 1)).sqrt() / pl.col("mean_points"))
+                          .otherwise(None).alias("cv"))
+            .select(*keys, "hospitals", "cases", "mean_points", "cv").sort(keys))
 
 
 def convergence(f, f_last, *, scale: int, scale_last: int | None, min_cases: int,
