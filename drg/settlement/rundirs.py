@@ -54,6 +54,9 @@ def recover(base: Path, ledger=None) -> None:
     latest = next((r for r in reversed(committed) if (runs / r).is_dir()), None)
     if latest is not None and latest != current:
         publish(base, latest)
+        # the run that was current until now (replaced in the ledger by the one just swapped in) goes too
+        if current is not None and current not in known and (runs / current).is_dir():
+            shutil.rmtree(runs / current, ignore_errors=True)
 
 
 def stage(base: Path, run_id: str) -> Path:
