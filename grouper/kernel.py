@@ -77,6 +77,25 @@ def _regions(dx_val, d0, d1, dx_region):
     return cnt
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _in_list(lo, lv, code, lid):
+    """Whether code ``code`` is in list ``lid``: its list ids ``lv[lo[code]:lo[code + 1]]`` are sorted."""
+    for r in range(lo[code], lo[code + 1]):
+        if lv[r] >= lid:
+            return lv[r] == lid
+    return False
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _any_in_list(vals, q0, q1, lo, lv, lid):
+    """Whether any code of ``vals[q0:q1]`` (-1: a code the scheme does not know) is in list ``lid``."""
+    for q in range(q0, q1):
+        c = vals[q]
+        if c >= 0 and _in_list(lo, lv, c, lid):
+            return True
+    return False
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_val,
                  px_or, dx_sev, dx_cc_table, dx_excl_off, dx_excl_val, dx_region,
@@ -190,17 +209,7 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                 if ad < 0 or ad >= INFANT_DAYS or a > 0:
                     continue
             elif entry == ENTRY_ANY_DX:
-                hit = False
-                for k in range(d0, d1):
-                    d = dx_val[k]
-                    if d >= 0:
-                        for r in range(dx_lo[d], dx_lo[d + 1]):
-                            if dx_lv[r] >= lid:
-                                hit = dx_lv[r] == lid
-                                break
-                        if hit:
-                            break
-                if not hit:
+                if not _any_in_list(dx_val, d0, d1, dx_lo, dx_lv, lid):
                     continue
             elif entry == ENTRY_REGIONS:
                 if _regions(dx_val, d0, d1, dx_region) < 2:
@@ -268,46 +277,15 @@ def group_kernel(sex, age, age_days, weight, vent, dx_off, dx_val, px_off, px_va
                                 lid = clause_list[c]
                                 hit = False
                                 if kind == PDX_IN:
-                                    for q in range(dx_lo[pdx], dx_lo[pdx + 1]):
-                                        if dx_lv[q] >= lid:
-                                            hit = dx_lv[q] == lid
-                                            break
+                                    hit = _in_list(dx_lo, dx_lv, pdx, lid)
                                 elif kind == PPX_IN:
-                                    if ppx >= 0:
-                                        for q in range(px_lo[ppx], px_lo[ppx + 1]):
-                                            if px_lv[q] >= lid:
-                                                hit = px_lv[q] == lid
-                                                break
+                                    hit = ppx >= 0 and _in_list(px_lo, px_lv, ppx, lid)
                                 elif kind == ANY_DX_IN:
-                                    for q in range(d0, d1):
-                                        d = dx_val[q]
-                                        if d >= 0:
-                                            for r in range(dx_lo[d], dx_lo[d + 1]):
-                                                if dx_lv[r] >= lid:
-                                                    hit = dx_lv[r] == lid
-                                                    break
-                                            if hit:
-                                                break
+                                    hit = _any_in_list(dx_val, d0, d1, dx_lo, dx_lv, lid)
                                 elif kind == SDX_IN:
-                                    for q in range(d0 + 1, d1):
-                                        d = dx_val[q]
-                                        if d >= 0:
-                                            for r in range(dx_lo[d], dx_lo[d + 1]):
-                                                if dx_lv[r] >= lid:
-                                                    hit = dx_lv[r] == lid
-                                                    break
-                                            if hit:
-                                                break
+                                    hit = _any_in_list(dx_val, d0 + 1, d1, dx_lo, dx_lv, lid)
                                 elif kind == ANY_PX_IN:
-                                    for q in range(q0, p1):
-                                        p = px_val[q]
-                                        if p >= 0:
-                                            for r in range(px_lo[p], px_lo[p + 1]):
-                                                if px_lv[r] >= lid:
-                                                    hit = px_lv[r] == lid
-                                                    break
-                                            if hit:
-                                                break
+                                    hit = _any_in_list(px_val, q0, p1, px_lo, px_lv, lid)
                                 elif kind == PPX_OR:
                                     hit = ppx >= 0 and px_or[ppx] != 0
                                 elif kind == NO_OR_PX:
