@@ -275,7 +275,6 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
     """
     from drg.casefile.rejects import RejectWriter
     from drg.casefile.reader import read_cases
-    from drg.casefile.duplicates import with_duplicate_fallback
 
     cases = Path(cases)
     required = required or GROUP_REQUIRED
@@ -284,31 +283,23 @@ def group_file(scheme: Scheme, cases: str | Path, out: str | Path, *, rejects: s
         columns = ["case_id", *GROUPING_COLUMNS]
     n_read = 0
 
-    def run(stream_duplicates: bool) -> tuple[GroupSummary, RejectWriter]:
-        nonlocal n_read
-        n_read = 0
-        with RejectWriter(rejects) as rej:
-            def accepted():
-                nonlocal n_read
-                # codes are read dictionary-encoded: each distinct code decoded and looked up once (a file
-                # with every column kept writes them back as the plain lists they were). On two cores the
-                # pipeline's own threads (decode, validate, group, write) use both; Arrow's pool on top of
-                # them only adds switching.
-                for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
-                                    batch_rows=FULL_BATCH_ROWS if not slim else DEFAULT_BATCH_ROWS,
-                                    dictionary_codes=True, use_threads=available_cores() > 2,
-                                    stream_duplicates=stream_duplicates, read_ahead=True,
-                                    earlier_ids=earlier_ids):
-                    rej.write(b.rejected)
-                    n_read += b.n_read
-                    yield b.accepted
+    with RejectWriter(rejects) as rej:
+        def accepted():
+            nonlocal n_read
+            # codes are read dictionary-encoded: each distinct code decoded and looked up once (a file with
+            # every column kept writes them back as the plain lists they were). On two cores the pipeline's own
+            # threads (decode, validate, group, write) use both; Arrow's pool on top of them only adds
+            # switching. Repeated ids: no pre-pass while the ids come in increasing order.
+            for b in read_cases(cases, mapping=mapping, required=required, columns=columns,
+                                batch_rows=FULL_BATCH_ROWS if not slim else DEFAULT_BATCH_ROWS,
+                                dictionary_codes=True, use_threads=available_cores() > 2,
+                                stream_duplicates=True, read_ahead=True, earlier_ids=earlier_ids):
+                rej.write(b.rejected)
+                n_read += b.n_read
+                yield b.accepted
 
-            return group_batches(scheme, accepted(), out, slim=slim,
-                                 on_rows=(lambda _n: on_rows(n_read)) if on_rows else None, engine=engine), rej
-
-    # repeated case ids are found as the rows stream by; on a hash collision (rare) the run starts again
-    # with the pre-pass, the unfinished output and rejects discarded
-    summary, rej = with_duplicate_fallback(run)
+        summary = group_batches(scheme, accepted(), out, slim=slim,
+                                on_rows=(lambda _n: on_rows(n_read)) if on_rows else None, engine=engine)
     result = GroupFileSummary(rows=summary.rows, by_status=summary.by_status, by_mdc=summary.by_mdc,
                               read=n_read, rejected=rej.count, out=str(out))
     if result.read != result.rows + result.rejected:  # pragma: no cover - guarded by construction

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers.engines import IdHashSetTwin, engine_routes, hash_ids_twin
+from tests.helpers.engines import engine_routes, hash_ids_twin
 from tests.helpers.grouped_cases import HOSPITALS, make_cases, make_hospitals
 from tests.helpers.priced_cases import case, write_priced
 
@@ -41,12 +41,13 @@ def test_engine_routes_send_the_deep_kernels_and_put_them_back():
     import drg.casefile.idset as idset
     import drg.casefile.money as money
 
-    fast_rows, hash_ids, hash_set = money.FAST_ROWS, idset.hash_ids, idset.IdHashSet
+    fast_rows, hash_ids = money.FAST_ROWS, idset.hash_ids
     with engine_routes("numba"):
-        assert money.FAST_ROWS == 0 and idset.hash_ids is hash_ids and idset.IdHashSet is hash_set
+        assert money.FAST_ROWS == 0 and idset.hash_ids is hash_ids
     with engine_routes("python"):
-        assert money.FAST_ROWS > 2**40 and idset.hash_ids is hash_ids_twin and idset.IdHashSet is IdHashSetTwin
-    assert (money.FAST_ROWS, idset.hash_ids, idset.IdHashSet) == (fast_rows, hash_ids, hash_set)
+        assert money.FAST_ROWS > 2**40 and idset.hash_ids is hash_ids_twin
+        assert idset.id_hashes(pa.array(["C1"])).tolist() == [idset.id_hash_twin("C1")]
+    assert (money.FAST_ROWS, idset.hash_ids) == (fast_rows, hash_ids)
     with pytest.raises(ValueError, match="engine"):
         with engine_routes("fortran"):
             pass
@@ -72,13 +73,3 @@ def test_hash_ids_twin_answers_as_the_kernel(ids, after):
             None if twin.hashes is None else twin.hashes.tolist())
         assert fast.increasing == twin.increasing
         assert (None if fast.last is None else bytes(fast.last)) == (None if twin.last is None else bytes(twin.last))
-
-
-def test_id_hash_set_twin_marks_as_the_set():
-    from drg.casefile.idset import IdHashSet
-
-    hashes = np.array([5, 9, 5, 1, 9, 9, 3], np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    fast, twin = IdHashSet(2), IdHashSetTwin(2)
-    for part in (hashes[:3], hashes[3:]):
-        assert fast.add(part).tolist() == twin.add(part).tolist()
-    assert fast.count == twin.count == 4

@@ -1,10 +1,10 @@
-"""Repeated ``case_id`` values: the pre-pass finder, the streaming finder and the fallback between them."""
+"""Repeated ``case_id`` values, found exactly in bounded memory: the pre-pass finder, and the streaming finder that
+needs no pre-pass while a file's ids come in increasing order."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -14,10 +14,8 @@ import pyarrow.parquet as pq
 from drg.casefile.parquet import row_group_batches
 from drg.casefile.schema import DEFAULT_BATCH_ROWS
 
-__all__ = ['DuplicateFinder', 'IdHashCollision', 'StreamingDuplicateFinder', 'WithEarlierIds', 'trimmed_ids', 'with_duplicate_fallback']
+__all__ = ['DuplicateFinder', 'MAX_PARTS', 'SPILL_ROWS', 'StreamingDuplicateFinder', 'WithEarlierIds', 'trimmed_ids']
 
-
-T = TypeVar("T")
 
 #: bytes that may end a whitespace character: ASCII tab..carriage return and space, and every UTF-8
 #: continuation byte (U+00A0, U+3000 … end in one)
@@ -51,85 +49,174 @@ def trimmed_ids(ids: pl.Series | pa.ChunkedArray | pa.Array):
     return ids
 
 
-class DuplicateFinder:
-    """Finds rows whose ``case_id`` an earlier row of the same input already had.
+#: How many case-id hashes the pre-pass holds in memory (8 bytes each). A file with more rows has its hashes
+#: written to temporary files, split by their top bits into parts of about this many, and each part is sorted
+#: alone: the pre-pass then holds one part, so memory is the same for a file of one million rows or of a
+#: hundred million.
+SPILL_ROWS = 1 << 20
+#: at most this many parts (a file of more than ``SPILL_ROWS * MAX_PARTS`` rows has larger parts)
+MAX_PARTS = 256
 
-    For a streamed Parquet file it first reads only the ``case_id`` column, hashing each id to 64 bits, so
-    that only ids whose hash repeats (few) are compared as strings in the main pass: memory stays at 8 bytes
-    a row however long the ids are.
+
+class _HashPile:
+    """The case-id hashes of a file, added batch by batch (from several threads), then asked for the hashes
+    that occur more than once. Up to ``memory_rows`` hashes are kept in memory; beyond, they go to
+    ``parts`` temporary files by their top bits (a hash's part never depends on the batch it came in), and
+    each part is read back and sorted on its own."""
+
+    def __init__(self, expected_rows: int, memory_rows: int = SPILL_ROWS) -> None:
+        import threading
+
+        parts = 1
+        while expected_rows > parts * memory_rows and parts < MAX_PARTS:
+            parts <<= 1
+        self._bits = parts.bit_length() - 1
+        self._lock = threading.Lock()
+        self._buffer = np.empty(expected_rows if parts == 1 else 0, dtype=np.uint64)
+        self._held = 0
+        self._extra: list[np.ndarray] = []   # (only if more rows come than the file said it has)
+        self._dir: Path | None = None
+        self._files: list = []
+        if parts > 1:
+            import tempfile
+
+            from drg.outputs import writing
+
+            with writing(Path(tempfile.gettempdir())):
+                self._dir = Path(tempfile.mkdtemp(prefix="drg-case-ids-"))
+                self._files = [open(self._dir / f"{p:03d}.u64", "wb") for p in range(parts)]
+
+    def add(self, hashes: np.ndarray) -> None:
+        if self._dir is None:
+            with self._lock:
+                room = min(len(hashes), len(self._buffer) - self._held)
+                self._buffer[self._held:self._held + room] = hashes[:room]
+                self._held += room
+                if room < len(hashes):
+                    self._extra.append(hashes[room:].copy())
+            return
+        from drg.outputs import writing
+
+        part = (hashes >> np.uint64(64 - self._bits)).astype(np.uint8)
+        order = np.argsort(part, kind="stable")      # (a radix sort on 8-bit keys)
+        grouped = hashes[order]
+        bounds = np.searchsorted(part[order], np.arange(len(self._files) + 1))
+        with self._lock, writing(self._dir):
+            for p, f in enumerate(self._files):
+                if bounds[p + 1] > bounds[p]:
+                    f.write(grouped[bounds[p]:bounds[p + 1]].tobytes())
+
+    def repeated(self) -> np.ndarray:
+        """The hashes added more than once, sorted, each once."""
+        if self._dir is None:
+            return _repeated(np.concatenate([self._buffer[:self._held], *self._extra]) if self._extra
+                             else self._buffer[:self._held])
+        from drg.outputs import writing
+
+        found = []
+        with writing(self._dir):
+            for f in self._files:
+                f.close()
+            for f in self._files:   # the parts in the order of their top bits: the result comes out sorted
+                found.append(_repeated(np.fromfile(f.name, dtype=np.uint64)))
+        return np.concatenate(found)
+
+    def close(self) -> None:
+        if self._dir is not None:
+            import shutil
+
+            for f in self._files:
+                f.close()
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    """The values of ``hashes`` (sorted in place) that occur more than once, sorted, each once."""
+    if len(hashes) < 2:
+        return np.empty(0, dtype=np.uint64)
+    hashes.sort()
+    return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+
+
+def _arrow_ids(ids) -> pa.Array | pa.ChunkedArray:
+    return ids.to_arrow() if isinstance(ids, pl.Series) else ids
+
+
+class DuplicateFinder:
+    """Finds rows whose ``case_id`` an earlier row of the same input already had, exactly.
+
+    A pre-pass hashes every id to 64 bits (:func:`drg.casefile.idset.id_hashes`; for a Parquet file reading
+    only the ``case_id`` column) and keeps the hashes that occur more than once: the candidates. In the main
+    pass only the rows whose hash is a candidate are compared, by their id's text, with the candidate ids seen
+    before them, so two different ids that happen to share a hash are told apart. Memory: the pre-pass holds at
+    most ``SPILL_ROWS`` hashes (8 bytes each; a larger file's hashes are spilled to temporary files by their top
+    bits and each part sorted alone); the main pass holds the candidate hashes and the candidate ids seen so
+    far (none in a file without repeats).
     """
 
     def __init__(self, candidate_hashes: np.ndarray) -> None:
         self._candidates = candidate_hashes
         self._seen: set[str] = set()
 
-    @staticmethod
-    def _hash(ids: pl.Series) -> np.ndarray:
-        ids = ids.cast(pl.String)
-        if ids.null_count():    # (fill_null copies every string, so only when there is a null to fill)
-            ids = ids.fill_null("\x00<null>")
-        return ids.hash(seed=7).to_numpy().copy()
-
-    @classmethod
-    def _from_hashes(cls, hashes: np.ndarray) -> DuplicateFinder:
-        if len(hashes) == 0:
-            return cls(np.empty(0, dtype=np.uint64))
-        hashes.sort()
-        repeated = hashes[1:][hashes[1:] == hashes[:-1]]
-        return cls(np.unique(repeated))
-
     @classmethod
     def for_parquet(cls, pf: pq.ParquetFile, column: str = "case_id", path: Path | None = None,
-                    workers: int | None = None) -> DuplicateFinder:
+                    workers: int | None = None, memory_rows: int = SPILL_ROWS) -> DuplicateFinder:
         """The finder of a Parquet file, from its ``case_id`` column alone.
 
         With ``path``, the row groups are shared among ``workers`` threads (default: the cores, at most 4),
-        each reading its own in batches and hashing them; the hashes are then sorted once. Memory stays at
-        8 bytes a row."""
+        each reading its own in batches and hashing them."""
         n = pf.num_row_groups
         if workers is None:
             from drg.casefile.background import available_cores
 
             workers = min(4, available_cores())
         workers = max(1, min(workers, n)) if path is not None else 1
+        pile = _HashPile(pf.metadata.num_rows, memory_rows)
 
-        def hashes(row_groups) -> list[np.ndarray]:
+        def hash_groups(row_groups) -> None:
+            from drg.casefile import idset
             from drg.casefile.reader import ids_as_checked
 
             f = pq.ParquetFile(path) if path is not None else pf
+            for rg in row_groups:   # the ids as validate_table compares them (trimmed)
+                for b in row_group_batches(f, rg, [column], DEFAULT_BATCH_ROWS, workers == 1, path):
+                    pile.add(idset.id_hashes(_arrow_ids(ids_as_checked(pa.table({"case_id": b.column(0)})))))
 
-            def checked(column) -> pl.Series:   # the ids as validate_table compares them (trimmed)
-                ids = ids_as_checked(pa.table({"case_id": column}))
-                return ids if isinstance(ids, pl.Series) else pl.from_arrow(ids)
+        try:
+            if workers == 1:
+                hash_groups(range(n))
+            else:
+                from concurrent.futures import ThreadPoolExecutor
 
-            return [cls._hash(checked(b.column(0))) for rg in row_groups
-                    for b in row_group_batches(f, rg, [column], DEFAULT_BATCH_ROWS, workers == 1, path)]
-
-        if workers == 1:
-            parts = hashes(range(n))
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers, thread_name_prefix="drg-ids") as pool:
-                parts = [h for part in pool.map(hashes, [range(w, n, workers) for w in range(workers)])
-                         for h in part]
-        return cls._from_hashes(np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64))
+                with ThreadPoolExecutor(workers, thread_name_prefix="drg-ids") as pool:
+                    list(pool.map(hash_groups, [range(w, n, workers) for w in range(workers)]))
+            return cls(pile.repeated())
+        finally:
+            pile.close()
 
     @classmethod
     def for_whole(cls, ids: pl.Series) -> DuplicateFinder:
-        return cls._from_hashes(cls._hash(ids))
+        from drg.casefile import idset
+
+        return cls(_repeated(idset.id_hashes(ids.to_arrow())))
 
     def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
         """Return a mask of the rows of ``ids`` (in file order) that repeat an earlier id; remember them."""
+        from drg.casefile import idset
+
         out = np.zeros(len(ids), dtype=bool)
         if len(self._candidates) == 0:
             return out
-        if not isinstance(ids, pl.Series):
-            ids = pl.from_arrow(ids)
-        hashes = self._hash(ids)
-        for i in np.flatnonzero(np.isin(hashes, self._candidates)):
-            value = ids[int(i)]
-            key = "\x00<null>" if value is None else str(value)
+        ids = _arrow_ids(ids)
+        hashes = idset.id_hashes(ids)
+        at = np.minimum(np.searchsorted(self._candidates, hashes), len(self._candidates) - 1)
+        rows = np.flatnonzero(self._candidates[at] == hashes)
+        if not len(rows):
+            return out
+        values = ids.take(pa.array(rows)).to_pylist()
+        for i, value in zip(rows.tolist(), values):
+            key = WithEarlierIds.NULL if value is None else str(value)
             if key in self._seen:
                 out[i] = True
             else:
@@ -137,112 +224,58 @@ class DuplicateFinder:
         return out
 
 
-class IdHashCollision(Exception):
-    """Two different case ids of one file share a 64-bit hash, so a streaming duplicate check may have
-    marked a row that repeats no earlier id. Raised by :func:`read_cases` after the last batch; the caller
-    runs again with the pre-pass (:func:`with_duplicate_fallback`). About one 10-million-row file in
-    370,000 has such a pair."""
-
-
 class StreamingDuplicateFinder:
-    """Finds rows whose ``case_id`` an earlier row already had in the same pass that validates them, with
-    no pre-pass (:class:`DuplicateFinder` is the pre-pass twin; both mark the same rows).
+    """:class:`DuplicateFinder` without a pre-pass for a file whose ids come in increasing order.
 
     While every id so far has come after the one before it, in byte order (the usual case: settlement
-    systems number their cases in order), no id can repeat and nothing is marked
-    (:func:`drg.casefile.idset.hash_ids` checks the order on the id bytes). From the first batch out of order on, the
-    ids' 64-bit hashes go into an :class:`drg.casefile.idset.IdHashSet`, those of the earlier ids first, and a row
-    whose hash the set already held is marked. The earlier ids are read again through ``earlier_ids`` (a
-    callable giving the file's ids from the first row, in batches) when one is given, so that increasing
-    ids are never hashed; without it their hashes are kept as they go by (8 bytes a row).
-
-    Equal ids have equal hashes, so every repeat is marked; a marked row might in principle only share its
-    hash with a different id, so when any row was marked, :meth:`confirm` reads the ids again and checks
-    that each marked hash belongs to one id. When that fails it raises :class:`IdHashCollision`. Memory:
-    12-23 bytes a row once the set is filled, plus the ids of the marked hashes during the check.
+    systems number their cases in order), no id can repeat: nothing is marked and nothing is kept
+    (:func:`drg.casefile.idset.hash_ids` checks the order on the id bytes). At the first batch out of order,
+    ``pre_pass()`` gives the file's :class:`DuplicateFinder` and the ids before that batch are read again
+    through ``earlier_ids`` (a callable giving the file's ids from the first row, in batches) so that it knows
+    which candidate ids were already seen; from then on it marks every batch. Both finders mark the same rows,
+    exactly, in bounded memory.
     """
 
-    def __init__(self, expected_rows: int = 0,
-                 earlier_ids: Callable[[], Iterable[pl.Series | pa.ChunkedArray]] | None = None) -> None:
-        self._expected = expected_rows
+    def __init__(self, pre_pass: Callable[[], DuplicateFinder],
+                 earlier_ids: Callable[[], Iterable[pl.Series | pa.ChunkedArray]]) -> None:
+        self._pre_pass = pre_pass
         self._earlier_ids = earlier_ids
-        self._set = None                           # an IdHashSet once the ids are out of order
-        self._increasing: list[np.ndarray] = []    # without earlier_ids: the hashes so far, while increasing
+        self._inner: DuplicateFinder | None = None
         self._last: np.ndarray | None = None       # the last id's bytes, while they increase
         self._seen = 0
-        self._marked: list[np.ndarray] = []
-
-    def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
-        """Return a mask of the rows of ``ids`` (in file order) whose id hash an earlier row had."""
-        from drg.casefile.idset import hash_ids
-
-        ids = ids.to_arrow() if isinstance(ids, pl.Series) else ids
-        n = len(ids)
-        hashes = None
-        if self._set is None:
-            keep = self._earlier_ids is None
-            hashed = hash_ids(ids, check_order=True, after=self._last, hashes=keep)
-            if hashed.increasing:
-                if keep:
-                    self._increasing.append(hashed.hashes)
-                self._last = hashed.last
-                self._seen += n
-                return np.zeros(n, dtype=bool)
-            hashes = hashed.hashes
-            self._fill_set()
-        if hashes is None:
-            hashes = hash_ids(ids).hashes
-        self._seen += n
-        repeated = self._set.add(hashes)
-        if repeated.any():
-            self._marked.append(hashes[repeated])
-        return repeated
-
-    def _fill_set(self) -> None:
-        """At the first batch out of order: the set, holding the hashes of every id before it (all
-        different, so nothing is marked; a mark here could only be two different ids sharing a hash)."""
-        from drg.casefile.idset import IdHashSet, id_hashes
-
-        self._set = IdHashSet(max(self._expected, self._seen))
-        if self._earlier_ids is None:
-            for earlier in self._increasing:
-                self._set.add(earlier)
-            self._increasing.clear()
-        else:
-            left = self._seen
-            for ids in self._earlier_ids() if left else ():
-                ids = ids.to_arrow() if isinstance(ids, pl.Series) else ids
-                self._set.add(id_hashes(ids.slice(0, left)))
-                left -= min(left, len(ids))
-                if not left:
-                    break
-            if left:
-                raise RuntimeError(f"the first {self._seen:,} case ids could not be read again")
-        self._last = None
 
     @property
-    def marked_any(self) -> bool:
-        return bool(self._marked)
+    def ordered(self) -> bool:
+        """Whether every id so far came after the one before it (no pre-pass was needed)."""
+        return self._inner is None
 
-    def confirm(self, id_batches: Iterable[pl.Series | pa.ChunkedArray]) -> None:
-        """After the last batch: given the file's ids again (the same values :meth:`mark` saw), check that
-        each hash that marked a row belongs to one id only; raise :class:`IdHashCollision` if not."""
-        from drg.casefile.idset import id_hashes
+    def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
+        """Return a mask of the rows of ``ids`` (in file order) that repeat an earlier id."""
+        from drg.casefile import idset
 
-        if not self._marked:
-            return
-        marked = np.unique(np.concatenate(self._marked))
-        found: list[pl.DataFrame] = []
-        for ids in id_batches:
-            ids = ids if isinstance(ids, pl.Series) else pl.from_arrow(ids)
-            hashes = id_hashes(ids.to_arrow())
-            at = np.minimum(np.searchsorted(marked, hashes), len(marked) - 1)
-            hit = marked[at] == hashes
-            if hit.any():
-                found.append(pl.DataFrame({"hash": hashes[hit], "id": ids.cast(pl.String).filter(hit)})
-                             .unique())
-        if found and pl.concat(found).unique()["hash"].is_duplicated().any():
-            raise IdHashCollision("two different case ids share a 64-bit hash")
+        ids = _arrow_ids(ids)
+        if self._inner is None:
+            hashed = idset.hash_ids(ids, check_order=True, after=self._last, hashes=False)
+            if hashed.increasing:
+                self._last = hashed.last
+                self._seen += len(ids)
+                return np.zeros(len(ids), dtype=bool)
+            self._inner = self._pre_pass()
+            self._replay()
+        return self._inner.mark(ids)
+
+    def _replay(self) -> None:
+        """Show the finder the ids before the first batch out of order (all different: nothing is marked)."""
+        left = self._seen
+        for ids in self._earlier_ids() if left else ():
+            ids = _arrow_ids(ids)
+            self._inner.mark(ids.slice(0, left))
+            left -= min(left, len(ids))
+            if not left:
+                break
+        if left:
+            raise RuntimeError(f"the first {self._seen:,} case ids could not be read again")
+        self._last = None
 
 
 class WithEarlierIds:
@@ -269,11 +302,3 @@ class WithEarlierIds:
         return out | np.asarray(hit.fill_null(False), dtype=bool)
 
 
-def with_duplicate_fallback(run: Callable[[bool], T]) -> T:
-    """``run(True)`` (repeated ids found as the rows stream by); in the rare case that two ids of the file
-    share a hash, ``run(False)`` again from the start with the exact pre-pass. ``run`` must write its
-    outputs afresh each time (as :func:`drg.grouping.group_file` does)."""
-    try:
-        return run(True)
-    except IdHashCollision:
-        return run(False)

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from drg.casefile.duplicates import DuplicateFinder, IdHashCollision, StreamingDuplicateFinder, WithEarlierIds
+from drg.casefile.duplicates import DuplicateFinder, StreamingDuplicateFinder, WithEarlierIds
 from drg.casefile.mapping import ColumnMapping
 from drg.casefile.sheet import excel_sheets
 from drg.casefile.parquet import row_group_batches, unreadable_row_group
@@ -140,11 +140,9 @@ def read_cases(
         decoded once per row group); for callers that encode codes and do not write them back.
     use_threads : decode each Parquet row group on Arrow's thread pool (off when the caller's own pipeline
         already keeps the cores busy).
-    stream_duplicates : find repeated ``case_id`` values of a Parquet file as its rows stream by
-        (:class:`StreamingDuplicateFinder`) instead of in a pre-pass over the column. The same rows are
-        rejected, but on the rare file where two ids share a hash the generator raises
-        :class:`IdHashCollision` after its last batch, so the caller must be able to start again:
-        wrap the run in :func:`with_duplicate_fallback`.
+    stream_duplicates : start a Parquet file without the pre-pass over its ``case_id`` column while its ids
+        come in increasing order (:class:`StreamingDuplicateFinder`); the pre-pass runs at the first batch
+        out of order. The same rows are rejected either way.
     read_ahead : decode the next Parquet batch on a thread of its own while this one is validated (for a
         caller whose own threads consume the batches; one batch more in memory).
     sheet : the Excel sheet to read (a name or a 1-based number); default the mapping's ``sheet``, else the
@@ -166,7 +164,7 @@ def read_cases(
                           stream_duplicates, read_ahead, sheet, earlier_ids)
     try:
         yield from batches
-    except (InputError, IdHashCollision, KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit):
+    except (InputError, KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit):
         raise
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or _short(exc)}", file=str(path)) from None
@@ -239,9 +237,9 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
     id_column = next((c for c, k in zip(names, contract_names) if k == "case_id"), None)
     duplicates: DuplicateFinder | StreamingDuplicateFinder | None = None
     if id_column is not None:
-        duplicates = (StreamingDuplicateFinder(pf.metadata.num_rows,
-                                               earlier_ids=lambda: (ids_as_checked(t) for t in tables(
-                                                   pq.ParquetFile(path), [id_column], False)))
+        duplicates = (StreamingDuplicateFinder(
+            pre_pass=lambda: DuplicateFinder.for_parquet(pq.ParquetFile(path), id_column, path),
+            earlier_ids=lambda: (ids_as_checked(t) for t in tables(pq.ParquetFile(path), [id_column], False)))
                       if stream_duplicates else DuplicateFinder.for_parquet(pf, id_column, path))
     code_paths = [pf.schema.column(i).path for i in range(len(pf.schema))
                   if pf.schema.column(i).path.split(".")[0] in [k for k, c in zip(names, contract_names)
@@ -303,8 +301,6 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
     for table in batches:
         yield validate_table(table, row, required, marker, str(path), raw_strings=False)
         row += table.num_rows
-    if isinstance(duplicates, StreamingDuplicateFinder) and duplicates.marked_any:
-        duplicates.confirm(ids_as_checked(t) for t in tables(pf, [id_column], False))
 
 
 def ids_as_checked(table: pa.Table) -> pa.ChunkedArray | pl.Series:

@@ -320,7 +320,7 @@ def validate_table(table: pa.Table, first_row: int, required: tuple[str, ...],
             add(RejectReason.MISSING_FIELD, arrow_lists[name].is_null().to_numpy(zero_copy_only=False), name)
     for name, mask in wrong.items():
         add(RejectReason.WRONG_TYPE, mask, name)
-    if duplicates is not None:   # the values ids_as_checked gives (the streaming finder reads them again)
+    if duplicates is not None:   # the values ids_as_checked gives (the pre-pass reads them alone)
         ids = arrow_strings["case_id"] if "case_id" in arrow_strings else typed["case_id"]
         add(RejectReason.DUPLICATE_CASE_ID, duplicates.mark(trimmed_ids(ids)), "case_id")
     if "dx" in present:

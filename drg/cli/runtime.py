@@ -1,11 +1,13 @@
 """Process settings for the batch commands (applied by the ``drg`` command line, never by the library).
 
-:func:`keep_freed_memory`: streaming a file allocates and frees the same few large buffers for every batch.
-glibc hands blocks above its mmap threshold back to the operating system as soon as they are freed, and
-trims the top of its heaps, so the next batch faults fresh pages in and the kernel zeroes each of them:
-about 0.4 s of system time in a 10-million-case ``drg group --slim`` on the reference machine (2 cores).
-Keeping freed blocks for reuse costs nothing beyond the peak the run reaches anyway. Set
-``DRG_MALLOC_DEFAULTS=1`` to keep glibc's own settings.
+:func:`keep_freed_memory` (opt-in, ``DRG_MALLOC_KEEP=1``): streaming a file allocates and frees the same few
+large buffers for every batch. glibc hands blocks above its mmap threshold back to the operating system as
+soon as they are freed, and trims the top of its heaps, so the next batch faults fresh pages in and the
+kernel zeroes each of them (about 0.4 s of system time in a 10-million-case ``drg group --slim``, measured
+when it was introduced). The command line applied it to every run until 2026-12-05, when a 10-million-case
+``drg group`` with every column kept measured 830–849 MB peak with it against 775–785 MB without, and no
+faster (18.1–19.9 s against 15.8–19.6 s, three alternating runs each): the retained heap grows with the
+length of the run, which broke the bound that peak memory must not grow with the file (docs/reliability.md).
 
 :func:`short_gil_turns`: a streaming command runs three threads (read, group, write) that spend most of
 their time in native code (Arrow, polars, numba) and hand the interpreter lock back and forth between calls.
@@ -27,13 +29,13 @@ _applied = False
 
 
 def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20) -> bool:
-    """Ask glibc's malloc to serve blocks up to ``mmap_threshold`` bytes from its heaps and to keep up to
-    ``trim_threshold`` free bytes at their top. Returns whether the settings took effect (False off glibc,
-    or with ``DRG_MALLOC_DEFAULTS`` set)."""
+    """With ``DRG_MALLOC_KEEP=1`` in the environment, ask glibc's malloc to serve blocks up to
+    ``mmap_threshold`` bytes from its heaps and to keep up to ``trim_threshold`` free bytes at their top.
+    Returns whether the settings took effect (False without the variable, or off glibc)."""
     global _applied
     if _applied:
         return True
-    if os.environ.get("DRG_MALLOC_DEFAULTS"):
+    if os.environ.get("DRG_MALLOC_KEEP") != "1":
         return False
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
@@ -53,6 +55,6 @@ def short_gil_turns(seconds: float = 0.001) -> None:
 
 
 def batch_process() -> None:
-    """Both settings, as the command line applies them before any command."""
+    """Both settings (the first only when asked for), as the command line applies them before any command."""
     keep_freed_memory()
     short_gil_turns()

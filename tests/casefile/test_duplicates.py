@@ -1,10 +1,11 @@
-"""Repeated case ids: the id-hash kernels against their twins, the streaming finder against the pre-pass, and
-the rerun when two different ids share a hash. The streaming finder runs on both engines (its hashing and
-its set, or their twins: tests.helpers.engines)."""
+"""Repeated case ids: the id-hash kernel against its twin, the pre-pass with and without spilling its hashes to
+disk, the streaming finder against the pre-pass, and different ids that share a hash told apart. The finders
+run on both engines (the kernel's hashing or its twin: tests.helpers.engines)."""
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -12,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import drg.casefile.idset
-from drg.casefile import DuplicateFinder, IdHashCollision, StreamingDuplicateFinder, read_cases, with_duplicate_fallback
-from drg.casefile.idset import IdHashSet, hash_ids, id_hash_twin, id_hashes, increasing_twin, insert_marking_twin
+from drg.casefile import DuplicateFinder, StreamingDuplicateFinder, read_cases
+from drg.casefile.duplicates import _HashPile
+from drg.casefile.idset import hash_ids, id_hash_twin, id_hashes, increasing_twin
+from drg.outputs import OutputError
 
 ids_strategy = st.lists(st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["C1", "C2", " C1", "中文"])),
                         max_size=60)
@@ -55,29 +58,6 @@ def test_id_hashes_of_other_types_hash_their_text():
     assert id_hashes(pa.array([12, None, 7])).tolist() == [id_hash_twin("12"), id_hash_twin(None), id_hash_twin("7")]
     d = pa.array(["b", "a", "b", None]).dictionary_encode()
     assert id_hashes(d).tolist() == [id_hash_twin(v) for v in ["b", "a", "b", None]]
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(1, 40), max_size=400), st.integers(1, 90), st.integers(0, 3000))
-def test_hash_set_marks_what_its_twin_marks(keys, batch, expected):
-    """Batches of any size, repeats inside a batch and across batches, and a table that has to grow."""
-    spread = np.array(keys, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # hashes over every top bucket
-    spread[spread == 0] = 1
-    fast, seen = IdHashSet(expected), set()
-    for k in range(0, len(spread), batch):
-        part = spread[k:k + batch]
-        assert fast.add(part).tolist() == insert_marking_twin(part, seen).tolist()
-    assert fast.count == len(seen)
-
-
-def test_hash_set_grows_past_its_expected_size():
-    rng = np.random.default_rng(5)
-    hashes = rng.integers(1, 2**63, 3000, dtype=np.int64).astype(np.uint64)
-    hashes = np.concatenate([hashes, hashes[::7]])           # repeats after the table has grown
-    fast, seen = IdHashSet(0), set()                        # 1,024 slots to begin with
-    for k in range(0, len(hashes), 700):
-        assert fast.add(hashes[k:k + 700]).tolist() == insert_marking_twin(hashes[k:k + 700], seen).tolist()
-    assert fast.count == len(seen) == 3000 and len(fast._table) >= 3000 / 0.7
 
 
 def _ids_file(tmp_path, ids, row_group_size=4, name="ids.parquet"):
@@ -134,49 +114,94 @@ def test_streaming_finder_after_increasing_ids(tmp_path_factory, tail, n_sorted)
     assert _rejects(path, stream=True) == _rejects(path, stream=False)
 
 
-@pytest.mark.usefixtures("engine")
-def test_increasing_ids_fill_no_set():
-    finder = StreamingDuplicateFinder(10)
-    for batch in (["A1", "A2"], [], ["A3", "B"], ["C"]):
-        assert not finder.mark(pa.chunked_array([pa.array(batch, pa.string())])).any()
-    assert finder._set is None and not finder.marked_any
-    assert finder.mark(pa.chunked_array([pa.array(["D", "A2", "D"])])).tolist() == [False, True, True]
-    assert finder._set is not None and finder._set.count == 6
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 60), max_size=300), st.integers(1, 50), st.sampled_from([1, 3, 16, 1000]))
+def test_hash_pile_finds_the_repeated_hashes_in_memory_or_spilled(keys, batch, memory_rows):
+    """Hashes over every top bucket, some repeated inside a batch or across batches; with a small
+    ``memory_rows`` they go to temporary parts, which are removed afterwards."""
+    from collections import Counter
+
+    spread = np.array(keys, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)
+    pile = _HashPile(len(spread), memory_rows)
+    spilled = pile._dir
+    try:
+        for k in range(0, len(spread), batch):
+            pile.add(spread[k:k + batch])
+        got = pile.repeated()
+    finally:
+        pile.close()
+    assert got.tolist() == sorted(int(h) for h, c in Counter(spread.tolist()).items() if c > 1)
+    assert (spilled is not None) == (len(spread) > memory_rows)
+    assert spilled is None or not spilled.exists()
+
+
+def test_hash_pile_takes_more_rows_than_it_was_told():
+    pile = _HashPile(2)
+    pile.add(np.array([7, 8, 7], np.uint64))
+    pile.add(np.array([8], np.uint64))
+    assert pile.repeated().tolist() == [7, 8]
+
+
+def test_a_pre_pass_that_cannot_spill_names_the_directory(tmp_path, monkeypatch):
+    import tempfile
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked))
+    with pytest.raises(OutputError) as err:
+        _HashPile(100, memory_rows=10)
+    assert err.value.file == str(blocked)
 
 
 @pytest.mark.usefixtures("engine")
-def test_earlier_ids_are_read_again_only_when_the_order_breaks():
-    """With ``earlier_ids``, increasing ids are neither hashed nor kept; the first batch out of order has the
-    ids before it read again (only as many as went by) and hashed into the set."""
-    batches = [["A1", "A2"], ["A3", "A4"], ["B1", "A2", "C", "B1"], ["A4"]]
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_spilled_pre_pass_marks_what_one_in_memory_marks(tmp_path, workers):
+    rng = np.random.default_rng(11)
+    ids = [f"C{int(v)}" for v in rng.integers(0, 400, 600)]
+    path = _ids_file(tmp_path, ids, row_group_size=50)
+    marks = {}
+    for memory_rows in (8, 10_000):
+        finder = DuplicateFinder.for_parquet(pq.ParquetFile(path), "case_id", path, workers=workers,
+                                             memory_rows=memory_rows)
+        marks[memory_rows] = np.concatenate([finder.mark(pa.chunked_array([pa.array(ids[k:k + 50])]))
+                                             for k in range(0, len(ids), 50)]).tolist()
+    seen, want = set(), []
+    for v in ids:
+        want.append(v in seen)
+        seen.add(v)
+    assert marks[8] == marks[10_000] == want
+
+
+@pytest.mark.usefixtures("engine")
+def test_increasing_ids_need_no_pre_pass():
+    """While the ids increase, nothing is hashed, kept or read again; the first batch out of order runs the
+    pre-pass once and shows it the ids that went by (only as many as went by)."""
+    batches = [["A1", "A2"], [], ["A3", "A4"], ["B1", "A2", "C", "B1"], ["A4"]]
     calls = []
 
-    def earlier():
-        calls.append(1)
-        return (pa.chunked_array([pa.array(b)]) for b in batches)
+    def pre_pass():
+        calls.append("pre-pass")
+        return DuplicateFinder.for_whole(pl.Series([v for b in batches for v in b]))
 
-    finder = StreamingDuplicateFinder(10, earlier_ids=earlier)
-    marks = [finder.mark(pa.chunked_array([pa.array(b)])).tolist() for b in batches[:2]]
-    assert marks == [[False, False], [False, False]] and not calls and not finder._increasing
-    assert finder.mark(pa.chunked_array([pa.array(batches[2])])).tolist() == [False, True, False, True]
-    assert finder.mark(pa.chunked_array([pa.array(batches[3])])).tolist() == [True]
-    assert len(calls) == 1 and finder._set.count == 6
+    def earlier():
+        calls.append("earlier")
+        return (pa.chunked_array([pa.array(b, pa.string())]) for b in batches)
+
+    finder = StreamingDuplicateFinder(pre_pass, earlier)
+    marks = [finder.mark(pa.chunked_array([pa.array(b, pa.string())])).tolist() for b in batches[:3]]
+    assert marks == [[False, False], [], [False, False]] and not calls and finder.ordered
+    assert finder.mark(pa.chunked_array([pa.array(batches[3])])).tolist() == [False, True, False, True]
+    assert finder.mark(pa.chunked_array([pa.array(batches[4])])).tolist() == [True]
+    assert calls == ["pre-pass", "earlier"] and not finder.ordered
 
 
 @pytest.mark.usefixtures("engine")
 def test_earlier_ids_that_cannot_be_read_again_are_an_error():
-    finder = StreamingDuplicateFinder(10, earlier_ids=lambda: iter([pa.chunked_array([pa.array(["A"])])]))
+    finder = StreamingDuplicateFinder(lambda: DuplicateFinder.for_whole(pl.Series(["A", "B", "A"])),
+                                      lambda: iter([pa.chunked_array([pa.array(["A"])])]))
     finder.mark(pa.chunked_array([pa.array(["A", "B"])]))
     with pytest.raises(RuntimeError, match="could not be read again"):
         finder.mark(pa.chunked_array([pa.array(["A"])]))
-
-
-@pytest.mark.usefixtures("engine")
-def test_confirm_accepts_true_repeats():
-    finder = StreamingDuplicateFinder(10)
-    batches = [pa.chunked_array([pa.array(["A", "B"])]), pa.chunked_array([pa.array(["A", "C"])])]
-    assert [finder.mark(b).tolist() for b in batches] == [[False, False], [True, False]]
-    finder.confirm(batches)   # "A" really repeats: nothing raised
 
 
 @pytest.fixture
@@ -195,38 +220,14 @@ def weak_hash(monkeypatch):
 
 
 @pytest.mark.usefixtures("engine")
-def test_confirm_refuses_a_shared_hash(weak_hash):
-    finder = StreamingDuplicateFinder(10)
-    ids = pa.chunked_array([pa.array([f"C{i}" for i in range(8)][::-1])])   # (out of order: hashes are set)
-    assert finder.mark(ids).sum() == 4     # eight ids, four hashes
-    with pytest.raises(IdHashCollision):
-        finder.confirm([ids])
-
-
-@pytest.mark.usefixtures("engine")
-def test_a_shared_hash_among_increasing_ids_is_found_by_confirm(weak_hash):
-    """Increasing ids are never marked; once the set holds their hashes, a real repeat of one of them also
-    marks what shares its hash, and the check after the pass tells the two apart."""
-    finder = StreamingDuplicateFinder(10)
-    first = pa.chunked_array([pa.array([f"C{i}" for i in range(8)])])
-    assert not finder.mark(first).any()
-    again = pa.chunked_array([pa.array(["C0"])])
-    assert finder.mark(again).tolist() == [True]
-    with pytest.raises(IdHashCollision):
-        finder.confirm([first, again])
-
-
-@pytest.mark.usefixtures("engine")
-def test_a_shared_hash_reruns_with_the_pre_pass(tmp_path, weak_hash):
-    ids = [f"C{i}" for i in range(20)] + ["C3", "C17"]
+@pytest.mark.parametrize("stream", [True, False])
+def test_ids_that_share_a_hash_are_told_apart(tmp_path, weak_hash, stream):
+    ids = [f"C{i}" for i in range(20)][::-1] + ["C3", "C17"]
     path = _ids_file(tmp_path, ids)
-    with pytest.raises(IdHashCollision):
-        _rejects(path, stream=True)
-    assert with_duplicate_fallback(lambda stream: _rejects(path, stream)) == [(21, "duplicate_case_id"),
-                                                                             (22, "duplicate_case_id")]
+    assert _rejects(path, stream) == [(21, "duplicate_case_id"), (22, "duplicate_case_id")]
 
 
-def test_grouping_reruns_on_a_shared_hash_and_writes_the_same_files(tmp_path, built_scheme, engine, weak_hash,
+def test_grouping_with_shared_hashes_writes_what_exact_hashes_write(tmp_path, built_scheme, engine, weak_hash,
                                                                     monkeypatch):
     from drg.grouping import group_file
 
@@ -248,20 +249,8 @@ def test_grouping_reruns_on_a_shared_hash_and_writes_the_same_files(tmp_path, bu
     assert pq.read_table(tmp_path / "weak-rej.parquet").equals(pq.read_table(tmp_path / "exact-rej.parquet"))
 
 
-def test_pre_pass_twin_still_marks_by_exact_id(tmp_path):
+def test_pre_pass_marks_by_exact_id(tmp_path):
     ids = ["X", "Y", "X"]
     path = _ids_file(tmp_path, ids)
     finder = DuplicateFinder.for_parquet(pq.ParquetFile(path), "case_id", path)
     assert finder.mark(pa.chunked_array([pa.array(ids)])).tolist() == [False, False, True]
-
-
-def test_a_large_set_is_mapped_zeroed_and_writable():
-    """Tables of 32 MB and more are mapped anonymously (huge pages where Linux offers them)."""
-    from drg.casefile.idset import _zeroed_table
-
-    table = _zeroed_table(1 << 22)
-    assert table.dtype == np.uint64 and len(table) == 1 << 22 and table.flags.writeable
-    assert not table[:: 1 << 16].any()
-    big = IdHashSet(3_000_000)                                # 2^22 slots: the mapped table
-    ids = pa.array([f"C{i}" for i in range(1000)] + ["C5", "C999"])
-    assert np.flatnonzero(big.add(id_hashes(ids))).tolist() == [1000, 1001]

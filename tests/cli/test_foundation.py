@@ -60,17 +60,17 @@ def test_readme_test_command_is_what_ci_runs():
     assert test_command.strip() in ci
 
 
-def test_batch_runs_keep_freed_memory_unless_told_not_to(monkeypatch):
-    """The command line asks glibc to keep freed blocks for the next batch (drg.cli.runtime); the library
-    itself never does, and DRG_MALLOC_DEFAULTS=1 keeps glibc's own settings."""
+def test_batch_runs_keep_freed_memory_only_when_asked(monkeypatch):
+    """The command line asks glibc to keep freed blocks for the next batch only with DRG_MALLOC_KEEP=1
+    (drg.cli.runtime: kept heaps grow with the run); the library itself never does."""
     import subprocess
 
     import drg.cli.runtime as runtime
 
     monkeypatch.setattr(runtime, "_applied", False)
-    monkeypatch.setenv("DRG_MALLOC_DEFAULTS", "1")
+    monkeypatch.delenv("DRG_MALLOC_KEEP", raising=False)
     assert runtime.keep_freed_memory() is False
-    monkeypatch.delenv("DRG_MALLOC_DEFAULTS")
+    monkeypatch.setenv("DRG_MALLOC_KEEP", "1")
     applied = runtime.keep_freed_memory()
     assert applied in (True, False)          # False only off glibc
     assert runtime.keep_freed_memory() is applied

@@ -114,7 +114,7 @@ def test_earlier_ids_mark_like_one_pass(tmp_path):
     occurrence in the dataset is kept, every later one rejected (nulls too)."""
     from drg.casefile.duplicates import DuplicateFinder, WithEarlierIds
 
-    inner = DuplicateFinder._from_hashes(DuplicateFinder._hash(__import__("polars").Series(["a", "b", "a"])))
+    inner = DuplicateFinder.for_whole(__import__("polars").Series(["a", "b", "a"]))
     finder = WithEarlierIds(inner, ["b", WithEarlierIds.NULL])
     assert finder.mark(pa.chunked_array([["a", "b", "a", None, "c"]])).tolist() == [False, True, True, True, False]
 

@@ -9,10 +9,9 @@ by module-level names that :func:`engine_routes` sets for the length of a test:
 * yuan → fen (:func:`drg.casefile.money.yuan_to_fen_array`): the numba kernel from ``FAST_ROWS`` values on,
   the twin below. ``numba`` sets ``FAST_ROWS`` to 0 (the kernel on every column, however short), ``python``
   to the largest size (the twin on every column).
-* repeated case ids as rows stream by (:class:`drg.casefile.duplicates.StreamingDuplicateFinder`): ``python``
-  replaces :func:`drg.casefile.idset.hash_ids` and :class:`drg.casefile.idset.IdHashSet` by
-  :func:`hash_ids_twin` and :class:`IdHashSetTwin`, built from the module's own twins (``id_hash_twin``,
-  ``increasing_twin``, ``insert_marking_twin``).
+* case-id hashing for the duplicate check (:mod:`drg.casefile.duplicates`): ``python`` replaces
+  :func:`drg.casefile.idset.hash_ids` by :func:`hash_ids_twin`, built from the module's own twins
+  (``id_hash_twin``, ``increasing_twin``).
 """
 
 from __future__ import annotations
@@ -46,21 +45,6 @@ def hash_ids_twin(ids: pa.Array | pa.ChunkedArray, *, check_order: bool = False,
     return HashedIds(out, increasing, last)
 
 
-class IdHashSetTwin:
-    """Plain twin of :class:`drg.casefile.idset.IdHashSet`: a Python set of the hashes seen."""
-
-    def __init__(self, expected: int = 0) -> None:
-        self._seen: set[int] = set()
-        self.count = 0
-
-    def add(self, hashes: np.ndarray) -> np.ndarray:
-        from drg.casefile.idset import insert_marking_twin
-
-        repeated = insert_marking_twin(hashes, self._seen)
-        self.count = len(self._seen)
-        return repeated
-
-
 @contextmanager
 def engine_routes(engine: str) -> Iterator[str]:
     """Send the kernels that no caller chooses (see the module docstring) to ``engine`` until the block ends."""
@@ -75,5 +59,4 @@ def engine_routes(engine: str) -> Iterator[str]:
         else:
             mp.setattr(money, "FAST_ROWS", sys.maxsize)
             mp.setattr(idset, "hash_ids", hash_ids_twin)
-            mp.setattr(idset, "IdHashSet", IdHashSetTwin)
         yield engine
