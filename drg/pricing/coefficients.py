@@ -9,6 +9,7 @@ decimals of the policy.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -21,7 +22,8 @@ from drg.money import round_half_away
 from drg.pricing.exact import COEF_SCALE
 from drg.casefile.tables import hospital_tiers
 from drg.policy import Policy, load_policy
-from drg.pricing.weights import grouped_scheme_id, one_scheme, Weights, compute_weights, read_grouped, write_weights
+from drg.pricing.weights import (HistoryRows, HistoryRowsBuilder, Weights, drg_year_sums, grouped_scheme_id,
+                                 history_rows, history_years, one_scheme, read_grouped, weights_from_sums, write_weights)
 
 __all__ = ["compute_coefficients", "tier_chain", "build_tables", "read_coefficients", "trimmed_sums",
            "write_tables"]
@@ -203,47 +205,112 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
     summary dict. ``history`` may be one file or a list (one per year)."""
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     files = [Path(h) for h in history] if isinstance(history, (list, tuple)) else [Path(history)]
-    import pyarrow.parquet as pq_
-
-    wanted = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost", "discharge_status", "group_status")
-    parts = []
-    for f in files:
-        try:
-            names = pq_.read_schema(f).names if f.exists() else list(wanted)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
-        # money crosses the pipe once: the fen column written when the cases were grouped, where the file has it
-        cols = [c for c in wanted if c in names and not (c == "total_cost" and "total_cost_fen" in names)]
-        if "total_cost_fen" in names:
-            cols.append("total_cost_fen")
-        part = read_grouped(f, columns=cols or None)
-        if "total_cost_fen" in names and part.column("total_cost_fen").null_count:
-            row = int(np.flatnonzero(np.asarray(part.column("total_cost_fen").is_null()))[0]) + 1
-            raise InputError("money value is missing", file=str(f), row=row, field="total_cost_fen")
-        parts.append(part)
-    if len(parts) > 1:
-        common = [c for c in parts[0].column_names if all(c in p.column_names for p in parts[1:])]
-        hist = pa.concat_tables([p.select(common) for p in parts], promote_options="permissive")
-    else:
-        hist = parts[0]
+    scan = scan_history(files, pol)
     history = ", ".join(str(f) for f in files)
     hosp = hospital_tiers(hospitals, pol.coef.tiers)
     if year is None and pol.year is None:
-        years = np.asarray(__import__("pyarrow.compute", fromlist=["year"]).year(hist.column("discharge_date")))
-        year = int(np.nanmax(years)) + 1 if len(years) else None
+        real = scan.years[scan.years > 0]
+        year = int(real.max()) + 1 if len(real) else None
     grouped_with = one_scheme({str(f): grouped_scheme_id(f, command="weights") for f in files})
     scheme_id = scheme_id or grouped_with     # the grouper writes the scheme's id into every grouped file
     pol.check_scheme(scheme_id, what="the history cases", file=history)
-    weights, trimmed = compute_weights(hist, pol, settlement_year=year, scheme_id=scheme_id or pol.scheme,
-                                       file=str(history))
-    from drg.monitoring.lowrisk import death_counts
+    settlement_year = year if year is not None else pol.year
+    years = history_years(scan.years, pol, settlement_year, file=history)
+    sums = drg_year_sums(scan.rows, years, pol)
+    del scan.rows
+    weights = weights_from_sums(sums, years, pol, settlement_year=settlement_year,
+                                scheme_id=scheme_id or pol.scheme, file=history)
+    return write_tables(weights, sums.trimmed, hosp, pol, year, out, history_hospitals=scan.hospitals,
+                        history_cases=scan.cases, deaths=scan.deaths, ledger=ledger)
 
+
+#: the history columns ``drg weights`` reads
+HISTORY_COLUMNS = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost", "discharge_status",
+                   "group_status")
+#: rows of a history file read at a time
+HISTORY_BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class HistoryScan:
+    """What ``drg weights`` keeps of its history files, read batch by batch: the slim projection of the cases
+    with a DRG (:class:`drg.pricing.weights.HistoryRows`), the discharge years present (0 for none), the number
+    of cases, the hospital ids, and the deaths per DRG and year for the low-risk DRGs."""
+
+    rows: HistoryRows | None
+    years: np.ndarray
+    cases: int
+    hospitals: set
+    deaths: object
+
+
+def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
+    """Read grouped history files (in order) batch by batch, keeping only what weights, coefficients and the
+    low-risk DRGs need: memory is the projection (33 bytes a case) and one batch, not the files' columns.
+    The columns used are those every file has (as the files concatenated would have), money in fen where
+    the file has it."""
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    # the distinct ids only (not a Python string per case)
-    history_hospitals = set(pc.unique(hist.column("hospital_id").cast(pa.string())).to_pylist())
-    return write_tables(weights, trimmed, hosp, pol, year, out, history_hospitals=history_hospitals,
-                        history_cases=hist.num_rows, deaths=death_counts(hist), ledger=ledger)
+    from drg.casefile.money import with_fen_columns
+    from drg.monitoring.lowrisk import DeathCounts, death_counts
+
+    plans, capacity = [], 0
+    for f in files:
+        parquet = f.suffix.lower() in (".parquet", ".pq")
+        try:
+            names = pq.read_schema(f).names if parquet and f.exists() else list(HISTORY_COLUMNS)
+            capacity += pq.ParquetFile(f).metadata.num_rows if parquet and f.exists() else 0
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
+        # money crosses the pipe once: the fen column written when the cases were grouped, where the file has it
+        cols = [c for c in HISTORY_COLUMNS if c in names and not (c == "total_cost" and "total_cost_fen" in names)]
+        if "total_cost_fen" in names:
+            cols.append("total_cost_fen")
+        plans.append((f, parquet, cols))
+    # a column read from every file, under the name the money has once it is in fen
+    has = [set(c for c in cols) | ({"total_cost_fen"} if {"total_cost", "total_cost_fen"} & set(cols) else set())
+           for _f, _p, cols in plans]
+    common = [c for c in (*HISTORY_COLUMNS, "total_cost_fen") if all(c in h for h in has)]
+
+    def batches(f: Path, parquet: bool, cols: list[str]):
+        if not parquet:   # a CSV or Excel history file is read whole (read_grouped checks every row)
+            t = read_grouped(f, columns=cols or None)
+            yield t, 1
+            return
+        if not f.exists():
+            raise InputError("file not found", file=str(f))
+        try:
+            pf = pq.ParquetFile(f)
+            row = 1
+            for b in pf.iter_batches(batch_size=HISTORY_BATCH_ROWS, columns=cols or None):
+                t = pa.Table.from_batches([b])
+                yield with_fen_columns(t, file=str(f), first_row=row), row
+                row += t.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
+
+    built = None
+    years, hospitals, deaths, cases = [], set(), [], 0
+    for f, parquet, cols in plans:
+        for t, first_row in batches(f, parquet, cols):
+            if "total_cost_fen" in cols and t.column("total_cost_fen").null_count:
+                row = int(np.flatnonzero(np.asarray(t.column("total_cost_fen").is_null()))[0]) + first_row
+                raise InputError("money value is missing", file=str(f), row=row, field="total_cost_fen")
+            t = t.select([c for c in common if c in t.column_names])
+            rows, case_year = history_rows(t, pol, file=", ".join(str(p[0]) for p in plans))
+            if built is None:
+                built = HistoryRowsBuilder(capacity)
+            built.add(rows)
+            years.append(np.unique(case_year))
+            # the distinct ids only (not a Python string per case)
+            hospitals.update(pc.unique(t.column("hospital_id").cast(pa.string())).to_pylist())
+            deaths.append(death_counts(t))
+            cases += t.num_rows
+    if built is None:
+        built = HistoryRowsBuilder(0)
+    return HistoryScan(built.rows(), np.unique(np.concatenate(years)) if years else np.zeros(0, np.int32), cases,
+                       hospitals, DeathCounts.combine(deaths))
 
 
 def write_tables(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, pol: Policy, year: int | None,

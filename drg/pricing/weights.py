@@ -137,12 +137,17 @@ def trim_mask(values: np.ndarray, group: np.ndarray, policy: Policy) -> np.ndarr
     keep = np.ones(n, bool)
     if trim.method == "none" or n == 0:
         return keep
+    # the groups' boundaries from their sizes (groups are small non-negative keys: no sorted copy of them)
+    if group.min() >= 0 and group.max() < max(4 * n, 1 << 20):
+        sizes = np.bincount(group)
+        sizes = sizes[sizes > 0]
+    else:
+        sizes = np.unique(group, return_counts=True)[1]
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
     order = np.argsort(group, kind="stable")
-    g_sorted = group[order]
-    starts = np.r_[0, np.nonzero(g_sorted[1:] != g_sorted[:-1])[0] + 1]
-    ends = np.r_[starts[1:], n]
     k = float(trim.k)
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts.tolist(), ends.tolist()):
         idx = order[s:e]
         x = values[idx]
         if trim.method == "sd":
@@ -266,6 +271,52 @@ class HistoryRows:
                    np.asarray(table.column("per_diem"), dtype=bool))
 
 
+class HistoryRowsBuilder:
+    """:class:`HistoryRows` of many parts (the batches of history files, in order) put end to end in arrays
+    sized once for ``capacity`` rows (they grow if more come): DRG and hospital codes are renumbered into one
+    name list each (in order of first appearance, as one :func:`history_rows` over the parts concatenated
+    numbers them). Holding the parts and concatenating them would need twice the memory at the end."""
+
+    def __init__(self, capacity: int) -> None:
+        self._n = 0
+        self._drg = np.empty(capacity, np.int64)
+        self._hospital = np.empty(capacity, np.int32)
+        self._year = np.empty(capacity, np.int32)
+        self._cost = np.empty(capacity, np.int64)
+        self._bed_days = np.empty(capacity, np.int64)
+        self._per_diem = np.empty(capacity, bool)
+        self._drg_names: dict = {}
+        self._hospital_names: dict = {}
+
+    @staticmethod
+    def _renumber(codes: np.ndarray, names: list, into: dict) -> np.ndarray:
+        remap = np.array([into.setdefault(v, len(into)) for v in names] + [-1], dtype=np.int64)
+        return remap[codes]            # (a code of -1 takes the last entry: -1)
+
+    def add(self, rows: HistoryRows) -> None:
+        k = len(rows)
+        if self._n + k > len(self._drg):
+            size = max(self._n + k, 2 * len(self._drg))
+            for name in ("_drg", "_hospital", "_year", "_cost", "_bed_days", "_per_diem"):
+                old = getattr(self, name)
+                grown = np.empty(size, old.dtype)
+                grown[:self._n] = old[:self._n]
+                setattr(self, name, grown)
+        at = slice(self._n, self._n + k)
+        self._drg[at] = self._renumber(rows.drg, rows.drg_names, self._drg_names)
+        self._hospital[at] = self._renumber(rows.hospital, rows.hospital_names, self._hospital_names)
+        self._year[at] = rows.year
+        self._cost[at] = rows.cost_fen
+        self._bed_days[at] = rows.bed_days
+        self._per_diem[at] = rows.per_diem
+        self._n += k
+
+    def rows(self) -> HistoryRows:
+        n = self._n
+        return HistoryRows(self._drg[:n], list(self._drg_names), self._hospital[:n], list(self._hospital_names),
+                           self._year[:n], self._cost[:n], self._bed_days[:n], self._per_diem[:n])
+
+
 def history_rows(history: pa.Table, policy: Policy, *, file: str = "history") -> tuple[HistoryRows, np.ndarray]:
     """The cases with a DRG as :class:`HistoryRows`, and the discharge year of every case (0 for none).
 
@@ -291,8 +342,8 @@ def history_rows(history: pa.Table, policy: Policy, *, file: str = "history") ->
 class DrgYearSums:
     """What trimming leaves of each DRG-year (SPEC §2.2–§2.3, §2.6–§2.7), exact: regular cases' fen sum and
     count per (drg, year), per-diem cases' fen sum, bed-days and count, and per DRG the trimmed regular case
-    count and cv (pooled over the years). ``trimmed``: the kept regular cases (``hospital_id, drg, year,
-    cost_fen``) that coefficients are computed on, or their sums per (hospital, drg, year) with a count ``n``.
+    count and cv (pooled over the years). ``trimmed``: the kept regular cases that coefficients are computed
+    on, summed per (hospital, drg, year): ``hospital_id, drg, year, cost_fen, n``.
 
     Every entry concerns one DRG alone, so the sums of DRGs computed apart (a dataset shuffled by DRG) are
     combined by :meth:`combine`.
@@ -329,55 +380,92 @@ def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> Drg
     in_years = np.isin(rows.year, use_years)
     if not in_years.all():
         rows = rows.take(np.nonzero(in_years)[0])
+    del in_years
     drg_inv, yrs, cost_fen, bed_days, pd_mask = rows.drg, rows.year, rows.cost_fen, rows.bed_days, rows.per_diem
     drg_names = np.array(list(rows.drg_names) + [""], dtype=object)
     idx_of = years.index
-    cidx = np.array([float(idx_of[y]) for y in use_years])[np.searchsorted(np.array(use_years), yrs)]
-    adj = cost_fen * cidx
-    trim_value = np.where(pd_mask, adj / bed_days, adj)
     ny = len(use_years)
-    y_inv = np.searchsorted(np.array(use_years), yrs)
-    key = drg_inv.astype(np.int64) * ny + y_inv
-    group = key * 2 + pd_mask
+    y_inv = np.searchsorted(np.array(use_years), yrs).astype(np.int32)
+    adj = cost_fen * np.array([float(idx_of[y]) for y in use_years])[y_inv]
+    # the value trimmed on: cost, or cost per bed-day for per-diem cases (the same float64 division as
+    # adj / bed_days, without a second full-length temporary)
+    trim_value = adj.copy()
+    np.divide(adj, bed_days, out=trim_value, where=pd_mask)
+    # (DRG, year, per diem) as one small integer, built in place
+    group = drg_inv.astype(np.int32 if len(drg_names) * ny * 2 < 2**31 else np.int64)
+    group *= 2 * ny
+    group += y_inv * 2
+    group += pd_mask
     keep = trim_mask(trim_value, group, policy)
+    del trim_value, group
 
     # --- exact sums per (drg, year) for regular and per-diem cases (bincount of int fen: exact < 2**53)
     reg = keep & ~pd_mask
     pdk = keep & pd_mask
+    del keep
     nk = len(drg_names) * ny
+    key = drg_inv * ny + y_inv
     s_reg = np.bincount(key[reg], weights=cost_fen[reg], minlength=nk)
     n_reg = np.bincount(key[reg], minlength=nk)
     s_pd = np.bincount(key[pdk], weights=cost_fen[pdk], minlength=nk)
     b_pd = np.bincount(key[pdk], weights=bed_days[pdk], minlength=nk)
     n_pd = np.bincount(key[pdk], minlength=nk)
+    del key, pdk
     sums = {(str(drg_names[k // ny]), use_years[k % ny]): (int(s_reg[k]), int(n_reg[k]))
             for k in np.nonzero(n_reg)[0]}
     pd_sums = {(str(drg_names[k // ny]), use_years[k % ny]): (int(s_pd[k]), int(b_pd[k]), int(n_pd[k]))
                for k in np.nonzero(n_pd)[0]}
-    # cv over pooled trimmed (cost-indexed) costs
+    # cv over pooled trimmed (cost-indexed) costs, each DRG's costs in row order
     reg_idx = np.nonzero(reg)[0]
-    order = reg_idx[np.argsort(drg_inv[reg_idx], kind="stable")]
+    del reg
+    reg_drg = drg_inv[reg_idx]
+    if len(drg_names) < 2**15:     # (a stable sort of 16-bit keys is a radix sort)
+        reg_drg = reg_drg.astype(np.int16)
+    perm = np.argsort(reg_drg, kind="stable")
     cv_of: dict[str, float | None] = {}
     n_of: dict[str, int] = {}
-    if len(order):
-        ds = drg_inv[order]
-        starts = np.r_[0, np.nonzero(ds[1:] != ds[:-1])[0] + 1]
-        ends = np.r_[starts[1:], len(order)]
-        for s_, e_ in zip(starts, ends):
-            x = adj[order[s_:e_]]
-            name = str(drg_names[ds[s_]])
+    if len(perm):
+        sizes = np.bincount(reg_drg)
+        present = np.flatnonzero(sizes)
+        ends = np.cumsum(sizes[present])
+        for d, s_, e_ in zip(present.tolist(), (ends - sizes[present]).tolist(), ends.tolist()):
+            x = adj[reg_idx[perm[s_:e_]]]
+            name = str(drg_names[d])
             n_of[name] = int(e_ - s_)
             m = x.mean()
             cv_of[name] = float(x.std(ddof=1) / m) if e_ - s_ >= 2 and m > 0 else None
-    import pyarrow.compute as pc
+    del perm, reg_drg, adj
+    return DrgYearSums(sums, pd_sums, n_of, cv_of, _kept_sums(rows, y_inv, use_years, reg_idx))
 
-    h_dict_arr = pa.array(list(rows.hospital_names) + [None], pa.string())
-    d_dict_arr = pa.array(list(rows.drg_names) + [None], pa.string())
-    ri = np.nonzero(reg)[0]
-    trimmed = pa.table({"hospital_id": pc.take(h_dict_arr, pa.array(rows.hospital[ri].astype(np.int32) % len(h_dict_arr))),
-                        "drg": pc.take(d_dict_arr, pa.array(drg_inv[ri].astype(np.int32))),
-                        "year": pa.array(yrs[reg], pa.int32()), "cost_fen": pa.array(cost_fen[reg], pa.int64())})
-    return DrgYearSums(sums, pd_sums, n_of, cv_of, trimmed)
+
+def _kept_sums(rows: HistoryRows, y_inv: np.ndarray, use_years: list, kept: np.ndarray) -> pa.Table:
+    """The kept regular cases ``kept`` (row positions) summed per (hospital, DRG, year) on their integer codes:
+    ``hospital_id, drg, year, cost_fen, n`` (exact int sums: a hospital's fen in one DRG and year stays far
+    below 2**53; what coefficients need of them), the names taken only for the distinct keys."""
+    nd, ny = max(len(rows.drg_names), 1), max(len(use_years), 1)
+    key = rows.hospital[kept].astype(np.int64) + 1          # (a missing hospital id, -1, becomes 0)
+    key *= nd
+    key += rows.drg[kept]
+    key *= ny
+    key += y_inv[kept]
+    space = (len(rows.hospital_names) + 1) * nd * ny
+    if space <= max(4 * len(key), 1 << 22):
+        n = np.bincount(key, minlength=space)
+        keys = np.flatnonzero(n)
+        cost = np.bincount(key, weights=rows.cost_fen[kept], minlength=space)[keys].astype(np.int64)
+        n = n[keys]
+    else:
+        import polars as pl
+
+        agg = (pl.DataFrame({"k": key, "c": rows.cost_fen[kept]}).group_by("k")
+               .agg(pl.col("c").sum(), pl.len().cast(pl.Int64).alias("n")).sort("k"))
+        keys, cost, n = agg["k"].to_numpy(), agg["c"].to_numpy(), agg["n"].to_numpy()
+    h_names = pa.array([None, *rows.hospital_names], pa.string())
+    d_names = pa.array(list(rows.drg_names), pa.string())
+    return pa.table({"hospital_id": h_names.take(pa.array(keys // (nd * ny))),
+                     "drg": d_names.take(pa.array(keys // ny % nd)),
+                     "year": pa.array(np.array(use_years, np.int32)[keys % ny], pa.int32()),
+                     "cost_fen": pa.array(cost, pa.int64()), "n": pa.array(n, pa.int64())})
 
 
 def weights_from_sums(sums: DrgYearSums, years: HistoryYears, policy: Policy, *, settlement_year: int | None,
@@ -460,8 +548,8 @@ def compute_weights(history: pa.Table, policy: Policy, *, settlement_year: int |
     Returns
     -------
     (Weights, pyarrow.Table)
-        The weights, and the trimmed non-per-diem history (``hospital_id, drg, year, cost_fen``) that
-        the coefficients are computed on.
+        The weights, and the trimmed non-per-diem history that the coefficients are computed on, summed per
+        (hospital, DRG, year): ``hospital_id, drg, year, cost_fen, n``.
 
     The steps — :func:`history_rows` (the projection), :func:`history_years`, :func:`drg_year_sums` (trimming,
     per DRG) and :func:`weights_from_sums` — are the ones :mod:`drg.distributed.weights` runs over a
