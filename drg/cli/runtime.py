@@ -9,6 +9,14 @@ when it was introduced). The command line applied it to every run until 2026-12-
 faster (18.1–19.9 s against 15.8–19.6 s, three alternating runs each): the retained heap grows with the
 length of the run, which broke the bound that peak memory must not grow with the file (docs/reliability.md).
 
+:func:`lean_arrow_pool`: Arrow allocates from mimalloc by default, which keeps the memory of freed read
+buffers mapped; reading the pricing columns of a 5-million-case file left 921 MB resident for 529 MB of data
+under mimalloc and 661 MB under jemalloc. Measured on the 2-core machine, jemalloc against mimalloc:
+``drg points`` over 5 million cases 2.30 GB / 22.5–24.3 s against 2.71–2.76 GB / 23.4–28.7 s; ``drg group``
+over 10 million cases 659 MB / 15.4–17.3 s against 737–782 MB / 15.8–19.6 s, and its peak 1.08 × the peak at
+one million cases (1.10–1.17 under mimalloc). ``ARROW_DEFAULT_MEMORY_POOL`` set in the environment is left
+as it is.
+
 :func:`short_gil_turns`: a streaming command runs three threads (read, group, write) that spend most of
 their time in native code (Arrow, polars, numba) and hand the interpreter lock back and forth between calls.
 A thread whose native call has finished waits for the lock until the thread holding it reaches a switch
@@ -54,7 +62,24 @@ def short_gil_turns(seconds: float = 0.001) -> None:
         sys.setswitchinterval(seconds)
 
 
+def lean_arrow_pool() -> str | None:
+    """Make jemalloc Arrow's default memory pool, unless ``ARROW_DEFAULT_MEMORY_POOL`` chooses one or this
+    pyarrow has no jemalloc; returns the pool's backend name when it was set."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return None
+    import pyarrow as pa
+
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except (NotImplementedError, AttributeError):  # pragma: no cover - a build without jemalloc
+        return None
+    pa.set_memory_pool(pool)
+    return pool.backend_name
+
+
 def batch_process() -> None:
-    """Both settings (the first only when asked for), as the command line applies them before any command."""
+    """The settings the command line applies before any batch command (freed-memory keeping only when
+    asked for)."""
     keep_freed_memory()
+    lean_arrow_pool()
     short_gil_turns()

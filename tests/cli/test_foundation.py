@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -74,10 +75,18 @@ def test_batch_runs_keep_freed_memory_only_when_asked(monkeypatch):
     applied = runtime.keep_freed_memory()
     assert applied in (True, False)          # False only off glibc
     assert runtime.keep_freed_memory() is applied
-    code = "import sys, drg.cli.runtime as r, drg.grouping; print(r._applied, sys.getswitchinterval())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "0.005"]  # importing the library changes nothing
-    code = ("import sys; from typer.testing import CliRunner; from drg.cli import app; "
-            "CliRunner().invoke(app, ['policy', 'list']); print(sys.getswitchinterval())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert float(out.split()[-1]) <= 0.001    # a command runs with short interpreter-lock turns
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    code = ("import sys, pyarrow as pa, drg.cli.runtime as r, drg.grouping; "
+            "print(r._applied, sys.getswitchinterval(), pa.default_memory_pool().backend_name)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["False", "0.005", "mimalloc"]  # importing the library changes nothing
+    code = ("import sys, pyarrow as pa; from typer.testing import CliRunner; from drg.cli import app; "
+            "CliRunner().invoke(app, ['policy', 'list']); "
+            "print(sys.getswitchinterval(), pa.default_memory_pool().backend_name)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    interval, pool = out.split()[-2:]
+    assert float(interval) <= 0.001    # a command runs with short interpreter-lock turns
+    assert pool == "jemalloc"          # and Arrow allocating from jemalloc (drg.cli.runtime.lean_arrow_pool)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env | {"ARROW_DEFAULT_MEMORY_POOL": "system"}).stdout
+    assert out.split()[-1] == "system"  # unless the environment chooses the pool
