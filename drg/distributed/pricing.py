@@ -52,7 +52,7 @@ def stay_pieces(path: str, part: int, policy, year: int | None, buckets: int) ->
     import pyarrow.parquet as pq
 
     from drg.distributed.plugin import task_threads
-    from drg.pricing.priced_file import PRICING_INPUTS, read_grouped_raw, unpriceable
+    from drg.pricing.priced_file import pricing_columns, read_grouped_raw, unpriceable
 
     task_threads()
     names = pq.read_schema(path).names
@@ -62,7 +62,7 @@ def stay_pieces(path: str, part: int, policy, year: int | None, buckets: int) ->
     empty = STAY_SCHEMA.append(pa.field("part", pa.int32())).append(pa.field("row", pa.int32())).empty_table()
     if any(c not in names for c in need):          # the pricing task names the missing column
         return [empty] * buckets
-    raw = read_grouped_raw(path, [c for c in PRICING_INPUTS if c in names])
+    raw = read_grouped_raw(path, pricing_columns(names))
     priceable, _, _ = unpriceable(raw)
     t = raw.select([c for c in STAY_SCHEMA.names if c in raw.column_names])
     cols = {}

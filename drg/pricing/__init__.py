@@ -57,6 +57,7 @@ _EXPORTS = {
     "price_cases": "points",
     "price_file": "priced_file",
     "price_one_exact": "exact",
+    "pricing_columns": "priced_file",
     "read_coefficients": "coefficients",
     "read_grouped": "weights",
     "read_weights": "weights",

@@ -14,7 +14,7 @@ from drg.pricing.adjustments import hospital_point_totals
 from drg.pricing.weights import Weights, grouped_scheme_id, read_grouped, read_weights
 from drg.pricing.points import PricedArrays, checked_columns, price_arrays, with_priced_columns
 
-__all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file', 'write_priced']
+__all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file', 'pricing_columns', 'write_priced']
 
 
 # Columns whose Parquet statistics (min/max) a priced file keeps: the ones a reader filters on. Statistics of
@@ -103,7 +103,7 @@ def write_priced(cases: str | Path, weights: Weights, coefficients, policy: Poli
         keys = read_grouped(cases)
         n_read = keys.num_rows
     else:
-        columns = [n for n in PRICING_INPUTS if n in source.schema_arrow.names]
+        columns = pricing_columns(source.schema_arrow.names)
         raw = read_grouped_raw(cases, columns)
         checked_columns(raw.slice(0, 0), pol, str(cases))    # (the columns pricing needs are there)
         n_read = raw.num_rows
@@ -138,6 +138,16 @@ def write_priced(cases: str | Path, weights: Weights, coefficients, policy: Poli
         raise AssertionError(f"rows lost pricing {cases}: read {n_read}, priced {keys.num_rows}, rejected "
                              f"{reject_writer.count}")
     return keys, priced, n_read
+
+
+def pricing_columns(names: list[str]) -> list[str]:
+    """The columns of :data:`PRICING_INPUTS` that a grouped file with columns ``names`` has and pricing reads
+    in its first pass: a yuan money column is left out where the file has its ``*_fen`` column (money
+    crosses the pipe once; the yuan values are written back as they are, read row group by row group)."""
+    from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS
+
+    has_fen = {yuan for yuan, fen in zip(MONEY_COLUMNS, FEN_COLUMNS) if fen in names}
+    return [n for n in PRICING_INPUTS if n in names and n not in has_fen]
 
 
 def read_grouped_raw(path: str | Path, columns: list[str] | None) -> pa.Table:
