@@ -196,10 +196,11 @@ class DuplicateFinder:
             pile.close()
 
     @classmethod
-    def for_whole(cls, ids: pl.Series) -> DuplicateFinder:
+    def for_whole(cls, ids: pl.Series | pa.Array | pa.ChunkedArray) -> DuplicateFinder:
+        """The finder of ids held whole (a CSV or Excel file's, a priced table's)."""
         from drg.casefile import idset
 
-        return cls(_repeated(idset.id_hashes(ids.to_arrow())))
+        return cls(_repeated(idset.id_hashes(_arrow_ids(ids))))
 
     def mark(self, ids: pl.Series | pa.ChunkedArray) -> np.ndarray:
         """Return a mask of the rows of ``ids`` (in file order) that repeat an earlier id; remember them."""

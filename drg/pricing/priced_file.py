@@ -209,11 +209,11 @@ def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
     if present("los") and pa.types.is_integer(t.column("los").type):
         problems.append(("negative_los", "los", np.asarray(pc.fill_null(pc.less(t.column("los"), 0), False),
                                                            dtype=bool)))
-    if present("case_id"):
-        import polars as pl
+    if present("case_id"):   # (the exact check of the case reader: ids hashed, only repeated hashes compared)
+        from drg.casefile.duplicates import DuplicateFinder, trimmed_ids
 
-        ids = pl.from_arrow(t.column("case_id").cast(pa.string())).str.strip_chars()
-        repeat = ~ids.is_first_distinct().to_numpy() & ids.is_not_null().to_numpy()
+        ids = trimmed_ids(t.column("case_id").cast(pa.string()))
+        repeat = DuplicateFinder.for_whole(ids).mark(ids) & ~np.asarray(ids.is_null(), dtype=bool)
         problems.append(("duplicate_case_id", "case_id", repeat))
     bad = np.zeros(n, dtype=bool)
     for _, _, m in problems:
