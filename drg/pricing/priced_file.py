@@ -168,23 +168,18 @@ def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
     every problem found (``reason:field`` joined by ``;``), in row order."""
     import pyarrow.compute as pc
 
-    from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS, money_to_fen_bounded
+    from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS
+    from drg.casefile.problems import Problem, blank_mask, reasons_of, yuan_money_problems
 
     n = t.num_rows
-    problems: list[tuple[str, str, np.ndarray]] = []
+    problems: list[Problem] = []
 
     def present(c: str) -> bool:
         return c in t.column_names
 
-    def blank(col) -> np.ndarray:
-        mask = np.asarray(col.is_null(), dtype=bool)
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            mask |= np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(col), ""), False), dtype=bool)
-        return mask
-
     for c in ("case_id", "hospital_id", "los", "discharge_date"):
         if present(c):
-            problems.append(("missing_field", c, blank(t.column(c))))
+            problems.append(("missing_field", c, blank_mask(t.column(c))))
     for yuan, fen in zip(MONEY_COLUMNS, FEN_COLUMNS):
         if present(fen):
             col = t.column(fen)
@@ -194,14 +189,8 @@ def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
             problems.append(("out_of_range", yuan, np.abs(values) > 10 ** 11))
             problems.append(("negative_money", yuan, values < 0))
         elif present(yuan):
-            col = t.column(yuan)
-            values, nonfinite, too_large = money_to_fen_bounded(col)
-            isnull = np.asarray(col.is_null(), dtype=bool)
-            if yuan != "other_paid":
-                problems.append(("missing_field", yuan, isnull))
-            problems.append(("non_finite_money", yuan, nonfinite & ~isnull))
-            problems.append(("out_of_range", yuan, too_large & ~isnull))
-            problems.append(("negative_money", yuan, (values < 0) & ~isnull))
+            values, isnull, found = yuan_money_problems(t.column(yuan), yuan)
+            problems += [*found, ("negative_money", yuan, (values < 0) & ~isnull)]
     for c in ("admit_date", "discharge_date"):
         if present(c) and pa.types.is_date32(t.column(c).type):
             days = np.asarray(t.column(c).cast(pa.int32()).fill_null(0), dtype=np.int64)
@@ -223,11 +212,7 @@ def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
     order = ["missing_field", "wrong_type", "duplicate_case_id", "out_of_range", "negative_los",
              "non_finite_money", "negative_money"]
     problems.sort(key=lambda x: order.index(x[0]))
-    reasons, details = [], []
-    for i in np.flatnonzero(bad).tolist():
-        found = [f"{r}:{f}" for r, f, m in problems if m[i]]
-        reasons.append(found[0].split(":", 1)[0])
-        details.append(";".join(found))
+    reasons, details = reasons_of(problems, np.flatnonzero(bad))
     return ~bad, reasons, details
 
 

@@ -490,18 +490,12 @@ def _settleable(t, file: str, first: int):
     type, county or points, or with money that is missing, not a number or out of range."""
     import polars as pl
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS, money_to_fen_bounded
+    from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS
+    from drg.casefile.problems import Problem, blank_mask, reasons_of, yuan_money_problems
 
     n = t.num_rows
-    problems: list[tuple[str, str, np.ndarray]] = []
-
-    def blank(column) -> np.ndarray:
-        mask = np.asarray(column.is_null(), dtype=bool)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            mask |= np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), False), dtype=bool)
-        return mask
+    problems: list[Problem] = []
 
     dd = t.column("discharge_date")
     if not (pa.types.is_date(dd.type) or pa.types.is_timestamp(dd.type)):
@@ -511,7 +505,7 @@ def _settleable(t, file: str, first: int):
         t = t.set_column(t.column_names.index("discharge_date"), "discharge_date", dd)
     problems.append(("missing_field", "discharge_date", np.asarray(dd.is_null(), dtype=bool)))
     for c in ("hospital_id", "insurance_type", "county"):
-        problems.append(("missing_field", c, blank(t.column(c))))
+        problems.append(("missing_field", c, blank_mask(t.column(c))))
     adj = t.column("adjusted_points").cast(pa.float64(), safe=False)
     adj_np = np.asarray(adj.fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
     problems.append(("missing_field", "adjusted_points", ~np.isfinite(adj_np)))
@@ -523,25 +517,15 @@ def _settleable(t, file: str, first: int):
             if yuan != "other_paid":
                 problems.append(("missing_field", yuan, np.asarray(col.is_null(), dtype=bool)))
         elif yuan in t.column_names:
-            col = t.column(yuan)
-            values, nonfinite, too_large = money_to_fen_bounded(col)
-            isnull = np.asarray(col.is_null(), dtype=bool)
-            if yuan != "other_paid":
-                problems.append(("missing_field", yuan, isnull))
-            problems.append(("non_finite_money", yuan, nonfinite & ~isnull))
-            problems.append(("out_of_range", yuan, too_large & ~isnull))
-            fen[name] = values
+            fen[name], _isnull, found = yuan_money_problems(t.column(yuan), yuan)
+            problems += found
     bad = np.zeros(n, dtype=bool)
     for _, _, m in problems:
         bad |= m
     if not bad.any():
         return t, None
     rows = np.flatnonzero(bad)
-    reasons, details = [], []
-    for i in rows.tolist():
-        found = [f"{r}:{f}" for r, f, m in problems if m[i]]
-        reasons.append(found[0].split(":", 1)[0])
-        details.append(";".join(found))
+    reasons, details = reasons_of(problems, rows)
     money = {k: (fen[k][rows] if k in fen else np.zeros(len(rows), np.int64)) for k in ("total_cost_fen", "fund_paid_fen")}
     rejected = pl.DataFrame({"file": [file] * len(rows), "row_number": (rows + first).astype(np.int64),
                              "reject_reason": reasons, "reject_detail": details,
