@@ -103,12 +103,13 @@ def death_counts(history: pa.Table) -> DeathCounts:
     years = case_years(history)[sel].astype(np.int64)
     y0 = int(years.min())
     span = int(years.max()) - y0 + 1
-    keys, inverse = np.unique(codes[sel].astype(np.int64) * span + (years - y0), return_inverse=True)
-    inverse = inverse.reshape(-1)
-    n = np.bincount(inverse, minlength=len(keys))
-    x = np.bincount(inverse[dead[sel]], minlength=len(keys))
-    return DeathCounts(names, {(names[int(k // span)], int(k % span) + y0): (int(n[i]), int(x[i]))
-                               for i, k in enumerate(keys.tolist())})
+    folded = codes[sel].astype(np.int64) * span + (years - y0)
+    # counted per key: the keys are few (DRGs × years), so a bincount over them, not a sort of the cases
+    n_all = np.bincount(folded, minlength=len(names) * span)
+    x_all = np.bincount(folded[dead[sel]], minlength=len(names) * span)
+    keys = np.flatnonzero(n_all)
+    return DeathCounts(names, {(names[int(k // span)], int(k % span) + y0): (int(n_all[k]), int(x_all[k]))
+                               for k in keys.tolist()})
 
 
 def low_risk_of_counts(counts: DeathCounts, years: tuple[int, ...] | list[int], policy: Policy) -> pa.Table:
