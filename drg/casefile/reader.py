@@ -279,7 +279,12 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
             return
         k = 0
         for b in row_group_batches(f, rg, other_cols, batch_rows, use_threads, path):
+            # each batch's code lists copied out of the row group's buffers (small: offsets and dictionary
+            # indices), so that batches still in flight when the next row group is read do not keep the whole
+            # previous row group's lists alive beside it
             part = codes.slice(k, b.num_rows)
+            part = pa.Table.from_arrays([pa.concat_arrays(part.column(c).chunks) for c in part.column_names],
+                                        schema=part.schema)
             k += b.num_rows
             by_name = {**{c: b.column(i) for i, c in enumerate(b.schema.names)},
                        **{c: part.column(c) for c in codes_cols}}
