@@ -283,8 +283,8 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
             # indices), so that batches still in flight when the next row group is read do not keep the whole
             # previous row group's lists alive beside it
             part = codes.slice(k, b.num_rows)
-            part = pa.Table.from_arrays([pa.concat_arrays(part.column(c).chunks) for c in part.column_names],
-                                        schema=part.schema)
+            part = pa.Table.from_arrays([pa.concat_arrays(col.chunks) if col.num_chunks else col
+                                         for col in part.columns], schema=part.schema)
             k += b.num_rows
             by_name = {**{c: b.column(i) for i, c in enumerate(b.schema.names)},
                        **{c: part.column(c) for c in codes_cols}}
