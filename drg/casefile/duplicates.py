@@ -4,6 +4,7 @@ needs no pre-pass while a file's ids come in increasing order."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+import os
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,8 @@ class _HashPile:
     """The case-id hashes of a file, added batch by batch (from several threads), then asked for the hashes
     that occur more than once. Up to ``memory_rows`` hashes are kept in memory; beyond, they go to
     ``parts`` temporary files by their top bits (a hash's part never depends on the batch it came in), and
-    each part is read back and sorted on its own."""
+    each part is read back and sorted on its own. The files have no name from the moment they are opened
+    (unlinked, their directory removed), so nothing is left on disk however the run ends."""
 
     def __init__(self, expected_rows: int, memory_rows: int = SPILL_ROWS) -> None:
         import threading
@@ -84,7 +86,14 @@ class _HashPile:
 
             with writing(Path(tempfile.gettempdir())):
                 self._dir = Path(tempfile.mkdtemp(prefix="drg-case-ids-"))
-                self._files = [open(self._dir / f"{p:03d}.u64", "wb") for p in range(parts)]
+                try:   # the files are unlinked at once: a run killed at any moment leaves nothing behind
+                    for p in range(parts):
+                        self._files.append(open(self._dir / f"{p:03d}.u64", "w+b"))
+                        os.unlink(self._files[-1].name)
+                finally:
+                    for f in self._files if len(self._files) < parts else ():
+                        f.close()
+                    os.rmdir(self._dir)
 
     def add(self, hashes: np.ndarray) -> None:
         if self._dir is None:
@@ -115,20 +124,17 @@ class _HashPile:
 
         found = []
         with writing(self._dir):
-            for f in self._files:
-                f.close()
             for f in self._files:   # the parts in the order of their top bits: the result comes out sorted
-                found.append(_repeated(np.fromfile(f.name, dtype=np.uint64)))
+                f.flush()
+                f.seek(0)
+                found.append(_repeated(np.fromfile(f, dtype=np.uint64)))
         return np.concatenate(found)
 
     def close(self) -> None:
-        if self._dir is not None:
-            import shutil
-
-            for f in self._files:
-                f.close()
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        for f in self._files:
+            f.close()
+        self._files = []
+        self._dir = None
 
 
 def _repeated(hashes: np.ndarray) -> np.ndarray:
