@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from drg.casefile.parquet import read_parquet
 
 from drg.errors import InputError
 from grouper.scheme import Scheme
@@ -56,7 +57,7 @@ def _paired(out: Path) -> pa.Table:
     for side in SIDES:
         path = out / f"year-{side}.parquet"
         names = pq.read_schema(path).names
-        parts[side] = pq.read_table(path, columns=[c for c in cols if c in names])
+        parts[side] = read_parquet(path, columns=[c for c in cols if c in names])
     a, b = parts["from"], parts["to"]
     if not a.column("case_id").equals(b.column("case_id")):   # pragma: no cover - same reader, same order
         raise InputError("the two groupings of the year do not hold the same cases in the same order",
@@ -149,7 +150,7 @@ def _points(schemes, history: list[Path], hospitals: Path, policy, year, out: Pa
         build_tables(regrouped, hospitals, pol, out / f"tables-{side}", year=year)
         summary = price_file(out / f"year-{side}.parquet", out / f"tables-{side}", pol, out / f"priced-{side}.parquet",
                              year=year)
-        totals[side] = pq.read_table(summary["hospital_totals"]).to_pylist()
+        totals[side] = read_parquet(summary["hospital_totals"]).to_pylist()
     key = lambda r: (r["hospital_id"], r["insurance_type"])  # noqa: E731
     by = {side: {key(r): r for r in totals[side]} for side in SIDES}
     rows = []

@@ -52,14 +52,14 @@ class AuditCases:
 
 def _read(path: Path, role: str):
     import polars as pl
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     if not path.exists():
         raise InputError(f"{role} file not found", file=str(path))
     if path.suffix.lower() != ".parquet":
         raise InputError(f"{role} cases must be Parquet (the output of `drg points` or `drg group`)", file=str(path))
     try:
-        pf = pq.ParquetFile(path)
+        pf = parquet_file(path)
     except Exception as exc:  # noqa: BLE001 - the reader's message, with the file named
         raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
     names = pf.schema_arrow.names

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from drg.casefile.parquet import parquet_file
 
 from drg.casefile.parquet import row_group_batches
 from drg.casefile.schema import DEFAULT_BATCH_ROWS
@@ -184,7 +185,7 @@ class DuplicateFinder:
             from drg.casefile import idset
             from drg.casefile.reader import ids_as_checked
 
-            f = pq.ParquetFile(path) if path is not None else pf
+            f = parquet_file(path) if path is not None else pf
             for rg in row_groups:   # the ids as validate_table compares them (trimmed)
                 for b in row_group_batches(f, rg, [column], DEFAULT_BATCH_ROWS, workers == 1, path):
                     pile.add(idset.id_hashes(_arrow_ids(ids_as_checked(pa.table({"case_id": b.column(0)})))))

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from drg.casefile.parquet import parquet_file
 
 from drg.casefile.duplicates import DuplicateFinder, StreamingDuplicateFinder, WithEarlierIds
 from drg.casefile.mapping import ColumnMapping
@@ -216,7 +217,7 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
                   use_threads: bool = True, stream_duplicates: bool = False,
                   read_ahead: bool = False, earlier_ids=None) -> Iterator[CaseBatch]:
     try:
-        pf = pq.ParquetFile(path)
+        pf = parquet_file(path)
         arrow_schema = pf.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"not a readable Parquet file: {_short(exc)}", file=str(path)) from None
@@ -238,8 +239,8 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
     duplicates: DuplicateFinder | StreamingDuplicateFinder | None = None
     if id_column is not None:
         duplicates = (StreamingDuplicateFinder(
-            pre_pass=lambda: DuplicateFinder.for_parquet(pq.ParquetFile(path), id_column, path),
-            earlier_ids=lambda: (ids_as_checked(t) for t in tables(pq.ParquetFile(path), [id_column], False)))
+            pre_pass=lambda: DuplicateFinder.for_parquet(parquet_file(path), id_column, path),
+            earlier_ids=lambda: (ids_as_checked(t) for t in tables(parquet_file(path), [id_column], False)))
                       if stream_duplicates else DuplicateFinder.for_parquet(pf, id_column, path))
     code_paths = [pf.schema.column(i).path for i in range(len(pf.schema))
                   if pf.schema.column(i).path.split(".")[0] in [k for k, c in zip(names, contract_names)
@@ -295,7 +296,7 @@ def _read_parquet(path: Path, required: tuple[str, ...], batch_rows: int, column
                                         else codes.column(c) for c in order], names=order)
 
     whole_groups = bool(dictionary_codes and code_paths)
-    main = pq.ParquetFile(path, read_dictionary=code_paths) if whole_groups else pf
+    main = parquet_file(path, read_dictionary=code_paths) if whole_groups else pf
     row = 1
     batches = tables(main, columns, whole_groups)
     if read_ahead:  # the next batch is decoded while this one is validated (Arrow frees the GIL)

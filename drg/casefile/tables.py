@@ -153,9 +153,9 @@ def _read_table(path: str | Path) -> pa.Table:
 
         return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
             column_types={"case_id": pa.string(), "violation": pa.string(), "note": pa.string()}))
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import read_parquet
 
-    return pq.read_table(path)
+    return read_parquet(path)
 
 
 def read_reviews(path: str | Path) -> pa.Table:

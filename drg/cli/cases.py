@@ -149,9 +149,9 @@ def register(app, **_: object) -> None:
 def _row_count(path: Path) -> int | None:
     if path.suffix.lower() in (".parquet", ".pq") and path.exists():
         try:
-            import pyarrow.parquet as pq
+            from drg.casefile.parquet import parquet_file
 
-            return pq.ParquetFile(path).metadata.num_rows
+            return parquet_file(path).metadata.num_rows
         except Exception:  # unreadable files are reported by check itself
             return None
     return None

@@ -50,13 +50,13 @@ def _schema(path: Path):
 def case_years(path: str | Path) -> dict[int, int]:
     """``{year: cases}`` of a Parquet case file by discharge date (empty when it cannot be told)."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import read_parquet
 
     p = Path(path)
     schema = _schema(p)
     if schema is None or "discharge_date" not in schema.names:
         return {}
-    col = pq.read_table(p, columns=["discharge_date"]).column("discharge_date")
+    col = read_parquet(p, columns=["discharge_date"]).column("discharge_date")
     try:
         years = pc.year(col)
     except Exception:  # noqa: BLE001 - dates as text: leave the check to the reader
@@ -85,7 +85,7 @@ def unknown_principal_share(path: str | Path, scheme, *, mapping=None, sample: i
     """The share of principal diagnoses unknown to ``scheme`` among the first ``sample`` cases of a Parquet
     file (``(share, cases looked at)``; ``(0.0, 0)`` for other files)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     from grouper.reference import normalize_code
 
@@ -99,7 +99,7 @@ def unknown_principal_share(path: str | Path, scheme, *, mapping=None, sample: i
         return 0.0, 0   # a dx column of another type: the reader rejects the file, naming it
     seen = unknown = 0
     try:
-        for batch in pq.ParquetFile(p).iter_batches(batch_size=min(sample, 65_536), columns=["dx"]):
+        for batch in parquet_file(p).iter_batches(batch_size=min(sample, 65_536), columns=["dx"]):
             for codes in batch.column(0).to_pylist():
                 if not codes:
                     continue

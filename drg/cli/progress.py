@@ -58,8 +58,8 @@ def parquet_rows(path) -> int | None:
     if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
         return None
     try:
-        import pyarrow.parquet as pq
+        from drg.casefile.parquet import parquet_file
 
-        return pq.ParquetFile(path).metadata.num_rows
+        return parquet_file(path).metadata.num_rows
     except Exception:
         return None

@@ -115,12 +115,13 @@ def split_cases(src: str | Path, out_dir: str | Path, *, partitions: int | None 
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     if (partitions is None) == (by is None):
         raise ValueError("give partitions=N or by=COLUMN")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    source = pq.ParquetFile(src)
+    source = parquet_file(src)
     schema = source.schema_arrow
     writers: dict[str, pq.ParquetWriter] = {}
 

@@ -39,11 +39,11 @@ NULL_ID = "\x00<null>"   # how the duplicate finders hash a missing id
 # ------------------------------------------------------------------------------------------------ tasks
 def _ids(path: str) -> pa.Array:
     """The ``case_id`` values of a file as the case reader compares them for duplicates (nulls as NULL_ID)."""
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     from drg.casefile.reader import ids_as_checked
 
-    pf = pq.ParquetFile(path)
+    pf = parquet_file(path)
     if "case_id" not in pf.schema_arrow.names:
         return pa.array([], pa.string())
     parts = []

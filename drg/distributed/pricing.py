@@ -119,7 +119,7 @@ def price_partition(part: Partition, out: str, rejects: str | None, tables: str,
                     readmitted_rows: np.ndarray | None, fault: dict | None = None) -> dict:
     """Price one partition on a worker (tables from the worker's cache) into its priced file and its rejects,
     and return its manifest entry, with its exact summary sums and hospital point sums."""
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     from drg.casefile.tables import read_reviews, read_violations
     from drg.distributed.plugin import cached, cached_tables, task_threads
@@ -137,7 +137,7 @@ def price_partition(part: Partition, out: str, rejects: str | None, tables: str,
     vv = cached("violations", violations, shas["violations"], read_violations) if violations else None
     readmitted = None
     if policy.readmission.enabled:
-        n = pq.ParquetFile(part.path).metadata.num_rows
+        n = parquet_file(part.path).metadata.num_rows
         readmitted = np.zeros(n, bool)
         if readmitted_rows is not None and len(readmitted_rows):
             readmitted[readmitted_rows] = True
@@ -195,6 +195,7 @@ def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *,
     (default: two per worker thread, fewer than the partitions); the prices do not depend on it.
     """
     import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     from drg.policy import Policy, load_policy
     from drg.pricing.adjustments import totals_of_point_sums
@@ -223,7 +224,7 @@ def price_dataset(client, cases, tables: str | Path, policy, out: str | Path, *,
     threads = sum(client.nthreads().values()) or 1
     halved: dict[int, np.ndarray] = {}
     if pol.readmission.enabled:
-        rows = sum(pq.ParquetFile(p.path).metadata.num_rows for p in ds)
+        rows = sum(parquet_file(p.path).metadata.num_rows for p in ds)
         halved = readmitted_rows(client, ds, pol, year, engine, run=run, threads=threads, rows=rows,
                                  buckets=buckets, fault=fault, on_progress=on_progress)
     futures = [client.submit(price_partition, p, str(ds.output(out, p)), str(ds.output(rej_root, p)), str(tables),

@@ -76,6 +76,7 @@ def build_tables_dataset(client, history, hospitals: str | Path, policy, out: st
     and returns the same summary (plus ``partitions``). ``buckets``: DRG buckets of the shuffle (default: two
     per worker thread, fewer than the partitions); the tables do not depend on it."""
     import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     from drg.casefile.tables import hospital_tiers
     from drg.errors import InputError
@@ -97,7 +98,7 @@ def build_tables_dataset(client, history, hospitals: str | Path, policy, out: st
     grouped_with = one_scheme({p.path: grouped_scheme_id(p.path, command="weights") for p in ds})
     run = uuid.uuid4().hex[:8]
     threads = sum(client.nthreads().values()) or 1
-    rows = sum(pq.ParquetFile(p.path).metadata.num_rows for p in ds)
+    rows = sum(parquet_file(p.path).metadata.num_rows for p in ds)
     b = buckets or bucket_count(threads, len(ds), rows)
     mapped = [client.submit(history_part, p.path, common, pol, b, key=f"drg-history-{run}-{p.index}") for p in ds]
     facts = wait([client.submit(_facts, m, key=f"drg-historyfacts-{run}-{k}") for k, m in enumerate(mapped)],

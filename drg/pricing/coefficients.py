@@ -189,12 +189,12 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
 
 def read_coefficients(path: str | Path) -> pa.Table:
     """Read ``coefficients.parquet``."""
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import read_parquet
 
     path = Path(path)
     if not path.exists():
         raise InputError("coefficients table not found (run `drg weights`)", file=str(path))
-    return pq.read_table(path)
+    return read_parquet(path)
 
 
 def build_tables(history: str | Path | list, hospitals: str | Path, policy: str | Path | Policy, out: str | Path, *,
@@ -251,6 +251,7 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
     the file has it."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     from drg.casefile.money import with_fen_columns
     from drg.monitoring.lowrisk import DeathCounts, death_counts
@@ -260,7 +261,7 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
         parquet = f.suffix.lower() in (".parquet", ".pq")
         try:
             names = pq.read_schema(f).names if parquet and f.exists() else list(HISTORY_COLUMNS)
-            capacity += pq.ParquetFile(f).metadata.num_rows if parquet and f.exists() else 0
+            capacity += parquet_file(f).metadata.num_rows if parquet and f.exists() else 0
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
         # money crosses the pipe once: the fen column written when the cases were grouped, where the file has it
@@ -281,7 +282,7 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
         if not f.exists():
             raise InputError("file not found", file=str(f))
         try:
-            pf = pq.ParquetFile(f)
+            pf = parquet_file(f)
             row = 1
             for b in pf.iter_batches(batch_size=HISTORY_BATCH_ROWS, columns=cols or None):
                 t = pa.Table.from_batches([b])

@@ -152,10 +152,10 @@ def pricing_columns(names: list[str]) -> list[str]:
 
 def read_grouped_raw(path: str | Path, columns: list[str] | None) -> pa.Table:
     """The pricing columns of a grouped Parquet file as they are (no money converted yet)."""
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import read_parquet
 
     try:
-        return pq.read_table(path, columns=columns)
+        return read_parquet(path, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"cannot read Parquet ({type(exc).__name__})", file=str(path)) from None
 
@@ -250,13 +250,13 @@ def _check_schemes(weights: Weights, policy: Policy, cases: str, tables: str) ->
 
 def _parquet_source(cases: str | Path):
     """A :class:`pyarrow.parquet.ParquetFile` for a non-empty Parquet input, else None."""
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     path = Path(cases)
     if path.suffix.lower() not in (".parquet", ".pq") or not path.exists():
         return None
     try:
-        pf = pq.ParquetFile(path)
+        pf = parquet_file(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
     return pf if pf.metadata.num_rows and pf.num_row_groups else None

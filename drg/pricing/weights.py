@@ -75,7 +75,7 @@ def read_grouped(path: str | Path, columns: list[str] | None = None) -> pa.Table
     """Read a grouped case file: Parquet with pyarrow (the file of ``drg group``, already validated), CSV or
     Excel through :func:`drg.casefile.reader.read_cases`. Money columns in yuan are kept and ``*_fen`` int64 columns
     are added (``other_paid_fen`` is 0 when the column is absent)."""
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import read_parquet
 
     path = Path(path)
     if not path.exists():
@@ -83,7 +83,7 @@ def read_grouped(path: str | Path, columns: list[str] | None = None) -> pa.Table
     if path.suffix.lower() not in (".parquet", ".pq"):
         return _read_small(path, columns)
     try:
-        t = pq.read_table(path, columns=columns)
+        t = read_parquet(path, columns=columns)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from None
     return with_fen_columns(t, file=str(path))
@@ -589,12 +589,12 @@ def write_weights(weights: Weights, path: str | Path) -> None:
 
 def read_weights(path: str | Path) -> Weights:
     """Read a ``weights.parquet`` written by :func:`write_weights`."""
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import read_parquet
 
     path = Path(path)
     if not path.exists():
         raise InputError("weights table not found (run `drg weights`)", file=str(path))
-    t = pq.read_table(path)
+    t = read_parquet(path)
     md = t.schema.metadata or {}
     if b"drg.all_drg_mean_fen_exact" not in md:
         raise InputError("not a weights table written by `drg weights` (metadata missing)", file=str(path))

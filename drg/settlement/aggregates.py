@@ -13,6 +13,7 @@ from drg.casefile.money import FEN_COLUMNS, with_fen_columns
 from drg.errors import InputError
 from drg.money import (points_to_units)
 from drg.policy import Policy
+from drg.settlement.cells import CellSums
 from drg.settlement.pools import ALL_POOLS
 from drg.settlement.records import CaseAggregates, HospitalInput
 from grouper.results import has_drg, is_ambiguous
@@ -128,10 +129,11 @@ class PricedSums:
 
 def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Policy, *,
                 batch_rows: int = 1 << 20) -> PricedSums:
-    """Priced-case files reduced to :class:`PricedSums` for ``year`` (and ``year − 1``), batch by batch."""
+    """Priced-case files reduced to :class:`PricedSums` for ``year`` (and ``year − 1``), batch by batch: each
+    case added to its cell of :data:`FINE_KEYS` (:class:`drg.settlement.cells.CellSums`)."""
     import polars as pl
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    from drg.casefile.parquet import parquet_file
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -141,10 +143,7 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     scheme_id = None
     files = []
     codes = _Codes()
-    reduced: list[dict] = []         # the sums so far (one part, reduced) and the batches since (not yet)
-    pending: list[dict] = []
-    waiting = 0
-    reduce_rows = max(batch_rows, 1 << 22)
+    cells = CellSums(len(FINE_KEYS), len(FINE_SUMS), 2)
     all_pools = codes.code("pool", ALL_POOLS)
     outlier_codes = [codes.code("case_class", c) for c in OUTLIER_CLASSES]
     for path in paths:
@@ -156,10 +155,11 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
         if path.suffix.lower() != ".parquet":
             raise InputError("priced cases must be Parquet (the output of `drg points`)", file=file)
         try:
-            pf = pq.ParquetFile(path)
+            pf = parquet_file(path)
+            cells.reserve(pf.metadata.num_rows)
             as_dict = [c for c in _DICTIONARY_COLUMNS if c in pf.schema_arrow.names]
             if as_dict:
-                pf = pq.ParquetFile(path, read_dictionary=as_dict)
+                pf = parquet_file(path, read_dictionary=as_dict)
             md = pf.schema_arrow.metadata or {}
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=file) from None
@@ -220,17 +220,16 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
             if not keep.all():
                 rows_other += int(n - keep.sum())
                 cols = {c: v[keep] for c, v in cols.items()}
-            # the finest grain, reduced in numpy over integer keys when enough rows wait (the views come after)
-            pending.append(pl.DataFrame({c: cols[c] for c in (*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")}))
-            waiting += len(cols["year"])
-            if waiting >= reduce_rows:
-                reduced = [_reduce(reduced + pending, _key_sizes(codes, year))]
-                pending, waiting = [], 0
+            # the finest grain: each row added to its cell (codes in, exact sums out), the cases not kept
+            cells.add(np.stack([cols[c].astype(np.int32, copy=False) for c in FINE_KEYS]),
+                      np.stack([cols[c].astype(np.int64, copy=False) for c in FINE_SUMS]),
+                      np.stack([cols["mdc"], cols["adrg"]]).astype(np.uint32, copy=False))
+            del cols, t
 
     fine = None
-    if reduced or pending:
-        last = _reduce(reduced + pending, _key_sizes(codes, year))
-        fine = codes.decode(_fine_frame({c: last[c].to_numpy() for c in last.columns}))
+    if cells.n_cells:
+        cells.release_index()
+        fine = codes.decode(_fine_frame(cells))
     rejects = pl.concat(reject_parts) if reject_parts else None
     return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other)
 
@@ -278,47 +277,20 @@ def _year_month(dd) -> tuple[np.ndarray, np.ndarray]:
     return d.dt.year().cast(pl.Int32).to_numpy(), d.dt.month().cast(pl.Int32).to_numpy()
 
 
-def _key_sizes(codes: _Codes, year: int) -> dict[str, tuple[int, int]]:
-    """Each key of :data:`FINE_KEYS`: (its smallest value, the number of values it can take) at this point."""
-    n = {k: max(1, len(codes.values.get(k, ()))) for k in ("pool", "hospital_id", "county", "case_class", "drg")}
-    return {"pool": (0, n["pool"]), "hospital_id": (0, n["hospital_id"]), "year": (year - 1, 2), "month": (1, 12),
-            "county": (0, n["county"]), "case_class": (0, n["case_class"]), "drg": (0, n["drg"]),
-            "grp": (0, len(GROUP_STATES))}
-
-
-def _reduce(parts: list, sizes: dict[str, tuple[int, int]]):
-    """Rows with equal :data:`FINE_KEYS` added up (:data:`FINE_SUMS`, exact int64), ``mdc``/``adrg`` the first
-    row's of each cell (in row order): ``parts`` (polars frames, in file order) grouped by polars on both cores,
-    without copying them into one. The keys are folded into one int64 (each key's offset times the product of
-    the sizes after it); keys too many to fold are grouped column by column."""
+def _fine_frame(cells: CellSums):
+    """The cells as the polars frame of :attr:`PricedSums.fine` (codes still to be decoded); the sums and the
+    first values are the cells' own columns, not copies."""
     import polars as pl
 
-    # (a part already reduced has int64 sums where a batch has int8 flags: relaxed to the wider type)
-    df = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed", rechunk=False)
-    total = 1
-    for _lo, size in sizes.values():
-        total *= size
-    if total < 2**62:
-        key = pl.lit(0, pl.Int64)
-        for k, (lo, size) in sizes.items():
-            key = key * size + (pl.col(k).cast(pl.Int64) - lo)
-        df = df.with_columns(key.alias("_key"))
-        by = ["_key"]
-    else:
-        by = list(FINE_KEYS)
-    firsts = [k for k in (*FINE_KEYS, "mdc", "adrg") if k not in by]
-    return df.group_by(by).agg([pl.col(k).first() for k in firsts]
-                               + [pl.col(c).cast(pl.Int64).sum() for c in FINE_SUMS]
-                               ).select(*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")
-
-
-def _fine_frame(cols: dict[str, np.ndarray]):
-    """The reduced sums as the polars frame of :attr:`PricedSums.fine` (codes still to be decoded)."""
-    import polars as pl
-
-    types = {"year": pl.Int32, "month": pl.Int32, "grp": pl.Int8}
-    return pl.DataFrame([pl.Series(c, cols[c], types.get(c, pl.UInt32 if c not in FINE_SUMS else pl.Int64))
-                         for c in (*FINE_KEYS, *FINE_SUMS, "mdc", "adrg")])
+    n = cells.n_cells
+    types = {"year": (np.int32, pl.Int32), "month": (np.int32, pl.Int32), "grp": (np.int8, pl.Int8)}
+    cols = []
+    for j, c in enumerate(FINE_KEYS):
+        np_type, pl_type = types.get(c, (np.uint32, pl.UInt32))
+        cols.append(pl.Series(c, cells.keys[:n, j].astype(np_type), pl_type))
+    cols += [pl.Series(c, cells.sums[j, :n], pl.Int64) for j, c in enumerate(FINE_SUMS)]
+    cols += [pl.Series(c, cells.firsts[j, :n], pl.UInt32) for j, c in enumerate(("mdc", "adrg"))]
+    return pl.DataFrame(cols)
 
 
 class _Codes:

@@ -41,12 +41,13 @@ def _violation_rows(path: str, year: int, month: int | None, pooled: bool, skip:
     import polars as pl
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from drg.casefile.parquet import read_parquet
 
     names = pq.read_schema(path).names
     if "violation" not in names:
         return None
     cols = [c for c in _COLUMNS if c in names]
-    table = pq.read_table(path, columns=cols)
+    table = read_parquet(path, columns=cols)
     keep = np.asarray(table.column("violation").is_valid(), dtype=bool)
     if skip:
         rows = np.array(sorted(r for r in skip if 1 <= r <= len(keep)), dtype=np.int64)

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from drg.casefile.parquet import read_parquet
 
 from drg.errors import InputError, read_toml
 
@@ -489,8 +490,8 @@ def _plant(settings, city: _City, rules, case_files: dict[int, Path], months: li
         if year not in case_files:
             raise InputError(f"plant year {year} is not a year of the city ({', '.join(map(str, case_files))})",
                              field="years")
-        table = pq.read_table(case_files[year])
-        previous = pq.read_table(case_files[year - 1], columns=["dx", "px", "los"]) if year - 1 in case_files else None
+        table = read_parquet(case_files[year])
+        previous = read_parquet(case_files[year - 1], columns=["dx", "px", "los"]) if year - 1 in case_files else None
         table, rows, summary = plant_year(table, city, rules, year, _month_days(year, months), settings,
                                           seed=seed, next_seq=next_seq, previous=previous)
         next_seq += summary["cases_after"] - summary["cases_before"]

@@ -12,6 +12,7 @@ by module-level names that :func:`engine_routes` sets for the length of a test:
 * case-id hashing for the duplicate check (:mod:`drg.casefile.duplicates`): ``python`` replaces
   :func:`drg.casefile.idset.hash_ids` by :func:`hash_ids_twin`, built from the module's own twins
   (``id_hash_twin``, ``increasing_twin``).
+* a settlement's sums per cell (:mod:`drg.settlement.cells`): ``python`` sets its ``ENGINE`` to the twin.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def engine_routes(engine: str) -> Iterator[str]:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     import drg.casefile.idset as idset
     import drg.casefile.money as money
+    import drg.settlement.cells as cells
 
     with pytest.MonkeyPatch.context() as mp:
         if engine == "numba":
@@ -59,4 +61,5 @@ def engine_routes(engine: str) -> Iterator[str]:
         else:
             mp.setattr(money, "FAST_ROWS", sys.maxsize)
             mp.setattr(idset, "hash_ids", hash_ids_twin)
+            mp.setattr(cells, "ENGINE", "python")
         yield engine
