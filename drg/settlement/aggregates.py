@@ -99,7 +99,8 @@ class PricedSums:
     dataset's partitions, as a tree); :func:`aggregates_of` derives the views a run reads.
 
     The cells' ``mdc``/``adrg`` are the first case's in file order, so parts are combined in file order: the
-    first of firsts is the first.
+    first of firsts is the first. :func:`priced_sums` gives its cells sorted by :data:`FINE_KEYS`
+    (``in_order``), so the views need no sorted copy of them; a combination is not sorted.
     """
 
     fine: Any
@@ -108,6 +109,8 @@ class PricedSums:
     scheme_id: str | None
     rows_read: int
     rows_other_years: int
+    #: the cells are sorted by :data:`FINE_KEYS` (strings in their order): one file's sums, not a combination
+    in_order: bool = False
 
     @classmethod
     def combine(cls, parts: Sequence[PricedSums], *, disjoint: bool = False) -> PricedSums:
@@ -229,9 +232,10 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     fine = None
     if cells.n_cells:
         cells.release_index()
+        _sort_cells(cells, codes)
         fine = codes.decode(_fine_frame(cells))
     rejects = pl.concat(reject_parts) if reject_parts else None
-    return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other)
+    return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other, in_order=True)
 
 
 def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates:
@@ -259,7 +263,8 @@ def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
     return CaseAggregates(
         year=year, scale=scale, by_month=by_month, by_county=view["by_county"], by_class=view["by_class"],
-        by_drg=view["by_drg"], fine=coded.sort(FINE_KEYS).with_columns(strings), files=files, scheme_id=sums.scheme_id,
+        by_drg=view["by_drg"], fine=fine if sums.in_order else coded.sort(FINE_KEYS).with_columns(strings),
+        files=files, scheme_id=sums.scheme_id,
         rows_read=sums.rows_read, rows_other_years=sums.rows_other_years, rejects=rejects)
 
 
@@ -275,6 +280,37 @@ def _year_month(dd) -> tuple[np.ndarray, np.ndarray]:
 
     d = pl.from_arrow(dd)
     return d.dt.year().cast(pl.Int32).to_numpy(), d.dt.month().cast(pl.Int32).to_numpy()
+
+
+def _sort_cells(cells: CellSums, codes: _Codes) -> None:
+    """The cells put in the order of :data:`FINE_KEYS`, in place: the codes of each text key renumbered in
+    the order of their strings (:meth:`_Codes.renumber_in_order`), the cells sorted by their key rows (folded
+    into one int64 where the keys' ranges allow, else column by column), each stored column permuted in turn
+    (one column's copy at a time beside the cells)."""
+    n = cells.n_cells
+    keys = cells.keys[:n]
+    spans = []
+    for j, k in enumerate(FINE_KEYS):
+        if k in codes.values:
+            keys[:, j] = codes.renumber_in_order(k)[keys[:, j]]
+        lo = int(keys[:, j].min())
+        spans.append((lo, int(keys[:, j].max()) - lo + 1))
+    total = 1
+    for _lo, size in spans:
+        total *= size
+    if total < 2**62:
+        folded = np.zeros(n, np.int64)
+        for j, (lo, size) in enumerate(spans):
+            folded *= size
+            folded += keys[:, j].astype(np.int64) - lo
+        order = np.argsort(folded, kind="stable")
+        del folded
+    else:
+        order = np.lexsort([keys[:, j] for j in reversed(range(len(FINE_KEYS)))])
+    cells.keys[:n] = keys[order]
+    for block in (cells.sums, cells.firsts):
+        for j in range(block.shape[0]):
+            block[j, :n] = block[j, :n][order]
 
 
 def _fine_frame(cells: CellSums):
@@ -311,6 +347,16 @@ class _Codes:
             c = index[value] = len(values)
             values.append(value)
         return c
+
+    def renumber_in_order(self, key: str) -> np.ndarray:
+        """Renumber the codes of ``key`` in the order of their strings; returns the new code of each old one."""
+        values = self.values.get(key, [])
+        order = sorted(range(len(values)), key=values.__getitem__)
+        new = np.empty(len(values), np.int32)
+        new[order] = np.arange(len(values), dtype=np.int32)
+        self.values[key] = [values[i] for i in order]
+        self.index[key] = {v: i for i, v in enumerate(self.values[key])}
+        return new
 
     def of(self, key: str, column, n: int = 0) -> np.ndarray:
         """The codes of a string column (a null is ``""``); ``column`` None: ``n`` times ``""``."""

@@ -41,20 +41,29 @@ def _violation_rows(path: str, year: int, month: int | None, pooled: bool, skip:
     import polars as pl
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from drg.casefile.parquet import read_parquet
+    from drg.casefile.parquet import parquet_file
 
     names = pq.read_schema(path).names
     if "violation" not in names:
         return None
     cols = [c for c in _COLUMNS if c in names]
-    table = read_parquet(path, columns=cols)
-    keep = np.asarray(table.column("violation").is_valid(), dtype=bool)
+    # the violation column alone first (few values, read as a dictionary); then only the row groups holding a
+    # kept row, one at a time, and only those rows: memory is one row group, not the file's ten columns
+    f = parquet_file(path, read_dictionary=["violation"])
+    keep = np.asarray(f.read(columns=["violation"]).column("violation").is_valid(), dtype=bool)
     if skip:
         rows = np.array(sorted(r for r in skip if 1 <= r <= len(keep)), dtype=np.int64)
         keep[rows - 1] = False
     if not keep.any():
         return None
-    table = table.take(pa.array(np.flatnonzero(keep)))
+    parts, first = [], 0
+    for rg in range(f.num_row_groups):
+        n = f.metadata.row_group(rg).num_rows
+        rows = np.flatnonzero(keep[first:first + n])
+        if len(rows):
+            parts.append(f.read_row_group(rg, columns=cols).take(pa.array(rows)))
+        first += n
+    table = pa.concat_tables(parts)
     df = pl.from_arrow(table)
     for c in _COLUMNS:
         if c not in df.columns:

@@ -36,9 +36,10 @@ def _reference(batches, n_keys: int, n_sums: int) -> pl.DataFrame:
 
 def _as_frame(cells: CellSums, n_keys: int, n_sums: int) -> pl.DataFrame:
     n = cells.n_cells
-    return pl.DataFrame({**{f"k{j}": cells.keys[:n, j] for j in range(n_keys)},
-                         **{f"s{j}": cells.sums[j, :n] for j in range(n_sums)},
-                         "f0": cells.firsts[0, :n], "f1": cells.firsts[1, :n]})
+    # copies: polars would share the cells' own columns, which sorting the cells changes in place
+    return pl.DataFrame({**{f"k{j}": cells.keys[:n, j].copy() for j in range(n_keys)},
+                         **{f"s{j}": cells.sums[j, :n].copy() for j in range(n_sums)},
+                         "f0": cells.firsts[0, :n].copy(), "f1": cells.firsts[1, :n].copy()})
 
 
 def _batches(rng: np.random.Generator, sizes: list[int], n_keys: int, n_sums: int, distinct: int):
@@ -118,7 +119,7 @@ def test_priced_sums_equal_on_both_engines(engine, tmp_path):
     """A priced file of many cells summed under the test's engine equals the numba sums (cells in order of
     first appearance: the same frame, not only the same set of rows)."""
     from drg.policy import load_policy
-    from drg.settlement.aggregates import priced_sums
+    from drg.settlement.aggregates import FINE_KEYS, priced_sums
     from tests.helpers.priced_cases import case, write_priced
 
     rows = []
@@ -134,5 +135,29 @@ def test_priced_sums_equal_on_both_engines(engine, tmp_path):
         mp.setattr(cells_module, "ENGINE", "numba")
         fast = priced_sums(path, 2025, pol, batch_rows=64)
     assert got.fine.equals(fast.fine)
+    assert got.in_order and got.fine.equals(got.fine.sort(FINE_KEYS))
     assert got.fine["cases"].sum() == 400
     assert got.fine["fund_paid"].sum() == sum(round((100.0 + i) * 100) for i in range(400))
+
+
+@pytest.mark.parametrize("spread", [5, 2**31 - 1], ids=["folded", "column-by-column"])
+def test_cells_sorted_by_their_keys(spread):
+    """Cells sorted in place by their key rows: folded into one int64 where the ranges allow, else column by
+    column (keys spanning the whole int32 range in every column); each cell keeps its own sums and firsts."""
+    from drg.settlement.aggregates import _Codes, _sort_cells
+
+    rng = np.random.default_rng(7)
+    n_keys = 8
+    keys = rng.integers(-spread, spread, size=(n_keys, 3000)).astype(np.int32)
+    keys[:, 1500:] = keys[:, :1500]                 # every cell twice
+    sums = np.vstack([np.arange(3000, dtype=np.int64) % 1500, np.ones(3000, np.int64)])
+    firsts = np.vstack([np.arange(3000) % 1500, np.zeros(3000)]).astype(np.uint32)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cells_module, "ENGINE", "numba")
+        cells = CellSums(n_keys, 2, 2)
+        cells.add(keys, sums, firsts)
+    before = _as_frame(cells, n_keys, 2)
+    _sort_cells(cells, _Codes())
+    after = _as_frame(cells, n_keys, 2)
+    assert after.equals(before.sort([f"k{j}" for j in range(n_keys)]))
+    assert (after["s0"] == 2 * after["f0"].cast(pl.Int64)).all() and (after["s1"] == 2).all()
