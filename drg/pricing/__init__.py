@@ -63,6 +63,7 @@ _EXPORTS = {
     "read_weights": "weights",
     "round_half_away": "exact",
     "rows_by_case_id": "adjustments",
+    "same_texts_twin": "exact",
     "scale_units_twin": "exact",
     "summary_of_sums": "points",
     "tier_chain": "coefficients",

@@ -15,7 +15,7 @@ from drg.money import round_half_away
 
 __all__ = ["NORMAL", "HIGH", "LOW", "UNSTABLE", "PER_DIEM", "UNGROUPABLE", "REVIEW", "CLASS_NAMES", "COEF_SCALE",
            "round_half_away", "to_units", "price_one_exact", "pair_twin", "scale_units_twin", "CaseToPrice",
-           "PricingRule", "WeightRow"]
+           "PricingRule", "WeightRow", "same_texts_twin"]
 
 NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
 #: Coefficients are rounded to 4 decimals (SPEC §3.5) whatever ``points_decimals`` says: units of 1/10,000.
@@ -138,3 +138,8 @@ def pair_twin(stays: list[dict], window: int) -> set:
             if cur["halvable"] and 0 <= nxt["admit"] - cur["discharge"] <= window:
                 halved.add(cur["case_id"])
     return halved
+
+
+def same_texts_twin(values: list, a, b) -> bool:
+    """Plain twin of :func:`drg.pricing.kernels.same_texts`: ``values[a[k]] == values[b[k]]`` for every k."""
+    return all(values[int(i)] == values[int(j)] for i, j in zip(a, b))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["CellSums", "add_rows_twin", "ENGINE"]
+__all__ = ["CellSums", "add_rows_twin"]
 
 _EMPTY = -1
 

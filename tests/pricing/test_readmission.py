@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drg.pricing import pair_twin
 from drg.pricing.kernels import pair_kernel
@@ -166,3 +168,24 @@ def test_hash_collision_takes_the_exact_road(tables, pol, monkeypatch):
     monkeypatch.setattr(points, "_sort_stays_exact", lambda *a: called.append(1) or exact(*a))
     got, _ = halved(tables, pol, rows)
     assert got == want and called
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["", "P1", "P10", "P1 ", "患者一", "患者二", "x" * 40, "x" * 39 + "y"]),
+                min_size=1, max_size=30), st.data())
+def test_same_texts_kernel_and_twin(values, data):
+    """The exact check of neighbouring patient ids after the hash sort: the kernel on the Arrow buffers (plain
+    and large strings, a sliced array) agrees with the twin on every set of pairs."""
+    import numpy as np
+
+    from drg.pricing import same_texts_twin
+    from drg.pricing.readmission import _same_texts
+
+    n = len(values)
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=20))
+    a = np.array([p[0] for p in pairs], np.int64)
+    b = np.array([p[1] for p in pairs], np.int64)
+    expected = same_texts_twin(values, a, b)
+    for arr in (pa.array(values, pa.string()), pa.array(values, pa.large_string()),
+                pa.array(["pad"] + values, pa.string()).slice(1), pa.array(values).dictionary_encode()):
+        assert _same_texts(arr, a, b) == expected
