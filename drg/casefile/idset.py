@@ -21,7 +21,7 @@ from numba import njit
 
 from drg.casefile.strings import string_buffers
 
-__all__ = ['NULL_ID_HASH', 'HashedIds', 'hash_ids', 'id_hashes', 'increasing_twin', 'id_hash_twin']
+__all__ = ['NULL_ID_HASH', 'HashedIds', 'fmix64', 'hash_ids', 'id_hashes', 'increasing_twin', 'id_hash_twin']
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -33,12 +33,20 @@ _NO_BYTES = np.zeros(0, np.uint8)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _finish(h):
+def fmix64(h):
+    """MurmurHash3's 64-bit finaliser: every input bit reaches every output bit (the low bits a table's mask
+    keeps included)."""
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xC4CEB9FE1A85EC53)
     h ^= h >> np.uint64(33)
+    return h
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _finish(h):
+    h = fmix64(h)
     return h if h != np.uint64(0) else np.uint64(1)
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from drg.casefile.idset import fmix64
+
 __all__ = ["CellSums", "add_rows_twin"]
 
 _EMPTY = -1
@@ -32,17 +34,6 @@ ENGINE = "numba"
 @njit(cache=True, inline="always")
 def _mix(h, v):
     return (h ^ np.uint64(np.uint32(v))) * np.uint64(0x100000001B3)
-
-
-@njit(cache=True, inline="always")
-def _finish(h):
-    # murmur3's finaliser: the high bits reach the low bits a mask keeps
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    h ^= h >> np.uint64(33)
-    return h
 
 
 @njit(cache=True)
@@ -58,7 +49,7 @@ def _add_rows(in_keys, in_sums, in_firsts, keys, sums, firsts, table, n_cells):
         h = np.uint64(0xCBF29CE484222325)
         for j in range(k):
             h = _mix(h, in_keys[j, i])
-        slot = _finish(h) & mask
+        slot = fmix64(h) & mask
         while True:
             c = table[slot]
             if c < 0:
@@ -92,7 +83,7 @@ def _rehash(keys, n_cells, table):
         h = np.uint64(0xCBF29CE484222325)
         for j in range(k):
             h = _mix(h, keys[c, j])
-        slot = _finish(h) & mask
+        slot = fmix64(h) & mask
         while table[slot] >= 0:
             slot = (slot + np.uint64(1)) & mask
         table[slot] = c
