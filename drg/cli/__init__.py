@@ -88,7 +88,7 @@ def _root(ctx: typer.Context,
         return  # answers to one case: the batch settings (drg.cli.runtime) would only cost time
     from drg.cli.runtime import batch_process
 
-    batch_process()
+    batch_process(ctx.invoked_subcommand)
 
 
 def _register_all() -> None:

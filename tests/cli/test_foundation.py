@@ -90,3 +90,26 @@ def test_batch_runs_keep_freed_memory_only_when_asked(monkeypatch):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=env | {"ARROW_DEFAULT_MEMORY_POOL": "system"}).stdout
     assert out.split()[-1] == "system"  # unless the environment chooses the pool
+
+
+def test_streaming_commands_give_freed_arrow_pages_back_at_once(tmp_path):
+    """`drg group` and `drg check` have Arrow's jemalloc return freed pages at once (their memory must not grow
+    with the file; drg.cli.runtime.release_at_once); other commands keep its decay, and so does a command run
+    with ``JE_ARROW_MALLOC_CONF`` set."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("ARROW_DEFAULT_MEMORY_POOL", "JE_ARROW_MALLOC_CONF")}
+    code = ("import sys, pyarrow as pa; calls = []; pa.jemalloc_set_decay_ms = calls.append; "
+            "from typer.testing import CliRunner; from drg.cli import app; "
+            "CliRunner().invoke(app, sys.argv[1:]); print(calls)")
+    missing = str(tmp_path / "none.parquet")
+
+    def decay(args, extra=None):
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True,
+                             env=env | (extra or {})).stdout
+        return out.split("\n")[-2]
+
+    assert decay(["check", missing]) == "[0]"
+    assert decay(["group", "--help"]) == "[0]"
+    assert decay(["policy", "list"]) == "[]"
+    assert decay(["check", missing], {"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:500"}) == "[]"
