@@ -75,16 +75,19 @@ def record_run(con: Any, run_id: str, result: Any) -> None:
     agg = result.aggregates
     fine = getattr(agg, "fine", None) if agg is not None else None
     if fine is not None and fine.height:
-        # the run's months are chosen in the query, not in a filtered copy of the finest grain
-        months = "" if result.month is None else f" AND month = {int(result.month)}"
-        con.register("m_fine", fine.to_arrow())
+        import polars as pl
+
+        rows = fine.filter(pl.col("year") == result.year)
+        if result.month is not None:
+            rows = rows.filter(pl.col("month") == result.month)
+        con.register("m_fine", rows.to_arrow())
         con.execute(f"""
             INSERT INTO monitor_facts
             SELECT ? AS run_id, year, month, pool, hospital_id, county, mdc, adrg, drg, case_class,
                    {_GROUP_STATE_SQL} AS group_state, ? AS scale,
                    cases, grouped, total_cost, fund_paid, selfpay, pts_u, adj_u, ded_u, w_u, los, deaths, halved,
                    outlier, cc, mcc
-            FROM m_fine WHERE year = ?{months}""", [run_id, agg.scale, int(result.year)])
+            FROM m_fine""", [run_id, agg.scale])
         con.unregister("m_fine")
     info = result.monitoring or {}
     hospitals = info.get("hospitals") or {}

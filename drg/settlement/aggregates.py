@@ -6,17 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from drg.casefile.money import FEN_COLUMNS, with_fen_columns
 from drg.errors import InputError
 from drg.money import (points_to_units)
 from drg.policy import Policy
-from drg.settlement.cells import CellSums
 from drg.settlement.pools import ALL_POOLS
 from drg.settlement.records import CaseAggregates, HospitalInput
 from grouper.results import has_drg, is_ambiguous
+
+if TYPE_CHECKING:  # (the cell kernel's module imports numba: only when a file is summed)
+    from drg.settlement.cells import CellSums
 
 __all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'MONITOR_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS',
            'GROUP_STATES', 'VIEWS', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs',
@@ -137,6 +139,7 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     import polars as pl
     import pyarrow as pa
     from drg.casefile.parquet import parquet_file
+    from drg.settlement.cells import CellSums
 
     if isinstance(paths, (str, Path)):
         paths = [paths]

@@ -161,3 +161,13 @@ def test_cells_sorted_by_their_keys(spread):
     after = _as_frame(cells, n_keys, 2)
     assert after.equals(before.sort([f"k{j}" for j in range(n_keys)]))
     assert (after["s0"] == 2 * after["f0"].cast(pl.Int64)).all() and (after["s1"] == 2).all()
+
+
+def test_settlement_modules_import_numba_only_when_a_file_is_summed():
+    """The cell kernel's module (numba) is imported by `priced_sums`, not by importing the settlement."""
+    import subprocess
+    import sys
+
+    code = "import sys, drg.settlement.runs, drg.settlement.aggregates; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False"]

@@ -238,3 +238,28 @@ def test_broken_invariant_refuses_the_run(tmp_path, monkeypatch):
     from drg.settlement import Ledger
 
     assert Ledger(tmp_path / "l.duckdb").runs().height == 0
+
+
+def test_violation_rows_found_across_row_groups(tmp_path):
+    """A run's deductions read the violation column first, then only the row groups that hold one: the rows
+    are those of a whole read, in file order, without the rows the run could not settle (by row number)."""
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from drg.settlement.deductions import _violation_rows
+
+    n = 50
+    rows = {"case_id": [f"c{i:03d}" for i in range(n)], "hospital_id": [f"H{i % 3}" for i in range(n)],
+            "insurance_type": ["310"] * n, "discharge_date": [date(2025 - (i == 7), 1 + i % 12, 1) for i in range(n)],
+            "drg": ["FR21"] * n, "violation": [("upcoding" if i % 9 == 2 else None) for i in range(n)],
+            "violation_ref": [None] * n, "points": [10.0] * n, "adjusted_points": [9.0] * n,
+            "deduction_points": [1.0 if i % 9 == 2 else 0.0 for i in range(n)]}
+    path = tmp_path / "priced.parquet"
+    pq.write_table(pa.table(rows), path, row_group_size=8)     # seven row groups, some without a violation
+    got = _violation_rows(str(path), 2025, None, True, frozenset({21}))   # row 21 = case c020, not settled
+    expected = [f"c{i:03d}" for i in range(n) if i % 9 == 2 and i != 20]
+    assert got["case_id"].to_list() == expected
+    assert got["violation"].to_list() == ["upcoding"] * len(expected)
+    assert _violation_rows(str(path), 2025, 3, True)["case_id"].to_list() == ["c002", "c038"]
