@@ -27,10 +27,10 @@ def facts_from_priced(files, year: int, policy):
     a settlement run would store them: a polars frame with the columns of :func:`drg.monitoring.store.read_facts`."""
     import polars as pl
 
-    from drg.settlement.aggregates import GROUP_STATES, read_priced
+    from drg.settlement.aggregates import GROUP_STATES, as_strings, read_priced
 
     agg = read_priced([Path(f) for f in files], year, policy)
-    fine = agg.fine.rename(FACT_NAMES)
+    fine = as_strings(agg.fine).rename(FACT_NAMES)
     return fine.with_columns(
         pl.col("grp").cast(pl.Int64).replace_strict({i: s for i, s in enumerate(GROUP_STATES)}, default="ungroupable",
                                                     return_dtype=pl.String).alias("group_state"),

@@ -40,17 +40,18 @@ def priced_part(path: str, year: int, policy, buckets: int) -> list:
     import polars as pl
 
     from drg.distributed.plugin import task_threads
-    from drg.settlement.aggregates import PricedSums, priced_sums
+    from drg.settlement.aggregates import PricedSums, as_strings, priced_sums
 
     task_threads()
     s = priced_sums(path, year, policy)
     out = [PricedSums(None, None, [], None, 0, 0) for _ in range(buckets)]
     out[0] = PricedSums(None, s.rejects, s.files, s.scheme_id, s.rows_read, s.rows_other_years)
     if s.fine is not None:
-        split = (s.fine.with_columns(pl.Series("_bucket", buckets_of(s.fine["hospital_id"].to_arrow(), buckets)))
+        fine = as_strings(s.fine)      # (each partition's enums are its own: strings between workers)
+        split = (fine.with_columns(pl.Series("_bucket", buckets_of(fine["hospital_id"].to_arrow(), buckets)))
                  .partition_by("_bucket", as_dict=True, include_key=False))
-        for (i,), fine in split.items():
-            out[i] = PricedSums(fine, out[i].rejects, out[i].files, out[i].scheme_id, out[i].rows_read,
+        for (i,), part in split.items():
+            out[i] = PricedSums(part, out[i].rejects, out[i].files, out[i].scheme_id, out[i].rows_read,
                                 out[i].rows_other_years)
     return out
 

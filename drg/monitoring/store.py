@@ -75,19 +75,18 @@ def record_run(con: Any, run_id: str, result: Any) -> None:
     agg = result.aggregates
     fine = getattr(agg, "fine", None) if agg is not None else None
     if fine is not None and fine.height:
-        import polars as pl
-
-        rows = fine.filter(pl.col("year") == result.year)
-        if result.month is not None:
-            rows = rows.filter(pl.col("month") == result.month)
-        con.register("m_fine", rows.to_arrow())
+        # the whole finest grain goes to DuckDB as Arrow, the months of the run chosen there: its text columns
+        # are enums (Arrow dictionaries), so the Arrow view copies no string and no filtered copy is made
+        con.register("m_fine", fine.to_arrow())
         con.execute(f"""
             INSERT INTO monitor_facts
-            SELECT ? AS run_id, year, month, pool, hospital_id, county, mdc, adrg, drg, case_class,
+            SELECT ? AS run_id, year, month, pool::VARCHAR, hospital_id::VARCHAR, county::VARCHAR, mdc::VARCHAR,
+                   adrg::VARCHAR, drg::VARCHAR, case_class::VARCHAR,
                    {_GROUP_STATE_SQL} AS group_state, ? AS scale,
                    cases, grouped, total_cost, fund_paid, selfpay, pts_u, adj_u, ded_u, w_u, los, deaths, halved,
                    outlier, cc, mcc
-            FROM m_fine""", [run_id, agg.scale])
+            FROM m_fine WHERE year = ? AND (? IS NULL OR month = ?)""",
+                    [run_id, agg.scale, result.year, result.month, result.month])
         con.unregister("m_fine")
     info = result.monitoring or {}
     hospitals = info.get("hospitals") or {}

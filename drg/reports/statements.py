@@ -449,7 +449,9 @@ def write_statements(result, out_dir: str | Path, *, priced: Sequence[str | Path
     csv_path = sdir / "hospitals.csv"
     write_csv(_hospital_table(result, hosp, lang), csv_path, user_text=[label("name", lang)])
     if excel and hosp.height:
-        frames = hospital_statement_frames(result, priced=[], top_drgs=10 ** 9)
+        # only the DRGs a statement shows become Python rows (every hospital's every DRG was 0.5 GB of dicts at
+        # 10 M cases); the "others" row comes from the class totals
+        frames = hospital_statement_frames(result, priced=[], top_drgs=top_drgs)
         outl, counts = _outlier_cases(result, paths, max_outliers)
         rows_of = _by_hospital(hosp)
         classes_of = _by_hospital(frames["case_classes"])

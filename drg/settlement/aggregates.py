@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from drg.casefile.money import FEN_COLUMNS, with_fen_columns
+from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS, with_fen_columns
 from drg.errors import InputError
 from drg.money import (points_to_units)
 from drg.policy import Policy
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # (the cell kernel's module imports numba: only when a file i
     from drg.settlement.cells import CellSums
 
 __all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'MONITOR_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS',
-           'GROUP_STATES', 'VIEWS', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs',
+           'GROUP_STATES', 'TEXT_COLUMNS', 'FIRST_VALUES', 'VIEWS', 'as_strings', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs',
            'hospital_stats', 'cmi_of', 'prev_year_cmi', 'prev_year_spending']
 
 
@@ -40,8 +40,10 @@ MONITOR_OPTIONAL = ("points", "los", "discharge_status", "group_status", "cc_lev
 OUTLIER_CLASSES = ("high", "low")
 
 
-#: String columns read as Arrow dictionaries (few distinct values; their rules are evaluated once per value).
-_DICTIONARY_COLUMNS = ("drg", "group_status", "adjust_reason")
+#: String columns read as Arrow dictionaries: few distinct values, each looked up (or its rule evaluated) once,
+#: and no string built per case (Parquet stores them dictionary-encoded already).
+_DICTIONARY_COLUMNS = ("hospital_id", "insurance_type", "county", "case_class", "drg", "mdc", "adrg",
+                       "group_status", "adjust_reason")
 
 
 #: The finest grain of the sums; ``grp`` is the case's group state (:data:`GROUP_STATES`).
@@ -55,6 +57,12 @@ FINE_KEYS = ["pool", "hospital_id", "year", "month", "county", "case_class", "dr
 #: (``cc_level`` ≥ 1 / = 2).
 FINE_SUMS = ["cases", "adj_u", "ded_u", "selfpay", "total_cost", "fund_paid", "outlier", "pts_u", "w_u", "grouped",
              "los", "deaths", "halved", "cc", "mcc"]
+
+#: The text columns of the finest grain: the text keys of :data:`FINE_KEYS` and each cell's first ``mdc`` and
+#: ``adrg`` (:data:`FIRST_VALUES`). :func:`priced_sums` gives them as polars enums in their strings' order;
+#: :func:`as_strings` turns them into strings.
+FIRST_VALUES = ("mdc", "adrg")
+TEXT_COLUMNS = ("pool", "hospital_id", "county", "case_class", "drg", *FIRST_VALUES)
 
 #: ``grp`` codes: grouped (status ok and a DRG), ungroupable (no DRG, or a status that is not ok), ambiguous
 #: (an ``xQY`` group of CHS-DRG 2.0).
@@ -83,6 +91,14 @@ VIEWS = {"by_month": (["pool", "hospital_id", "year", "month"], FINE_SUMS, True)
          "by_county": (["pool", "hospital_id", "county", "month"], ["cases", "adj_u", "selfpay"], False),
          "by_class": (["pool", "hospital_id", "month", "case_class"], ["cases", "adj_u", "total_cost"], False),
          "by_drg": (["pool", "hospital_id", "month", "drg"], ["cases", "adj_u", "total_cost"], False)}
+
+
+def as_strings(frame):
+    """``frame`` with its text columns (:data:`TEXT_COLUMNS`) as strings, where they are polars enums."""
+    import polars as pl
+
+    return frame.with_columns([pl.col(c).cast(pl.String) for c in TEXT_COLUMNS
+                               if c in frame.columns and isinstance(frame.schema[c], pl.Enum)])
 
 
 def _fine_agg():
@@ -120,7 +136,7 @@ class PricedSums:
         parts (sums of different hospitals), so the cells are only put together."""
         import polars as pl
 
-        fines = [p.fine for p in parts if p.fine is not None]
+        fines = [as_strings(p.fine) for p in parts if p.fine is not None]   # (each part's enums are its own)
         fine = None
         if len(fines) == 1:
             fine = fines[0]
@@ -175,7 +191,10 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
         for c in PRICED_REQUIRED:
             if c not in names:
                 raise InputError(f"priced cases: missing column {c}", file=file, field=c)
-        cols = list(PRICED_REQUIRED) + [c for c in (*PRICED_OPTIONAL, *MONITOR_OPTIONAL, *FEN_COLUMNS) if c in names]
+        # a yuan amount whose fen column the file has is not read: money crosses the pipe once
+        has_fen = {yuan for yuan, fen in zip(MONEY_COLUMNS, FEN_COLUMNS) if fen in names}
+        cols = [c for c in (*PRICED_REQUIRED, *PRICED_OPTIONAL, *MONITOR_OPTIONAL, *FEN_COLUMNS)
+                if c in names and c not in has_fen]
         first = 1
         for batch in _batches(pf, batch_rows, cols, file):
             rows_read += batch.num_rows
@@ -236,7 +255,7 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     if cells.n_cells:
         cells.release_index()
         _sort_cells(cells, codes)
-        fine = codes.decode(_fine_frame(cells))
+        fine = codes.as_enums(_fine_frame(cells))
     rejects = pl.concat(reject_parts) if reject_parts else None
     return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other, in_order=True)
 
@@ -254,19 +273,23 @@ def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates
                                                                     if n_rej else ""), file=", ".join(files))
     # the string keys as enums whose categories are their values in order: group-bys and sorts on integer codes,
     # in the strings' order; the views and the finest grain get their strings back at the end
-    text_keys = [c for c in FINE_KEYS if fine.schema[c] == pl.String]
-    coded = fine.with_columns([pl.col(c).cast(pl.Enum(fine[c].unique().sort())) for c in text_keys])
+    # (one file's sums have them already: :func:`priced_sums`)
+    text_keys = [c for c in FINE_KEYS if c in TEXT_COLUMNS]
+    coded = fine.with_columns([pl.col(c).cast(pl.Enum(fine[c].unique().sort())) for c in TEXT_COLUMNS
+                               if fine.schema[c] == pl.String])
     strings = [pl.col(c).cast(pl.String) for c in text_keys]
-    cur = coded.filter(pl.col("year") == year)
-    view = {name: (coded if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in view_sums]).sort(keys)
-            .with_columns([e for e, c in zip(strings, text_keys) if c in keys])
+    # lazily: each view reads only its keys and sums (no filtered copy of every column of the finest grain)
+    lazy = coded.lazy()
+    cur = lazy.filter(pl.col("year") == year)
+    view = {name: (lazy if both_years else cur).group_by(keys).agg([pl.col(c).sum() for c in view_sums]).sort(keys)
+            .with_columns([e for e, c in zip(strings, text_keys) if c in keys]).collect()
             for name, (keys, view_sums, both_years) in VIEWS.items()}
     by_month = view["by_month"].rename({"outlier": "outliers"})
     if by_month.filter(pl.col("year") == year).height == 0:
         raise InputError(f"no priced case discharged in {year}", file=", ".join(files))
     return CaseAggregates(
         year=year, scale=scale, by_month=by_month, by_county=view["by_county"], by_class=view["by_class"],
-        by_drg=view["by_drg"], fine=fine if sums.in_order else coded.sort(FINE_KEYS).with_columns(strings),
+        by_drg=view["by_drg"], fine=fine if sums.in_order else coded.sort(FINE_KEYS),
         files=files, scheme_id=sums.scheme_id,
         rows_read=sums.rows_read, rows_other_years=sums.rows_other_years, rejects=rejects)
 
@@ -311,6 +334,9 @@ def _sort_cells(cells: CellSums, codes: _Codes) -> None:
     else:
         order = np.lexsort([keys[:, j] for j in reversed(range(len(FINE_KEYS)))])
     cells.keys[:n] = keys[order]
+    for j, k in enumerate(FIRST_VALUES):     # (the first values' codes in their strings' order too)
+        if k in codes.values:
+            cells.firsts[j, :n] = codes.renumber_in_order(k)[cells.firsts[j, :n]]
     for block in (cells.sums, cells.firsts):
         for j in range(block.shape[0]):
             block[j, :n] = block[j, :n][order]
@@ -328,7 +354,7 @@ def _fine_frame(cells: CellSums):
         np_type, pl_type = types.get(c, (np.uint32, pl.UInt32))
         cols.append(pl.Series(c, cells.keys[:n, j].astype(np_type), pl_type))
     cols += [pl.Series(c, cells.sums[j, :n], pl.Int64) for j, c in enumerate(FINE_SUMS)]
-    cols += [pl.Series(c, cells.firsts[j, :n], pl.UInt32) for j, c in enumerate(("mdc", "adrg"))]
+    cols += [pl.Series(c, cells.firsts[j, :n], pl.UInt32) for j, c in enumerate(FIRST_VALUES)]
     return pl.DataFrame(cols)
 
 
@@ -379,14 +405,25 @@ class _Codes:
         table = np.array([self.code(key, v) for v in values.to_pylist()] + [self.code(key, "")], np.uint32)
         return table[np.asarray(arr.indices.fill_null(len(values)), np.int64)]
 
-    def decode(self, frame):
-        """``frame`` with its code columns (those of the keys seen) as strings again."""
+    def as_enums(self, frame):
+        """``frame`` with its code columns (those of the text keys) as polars enums whose categories are the
+        key's strings in their order (each key renumbered so by :meth:`renumber_in_order`): one small integer
+        a cell, no string built per cell, and sorts and group-bys in the strings' order."""
         import polars as pl
 
-        name = {"pool": "pool", "hospital_id": "hospital_id", "county": "county", "case_class": "case_class",
-                "drg": "drg", "mdc": "mdc", "adrg": "adrg"}
-        return frame.with_columns([pl.Series(col, self.values.get(key, [""]), pl.String).gather(frame[col])
-                                   for col, key in name.items() if col in frame.columns])
+        out = []
+        for col in TEXT_COLUMNS:
+            if col in frame.columns:
+                values = self.values.get(col) or [""]
+                if values != sorted(values):
+                    raise AssertionError(f"codes of {col} are not in their strings' order")  # pragma: no cover
+                codes = frame[col].to_numpy()
+                used = np.bincount(codes, minlength=len(values)) > 0
+                if not used.all():    # only the values the cells have (a value seen only in other years' rows)
+                    codes = (np.cumsum(used) - 1).astype(np.uint32)[codes]
+                    values = [v for v, u in zip(values, used.tolist()) if u]
+                out.append(pl.Series(col, values, pl.Enum(values)).gather(codes))
+        return frame.with_columns(out)
 
 
 def _flags(column, rule) -> np.ndarray:

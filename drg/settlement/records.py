@@ -109,7 +109,9 @@ class CaseAggregates:
     ``by_class``: pool, hospital_id, month, case_class, cases, adj_u, total_cost.
     ``by_drg``: pool, hospital_id, month, drg, cases, adj_u, total_cost.
     ``fine``: every sum at the finest grain (:data:`drg.settlement.aggregates.FINE_KEYS`, with the ``mdc`` and
-    ``adrg`` of each DRG), both years: what the ledger keeps for monitoring (SPEC §9).
+    ``adrg`` of each DRG), both years, sorted by its keys: what the ledger keeps for monitoring (SPEC §9). Its
+    text columns are polars enums whose categories are in the strings' order (no string per cell;
+    :func:`drg.settlement.aggregates.as_strings` makes them strings).
     """
 
     year: int

@@ -113,3 +113,25 @@ def test_streaming_commands_give_freed_arrow_pages_back_at_once(tmp_path):
     assert decay(["group", "--help"]) == "[0]"
     assert decay(["policy", "list"]) == "[]"
     assert decay(["check", missing], {"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:500"}) == "[]"
+
+
+def test_batch_commands_have_polars_give_freed_pages_back_at_once(tmp_path):
+    """A batch command sets polars' jemalloc to return freed pages at once before polars is imported
+    (drg.cli.runtime.polars_releases_at_once); a setting in the environment is left as it is, and nothing is
+    set once polars is imported (too late to take effect)."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    code = ("import os, sys; from typer.testing import CliRunner; from drg.cli import app; "
+            "CliRunner().invoke(app, sys.argv[1:]); print(repr(os.environ.get('_RJEM_MALLOC_CONF')))")
+    missing = str(tmp_path / "none.parquet")
+
+    def conf(args, extra=None, pre=""):
+        out = subprocess.run([sys.executable, "-c", pre + code, *args], capture_output=True, text=True, check=True,
+                             env=env | (extra or {})).stdout
+        return out.split("\n")[-2]
+
+    # (polars puts its own defaults first when imported: the settings after them are the ones that count)
+    assert conf(["check", missing]).endswith("dirty_decay_ms:0,muzzy_decay_ms:0'")
+    assert conf(["check", missing], {"_RJEM_MALLOC_CONF": "dirty_decay_ms:700"}).endswith(",dirty_decay_ms:700'")
+    assert "dirty_decay_ms:0" not in conf(["check", missing], pre="import polars; ")
