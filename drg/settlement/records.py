@@ -107,7 +107,8 @@ class CaseAggregates:
     the one before, for CMI and budget growth).
     ``by_county``: pool, hospital_id, county, month, cases, adj_u, selfpay.
     ``by_class``: pool, hospital_id, month, case_class, cases, adj_u, total_cost.
-    ``by_drg``: pool, hospital_id, month, drg, cases, adj_u, total_cost.
+    ``by_drg``: pool, hospital_id, month, drg, cases, adj_u, total_cost (the text keys as polars enums in the
+    strings' order, as in ``fine``: a row per hospital, month and DRG).
     ``fine``: every sum at the finest grain (:data:`drg.settlement.aggregates.FINE_KEYS`, with the ``mdc`` and
     ``adrg`` of each DRG), both years, sorted by its keys: what the ledger keeps for monitoring (SPEC §9). Its
     text columns are polars enums whose categories are in the strings' order (no string per cell;
