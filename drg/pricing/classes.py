@@ -33,15 +33,13 @@ def is_per_diem(drg: str | None, adrg: str | None, los: int | None, policy: Poli
 def per_diem_mask(drg, adrg, los: np.ndarray, policy: Policy) -> np.ndarray:
     """:func:`is_per_diem` over Arrow columns ``drg`` and ``adrg`` (``adrg`` may be None) and an int array of
     lengths of stay."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    from drg.pricing.columns import values_in
 
     mask = np.zeros(len(los), bool)
-    codes = pa.array(list(policy.per_diem.drgs), pa.string())
-    if len(codes):
+    if policy.per_diem.drgs:
         for column in (drg, adrg):
             if column is not None:
-                mask |= np.asarray(pc.is_in(column.cast(pa.string()), value_set=codes).fill_null(False))
+                mask |= values_in(column, policy.per_diem.drgs)
     if policy.per_diem.min_los is not None:
         mask |= np.asarray(los) >= policy.per_diem.min_los
     return mask

@@ -15,7 +15,7 @@ from drg.money import round_half_away
 
 __all__ = ["NORMAL", "HIGH", "LOW", "UNSTABLE", "PER_DIEM", "UNGROUPABLE", "REVIEW", "CLASS_NAMES", "COEF_SCALE",
            "round_half_away", "to_units", "price_one_exact", "pair_twin", "scale_units_twin", "CaseToPrice",
-           "PricingRule", "WeightRow", "same_texts_twin"]
+           "PricingRule", "WeightRow", "text_group_hash_twin", "neighbours_match_twin"]
 
 NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
 #: Coefficients are rounded to 4 decimals (SPEC §3.5) whatever ``points_decimals`` says: units of 1/10,000.
@@ -140,6 +140,33 @@ def pair_twin(stays: list[dict], window: int) -> set:
     return halved
 
 
-def same_texts_twin(values: list, a, b) -> bool:
-    """Plain twin of :func:`drg.pricing.kernels.same_texts`: ``values[a[k]] == values[b[k]]`` for every k."""
-    return all(values[int(i)] == values[int(j)] for i, j in zip(a, b))
+def _group_of_twin(x: int, hosp: int, match: int, year: int) -> int:
+    m = (1 << 64) - 1
+    x ^= (hosp * 0x9E3779B97F4A7C15) & m
+    x ^= (match * 0xC2B2AE3D27D4EB4F) & m
+    x ^= (year * 0x165667B19E3779F9) & m
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & m
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & m
+    return x ^ (x >> 31)
+
+
+def text_group_hash_twin(patient_id: str, hosp: int, match: int, year: int) -> int:
+    """Plain twin of :func:`drg.pricing.kernels.text_group_hash` for one stay: FNV-1a of the id's UTF-8
+    bytes mixed with the codes (as uint64; codes are taken modulo 2**64, as numba's unsigned casts do)."""
+    m = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for byte in patient_id.encode():
+        h = ((h ^ byte) * 0x100000001B3) & m
+    return _group_of_twin(h, hosp & m, match & m, year & m)
+
+
+def neighbours_match_twin(same, rows, hosp, match, year, patient_ids: list) -> bool:
+    """Plain twin of :func:`drg.pricing.kernels.neighbours_match` (``patient_ids``: every row's id)."""
+    for k in range(len(rows) - 1):
+        if same[k]:
+            a, b = int(rows[k]), int(rows[k + 1])
+            if (hosp[a], match[a], year[a], patient_ids[a]) != (hosp[b], match[b], year[b], patient_ids[b]):
+                return False
+    return True

@@ -212,26 +212,33 @@ def pair_kernel(same_group_as_next, admit, discharge, halvable, window):
     return out
 
 
+@njit(cache=True, inline="always")
+def _group_of(x, hosp, match, year):
+    """A patient-id hash mixed with the hospital, match-code and year codes into one uint64 (splitmix64)."""
+    x ^= np.uint64(hosp) * np.uint64(0x9E3779B97F4A7C15)
+    x ^= np.uint64(match) * np.uint64(0xC2B2AE3D27D4EB4F)
+    x ^= np.uint64(year) * np.uint64(0x165667B19E3779F9)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
 @njit(cache=True)
-def group_hash(patient_hash, hosp, match, year, rows):
-    """For the stays ``rows``, mix the patient-id hash with the hospital, match-code and year codes into one
-    uint64 (splitmix64). Reads the full columns at ``rows`` (no gathered copies: at 10 million stays the
-    copies cost more than the hashing)."""
-    n = rows.shape[0]
-    out = np.empty(n, np.uint64)
-    for k in range(n):
+def text_group_hash(offsets, data, first_row, rows, lo, hi, hosp, match, year, out):
+    """The group hash of the stays ``rows[lo:hi]`` (file rows, all in one Arrow chunk of patient ids that
+    begins at file row ``first_row``), the patient id hashed from its UTF-8 bytes (FNV-1a) on the chunk's
+    buffers: no copy of the ids. Writes ``out[lo:hi]``. Plain twin:
+    :func:`drg.pricing.exact.text_group_hash_twin`."""
+    for k in range(lo, hi):
         i = rows[k]
-        x = np.uint64(patient_hash[i])
-        x ^= np.uint64(hosp[i]) * np.uint64(0x9E3779B97F4A7C15)
-        x ^= np.uint64(match[i]) * np.uint64(0xC2B2AE3D27D4EB4F)
-        x ^= np.uint64(year[i]) * np.uint64(0x165667B19E3779F9)
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-        out[k] = x
-    return out
+        j = i - first_row
+        h = np.uint64(0xCBF29CE484222325)
+        for t in range(offsets[j], offsets[j + 1]):
+            h = (h ^ np.uint64(data[t])) * np.uint64(0x100000001B3)
+        out[k] = _group_of(h, hosp[i], match[i], year[i])
 
 
 @njit(cache=True)
@@ -268,16 +275,27 @@ def sort_runs_by_dates(keys, rows, admit, dis):
 
 
 @njit(cache=True)
-def same_texts(offsets, data, a, b):
-    """Whether string ``a[k]`` equals string ``b[k]`` for every k, the strings given by Arrow ``offsets``
-    (int64) and UTF-8 ``data``. Plain twin: :func:`drg.pricing.exact.same_texts_twin`."""
-    for k in range(a.shape[0]):
-        i, j = a[k], b[k]
-        n = offsets[i + 1] - offsets[i]
-        if offsets[j + 1] - offsets[j] != n:
+def neighbours_match(same, rows, hosp, match, year, starts, offsets, data):
+    """Whether every sorted stay ``rows[k]`` marked ``same[k]`` (its successor has the same group hash) has
+    the successor's hospital, match code, year and patient id, the ids compared byte by byte on the Arrow
+    chunks (chunk c begins at file row ``starts[c]``; ``offsets[c]``, ``data[c]`` its buffers). Plain twin:
+    :func:`drg.pricing.exact.neighbours_match_twin`."""
+    for k in range(rows.shape[0] - 1):
+        if not same[k]:
+            continue
+        a, b = rows[k], rows[k + 1]
+        if hosp[a] != hosp[b] or match[a] != match[b] or year[a] != year[b]:
             return False
-        p, q = offsets[i], offsets[j]
+        ca = np.searchsorted(starts, a, side="right") - 1
+        cb = np.searchsorted(starts, b, side="right") - 1
+        oa, ob = offsets[ca], offsets[cb]
+        da, db = data[ca], data[cb]
+        ia, ib = a - starts[ca], b - starts[cb]
+        n = oa[ia + 1] - oa[ia]
+        if ob[ib + 1] - ob[ib] != n:
+            return False
+        p, q = oa[ia], ob[ib]
         for t in range(n):
-            if data[p + t] != data[q + t]:
+            if da[p + t] != db[q + t]:
                 return False
     return True

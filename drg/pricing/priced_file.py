@@ -157,12 +157,19 @@ def pricing_columns(names: list[str]) -> list[str]:
     return [n for n in PRICING_INPUTS if n in names and n not in has_fen]
 
 
+#: Pricing inputs read as Arrow dictionaries: few distinct values (Parquet stores them dictionary-encoded), so
+#: no string is built per case; pricing encodes them as integer codes anyway (10 M cases: 0.3 GB less).
+DICTIONARY_INPUTS = ("hospital_id", "insurance_type", "drg", "adrg")
+
+
 def read_grouped_raw(path: str | Path, columns: list[str] | None) -> pa.Table:
-    """The pricing columns of a grouped Parquet file as they are (no money converted yet)."""
+    """The pricing columns of a grouped Parquet file as they are (no money converted yet; the columns of
+    :data:`DICTIONARY_INPUTS` as Arrow dictionaries)."""
     from drg.casefile.parquet import read_parquet
 
+    as_dict = [c for c in DICTIONARY_INPUTS if columns is None or c in columns]
     try:
-        return read_parquet(path, columns=columns)
+        return read_parquet(path, columns=columns, read_dictionary=as_dict)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"cannot read Parquet ({type(exc).__name__})", file=str(path)) from None
 
@@ -400,7 +407,8 @@ class _PricedWriter:
 
 def _totals_input(keys: pa.Table, priced: PricedArrays) -> pa.Table:
     scale = priced.scale
-    cols = {c: keys.column(c) for c in ("hospital_id", "insurance_type") if c in keys.column_names}
+    cols = {c: (keys.column(c).cast(pa.string()) if pa.types.is_dictionary(keys.column(c).type) else keys.column(c))
+            for c in ("hospital_id", "insurance_type") if c in keys.column_names}
     cols |= {"points": pa.array(priced.pts / scale), "adjusted_points": pa.array(priced.adjusted / scale),
              "deduction_points": pa.array(priced.deduction / scale)}
     return pa.table(cols)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 from drg.pricing.exact import (PER_DIEM, REVIEW, UNGROUPABLE, pair_twin)
-from drg.pricing.kernels import group_hash, pair_kernel, same_texts, sort_runs_by_dates
+from drg.pricing.kernels import neighbours_match, pair_kernel, sort_runs_by_dates, text_group_hash
 from drg.policy import Policy
-from drg.pricing.columns import case_years, encode_strings
+from drg.pricing.columns import case_years, encode_strings, values_in
 
 __all__ = ['halved_stays', 'may_be_halved']
 
@@ -27,13 +27,11 @@ def may_be_halved(cls: np.ndarray) -> np.ndarray:
 def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, policy: Policy, year: int | None,
                   engine: str, drg_codes: np.ndarray, h_codes: np.ndarray) -> np.ndarray:
     """Mask of stays halved as readmissions (SPEC §5.1)."""
-    import pyarrow.compute as pc
-
     rp = policy.readmission
     n = cases.num_rows
     years = case_years(cases)
-    admit = np.asarray(cases.column("admit_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int64)
-    dis = np.asarray(cases.column("discharge_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int64)
+    admit = np.asarray(cases.column("admit_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int32)
+    dis = np.asarray(cases.column("discharge_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int32)
     pat = cases.column("patient_id")
     m_codes = drg_codes if rp.match == "drg" else encode_strings(cases.column("adrg"))[0]
     eligible = ~ungroupable & ~np.asarray(pat.is_null(), dtype=bool) & (m_codes >= 0) & \
@@ -41,8 +39,7 @@ def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, poli
     if year is not None:
         eligible &= years == year
     if "adrg" in cases.column_names and rp.exempt_adrgs:
-        ex = pc.is_in(cases.column("adrg").cast(pa.string()), value_set=pa.array(list(rp.exempt_adrgs), pa.string()))
-        eligible &= ~np.asarray(ex.fill_null(False), dtype=bool)
+        eligible &= ~values_in(cases.column("adrg"), rp.exempt_adrgs)
     halvable = may_be_halved(cls)
     hosp = h_codes if rp.scope == "hospital" else np.zeros(n, np.int32)
     if engine == "python":
@@ -55,7 +52,8 @@ def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, poli
                   "halvable": bool(halvable[i])} for i in np.nonzero(eligible)[0]]
         halved_ids = pair_twin(stays, rp.window_days)
         return np.array([x in halved_ids for x in ids], bool)
-    e = np.nonzero(eligible)[0]
+    e = np.flatnonzero(eligible).astype(np.int32)   # (row numbers as int32: the sort's arrays are half as large)
+    del eligible
     if len(e) < 2:
         return np.zeros(n, bool)
     sorted_ = _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis)
@@ -103,40 +101,57 @@ def _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis):
     """As :func:`_sort_stays_exact`, grouping by a 64-bit hash of (patient, hospital, match code, year).
 
     One sort of the hash, then each run of equal hashes is ordered by dates. The result is then checked
-    exactly: every two neighbours of a run must have the same patient id (compared as strings), hospital,
-    match code and year. On a collision it returns None and the caller takes the exact road.
+    exactly: every two neighbours of a run must have the same patient id (compared byte by byte), hospital,
+    match code and year. On a collision it returns None and the caller takes the exact road. The patient ids
+    are read on their Arrow buffers, chunk by chunk, by the kernels :func:`drg.pricing.kernels.text_group_hash`
+    and :func:`~drg.pricing.kernels.neighbours_match`: no copy of the ids (a polars copy to hash them took
+    1.8 s and 0.3 GB at 10 M stays), and the row numbers are int32.
     """
     import polars as pl
 
-    pat = pat.combine_chunks() if isinstance(pat, pa.ChunkedArray) else pat
-    ph = pl.from_arrow(pat).hash(seed=7).to_numpy()
-    g = group_hash(ph, hosp, m_codes, years, e)
+    starts, offsets, data = _text_chunks(pat)
+    g = _group_hashes(starts, offsets, data, e, hosp, m_codes, years)
     order = pl.Series(g).arg_sort().to_numpy()   # multi-threaded: about twice numpy's argsort on 2 cores
     s = e[order]
     gs = g[order]
+    del g, order
     sort_runs_by_dates(gs, s, admit, dis)
     same = np.r_[gs[1:] == gs[:-1], False]
-    i = np.nonzero(same)[0]
-    if len(i):
-        a, b = s[i], s[i + 1]
-        if not (np.array_equal(hosp[a], hosp[b]) and np.array_equal(m_codes[a], m_codes[b])
-                and np.array_equal(years[a], years[b])):
-            return None
-        if not _same_texts(pat, a, b):
-            return None
+    del gs
+    if not neighbours_match(same, s, hosp, m_codes, years, starts, offsets, data):
+        return None
     return s, same
 
 
-def _same_texts(texts: pa.Array, a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether ``texts[a[k]] == texts[b[k]]`` for every k (no value null), compared on the Arrow buffers by
-    :func:`drg.pricing.kernels.same_texts` (two string copies of every pair took 0.4 GB and 2 s at 10 M)."""
+def _text_chunks(texts):
+    """The chunks of a string column as the kernels read them: the file row each chunk begins at (int64),
+    and typed lists of their offsets (one integer type for all) and UTF-8 bytes (views, not copies)."""
+    from numba.typed import List
+
     from drg.casefile.strings import string_buffers
 
-    if texts.type not in (pa.string(), pa.large_string()):
-        texts = texts.cast(pa.large_string())
-    off, data = string_buffers(texts)
-    return bool(same_texts(off.astype(np.int64, copy=False), data, a.astype(np.int64, copy=False),
-                           b.astype(np.int64, copy=False)))
+    chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
+    chunks = [c if c.type in (pa.string(), pa.large_string()) else c.cast(pa.large_string()) for c in chunks] or \
+        [pa.array([], pa.string())]
+    wide = any(c.type == pa.large_string() for c in chunks)
+    offsets, data = List(), List()
+    for c in chunks:
+        off, bytes_ = string_buffers(c)
+        offsets.append(off.astype(np.int64) if wide else off)
+        data.append(bytes_)
+    starts = np.cumsum([0] + [len(c) for c in chunks], dtype=np.int64)
+    return starts, offsets, data
+
+
+def _group_hashes(starts, offsets, data, e, hosp, m_codes, years) -> np.ndarray:
+    """The group hash (patient id, hospital, match code, year) of the stays ``e`` (ascending file rows)."""
+    g = np.empty(len(e), np.uint64)
+    bounds = np.searchsorted(e, starts)
+    for c in range(len(offsets)):
+        lo, hi = int(bounds[c]), int(bounds[c + 1])
+        if hi > lo:
+            text_group_hash(offsets[c], data[c], int(starts[c]), e, lo, hi, hosp, m_codes, years, g)
+    return g
 
 
 def _order_by_id(block: np.ndarray, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:

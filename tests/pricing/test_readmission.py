@@ -162,7 +162,7 @@ def test_hash_collision_takes_the_exact_road(tables, pol, monkeypatch):
             stay("c", D0 + dt.timedelta(days=9), patient_id="P1")]
     want, _ = halved(tables, pol, rows)
     assert want == {"a"}
-    monkeypatch.setattr(points, "group_hash", lambda ph, h, m, y, rows: np.zeros(len(rows), np.uint64))
+    monkeypatch.setattr(points, "_group_hashes", lambda st, o, d, rows, h, m, y: np.zeros(len(rows), np.uint64))
     called = []
     exact = points._sort_stays_exact
     monkeypatch.setattr(points, "_sort_stays_exact", lambda *a: called.append(1) or exact(*a))
@@ -170,22 +170,65 @@ def test_hash_collision_takes_the_exact_road(tables, pol, monkeypatch):
     assert got == want and called
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.sampled_from(["", "P1", "P10", "P1 ", "患者一", "患者二", "x" * 40, "x" * 39 + "y"]),
-                min_size=1, max_size=30), st.data())
-def test_same_texts_kernel_and_twin(values, data):
-    """The exact check of neighbouring patient ids after the hash sort: the kernel on the Arrow buffers (plain
-    and large strings, a sliced array) agrees with the twin on every set of pairs."""
+_IDS = st.sampled_from(["", "P1", "P10", "P1 ", "患者一", "患者二", "x" * 40, "x" * 39 + "y"])
+
+
+def _as_arrow(values, form):
+    """``values`` as the patient-id column of one of the forms a file may give: plain or large strings, a
+    sliced array, dictionary-encoded, or in several chunks."""
+    if form == "string":
+        return pa.array(values, pa.string())
+    if form == "large":
+        return pa.array(values, pa.large_string())
+    if form == "sliced":
+        return pa.array(["pad"] + values, pa.string()).slice(1)
+    if form == "dictionary":
+        return pa.array(values).dictionary_encode()
+    cut = len(values) // 2
+    return pa.chunked_array([pa.array(values[:cut], pa.string()), pa.array(values[cut:], pa.string())])
+
+
+FORMS = ("string", "large", "sliced", "dictionary", "chunked")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_IDS, min_size=1, max_size=30), st.data())
+def test_group_hash_kernel_and_twin(values, data):
+    """The group hash of each stay (patient id hashed on the Arrow buffers, chunk by chunk, mixed with the
+    codes) equals the plain twin's, whatever form the id column takes."""
     import numpy as np
 
-    from drg.pricing import same_texts_twin
-    from drg.pricing.readmission import _same_texts
+    from drg.pricing import text_group_hash_twin
+    from drg.pricing.readmission import _group_hashes, _text_chunks
 
     n = len(values)
-    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=20))
-    a = np.array([p[0] for p in pairs], np.int64)
-    b = np.array([p[1] for p in pairs], np.int64)
-    expected = same_texts_twin(values, a, b)
-    for arr in (pa.array(values, pa.string()), pa.array(values, pa.large_string()),
-                pa.array(["pad"] + values, pa.string()).slice(1), pa.array(values).dictionary_encode()):
-        assert _same_texts(arr, a, b) == expected
+    rows = np.array(sorted(data.draw(st.sets(st.integers(0, n - 1)))), np.int32)
+    hosp = np.array(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), np.int32)
+    match = np.array(data.draw(st.lists(st.integers(-1, 900), min_size=n, max_size=n)), np.int32)
+    year = np.full(n, 2025, np.int32)
+    want = [text_group_hash_twin(values[i], int(hosp[i]), int(match[i]), 2025) for i in rows]
+    for form in FORMS:
+        got = _group_hashes(*_text_chunks(_as_arrow(values, form)), rows, hosp, match, year)
+        assert got.tolist() == want, form
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_IDS, min_size=1, max_size=30), st.data())
+def test_neighbours_match_kernel_and_twin(values, data):
+    """The exact check of neighbouring stays after the hash sort (patient ids compared on the Arrow buffers
+    across chunks, and the codes) agrees with the twin on any order and marks."""
+    import numpy as np
+
+    from drg.pricing import neighbours_match_twin
+    from drg.pricing.kernels import neighbours_match
+    from drg.pricing.readmission import _text_chunks
+
+    n = len(values)
+    rows = np.array(data.draw(st.permutations(range(n))), np.int32)
+    same = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
+    hosp = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), np.int32)
+    match = np.zeros(n, np.int32)
+    year = np.full(n, 2025, np.int32)
+    want = neighbours_match_twin(same, rows, hosp, match, year, values)
+    for form in FORMS:
+        assert neighbours_match(same, rows, hosp, match, year, *_text_chunks(_as_arrow(values, form))) == want, form
