@@ -123,9 +123,8 @@ def price_partition(part: Partition, out: str, rejects: str | None, tables: str,
 
     from drg.casefile.tables import read_reviews, read_violations
     from drg.distributed.plugin import cached, cached_tables, task_threads
-    from drg.pricing.adjustments import hospital_point_sums
     from drg.pricing.points import CoefficientMatrix, WeightTable
-    from drg.pricing.priced_file import _totals_input, write_priced
+    from drg.pricing.priced_file import point_sums_of, write_priced
 
     task_threads()
     w, coefficients = cached_tables(tables, shas["weights"], shas["coefficients"])
@@ -146,7 +145,7 @@ def price_partition(part: Partition, out: str, rejects: str | None, tables: str,
     sums = {}
 
     def totals(keys, priced) -> None:
-        sums["hospitals"] = hospital_point_sums(_totals_input(keys, priced), policy)
+        sums["hospitals"] = point_sums_of(keys, priced, policy)
         if fault and fault.get("stage") == "price":   # tests: die with the file half written
             kill_once(fault, part.index)
 

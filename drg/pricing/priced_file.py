@@ -10,11 +10,12 @@ import pyarrow as pa
 from drg.errors import InputError
 from drg.casefile.tables import read_reviews, read_violations
 from drg.policy import Policy, load_policy
-from drg.pricing.adjustments import hospital_point_totals
+from drg.pricing.adjustments import totals_of_point_sums
 from drg.pricing.weights import Weights, grouped_scheme_id, read_grouped, read_weights
 from drg.pricing.points import PricedArrays, checked_columns, price_arrays, with_priced_columns
 
-__all__ = ['PRICING_INPUTS', 'STATISTICS_COLUMNS', 'price_file', 'pricing_columns', 'write_priced']
+__all__ = ['DICTIONARY_INPUTS', 'PRICING_INPUTS', 'STATISTICS_COLUMNS', 'point_sums_of', 'price_file', 'pricing_columns',
+           'write_priced']
 
 
 # Columns whose Parquet statistics (min/max) a priced file keeps: the ones a reader filters on. Statistics of
@@ -61,7 +62,7 @@ def price_file(cases: str | Path, tables: str | Path, policy: str | Path | Polic
     out = Path(out)
 
     def hospital_totals(keys, priced) -> None:    # while the last row groups are written
-        totals.append(hospital_point_totals(_totals_input(keys, priced), pol))
+        totals.append(totals_of_point_sums(point_sums_of(keys, priced, pol), pol))
 
     keys, priced, n_read = write_priced(cases, w, c, pol, out, reviews=rv, violations=vv, year=year, engine=engine,
                                         rejects=rejects, tables=tables, before_close=hospital_totals)
@@ -405,10 +406,27 @@ class _PricedWriter:
                 self._partial.replace(self._out)
 
 
-def _totals_input(keys: pa.Table, priced: PricedArrays) -> pa.Table:
-    scale = priced.scale
-    cols = {c: (keys.column(c).cast(pa.string()) if pa.types.is_dictionary(keys.column(c).type) else keys.column(c))
-            for c in ("hospital_id", "insurance_type") if c in keys.column_names}
-    cols |= {"points": pa.array(priced.pts / scale), "adjusted_points": pa.array(priced.adjusted / scale),
-             "deduction_points": pa.array(priced.deduction / scale)}
-    return pa.table(cols)
+def point_sums_of(keys: pa.Table, priced: PricedArrays, policy: Policy):
+    """:func:`drg.pricing.adjustments.hospital_point_sums` of priced cases from their integer points and the
+    codes of their hospital and insurance type: the same frame (``hospital_id, insurance_type, cases, p, a,
+    d``), without a string or a float per case (the float columns and the decoded ids of 10 M cases were the
+    peak of ``drg points``)."""
+    import polars as pl
+
+    from drg.pricing.columns import encode_strings
+
+    n = keys.num_rows
+    h, h_names = encode_strings(keys.column("hospital_id"))
+    if "insurance_type" in keys.column_names and policy.pools_by_insurance_type:
+        i, i_names = encode_strings(keys.column("insurance_type"))
+    else:
+        i, i_names = np.zeros(n, np.int32), ["all"]
+    g = pl.DataFrame({"h": h, "i": i, "p": priced.pts, "a": priced.adjusted, "d": priced.deduction}).group_by(
+        ["h", "i"]).agg(pl.len().alias("cases"), pl.col("p").sum(), pl.col("a").sum(), pl.col("d").sum())
+
+    def decode(codes: pl.Series, names: list) -> pl.Series:   # (code -1: null)
+        c = codes.to_numpy()
+        return pl.Series(names + [None], dtype=pl.String).gather(np.where(c < 0, len(names), c))
+
+    return g.select(decode(g["h"], h_names).alias("hospital_id"), decode(g["i"], i_names).alias("insurance_type"),
+                    "cases", "p", "a", "d")
