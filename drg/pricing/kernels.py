@@ -82,7 +82,7 @@ class CaseArrays(NamedTuple):
     """The inputs of pricing, one value per case (the kernel's first argument)."""
 
     cost_fen: np.ndarray       # int64 total cost
-    bed_days: np.ndarray       # int64 max(los, 1)
+    bed_days: np.ndarray       # int32 (int64 past its range) max(los, 1)
     ungroupable: np.ndarray    # bool: no DRG (0000 or an ambiguous group)
     review: np.ndarray         # bool: a special-review row sets the points
     review_u: np.ndarray       # int64 the review's points in units

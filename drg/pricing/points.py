@@ -193,7 +193,7 @@ def checked_columns(cases: pa.Table, policy: Policy, file: str) -> pa.Table:
 
 def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | CoefficientMatrix, policy: Policy, *,
                  reviews: pa.Table | None, violations: pa.Table | None, year: int | None,
-                 engine: str, readmitted: np.ndarray | None = None) -> PricedArrays:
+                 engine: str, readmitted: np.ndarray | None = None, case_ids=None) -> PricedArrays:
     """The pricing itself over the columns :func:`checked_columns` guarantees, every case at once (readmission
     pairs stays across the whole file), step by step: the weights as arrays, the cases as arrays, their
     coefficients and review points, classes and points (SPEC §4), readmission halving (§5.1), violations
@@ -203,7 +203,11 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | Coe
     :mod:`drg.distributed.pricing`), the mask of the cases whose next stay is a readmission
     (:func:`drg.pricing.readmission.halved_stays` with every stay halvable); the halving rule then applies
     the case classes to it (:func:`drg.pricing.readmission.may_be_halved`). ``coefficients`` may be the table
-    or its :class:`CoefficientMatrix` over ``weights``, built once for many files."""
+    or its :class:`CoefficientMatrix` over ``weights``, built once for many files.
+
+    ``case_ids``: for ``cases`` without their ``case_id`` column (no reviews and no violations to match, so
+    only the readmission tie-break needs ids), a function giving the case ids of some rows (int array) as an
+    Arrow string array."""
     if engine not in ("numba", "python"):
         raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
     table = WeightTable.of(weights, policy)
@@ -213,6 +217,8 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | Coe
     coef_u, coef_src = _coefficients(coefficients, table, h_codes, h_dict, widx)
     review, review_u = _review_points(cases, reviews, policy.points_scale)
     los = np.asarray(cases.column("los").cast(pa.int64()).fill_null(0), dtype=np.int64)
+    if len(los) and -2 ** 31 < los.min() and los.max() < 2 ** 31:   # (days as int32 where they fit: 0.1 GB at 10 M)
+        los = los.astype(np.int32)
     case_arrays = CaseArrays(
         cost_fen=np.asarray(cases.column("total_cost_fen"), dtype=np.int64), bed_days=np.maximum(los, 1),
         ungroupable=~drg_mask(drg_dict)[drg_codes],                 # code -1 (null) → no DRG
@@ -225,8 +231,9 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | Coe
     if policy.pricing.ambiguous == "review":   # SPEC §4: ambiguous groups wait for review with 0 points
         pts[held_mask(drg_dict, policy)[drg_codes] & (cls == UNGROUPABLE)] = 0
     adjusted, halved = _readmission(cases, case_arrays, cls, pts, policy, year, engine, drg_codes, h_codes,
-                                    readmitted)
-    adjusted, deduction, violation = apply_violations(cases.column("case_id"), violations, adjusted,
+                                    readmitted, case_ids)
+    ids = cases.column("case_id") if violations is not None else None
+    adjusted, deduction, violation = apply_violations(ids, violations, adjusted,
                                                       _deduction_base(table, widx, cls, noweight), policy)
     reason_code, reason_names = _adjust_reasons(halved, violation)
     return PricedArrays(n=len(cls), scale=policy.points_scale, cls=cls, pts=pts, adjusted=adjusted, ratio=ratio,
@@ -235,7 +242,7 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | Coe
                         coef_u=coef_u, coef_src=coef_src, src_names=list(COEF_SOURCES), bed_days=case_arrays.bed_days,
                         bp_u=table.arrays.base_u, pdp_u=table.arrays.per_diem_u, high_h=table.arrays.high_ratio,
                         mean_yuan=table.mean_yuan, pd_yuan=table.per_diem_mean_yuan, viol_type=violation,
-                        viol_ref=violation_refs(cases.column("case_id"), violations))
+                        viol_ref=violation_refs(ids, violations))
 
 
 #: Where a case's coefficient came from (the ``coef_source`` column).
@@ -335,18 +342,19 @@ def _classify(cases: CaseArrays, table: WeightTable, rule: PricingRule, engine: 
 
 def _readmission(cases: pa.Table, arrays: CaseArrays, cls: np.ndarray, pts: np.ndarray, policy: Policy,
                  year: int | None, engine: str, drg_codes: np.ndarray, h_codes: np.ndarray,
-                 readmitted: np.ndarray | None = None):
+                 readmitted: np.ndarray | None = None, case_ids=None):
     """The points after readmission halving (SPEC §5.1: ×factor, rounded again) and the halved mask."""
-    adjusted = pts.copy()
     halved = np.zeros(len(pts), bool)
     rp = policy.readmission
     if rp.enabled and len(pts):
-        halved = (halved_stays(cases, cls, arrays.ungroupable, policy, year, engine, drg_codes, h_codes)
+        halved = (halved_stays(cases, cls, arrays.ungroupable, policy, year, engine, drg_codes, h_codes,
+                               case_ids=case_ids)
                   if readmitted is None else readmitted & may_be_halved(cls))
-        if halved.any():
-            idx = np.nonzero(halved)[0]
-            adjusted[idx] = (scale_units(pts[idx], rp.factor) if engine == "numba"
-                             else np.array(scale_units_twin(pts[idx], rp.factor), np.int64))
+    adjusted = pts.copy()     # (after the pairing, whose sort is the peak of pricing)
+    if halved.any():
+        idx = np.nonzero(halved)[0]
+        adjusted[idx] = (scale_units(pts[idx], rp.factor) if engine == "numba"
+                         else np.array(scale_units_twin(pts[idx], rp.factor), np.int64))
     return adjusted, halved
 
 

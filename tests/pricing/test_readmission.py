@@ -232,3 +232,36 @@ def test_neighbours_match_kernel_and_twin(values, data):
     want = neighbours_match_twin(same, rows, hosp, match, year, values)
     for form in FORMS:
         assert neighbours_match(same, rows, hosp, match, year, *_text_chunks(_as_arrow(values, form))) == want, form
+
+
+def test_priced_file_breaks_date_ties_by_case_ids_read_again(tables, pol, tmp_path):
+    """Pricing a Parquet file without reviews or violations lets the case ids go after the checks and reads
+    them again only for stays whose dates tie (drg.pricing.priced_file._ids_reader): over several row groups,
+    after a rejected row, the halved stays are those of pricing the table itself."""
+    import pyarrow.parquet as pq
+
+    from drg.pricing import price_cases
+    from drg.pricing.priced_file import write_priced
+    from tests.helpers.grouped_cases import case_rows
+
+    w, c = tables
+    rows = [stay("z-bad", D0, patient_id="P9")]
+    for p in range(12):       # per patient: two stays with the same dates (a tie), then one 5 days later
+        pid = f"P{p:02d}"
+        rows += [stay(f"t{p:02d}-b", D0, patient_id=pid), stay(f"t{p:02d}-a", D0, patient_id=pid),
+                 stay(f"t{p:02d}-c", D0 + dt.timedelta(days=10), patient_id=pid)]
+    t = case_rows(rows)
+    col = t.column_names.index("hospital_id")
+    t = t.set_column(col, "hospital_id", pa.array([None] + t.column("hospital_id").to_pylist()[1:], pa.string()))
+    path = tmp_path / "grouped.parquet"
+    pq.write_table(t, path, row_group_size=5)
+    keys, priced, n_read = write_priced(path, w, c, pol, tmp_path / "priced.parquet", year=2024,
+                                        rejects=tmp_path / "rejects.csv")
+    assert n_read == len(rows) and "case_id" not in keys.column_names
+    got = pq.read_table(tmp_path / "priced.parquet")
+    want = price_cases(t.slice(1), w, c, pol, year=2024)
+    halved = lambda tb: sorted(r["case_id"] for r in tb.select(["case_id", "adjust_reason"]).to_pylist()  # noqa: E731
+                               if "readmission" in r["adjust_reason"])
+    # each tie is ordered by case id (a before b, though the file has b first): b, then 5 days to c, is halved
+    assert halved(got) == halved(want) == [f"t{p:02d}-b" for p in range(12)]
+    assert got.column("adjusted_points").to_pylist() == want.column("adjusted_points").to_pylist()
