@@ -85,14 +85,14 @@ def death_counts(history: pa.Table) -> DeathCounts:
     import pyarrow.compute as pc
 
     from drg.pricing.classes import drg_mask
-    from drg.pricing.columns import case_years, encode_strings
+    from drg.pricing.columns import case_years, encode_strings, values_in
 
     if history.num_rows == 0:
         return DeathCounts([], {})
     codes, names = encode_strings(history.column("drg"))
     ok = drg_mask(names)[codes]
     if "group_status" in history.column_names:
-        ok &= np.asarray(pc.equal(history.column("group_status").cast(pa.string()), "ok").fill_null(False))
+        ok &= values_in(history.column("group_status"), ["ok"])
     dead = np.zeros(history.num_rows, bool)
     if "discharge_status" in history.column_names:
         dead = np.asarray(pc.equal(history.column("discharge_status").cast(pa.int64()), 5).fill_null(False))

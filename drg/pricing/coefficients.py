@@ -227,6 +227,8 @@ def build_tables(history: str | Path | list, hospitals: str | Path, policy: str 
 #: the history columns ``drg weights`` reads
 HISTORY_COLUMNS = ("hospital_id", "drg", "adrg", "los", "discharge_date", "total_cost", "discharge_status",
                    "group_status")
+#: history columns read as Arrow dictionaries (20 M history cases: their strings are not built)
+HISTORY_DICTIONARIES = ("hospital_id", "drg", "adrg", "group_status")
 #: rows of a history file read at a time
 HISTORY_BATCH_ROWS = 1 << 20
 
@@ -282,7 +284,8 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
         if not f.exists():
             raise InputError("file not found", file=str(f))
         try:
-            pf = parquet_file(f)
+            # text columns of few values as dictionaries: looked up once per value, no string per case
+            pf = parquet_file(f, read_dictionary=[c for c in HISTORY_DICTIONARIES if c in cols])
             row = 1
             for b in pf.iter_batches(batch_size=HISTORY_BATCH_ROWS, columns=cols or None):
                 t = pa.Table.from_batches([b])
@@ -305,7 +308,7 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
             built.add(rows)
             years.append(np.unique(case_year))
             # the distinct ids only (not a Python string per case)
-            hospitals.update(pc.unique(t.column("hospital_id").cast(pa.string())).to_pylist())
+            hospitals.update(pc.unique(t.column("hospital_id")).cast(pa.string()).to_pylist())
             deaths.append(death_counts(t))
             cases += t.num_rows
     if built is None:
