@@ -234,7 +234,7 @@ def test_neighbours_match_kernel_and_twin(values, data):
         assert neighbours_match(same, rows, hosp, match, year, *_text_chunks(_as_arrow(values, form))) == want, form
 
 
-def test_priced_file_breaks_date_ties_by_case_ids_read_again(tables, pol, tmp_path):
+def test_priced_file_breaks_date_ties_by_case_ids_read_again(tables, pol, tmp_path, engine):
     """Pricing a Parquet file without reviews or violations lets the case ids go after the checks and reads
     them again only for stays whose dates tie (drg.pricing.priced_file._ids_reader): over several row groups,
     after a rejected row, the halved stays are those of pricing the table itself."""
@@ -256,10 +256,10 @@ def test_priced_file_breaks_date_ties_by_case_ids_read_again(tables, pol, tmp_pa
     path = tmp_path / "grouped.parquet"
     pq.write_table(t, path, row_group_size=5)
     keys, priced, n_read = write_priced(path, w, c, pol, tmp_path / "priced.parquet", year=2024,
-                                        rejects=tmp_path / "rejects.csv")
+                                        rejects=tmp_path / "rejects.csv", engine=engine)
     assert n_read == len(rows) and "case_id" not in keys.column_names
     got = pq.read_table(tmp_path / "priced.parquet")
-    want = price_cases(t.slice(1), w, c, pol, year=2024)
+    want = price_cases(t.slice(1), w, c, pol, year=2024, engine=engine)
     halved = lambda tb: sorted(r["case_id"] for r in tb.select(["case_id", "adjust_reason"]).to_pylist()  # noqa: E731
                                if "readmission" in r["adjust_reason"])
     # each tie is ordered by case id (a before b, though the file has b first): b, then 5 days to c, is halved
