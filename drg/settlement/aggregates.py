@@ -118,7 +118,8 @@ class PricedSums:
 
     The cells' ``mdc``/``adrg`` are the first case's in file order, so parts are combined in file order: the
     first of firsts is the first. :func:`priced_sums` gives its cells sorted by :data:`FINE_KEYS`
-    (``in_order``), so the views need no sorted copy of them; a combination is not sorted.
+    (``in_order``), so the views need no sorted copy of them, and its text columns as polars enums
+    (:data:`TEXT_COLUMNS`); a combination is not sorted and has strings (:func:`as_strings`).
     """
 
     fine: Any
@@ -211,7 +212,7 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
             years, months = _year_month(t.column("discharge_date"))
             adj = np.asarray(t.column("adjusted_points").cast(pa.float64()).to_numpy(zero_copy_only=False))
             adj_u = points_to_units(adj, scale, what="adjusted_points", file=file)
-            # string keys as integer codes (one code per distinct value over all batches, decoded once at the end)
+            # string keys as integer codes (one code per distinct value over all batches; enums at the end)
             cols = {
                 "pool": (codes.of("pool", t.column("insurance_type")) if policy.pools_by_insurance_type
                          else np.full(n, all_pools, np.uint32)),
@@ -344,7 +345,7 @@ def _sort_cells(cells: CellSums, codes: _Codes) -> None:
 
 
 def _fine_frame(cells: CellSums):
-    """The cells as the polars frame of :attr:`PricedSums.fine` (codes still to be decoded); the sums and the
+    """The cells as the polars frame of :attr:`PricedSums.fine` (codes still to become enums); the sums and the
     first values are the cells' own columns, not copies."""
     import polars as pl
 
@@ -363,7 +364,7 @@ class _Codes:
     """Integer codes of the string keys of the sums, one table per key (``pool``, ``hospital_id``, ``county``,
     ``case_class``, ``drg``, ``mdc``, ``adrg``): each batch's column is dictionary-encoded (or read as a
     dictionary), its few distinct values are looked up here once, and the cases carry codes; a null is ``""``.
-    :meth:`decode` turns the code columns of the sums back into strings."""
+    :meth:`as_enums` turns the code columns of the sums into polars enums."""
 
     def __init__(self) -> None:
         self.values: dict[str, list[str]] = {}
@@ -407,9 +408,10 @@ class _Codes:
         return table[np.asarray(arr.indices.fill_null(len(values)), np.int64)]
 
     def as_enums(self, frame):
-        """``frame`` with its code columns (those of the text keys) as polars enums whose categories are the
-        key's strings in their order (each key renumbered so by :meth:`renumber_in_order`): one small integer
-        a cell, no string built per cell, and sorts and group-bys in the strings' order."""
+        """``frame`` with its code columns (:data:`TEXT_COLUMNS`) as polars enums whose categories are the
+        strings the cells have, in their order (each key renumbered so by :meth:`renumber_in_order`; a value
+        seen only in rows of other years is left out, so one file's enums equal those of a combination): one
+        small integer a cell, no string built per cell, and sorts and group-bys in the strings' order."""
         import polars as pl
 
         out = []
