@@ -15,7 +15,7 @@ from drg.money import round_half_away
 
 __all__ = ["NORMAL", "HIGH", "LOW", "UNSTABLE", "PER_DIEM", "UNGROUPABLE", "REVIEW", "CLASS_NAMES", "COEF_SCALE",
            "round_half_away", "to_units", "price_one_exact", "pair_twin", "scale_units_twin", "CaseToPrice",
-           "PricingRule", "WeightRow", "text_group_hash_twin", "neighbours_match_twin"]
+           "PricingRule", "WeightRow", "text_group_hash_twin", "same_texts_twin"]
 
 NORMAL, HIGH, LOW, UNSTABLE, PER_DIEM, UNGROUPABLE, REVIEW = range(7)
 #: Coefficients are rounded to 4 decimals (SPEC §3.5) whatever ``points_decimals`` says: units of 1/10,000.
@@ -162,11 +162,6 @@ def text_group_hash_twin(patient_id: str, hosp: int, match: int, year: int) -> i
     return _group_of_twin(h, hosp & m, match & m, year & m)
 
 
-def neighbours_match_twin(same, rows, hosp, match, year, patient_ids: list) -> bool:
-    """Plain twin of :func:`drg.pricing.kernels.neighbours_match` (``patient_ids``: every row's id)."""
-    for k in range(len(rows) - 1):
-        if same[k]:
-            a, b = int(rows[k]), int(rows[k + 1])
-            if (hosp[a], match[a], year[a], patient_ids[a]) != (hosp[b], match[b], year[b], patient_ids[b]):
-                return False
-    return True
+def same_texts_twin(values: list, a, b) -> bool:
+    """Plain twin of :func:`drg.pricing.kernels.same_texts`: ``values[a[k]] == values[b[k]]`` for every k."""
+    return all(values[int(i)] == values[int(j)] for i, j in zip(a, b))

@@ -275,27 +275,16 @@ def sort_runs_by_dates(keys, rows, admit, dis):
 
 
 @njit(cache=True)
-def neighbours_match(same, rows, hosp, match, year, starts, offsets, data):
-    """Whether every sorted stay ``rows[k]`` marked ``same[k]`` (its successor has the same group hash) has
-    the successor's hospital, match code, year and patient id, the ids compared byte by byte on the Arrow
-    chunks (chunk c begins at file row ``starts[c]``; ``offsets[c]``, ``data[c]`` its buffers). Plain twin:
-    :func:`drg.pricing.exact.neighbours_match_twin`."""
-    for k in range(rows.shape[0] - 1):
-        if not same[k]:
-            continue
-        a, b = rows[k], rows[k + 1]
-        if hosp[a] != hosp[b] or match[a] != match[b] or year[a] != year[b]:
+def same_texts(offsets, data, a, b):
+    """Whether string ``a[k]`` equals string ``b[k]`` for every k, the strings given by Arrow ``offsets``
+    (int64) and UTF-8 ``data``. Plain twin: :func:`drg.pricing.exact.same_texts_twin`."""
+    for k in range(a.shape[0]):
+        i, j = a[k], b[k]
+        n = offsets[i + 1] - offsets[i]
+        if offsets[j + 1] - offsets[j] != n:
             return False
-        ca = np.searchsorted(starts, a, side="right") - 1
-        cb = np.searchsorted(starts, b, side="right") - 1
-        oa, ob = offsets[ca], offsets[cb]
-        da, db = data[ca], data[cb]
-        ia, ib = a - starts[ca], b - starts[cb]
-        n = oa[ia + 1] - oa[ia]
-        if ob[ib + 1] - ob[ib] != n:
-            return False
-        p, q = oa[ia], ob[ib]
+        p, q = offsets[i], offsets[j]
         for t in range(n):
-            if da[p + t] != db[q + t]:
+            if data[p + t] != data[q + t]:
                 return False
     return True

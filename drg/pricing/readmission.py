@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 from drg.pricing.exact import (PER_DIEM, REVIEW, UNGROUPABLE, pair_twin)
-from drg.pricing.kernels import neighbours_match, pair_kernel, sort_runs_by_dates, text_group_hash
+from drg.pricing.kernels import pair_kernel, same_texts, sort_runs_by_dates, text_group_hash
 from drg.policy import Policy
 from drg.pricing.columns import case_years, encode_strings, values_in
 
@@ -108,12 +108,11 @@ def _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis):
     One sort of the hash, then each run of equal hashes is ordered by dates. The result is then checked
     exactly: every two neighbours of a run must have the same patient id (compared byte by byte), hospital,
     match code and year. On a collision it returns None and the caller takes the exact road. The patient ids
-    are read on their Arrow buffers, chunk by chunk, by the kernels :func:`drg.pricing.kernels.text_group_hash`
-    and :func:`~drg.pricing.kernels.neighbours_match`: no copy of the ids (a polars copy to hash them took
-    1.8 s and 0.3 GB at 10 M stays), and the row numbers are int32.
+    are hashed on their Arrow buffers, chunk by chunk, by :func:`drg.pricing.kernels.text_group_hash`: no copy
+    of the ids (a polars copy to hash them took 1.8 s and 0.3 GB at 10 M stays); only the ids of neighbours
+    with the same hash are taken for the exact check (204 K pairs among 10.3 M stays). Row numbers are int32.
     """
-    starts, offsets, data = _text_chunks(pat)
-    g = _group_hashes(starts, offsets, data, e, hosp, m_codes, years)
+    g = _group_hashes(*_text_chunks(pat), e, hosp, m_codes, years)
     # (numpy's sort, not stable and needing none: the order inside a run of equal hashes is set below by the
     # dates, then by case id; polars' arg_sort took as long with 0.3 GB more at 10 M stays)
     order = np.argsort(g)
@@ -124,29 +123,51 @@ def _sort_stays_hashed(pat, e, hosp, m_codes, years, admit, dis):
     sort_runs_by_dates(gs, s, admit, dis)
     same = np.r_[gs[1:] == gs[:-1], False]
     del gs
-    if not neighbours_match(same, s, hosp, m_codes, years, starts, offsets, data):
+    if not _neighbours_match(same, s, hosp, m_codes, years, pat):
         return None
     return s, same
 
 
-def _text_chunks(texts):
-    """The chunks of a string column as the kernels read them: the file row each chunk begins at (int64),
-    and typed lists of their offsets (one integer type for all) and UTF-8 bytes (views, not copies)."""
-    from numba.typed import List
+def _neighbours_match(same, s, hosp, m_codes, years, pat) -> bool:
+    """Whether every sorted stay marked ``same`` has its successor's hospital, match code, year and patient
+    id: the codes compared as arrays, the ids of the stays concerned taken once and compared on their
+    buffers (:func:`_same_texts`)."""
+    k = np.flatnonzero(same[:-1])      # (the last stay has no successor)
+    if not len(k):
+        return True
+    a, b = s[k], s[k + 1]
+    if not (np.array_equal(hosp[a], hosp[b]) and np.array_equal(m_codes[a], m_codes[b])
+            and np.array_equal(years[a], years[b])):
+        return False
+    rows = np.unique(np.concatenate([a, b]))
+    ids = pat.take(pa.array(rows))
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    return _same_texts(ids, np.searchsorted(rows, a), np.searchsorted(rows, b))
 
+
+def _same_texts(texts: pa.Array, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``texts[a[k]] == texts[b[k]]`` for every k (no value null), compared on the Arrow buffers by
+    :func:`drg.pricing.kernels.same_texts`."""
+    from drg.casefile.strings import string_buffers
+
+    if texts.type not in (pa.string(), pa.large_string()):
+        texts = texts.cast(pa.large_string())
+    off, data = string_buffers(texts)
+    return bool(same_texts(off.astype(np.int64, copy=False), data, a.astype(np.int64, copy=False),
+                           b.astype(np.int64, copy=False)))
+
+
+def _text_chunks(texts):
+    """The chunks of a string column as the hashing kernel reads them: the file row each chunk begins at
+    (int64), and each chunk's offsets and UTF-8 bytes (views, not copies)."""
     from drg.casefile.strings import string_buffers
 
     chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
     chunks = [c if c.type in (pa.string(), pa.large_string()) else c.cast(pa.large_string()) for c in chunks] or \
         [pa.array([], pa.string())]
-    wide = any(c.type == pa.large_string() for c in chunks)
-    offsets, data = List(), List()
-    for c in chunks:
-        off, bytes_ = string_buffers(c)
-        offsets.append(off.astype(np.int64) if wide else off)
-        data.append(bytes_)
+    buffers = [string_buffers(c) for c in chunks]
     starts = np.cumsum([0] + [len(c) for c in chunks], dtype=np.int64)
-    return starts, offsets, data
+    return starts, [off for off, _ in buffers], [data for _, data in buffers]
 
 
 def _group_hashes(starts, offsets, data, e, hosp, m_codes, years) -> np.ndarray:

@@ -214,14 +214,31 @@ def test_group_hash_kernel_and_twin(values, data):
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(_IDS, min_size=1, max_size=30), st.data())
-def test_neighbours_match_kernel_and_twin(values, data):
-    """The exact check of neighbouring stays after the hash sort (patient ids compared on the Arrow buffers
-    across chunks, and the codes) agrees with the twin on any order and marks."""
+def test_same_texts_kernel_and_twin(values, data):
+    """The byte comparison of patient ids on the Arrow buffers (plain and large strings, a sliced array, a
+    dictionary) agrees with the twin on every set of pairs."""
     import numpy as np
 
-    from drg.pricing import neighbours_match_twin
-    from drg.pricing.kernels import neighbours_match
-    from drg.pricing.readmission import _text_chunks
+    from drg.pricing import same_texts_twin
+    from drg.pricing.readmission import _same_texts
+
+    n = len(values)
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=20))
+    a = np.array([p[0] for p in pairs], np.int64)
+    b = np.array([p[1] for p in pairs], np.int64)
+    expected = same_texts_twin(values, a, b)
+    for form in ("string", "large", "sliced", "dictionary"):
+        assert _same_texts(_as_arrow(values, form), a, b) == expected, form
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_IDS, min_size=1, max_size=30), st.data())
+def test_neighbours_match_checks_codes_and_ids(values, data):
+    """The exact check of neighbouring stays after the hash sort: every stay marked as its successor's group
+    has the successor's hospital, match code, year and patient id — whatever form the id column takes."""
+    import numpy as np
+
+    from drg.pricing.readmission import _neighbours_match
 
     n = len(values)
     rows = np.array(data.draw(st.permutations(range(n))), np.int32)
@@ -229,9 +246,10 @@ def test_neighbours_match_kernel_and_twin(values, data):
     hosp = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), np.int32)
     match = np.zeros(n, np.int32)
     year = np.full(n, 2025, np.int32)
-    want = neighbours_match_twin(same, rows, hosp, match, year, values)
+    want = all((hosp[rows[k]], values[rows[k]]) == (hosp[rows[k + 1]], values[rows[k + 1]])
+               for k in range(n - 1) if same[k])
     for form in FORMS:
-        assert neighbours_match(same, rows, hosp, match, year, *_text_chunks(_as_arrow(values, form))) == want, form
+        assert _neighbours_match(same, rows, hosp, match, year, _as_arrow(values, form)) == want, form
 
 
 def test_priced_file_breaks_date_ties_by_case_ids_read_again(tables, pol, tmp_path, engine):
