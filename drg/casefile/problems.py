@@ -22,13 +22,9 @@ def blank_mask(column) -> np.ndarray:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         mask |= np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), False), dtype=bool)
     elif pa.types.is_dictionary(column.type):   # (read as a dictionary: each distinct value checked once)
-        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        at = 0
-        for chunk in chunks:
-            blank = np.append(blank_mask(chunk.dictionary), False)
-            idx = np.asarray(chunk.indices.fill_null(len(chunk.dictionary)), np.int64)
-            mask[at:at + len(chunk)] |= blank[idx]
-            at += len(chunk)
+        from drg.casefile.strings import per_dictionary_value
+
+        mask |= per_dictionary_value(column, blank_mask, False, bool)
     return mask
 
 

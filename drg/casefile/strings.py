@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ['string_buffers', 'null_or_blank']
+__all__ = ['string_buffers', 'null_or_blank', 'per_dictionary_value']
 
 
 #: bytes that may begin a whitespace character: ASCII tab..carriage return and space, and every non-ASCII
@@ -47,3 +47,16 @@ def null_or_blank(column: pa.ChunkedArray) -> np.ndarray | None:
             mask |= chunk.is_null().to_numpy(zero_copy_only=False)
         parts.append(mask)
     return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+def per_dictionary_value(column, per_value, null, dtype) -> np.ndarray:
+    """A value per row of a dictionary-encoded column (Arrow array or chunked array, each chunk with its own
+    dictionary): ``per_value(dictionary)`` gives one value per dictionary entry, evaluated once per chunk and
+    taken by the row's index; a null row gets ``null``. No value is built per row."""
+    out = np.empty(len(column), dtype)
+    at = 0
+    for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]):
+        table = np.append(np.asarray(per_value(chunk.dictionary), dtype), np.array([null], dtype))
+        out[at:at + len(chunk)] = table[np.asarray(chunk.indices.fill_null(len(chunk.dictionary)), np.int64)]
+        at += len(chunk)
+    return out

@@ -13,44 +13,39 @@ def encode_strings(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
     import pyarrow.compute as pc
 
     if pa.types.is_dictionary(col.type):   # (read as a dictionary: each chunk's few values looked up once)
-        return _encode_dictionary(col.chunks if isinstance(col, pa.ChunkedArray) else [col], len(col))
+        return _encode_dictionary(col)
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     enc = pc.dictionary_encode(arr.cast(pa.string()))
     return np.asarray(enc.indices.fill_null(-1), dtype=np.int32), enc.dictionary.to_pylist()
 
 
-def _encode_dictionary(chunks, n: int) -> tuple[np.ndarray, list]:
-    """:func:`encode_strings` of dictionary arrays: one code per distinct value over every chunk, in order of
+def _encode_dictionary(column) -> tuple[np.ndarray, list]:
+    """:func:`encode_strings` of a dictionary column: one code per distinct value over every chunk, in order of
     first appearance in the chunks' dictionaries (a null, or a null value, is -1)."""
-    codes = np.empty(n, np.int32)
+    from drg.casefile.strings import per_dictionary_value
+
     index: dict[str, int] = {}
-    at = 0
-    for chunk in chunks:
-        values = chunk.dictionary
+
+    def codes(values: pa.Array) -> list[int]:
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             values = values.cast(pa.string())
-        table = np.array([-1 if v is None else index.setdefault(v, len(index)) for v in values.to_pylist()] + [-1],
-                         np.int32)
-        codes[at:at + len(chunk)] = table[np.asarray(chunk.indices.fill_null(len(values)), np.int64)]
-        at += len(chunk)
-    return codes, list(index)
+        return [-1 if v is None else index.setdefault(v, len(index)) for v in values.to_pylist()]
+
+    return per_dictionary_value(column, codes, -1, np.int32), list(index)
 
 
 def values_in(col: pa.ChunkedArray | pa.Array, values) -> np.ndarray:
     """Whether each value of a string column (plain or dictionary) is one of ``values`` (a null is not)."""
     import pyarrow.compute as pc
 
+    from drg.casefile.strings import per_dictionary_value
+
     value_set = pa.array(list(values), pa.string())
-    if pa.types.is_dictionary(col.type):
-        out = np.zeros(len(col), bool)
-        at = 0
-        for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
-            hit = np.append(np.asarray(pc.is_in(chunk.dictionary.cast(pa.string()), value_set=value_set)
-                                       .fill_null(False), dtype=bool), False)
-            out[at:at + len(chunk)] = hit[np.asarray(chunk.indices.fill_null(len(chunk.dictionary)), np.int64)]
-            at += len(chunk)
-        return out
-    return np.asarray(pc.is_in(col.cast(pa.string()), value_set=value_set).fill_null(False), dtype=bool)
+
+    def hits(strings) -> np.ndarray:
+        return np.asarray(pc.is_in(strings.cast(pa.string()), value_set=value_set).fill_null(False), dtype=bool)
+
+    return per_dictionary_value(col, hits, False, bool) if pa.types.is_dictionary(col.type) else hits(col)
 
 
 def case_years(t: pa.Table) -> np.ndarray:

@@ -162,26 +162,22 @@ def write_priced(cases: str | Path, weights: Weights, coefficients, policy: Poli
 def _ids_reader(source, keep: np.ndarray | None, path: str):
     """A function giving the case ids (strings) of rows of the priced cases (``keep``: the file's rows that
     are priced, None for all), read from the file's row groups that hold them."""
-    import pyarrow.compute as pc
-
     sizes = [source.metadata.row_group(i).num_rows for i in range(source.num_row_groups)]
     starts = np.cumsum([0] + sizes)
     file_rows = np.flatnonzero(keep) if keep is not None else None
 
-    def case_ids(rows: np.ndarray) -> pa.Array:
+    def case_ids(rows: np.ndarray) -> pa.ChunkedArray:
         at = np.asarray(rows, np.int64) if file_rows is None else file_rows[rows]
         order = np.argsort(at, kind="stable")
-        group = np.searchsorted(starts, at[order], side="right") - 1
-        parts = []
-        for g in np.unique(group):
-            local = at[order][group == g] - starts[g]
-            ids = _row_group(source, int(g), path, ["case_id"]).column("case_id")
-            parts.append(pc.take(ids, pa.array(local)).cast(pa.string()))
-        ids = pa.concat_arrays([c for p in parts for c in (p.chunks if isinstance(p, pa.ChunkedArray) else [p])]) \
-            if parts else pa.array([], pa.string())
+        at = at[order]
+        group = np.searchsorted(starts, at, side="right") - 1
+        parts = [_row_group(source, int(g), path, ["case_id"]).take(pa.array(at[group == g] - starts[g]))
+                 for g in np.unique(group)]
+        if not parts:
+            return pa.chunked_array([], pa.string())
         back = np.empty(len(order), np.int64)
         back[order] = np.arange(len(order))
-        return ids.take(pa.array(back))
+        return pa.concat_tables(parts).column("case_id").cast(pa.string()).take(pa.array(back))
 
     return case_ids
 

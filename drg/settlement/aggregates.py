@@ -435,13 +435,13 @@ def _flags(column, rule) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_dictionary(arr.type):
-        arr = pc.dictionary_encode(arr)
-    values = arr.dictionary.to_pylist()
-    table = np.array([bool(rule(v.strip() if isinstance(v, str) else v)) for v in values] + [bool(rule(None))])
-    idx = np.asarray(arr.indices.fill_null(len(values)), np.int64)
-    return table[idx]
+    from drg.casefile.strings import per_dictionary_value
+
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    return per_dictionary_value(
+        column, lambda values: [bool(rule(v.strip() if isinstance(v, str) else v)) for v in values.to_pylist()],
+        bool(rule(None)), bool)
 
 
 def _monitor_columns(t, adj_u: np.ndarray, bpu: np.ndarray, has_bp: np.ndarray, scale: int, file: str,

@@ -310,3 +310,33 @@ def test_csv_grouped_cases_read_through_case_reader(pol, tmp_path):
     assert g.column("total_cost_fen").to_pylist() == [1_500_000, 1_234_568]
     out = price_both(g, w, c, pol).column("points").to_pylist()
     assert out[0] == 165.0
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_hospital_point_sums_from_codes_equal_those_of_the_priced_columns(pol, pooled, engine):
+    """`drg points` sums each hospital's points from integer points and the codes of its hospital and
+    insurance type (drg.pricing.priced_file.point_sums_of); they equal the sums of the priced float columns
+    (hospital_point_sums), whether the ids are plain or dictionary strings, with a null insurance type, pooled
+    by insurance type or not."""
+    import polars as pl
+
+    from drg.pricing import checked_columns, hospital_point_sums, point_sums_of, price_arrays, with_priced_columns
+
+    policy = replace(pol, pools_by_insurance_type=pooled)
+    w, c = hand_tables([{"drg": "FR23", "base_points": 150.0, "mean_cost": 15000.0},
+                        {"drg": "RE13", "base_points": 60.0, "mean_cost": 6000.0}],
+                       hospitals=(("H01", "A"), ("H02", "A")))
+    rows = [{"case_id": f"K{i}", "hospital_id": "H01" if i % 3 else "H02", "drg": "FR23" if i % 2 else "RE13",
+             "cost": 9000.0 + 1000 * i} for i in range(9)]
+    cases = checked_columns(case_rows(rows), policy, "cases")
+    ins = pa.array(["310", "390", None] * 3, pa.string())
+    cases = cases.append_column("insurance_type", ins) if "insurance_type" not in cases.column_names else \
+        cases.set_column(cases.column_names.index("insurance_type"), "insurance_type", ins)
+    priced = price_arrays(cases, w, c, policy, reviews=None, violations=None, year=None, engine=engine)
+    want = hospital_point_sums(with_priced_columns(cases, priced.columns()), policy)
+    key = ["hospital_id", "insurance_type"]
+    for keys in (cases, cases.set_column(cases.column_names.index("hospital_id"), "hospital_id",
+                                         cases.column("hospital_id").dictionary_encode())):
+        got = point_sums_of(keys, priced, policy)
+        assert got.sort(key, nulls_last=True).equals(want.sort(key, nulls_last=True))
+        assert got.schema == want.schema and got["insurance_type"].null_count() == (1 if pooled else 0)
