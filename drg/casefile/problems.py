@@ -18,13 +18,13 @@ def blank_mask(column) -> np.ndarray:
     """The rows of ``column`` that are null or, for text, blank (only whitespace)."""
     import pyarrow.compute as pc
 
+    if pa.types.is_dictionary(column.type):   # (read as a dictionary: each distinct value checked once)
+        from drg.casefile.strings import per_dictionary_value
+
+        return per_dictionary_value(column, blank_mask, True, bool)   # (a null row is blank)
     mask = np.asarray(column.is_null(), dtype=bool)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         mask |= np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), False), dtype=bool)
-    elif pa.types.is_dictionary(column.type):   # (read as a dictionary: each distinct value checked once)
-        from drg.casefile.strings import per_dictionary_value
-
-        mask |= per_dictionary_value(column, blank_mask, False, bool)
     return mask
 
 
