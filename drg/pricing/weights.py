@@ -226,13 +226,13 @@ class HistoryRows:
     a DRG, in file order — DRG and hospital as codes into their name lists (hospital -1 for none), the
     discharge year, cost in fen, bed-days and whether the case is per-diem (SPEC §2.7)."""
 
-    drg: np.ndarray            # int64 codes into drg_names
+    drg: np.ndarray            # int32 codes into drg_names
     drg_names: list
     hospital: np.ndarray       # int32 codes into hospital_names, -1 for a missing id
     hospital_names: list
     year: np.ndarray           # int32
     cost_fen: np.ndarray       # int64
-    bed_days: np.ndarray       # int64
+    bed_days: np.ndarray       # int32 (days)
     per_diem: np.ndarray       # bool
 
     def __len__(self) -> int:
@@ -265,9 +265,9 @@ class HistoryRows:
 
         d, dn = codes("drg")
         h, hn = codes("hospital_id")
-        return cls(d.astype(np.int64), dn, h, hn, np.asarray(table.column("year"), dtype=np.int32),
+        return cls(d, dn, h, hn, np.asarray(table.column("year"), dtype=np.int32),
                    np.asarray(table.column("cost_fen"), dtype=np.int64),
-                   np.asarray(table.column("bed_days"), dtype=np.int64),
+                   np.asarray(table.column("bed_days"), dtype=np.int32),
                    np.asarray(table.column("per_diem"), dtype=bool))
 
 
@@ -279,11 +279,11 @@ class HistoryRowsBuilder:
 
     def __init__(self, capacity: int) -> None:
         self._n = 0
-        self._drg = np.empty(capacity, np.int64)
+        self._drg = np.empty(capacity, np.int32)
         self._hospital = np.empty(capacity, np.int32)
         self._year = np.empty(capacity, np.int32)
         self._cost = np.empty(capacity, np.int64)
-        self._bed_days = np.empty(capacity, np.int64)
+        self._bed_days = np.empty(capacity, np.int32)
         self._per_diem = np.empty(capacity, bool)
         self._drg_names: dict = {}
         self._hospital_names: dict = {}
@@ -333,8 +333,12 @@ def history_rows(history: pa.Table, policy: Policy, *, file: str = "history") ->
                             else None, los, policy)
     idx = np.nonzero(drg_mask(drg_dict)[drg_codes])[0]
     h_codes, h_dict = encode_strings(history.column("hospital_id"))
-    rows = HistoryRows(drg_codes[idx].astype(np.int64), drg_dict, h_codes[idx], h_dict, years[idx],
-                       np.asarray(history.column("total_cost_fen"))[idx], np.maximum(los[idx], 1), pd_mask[idx])
+    bed_days = np.maximum(los[idx], 1)
+    if len(bed_days) and bed_days.max() >= 2**31:
+        row = int(idx[np.argmax(bed_days >= 2**31)]) + 1
+        raise InputError("los out of range", file=file, row=row, field="los")
+    rows = HistoryRows(drg_codes[idx].astype(np.int32), drg_dict, h_codes[idx], h_dict, years[idx],
+                       np.asarray(history.column("total_cost_fen"))[idx], bed_days.astype(np.int32), pd_mask[idx])
     return rows, years
 
 
@@ -375,7 +379,60 @@ def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> Drg
 
     The trimming decisions are float64 over each group's costs in row order, so ``rows`` must hold every
     case of a DRG, in the order of the files; the sums are exact whatever the order.
+
+    Runs the kernels of :mod:`drg.pricing.trimming` (SD trimming or none; percentile trimming, and the
+    ``python`` engine, run the numpy twin :func:`drg_year_sums_numpy`); both give the same sums.
     """
+    from drg.pricing import trimming
+
+    if trimming.ENGINE == "python" or policy.weights.trim.method == "percentile":
+        return drg_year_sums_numpy(rows, years, policy)
+    use_years = list(years.years)
+    ny, nd = len(use_years), len(rows.drg_names) + 1     # (the last DRG code: none, as in the twin)
+    values, group = trimming.trim_values(
+        rows.drg, rows.year, rows.cost_fen, rows.bed_days, rows.per_diem, np.array(use_years, np.int64),
+        np.array([float(years.index[y]) for y in use_years], np.float64))
+    n_groups = nd * ny * 2
+    if policy.weights.trim.method == "sd":
+        count, mean, sd = trimming.group_moments(group, values, n_groups)
+        k = float(policy.weights.trim.k)
+        with np.errstate(invalid="ignore"):
+            bound = k * sd * (1 + 1e-12) + 1e-9 * np.abs(mean)    # (the twin's bound, group by group)
+        trimmed = count >= 2
+    else:
+        mean = bound = np.zeros(n_groups)
+        trimmed = np.zeros(n_groups, bool)
+    space = (len(rows.hospital_names) + 1) * nd * ny
+    dense = space <= max(4 * len(rows), 1 << 22) and space < 1 << 26
+    s_reg, n_reg, s_pd, b_pd, n_pd, h_cost, h_n = trimming.kept_sums(
+        group, values, mean, bound, trimmed, rows.drg, rows.hospital, rows.cost_fen, rows.bed_days, nd, ny,
+        space if dense else 0)
+    names = list(rows.drg_names) + [""]
+    sums = {(names[k // ny], use_years[k % ny]): (int(s_reg[k]), int(n_reg[k])) for k in np.flatnonzero(n_reg)}
+    pd_sums = {(names[k // ny], use_years[k % ny]): (int(s_pd[k]), int(b_pd[k]), int(n_pd[k]))
+               for k in np.flatnonzero(n_pd)}
+    # cv over the pooled trimmed (cost-indexed) costs of each DRG's regular cases, in row order
+    count, mean, sd = trimming.group_moments(group, values, nd)
+    cv_of: dict[str, float | None] = {}
+    n_of: dict[str, int] = {}
+    for d in np.flatnonzero(count).tolist():
+        n_of[names[d]] = int(count[d])
+        cv_of[names[d]] = float(sd[d] / mean[d]) if count[d] >= 2 and mean[d] > 0 else None
+    if dense:
+        keys = np.flatnonzero(h_n)
+        trimmed_table = _sums_table(rows, nd, use_years, keys, h_cost[keys], h_n[keys])
+    else:
+        kept = np.flatnonzero(group >= 0)       # (the kept regular cases)
+        kept_rows = rows.take(kept)
+        y_inv = np.zeros(len(kept), np.int32)
+        for j, y in enumerate(use_years[1:], start=1):
+            y_inv[kept_rows.year == y] = j
+        trimmed_table = _kept_sums(kept_rows, y_inv, use_years, np.arange(len(kept)))
+    return DrgYearSums(sums, pd_sums, n_of, cv_of, trimmed_table)
+
+
+def drg_year_sums_numpy(rows: HistoryRows, years: HistoryYears, policy: Policy) -> DrgYearSums:
+    """:func:`drg_year_sums` in numpy: the twin of its kernels, and the path of percentile trimming."""
     use_years = list(years.years)
     in_years = np.zeros(len(rows), bool)
     for y in use_years:   # (np.isin took 2.4 s over 20 M years of two values; a comparison per year 0.01 s)
@@ -468,6 +525,14 @@ def _kept_sums(rows: HistoryRows, y_inv: np.ndarray, use_years: list, kept: np.n
         agg = (pl.DataFrame({"k": key, "c": rows.cost_fen[kept]}).group_by("k")
                .agg(pl.col("c").sum(), pl.len().cast(pl.Int64).alias("n")).sort("k"))
         keys, cost, n = agg["k"].to_numpy(), agg["c"].to_numpy(), agg["n"].to_numpy()
+    return _sums_table(rows, nd, use_years, keys, cost, n)
+
+
+def _sums_table(rows: HistoryRows, nd: int, use_years: list, keys: np.ndarray, cost: np.ndarray,
+                n: np.ndarray) -> pa.Table:
+    """``hospital_id, drg, year, cost_fen, n`` of the keys ``((hospital + 1) · nd + drg) · ny + year``, in
+    the keys' order."""
+    ny = max(len(use_years), 1)
     h_names = pa.array([None, *rows.hospital_names], pa.string())
     d_names = pa.array(list(rows.drg_names), pa.string())
     return pa.table({"hospital_id": h_names.take(pa.array(keys // (nd * ny))),

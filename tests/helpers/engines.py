@@ -13,6 +13,8 @@ by module-level names that :func:`engine_routes` sets for the length of a test:
   :func:`drg.casefile.idset.hash_ids` by :func:`hash_ids_twin`, built from the module's own twins
   (``id_hash_twin``, ``increasing_twin``).
 * a settlement's sums per cell (:mod:`drg.settlement.cells`): ``python`` sets its ``ENGINE`` to the twin.
+* the trimming and sums of ``drg weights`` (:mod:`drg.pricing.trimming`): ``python`` sets its ``ENGINE``
+  to the numpy twin (:func:`drg.pricing.weights.drg_year_sums_numpy`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def engine_routes(engine: str) -> Iterator[str]:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     import drg.casefile.idset as idset
     import drg.casefile.money as money
+    import drg.pricing.trimming as trimming
     import drg.settlement.cells as cells
 
     with pytest.MonkeyPatch.context() as mp:
@@ -62,4 +65,5 @@ def engine_routes(engine: str) -> Iterator[str]:
             mp.setattr(money, "FAST_ROWS", sys.maxsize)
             mp.setattr(idset, "hash_ids", hash_ids_twin)
             mp.setattr(cells, "ENGINE", "python")
+            mp.setattr(trimming, "ENGINE", "python")
         yield engine

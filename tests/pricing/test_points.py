@@ -318,8 +318,6 @@ def test_hospital_point_sums_from_codes_equal_those_of_the_priced_columns(pol, p
     insurance type (drg.pricing.priced_file.point_sums_of); they equal the sums of the priced float columns
     (hospital_point_sums), whether the ids are plain or dictionary strings, with a null insurance type, pooled
     by insurance type or not."""
-    import polars as pl
-
     from drg.pricing import checked_columns, hospital_point_sums, point_sums_of, price_arrays, with_priced_columns
 
     policy = replace(pol, pools_by_insurance_type=pooled)

@@ -1,0 +1,102 @@
+"""The kernels of ``drg weights``' trimming and sums (:mod:`drg.pricing.trimming`) against numpy: the
+pairwise sum and the group statistics bit for bit, and whole histories' sums through both engines."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drg.policy import load_policy
+from drg.pricing import trimming
+from drg.pricing.weights import HistoryRows, HistoryYears, drg_year_sums, drg_year_sums_numpy
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 15, 16, 17, 127, 128, 129, 255, 256, 257, 1000, 4097, 65_537,
+                               300_001])
+def test_pairwise_sum_is_numpys(n):
+    rng = np.random.default_rng(n)
+    x = rng.lognormal(8, 2, n) * rng.choice([1.0, 1e-3, 1e6], n)
+    assert trimming.pairwise_sum(x, 0, n) == np.add.reduce(x)
+    if n > 3:
+        assert trimming.pairwise_sum(x, 3, n - 3) == np.add.reduce(x[3:])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 6), st.floats(0, 1e9, allow_nan=False)), max_size=400),
+       st.integers(0, 3))
+def test_group_moments_equal_numpys(pairs, extra_groups):
+    group = np.array([g for g, _ in pairs], np.int32)
+    values = np.array([v for _, v in pairs], np.float64)
+    n_groups = 7 + extra_groups
+    fast = trimming.group_moments(group, values, n_groups)
+    twin = trimming.group_moments_twin(group, values, n_groups)
+    for a, b in zip(fast, twin):
+        np.testing.assert_array_equal(a, b)     # (NaN where the twin has NaN; values bit for bit)
+
+
+def test_group_moments_of_large_groups_bit_for_bit():
+    rng = np.random.default_rng(7)
+    group = rng.integers(0, 5, 200_000).astype(np.int32)
+    values = rng.lognormal(9, 1, 200_000)
+    for a, b in zip(trimming.group_moments(group, values, 5), trimming.group_moments_twin(group, values, 5)):
+        assert a.tobytes() == b.tobytes()
+
+
+def _rows(rng, n: int, *, drgs: int = 6, hospitals: int = 4) -> HistoryRows:
+    """History rows with groups of one case, ties, per-diem cases, a missing hospital and a year outside."""
+    drg = rng.integers(0, drgs, n).astype(np.int32)
+    cost = rng.lognormal(9, 0.8, n).astype(np.int64)
+    cost[rng.random(n) < 0.02] *= 40                      # outliers to trim
+    cost[rng.random(n) < 0.1] = 5000                     # ties
+    year = rng.choice([2022, 2023, 2024], n, p=[0.05, 0.45, 0.5]).astype(np.int32)
+    hospital = rng.integers(-1, hospitals, n).astype(np.int32)
+    bed_days = rng.integers(1, 60, n).astype(np.int32)
+    per_diem = rng.random(n) < 0.15
+    if n:
+        drg[0] = drgs            # a DRG of a single case
+    return HistoryRows(drg, [f"D{i:02d}" for i in range(drgs + 1)], hospital, [f"H{i}" for i in range(hospitals)],
+                       year, cost, bed_days, per_diem)
+
+
+def _years(index: str = "1.03") -> HistoryYears:
+    return HistoryYears((2023, 2024), {2023: Decimal(1), 2024: Decimal(2)}, {2023: Decimal(index), 2024: Decimal(1)})
+
+
+def _equal(a, b) -> None:
+    assert a.sums == b.sums and a.pd_sums == b.pd_sums and a.n_of == b.n_of and a.cv_of == b.cv_of
+    assert a.trimmed.equals(b.trimmed)
+
+
+@pytest.mark.parametrize("method", ["sd", "none", "percentile"])
+@pytest.mark.parametrize("n", [0, 1, 50, 20_000])
+def test_year_sums_of_both_engines_are_equal(method, n):
+    pol = load_policy("demo")
+    pol = replace(pol, weights=replace(pol.weights, trim=replace(pol.weights.trim, method=method,
+                                                                 k=Decimal("2.5"))))
+    rows = _rows(np.random.default_rng(n), n)
+    _equal(drg_year_sums(rows, _years(), pol), drg_year_sums_numpy(rows, _years(), pol))
+
+
+def test_year_sums_without_the_dense_hospital_table():
+    """Hospitals × DRGs × years too many for arrays of their own: the kept cases are summed by polars."""
+    pol = load_policy("demo")
+    rows = _rows(np.random.default_rng(5), 3000, drgs=3000, hospitals=3000)
+    whole = drg_year_sums_numpy(rows, _years(), pol)
+    _equal(drg_year_sums(rows, _years(), pol), whole)
+
+
+def test_the_python_engine_runs_the_twin(engine, monkeypatch):
+    pol = load_policy("demo")
+    rows = _rows(np.random.default_rng(11), 500)
+    called = []
+    import drg.pricing.weights as weights
+
+    real = weights.drg_year_sums_numpy
+    monkeypatch.setattr(weights, "drg_year_sums_numpy", lambda *a: called.append(1) or real(*a))
+    weights.drg_year_sums(rows, _years(), pol)
+    assert bool(called) == (engine == "python")
