@@ -74,39 +74,63 @@ def trimmed_sums(trimmed: pa.Table) -> pa.Table:
                                                             pl.len().cast(pl.Int64).alias("n")).to_arrow()
 
 
-def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:
+def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int, *,
+                 fractions: bool = True) -> tuple[dict, dict]:
     """Exact year-weighted means and case counts per key tuple (formed like ``mean_d``) from a polars frame
-    with ``keys``, ``year``, ``cost_fen`` and ``n`` (sums and counts)."""
+    with ``keys``, ``year``, ``cost_fen`` and ``n`` (sums and counts). A mean is a ``Fraction``, or with
+    ``fractions=False`` a pair of ints ``(numerator, denominator)`` of the same value (not reduced, the
+    denominator positive: no gcd per key)."""
     import polars as pl
 
     agg = df.group_by([*keys, "year"]).agg(pl.col("cost_fen").sum().alias("s"), pl.col("n").sum().alias("n"))
-    per: dict[tuple, list[tuple[int, int, int]]] = {}
-    counts: dict[tuple, int] = {}
-    for row in agg.iter_rows():
-        k, y, s, n = tuple(row[:len(keys)]), int(row[len(keys)]), int(row[-2]), int(row[-1])
-        per.setdefault(k, []).append((y, s, n))
-        counts[k] = counts.get(k, 0) + n
+    cols = [agg[k].to_list() for k in keys]
     idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
     wy = {y: Fraction(policy.weights.year_weight(y, newest)) for y in years}
-    # mean_k = Σ_y wy·idx·s/n / Σ_y wy, exactly: the sum over the years in integers (numerator, denominator),
-    # one Fraction per key (a Fraction per operation cost most of `drg weights` with hundreds of hospitals)
-    wi = {y: wy[y] * idx[y] for y in years}
+    # mean_k = Σ_y wy·idx·s/n / Σ_y wy, exactly: the sum over the years in integers (numerator, denominator)
+    wi = {y: ((wy[y] * idx[y]).numerator, (wy[y] * idx[y]).denominator) for y in years}
+    per: dict[tuple, list] = {}      # key -> [num, den, count, wsum of its years]
+    for *k, y, s, n in zip(*cols, agg["year"].to_list(), agg["s"].to_list(), agg["n"].to_list()):
+        k = tuple(k)
+        a, b = wi[y]
+        a, b = a * s, b * n
+        e = per.get(k)
+        if e is None:
+            per[k] = [a, b, n, (y,)]
+        else:
+            e[0], e[1] = e[0] * b + a * e[1], e[1] * b
+            e[2] += n
+            e[3] += (y,)
     wsums: dict[tuple, Fraction] = {}
-    means = {}
-    for k, v in per.items():
-        ys = tuple(y for y, _, _ in v)
+    means, counts = {}, {}
+    for k, (num, den, n, ys) in per.items():
+        counts[k] = n
+        ys = tuple(sorted(ys))
         wsum = wsums.get(ys)
         if wsum is None:
             wsum = wsums[ys] = sum((wy[y] for y in ys), Fraction(0))
         if not wsum > 0:
             continue
-        num, den = 0, 1
-        for y, s, n in v:
-            f = wi[y]
-            a, b = f.numerator * s, f.denominator * n
-            num, den = num * b + a * den, den * b
-        means[k] = Fraction(num * wsum.denominator, den * wsum.numerator)
+        num, den = num * wsum.denominator, den * wsum.numerator
+        if den < 0:
+            num, den = -num, -den
+        means[k] = Fraction(num, den) if fractions else (num, den)
     return means, counts
+
+
+def _clipped(v: Fraction, lo: Fraction | None, hi: Fraction | None) -> Fraction:
+    if lo is not None and v < lo:
+        v = lo
+    if hi is not None and v > hi:
+        v = hi
+    return v
+
+
+def _round_ratio(num: int, den: int) -> int:
+    """``round_half_away(Fraction(num, den))`` for ``den > 0`` (no reduction: the same integer)."""
+    q, r = divmod(abs(num), den)
+    if 2 * r >= den:
+        q += 1
+    return q if num >= 0 else -q
 
 
 def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, policy: Policy, *,
@@ -136,54 +160,66 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
 
     tr = pl.from_arrow(trimmed_sums(trimmed).select(["hospital_id", "drg", "year", "cost_fen", "n"]))
     newest = weights.settlement_year - 1 if weights.settlement_year is not None else max(weights.years)
-    hmeans, hcounts = _group_means(tr, ["hospital_id", "drg"], policy, weights.years, newest)
+    # a hospital's mean as an integer pair: 250 K hospital coefficients at 10 M cases cost seconds as Fractions
+    hmeans, hcounts = _group_means(tr, ["hospital_id", "drg"], policy, weights.years, newest, fractions=False)
     tiers = pl.DataFrame({"hospital_id": hosp_ids, "tier": [tier_of[h] for h in hosp_ids]},
                          schema={"hospital_id": pl.String, "tier": pl.String})
     tmeans, tcounts = _group_means(tr.join(tiers, on="hospital_id", how="inner"), ["tier", "drg"], policy,
                                    weights.years, newest)
     lo = None if cp.min is None else Fraction(cp.min)
     hi = None if cp.max is None else Fraction(cp.max)
+    wh_n, wh_d = wh.numerator, wh.denominator
 
     rows = {k: [] for k in COEF_SCHEMA.names}
     for drg in drgs:
         md = mean_d[drg]
+        md_n, md_d = md.numerator, md.denominator
         observed = {tier: tmeans[(tier, drg)] / md for tier in cp.tiers
                     if tcounts.get((tier, drg), 0) >= cp.tier_n_min}
         chain = tier_chain(observed, cp.tiers, cp.down_factor, cp.up_factor)
-        # per tier of this DRG: its coefficient as a float, and the blended coefficient of a hospital without
-        # its own (the same for every such hospital of the tier: computed once)
+        # per tier of this DRG, computed once: its coefficient as a float, the blended coefficient of a
+        # hospital without its own, and the part of the blend that is not the hospital's (wt·tc + w1)
         of_tier: dict = {}
         for hid in hosp_ids:
             tier = tier_of[hid]
             n_h = hcounts.get((hid, drg), 0)
-            hc = hmeans[(hid, drg)] / md if n_h >= cp.n_min else None
             tc, tsrc = chain.get(tier, (None, None))
-            tc_used = tc if tc is not None else Fraction(1)
             known = of_tier.get(tier)
             if known is None:
-                known = of_tier[tier] = [None if tc is None else float(tc), None]
-            if hc is None and known[1] is not None:
-                coef = known[1]
+                tc_used = tc if tc is not None else Fraction(1)
+                v = _clipped(wh * tc_used + wt * tc_used + w1, lo, hi)
+                rest = wt * tc_used + w1
+                known = of_tier[tier] = (None if tc is None else float(tc),
+                                         round_half_away(v * COEF_SCALE) / COEF_SCALE,
+                                         rest.numerator, rest.denominator)
+            if n_h >= cp.n_min:
+                # hc = mean_h / mean_d = p / q; v = wh·hc + rest, in integers (the value of the Fraction sum)
+                h_n, h_d = hmeans[(hid, drg)]
+                p, q = h_n * md_d, h_d * md_n
+                if q < 0:
+                    p, q = -p, -q
+                hc = p / q                      # (int / int: correctly rounded, as float(Fraction))
+                r_n, r_d = known[2], known[3]
+                v_n, v_d = wh_n * p * r_d + r_n * wh_d * q, wh_d * q * r_d
+                if lo is not None and v_n * lo.denominator < lo.numerator * v_d:
+                    v_n, v_d = lo.numerator, lo.denominator
+                if hi is not None and v_n * hi.denominator > hi.numerator * v_d:
+                    v_n, v_d = hi.numerator, hi.denominator
+                coef = _round_ratio(v_n * COEF_SCALE, v_d) / COEF_SCALE   # 4 decimals (§3.5)
+                source = "hospital"
             else:
-                hc_used = hc if hc is not None else tc_used
-                v = wh * hc_used + wt * tc_used + w1
-                if lo is not None and v < lo:
-                    v = lo
-                if hi is not None and v > hi:
-                    v = hi
-                coef = round_half_away(v * COEF_SCALE) / COEF_SCALE  # 4 decimals (§3.5)
-                if hc is None:
-                    known[1] = coef
+                hc, coef = None, known[1]
+                source = "tier" if tc is not None else "1.0"
             rows["hospital_id"].append(hid)
             rows["tier"].append(tier)
             rows["drg"].append(drg)
             rows["n_hospital"].append(n_h)
-            rows["hospital_coef"].append(None if hc is None else float(hc))
+            rows["hospital_coef"].append(hc)
             rows["n_tier"].append(tcounts.get((tier, drg), 0))
             rows["tier_coef"].append(known[0])
             rows["tier_coef_source"].append(tsrc)
             rows["coef"].append(coef)
-            rows["coef_source"].append("hospital" if hc is not None else ("tier" if tc is not None else "1.0"))
+            rows["coef_source"].append(source)
     return pa.table(rows, schema=COEF_SCHEMA)
 
 

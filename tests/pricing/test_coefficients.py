@@ -100,3 +100,26 @@ def test_history_hospital_missing_from_table_is_noted(pol, tmp_path):
     assert b"H77" in md[b"drg.history_hospitals_not_in_table"]
 
 
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hospital_coefficients_equal_the_fraction_formula(pol, seed):
+    """The hospital coefficients, computed in integer pairs, equal the formula in Fractions: hc = mean_h /
+    mean_d (hospital_coef its correctly rounded float), v = wh·hc + wt·tc + w1 clipped, rounded half away
+    to 4 decimals; with the tier weight 0, tc drops out. Costs chosen so rounding halves and clips occur."""
+    import random
+
+    rnd = random.Random(seed)
+    p = _blend(pol, "0.35", "0", "0.65", min=Decimal("0.95"), max=Decimal("1.05"))
+    per = {h: (rnd.randint(5, 9), rnd.choice([9999.99, 10000.0, 10000.01, 12345.67, 7777.77, 15000.0]))
+           for h in ("H01", "H02", "H03", "H04", "H05")}
+    got = coefs(p, per)
+    total = sum(n * Fraction(str(c)) for n, c in per.values())
+    mean_d = total / sum(n for n, _ in per.values())
+    for h, (n, cost) in per.items():
+        hc = Fraction(str(cost)) / mean_d
+        v = min(max(Fraction("0.35") * hc + Fraction("0.65"), Fraction("0.95")), Fraction("1.05"))
+        q, r = divmod(v.numerator * 10_000, v.denominator)
+        assert got[h]["coef_source"] == "hospital"
+        assert got[h]["hospital_coef"] == float(hc)
+        assert got[h]["coef"] == (q + (2 * r >= v.denominator)) / 10_000
