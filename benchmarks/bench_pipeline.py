@@ -140,11 +140,10 @@ def floor(reads: list[tuple[Path, list[str] | None]], writes: list[Path]) -> tup
     return json.loads(out.strip().splitlines()[-1])["seconds"], peak
 
 
-def _columns(path: Path, wanted) -> list[str]:
+def _names(path: Path) -> list[str]:
     import pyarrow.parquet as pq
 
-    names = pq.ParquetFile(path).schema_arrow.names
-    return [c for c in wanted if c in names]
+    return pq.ParquetFile(path).schema_arrow.names
 
 
 QUICK_CASES = 40_000
@@ -195,7 +194,8 @@ def province(bench_dir, bench_cases) -> dict:
 
 def run_pipeline(p: dict) -> dict[str, Stage]:
     """The five stages, each followed by its I/O floor."""
-    from drg.settlement.aggregates import PRICED_OPTIONAL, PRICED_REQUIRED
+    from drg.pricing.coefficients import history_columns_read
+    from drg.settlement.aggregates import priced_columns_read
 
     root, city = p["root"], p["city"]
     work = root / "run"
@@ -213,10 +213,9 @@ def run_pipeline(p: dict) -> dict[str, Stage]:
     wall, peak, _ = measured([*_drg(), "weights", *sum((["--history", p["grouped"][y]] for y in HISTORY_YEARS), []),
                               "--hospitals", city / "hospitals.parquet", "--policy", POLICY, "--out", tables,
                               "--year", YEAR, "--json"])
-    history_cols = ["drg", "group_status", "total_cost", "los", "hospital_id", "discharge_date", "case_id",
-                    "discharge_status", "drg_fen", "total_cost_fen"]
+    # the floors read exactly the columns the stages read (their own lists, from the files' schemas)
     stages["weights"] = Stage("weights", wall, peak, *floor(
-        [(p["grouped"][y], _columns(p["grouped"][y], history_cols)) for y in HISTORY_YEARS],
+        [(p["grouped"][y], history_columns_read(_names(p["grouped"][y]))) for y in HISTORY_YEARS],
         sorted(tables.glob("*.parquet"))))
 
     priced = work / f"priced-{YEAR}.parquet"
@@ -229,8 +228,7 @@ def run_pipeline(p: dict) -> dict[str, Stage]:
                               "--hospitals", city / "hospitals.parquet", "--budget", city / "budget.parquet",
                               "--county-income", city / "county_income.parquet", "--policy", POLICY,
                               "--ledger", ledger, "--out", out, "--json"])
-    settle_cols = _columns(priced, list(PRICED_REQUIRED) + list(PRICED_OPTIONAL))
-    stages["settle"] = Stage("settle", wall, peak, *floor([(priced, settle_cols)],
+    stages["settle"] = Stage("settle", wall, peak, *floor([(priced, priced_columns_read(_names(priced)))],
                                                           sorted(out.glob("*.parquet"))))
 
     wall, peak, _ = measured([*_drg(), "monitor", "--ledger", ledger, "--period", str(YEAR), "--out",

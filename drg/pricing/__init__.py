@@ -44,6 +44,7 @@ _EXPORTS = {
     "has_drg": "classes",
     "held_for_review": "classes",
     "held_mask": "classes",
+    "history_columns_read": "coefficients",
     "history_rows": "weights",
     "history_years": "weights",
     "hospital_point_sums": "adjustments",

@@ -26,7 +26,7 @@ from drg.pricing.weights import (HistoryRows, HistoryRowsBuilder, Weights, drg_y
                                  history_rows, history_years, one_scheme, read_grouped, weights_from_sums, write_weights)
 
 __all__ = ["compute_coefficients", "tier_chain", "build_tables", "read_coefficients", "trimmed_sums",
-           "write_tables"]
+           "write_tables", "history_columns_read"]
 
 COEF_SCHEMA = pa.schema([
     ("hospital_id", pa.string()), ("tier", pa.string()), ("drg", pa.string()),
@@ -269,6 +269,16 @@ HISTORY_DICTIONARIES = ("hospital_id", "drg", "adrg", "group_status")
 HISTORY_BATCH_ROWS = 1 << 20
 
 
+def history_columns_read(names) -> list[str]:
+    """The columns ``drg weights`` reads of a grouped history file with columns ``names``: those of
+    :data:`HISTORY_COLUMNS` it has, the cost in fen where the file has it (money crosses the pipe once: the
+    fen column written when the cases were grouped). Also what the benchmark's I/O floor of the stage reads."""
+    cols = [c for c in HISTORY_COLUMNS if c in names and not (c == "total_cost" and "total_cost_fen" in names)]
+    if "total_cost_fen" in names:
+        cols.append("total_cost_fen")
+    return cols
+
+
 @dataclass
 class HistoryScan:
     """What ``drg weights`` keeps of its history files, read batch by batch: the slim projection of the cases
@@ -302,11 +312,7 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
             capacity += parquet_file(f).metadata.num_rows if parquet and f.exists() else 0
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
-        # money crosses the pipe once: the fen column written when the cases were grouped, where the file has it
-        cols = [c for c in HISTORY_COLUMNS if c in names and not (c == "total_cost" and "total_cost_fen" in names)]
-        if "total_cost_fen" in names:
-            cols.append("total_cost_fen")
-        plans.append((f, parquet, cols))
+        plans.append((f, parquet, history_columns_read(names)))
     # a column read from every file, under the name the money has once it is in fen
     has = [set(c for c in cols) | ({"total_cost_fen"} if {"total_cost", "total_cost_fen"} & set(cols) else set())
            for _f, _p, cols in plans]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # (the cell kernel's module imports numba: only when a file i
     from drg.settlement.cells import CellSums
 
 __all__ = ['PRICED_REQUIRED', 'PRICED_OPTIONAL', 'MONITOR_OPTIONAL', 'OUTLIER_CLASSES', 'FINE_KEYS', 'FINE_SUMS',
-           'GROUP_STATES', 'TEXT_COLUMNS', 'FIRST_VALUES', 'VIEWS', 'as_strings', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs',
+           'GROUP_STATES', 'TEXT_COLUMNS', 'FIRST_VALUES', 'VIEWS', 'as_strings', 'priced_columns_read', 'PricedSums', 'aggregates_of', 'priced_sums', 'read_priced', 'hospital_inputs',
            'hospital_stats', 'cmi_of', 'prev_year_cmi', 'prev_year_spending']
 
 
@@ -149,6 +149,15 @@ class PricedSums:
                    sum(p.rows_read for p in parts), sum(p.rows_other_years for p in parts))
 
 
+def priced_columns_read(names: Sequence[str]) -> list[str]:
+    """The columns a settlement reads of a priced file with columns ``names``: the required, optional and
+    monitoring ones it has, money in fen where the file has the fen column (the yuan one is then not read:
+    money crosses the pipe once). Also what the benchmark's I/O floor of ``drg settle`` reads."""
+    has_fen = {yuan for yuan, fen in zip(MONEY_COLUMNS, FEN_COLUMNS) if fen in names}
+    return [c for c in (*PRICED_REQUIRED, *PRICED_OPTIONAL, *MONITOR_OPTIONAL, *FEN_COLUMNS)
+            if c in names and c not in has_fen]
+
+
 def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Policy, *,
                 batch_rows: int = 1 << 20) -> PricedSums:
     """Priced-case files reduced to :class:`PricedSums` for ``year`` (and ``year − 1``), batch by batch: each
@@ -192,10 +201,7 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
         for c in PRICED_REQUIRED:
             if c not in names:
                 raise InputError(f"priced cases: missing column {c}", file=file, field=c)
-        # a yuan amount whose fen column the file has is not read: money crosses the pipe once
-        has_fen = {yuan for yuan, fen in zip(MONEY_COLUMNS, FEN_COLUMNS) if fen in names}
-        cols = [c for c in (*PRICED_REQUIRED, *PRICED_OPTIONAL, *MONITOR_OPTIONAL, *FEN_COLUMNS)
-                if c in names and c not in has_fen]
+        cols = priced_columns_read(names)
         first = 1
         for batch in _batches(pf, batch_rows, cols, file):
             rows_read += batch.num_rows
