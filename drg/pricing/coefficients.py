@@ -294,7 +294,7 @@ class HistoryScan:
 
 def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
     """Read grouped history files (in order) batch by batch, keeping only what weights, coefficients and the
-    low-risk DRGs need: memory is the projection (25 bytes a case) and one batch, not the files' columns.
+    low-risk DRGs need: memory is the projection (13 bytes a case) and one batch, not the files' columns.
     The columns used are those every file has (as the files concatenated would have), money in fen where
     the file has it."""
     import pyarrow.compute as pc

@@ -226,13 +226,13 @@ class HistoryRows:
     a DRG, in file order — DRG and hospital as codes into their name lists (hospital -1 for none), the
     discharge year, cost in fen, bed-days and whether the case is per-diem (SPEC §2.7)."""
 
-    drg: np.ndarray            # int32 codes into drg_names
+    drg: np.ndarray            # integer codes into drg_names (int16 or int32: :class:`HistoryRowsBuilder`)
     drg_names: list
-    hospital: np.ndarray       # int32 codes into hospital_names, -1 for a missing id
+    hospital: np.ndarray       # integer codes into hospital_names, -1 for a missing id
     hospital_names: list
-    year: np.ndarray           # int32
-    cost_fen: np.ndarray       # int64
-    bed_days: np.ndarray       # int32 (days)
+    year: np.ndarray           # integer year
+    cost_fen: np.ndarray       # integer fen (int32 where every value fits, else int64)
+    bed_days: np.ndarray       # integer days
     per_diem: np.ndarray       # bool
 
     def __len__(self) -> int:
@@ -275,16 +275,21 @@ class HistoryRowsBuilder:
     """:class:`HistoryRows` of many parts (the batches of history files, in order) put end to end in arrays
     sized once for ``capacity`` rows (they grow if more come): DRG and hospital codes are renumbered into one
     name list each (in order of first appearance, as one :func:`history_rows` over the parts concatenated
-    numbers them). Holding the parts and concatenating them would need twice the memory at the end."""
+    numbers them). Holding the parts and concatenating them would need twice the memory at the end.
+
+    Each array starts in the narrowest type its values usually fit (:data:`NARROW`: DRG and hospital codes,
+    years and bed-days in 16 bits, cost in fen in 32) and is widened, once, the first time a part's values do
+    not fit: 13 bytes a case instead of 25 (20 M history cases: 240 MB less memory to fill, which this
+    machine gives at up to 10 ns a byte the first time it is written)."""
+
+    #: the narrow type of each array and the type it is widened to
+    NARROW = {"_drg": (np.int16, np.int32), "_hospital": (np.int16, np.int32), "_year": (np.int16, np.int32),
+              "_cost": (np.int32, np.int64), "_bed_days": (np.int16, np.int32), "_per_diem": (np.bool_, np.bool_)}
 
     def __init__(self, capacity: int) -> None:
         self._n = 0
-        self._drg = np.empty(capacity, np.int32)
-        self._hospital = np.empty(capacity, np.int32)
-        self._year = np.empty(capacity, np.int32)
-        self._cost = np.empty(capacity, np.int64)
-        self._bed_days = np.empty(capacity, np.int32)
-        self._per_diem = np.empty(capacity, bool)
+        for name, (narrow, _wide) in self.NARROW.items():
+            setattr(self, name, np.empty(capacity, narrow))
         self._drg_names: dict = {}
         self._hospital_names: dict = {}
 
@@ -293,22 +298,32 @@ class HistoryRowsBuilder:
         remap = np.array([into.setdefault(v, len(into)) for v in names] + [-1], dtype=np.int64)
         return remap[codes]            # (a code of -1 takes the last entry: -1)
 
+    def _put(self, name: str, at: slice, values: np.ndarray) -> None:
+        """``values`` into ``name[at]``, the array widened first if they do not fit its type."""
+        arr = getattr(self, name)
+        if arr.dtype != np.bool_ and len(values) and arr.dtype != self.NARROW[name][1]:
+            info = np.iinfo(arr.dtype)
+            if values.min() < info.min or values.max() > info.max:
+                arr = arr.astype(self.NARROW[name][1])
+                setattr(self, name, arr)
+        arr[at] = values
+
     def add(self, rows: HistoryRows) -> None:
         k = len(rows)
         if self._n + k > len(self._drg):
             size = max(self._n + k, 2 * len(self._drg))
-            for name in ("_drg", "_hospital", "_year", "_cost", "_bed_days", "_per_diem"):
+            for name in self.NARROW:
                 old = getattr(self, name)
                 grown = np.empty(size, old.dtype)
                 grown[:self._n] = old[:self._n]
                 setattr(self, name, grown)
         at = slice(self._n, self._n + k)
-        self._drg[at] = self._renumber(rows.drg, rows.drg_names, self._drg_names)
-        self._hospital[at] = self._renumber(rows.hospital, rows.hospital_names, self._hospital_names)
-        self._year[at] = rows.year
-        self._cost[at] = rows.cost_fen
-        self._bed_days[at] = rows.bed_days
-        self._per_diem[at] = rows.per_diem
+        self._put("_drg", at, self._renumber(rows.drg, rows.drg_names, self._drg_names))
+        self._put("_hospital", at, self._renumber(rows.hospital, rows.hospital_names, self._hospital_names))
+        self._put("_year", at, rows.year)
+        self._put("_cost", at, rows.cost_fen)
+        self._put("_bed_days", at, rows.bed_days)
+        self._put("_per_diem", at, rows.per_diem)
         self._n += k
 
     def rows(self) -> HistoryRows:
@@ -440,7 +455,9 @@ def drg_year_sums_numpy(rows: HistoryRows, years: HistoryYears, policy: Policy) 
     if not in_years.all():
         rows = rows.take(np.nonzero(in_years)[0])
     del in_years
-    drg_inv, yrs, cost_fen, bed_days, pd_mask = rows.drg, rows.year, rows.cost_fen, rows.bed_days, rows.per_diem
+    # (codes as int32 at least: a 16-bit code times the years would overflow)
+    drg_inv = rows.drg.astype(np.int32) if rows.drg.dtype.itemsize < 4 else rows.drg
+    yrs, cost_fen, bed_days, pd_mask = rows.year, rows.cost_fen, rows.bed_days, rows.per_diem
     drg_names = np.array(list(rows.drg_names) + [""], dtype=object)
     idx_of = years.index
     ny = len(use_years)

@@ -100,3 +100,27 @@ def test_the_python_engine_runs_the_twin(engine, monkeypatch):
     monkeypatch.setattr(weights, "drg_year_sums_numpy", lambda *a: called.append(1) or real(*a))
     weights.drg_year_sums(rows, _years(), pol)
     assert bool(called) == (engine == "python")
+
+
+def test_the_history_builder_widens_a_column_whose_values_do_not_fit():
+    """The projection starts narrow (16-bit codes, years and days, 32-bit fen) and widens a column the first
+    time a part's values do not fit; the rows are those of the parts, in order."""
+    from drg.pricing.weights import HistoryRowsBuilder
+
+    def part(drgs, cost, days):
+        n = len(cost)
+        return HistoryRows(np.arange(n, dtype=np.int32) % len(drgs), drgs, np.zeros(n, np.int32), ["H1"],
+                           np.full(n, 2024, np.int32), np.array(cost, np.int64), np.array(days, np.int32),
+                           np.zeros(n, bool))
+
+    built = HistoryRowsBuilder(2)
+    built.add(part(["A1", "B2"], [100, 200], [1, 2]))
+    assert built.rows().cost_fen.dtype == np.int32 and built.rows().bed_days.dtype == np.int16
+    built.add(part(["C3"], [2**40], [40_000]))                        # grows past its capacity, too
+    big = [f"D{i}" for i in range(40_000)]
+    built.add(part(big, list(range(40_000)), [3] * 40_000))
+    rows = built.rows()
+    assert rows.cost_fen.dtype == np.int64 and rows.bed_days.dtype == np.int32 and rows.drg.dtype == np.int32
+    assert rows.cost_fen[:3].tolist() == [100, 200, 2**40] and rows.bed_days[:3].tolist() == [1, 2, 40_000]
+    assert len(rows) == 40_003 and rows.drg_names[rows.drg[-1]] == "D39999"
+    assert rows.year.dtype == np.int16 and (rows.year == 2024).all()
