@@ -4,7 +4,7 @@ cases were read), points in integer units; the per-hospital views a run reads.""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,20 +164,17 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
     case added to its cell of :data:`FINE_KEYS` (:class:`drg.settlement.cells.CellSums`)."""
     import polars as pl
     import pyarrow as pa
+    from drg.casefile.background import prefetch
     from drg.casefile.parquet import parquet_file
     from drg.settlement.cells import CellSums
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    scale = policy.points_scale
-    reject_parts: list = []
-    rows_read = rows_other = 0
+    tally = _Tally()
     scheme_id = None
     files = []
     codes = _Codes()
     cells = CellSums(len(FINE_KEYS), len(FINE_SUMS), 2)
-    all_pools = codes.code("pool", ALL_POOLS)
-    outlier_codes = [codes.code("case_class", c) for c in OUTLIER_CLASSES]
     for path in paths:
         path = Path(path)
         file = str(path)
@@ -202,69 +199,96 @@ def priced_sums(paths: str | Path | Sequence[str | Path], year: int, policy: Pol
             if c not in names:
                 raise InputError(f"priced cases: missing column {c}", file=file, field=c)
         cols = priced_columns_read(names)
-        first = 1
-        for batch in _batches(pf, batch_rows, cols, file):
-            rows_read += batch.num_rows
-            # a row this stage cannot settle is a reject of the stage (recorded with the run), not the end of it
-            t, rejected = _settleable(pa.Table.from_batches([batch]), file, first)
-            if rejected is not None:
-                reject_parts.append(rejected)
-            n = t.num_rows
-            if n == 0:
-                first += batch.num_rows
-                continue
-            # money crosses the pipe once: the fen columns made when the cases were read
-            t = with_fen_columns(t, file=file, first_row=first)
-            years, months = _year_month(t.column("discharge_date"))
-            adj = np.asarray(t.column("adjusted_points").cast(pa.float64()).to_numpy(zero_copy_only=False))
-            adj_u = points_to_units(adj, scale, what="adjusted_points", file=file)
-            # string keys as integer codes (one code per distinct value over all batches; enums at the end)
-            cols = {
-                "pool": (codes.of("pool", t.column("insurance_type")) if policy.pools_by_insurance_type
-                         else np.full(n, all_pools, np.uint32)),
-                "hospital_id": codes.of("hospital_id", t.column("hospital_id")),
-                "year": years, "month": months,
-                "county": codes.of("county", t.column("county")),
-                "case_class": codes.of("case_class", t.column("case_class") if "case_class" in t.column_names
-                                       else None, n),
-                "drg": codes.of("drg", t.column("drg") if "drg" in t.column_names else None, n),
-                "cases": np.ones(n, np.int8),
-                "adj_u": adj_u,
-                "ded_u": points_to_units(np.nan_to_num(t.column("deduction_points").to_numpy(zero_copy_only=False)
-                                                       .astype(np.float64)), scale,
-                                         what="deduction_points", file=file)
-                if "deduction_points" in t.column_names else np.zeros(n, np.int64),
-                "selfpay": np.asarray(t.column("self_paid_fen")) + np.asarray(t.column("other_paid_fen")),
-                "total_cost": np.asarray(t.column("total_cost_fen")),
-                "fund_paid": np.asarray(t.column("fund_paid_fen")),
-            }
-            cols["outlier"] = np.isin(cols["case_class"], outlier_codes).astype(np.int8)
-            bpu = np.zeros(n, np.int64)
-            has = np.zeros(n, bool)
-            if "base_points" in t.column_names:
-                bp = t.column("base_points").cast(pa.float64()).to_numpy(zero_copy_only=False)
-                has = ~np.isnan(bp)
-                if has.any():
-                    bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
-            cols |= _monitor_columns(t, adj_u, bpu, has, scale, file, codes)
-            first += batch.num_rows
-            keep = (years == year - 1) | (years == year)
-            if not keep.all():
-                rows_other += int(n - keep.sum())
-                cols = {c: v[keep] for c, v in cols.items()}
-            # the finest grain: each row added to its cell (codes in, exact sums out), the cases not kept
-            cells.add(np.stack([cols[c].astype(np.int32, copy=False) for c in FINE_KEYS]),
-                      np.stack([cols[c].astype(np.int64, copy=False) for c in FINE_SUMS]),
-                      np.stack([cols["mdc"], cols["adrg"]]).astype(np.uint32, copy=False))
-            del cols, t
+        # the next batches are read, checked and turned into codes and sums on a second thread while the cells
+        # kernel adds this one (Arrow's reader and the kernel release the GIL); an error there is raised here
+        for keys, sums, firsts in prefetch(_cell_rows(pf, batch_rows, cols, file, year, policy, codes, tally),
+                                           depth=2):
+            cells.add(keys, sums, firsts)
 
     fine = None
     if cells.n_cells:
         cells.release_index()
         _sort_cells(cells, codes)
         fine = codes.as_enums(_fine_frame(cells))
-    rejects = pl.concat(reject_parts) if reject_parts else None
-    return PricedSums(fine, rejects, files, scheme_id, rows_read, rows_other, in_order=True)
+    rejects = pl.concat(tally.rejects) if tally.rejects else None
+    return PricedSums(fine, rejects, files, scheme_id, tally.rows_read, tally.rows_other, in_order=True)
+
+
+def _cell_rows(pf, batch_rows: int, cols: list[str], file: str, year: int, policy: Policy, codes: _Codes,
+               tally: _Tally):
+    """The rows of a priced file as the cells kernel takes them, batch by batch: key codes [k, n] int32,
+    sums [s, n] int64 and first values [2, n] uint32 of the cases of ``year`` and ``year − 1`` that can be
+    settled; the rows read, those of other years and the rejects counted in ``tally``. The only user of
+    ``codes`` while it runs (one producer: codes are given in the order values are met)."""
+    import pyarrow as pa
+
+    scale = policy.points_scale
+    all_pools = codes.code("pool", ALL_POOLS)
+    outlier_codes = [codes.code("case_class", c) for c in OUTLIER_CLASSES]
+    first = 1
+    for batch in _batches(pf, batch_rows, cols, file):
+        tally.rows_read += batch.num_rows
+        # a row this stage cannot settle is a reject of the stage (recorded with the run), not the end of it
+        t, rejected = _settleable(pa.Table.from_batches([batch]), file, first)
+        if rejected is not None:
+            tally.rejects.append(rejected)
+        n = t.num_rows
+        if n == 0:
+            first += batch.num_rows
+            continue
+        # money crosses the pipe once: the fen columns made when the cases were read
+        t = with_fen_columns(t, file=file, first_row=first)
+        years, months = _year_month(t.column("discharge_date"))
+        adj = np.asarray(t.column("adjusted_points").cast(pa.float64()).to_numpy(zero_copy_only=False))
+        adj_u = points_to_units(adj, scale, what="adjusted_points", file=file)
+        # string keys as integer codes (one code per distinct value over all batches; enums at the end)
+        cols = {
+            "pool": (codes.of("pool", t.column("insurance_type")) if policy.pools_by_insurance_type
+                     else np.full(n, all_pools, np.uint32)),
+            "hospital_id": codes.of("hospital_id", t.column("hospital_id")),
+            "year": years, "month": months,
+            "county": codes.of("county", t.column("county")),
+            "case_class": codes.of("case_class", t.column("case_class") if "case_class" in t.column_names
+                                   else None, n),
+            "drg": codes.of("drg", t.column("drg") if "drg" in t.column_names else None, n),
+            "cases": np.ones(n, np.int8),
+            "adj_u": adj_u,
+            "ded_u": points_to_units(np.nan_to_num(t.column("deduction_points").to_numpy(zero_copy_only=False)
+                                                   .astype(np.float64)), scale,
+                                     what="deduction_points", file=file)
+            if "deduction_points" in t.column_names else np.zeros(n, np.int64),
+            "selfpay": np.asarray(t.column("self_paid_fen")) + np.asarray(t.column("other_paid_fen")),
+            "total_cost": np.asarray(t.column("total_cost_fen")),
+            "fund_paid": np.asarray(t.column("fund_paid_fen")),
+        }
+        cols["outlier"] = np.isin(cols["case_class"], outlier_codes).astype(np.int8)
+        bpu = np.zeros(n, np.int64)
+        has = np.zeros(n, bool)
+        if "base_points" in t.column_names:
+            bp = t.column("base_points").cast(pa.float64()).to_numpy(zero_copy_only=False)
+            has = ~np.isnan(bp)
+            if has.any():
+                bpu[has] = points_to_units(bp[has], scale, what="base_points", file=file)
+        cols |= _monitor_columns(t, adj_u, bpu, has, scale, file, codes)
+        first += batch.num_rows
+        keep = (years == year - 1) | (years == year)
+        if not keep.all():
+            tally.rows_other += int(n - keep.sum())
+            cols = {c: v[keep] for c, v in cols.items()}
+        # the finest grain: each row added to its cell (codes in, exact sums out), the cases not kept
+        yield (np.stack([cols[c].astype(np.int32, copy=False) for c in FINE_KEYS]),
+               np.stack([cols[c].astype(np.int64, copy=False) for c in FINE_SUMS]),
+               np.stack([cols["mdc"], cols["adrg"]]).astype(np.uint32, copy=False))
+        del cols, t
+
+
+@dataclass
+class _Tally:
+    """What :func:`_cell_rows` counts for :func:`priced_sums`."""
+
+    rows_read: int = 0
+    rows_other: int = 0
+    rejects: list = field(default_factory=list)
 
 
 def aggregates_of(sums: PricedSums, year: int, policy: Policy) -> CaseAggregates:

@@ -8,7 +8,8 @@ cell. Only the cells are held, never the cases: memory grows with the number of 
 
 Storage is laid out for the two ways it is used: the key rows of the cells row by row (a probe compares a
 whole row), the sums and the first values column by column (each column is handed to polars without a
-copy). Capacity is reserved for as many cells as there can be rows (:meth:`CellSums.reserve`) with
+copy). The kernels release the GIL: the next batch is read and coded on another thread meanwhile
+(:func:`drg.settlement.aggregates.priced_sums`). Capacity is reserved for as many cells as there can be rows (:meth:`CellSums.reserve`) with
 ``np.zeros``, whose pages the system gives only when first written: what is resident is what the cells use.
 
 :func:`add_rows_twin` is the plain-Python twin of the kernel (a dict of key tuples); the tests run batches
@@ -36,7 +37,7 @@ def _mix(h, v):
     return (h ^ np.uint64(np.uint32(v))) * np.uint64(0x100000001B3)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_rows(in_keys, in_sums, in_firsts, keys, sums, firsts, table, n_cells):
     """Add the rows of a batch (``in_keys`` [k, n] int32, ``in_sums`` [s, n] int64, ``in_firsts`` [f, n]
     uint32) to the cells (``keys`` [cap, k], ``sums`` [s, cap], ``firsts`` [f, cap]); returns the new number
@@ -74,7 +75,7 @@ def _add_rows(in_keys, in_sums, in_firsts, keys, sums, firsts, table, n_cells):
     return n_cells
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rehash(keys, n_cells, table):
     """Put cells ``0 … n_cells − 1`` into an empty ``table``."""
     mask = np.uint64(table.shape[0] - 1)
