@@ -338,8 +338,11 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
 
     built = None
     years, hospitals, deaths, cases = [], set(), [], 0
+    from drg.casefile.background import prefetch
+
     for f, parquet, cols in plans:
-        for t, first_row in batches(f, parquet, cols):
+        # the next batches read on a second thread (Arrow's reader releases the GIL) while this one is projected
+        for t, first_row in prefetch(batches(f, parquet, cols), depth=2):
             if "total_cost_fen" in cols and t.column("total_cost_fen").null_count:
                 row = int(np.flatnonzero(np.asarray(t.column("total_cost_fen").is_null()))[0]) + first_row
                 raise InputError("money value is missing", file=str(f), row=row, field="total_cost_fen")
