@@ -34,14 +34,18 @@ def _fr(text: str | None) -> Fraction | None:
 def _monthly(facts, pool: str, column: str) -> dict[int, int]:
     import polars as pl
 
-    if not facts.height:
+    if facts is None or not facts.height:
         return {}
     g = facts.filter(pl.col("pool") == pool).group_by("month").agg(pl.col(column).sum())
     return {int(m): int(v) for m, v in g.iter_rows()}
 
 
-def period_warnings(*, period, pools: list[str], facts, facts_last, prepared, indicators, runs, policy, scale: int,
-                    scale_last: int, hospitals: dict, covered: list[int], ledger) -> Checked:
+def period_warnings(*, period, pools: list[str], facts, facts_last, prepared, prepared_last=None, indicators, runs,
+                    policy, scale: int, scale_last: int, hospitals: dict, covered: list[int], ledger) -> Checked:
+    """The warnings of ``period`` and the series behind them. ``facts``: the sums of the year to date
+    (:class:`drg.monitoring.sums.LedgerSums` or :class:`drg.monitoring.indicators.FrameSums`, or a facts frame),
+    ``facts_last`` of last year (None without), ``prepared`` of the period's months, ``prepared_last`` of last
+    year's same months without the low-risk DRGs (None: taken from ``facts_last``)."""
     import polars as pl
 
     from drg.monitoring import indicators as ind
@@ -55,9 +59,18 @@ def period_warnings(*, period, pools: list[str], facts, facts_last, prepared, in
             "months_missing", "info", "all", "city", "city",
             f"no settlement run in the ledger covers month(s) {', '.join(map(str, missing))} of {period.text}",
             f"{period.text} 中 {', '.join(map(str, missing))} 月无结算数据", None, None, {"months": missing}))
-    facts_net = facts.with_columns((pl.col("points_units") - pl.col("deduction_units")).alias("net_units"))
-    last_net = (facts_last.with_columns((pl.col("points_units") - pl.col("deduction_units")).alias("net_units"))
-                if facts_last.height else facts_last)
+    if isinstance(facts, pl.DataFrame):
+        facts = ind.FrameSums(facts)
+    if isinstance(facts_last, pl.DataFrame):
+        if prepared_last is None and facts_last.height:
+            prepared_last = ind.FrameSums(ind.prepare(facts_last.filter(pl.col("month").is_in(list(period.months))),
+                                                      hospitals, None))
+        facts_last = ind.FrameSums(facts_last)
+    if facts_last is not None and facts_last.empty:
+        facts_last = None
+    net = (pl.col("points_units") - pl.col("deduction_units")).alias("net_units")
+    facts_net = facts.month_cells().with_columns(net)
+    last_net = facts_last.month_cells().with_columns(net) if facts_last is not None else None
     year_runs = runs.filter(runs["year"] == year)
     for pool in pools:
         pr = year_runs.filter(year_runs["pool"] == pool)
@@ -116,9 +129,9 @@ def period_warnings(*, period, pools: list[str], facts, facts_last, prepared, in
     hosp = indicators.filter(pl.col("unit_type") == "hospital")
     last = {}
     last_cc = None
-    if facts_last.height:
-        fl = ind.prepare(facts_last.filter(pl.col("month").is_in(list(period.months))), hospitals, None)
-        if fl.height:
+    if facts_last is not None:
+        fl = prepared_last
+        if fl is not None and not fl.empty:
             li = ind.indicators(fl, scale=scale_last, pv_by_pool={}, hospitals=hospitals, low_risk_known=False,
                                 unit_types=("hospital",))
             last = {r["unit"]: r for r in li.iter_rows(named=True)}

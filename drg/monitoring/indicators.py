@@ -42,7 +42,7 @@ from typing import Any
 from drg.money import round_half_away
 
 __all__ = ["UNIT_TYPES", "INDICATOR_COLUMNS", "SHARE_CLASSES", "indicators", "hospital_drg", "convergence",
-           "prepare", "cc_shares"]
+           "prepare", "cc_shares", "FrameSums"]
 
 #: The units, in the order they are reported.
 UNIT_TYPES = ("city", "pool", "county", "hospital", "tier", "mdc", "adrg", "drg")
@@ -136,20 +136,89 @@ def _unit_rows(f, unit_type: str):
     return f
 
 
-def indicators(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospitals: dict[str, dict],
-               low_risk_known: bool, unit_types: tuple[str, ...] = UNIT_TYPES):
-    """The indicators of every unit (:data:`INDICATOR_COLUMNS`) from prepared facts (:func:`prepare`)."""
-    import polars as pl
+def _sums_of(f):
+    """``f`` itself when it is already sums, else the sums of the prepared frame ``f``."""
+    return f if hasattr(f, "unit_sums") else FrameSums(f)
 
-    out = []
-    for ut in unit_types:
-        rows = _unit_rows(f, ut)
+
+class FrameSums:
+    """The sums the indicators, the balance per hospital and DRG, the convergence and the CC/MCC shares are
+    computed from, taken from a prepared facts frame (:func:`prepare`) in polars: the straightforward way,
+    which :class:`drg.monitoring.sums.LedgerSums` (the same sums grouped in DuckDB) is tested against.
+
+    Every method returns a small polars frame; the exact sums are Int64, the float terms of the cost and time
+    indices are summed row after row in the facts' order (:func:`_sums_in_order`)."""
+
+    def __init__(self, f):
+        self.f = f
+
+    @property
+    def empty(self) -> bool:
+        return self.f.height == 0
+
+    def unit_sums(self, unit_type: str):
+        """``(by_pool, drgs)`` of a unit type: per (unit, pool) every sum of :data:`_SUMS`, sorted by unit and
+        pool; per unit the distinct DRGs of its grouped cases (UInt32). None without rows."""
+        import polars as pl
+
+        rows = _unit_rows(self.f, unit_type)
         if rows.height == 0:
-            continue
+            return None
         exact = [c for c in _SUMS if c not in _FLOAT_SUMS]
         by_pool = (rows.group_by(["unit", "pool"]).agg([pl.col(c).sum() for c in exact])
                    .join(_sums_in_order(rows, ["unit", "pool"], list(_FLOAT_SUMS)), on=["unit", "pool"])
                    .sort(["unit", "pool"]))
+        drgs = (rows.filter(pl.col("group_state") == "grouped").group_by("unit")
+                .agg(pl.col("drg").n_unique().alias("drgs_used")))
+        return by_pool, drgs
+
+    def hospital_drg_cells(self):
+        """Per (hospital, DRG, pool) of the cases with a DRG other than ``0000``: cases, points units,
+        deduction units, points-before units, total cost."""
+        import polars as pl
+
+        return (self.f.filter((pl.col("drg") != "") & (pl.col("drg") != "0000"))
+                .group_by(["hospital_id", "drg", "pool"]).agg(
+                    pl.col("cases").sum(), pl.col("points_units").sum(), pl.col("deduction_units").sum(),
+                    pl.col("points_before_units").sum(), pl.col("total_cost_fen").sum()))
+
+    def hospital_mean_cells(self):
+        """Per (pool, DRG, hospital) of the grouped cases: cases and points-before units."""
+        import polars as pl
+
+        return (self.f.filter(pl.col("group_state") == "grouped")
+                .group_by(["pool", "drg", "hospital_id"])
+                .agg(pl.col("cases").sum(), pl.col("points_before_units").sum()))
+
+    def cc_cells(self):
+        """Per (hospital, ADRG) of the grouped cases with an ADRG: cases and CC/MCC cases."""
+        import polars as pl
+
+        return (self.f.filter((pl.col("group_state") == "grouped") & (pl.col("adrg") != ""))
+                .group_by(["hospital_id", "adrg"]).agg(pl.col("cases").sum(), pl.col("cc_cases").sum()))
+
+    def month_cells(self):
+        """Per (month, pool, hospital, county): points units, deduction units, self-pay (the warnings' sums)."""
+        import polars as pl
+
+        return self.f.group_by(["month", "pool", "hospital_id", "county"]).agg(
+            pl.col("points_units").sum(), pl.col("deduction_units").sum(), pl.col("self_pay_fen").sum())
+
+
+def indicators(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospitals: dict[str, dict],
+               low_risk_known: bool, unit_types: tuple[str, ...] = UNIT_TYPES):
+    """The indicators of every unit (:data:`INDICATOR_COLUMNS`) from prepared facts (:func:`prepare`), or from
+    their sums (a :class:`FrameSums`, or :class:`drg.monitoring.sums.LedgerSums` read from the ledger)."""
+    import polars as pl
+
+    sums = _sums_of(f)
+    out = []
+    for ut in unit_types:
+        got = sums.unit_sums(ut)
+        if got is None:
+            continue
+        by_pool, drgs = got
+        exact = [c for c in _SUMS if c not in _FLOAT_SUMS]
         amounts = {}
         for unit, pool, pu, du in by_pool.select("unit", "pool", "points_units", "deduction_units").iter_rows():
             pv = pv_by_pool.get(pool)
@@ -160,8 +229,6 @@ def indicators(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospita
                 amounts[unit] = prev + round_half_away(Fraction(int(pu) - int(du)) * pv / scale)
         agg = (by_pool.group_by("unit").agg([pl.col(c).sum() for c in exact])
                .join(_sums_in_order(by_pool, ["unit"], list(_FLOAT_SUMS)), on="unit"))
-        drgs = (rows.filter(pl.col("group_state") == "grouped").group_by("unit")
-                .agg(pl.col("drg").n_unique().alias("drgs_used")))
         agg = agg.join(drgs, on="unit", how="left").with_columns(pl.col("drgs_used").fill_null(0))
         agg = agg.with_columns(pl.Series("amount_fen", [amounts[u] for u in agg["unit"].to_list()], pl.Int64),
                                pl.lit(ut).alias("unit_type"))
@@ -224,13 +291,10 @@ def _empty():
 
 def hospital_drg(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospitals: dict[str, dict]):
     """结余/超支 per hospital and DRG: cases, points (after §5) and points before, total cost, the amount
-    Σ_pool round(points × PV) and the balance = amount − cost (fen)."""
+    Σ_pool round(points × PV) and the balance = amount − cost (fen). ``f``: prepared facts or their sums."""
     import polars as pl
 
-    rows = f.filter((pl.col("drg") != "") & (pl.col("drg") != "0000"))
-    g = rows.group_by(["hospital_id", "drg", "pool"]).agg(
-        pl.col("cases").sum(), pl.col("points_units").sum(), pl.col("deduction_units").sum(),
-        pl.col("points_before_units").sum(), pl.col("total_cost_fen").sum())
+    g = _sums_of(f).hospital_drg_cells()
     amount = []
     for pool, pu, du in g.select("pool", "points_units", "deduction_units").iter_rows():
         pv = pv_by_pool.get(pool)
@@ -256,9 +320,7 @@ def _cv_table(f, *, scale: int, min_cases: int):
     hospital mean points before §5, and the sample CV of those means (null under 2 hospitals)."""
     import polars as pl
 
-    per_h = (f.filter(pl.col("group_state") == "grouped")
-             .group_by(["pool", "drg", "hospital_id"])
-             .agg(pl.col("cases").sum(), pl.col("points_before_units").sum())
+    per_h = (_sums_of(f).hospital_mean_cells()
              .filter(pl.col("cases") >= min_cases)
              .with_columns((pl.col("points_before_units") / scale / pl.col("cases")).alias("m"))
              .sort(["pool", "drg", "hospital_id"]))       # the float mean and SD in one order every time
@@ -284,7 +346,7 @@ def convergence(f, f_last, *, scale: int, scale_last: int | None, min_cases: int
     import polars as pl
 
     cur = _cv_table(f, scale=scale, min_cases=min_cases)
-    if f_last is not None and f_last.height:
+    if f_last is not None and not _sums_of(f_last).empty:
         last = _cv_table(f_last, scale=scale_last or scale, min_cases=min_cases).select(
             "pool", "drg", pl.col("hospitals").alias("hospitals_last_year"), pl.col("cv").alias("cv_last_year"))
         cur = cur.join(last, on=["pool", "drg"], how="left")
@@ -303,8 +365,7 @@ def cc_shares(f):
     """Per (hospital, ADRG): cases and the share with a CC or MCC (``cc_level`` ≥ 1), grouped cases only."""
     import polars as pl
 
-    return (f.filter((pl.col("group_state") == "grouped") & (pl.col("adrg") != ""))
-            .group_by(["hospital_id", "adrg"]).agg(pl.col("cases").sum(), pl.col("cc_cases").sum())
+    return (_sums_of(f).cc_cells()
             .with_columns((pl.col("cc_cases") / pl.col("cases")).alias("cc_share")))
 
 

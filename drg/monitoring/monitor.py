@@ -114,6 +114,7 @@ def monitor_period(ledger: Any, period: str, *, policy: Any = None, out: str | P
 
     from drg.monitoring import indicators as ind
     from drg.monitoring import store as st
+    from drg.monitoring.sums import LedgerFacts
     from drg.settlement.ledger import Ledger
     from drg.settlement.periods import parse_period
 
@@ -121,20 +122,21 @@ def monitor_period(ledger: Any, period: str, *, policy: Any = None, out: str | P
     p = parse_period(period)
     year, months = p.year, p.months
     last_month = p.last_month
-    facts = st.read_facts(led, year, tuple(range(1, last_month + 1)))
-    covered = sorted(set(facts["month"].to_list())) if facts.height else []
+    # the facts stay in the ledger: each output reads the sums it needs (drg.monitoring.sums)
+    facts = LedgerFacts(led, year, tuple(range(1, last_month + 1)))
+    covered = list(facts.months)
     if not any(m in covered for m in months):
         raise InputError(f"the ledger has no settlement run covering {p.text} (run drg settle month/year first)",
                          file=str(led.path))
     pol = _policy(led, year, policy)
     mon = pol.monitoring
-    facts_last = st.read_facts(led, year - 1)
+    facts_last = LedgerFacts(led, year - 1)
     hospitals = st.read_hospitals(led, year)
     low_risk, low_info = st.read_low_risk(led, year)
     runs = st.pool_runs(led, year)
-    scale = ind.span_scale(facts) or pol.points_scale
-    scale_last = ind.span_scale(facts_last)
-    pools = sorted(set(facts["pool"].to_list()))
+    scale = facts.scale() or pol.points_scale
+    scale_last = facts_last.scale()
+    pools = facts.pools()
 
     pv_basis, pv_span = _span_point_values(runs, year, last_month, pools)
     spans = {"period": p.text}
@@ -144,16 +146,14 @@ def monitor_period(ledger: Any, period: str, *, policy: Any = None, out: str | P
     prepared = {}
     for scope, span in spans.items():
         span_months = months if scope == "period" else tuple(range(1, last_month + 1))
-        f = ind.prepare(facts.filter(pl.col("month").is_in(list(span_months))), hospitals, low_risk)
+        f = facts.sums(span_months, hospitals, low_risk)
         prepared[scope] = (f, span_months)
         tag = [pl.lit(p.text).alias("period"), pl.lit(scope).alias("scope"), pl.lit(span).alias("span")]
         frames["indicators"].append(ind.indicators(f, scale=scale, pv_by_pool=pv_span, hospitals=hospitals,
                                                    low_risk_known=low_risk is not None).with_columns(tag))
         frames["hospital_drg"].append(ind.hospital_drg(f, scale=scale, pv_by_pool=pv_span, hospitals=hospitals)
                                       .with_columns(tag))
-        f_last = facts_last.filter(pl.col("month").is_in(list(span_months))) if facts_last.height else None
-        if f_last is not None:
-            f_last = ind.prepare(f_last, hospitals, low_risk)
+        f_last = facts_last.sums(span_months, hospitals, low_risk) if not facts_last.empty else None
         frames["convergence"].append(ind.convergence(f, f_last, scale=scale, scale_last=scale_last,
                                                      min_cases=mon.convergence_min_cases, pv_by_pool=pv_span)
                                      .with_columns(tag))
@@ -162,7 +162,10 @@ def monitor_period(ledger: Any, period: str, *, policy: Any = None, out: str | P
     from drg.monitoring.checks import period_warnings
 
     checked = period_warnings(
-        period=p, pools=pools, facts=facts, facts_last=facts_last, prepared=prepared["period"][0],
+        period=p, pools=pools, facts=facts.sums(None, hospitals, low_risk),
+        facts_last=None if facts_last.empty else facts_last.sums(None, hospitals, None),
+        prepared=prepared["period"][0],
+        prepared_last=None if facts_last.empty else facts_last.sums(p.months, hospitals, None),
         indicators=tables["indicators"].filter(pl.col("scope") == "period"), runs=runs, policy=pol, scale=scale,
         scale_last=scale_last or scale, hospitals=hospitals, covered=covered, ledger=led)
     scheme_id = next((s for s in runs["scheme_id"].to_list() if s), None) if runs.height else None
