@@ -74,12 +74,10 @@ def trimmed_sums(trimmed: pa.Table) -> pa.Table:
                                                             pl.len().cast(pl.Int64).alias("n")).to_arrow()
 
 
-def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int, *,
-                 fractions: bool = True) -> tuple[dict, dict]:
-    """Exact year-weighted means and case counts per key tuple (formed like ``mean_d``) from a polars frame
-    with ``keys``, ``year``, ``cost_fen`` and ``n`` (sums and counts). A mean is a ``Fraction``, or with
-    ``fractions=False`` a pair of ints ``(numerator, denominator)`` of the same value (not reduced, the
-    denominator positive: no gcd per key)."""
+def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:
+    """Exact year-weighted means (``Fraction``) and case counts per key tuple (formed like ``mean_d``) from a
+    polars frame with ``keys``, ``year``, ``cost_fen`` and ``n`` (sums and counts): the tiers' (the
+    hospitals' are :func:`_hospital_means`)."""
     import polars as pl
 
     agg = df.group_by([*keys, "year"]).agg(pl.col("cost_fen").sum().alias("s"), pl.col("n").sum().alias("n"))
@@ -110,10 +108,7 @@ def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], ne
             wsum = wsums[ys] = sum((wy[y] for y in ys), Fraction(0))
         if not wsum > 0:
             continue
-        num, den = num * wsum.denominator, den * wsum.numerator
-        if den < 0:
-            num, den = -num, -den
-        means[k] = Fraction(num, den) if fractions else (num, den)
+        means[k] = Fraction(num * wsum.denominator, den * wsum.numerator)
     return means, counts
 
 
@@ -123,14 +118,6 @@ def _clipped(v: Fraction, lo: Fraction | None, hi: Fraction | None) -> Fraction:
     if hi is not None and v > hi:
         v = hi
     return v
-
-
-def _round_ratio(num: int, den: int) -> int:
-    """``round_half_away(Fraction(num, den))`` for ``den > 0`` (no reduction: the same integer)."""
-    q, r = divmod(abs(num), den)
-    if 2 * r >= den:
-        q += 1
-    return q if num >= 0 else -q
 
 
 def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, policy: Policy, *,
@@ -160,67 +147,122 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
 
     tr = pl.from_arrow(trimmed_sums(trimmed).select(["hospital_id", "drg", "year", "cost_fen", "n"]))
     newest = weights.settlement_year - 1 if weights.settlement_year is not None else max(weights.years)
-    # a hospital's mean as an integer pair: 250 K hospital coefficients at 10 M cases cost seconds as Fractions
-    hmeans, hcounts = _group_means(tr, ["hospital_id", "drg"], policy, weights.years, newest, fractions=False)
     tiers = pl.DataFrame({"hospital_id": hosp_ids, "tier": [tier_of[h] for h in hosp_ids]},
                          schema={"hospital_id": pl.String, "tier": pl.String})
     tmeans, tcounts = _group_means(tr.join(tiers, on="hospital_id", how="inner"), ["tier", "drg"], policy,
                                    weights.years, newest)
     lo = None if cp.min is None else Fraction(cp.min)
     hi = None if cp.max is None else Fraction(cp.max)
-    wh_n, wh_d = wh.numerator, wh.denominator
 
-    rows = {k: [] for k in COEF_SCHEMA.names}
-    for drg in drgs:
+    # per DRG and tier (a few thousand): the tier's coefficient and source, its case count, the coefficient
+    # of a hospital without its own, and the part of the blend that is not the hospital's (wt·tc + w1)
+    tier_names = sorted(set(tier_of.values()), key=str)
+    nd, nt, nh = len(drgs), len(tier_names), len(hosp_ids)
+    tier_float = np.full((nd, nt), np.nan)
+    tier_src = np.full((nd, nt), None, dtype=object)
+    tier_n = np.zeros((nd, nt), np.int64)
+    tier_coef_of = np.zeros((nd, nt))
+    rest_n = np.zeros((nd, nt), dtype=object)
+    rest_d = np.ones((nd, nt), dtype=object)
+    for i, drg in enumerate(drgs):
         md = mean_d[drg]
-        md_n, md_d = md.numerator, md.denominator
         observed = {tier: tmeans[(tier, drg)] / md for tier in cp.tiers
                     if tcounts.get((tier, drg), 0) >= cp.tier_n_min}
         chain = tier_chain(observed, cp.tiers, cp.down_factor, cp.up_factor)
-        # per tier of this DRG, computed once: its coefficient as a float, the blended coefficient of a
-        # hospital without its own, and the part of the blend that is not the hospital's (wt·tc + w1)
-        of_tier: dict = {}
-        for hid in hosp_ids:
-            tier = tier_of[hid]
-            n_h = hcounts.get((hid, drg), 0)
-            tc, tsrc = chain.get(tier, (None, None))
-            known = of_tier.get(tier)
-            if known is None:
-                tc_used = tc if tc is not None else Fraction(1)
-                v = _clipped(wh * tc_used + wt * tc_used + w1, lo, hi)
-                rest = wt * tc_used + w1
-                known = of_tier[tier] = (None if tc is None else float(tc),
-                                         round_half_away(v * COEF_SCALE) / COEF_SCALE,
-                                         rest.numerator, rest.denominator)
-            if n_h >= cp.n_min:
-                # hc = mean_h / mean_d = p / q; v = wh·hc + rest, in integers (the value of the Fraction sum)
-                h_n, h_d = hmeans[(hid, drg)]
-                p, q = h_n * md_d, h_d * md_n
-                if q < 0:
-                    p, q = -p, -q
-                hc = p / q                      # (int / int: correctly rounded, as float(Fraction))
-                r_n, r_d = known[2], known[3]
-                v_n, v_d = wh_n * p * r_d + r_n * wh_d * q, wh_d * q * r_d
-                if lo is not None and v_n * lo.denominator < lo.numerator * v_d:
-                    v_n, v_d = lo.numerator, lo.denominator
-                if hi is not None and v_n * hi.denominator > hi.numerator * v_d:
-                    v_n, v_d = hi.numerator, hi.denominator
-                coef = _round_ratio(v_n * COEF_SCALE, v_d) / COEF_SCALE   # 4 decimals (§3.5)
-                source = "hospital"
-            else:
-                hc, coef = None, known[1]
-                source = "tier" if tc is not None else "1.0"
-            rows["hospital_id"].append(hid)
-            rows["tier"].append(tier)
-            rows["drg"].append(drg)
-            rows["n_hospital"].append(n_h)
-            rows["hospital_coef"].append(hc)
-            rows["n_tier"].append(tcounts.get((tier, drg), 0))
-            rows["tier_coef"].append(known[0])
-            rows["tier_coef_source"].append(tsrc)
-            rows["coef"].append(coef)
-            rows["coef_source"].append(source)
-    return pa.table(rows, schema=COEF_SCHEMA)
+        for j, tier in enumerate(tier_names):
+            tc, tier_src[i, j] = chain.get(tier, (None, None))
+            tier_n[i, j] = tcounts.get((tier, drg), 0)
+            tc_used = tc if tc is not None else Fraction(1)
+            if tc is not None:
+                tier_float[i, j] = float(tc)
+            tier_coef_of[i, j] = round_half_away(_clipped(wh * tc_used + wt * tc_used + w1, lo, hi) * COEF_SCALE) \
+                / COEF_SCALE
+            rest = wt * tc_used + w1
+            rest_n[i, j], rest_d[i, j] = rest.numerator, rest.denominator
+
+    # every hospital × DRG cell, DRG by DRG (cell = drg · nh + hospital): the counts and, where a hospital has
+    # n_min cases, its coefficient in exact integers (numpy object arrays of Python ints: the products of fen
+    # sums, year weights and means exceed 64 bits; 250 K coefficients at 10 M cases)
+    tier_at = np.array([tier_names.index(tier_of[h]) for h in hosp_ids], np.int64)
+    cell_tier = np.tile(tier_at, nd)
+    cell_drg = np.repeat(np.arange(nd), nh)
+    n_h, h_num, h_den = _hospital_means(tr, hosp_ids, drgs, policy, weights.years, newest)
+    own = n_h >= cp.n_min
+    at = np.flatnonzero(own)
+    d_at, t_at = cell_drg[at], cell_tier[at]
+    md_n = np.array([mean_d[d].numerator for d in drgs], dtype=object)[d_at]
+    md_d = np.array([mean_d[d].denominator for d in drgs], dtype=object)[d_at]
+    p, q = h_num[at] * md_d, h_den[at] * md_n               # hc = p / q
+    neg = (q < 0).astype(bool)
+    p, q = np.where(neg, -p, p), np.where(neg, -q, q)
+    hospital_coef = np.full(nd * nh, np.nan)
+    hospital_coef[at] = (p / q).astype(np.float64)            # (int / int: correctly rounded, as float(Fraction))
+    r_n, r_d = rest_n[d_at, t_at], rest_d[d_at, t_at]
+    v_n, v_d = wh.numerator * p * r_d + r_n * wh.denominator * q, wh.denominator * q * r_d
+    for bound, outside in ((lo, lambda a, b: a < b), (hi, lambda a, b: a > b)):
+        if bound is not None:
+            out = outside(v_n * bound.denominator, bound.numerator * v_d).astype(bool)
+            v_n, v_d = np.where(out, bound.numerator, v_n), np.where(out, bound.denominator, v_d)
+    x = v_n * COEF_SCALE                                       # half away from zero, 4 decimals (§3.5)
+    ax = np.abs(x)
+    whole = ax // v_d
+    whole = whole + (2 * (ax - whole * v_d) >= v_d).astype(np.int64).astype(object)
+    coef = tier_coef_of[cell_drg, cell_tier]
+    coef[at] = (np.where((x < 0).astype(bool), -whole, whole) / COEF_SCALE).astype(np.float64)
+    has_tier = ~np.isnan(tier_float[cell_drg, cell_tier])
+    source = np.where(own, "hospital", np.where(has_tier, "tier", "1.0"))
+    take_h, take_d = pa.array(np.tile(np.arange(nh), nd)), pa.array(cell_drg)
+    return pa.table({
+        "hospital_id": pa.array(hosp_ids, pa.string()).take(take_h),
+        "tier": pa.array([tier_of[h] for h in hosp_ids], pa.string()).take(take_h),
+        "drg": pa.array(drgs, pa.string()).take(take_d),
+        "n_hospital": pa.array(n_h, pa.int64()),
+        "hospital_coef": pa.array(hospital_coef, pa.float64(), mask=~own),
+        "n_tier": pa.array(tier_n[cell_drg, cell_tier], pa.int64()),
+        "tier_coef": pa.array(tier_float[cell_drg, cell_tier], pa.float64(), mask=~has_tier),
+        "tier_coef_source": pa.array(tier_src[cell_drg, cell_tier].tolist(), pa.string()),
+        "coef": pa.array(coef, pa.float64()),
+        "coef_source": pa.array(source.tolist(), pa.string())}, schema=COEF_SCHEMA)
+
+
+def _hospital_means(tr, hosp_ids: list, drgs: list, policy: Policy, years: tuple[int, ...], newest: int):
+    """Per hospital × DRG cell (``drg · hospitals + hospital``, the hospitals and DRGs of the tables): the
+    trimmed cases and the exact year-weighted mean cost (as :func:`_group_means`) as numerator and
+    denominator, object arrays of Python ints (not reduced; 0 / 1 for a cell without cases)."""
+    import polars as pl
+
+    nh, nd = len(hosp_ids), len(drgs)
+    agg = (tr.group_by(["hospital_id", "drg", "year"]).agg(pl.col("cost_fen").sum().alias("s"),
+                                                          pl.col("n").sum().alias("n"))
+           .join(pl.DataFrame({"hospital_id": hosp_ids, "h": np.arange(nh)},
+                              schema={"hospital_id": pl.String, "h": pl.Int64}), on="hospital_id", how="inner")
+           .join(pl.DataFrame({"drg": drgs, "d": np.arange(nd)}, schema={"drg": pl.String, "d": pl.Int64}),
+                 on="drg", how="inner"))
+    n = np.zeros(nd * nh, np.int64)
+    num = np.zeros(nd * nh, dtype=object)
+    den = np.ones(nd * nh, dtype=object)
+    present = np.zeros(nd * nh, np.int64)       # the cell's years, one bit each
+    idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
+    wy = {y: Fraction(policy.weights.year_weight(y, newest)) for y in years}
+    for bit, y in enumerate(years):
+        part = agg.filter(pl.col("year") == y)
+        if not part.height:
+            continue
+        cell = (part["d"] * nh + part["h"]).to_numpy()
+        f = wy[y] * idx[y]
+        a = part["s"].to_numpy().astype(object) * f.numerator
+        b = part["n"].to_numpy().astype(object) * f.denominator
+        # mean = Σ_y wy·idx·s/n / Σ_y wy: the sum over the years as (numerator, denominator), year by year
+        num[cell], den[cell] = num[cell] * b + a * den[cell], den[cell] * b
+        n[cell] += part["n"].to_numpy()
+        present[cell] |= 1 << bit
+    # ÷ Σ wy of the cell's years (one Fraction per set of years)
+    for mask in np.unique(present[present > 0]).tolist():
+        wsum = sum((wy[y] for bit, y in enumerate(years) if mask >> bit & 1), Fraction(0))
+        cells = present == mask
+        num[cells] = num[cells] * wsum.denominator
+        den[cells] = den[cells] * wsum.numerator
+    return n, num, den
 
 
 def read_coefficients(path: str | Path) -> pa.Table:

@@ -123,3 +123,58 @@ def test_hospital_coefficients_equal_the_fraction_formula(pol, seed):
         assert got[h]["coef_source"] == "hospital"
         assert got[h]["hospital_coef"] == float(hc)
         assert got[h]["coef"] == (q + (2 * r >= v.denominator)) / 10_000
+
+
+def test_coefficients_of_two_years_and_chained_tiers_equal_the_fraction_formula():
+    """Every row of a two-year history with year weights and a cost index — hospitals with and without their
+    own coefficient, observed and chained tiers, the blend and the clip — equals the formula in Fractions."""
+    import random
+
+    from drg.pricing import compute_coefficients, compute_weights
+
+    rnd = random.Random(5)
+    p = load_policy("zhejiang-province")
+    p = replace(p, weights=replace(p.weights, trim=replace(p.weights.trim, method="none"),
+                                   cost_index={2023: Decimal("1.031"), 2024: Decimal(1)}),
+                coef=replace(p.coef, blend=Blend(Decimal("0.45"), Decimal("0.35"), Decimal("0.2")),
+                             min=Decimal("0.8"), max=Decimal("1.3")))
+    rows, i = [], 0
+    for h, n in (("H01", 16), ("H02", 4), ("H03", 13), ("H04", 11)):
+        for _ in range(n):
+            year = rnd.choice([2023, 2024])
+            rows.append({"case_id": f"c{i}", "hospital_id": h, "drg": rnd.choice(["FR23", "GB19"]),
+                         "cost": round(rnd.uniform(3000, 30000), 2), "admit": dt.date(year, 5, 1)})
+            i += 1
+    w, trimmed = compute_weights(case_rows(rows), p, settlement_year=2025)
+    hosp = make_hospitals()
+    got = compute_coefficients(w, trimmed, hosp, p, settlement_year=2025).to_pylist()
+    tier_of = dict(zip(hosp.column("hospital_id").to_pylist(), hosp.column("tier").to_pylist()))
+    wy = {y: Fraction(p.weights.year_weight(y, 2024)) for y in (2023, 2024)}
+    ix = {y: Fraction(p.weights.cost_index.get(y, Decimal(1))) for y in (2023, 2024)}
+
+    def mean(cases):
+        by_year = {}
+        for r in cases:
+            by_year.setdefault(r["admit"].year, []).append(Fraction(str(r["cost"])))
+        return (sum(wy[y] * ix[y] * sum(c) / len(c) for y, c in by_year.items())
+                / sum(wy[y] for y in by_year))
+
+    blend = p.coef.blend
+    for r in got:
+        cases = [c for c in rows if c["drg"] == r["drg"]]
+        md = mean(cases)
+        own = [c for c in cases if c["hospital_id"] == r["hospital_id"]]
+        assert r["n_hospital"] == len(own)
+        tiers = {t: [c for c in cases if tier_of[c["hospital_id"]] == t] for t in p.coef.tiers}
+        observed = {t: mean(c) / md for t, c in tiers.items() if len(c) >= p.coef.tier_n_min}
+        tc = tier_chain(observed, p.coef.tiers, p.coef.down_factor, p.coef.up_factor).get(r["tier"], (None,))[0]
+        tc_used = tc if tc is not None else Fraction(1)
+        hc = mean(own) / md if len(own) >= p.coef.n_min else None
+        v = Fraction(blend.hospital) * (hc if hc is not None else tc_used) + Fraction(blend.tier) * tc_used \
+            + Fraction(blend.one)
+        v = min(max(v, Fraction(p.coef.min)), Fraction(p.coef.max))
+        q, rem = divmod(v.numerator * 10_000, v.denominator)
+        assert r["coef"] == (q + (2 * rem >= v.denominator)) / 10_000, r
+        assert r["hospital_coef"] == (None if hc is None else float(hc))
+        assert r["tier_coef"] == (None if tc is None else float(tc))
+        assert r["coef_source"] == ("hospital" if hc is not None else "tier" if tc is not None else "1.0")
