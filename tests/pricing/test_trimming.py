@@ -124,3 +124,20 @@ def test_the_history_builder_widens_a_column_whose_values_do_not_fit():
     assert rows.cost_fen[:3].tolist() == [100, 200, 2**40] and rows.bed_days[:3].tolist() == [1, 2, 40_000]
     assert len(rows) == 40_003 and rows.drg_names[rows.drg[-1]] == "D39999"
     assert rows.year.dtype == np.int16 and (rows.year == 2024).all()
+
+
+def test_a_stay_too_long_for_the_projection_is_an_error_naming_file_row_and_field():
+    """Bed-days are held in 32 bits at most: a LOS of 2**31 days or more is refused with the file, the row and
+    the field (never silently wrapped)."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from drg.errors import InputError
+    from drg.pricing.weights import history_rows
+
+    hist = pa.table({"hospital_id": ["H1", "H1"], "drg": ["FR23", "FR23"], "los": pa.array([3, 2**31], pa.int64()),
+                     "discharge_date": [dt.date(2024, 5, 1)] * 2, "total_cost": [1000.0, 2000.0]})
+    with pytest.raises(InputError) as err:
+        history_rows(hist, load_policy("demo"), file="h.parquet")
+    assert err.value.file == "h.parquet" and err.value.row == 2 and err.value.field == "los"
