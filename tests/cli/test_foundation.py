@@ -135,3 +135,27 @@ def test_batch_commands_have_polars_give_freed_pages_back_at_once(tmp_path):
     assert conf(["check", missing]).endswith("dirty_decay_ms:0,muzzy_decay_ms:0'")
     assert conf(["check", missing], {"_RJEM_MALLOC_CONF": "dirty_decay_ms:700"}).endswith(",dirty_decay_ms:700'")
     assert "dirty_decay_ms:0" not in conf(["check", missing], pre="import polars; ")
+
+
+def test_batch_commands_have_numpy_allocate_on_ordinary_pages(tmp_path):
+    """A batch command has numpy skip madvise(MADV_HUGEPAGE) before numpy is imported
+    (drg.cli.runtime.numpy_small_pages): huge pages compacted on first touch cost more than the work on a
+    machine whose memory is full of page cache. A setting in the environment is left as it is; once numpy is
+    imported nothing is set (too late to take effect); one-case commands are left alone."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    code = ("import os, sys; from typer.testing import CliRunner; from drg.cli import app; "
+            "CliRunner().invoke(app, sys.argv[1:]); import numpy; from numpy._core import multiarray as m; "
+            "print(repr(os.environ.get('NUMPY_MADVISE_HUGEPAGE')), m._set_madvise_hugepage(True))")
+    missing = str(tmp_path / "none.parquet")
+
+    def state(args, extra=None, pre=""):
+        out = subprocess.run([sys.executable, "-c", pre + code, *args], capture_output=True, text=True, check=True,
+                             env=env | (extra or {})).stdout
+        return out.split("\n")[-2]
+
+    assert state(["check", missing]) == "'0' False"
+    assert state(["check", missing], {"NUMPY_MADVISE_HUGEPAGE": "1"}) == "'1' True"
+    assert state(["check", missing], pre="import numpy; ").startswith("None ")
+    assert state(["estimate", "--help"]).startswith("None ")
