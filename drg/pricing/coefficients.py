@@ -166,8 +166,10 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
     rest_d = np.ones((nd, nt), dtype=object)
     for i, drg in enumerate(drgs):
         md = mean_d[drg]
-        observed = {tier: tmeans[(tier, drg)] / md for tier in cp.tiers
-                    if tcounts.get((tier, drg), 0) >= cp.tier_n_min}
+        # a DRG whose history costs nothing (bad data: every kept case at 0 fen) has no ratio to it: no tier
+        # or hospital coefficient, so 1.0 (SPEC §3.4's fallback; docs/payment-rules.md)
+        observed = {} if md == 0 else {tier: tmeans[(tier, drg)] / md for tier in cp.tiers
+                                       if tcounts.get((tier, drg), 0) >= cp.tier_n_min}
         chain = tier_chain(observed, cp.tiers, cp.down_factor, cp.up_factor)
         for j, tier in enumerate(tier_names):
             tc, tier_src[i, j] = chain.get(tier, (None, None))
@@ -187,7 +189,7 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
     cell_tier = np.tile(tier_at, nd)
     cell_drg = np.repeat(np.arange(nd), nh)
     n_h, h_num, h_den = _hospital_means(tr, hosp_ids, drgs, policy, weights.years, newest)
-    own = n_h >= cp.n_min
+    own = (n_h >= cp.n_min) & np.repeat(np.array([mean_d[d] != 0 for d in drgs], dtype=bool), nh)
     at = np.flatnonzero(own)
     d_at, t_at = cell_drg[at], cell_tier[at]
     md_n = np.array([mean_d[d].numerator for d in drgs], dtype=object)[d_at]

@@ -96,7 +96,7 @@ def price_one_exact(case: CaseToPrice, row: WeightRow | None, rule: PricingRule)
     pdp_u = row.per_diem_u if row is not None else None
 
     def shown(mean) -> float:
-        return float(case.cost_fen) / float(mean)
+        return float(case.cost_fen) / float(mean) if float(mean) != 0 else nan
 
     if case.review:
         return REVIEW, int(case.review_u), (shown(mean_fen) if mean_fen is not None and mean_fen == mean_fen
@@ -108,12 +108,13 @@ def price_one_exact(case: CaseToPrice, row: WeightRow | None, rule: PricingRule)
         return UNGROUPABLE, round_half_away(c / a * 100 * scale * Fraction(rule.ungroupable_factor)), nan, False
     if case.per_diem and pdp_u is not None:
         return (PER_DIEM, int(pdp_u) * int(case.bed_days),
-                (float(case.cost_fen) / int(case.bed_days)) / float(row.per_diem_mean_fen), False)
+                (float(case.cost_fen) / int(case.bed_days)) / float(row.per_diem_mean_fen)
+                if float(row.per_diem_mean_fen) != 0 else nan, False)
     if bp_u is None or case.per_diem:   # no weight, or a per-diem case whose DRG has no per-diem points (§4)
         return UNSTABLE, round_half_away(c / a * 100 * scale), nan, True
-    rr = c / Fraction(mean_fen)
-    if not row.stable:
+    if not row.stable or Fraction(mean_fen) == 0:   # (mean 0: a history that cost nothing has no ratio)
         return UNSTABLE, round_half_away(c / a * 100 * scale), shown(mean_fen), False
+    rr = c / Fraction(mean_fen)
     bp = Fraction(int(bp_u))
     coef = Fraction(int(case.coef_u), COEF_SCALE)
     h, low = Fraction(row.high_ratio), Fraction(rule.low_ratio)

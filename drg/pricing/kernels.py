@@ -141,7 +141,7 @@ def price_kernel(cases, weights, rule):
         if review[i]:
             cls[i] = REVIEW
             pts[i] = review_u[i]
-            if w >= 0 and mean_fen[w] == mean_fen[w]:
+            if w >= 0 and mean_fen[w] == mean_fen[w] and mean_fen[w] != 0.0:
                 ratio[i] = c / mean_fen[w]
             continue
         if ungroupable[i]:
@@ -154,11 +154,16 @@ def price_kernel(cases, weights, rule):
         if per_diem[i] and w >= 0 and pdp_u[w] >= 0:
             cls[i] = PER_DIEM
             pts[i] = pdp_u[w] * bed_days[i]
-            ratio[i] = (c / bed_days[i]) / pd_mean_fen[w]
+            if pd_mean_fen[w] != 0.0:     # (a DRG whose history cost nothing has no ratio)
+                ratio[i] = (c / bed_days[i]) / pd_mean_fen[w]
             continue
         if w < 0 or bp_u[w] < 0 or per_diem[i]:  # no weight, or per-diem without per-diem points (§4)
             cls[i] = UNSTABLE
             noweight[i] = True
+            pts[i], flag[i] = _round_flag(c * k_a)
+            continue
+        if mean_fen[w] == 0.0:      # a DRG whose history cost nothing: no ratio, priced as unstable (§4)
+            cls[i] = UNSTABLE
             pts[i], flag[i] = _round_flag(c * k_a)
             continue
         r = c / mean_fen[w]

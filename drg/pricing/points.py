@@ -334,7 +334,7 @@ def _classify(cases: CaseArrays, table: WeightTable, rule: PricingRule, engine: 
                            bool(cases.review[i]), int(cases.review_u[i]), bool(cases.per_diem[i]),
                            int(cases.coef_u[i]))
         c_, p_, r_, nw_ = price_one_exact(case, table.exact_row(w), rule)
-        if case.review and w >= 0 and table.mean_exact[w] is not None:
+        if case.review and w >= 0 and table.mean_exact[w] is not None and float(mean[w]) != 0:
             r_ = float(case.cost_fen) / float(mean[w])
         cls[i], pts[i], ratio[i], noweight[i] = c_, p_, r_, nw_
     return cls, pts, ratio, noweight

@@ -573,6 +573,9 @@ def weights_from_sums(sums: DrgYearSums, years: HistoryYears, policy: Policy, *,
         raise InputError("no groupable, non-per-diem history case is left after trimming: A is undefined",
                          file=file, field="drg")
     a_fen = num / den
+    if a_fen == 0:
+        raise InputError("every groupable, non-per-diem history case kept after trimming costs 0: A is 0 and no "
+                         "base points can be formed", file=file, field="total_cost")
 
     def weighted_mean(per_year: dict[int, Fraction]) -> Fraction:
         ws = sum(Fraction(w_of[y]) for y in per_year)

@@ -178,3 +178,29 @@ def test_coefficients_of_two_years_and_chained_tiers_equal_the_fraction_formula(
         assert r["hospital_coef"] == (None if hc is None else float(hc))
         assert r["tier_coef"] == (None if tc is None else float(tc))
         assert r["coef_source"] == ("hospital" if hc is not None else "tier" if tc is not None else "1.0")
+
+
+def test_drg_whose_history_cost_nothing_gets_coefficient_one(pol):
+    """A DRG whose kept history cases all cost 0 (bad data the weights keep: mean 0, base points 0) has no
+    ratio to its mean: no hospital or tier coefficient, so 1.0 (SPEC §3.4's fallback), not a division by zero."""
+    rows = [{"case_id": f"{h}-{d}-{i}", "hospital_id": h, "drg": d, "cost": 0.0 if d == "FR23" else 9000.0,
+             "admit": dt.date(2023, 5, 1)} for h, n in (("H01", 6), ("H02", 5)) for d in ("FR23", "GZ11")
+            for i in range(n)]
+    w, trimmed = compute_weights(case_rows(rows), pol, settlement_year=2024)
+    assert w.table.to_pylist()[0]["drg"] == "FR23" and w.table.to_pylist()[0]["base_points"] == 0.0
+    got = {r["hospital_id"]: r for r in compute_coefficients(w, trimmed, make_hospitals(), pol,
+                                                             settlement_year=2024).to_pylist() if r["drg"] == "FR23"}
+    for h in ("H01", "H02"):
+        assert got[h]["coef"] == 1.0 and got[h]["coef_source"] == "1.0"
+        assert got[h]["hospital_coef"] is None and got[h]["tier_coef"] is None
+    assert got["H01"]["n_hospital"] == 6
+
+
+def test_history_that_cost_nothing_is_an_error_naming_the_field(pol):
+    """Every kept history case at 0 fen: A is 0 and base points cannot be formed; an error naming the
+    history and the cost field, not a division by zero."""
+    from drg.errors import InputError
+
+    with pytest.raises(InputError, match="A is 0") as err:
+        compute_weights(history({"H01": (6, 0.0)}), pol, settlement_year=2024)
+    assert err.value.field == "total_cost"

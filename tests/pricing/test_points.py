@@ -338,3 +338,25 @@ def test_hospital_point_sums_from_codes_equal_those_of_the_priced_columns(pol, p
         got = point_sums_of(keys, priced, policy)
         assert got.sort(key, nulls_last=True).equals(want.sort(key, nulls_last=True))
         assert got.schema == want.schema and got["insurance_type"].null_count() == (1 if pooled else 0)
+
+
+def test_drg_whose_history_cost_nothing_is_priced_unstable_without_a_ratio(pol):
+    """Mean cost 0 (a history that cost nothing): the cost ratio is undefined, the case is priced as unstable
+    (c / A × 100) on both engines, a review and a per-diem case of such a DRG keep their points; no case
+    divides by zero."""
+    w, c = hand_tables([{"drg": "FR23", "base_points": 0.0, "mean_cost": 0.0, "stable": False},
+                        {"drg": "GZ11", "base_points": 0.0, "mean_cost": 0.0, "stable": True},
+                        {"drg": "BR21", "base_points": 0.0, "mean_cost": 0.0, "per_diem_points": 0.0,
+                         "per_diem_mean": 0.0}])
+    cases = case_rows([{"case_id": "a", "drg": "FR23", "cost": 12345.67},
+                       {"case_id": "b", "drg": "GZ11", "cost": 100.0},
+                       {"case_id": "c", "drg": "FR23", "cost": 500.0},
+                       {"case_id": "d", "drg": "BR21", "cost": 800.0, "los": 4}])
+    reviews = pa.table({"case_id": ["c"], "points": [7.5], "note": [""]})
+    pd_pol = replace(pol, per_diem=replace(pol.per_diem, drgs=("BR21",)))
+    out = {r["case_id"]: r for r in price_both(cases, w, c, pd_pol, reviews=reviews).to_pylist()}
+    assert out["a"]["case_class"] == "unstable" and out["a"]["points"] == 123.4567
+    assert out["b"]["case_class"] == "unstable" and out["b"]["points"] == 1.0
+    assert out["c"]["case_class"] == "review" and out["c"]["points"] == 7.5
+    assert out["d"]["case_class"] == "per_diem" and out["d"]["points"] == 0.0
+    assert all(out[k]["cost_ratio"] is None for k in "abcd")
