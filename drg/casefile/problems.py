@@ -16,16 +16,16 @@ Problem = tuple[str, str, np.ndarray]
 
 def blank_mask(column) -> np.ndarray:
     """The rows of ``column`` that are null or, for text, blank (only whitespace)."""
-    import pyarrow.compute as pc
-
     if pa.types.is_dictionary(column.type):   # (read as a dictionary: each distinct value checked once)
         from drg.casefile.strings import per_dictionary_value
 
         return per_dictionary_value(column, blank_mask, True, bool)   # (a null row is blank)
-    mask = np.asarray(column.is_null(), dtype=bool)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        mask |= np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), False), dtype=bool)
-    return mask
+        # (on the strings' buffers: no trimmed copy of every value, the rule of the other formats)
+        from drg.casefile.strings import null_or_blank
+
+        return null_or_blank(column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column]))
+    return np.asarray(column.is_null(), dtype=bool)
 
 
 def yuan_money_problems(column, yuan: str) -> tuple[np.ndarray, np.ndarray, list[Problem]]:

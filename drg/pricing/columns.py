@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["case_years", "encode_strings", "values_in"]
+__all__ = ["case_years", "encode_strings", "filled", "values_in"]
+
+
+def filled(col: pa.ChunkedArray | pa.Array, value) -> pa.ChunkedArray | pa.Array:
+    """``col`` with its nulls replaced by ``value``; ``col`` itself when it has none. (Arrow's ``fill_null``
+    copies a column without nulls too: at 10 M cases a fresh 40–80 MB column for each of a dozen calls, and
+    the machine charges for every page of fresh memory.)"""
+    return col if col.null_count == 0 else col.fill_null(value)
 
 
 def encode_strings(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
@@ -16,7 +23,7 @@ def encode_strings(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
         return _encode_dictionary(col)
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     enc = pc.dictionary_encode(arr.cast(pa.string()))
-    return np.asarray(enc.indices.fill_null(-1), dtype=np.int32), enc.dictionary.to_pylist()
+    return np.asarray(filled(enc.indices, -1), dtype=np.int32), enc.dictionary.to_pylist()
 
 
 def _encode_dictionary(column) -> tuple[np.ndarray, list]:
@@ -52,4 +59,4 @@ def case_years(t: pa.Table) -> np.ndarray:
     """Discharge year of each case (SPEC §0.1: a case belongs to the year of its discharge date)."""
     import pyarrow.compute as pc
 
-    return np.asarray(pc.year(t.column("discharge_date")).fill_null(0), dtype=np.int32)
+    return np.asarray(filled(pc.year(t.column("discharge_date")), 0), dtype=np.int32)

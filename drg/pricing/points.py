@@ -44,7 +44,7 @@ from drg.pricing.kernels import CaseArrays, KernelRule, WeightArrays, price_kern
 from drg.policy import Policy
 from drg.casefile.money import with_fen_columns
 from drg.pricing.classes import drg_mask, held_mask, per_diem_mask
-from drg.pricing.columns import encode_strings
+from drg.pricing.columns import encode_strings, filled
 from drg.pricing.weights import Weights
 from drg.pricing.readmission import halved_stays, may_be_halved
 
@@ -216,7 +216,9 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | Coe
     widx = np.array([table.row_of.get(d, -1) for d in drg_dict] + [-1], np.int32)[drg_codes]  # -1 → no row
     coef_u, coef_src = _coefficients(coefficients, table, h_codes, h_dict, widx)
     review, review_u = _review_points(cases, reviews, policy.points_scale)
-    los = np.asarray(cases.column("los").cast(pa.int64()).fill_null(0), dtype=np.int64)
+    los = np.asarray(filled(cases.column("los"), 0))
+    if los.dtype != np.int32:
+        los = los.astype(np.int64)
     if len(los) and -2 ** 31 < los.min() and los.max() < 2 ** 31:   # (days as int32 where they fit: 0.1 GB at 10 M)
         los = los.astype(np.int32)
     case_arrays = CaseArrays(

@@ -12,6 +12,7 @@ from drg.casefile.tables import read_reviews, read_violations
 from drg.policy import Policy, load_policy
 from drg.pricing.adjustments import totals_of_point_sums
 from drg.pricing.weights import Weights, grouped_scheme_id, read_grouped, read_weights
+from drg.pricing.columns import filled
 from drg.pricing.points import PricedArrays, checked_columns, price_arrays, with_priced_columns
 
 __all__ = ['DICTIONARY_INPUTS', 'PRICING_INPUTS', 'STATISTICS_COLUMNS', 'point_sums_of', 'price_file', 'pricing_columns',
@@ -234,7 +235,7 @@ def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
             col = t.column(fen)
             if yuan != "other_paid":
                 problems.append(("missing_field", yuan, np.asarray(col.is_null(), dtype=bool)))
-            values = np.asarray(col.fill_null(0), dtype=np.int64)
+            values = np.asarray(filled(col, 0), dtype=np.int64)
             problems.append(("out_of_range", yuan, np.abs(values) > 10 ** 11))
             problems.append(("negative_money", yuan, values < 0))
         elif present(yuan):
@@ -242,7 +243,7 @@ def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
             problems += [*found, ("negative_money", yuan, (values < 0) & ~isnull)]
     for c in ("admit_date", "discharge_date"):
         if present(c) and pa.types.is_date32(t.column(c).type):
-            days = np.asarray(t.column(c).cast(pa.int32()).fill_null(0), dtype=np.int64)
+            days = np.asarray(filled(t.column(c).cast(pa.int32()), 0), dtype=np.int32)
             problems.append(("out_of_range", c, (days < _DATE_LO) | (days > _DATE_HI)))
     if present("los") and pa.types.is_integer(t.column("los").type):
         problems.append(("negative_los", "los", np.asarray(pc.fill_null(pc.less(t.column("los"), 0), False),

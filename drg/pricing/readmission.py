@@ -13,7 +13,7 @@ import pyarrow as pa
 from drg.pricing.exact import (PER_DIEM, REVIEW, UNGROUPABLE, pair_twin)
 from drg.pricing.kernels import pair_kernel, same_texts, sort_runs_by_dates, text_group_hash
 from drg.policy import Policy
-from drg.pricing.columns import case_years, encode_strings, values_in
+from drg.pricing.columns import case_years, encode_strings, filled, values_in
 
 __all__ = ['halved_stays', 'may_be_halved']
 
@@ -35,8 +35,8 @@ def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, poli
     rp = policy.readmission
     n = cases.num_rows
     years = case_years(cases)
-    admit = np.asarray(cases.column("admit_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int32)
-    dis = np.asarray(cases.column("discharge_date").cast(pa.int32()).fill_null(-(2 ** 30)), dtype=np.int32)
+    admit = np.asarray(filled(cases.column("admit_date").cast(pa.int32()), -(2 ** 30)), dtype=np.int32)
+    dis = np.asarray(filled(cases.column("discharge_date").cast(pa.int32()), -(2 ** 30)), dtype=np.int32)
     pat = cases.column("patient_id")
     m_codes = drg_codes if rp.match == "drg" else encode_strings(cases.column("adrg"))[0]
     eligible = ~ungroupable & ~np.asarray(pat.is_null(), dtype=bool) & (m_codes >= 0) & \
