@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["case_years", "encode_strings", "filled", "values_in"]
+__all__ = ["case_years", "encode_strings", "filled", "take_rows", "values_in"]
 
 
 def filled(col: pa.ChunkedArray | pa.Array, value) -> pa.ChunkedArray | pa.Array:
@@ -13,6 +13,30 @@ def filled(col: pa.ChunkedArray | pa.Array, value) -> pa.ChunkedArray | pa.Array
     copies a column without nulls too: at 10 M cases a fresh 40–80 MB column for each of a dozen calls, and
     the machine charges for every page of fresh memory.)"""
     return col if col.null_count == 0 else col.fill_null(value)
+
+
+def take_rows(col: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> pa.Array:
+    """``col[rows]`` as one array, taken chunk by chunk: Arrow's ``take`` on a chunked column joins every
+    chunk into one fresh array first (10 M patient ids: 150 MB) however few the rows."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if not isinstance(col, pa.ChunkedArray):
+        return col.take(pa.array(rows))
+    if col.num_chunks <= 1 or not len(rows):
+        return (col.chunk(0) if col.num_chunks else pa.array([], col.type)).take(pa.array(rows))
+    order = None if bool(np.all(rows[1:] >= rows[:-1])) else np.argsort(rows, kind="stable")
+    ordered = rows if order is None else rows[order]
+    starts = np.cumsum([0] + [len(c) for c in col.chunks], dtype=np.int64)
+    if len(ordered) and (ordered[0] < 0 or ordered[-1] >= starts[-1]):
+        raise IndexError("row out of range")
+    cut = np.searchsorted(ordered, starts)
+    parts = [col.chunk(c).take(pa.array(ordered[cut[c]:cut[c + 1]] - starts[c]))
+             for c in range(col.num_chunks) if cut[c + 1] > cut[c]]
+    taken = pa.concat_arrays(parts)
+    if order is None:
+        return taken
+    back = np.empty(len(order), np.int64)
+    back[order] = np.arange(len(order))
+    return taken.take(pa.array(back))
 
 
 def encode_strings(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:

@@ -13,7 +13,7 @@ import pyarrow as pa
 from drg.pricing.exact import (PER_DIEM, REVIEW, UNGROUPABLE, pair_twin)
 from drg.pricing.kernels import pair_kernel, same_texts, sort_runs_by_dates, text_group_hash
 from drg.policy import Policy
-from drg.pricing.columns import case_years, encode_strings, filled, values_in
+from drg.pricing.columns import case_years, encode_strings, filled, take_rows, values_in
 
 __all__ = ['halved_stays', 'may_be_halved']
 
@@ -30,7 +30,7 @@ def halved_stays(cases: pa.Table, cls: np.ndarray, ungroupable: np.ndarray, poli
     column, a function giving the ids of some rows (they only break ties of dates)."""
     if case_ids is None:
         def case_ids(rows: np.ndarray) -> pa.Array:
-            return cases.column("case_id").take(pa.array(rows)).cast(pa.string())
+            return take_rows(cases.column("case_id"), rows).cast(pa.string())
 
     rp = policy.readmission
     n = cases.num_rows
@@ -140,8 +140,7 @@ def _neighbours_match(same, s, hosp, m_codes, years, pat) -> bool:
             and np.array_equal(years[a], years[b])):
         return False
     rows = np.unique(np.concatenate([a, b]))
-    ids = pat.take(pa.array(rows))
-    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    ids = take_rows(pat, rows)
     return _same_texts(ids, np.searchsorted(rows, a), np.searchsorted(rows, b))
 
 
