@@ -115,21 +115,29 @@ def test_streaming_commands_give_freed_arrow_pages_back_at_once(tmp_path):
     assert decay(["check", missing], {"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:500"}) == "[]"
 
 
+def _after_command(args: list[str], report: str, *, unset: str, extra: dict | None = None, pre: str = "") -> str:
+    """The last line ``report`` (Python statements) prints in a fresh interpreter after ``drg ARGS`` ran in it
+    through typer's runner, with ``unset`` removed from the environment, ``extra`` added and ``pre`` run
+    first."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != unset} | (extra or {})
+    code = (pre + "import os, sys; from typer.testing import CliRunner; from drg.cli import app; "
+            "CliRunner().invoke(app, sys.argv[1:]); " + report)
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True,
+                         env=env).stdout
+    return out.split("\n")[-2]
+
+
 def test_batch_commands_have_polars_give_freed_pages_back_at_once(tmp_path):
     """A batch command sets polars' jemalloc to return freed pages at once before polars is imported
     (drg.cli.runtime.polars_releases_at_once); a setting in the environment is left as it is, and nothing is
     set once polars is imported (too late to take effect)."""
-    import subprocess
-
-    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
-    code = ("import os, sys; from typer.testing import CliRunner; from drg.cli import app; "
-            "CliRunner().invoke(app, sys.argv[1:]); print(repr(os.environ.get('_RJEM_MALLOC_CONF')))")
     missing = str(tmp_path / "none.parquet")
 
     def conf(args, extra=None, pre=""):
-        out = subprocess.run([sys.executable, "-c", pre + code, *args], capture_output=True, text=True, check=True,
-                             env=env | (extra or {})).stdout
-        return out.split("\n")[-2]
+        return _after_command(args, "print(repr(os.environ.get('_RJEM_MALLOC_CONF')))", unset="_RJEM_MALLOC_CONF",
+                              extra=extra, pre=pre)
 
     # (polars puts its own defaults first when imported: the settings after them are the ones that count)
     assert conf(["check", missing]).endswith("dirty_decay_ms:0,muzzy_decay_ms:0'")
@@ -142,18 +150,13 @@ def test_batch_commands_have_numpy_allocate_on_ordinary_pages(tmp_path):
     (drg.cli.runtime.numpy_small_pages): huge pages compacted on first touch cost more than the work on a
     machine whose memory is full of page cache. A setting in the environment is left as it is; once numpy is
     imported nothing is set (too late to take effect); one-case commands are left alone."""
-    import subprocess
-
-    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    code = ("import os, sys; from typer.testing import CliRunner; from drg.cli import app; "
-            "CliRunner().invoke(app, sys.argv[1:]); import numpy; from numpy._core import multiarray as m; "
-            "print(repr(os.environ.get('NUMPY_MADVISE_HUGEPAGE')), m._set_madvise_hugepage(True))")
     missing = str(tmp_path / "none.parquet")
+    # (numpy's own switch, asked after the command: it returns the value it had)
+    report = ("import numpy; from numpy._core import multiarray as m; "
+              "print(repr(os.environ.get('NUMPY_MADVISE_HUGEPAGE')), m._set_madvise_hugepage(True))")
 
     def state(args, extra=None, pre=""):
-        out = subprocess.run([sys.executable, "-c", pre + code, *args], capture_output=True, text=True, check=True,
-                             env=env | (extra or {})).stdout
-        return out.split("\n")[-2]
+        return _after_command(args, report, unset="NUMPY_MADVISE_HUGEPAGE", extra=extra, pre=pre)
 
     assert state(["check", missing]) == "'0' False"
     assert state(["check", missing], {"NUMPY_MADVISE_HUGEPAGE": "1"}) == "'1' True"
