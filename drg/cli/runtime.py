@@ -116,20 +116,33 @@ def release_at_once() -> bool:
 POLARS_MALLOC_CONF = "_RJEM_MALLOC_CONF"
 
 
-def polars_releases_at_once() -> bool:
-    """Have polars' jemalloc return freed pages to the system at once (``dirty_decay_ms:0``), unless the
-    environment sets :data:`POLARS_MALLOC_CONF` or polars is already imported (then it is too late).
+#: polars' dirty-page decay per command, in milliseconds (:func:`polars_releases_at_once`; 0 for the others)
+POLARS_DECAY_MS = {"settle": 50}
+
+
+def polars_releases_at_once(decay_ms: int = 0) -> bool:
+    """Have polars' jemalloc return freed pages to the system at once (``dirty_decay_ms:0``), or after
+    ``decay_ms``, unless the environment sets :data:`POLARS_MALLOC_CONF` or polars is already imported (then it
+    is too late).
 
     polars sets its own decay (``dirty_decay_ms:500,muzzy_decay_ms:1000``) and appends this variable's
     settings, which take precedence. With its decay the pages of a group-by's hash tables stay resident for a
-    while after it, held by an allocator the Arrow and numpy steps that follow cannot use: at 10 M cases, ``drg settle``'s group-by of the finest grain
-    (5.7 M cells) into the DRG view left 1.52 GB resident after it with the setting, 2.03 GB without, in the
-    same time (0.88 s); every later step of the run started 0.5 GB higher (docs/benchmarks.md)."""
+    while after it, held by an allocator the Arrow and numpy steps that follow cannot use: at 10 M cases,
+    ``drg settle``'s group-by of the finest grain (5.7 M cells) into the DRG view left 1.52 GB resident after
+    it with the setting, 2.03 GB without, in the same time (0.88 s); every later step of the run started
+    0.5 GB higher (docs/benchmarks.md).
+
+    At once is not free either: a scan that decodes a file row group by row group gets fresh pages for every
+    row group. ``drg settle``'s statements scan the priced file for the outlier cases: at 10 M, 0.94 s and
+    460 K page faults at once, 0.46 s and 106 K faults with a decay of 50 ms; the whole ``drg settle year``
+    28.50 / 28.97 / 24.85 s, 1.69–1.72 GB with decay 0 against 25.25 / 25.61 / 22.82 s, 1.78–1.82 GB with 50 ms
+    (interleaved; 1.45–1.54 M against 0.88 M page faults). So settle keeps freed pages for 50 ms
+    (:data:`POLARS_DECAY_MS`); ``drg monitor`` gained nothing from it (14.2 / 15.2 s against 16.7 / 17.9 s)."""
     import sys
 
     if os.environ.get(POLARS_MALLOC_CONF) is not None or "polars" in sys.modules:
         return False
-    os.environ[POLARS_MALLOC_CONF] = "dirty_decay_ms:0,muzzy_decay_ms:0"
+    os.environ[POLARS_MALLOC_CONF] = f"dirty_decay_ms:{int(decay_ms)},muzzy_decay_ms:0"
     return True
 
 
@@ -152,9 +165,9 @@ def numpy_small_pages() -> bool:
 def batch_process(command: str | None = None) -> None:
     """The settings the command line applies before any batch command (numpy on ordinary pages; freed-memory
     keeping only when asked for; freed Arrow pages returned at once for :data:`STREAMING_COMMANDS`; polars'
-    freed pages returned at once for every command)."""
+    freed pages returned at once, or after :data:`POLARS_DECAY_MS`)."""
     numpy_small_pages()
-    polars_releases_at_once()
+    polars_releases_at_once(POLARS_DECAY_MS.get(command, 0))
     keep_freed_memory()
     lean_arrow_pool()
     if command in STREAMING_COMMANDS:
