@@ -213,6 +213,11 @@ def read_grouped_raw(path: str | Path, columns: list[str] | None) -> pa.Table:
 _DATE_LO, _DATE_HI = -25567, 47481       # 1900-01-01 and 2099-12-31 as days since 1970-01-01
 
 
+def _flags(condition) -> np.ndarray:
+    """An Arrow boolean column as a numpy mask, null as False."""
+    return np.asarray(filled(condition, False), dtype=bool)
+
+
 def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
     """The rows of a grouped table that can be priced (None: every row), and for the others their reason and
     every problem found (``reason:field`` joined by ``;``), in row order."""
@@ -235,19 +240,19 @@ def unpriceable(t: pa.Table) -> tuple[np.ndarray | None, list[str], list[str]]:
             col = t.column(fen)
             if yuan != "other_paid":
                 problems.append(("missing_field", yuan, np.asarray(col.is_null(), dtype=bool)))
-            values = np.asarray(filled(col, 0), dtype=np.int64)
-            problems.append(("out_of_range", yuan, np.abs(values) > 10 ** 11))
-            problems.append(("negative_money", yuan, values < 0))
+            # (compared in Arrow, chunk by chunk: no 10 M-value copy of each money column)
+            problems.append(("out_of_range", yuan, _flags(pc.or_(pc.greater(col, 10 ** 11),
+                                                                  pc.less(col, -10 ** 11)))))
+            problems.append(("negative_money", yuan, _flags(pc.less(col, 0))))
         elif present(yuan):
             values, isnull, found = yuan_money_problems(t.column(yuan), yuan)
             problems += [*found, ("negative_money", yuan, (values < 0) & ~isnull)]
     for c in ("admit_date", "discharge_date"):
         if present(c) and pa.types.is_date32(t.column(c).type):
-            days = np.asarray(filled(t.column(c).cast(pa.int32()), 0), dtype=np.int32)
-            problems.append(("out_of_range", c, (days < _DATE_LO) | (days > _DATE_HI)))
+            days = t.column(c).cast(pa.int32())
+            problems.append(("out_of_range", c, _flags(pc.or_(pc.less(days, _DATE_LO), pc.greater(days, _DATE_HI)))))
     if present("los") and pa.types.is_integer(t.column("los").type):
-        problems.append(("negative_los", "los", np.asarray(pc.fill_null(pc.less(t.column("los"), 0), False),
-                                                           dtype=bool)))
+        problems.append(("negative_los", "los", _flags(pc.less(t.column("los"), 0))))
     if present("case_id"):   # (the exact check of the case reader: ids hashed, only repeated hashes compared)
         from drg.casefile.duplicates import DuplicateFinder, trimmed_ids
 
