@@ -103,8 +103,10 @@ def settings(path):
     stats = sorted({rg.column(j).path_in_schema.split(".")[0] for j in range(rg.num_columns)
                     if rg.column(j).is_stats_set}) if rg is not None else []
     rows = max((md.row_group(i).num_rows for i in range(md.num_row_groups)), default=1) or 1
+    dictionary = sorted({rg.column(j).path_in_schema.split(".")[0] for j in range(rg.num_columns)
+                         if any("DICTIONARY" in e for e in rg.column(j).encodings)}) if rg is not None else []
     return {"compression": "none" if codec == "uncompressed" else codec, "row_group_size": rows,
-            "write_statistics": stats or False}
+            "write_statistics": stats or False, "use_dictionary": dictionary or False}
 
 
 # what the stage wrote, loaded before the clock starts: the floor writes it again, with the stage's settings
@@ -124,7 +126,8 @@ def floor(reads: list[tuple[Path, list[str] | None]], writes: list[Path]) -> tup
 
     Each table is written with the settings of the file the stage wrote, read from that file's metadata: the
     same compression codec (zstd for ``drg points``, whatever the stage chose elsewhere), the same row-group
-    size (its largest row group, in rows) and statistics for the same columns. A floor written with pyarrow's
+    size (its largest row group, in rows), statistics for the same columns and dictionary pages for the same
+    columns. A floor written with pyarrow's
     defaults (snappy, statistics everywhere) would be the floor of another writer, not of the stage.
 
     The reads are pyarrow's without pre-buffering, as the stages read (``drg.casefile.parquet``): with it,

@@ -21,6 +21,7 @@ from drg.casefile.background import WriteBehind, available_cores, prefetch
 from drg.casefile.schema import DEFAULT_BATCH_ROWS
 from drg.casefile.money import FEN_COLUMNS, MONEY_COLUMNS
 from drg.casefile.partial import discard_partial, partial_path
+from drg.casefile.parquet import dictionary_columns
 from grouper.batch import GROUPING_COLUMNS, RESULT_COLUMNS, BatchGrouper, decode
 from grouper.scheme import Scheme
 
@@ -71,7 +72,8 @@ class GroupedWriter:
     columns stay dictionary indices over the scheme's code lists, no Arrow schema is stored (readers see
     plain strings, as the contract says), and min/max statistics are kept for ``case_id`` only — together
     about half the cost of writing the same strings plainly. Other files keep their Arrow schema and their
-    input columns' types exactly.
+    input columns' types exactly, with dictionary pages for their text columns of few values only
+    (:func:`drg.casefile.parquet.dictionary_columns`).
     """
 
     def __init__(self, path: str | Path, metadata: dict[bytes, bytes] | None = None, *,
@@ -104,8 +106,9 @@ class GroupedWriter:
             return
         if self._writer is None:
             schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self.metadata})
-            self._writer = pq.ParquetWriter(self.partial, schema, **(slim_parquet_options(schema) if self.slim
-                                                                     else {}))
+            options = slim_parquet_options(schema) if self.slim else dict(
+                compression="snappy", use_dictionary=dictionary_columns(schema, "snappy"))
+            self._writer = pq.ParquetWriter(self.partial, schema, **options)
         self._writer.write_table(table.cast(self._writer.schema) if table.schema != self._writer.schema
                                  else table)
 

@@ -391,7 +391,8 @@ def _fen_slice(rg: pa.Table, keys: pa.Table, fen_added: list[str], lo: int) -> p
 
 
 class _PricedWriter:
-    """Writes priced tables (zstd; statistics for :data:`STATISTICS_COLUMNS`) on a background thread, at most
+    """Writes priced tables (zstd; statistics for :data:`STATISTICS_COLUMNS`; dictionaries for the text columns of
+    few values, :func:`drg.casefile.parquet.dictionary_columns`) on a background thread, at most
     two tables behind; leaving the ``with`` block waits for the last one. The file is written beside ``out``
     as ``OUT.partial`` and takes its name only when complete: an error leaves no half-priced file (and an
     earlier ``out`` untouched)."""
@@ -400,6 +401,7 @@ class _PricedWriter:
         import pyarrow.parquet as pq
 
         from drg.casefile.background import WriteBehind
+        from drg.casefile.parquet import dictionary_columns
 
         from drg.outputs import writing
 
@@ -408,7 +410,8 @@ class _PricedWriter:
         stats = [c for c in STATISTICS_COLUMNS if c in schema.names]
         with writing(out):
             try:
-                self._file = pq.ParquetWriter(self._partial, schema, compression="zstd", write_statistics=stats)
+                self._file = pq.ParquetWriter(self._partial, schema, compression="zstd", write_statistics=stats,
+                                              use_dictionary=dictionary_columns(schema, "zstd"))
             except BaseException:
                 self._partial.unlink(missing_ok=True)
                 raise
