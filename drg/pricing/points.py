@@ -216,11 +216,11 @@ def price_arrays(cases: pa.Table, weights: Weights, coefficients: pa.Table | Coe
     widx = np.array([table.row_of.get(d, -1) for d in drg_dict] + [-1], np.int32)[drg_codes]  # -1 → no row
     coef_u, coef_src = _coefficients(coefficients, table, h_codes, h_dict, widx)
     review, review_u = _review_points(cases, reviews, policy.points_scale)
-    los = np.asarray(filled(cases.column("los"), 0))
-    if los.dtype != np.int32:
-        los = los.astype(np.int64)
+    los_col = cases.column("los")
+    # (int32 days as they are; any other type cast, and checked, as int64)
+    los = np.asarray(filled(los_col if pa.types.is_int32(los_col.type) else los_col.cast(pa.int64()), 0))
     if len(los) and -2 ** 31 < los.min() and los.max() < 2 ** 31:   # (days as int32 where they fit: 0.1 GB at 10 M)
-        los = los.astype(np.int32)
+        los = los.astype(np.int32, copy=False)
     case_arrays = CaseArrays(
         cost_fen=np.asarray(cases.column("total_cost_fen"), dtype=np.int64), bed_days=np.maximum(los, 1),
         ungroupable=~drg_mask(drg_dict)[drg_codes],                 # code -1 (null) → no DRG
