@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from drg.casefile.parquet import PLAIN_COLUMNS, dictionary_columns
 from drg.grouping import GroupedWriter
+from tests.helpers.paths import dictionary_encoded
 
 SCHEMA = pa.schema([("case_id", pa.string()), ("patient_id", pa.string()), ("hospital_id", pa.string()),
                     ("drg", pa.dictionary(pa.int32(), pa.string())), ("sex", pa.int8()), ("los", pa.int32()),
@@ -28,12 +29,6 @@ def test_snappy_files_also_encode_integers_and_dates_but_not_money_floats_ids_or
     assert not set(got) & set(PLAIN_COLUMNS) and "total_cost_fen" not in got and "points" not in got
 
 
-def _dictionary_encoded(path) -> set[str]:
-    rg = pq.ParquetFile(path).metadata.row_group(0)
-    return {rg.column(j).path_in_schema.split(".")[0] for j in range(rg.num_columns)
-            if any("DICTIONARY" in e for e in rg.column(j).encodings)}
-
-
 def test_grouped_file_has_dictionary_pages_only_where_they_pay(tmp_path):
     n = 50
     table = pa.table({"case_id": [f"C{i}" for i in range(n)], "patient_id": [f"P{i}" for i in range(n)],
@@ -44,5 +39,5 @@ def test_grouped_file_has_dictionary_pages_only_where_they_pay(tmp_path):
     writer = GroupedWriter(out)
     writer.write(table)
     writer.close()
-    assert _dictionary_encoded(out) == {"hospital_id", "sex", "discharge_date"}
+    assert dictionary_encoded(out) == {"hospital_id", "sex", "discharge_date"}
     assert pq.read_table(out).equals(table)

@@ -1,5 +1,6 @@
 """Where the tests find the repository, its demo data and the shared reference material (``../shared``,
-beside the repository; tests that need it are skipped when it is absent)."""
+beside the repository; tests that need it are skipped when it is absent), and which columns of a Parquet
+file a writer dictionary-encoded."""
 
 from __future__ import annotations
 
@@ -17,3 +18,12 @@ SCHEME_SOURCES = {
     "CHS_DRG_10P": (SHARED / "schemes" / "CHS_DRG_10P", SHARED / "codes" / "chs_drg_10"),
     "CHS_DRG_20": (SHARED / "schemes" / "CHS_DRG_20", SHARED / "codes" / "chs_drg_20"),
 }
+
+
+def dictionary_encoded(path) -> set[str]:
+    """The top-level columns of a Parquet file whose first row group has dictionary pages."""
+    import pyarrow.parquet as pq
+
+    rg = pq.ParquetFile(path).metadata.row_group(0)
+    return {rg.column(j).path_in_schema.split(".")[0] for j in range(rg.num_columns)
+            if any("DICTIONARY" in e for e in rg.column(j).encodings)}
