@@ -84,9 +84,10 @@ def _root(ctx: typer.Context,
           version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
                                        callback=_version)) -> None:
     """DRG point-method payment (DRG 点数法)."""
-    if ctx.invoked_subcommand in ("estimate", "explain"):
+    from drg.cli.runtime import ONE_CASE_COMMANDS, batch_process
+
+    if ctx.invoked_subcommand in ONE_CASE_COMMANDS:
         return  # answers to one case: the batch settings (drg.cli.runtime) would only cost time
-    from drg.cli.runtime import batch_process
 
     batch_process(ctx.invoked_subcommand)
 
@@ -129,8 +130,14 @@ def main() -> None:
     """Console-script entry point: map project errors to exit codes (1 input, 2 usage); a wrong input, an
     output that cannot be written or a broken invariant is one line (:mod:`drg.cli.guard`), never a
     traceback."""
-    from drg.cli.guard import run_guarded
+    from drg.cli.runtime import ONE_CASE_COMMANDS, numpy_small_pages
 
     first = sys.argv[1] if len(sys.argv) > 1 else ""
+    if first not in ONE_CASE_COMMANDS:
+        # before anything imports numpy (the error classes below do, through the grouper): the root callback,
+        # which applies the other batch settings, runs too late for this one
+        numpy_small_pages()
+    from drg.cli.guard import run_guarded
+
     runner = _one_command_app(_LIGHT_COMMANDS[first]) if first in _LIGHT_COMMANDS else app
     sys.exit(run_guarded(lambda: runner(prog_name="drg"), rich=True))

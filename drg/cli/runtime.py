@@ -87,6 +87,10 @@ def lean_arrow_pool() -> str | None:
     return pool.backend_name
 
 
+#: Commands that answer one case: no batch setting is applied to them (it would only cost start-up time).
+ONE_CASE_COMMANDS = ("estimate", "explain")
+
+
 #: Commands that stream a file of any size through a pipeline of a few batches: their memory should not grow
 #: with the file (issue 16), so Arrow's jemalloc gives freed pages back at once (:func:`release_at_once`).
 STREAMING_COMMANDS = ("group", "check")

@@ -117,13 +117,14 @@ def test_streaming_commands_give_freed_arrow_pages_back_at_once(tmp_path):
 
 def _after_command(args: list[str], report: str, *, unset: str, extra: dict | None = None, pre: str = "") -> str:
     """The last line ``report`` (Python statements) prints in a fresh interpreter after ``drg ARGS`` ran in it
-    through typer's runner, with ``unset`` removed from the environment, ``extra`` added and ``pre`` run
+    through the console script's entry point (``drg.cli.main``, which imports more before the root callback
+    than typer's runner does), with ``unset`` removed from the environment, ``extra`` added and ``pre`` run
     first."""
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if k != unset} | (extra or {})
-    code = (pre + "import os, sys; from typer.testing import CliRunner; from drg.cli import app; "
-            "CliRunner().invoke(app, sys.argv[1:]); " + report)
+    code = (pre + "import os, sys; from drg.cli import main; sys.argv[0] = 'drg'\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n" + report)
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True,
                          env=env).stdout
     return out.split("\n")[-2]
