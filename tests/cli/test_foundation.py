@@ -107,8 +107,8 @@ def test_batch_runs_keep_freed_memory_only_when_asked(monkeypatch, tmp_path):
 
 def test_streaming_commands_give_freed_arrow_pages_back_at_once(tmp_path):
     """`drg group` and `drg check` have Arrow's jemalloc return freed pages at once (their memory must not grow
-    with the file; drg.cli.runtime.release_at_once); other commands keep its decay, and so does a command run
-    with ``JE_ARROW_MALLOC_CONF`` set."""
+    with the file; drg.cli.runtime.release_at_once), `drg points` after 100 ms (its first pass's peak); other
+    commands keep its decay, and so does a command run with ``JE_ARROW_MALLOC_CONF`` set."""
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if k not in ("ARROW_DEFAULT_MEMORY_POOL", "JE_ARROW_MALLOC_CONF")}
@@ -124,6 +124,7 @@ def test_streaming_commands_give_freed_arrow_pages_back_at_once(tmp_path):
 
     assert decay(["check", missing]) == "[0]"
     assert decay(["group", "--help"]) == "[0]"
+    assert decay(["points", "--help"]) == "[100]"
     assert decay(["policy", "list"]) == "[]"
     assert decay(["check", missing], {"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:500"}) == "[]"
 
