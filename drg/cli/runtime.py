@@ -105,23 +105,28 @@ def lean_arrow_pool() -> str | None:
 ONE_CASE_COMMANDS = ("estimate", "explain")
 
 
-#: Commands that stream a file of any size through a pipeline of a few batches: their memory should not grow
-#: with the file (issue 16), so Arrow's jemalloc gives freed pages back at once (:func:`release_at_once`).
-STREAMING_COMMANDS = ("group", "check")
-
-#: Arrow's dirty-page decay of other commands, in milliseconds (:func:`release_at_once`; Arrow's own, 1000 ms,
-#: for the commands not named). ``drg points``' first pass holds the pricing columns of every case, and pages
-#: Arrow's steps freed a second before were still held at its peak: at 10 M cases (numpy on small pages, runs
-#: alternating with the default) it peaked at 1.78–1.83 GB with 100 ms against 1.97–2.06 GB with Arrow's decay,
-#: in 20.3 / 22.7 s against 19.6 / 23.9 s and 1.38 M page faults against 1.26 M; at once (0 ms) it peaked at
-#: 1.78–1.79 GB but took 22.4–26.0 s, refaulting 2.6 M pages.
-ARROW_DECAY_MS = {"points": 100}
+#: Arrow's dirty-page decay per command, in milliseconds (:func:`release_at_once`; Arrow's own, 1000 ms, for
+#: the commands not named).
+#:
+#: ``drg group`` and ``drg check`` stream a file of any size through a pipeline of a few batches: their memory
+#: must not grow with the file (issue 16), which Arrow's decay broke (the pages it kept grew with the length of
+#: the run), so they give freed pages back at once. At once costs refaulting: on the province's 10 M ordinary
+#: cases ``drg group`` took 14.4–16.5 s with 1.69–1.70 M page faults at 547–549 MB, against 13.0–13.1 s,
+#: 0.55–0.56 M faults and 591–594 MB with 100 ms (559–567 MB at 1 M cases: 1.06×, 2026-12-05); but with 100 ms
+#: the ties shape's 10 M peak reached 1.22 × its 1 M peak (docs/reliability.md), so they keep 0.
+#:
+#: ``drg points``' first pass holds the pricing columns of every case, and pages Arrow's steps freed a second
+#: before were still held at its peak: at 10 M cases (numpy on small pages, runs alternating with the default)
+#: it peaked at 1.78–1.83 GB with 100 ms against 1.97–2.06 GB with Arrow's decay, in 20.3 / 22.7 s against
+#: 19.6 / 23.9 s and 1.38 M page faults against 1.26 M; at once (0 ms) it peaked at 1.78–1.79 GB but took
+#: 22.4–26.0 s, refaulting 2.6 M pages.
+ARROW_DECAY_MS = {"group": 0, "check": 0, "points": 100}
 
 
 def release_at_once(decay_ms: int = 0) -> bool:
     """Have Arrow's jemalloc return freed pages to the system at once (or after ``decay_ms``) instead of after
-    its default decay time, unless ``JE_ARROW_MALLOC_CONF`` sets its own. With the default decay, the pages jemalloc kept grew with the length
-    of a run: `drg group` of 10 M cases of one shape peaked at 667–676 MB against 530–564 MB for 1 M (up to
+    its default decay time, unless ``JE_ARROW_MALLOC_CONF`` sets its own. With the default decay, the pages
+    jemalloc kept grew with the length of a run: `drg group` of 10 M cases of one shape peaked at 667–676 MB against 530–564 MB for 1 M (up to
     1.28×); at once, 574–578 against 531–541 MB (≤ 1.09×), at the cost of refilling them (10 M: 16.6–19.2 s
     against 14.0–14.3 s; docs/reliability.md)."""
     if os.environ.get("JE_ARROW_MALLOC_CONF"):
@@ -190,15 +195,13 @@ def numpy_small_pages() -> bool:
 
 def batch_process(command: str | None = None) -> None:
     """The settings the command line applies before any batch command (numpy on ordinary pages; glibc keeping
-    freed blocks for :data:`KEEP_FREED_COMMANDS` or when asked for; freed Arrow pages returned at once for
-    :data:`STREAMING_COMMANDS`, or after :data:`ARROW_DECAY_MS`; polars' freed pages returned at once, or after
+    freed blocks for :data:`KEEP_FREED_COMMANDS` or when asked for; freed Arrow pages returned at once or
+    after :data:`ARROW_DECAY_MS`; polars' freed pages returned at once, or after
     :data:`POLARS_DECAY_MS`)."""
     numpy_small_pages()
     polars_releases_at_once(POLARS_DECAY_MS.get(command, 0))
     keep_freed_memory(default=command in KEEP_FREED_COMMANDS)
     lean_arrow_pool()
-    if command in STREAMING_COMMANDS:
-        release_at_once()
-    elif command in ARROW_DECAY_MS:
+    if command in ARROW_DECAY_MS:
         release_at_once(ARROW_DECAY_MS[command])
     short_gil_turns()
