@@ -1,7 +1,6 @@
 """Process settings for the batch commands (applied by the ``drg`` command line, never by the library).
 
-:func:`keep_freed_memory` (``drg settle``, or any command with ``DRG_MALLOC_KEEP=1``; ``DRG_MALLOC_KEEP=0`` turns
-it off for settle too): streaming a file allocates and frees the same few
+:func:`keep_freed_memory` (opt-in, ``DRG_MALLOC_KEEP=1``): streaming a file allocates and frees the same few
 large buffers for every batch. glibc hands blocks above its mmap threshold back to the operating system as
 soon as they are freed, and trims the top of its heaps, so the next batch faults fresh pages in and the
 kernel zeroes each of them (about 0.4 s of system time in a 10-million-case ``drg group --slim``, measured
@@ -9,11 +8,9 @@ when it was introduced). The command line applied it to every run until 2026-12-
 ``drg group`` with every column kept measured 830–849 MB peak with it against 775–785 MB without, and no
 faster (18.1–19.9 s against 15.8–19.6 s, three alternating runs each): the retained heap grows with the
 length of the run, which broke the bound that peak memory must not grow with the file (docs/reliability.md).
-``drg settle`` holds every cell of its finest grain anyway (its memory grows with the cells, not bounded by a
-batch), and its sums turn each batch of the priced file into a dozen numpy arrays on a reading thread, whose
-glibc arena gave them back to the system batch after batch: at 10 M cases its page faults went from
-1.49–1.52 M to 0.96–0.97 M with the setting and batches of 2**17 rows, ``drg settle year`` from 18.6–20.4 s to
-18.5 s (noisy: 17.0–22.9 s over other runs), at 1.81 GB peak against 1.74–1.78 GB (:data:`KEEP_FREED_COMMANDS`).
+For ``drg settle`` (whose cells grow with the data anyway) it was measured again on 2026-12-05: at 10 M cases
+its page faults fell from 1.50–1.52 M to 1.01 M, but ``drg settle year`` took 18.4 / 17.4 s against 17.1 /
+17.5 s without, at 1.87 GB peak against 1.80–1.85 GB, so it stays opt-in there too.
 
 :func:`lean_arrow_pool`: Arrow allocates from mimalloc by default, which keeps the memory of freed read
 buffers mapped; reading the pricing columns of a 5-million-case file left 921 MB resident for 529 MB of data
@@ -52,22 +49,14 @@ M_MMAP_THRESHOLD = -3
 _applied = False
 
 
-#: Commands whose glibc malloc keeps freed blocks for the next batch unless ``DRG_MALLOC_KEEP=0``
-#: (:func:`keep_freed_memory`).
-KEEP_FREED_COMMANDS = ("settle",)
-
-
-def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20, *,
-                      default: bool = False) -> bool:
-    """Ask glibc's malloc to serve blocks up to ``mmap_threshold`` bytes from its heaps and to keep up to
-    ``trim_threshold`` free bytes at their top, when ``DRG_MALLOC_KEEP=1`` is in the environment, or when
-    ``default`` and the variable is not ``0``. Returns whether the settings took effect (False when not asked
-    for, or off glibc)."""
+def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20) -> bool:
+    """With ``DRG_MALLOC_KEEP=1`` in the environment, ask glibc's malloc to serve blocks up to
+    ``mmap_threshold`` bytes from its heaps and to keep up to ``trim_threshold`` free bytes at their top.
+    Returns whether the settings took effect (False without the variable, or off glibc)."""
     global _applied
     if _applied:
         return True
-    wanted = os.environ.get("DRG_MALLOC_KEEP")
-    if not (wanted == "1" or (default and wanted != "0")):
+    if os.environ.get("DRG_MALLOC_KEEP") != "1":
         return False
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
@@ -126,9 +115,9 @@ ARROW_DECAY_MS = {"group": 0, "check": 0, "points": 100}
 def release_at_once(decay_ms: int = 0) -> bool:
     """Have Arrow's jemalloc return freed pages to the system at once (or after ``decay_ms``) instead of after
     its default decay time, unless ``JE_ARROW_MALLOC_CONF`` sets its own. With the default decay, the pages
-    jemalloc kept grew with the length of a run: `drg group` of 10 M cases of one shape peaked at 667–676 MB against 530–564 MB for 1 M (up to
-    1.28×); at once, 574–578 against 531–541 MB (≤ 1.09×), at the cost of refilling them (10 M: 16.6–19.2 s
-    against 14.0–14.3 s; docs/reliability.md)."""
+    jemalloc kept grew with the length of a run: `drg group` of 10 M cases of one shape peaked at 667–676 MB
+    against 530–564 MB for 1 M (up to 1.28×); at once, 574–578 against 531–541 MB (≤ 1.09×), at the cost of
+    refilling them (10 M: 16.6–19.2 s against 14.0–14.3 s; docs/reliability.md)."""
     if os.environ.get("JE_ARROW_MALLOC_CONF"):
         return False
     import pyarrow as pa
@@ -194,13 +183,12 @@ def numpy_small_pages() -> bool:
 
 
 def batch_process(command: str | None = None) -> None:
-    """The settings the command line applies before any batch command (numpy on ordinary pages; glibc keeping
-    freed blocks for :data:`KEEP_FREED_COMMANDS` or when asked for; freed Arrow pages returned at once or
-    after :data:`ARROW_DECAY_MS`; polars' freed pages returned at once, or after
-    :data:`POLARS_DECAY_MS`)."""
+    """The settings the command line applies before any batch command (numpy on ordinary pages; freed-memory
+    keeping only when asked for; freed Arrow pages returned at once, or after :data:`ARROW_DECAY_MS`; polars'
+    freed pages returned at once, or after :data:`POLARS_DECAY_MS`)."""
     numpy_small_pages()
     polars_releases_at_once(POLARS_DECAY_MS.get(command, 0))
-    keep_freed_memory(default=command in KEEP_FREED_COMMANDS)
+    keep_freed_memory()
     lean_arrow_pool()
     if command in ARROW_DECAY_MS:
         release_at_once(ARROW_DECAY_MS[command])
