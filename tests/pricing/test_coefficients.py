@@ -204,3 +204,39 @@ def test_history_that_cost_nothing_is_an_error_naming_the_field(pol):
     with pytest.raises(InputError, match="A is 0") as err:
         compute_weights(history({"H01": (6, 0.0)}), pol, settlement_year=2024)
     assert err.value.field == "total_cost"
+
+
+def test_history_row_groups_gathered_give_the_tables_of_one_group_at_a_time(pol, tmp_path, monkeypatch):
+    """`drg weights` gathers a history file's row groups into tables of HISTORY_BATCH_ROWS rows before it
+    projects them: the weights, coefficients and low-risk tables are those of the row groups one at a time,
+    and a missing cost in a later row group is still named by its row in the file."""
+    import pyarrow as pa
+
+    import drg.pricing.coefficients as co
+
+    rows = []
+    for k, (h, drg, cost) in enumerate([("H01", "FR23", 15000.0), ("H02", "FR23", 9000.0), ("H01", "GB11", 30000.0),
+                                        ("H03", "GB11", 41000.0), ("H02", "FR23", 12000.0)] * 12):
+        rows.append({"case_id": f"C{k}", "hospital_id": h, "drg": drg, "cost": cost + k,
+                     "admit": dt.date(2023, 1 + k % 12, 3)})
+    t = case_rows(rows)
+    pq.write_table(t, tmp_path / "h.parquet", row_group_size=7)     # 9 row groups
+    pq.write_table(make_hospitals(), tmp_path / "hosp.parquet")
+    out = {}
+    for rows_at_a_time in (7, 14, 1 << 20):
+        monkeypatch.setattr(co, "HISTORY_BATCH_ROWS", rows_at_a_time)
+        d = tmp_path / f"t{rows_at_a_time}"
+        build_tables(tmp_path / "h.parquet", tmp_path / "hosp.parquet", pol, d, year=2024)
+        out[rows_at_a_time] = {f: pq.read_table(d / f) for f in ("weights.parquet", "coefficients.parquet",
+                                                                 "low_risk_drgs.parquet")}
+    for f, table in out[7].items():
+        assert table.equals(out[14][f]) and table.equals(out[1 << 20][f]), f
+    cost = "total_cost_fen" if "total_cost_fen" in t.column_names else "total_cost"
+    broken = t.set_column(t.column_names.index(cost), cost,
+                          pa.array([None if i == 40 else v for i, v in enumerate(t.column(cost).to_pylist())],
+                                   t.schema.field(cost).type))
+    pq.write_table(broken, tmp_path / "broken.parquet", row_group_size=7)
+    monkeypatch.setattr(co, "HISTORY_BATCH_ROWS", 14)     # (row 41 is in the third table of two row groups)
+    with pytest.raises(co.InputError) as err:
+        build_tables(tmp_path / "broken.parquet", tmp_path / "hosp.parquet", pol, tmp_path / "tb", year=2024)
+    assert err.value.row == 41 and "broken.parquet" in str(err.value)
