@@ -1,16 +1,21 @@
 """Process settings for the batch commands (applied by the ``drg`` command line, never by the library).
 
-:func:`keep_freed_memory` (opt-in, ``DRG_MALLOC_KEEP=1``): streaming a file allocates and frees the same few
-large buffers for every batch. glibc hands blocks above its mmap threshold back to the operating system as
-soon as they are freed, and trims the top of its heaps, so the next batch faults fresh pages in and the
-kernel zeroes each of them (about 0.4 s of system time in a 10-million-case ``drg group --slim``, measured
-when it was introduced). The command line applied it to every run until 2026-12-05, when a 10-million-case
-``drg group`` with every column kept measured 830–849 MB peak with it against 775–785 MB without, and no
-faster (18.1–19.9 s against 15.8–19.6 s, three alternating runs each): the retained heap grows with the
-length of the run, which broke the bound that peak memory must not grow with the file (docs/reliability.md).
-For ``drg settle`` (whose cells grow with the data anyway) it was measured again on 2026-12-05: at 10 M cases
-its page faults fell from 1.50–1.52 M to 1.01 M, but ``drg settle year`` took 18.4 / 17.4 s against 17.1 /
-17.5 s without, at 1.87 GB peak against 1.80–1.85 GB, so it stays opt-in there too.
+:func:`keep_freed_memory` (``drg points`` and ``drg weights`` by default, :data:`MALLOC_KEEP_COMMANDS`; any
+other command with ``DRG_MALLOC_KEEP=1``, none with ``DRG_MALLOC_KEEP=0``): a command allocates and frees the
+same large numpy buffers over and over. glibc hands blocks above its mmap threshold back to the operating
+system as soon as they are freed, and trims the top of its heaps, so the next buffer faults fresh pages in and
+the kernel zeroes each of them; on the 2-core machine (a virtual machine) that zeroing was a quarter of the
+CPU samples of ``drg points``. With the blocks kept, at 10 M cases on 2026-12-05, alternating:
+
+- ``drg points``: 22.4 / 23.8 / 23.2 / 23.1 s against 29.3 / 25.8 / 24.7 / 30.0 s, system time 7.6–10.2 s
+  against 9.8–15.9 s, peak 1.79–1.84 GB against 1.78–1.83 GB (its whole-year pricing columns are numpy
+  arrays of 40–80 MB, made and dropped step by step);
+- ``drg weights``: 4.56 / 5.02 / 4.86 / 4.93 s against 4.79 / 5.70 / 5.32 / 5.58 s, peak +30–80 MB;
+- ``drg group``: no fewer page faults (its allocations are Arrow's, batch by batch) and no faster; kept heaps
+  made its peak grow with the length of the run (830–849 MB against 775–785 MB for every column of 10 M cases),
+  which breaks the bound that it must not grow with the file (docs/reliability.md): not kept;
+- ``drg settle year``: 19.4 / 18.7 / 18.8 s against 24.1 / 19.4 / 19.2 s (and 18.4 / 17.4 against 17.1 / 17.5 s
+  the day before), peak +30–70 MB: no clear gain, not kept.
 
 :func:`lean_arrow_pool`: Arrow allocates from mimalloc by default, which keeps the memory of freed read
 buffers mapped; reading the pricing columns of a 5-million-case file left 921 MB resident for 529 MB of data
@@ -49,14 +54,21 @@ M_MMAP_THRESHOLD = -3
 _applied = False
 
 
-def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20) -> bool:
-    """With ``DRG_MALLOC_KEEP=1`` in the environment, ask glibc's malloc to serve blocks up to
-    ``mmap_threshold`` bytes from its heaps and to keep up to ``trim_threshold`` free bytes at their top.
-    Returns whether the settings took effect (False without the variable, or off glibc)."""
+#: Commands that keep freed glibc blocks for their next buffers unless ``DRG_MALLOC_KEEP=0`` (module docstring).
+MALLOC_KEEP_COMMANDS = ("points", "weights")
+
+
+def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20, *,
+                      default: bool = False) -> bool:
+    """Ask glibc's malloc to serve blocks up to ``mmap_threshold`` bytes from its heaps and to keep up to
+    ``trim_threshold`` free bytes at their top: when ``default`` (a command of :data:`MALLOC_KEEP_COMMANDS`)
+    unless ``DRG_MALLOC_KEEP=0``, and for any command with ``DRG_MALLOC_KEEP=1``. Returns whether the settings
+    took effect (False when not asked for, or off glibc)."""
     global _applied
     if _applied:
         return True
-    if os.environ.get("DRG_MALLOC_KEEP") != "1":
+    asked = os.environ.get("DRG_MALLOC_KEEP")
+    if asked == "0" or (asked != "1" and not default):
         return False
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
@@ -184,11 +196,11 @@ def numpy_small_pages() -> bool:
 
 def batch_process(command: str | None = None) -> None:
     """The settings the command line applies before any batch command (numpy on ordinary pages; freed-memory
-    keeping only when asked for; freed Arrow pages returned at once, or after :data:`ARROW_DECAY_MS`; polars'
+    kept for the next buffers in :data:`MALLOC_KEEP_COMMANDS` or when asked for; freed Arrow pages returned at once, or after :data:`ARROW_DECAY_MS`; polars'
     freed pages returned at once, or after :data:`POLARS_DECAY_MS`)."""
     numpy_small_pages()
     polars_releases_at_once(POLARS_DECAY_MS.get(command, 0))
-    keep_freed_memory()
+    keep_freed_memory(default=command in MALLOC_KEEP_COMMANDS)
     lean_arrow_pool()
     if command in ARROW_DECAY_MS:
         release_at_once(ARROW_DECAY_MS[command])

@@ -61,9 +61,10 @@ def test_readme_test_command_is_what_ci_runs():
     assert test_command.strip() in ci
 
 
-def test_batch_runs_keep_freed_memory_only_when_asked(monkeypatch):
-    """The command line asks glibc to keep freed blocks for the next batch only with DRG_MALLOC_KEEP=1
-    (drg.cli.runtime: kept heaps grow with the run); the library itself never does."""
+def test_batch_runs_keep_freed_memory_where_it_pays_or_when_asked(monkeypatch, tmp_path):
+    """The command line asks glibc to keep freed blocks for the next buffers in `drg points` and `drg
+    weights` (unless DRG_MALLOC_KEEP=0), in other commands only with DRG_MALLOC_KEEP=1 (drg.cli.runtime: in
+    `drg group` kept heaps grow with the run); the library itself never does."""
     import subprocess
 
     import drg.cli.runtime as runtime
@@ -71,10 +72,24 @@ def test_batch_runs_keep_freed_memory_only_when_asked(monkeypatch):
     monkeypatch.setattr(runtime, "_applied", False)
     monkeypatch.delenv("DRG_MALLOC_KEEP", raising=False)
     assert runtime.keep_freed_memory() is False
+    monkeypatch.setenv("DRG_MALLOC_KEEP", "0")
+    assert runtime.keep_freed_memory(default=True) is False
     monkeypatch.setenv("DRG_MALLOC_KEEP", "1")
     applied = runtime.keep_freed_memory()
     assert applied in (True, False)          # False only off glibc
     assert runtime.keep_freed_memory() is applied
+    if applied:
+        def kept(args, extra=None):
+            return _after_command(args, "import drg.cli.runtime as r; print(r._applied)", unset="DRG_MALLOC_KEEP",
+                                  extra=extra)
+
+        missing = str(tmp_path / "none.parquet")
+        assert kept(["points", "--help"]) == "True"
+        assert kept(["weights", "--help"]) == "True"
+        assert kept(["points", "--help"], {"DRG_MALLOC_KEEP": "0"}) == "False"
+        assert kept(["group", "--help"]) == "False"
+        assert kept(["check", missing]) == "False"
+        assert kept(["check", missing], {"DRG_MALLOC_KEEP": "1"}) == "True"
     env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     code = ("import sys, pyarrow as pa, drg.cli.runtime as r, drg.grouping; "
             "print(r._applied, sys.getswitchinterval(), pa.default_memory_pool().backend_name)")
