@@ -409,7 +409,8 @@ def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> Drg
         np.array([float(years.index[y]) for y in use_years], np.float64))
     n_groups = nd * ny * 2
     if policy.weights.trim.method == "sd":
-        count, mean, sd = trimming.group_moments(group, values, n_groups)
+        scratch = np.empty(len(group), np.float64)      # (both passes of group moments copy their values here)
+        count, mean, sd = trimming.group_moments(group, values, n_groups, scratch)
         k = float(policy.weights.trim.k)
         with np.errstate(invalid="ignore"):
             bound = k * sd * (1 + 1e-12) + 1e-9 * np.abs(mean)    # (the twin's bound, group by group)
@@ -417,6 +418,7 @@ def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> Drg
     else:
         mean = bound = np.zeros(n_groups)
         trimmed = np.zeros(n_groups, bool)
+        scratch = None
     space = (len(rows.hospital_names) + 1) * nd * ny
     dense = space <= max(4 * len(rows), 1 << 22) and space < 1 << 26
     s_reg, n_reg, s_pd, b_pd, n_pd, h_cost, h_n = trimming.kept_sums(
@@ -427,7 +429,7 @@ def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> Drg
     pd_sums = {(names[k // ny], use_years[k % ny]): (int(s_pd[k]), int(b_pd[k]), int(n_pd[k]))
                for k in np.flatnonzero(n_pd)}
     # cv over the pooled trimmed (cost-indexed) costs of each DRG's regular cases, in row order
-    count, mean, sd = trimming.group_moments(group, values, nd)
+    count, mean, sd = trimming.group_moments(group, values, nd, scratch)
     cv_of: dict[str, float | None] = {}
     n_of: dict[str, int] = {}
     for d in np.flatnonzero(count).tolist():

@@ -47,6 +47,21 @@ def test_group_moments_of_large_groups_bit_for_bit():
         assert a.tobytes() == b.tobytes()
 
 
+def test_group_moments_reuse_a_scratch_array_whatever_it_holds():
+    """drg_year_sums hands both passes one scratch array: what an earlier pass left in it (or a shorter or
+    other-typed one, replaced) changes nothing."""
+    rng = np.random.default_rng(11)
+    group = rng.integers(-1, 40, 50_000).astype(np.int32)
+    values = rng.lognormal(9, 1, 50_000)
+    before = values.copy()
+    twin = trimming.group_moments_twin(group, values, 40)
+    scratch = rng.random(60_000)
+    for given_scratch in (scratch, scratch, np.zeros(10), np.zeros(50_000, np.float32)):
+        for a, b in zip(trimming.group_moments(group, values, 40, given_scratch), twin):
+            assert a.tobytes() == b.tobytes()
+    assert values.tobytes() == before.tobytes()          # (the values themselves untouched)
+
+
 def _rows(rng, n: int, *, drgs: int = 6, hospitals: int = 4) -> HistoryRows:
     """History rows with groups of one case, ties, per-diem cases, a missing hospital and a year outside."""
     drg = rng.integers(0, drgs, n).astype(np.int32)
