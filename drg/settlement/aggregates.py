@@ -368,7 +368,8 @@ def _sort_cells(cells: CellSums, codes: _Codes) -> None:
         folded = np.zeros(n, np.int64)
         for j, (lo, size) in enumerate(spans):
             folded *= size
-            folded += keys[:, j].astype(np.int64) - lo
+            folded += keys[:, j]       # (cast in the ufunc's small buffers, not into a fresh 46 MB copy)
+            folded -= lo
         # (every cell's folded key is its own: no two equal, so any sort gives the one order; numpy's default
         # sort of int64 is its SIMD one)
         order = np.argsort(folded)
@@ -389,7 +390,9 @@ def _sort_cells(cells: CellSums, codes: _Codes) -> None:
             tmp = scratch.get(column.dtype)
             if tmp is None:
                 tmp = scratch[column.dtype] = np.empty(n, column.dtype)
-            np.take(column, order, out=tmp)
+            # (mode "clip": with the default "raise", numpy takes into a fresh copy of ``out`` and copies
+            # that back, so every column got fresh memory after all; every index is valid, so clip is none)
+            np.take(column, order, out=tmp, mode="clip")
             column[:] = tmp
 
     from concurrent.futures import ThreadPoolExecutor
@@ -475,7 +478,8 @@ class _Codes:
                 if values != sorted(values):
                     raise AssertionError(f"codes of {col} are not in their strings' order")  # pragma: no cover
                 codes = frame[col].to_numpy()
-                used = np.bincount(codes, minlength=len(values)) > 0
+                used = np.zeros(len(values), bool)      # (np.bincount would copy the codes into intp first)
+                used[frame[col].unique().to_numpy()] = True
                 if not used.all():    # only the values the cells have (a value seen only in other years' rows)
                     codes = (np.cumsum(used) - 1).astype(np.uint32)[codes]
                     values = [v for v, u in zip(values, used.tolist()) if u]
