@@ -195,9 +195,10 @@ def numpy_small_pages() -> bool:
 
 
 def batch_process(command: str | None = None) -> None:
-    """The settings the command line applies before any batch command (numpy on ordinary pages; freed-memory
-    kept for the next buffers in :data:`MALLOC_KEEP_COMMANDS` or when asked for; freed Arrow pages returned at once, or after :data:`ARROW_DECAY_MS`; polars'
-    freed pages returned at once, or after :data:`POLARS_DECAY_MS`)."""
+    """The settings the command line applies before any batch command (numpy on ordinary pages; freed glibc
+    blocks kept for the next buffers in :data:`MALLOC_KEEP_COMMANDS` or when asked for; freed Arrow pages
+    returned at once, or after :data:`ARROW_DECAY_MS`; polars' freed pages returned at once, or after
+    :data:`POLARS_DECAY_MS`)."""
     numpy_small_pages()
     polars_releases_at_once(POLARS_DECAY_MS.get(command, 0))
     keep_freed_memory(default=command in MALLOC_KEEP_COMMANDS)
