@@ -51,6 +51,10 @@ class Stage:
     peak_mb: float
     floor_s: float | None = None
     floor_peak_mb: float | None = None
+    #: the child's system CPU seconds and minor page faults: on the 2-core machine (a virtual machine) the cost of
+    #: a fresh page moves with the host's state, and these say how much of a slow run it was
+    sys_s: float = 0.0
+    faults: int = 0
 
     @property
     def ratio(self) -> float | None:
@@ -61,9 +65,27 @@ def _drg() -> list[str]:
     return [sys.executable, "-m", "drg.cli"]
 
 
+@dataclass
+class Run:
+    """A child process's wall seconds, peak resident set (MB), system CPU seconds, minor page faults and
+    standard output."""
+
+    wall_s: float
+    peak_mb: float
+    sys_s: float
+    faults: int
+    out: str
+
+
 def measured(args: list, *, env: dict | None = None) -> tuple[float, float, str]:
     """Run ``args`` as a child process: ``(wall seconds, peak RSS in MB, stdout)``; a failure fails the test
     with the child's error output."""
+    run = measured_run(args, env=env)
+    return run.wall_s, run.peak_mb, run.out
+
+
+def measured_run(args: list, *, env: dict | None = None) -> Run:
+    """:func:`measured` with the child's system time and page faults (:class:`Run`)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, **(env or {})})
@@ -86,7 +108,7 @@ def measured(args: list, *, env: dict | None = None) -> tuple[float, float, str]
     out = out_chunks[0].decode("utf-8", "replace") if out_chunks else ""
     err = err_chunks[0].decode("utf-8", "replace") if err_chunks else ""
     assert proc.returncode == 0, f"{args[:4]} failed ({proc.returncode}):\n{err[-3000:]}"
-    return wall, usage.ru_maxrss / 1024, out
+    return Run(wall, usage.ru_maxrss / 1024, usage.ru_stime, usage.ru_minflt, out)
 
 
 FLOOR = r'''
@@ -209,41 +231,40 @@ def run_pipeline(p: dict) -> dict[str, Stage]:
     work = root / "run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    runs: dict[str, tuple[float, float]] = {}
+    runs: dict[str, Run] = {}
     floors: dict[str, tuple] = {}    # stage → (reads, writes) of its floor
 
     cases = city / f"cases-{YEAR}.parquet"
     grouped = work / f"grouped-{YEAR}.parquet"
-    wall, peak, _ = measured([*_drg(), "group", "--scheme", p["scheme"], "--cases", cases, "--out", grouped,
-                              "--quiet", "--json"])
-    runs["group"], floors["group"] = (wall, peak), ([(cases, None)], [grouped])
+    runs["group"] = measured_run([*_drg(), "group", "--scheme", p["scheme"], "--cases", cases, "--out", grouped,
+                                  "--quiet", "--json"])
+    floors["group"] = ([(cases, None)], [grouped])
 
     tables = work / "tables"
-    wall, peak, _ = measured([*_drg(), "weights", *sum((["--history", p["grouped"][y]] for y in HISTORY_YEARS), []),
-                              "--hospitals", city / "hospitals.parquet", "--policy", POLICY, "--out", tables,
-                              "--year", YEAR, "--json"])
+    runs["weights"] = measured_run([*_drg(), "weights",
+                                    *sum((["--history", p["grouped"][y]] for y in HISTORY_YEARS), []),
+                                    "--hospitals", city / "hospitals.parquet", "--policy", POLICY, "--out", tables,
+                                    "--year", YEAR, "--json"])
     # the floors read exactly the columns the stages read (their own lists, from the files' schemas)
-    runs["weights"] = (wall, peak)
     floors["weights"] = ([(p["grouped"][y], history_columns_read(_names(p["grouped"][y]))) for y in HISTORY_YEARS],
                          sorted(tables.glob("*.parquet")))
 
     priced = work / f"priced-{YEAR}.parquet"
-    wall, peak, _ = measured([*_drg(), "points", "--cases", grouped, "--tables", tables, "--policy", POLICY,
-                              "--out", priced, "--year", YEAR, "--json"])
-    runs["points"], floors["points"] = (wall, peak), ([(grouped, None)], [priced])
+    runs["points"] = measured_run([*_drg(), "points", "--cases", grouped, "--tables", tables, "--policy", POLICY,
+                                   "--out", priced, "--year", YEAR, "--json"])
+    floors["points"] = ([(grouped, None)], [priced])
 
     ledger, out = work / "ledger.duckdb", work / "settle"
-    wall, peak, _ = measured([*_drg(), "settle", "year", "--year", YEAR, "--priced", priced,
-                              "--hospitals", city / "hospitals.parquet", "--budget", city / "budget.parquet",
-                              "--county-income", city / "county_income.parquet", "--policy", POLICY,
-                              "--ledger", ledger, "--out", out, "--json"])
-    runs["settle"] = (wall, peak)
+    runs["settle"] = measured_run([*_drg(), "settle", "year", "--year", YEAR, "--priced", priced,
+                                   "--hospitals", city / "hospitals.parquet", "--budget", city / "budget.parquet",
+                                   "--county-income", city / "county_income.parquet", "--policy", POLICY,
+                                   "--ledger", ledger, "--out", out, "--json"])
     floors["settle"] = ([(priced, priced_columns_read(_names(priced)))], sorted(out.glob("*.parquet")))
 
-    wall, peak, _ = measured([*_drg(), "monitor", "--ledger", ledger, "--period", str(YEAR), "--out",
-                              work / "monitor", "--json"])
-    runs["monitor"] = (wall, peak)
-    return {name: Stage(name, *run, *(floor(*floors[name]) if name in floors else ()))
+    runs["monitor"] = measured_run([*_drg(), "monitor", "--ledger", ledger, "--period", str(YEAR), "--out",
+                                    work / "monitor", "--json"])
+    return {name: Stage(name, run.wall_s, run.peak_mb, *(floor(*floors[name]) if name in floors else (None, None)),
+                        sys_s=run.sys_s, faults=run.faults)
             for name, run in runs.items()}
 
 
@@ -257,14 +278,16 @@ def test_province_year(benchmark, province, bench_cases):
     for s in stages.values():
         figures[f"{s.name}_s"] = round(s.wall_s, 2)
         figures[f"{s.name}_peak_mb"] = round(s.peak_mb, 1)
+        figures[f"{s.name}_sys_s"] = round(s.sys_s, 2)
+        figures[f"{s.name}_page_faults"] = s.faults
         if s.floor_s:
             figures[f"{s.name}_floor_s"] = round(s.floor_s, 2)
             figures[f"{s.name}_floor_peak_mb"] = round(s.floor_peak_mb, 1)
             figures[f"{s.name}_over_floor"] = round(s.ratio, 2)
     record(benchmark, **figures)
-    lines = [f"{'stage':<8} {'wall s':>8} {'peak MB':>9} {'floor s':>8} {'ratio':>6}"]
+    lines = [f"{'stage':<8} {'wall s':>8} {'peak MB':>9} {'floor s':>8} {'ratio':>6} {'sys s':>7} {'faults':>9}"]
     for s in stages.values():
         lines.append(f"{s.name:<8} {s.wall_s:8.2f} {s.peak_mb:9.0f} "
-                     f"{(s.floor_s or 0):8.2f} {(s.ratio or 0):6.2f}")
+                     f"{(s.floor_s or 0):8.2f} {(s.ratio or 0):6.2f} {s.sys_s:7.2f} {s.faults:9,}")
     lines.append(f"{'year':<8} {total:8.2f}   (group + weights + points + settle; {bench_cases:,} cases)")
     print("\n" + "\n".join(lines))
