@@ -140,6 +140,29 @@ def test_priced_sums_equal_on_both_engines(engine, tmp_path):
     assert got.fine["fund_paid"].sum() == sum(round((100.0 + i) * 100) for i in range(400))
 
 
+def test_priced_sums_enums_leave_out_values_only_other_years_had(tmp_path):
+    """A hospital, county and DRG seen only in rows of another year (counted, not summed) are not categories
+    of the sums' enums; the values the cells have keep their strings' order and their cells."""
+    import polars as pl
+
+    from drg.policy import load_policy
+    from drg.settlement.aggregates import priced_sums
+    from tests.helpers.priced_cases import case, write_priced
+
+    rows = [case(f"c{i:03d}", ("H2", "H1")[i % 2], 1.5, county=("C2", "C1")[i % 2], day=date(2025, 1 + i % 12, 3),
+                 drg=("GB19", "FR21")[i % 2], fund_paid=10.0 + i) for i in range(40)]
+    rows += [case(f"x{i:03d}", "H0-OLD", 2.0, county="C0-OLD", day=date(2022, 5, 1), drg="AA11", fund_paid=1.0)
+             for i in range(5)]
+    path = write_priced(tmp_path / "priced.parquet", rows)
+    got = priced_sums(path, 2025, load_policy("demo"))
+    assert got.rows_other_years == 5 and got.rows_read == 45
+    fine = got.fine
+    for col, values in (("hospital_id", ["H1", "H2"]), ("county", ["C1", "C2"]), ("drg", ["FR21", "GB19"])):
+        assert isinstance(fine.schema[col], pl.Enum) and fine.schema[col].categories.to_list() == values
+    by_hospital = dict(fine.group_by(pl.col("hospital_id").cast(pl.String)).agg(pl.col("cases").sum()).iter_rows())
+    assert by_hospital == {"H1": 20, "H2": 20}
+
+
 @pytest.mark.parametrize("spread", [5, 2**31 - 1], ids=["folded", "column-by-column"])
 def test_cells_sorted_by_their_keys(spread):
     """Cells sorted in place by their key rows: folded into one int64 where the ranges allow, else column by
