@@ -114,7 +114,9 @@ ONE_CASE_COMMANDS = ("estimate", "explain")
 #: the run), so they give freed pages back at once. At once costs refaulting: on the province's 10 M ordinary
 #: cases ``drg group`` took 14.4–16.5 s with 1.69–1.70 M page faults at 547–549 MB, against 13.0–13.1 s,
 #: 0.55–0.56 M faults and 591–594 MB with 100 ms (559–567 MB at 1 M cases: 1.06×, 2026-12-05); but with 100 ms
-#: the ties shape's 10 M peak reached 1.22 × its 1 M peak (docs/reliability.md), so they keep 0.
+#: the ties shape's 10 M peak reached 1.22 × its 1 M peak (docs/reliability.md), so they keep 0. Measured again
+#: later that day (docs/benchmarks.md, after the twelfth change set): every shape within 1.2 with 100 ms
+#: (largest 1.19), a margin as thin as at once had (1.18–1.19); not changed on one run.
 #:
 #: ``drg points``' first pass holds the pricing columns of every case, and pages Arrow's steps freed a second
 #: before were still held at its peak: at 10 M cases (numpy on small pages, runs alternating with the default)
