@@ -110,20 +110,21 @@ ONE_CASE_COMMANDS = ("estimate", "explain")
 #: the commands not named).
 #:
 #: ``drg group`` and ``drg check`` stream a file of any size through a pipeline of a few batches: their memory
-#: must not grow with the file (issue 16), which Arrow's decay broke (the pages it kept grew with the length of
-#: the run), so they give freed pages back at once. At once costs refaulting: on the province's 10 M ordinary
-#: cases ``drg group`` took 14.4–16.5 s with 1.69–1.70 M page faults at 547–549 MB, against 13.0–13.1 s,
-#: 0.55–0.56 M faults and 591–594 MB with 100 ms (559–567 MB at 1 M cases: 1.06×, 2026-12-05); but with 100 ms
-#: the ties shape's 10 M peak reached 1.22 × its 1 M peak (docs/reliability.md), so they keep 0. Measured again
-#: later that day (docs/benchmarks.md, after the twelfth change set): every shape within 1.2 with 100 ms
-#: (largest 1.19), a margin as thin as at once had (1.18–1.19); not changed on one run.
+#: must not grow with the file (issue 16), which Arrow's default decay broke (the pages it kept grew with the
+#: length of the run). ``drg check`` gives freed pages back at once. ``drg group`` keeps them 100 ms: at once
+#: cost refaulting them for every batch (10 M ordinary cases, alternating, on a fresh machine 2026-12-05:
+#: 11.2 / 12.1 / 11.5 s, 1.69 M page faults, 543–547 MB at once against 11.0 / 9.9 / 10.4 s, 0.49–0.55 M
+#: faults, 579–593 MB with 100 ms; 2–4 s more when the machine's fresh pages are dear). A decay of 100 ms
+#: bounds what is kept by what a run frees in 100 ms, not by its length: ``bench_shapes.py``'s 10 M / 1 M peaks
+#: with 100 ms were at most 1.19, 1.16 and 1.21 in three runs (the 1 M base moving by 50 MB between runs),
+#: against 1.18, 1.19 and 1.22 at once (docs/reliability.md).
 #:
 #: ``drg points``' first pass holds the pricing columns of every case, and pages Arrow's steps freed a second
 #: before were still held at its peak: at 10 M cases (numpy on small pages, runs alternating with the default)
 #: it peaked at 1.78–1.83 GB with 100 ms against 1.97–2.06 GB with Arrow's decay, in 20.3 / 22.7 s against
 #: 19.6 / 23.9 s and 1.38 M page faults against 1.26 M; at once (0 ms) it peaked at 1.78–1.79 GB but took
 #: 22.4–26.0 s, refaulting 2.6 M pages.
-ARROW_DECAY_MS = {"group": 0, "check": 0, "points": 100}
+ARROW_DECAY_MS = {"group": 100, "check": 0, "points": 100}
 
 
 def release_at_once(decay_ms: int = 0) -> bool:
