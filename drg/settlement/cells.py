@@ -19,7 +19,10 @@ through both and require equal storage.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from drg.casefile.idset import fmix64
 
@@ -37,20 +40,62 @@ def _mix(h, v):
     return (h ^ np.uint64(np.uint32(v))) * np.uint64(0x100000001B3)
 
 
+@intrinsic
+def _prefetch(typingctx, array, i, j):
+    """Ask the CPU to fetch ``array[i, j]`` (a 2-d array; ``array[i]`` of a 1-d one, ``j`` then unused) into
+    its caches, to be written (LLVM's ``prefetch``; no effect on results, and never a fault)."""
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array_struct = context.make_array(array_type)(context, builder, args[0])
+        at = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:])][:array_type.ndim]
+        ptr = cgutils.get_item_pointer(context, builder, array_type, array_struct, at, wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])   # write, all cache levels, data
+        return context.get_dummy_value()
+
+    return types.void(array, i, j), codegen
+
+
+#: How many rows ahead the kernel prefetches a row's slot of the table, and (half as far) the key row and
+#: sums of the cell found there: a table of millions of cells misses the caches on every row, and a
+#: row's 15 sums are 15 columns, so 15 more misses for a cell seen before.
+SLOT_AHEAD = 16
+CELL_AHEAD = 8
+
+
 @njit(cache=True, nogil=True)
 def _add_rows(in_keys, in_sums, in_firsts, keys, sums, firsts, table, n_cells):
     """Add the rows of a batch (``in_keys`` [k, n] int32, ``in_sums`` [s, n] int64, ``in_firsts`` [f, n]
     uint32) to the cells (``keys`` [cap, k], ``sums`` [s, cap], ``firsts`` [f, cap]); returns the new number
-    of cells. ``table`` (int32 cell numbers, −1 empty) has at least twice as many slots as cells after."""
+    of cells. ``table`` (int32 cell numbers, −1 empty) has at least twice as many slots as cells after.
+
+    The rows' home slots are hashed first; while adding row ``i`` the kernel prefetches the home slot of row
+    ``i + SLOT_AHEAD`` and the key row and sums of the cell in the home slot of row ``i + CELL_AHEAD`` (a
+    hint only: the probe of each row is done in full when its turn comes, after the rows before it)."""
     mask = np.uint64(table.shape[0] - 1)
     k = in_keys.shape[0]
     s = in_sums.shape[0]
     f = in_firsts.shape[0]
-    for i in range(in_keys.shape[1]):
+    n = in_keys.shape[1]
+    home = np.empty(n, np.uint64)
+    for i in range(n):
         h = np.uint64(0xCBF29CE484222325)
         for j in range(k):
             h = _mix(h, in_keys[j, i])
-        slot = fmix64(h) & mask
+        home[i] = fmix64(h) & mask
+    for i in range(n):
+        if i + SLOT_AHEAD < n:
+            _prefetch(table, home[i + SLOT_AHEAD], 0)
+        if i + CELL_AHEAD < n:
+            ahead = table[home[i + CELL_AHEAD]]
+            if ahead >= 0:
+                _prefetch(keys, ahead, 0)
+                for j in range(s):
+                    _prefetch(sums, j, ahead)
+        slot = home[i]
         while True:
             c = table[slot]
             if c < 0:
