@@ -27,9 +27,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
 from grouper.reference import (AMBIGUOUS, GRAY_PDX, GRAY_PPX, INFANT_DAYS, INVALID_PDX, INVALID_SEX, MISSING_NEWBORN,
                                NEWBORN_DAYS, NO_DRG, NO_PDX, NOTE_INVALID_PPX, NOTE_MALE_PREGNANCY,
@@ -38,24 +35,8 @@ from grouper.reference import (AMBIGUOUS, GRAY_PDX, GRAY_PPX, INFANT_DAYS, INVAL
 from grouper.rules.model import (ANY_DX_IN, ANY_PX, ANY_PX_IN, CHECK_GRAY, CHECK_INVALID, ENTRY_ANY_DX,
                                  ENTRY_NEWBORN_AGE, ENTRY_PDX, ENTRY_PPX_OR, ENTRY_REGIONS, NO_OR_PX, PDX_IN, PPX_IN,
                                  PPX_OR, SDX_IN)
+from grouper.prefetch import prefetch as _prefetch
 from grouper.scheme import BIG, SPLIT_CC, SPLIT_MCC, Scheme
-
-
-@intrinsic
-def _prefetch(typingctx, array, index):
-    """Ask the CPU to fetch ``array[index]`` into its caches (LLVM's ``prefetch``; no effect on results)."""
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array_struct = context.make_array(array_type)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, array_type, array_struct, [args[1]], wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                            "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])   # read, all cache levels, data
-        return context.get_dummy_value()
-
-    return types.void(array, index), codegen
 
 
 #: How many cases ahead the walk prefetches a case's code lists (and twice that, its list bounds).

@@ -19,12 +19,10 @@ through both and require equal storage.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
 from numba import njit
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
 from drg.casefile.idset import fmix64
+from grouper.prefetch import prefetch_for_write
 
 __all__ = ["CellSums", "add_rows_twin"]
 
@@ -38,25 +36,6 @@ ENGINE = "numba"
 @njit(cache=True, inline="always")
 def _mix(h, v):
     return (h ^ np.uint64(np.uint32(v))) * np.uint64(0x100000001B3)
-
-
-@intrinsic
-def _prefetch(typingctx, array, i, j):
-    """Ask the CPU to fetch ``array[i, j]`` (a 2-d array; ``array[i]`` of a 1-d one, ``j`` then unused) into
-    its caches, to be written (LLVM's ``prefetch``; no effect on results, and never a fault)."""
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array_struct = context.make_array(array_type)(context, builder, args[0])
-        at = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:])][:array_type.ndim]
-        ptr = cgutils.get_item_pointer(context, builder, array_type, array_struct, at, wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                            "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])   # write, all cache levels, data
-        return context.get_dummy_value()
-
-    return types.void(array, i, j), codegen
 
 
 #: How many rows ahead the kernel prefetches a row's slot of the table, and (half as far) the key row and
@@ -88,13 +67,13 @@ def _add_rows(in_keys, in_sums, in_firsts, keys, sums, firsts, table, n_cells):
         home[i] = fmix64(h) & mask
     for i in range(n):
         if i + SLOT_AHEAD < n:
-            _prefetch(table, home[i + SLOT_AHEAD], 0)
+            prefetch_for_write(table, home[i + SLOT_AHEAD])
         if i + CELL_AHEAD < n:
             ahead = table[home[i + CELL_AHEAD]]
             if ahead >= 0:
-                _prefetch(keys, ahead, 0)
+                prefetch_for_write(keys, (ahead, 0))
                 for j in range(s):
-                    _prefetch(sums, j, ahead)
+                    prefetch_for_write(sums, (j, ahead))
         slot = home[i]
         while True:
             c = table[slot]
