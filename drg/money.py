@@ -9,7 +9,7 @@ and never used rounded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -18,7 +18,8 @@ import numpy as np
 from drg.errors import InputError
 
 __all__ = [
-    "round_half_away", "largest_remainder", "amount_for_points", "apply_ratio", "points_to_units",
+    "round_half_away", "largest_remainder", "amount_for_points", "amounts_for_points", "apply_ratio",
+    "points_to_units",
     "units_to_decimal", "fen_to_decimal", "yuan_to_fen", "yuan_text", "pv_yuan", "pv_text", "fraction_text",
     "parse_fraction",
 ]
@@ -91,6 +92,28 @@ def largest_remainder(total: int, weights: Sequence[int | Fraction], keys: Seque
 def amount_for_points(units: int, pv_fen: Fraction, scale: int) -> int:
     """``round(points × PV)`` in fen, with points given in integer ``units`` of ``1/scale``."""
     return round_half_away(Fraction(units, scale) * pv_fen)
+
+
+def amounts_for_points(units: Iterable[int], pv_fen: Fraction, scale: int) -> list[int]:
+    """:func:`amount_for_points` of many amounts of points at one point value, the same exact rounding: the
+    point value's numerator and denominator are taken once and each amount is two integer products and one
+    division (no Fraction, and no greatest common divisor, per amount: ``drg monitor``'s 311 K hospital × DRG
+    amounts at 10 M cases).
+
+    >>> amounts_for_points([3, -3, 1, 0], Fraction(5, 6), 1)
+    [3, -3, 1, 0]
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    num, den = pv_fen.numerator, pv_fen.denominator * scale   # (a Fraction's denominator is positive)
+    out = []
+    for u in units:
+        n = int(u) * num
+        q, r = divmod(-n if n < 0 else n, den)
+        if 2 * r >= den:
+            q += 1
+        out.append(-q if n < 0 else q)
+    return out
 
 
 def apply_ratio(fen: int, ratio: Decimal | Fraction | int) -> int:

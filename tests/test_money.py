@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drg.errors import InputError
-from drg.money import (amount_for_points, apply_ratio, largest_remainder, points_to_units, pv_text, pv_yuan,
+from drg.money import (amount_for_points, amounts_for_points, apply_ratio, largest_remainder, points_to_units, pv_text, pv_yuan,
                        round_half_away, units_to_decimal, yuan_to_fen)
 
 
@@ -70,3 +70,22 @@ def test_display_helpers():
     assert units_to_decimal(4_005_000, 10_000) == Decimal("400.5000")
     assert yuan_to_fen(12.345) == 1235 and yuan_to_fen("0.005") == 1
     assert amount_for_points(10_000, Fraction(1, 2), 10_000) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(units=st.lists(st.integers(-10**15, 10**15), max_size=30),
+       pv=st.fractions(min_value=Fraction(-10**6), max_value=Fraction(10**6)).filter(lambda f: f != 0),
+       scale=st.sampled_from([1, 100, 10_000]))
+def test_amounts_for_points_round_as_one_amount_at_a_time(units, pv, scale):
+    """Many amounts at one point value (drg monitor's hospital × DRG amounts) round exactly as
+    :func:`amount_for_points` does one by one, halves away from zero included."""
+    assert amounts_for_points(units, pv, scale) == [amount_for_points(u, pv, scale) for u in units]
+
+
+def test_amounts_for_points_halves_and_scale():
+    # 25 units of 1/100 point at 2 fen a point = 0.5 fen → 1; −0.5 → −1; a large exact point value
+    assert amounts_for_points([25, -25, 24, -24], Fraction(2), 100) == [1, -1, 0, 0]
+    pv = Fraction(8397539564246250, 573789360137)
+    assert amounts_for_points([123456789], pv, 10_000) == [amount_for_points(123456789, pv, 10_000)]
+    with pytest.raises(ValueError):
+        amounts_for_points([1], Fraction(1), 0)

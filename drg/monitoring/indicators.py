@@ -39,7 +39,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from drg.money import round_half_away
+from drg.money import amounts_for_points, round_half_away
 
 __all__ = ["UNIT_TYPES", "INDICATOR_COLUMNS", "SHARE_CLASSES", "indicators", "hospital_drg", "convergence",
            "prepare", "cc_shares", "FrameSums"]
@@ -295,10 +295,16 @@ def hospital_drg(f, *, scale: int, pv_by_pool: dict[str, Fraction | None], hospi
     import polars as pl
 
     g = _sums_of(f).hospital_drg_cells()
-    amount = []
-    for pool, pu, du in g.select("pool", "points_units", "deduction_units").iter_rows():
+    # round(points × PV) per cell, pool by pool (a pool without a point value: no amount)
+    pools = g["pool"].to_list()
+    units = [int(pu) - int(du) for pu, du in zip(g["points_units"].to_list(), g["deduction_units"].to_list())]
+    amount: list[int | None] = [None] * len(units)
+    for pool in set(pools):
         pv = pv_by_pool.get(pool)
-        amount.append(None if pv is None else round_half_away(Fraction(int(pu) - int(du)) * pv / scale))
+        if pv is not None:
+            at = [i for i, p in enumerate(pools) if p == pool]
+            for i, a in zip(at, amounts_for_points([units[i] for i in at], pv, scale)):
+                amount[i] = a
     g = g.with_columns(pl.Series("amount_fen", amount, pl.Int64))
     h = g.group_by(["hospital_id", "drg"]).agg(
         pl.col("cases").sum(), pl.col("points_units").sum(), pl.col("deduction_units").sum(),
