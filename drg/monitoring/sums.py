@@ -25,6 +25,12 @@ __all__ = ["LedgerFacts", "LedgerSums"]
 #: The text keys of a fact, in the facts' order (after year and month).
 KEYS = ("pool", "hospital_id", "county", "mdc", "adrg", "drg", "case_class", "group_state")
 #: The key columns the per-row float terms need (``case_class`` only orders the rows).
+
+#: Unit × pool keys up to this many are sorted as 16-bit integers: numpy sorts those stably by radix, in one
+#: pass (the same order as the int64 sort, so the float terms are added in the same order; at 10 M cases
+#: ``drg monitor`` 12.3 → 9.1 s with the DRG-use table below, 2026-12-05).
+RADIX_SORT_KEYS = 1 << 16
+
 _ROW_KEYS = ("pool", "hospital_id", "county", "mdc", "adrg", "drg", "group_state")
 
 
@@ -278,6 +284,8 @@ class LedgerSums:
             unit, drg, pool, grouped, ci_num, ti_num = (a[keep] for a in (unit, drg, pool, grouped, ci_num, ti_num))
         pools = keys["pool"]
         key = unit * len(pools) + pool
+        if len(names) * len(pools) <= RADIX_SORT_KEYS:
+            key = key.astype(np.uint16)
         order = np.argsort(key, kind="stable")
         ks = key[order]
         starts = np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1]))) if len(ks) else np.zeros(0, np.int64)
@@ -287,9 +295,10 @@ class LedgerSums:
             "pool": pl.Series([pools[p] for p in (first % len(pools)).tolist()], dtype=pl.String),
             "ci_num": np.add.reduceat(ci_num[order], starts) if len(ks) else np.zeros(0),
             "ti_num": np.add.reduceat(ti_num[order], starts) if len(ks) else np.zeros(0)})
-        # DRGs used: the distinct (unit, DRG) pairs of the grouped rows
-        pairs = np.unique(unit[grouped] * len(keys["drg"]) + drg[grouped])
-        used = np.bincount(pairs // len(keys["drg"]), minlength=len(names)) if len(pairs) else np.zeros(len(names))
+        # DRGs used: the distinct (unit, DRG) pairs of the grouped rows, marked in a unit × DRG table
+        seen = np.zeros((len(names), len(keys["drg"])), bool)
+        seen[unit[grouped], drg[grouped]] = True
+        used = seen.sum(axis=1)
         has = np.flatnonzero(used)
         drgs = pl.DataFrame({"unit": pl.Series([names[u] for u in has.tolist()], dtype=pl.String),
                              "drgs_used": pl.Series(used[has], dtype=pl.UInt32)})

@@ -126,3 +126,17 @@ def test_a_null_key_is_summed_the_straightforward_way(demo_world, tmp_path):
     assert not facts.codable and isinstance(facts.sums((2,), {}, None), FrameSums)
     res = monitor_period(path, "2025-Q1", report=False, store=False)
     assert res.indicators.height
+
+
+def test_unit_sums_are_the_same_whichever_way_the_keys_are_sorted(ledger, low_risk, monkeypatch):
+    """The unit × pool keys sorted as 16-bit integers (radix) or as int64 give the same rows, the float terms
+    added in the same order to the last bit."""
+    from drg.monitoring import sums
+    from drg.monitoring.indicators import UNIT_TYPES
+
+    radix, _, _ = _both(ledger, 2025, tuple(range(1, 13)), low_risk)
+    monkeypatch.setattr(sums, "RADIX_SORT_KEYS", 0)
+    wide, _, _ = _both(ledger, 2025, tuple(range(1, 13)), low_risk)
+    for ut in UNIT_TYPES:
+        (a, da), (b, db) = radix.unit_sums(ut), wide.unit_sums(ut)
+        assert a.equals(b) and da.equals(db), ut
