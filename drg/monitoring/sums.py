@@ -25,13 +25,12 @@ __all__ = ["LedgerFacts", "LedgerSums"]
 #: The text keys of a fact, in the facts' order (after year and month).
 KEYS = ("pool", "hospital_id", "county", "mdc", "adrg", "drg", "case_class", "group_state")
 #: The key columns the per-row float terms need (``case_class`` only orders the rows).
+_ROW_KEYS = ("pool", "hospital_id", "county", "mdc", "adrg", "drg", "group_state")
 
 #: Unit × pool keys up to this many are sorted as 16-bit integers: numpy sorts those stably by radix, in one
 #: pass (the same order as the int64 sort, so the float terms are added in the same order; at 10 M cases
-#: ``drg monitor`` 12.3 → 9.1 s with the DRG-use table below, 2026-12-05).
+#: ``drg monitor`` 12.3 → 9.1 s with the DRG-use table, 2026-12-05).
 RADIX_SORT_KEYS = 1 << 16
-
-_ROW_KEYS = ("pool", "hospital_id", "county", "mdc", "adrg", "drg", "group_state")
 
 
 def _sum(expr: str, name: str) -> str:
