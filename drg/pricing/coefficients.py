@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from drg.errors import InputError
 from drg.money import round_half_away
+from drg.pricing.coefficient_cells import cell_sums, hospital_cells
 from drg.pricing.exact import COEF_SCALE
 from drg.casefile.tables import hospital_tiers
 from drg.policy import Policy, load_policy
@@ -74,44 +75,6 @@ def trimmed_sums(trimmed: pa.Table) -> pa.Table:
                                                             pl.len().cast(pl.Int64).alias("n")).to_arrow()
 
 
-def _group_means(df, keys: list[str], policy: Policy, years: tuple[int, ...], newest: int) -> tuple[dict, dict]:
-    """Exact year-weighted means (``Fraction``) and case counts per key tuple (formed like ``mean_d``) from a
-    polars frame with ``keys``, ``year``, ``cost_fen`` and ``n`` (sums and counts): the tiers' (the
-    hospitals' are :func:`_hospital_means`)."""
-    import polars as pl
-
-    agg = df.group_by([*keys, "year"]).agg(pl.col("cost_fen").sum().alias("s"), pl.col("n").sum().alias("n"))
-    cols = [agg[k].to_list() for k in keys]
-    idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
-    wy = {y: Fraction(policy.weights.year_weight(y, newest)) for y in years}
-    # mean_k = Σ_y wy·idx·s/n / Σ_y wy, exactly: the sum over the years in integers (numerator, denominator)
-    wi = {y: ((wy[y] * idx[y]).numerator, (wy[y] * idx[y]).denominator) for y in years}
-    per: dict[tuple, list] = {}      # key -> [num, den, count, wsum of its years]
-    for *k, y, s, n in zip(*cols, agg["year"].to_list(), agg["s"].to_list(), agg["n"].to_list()):
-        k = tuple(k)
-        a, b = wi[y]
-        a, b = a * s, b * n
-        e = per.get(k)
-        if e is None:
-            per[k] = [a, b, n, (y,)]
-        else:
-            e[0], e[1] = e[0] * b + a * e[1], e[1] * b
-            e[2] += n
-            e[3] += (y,)
-    wsums: dict[tuple, Fraction] = {}
-    means, counts = {}, {}
-    for k, (num, den, n, ys) in per.items():
-        counts[k] = n
-        ys = tuple(sorted(ys))
-        wsum = wsums.get(ys)
-        if wsum is None:
-            wsum = wsums[ys] = sum((wy[y] for y in ys), Fraction(0))
-        if not wsum > 0:
-            continue
-        means[k] = Fraction(num * wsum.denominator, den * wsum.numerator)
-    return means, counts
-
-
 def _clipped(v: Fraction, lo: Fraction | None, hi: Fraction | None) -> Fraction:
     if lo is not None and v < lo:
         v = lo
@@ -143,76 +106,70 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
         mean_d = {d: Fraction(mf[d]) for d in drgs}
     hosp_ids = hospitals.column("hospital_id").to_pylist()
     tier_of = dict(zip(hosp_ids, hospitals.column("tier").to_pylist()))
-    import polars as pl
-
-    tr = pl.from_arrow(trimmed_sums(trimmed).select(["hospital_id", "drg", "year", "cost_fen", "n"]))
     newest = weights.settlement_year - 1 if weights.settlement_year is not None else max(weights.years)
-    tiers = pl.DataFrame({"hospital_id": hosp_ids, "tier": [tier_of[h] for h in hosp_ids]},
-                         schema={"hospital_id": pl.String, "tier": pl.String})
-    tmeans, tcounts = _group_means(tr.join(tiers, on="hospital_id", how="inner"), ["tier", "drg"], policy,
-                                   weights.years, newest)
+    years = list(weights.years)
+    wy = [Fraction(policy.weights.year_weight(y, newest)) for y in years]
+    factor = [w * Fraction(policy.weights.cost_index.get(y, Decimal(1))) for w, y in zip(wy, years)]
+    tier_names = sorted(set(tier_of.values()), key=str)
+    nd, nt, nh, ny = len(drgs), len(tier_names), len(hosp_ids), len(years)
+    tier_at = np.array([tier_names.index(tier_of[h]) for h in hosp_ids], np.int64)
+
+    # the trimmed history's fen and cases per cell (drg · hospitals + hospital) and year, for the hospitals
+    # and DRGs of the tables (others left out)
+    s, c = _cell_sums(trimmed_sums(trimmed), hosp_ids, drgs, years)
+    n_h = c.sum(axis=1)
+    # the tiers' sums: the cells' of the tier's hospitals
+    s3, c3 = s.reshape(nd, nh, ny), c.reshape(nd, nh, ny)
+    tier_s = np.stack([s3[:, tier_at == j].sum(axis=1) for j in range(nt)], axis=1) if nt else np.zeros((nd, 0, ny))
+    tier_c = np.stack([c3[:, tier_at == j].sum(axis=1) for j in range(nt)], axis=1) if nt else np.zeros((nd, 0, ny))
     lo = None if cp.min is None else Fraction(cp.min)
     hi = None if cp.max is None else Fraction(cp.max)
 
     # per DRG and tier (a few thousand): the tier's coefficient and source, its case count, the coefficient
     # of a hospital without its own, and the part of the blend that is not the hospital's (wt·tc + w1)
-    tier_names = sorted(set(tier_of.values()), key=str)
-    nd, nt, nh = len(drgs), len(tier_names), len(hosp_ids)
     tier_float = np.full((nd, nt), np.nan)
-    tier_src = np.full((nd, nt), None, dtype=object)
-    tier_n = np.zeros((nd, nt), np.int64)
+    tier_src = np.full((nd, nt), 3, np.int8)        # index into TIER_SOURCES (3: none)
+    tier_n = tier_c.sum(axis=2).astype(np.int64)
     tier_coef_of = np.zeros((nd, nt))
-    rest_n = np.zeros((nd, nt), dtype=object)
-    rest_d = np.ones((nd, nt), dtype=object)
-    for i, drg in enumerate(drgs):
-        md = mean_d[drg]
+    rest: list[list[Fraction]] = []
+    mean_list = [mean_d[d] for d in drgs]
+    for i, md in enumerate(mean_list):
         # a DRG whose history costs nothing (bad data: every kept case at 0 fen) has no ratio to it: no tier
         # or hospital coefficient, so 1.0 (SPEC §3.4's fallback; docs/payment-rules.md)
-        observed = {} if md == 0 else {tier: tmeans[(tier, drg)] / md for tier in cp.tiers
-                                       if tcounts.get((tier, drg), 0) >= cp.tier_n_min}
+        observed = {}
+        if md != 0:
+            for j, tier in enumerate(tier_names):
+                if tier in cp.tiers and tier_n[i, j] >= cp.tier_n_min:
+                    observed[tier] = _year_mean(tier_s[i, j].tolist(), tier_c[i, j].tolist(), factor, wy) / md
         chain = tier_chain(observed, cp.tiers, cp.down_factor, cp.up_factor)
+        row = []
         for j, tier in enumerate(tier_names):
-            tc, tier_src[i, j] = chain.get(tier, (None, None))
-            tier_n[i, j] = tcounts.get((tier, drg), 0)
+            tc, src = chain.get(tier, (None, None))
+            if src is not None:
+                tier_src[i, j] = TIER_SOURCES.index(src)
             tc_used = tc if tc is not None else Fraction(1)
             if tc is not None:
                 tier_float[i, j] = float(tc)
             tier_coef_of[i, j] = round_half_away(_clipped(wh * tc_used + wt * tc_used + w1, lo, hi) * COEF_SCALE) \
                 / COEF_SCALE
-            rest = wt * tc_used + w1
-            rest_n[i, j], rest_d[i, j] = rest.numerator, rest.denominator
+            row.append(wt * tc_used + w1)
+        rest.append(row)
 
-    # every hospital × DRG cell, DRG by DRG (cell = drg · nh + hospital): the counts and, where a hospital has
-    # n_min cases, its coefficient in exact integers (numpy object arrays of Python ints: the products of fen
-    # sums, year weights and means exceed 64 bits; 250 K coefficients at 10 M cases)
-    tier_at = np.array([tier_names.index(tier_of[h]) for h in hosp_ids], np.int64)
+    # every hospital × DRG cell, DRG by DRG: where a hospital has n_min cases, its own coefficient, exactly
+    # rounded (drg.pricing.coefficient_cells: double-double, Fractions where that could be off)
     cell_tier = np.tile(tier_at, nd)
     cell_drg = np.repeat(np.arange(nd), nh)
-    n_h, h_num, h_den = _hospital_means(tr, hosp_ids, drgs, policy, weights.years, newest)
-    own = (n_h >= cp.n_min) & np.repeat(np.array([mean_d[d] != 0 for d in drgs], dtype=bool), nh)
+    own = (n_h >= cp.n_min) & np.repeat(np.array([md != 0 for md in mean_list], dtype=bool), nh)
     at = np.flatnonzero(own)
-    d_at, t_at = cell_drg[at], cell_tier[at]
-    md_n = np.array([mean_d[d].numerator for d in drgs], dtype=object)[d_at]
-    md_d = np.array([mean_d[d].denominator for d in drgs], dtype=object)[d_at]
-    p, q = h_num[at] * md_d, h_den[at] * md_n               # hc = p / q
-    neg = (q < 0).astype(bool)
-    p, q = np.where(neg, -p, p), np.where(neg, -q, q)
+    hc_at, coef_at, _exact = hospital_cells(s, c, at, cell_drg[at], cell_tier[at], year_factor=factor,
+                                            year_weight=wy, mean=mean_list, wh=wh, rest=rest, lo=lo, hi=hi,
+                                            scale=COEF_SCALE)
     hospital_coef = np.full(nd * nh, np.nan)
-    hospital_coef[at] = (p / q).astype(np.float64)            # (int / int: correctly rounded, as float(Fraction))
-    r_n, r_d = rest_n[d_at, t_at], rest_d[d_at, t_at]
-    v_n, v_d = wh.numerator * p * r_d + r_n * wh.denominator * q, wh.denominator * q * r_d
-    for bound, outside in ((lo, lambda a, b: a < b), (hi, lambda a, b: a > b)):
-        if bound is not None:
-            out = outside(v_n * bound.denominator, bound.numerator * v_d).astype(bool)
-            v_n, v_d = np.where(out, bound.numerator, v_n), np.where(out, bound.denominator, v_d)
-    x = v_n * COEF_SCALE                                       # half away from zero, 4 decimals (§3.5)
-    ax = np.abs(x)
-    whole = ax // v_d
-    whole = whole + (2 * (ax - whole * v_d) >= v_d).astype(np.int64).astype(object)
+    hospital_coef[at] = hc_at
     coef = tier_coef_of[cell_drg, cell_tier]
-    coef[at] = (np.where((x < 0).astype(bool), -whole, whole) / COEF_SCALE).astype(np.float64)
+    coef[at] = coef_at
     has_tier = ~np.isnan(tier_float[cell_drg, cell_tier])
-    source = np.where(own, "hospital", np.where(has_tier, "tier", "1.0"))
+    source = np.where(own, 0, np.where(has_tier, 1, 2)).astype(np.int8)
     take_h, take_d = pa.array(np.tile(np.arange(nh), nd)), pa.array(cell_drg)
     return pa.table({
         "hospital_id": pa.array(hosp_ids, pa.string()).take(take_h),
@@ -222,49 +179,38 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
         "hospital_coef": pa.array(hospital_coef, pa.float64(), mask=~own),
         "n_tier": pa.array(tier_n[cell_drg, cell_tier], pa.int64()),
         "tier_coef": pa.array(tier_float[cell_drg, cell_tier], pa.float64(), mask=~has_tier),
-        "tier_coef_source": pa.array(tier_src[cell_drg, cell_tier].tolist(), pa.string()),
+        "tier_coef_source": pa.array(TIER_SOURCES, pa.string()).take(pa.array(tier_src[cell_drg, cell_tier])),
         "coef": pa.array(coef, pa.float64()),
-        "coef_source": pa.array(source.tolist(), pa.string())}, schema=COEF_SCHEMA)
+        "coef_source": pa.array(COEF_SOURCES, pa.string()).take(pa.array(source))}, schema=COEF_SCHEMA)
 
 
-def _hospital_means(tr, hosp_ids: list, drgs: list, policy: Policy, years: tuple[int, ...], newest: int):
-    """Per hospital × DRG cell (``drg · hospitals + hospital``, the hospitals and DRGs of the tables): the
-    trimmed cases and the exact year-weighted mean cost (as :func:`_group_means`) as numerator and
-    denominator, object arrays of Python ints (not reduced; 0 / 1 for a cell without cases)."""
-    import polars as pl
+#: the values of ``tier_coef_source`` (a tier without a coefficient: null) and of ``coef_source``
+TIER_SOURCES = ("observed", "from_higher", "from_lower", None)
+COEF_SOURCES = ("hospital", "tier", "1.0")
 
-    nh, nd = len(hosp_ids), len(drgs)
-    agg = (tr.group_by(["hospital_id", "drg", "year"]).agg(pl.col("cost_fen").sum().alias("s"),
-                                                          pl.col("n").sum().alias("n"))
-           .join(pl.DataFrame({"hospital_id": hosp_ids, "h": np.arange(nh)},
-                              schema={"hospital_id": pl.String, "h": pl.Int64}), on="hospital_id", how="inner")
-           .join(pl.DataFrame({"drg": drgs, "d": np.arange(nd)}, schema={"drg": pl.String, "d": pl.Int64}),
-                 on="drg", how="inner"))
-    n = np.zeros(nd * nh, np.int64)
-    num = np.zeros(nd * nh, dtype=object)
-    den = np.ones(nd * nh, dtype=object)
-    present = np.zeros(nd * nh, np.int64)       # the cell's years, one bit each
-    idx = {y: Fraction(policy.weights.cost_index.get(y, Decimal(1))) for y in years}
-    wy = {y: Fraction(policy.weights.year_weight(y, newest)) for y in years}
-    for bit, y in enumerate(years):
-        part = agg.filter(pl.col("year") == y)
-        if not part.height:
-            continue
-        cell = (part["d"] * nh + part["h"]).to_numpy()
-        f = wy[y] * idx[y]
-        a = part["s"].to_numpy().astype(object) * f.numerator
-        b = part["n"].to_numpy().astype(object) * f.denominator
-        # mean = Σ_y wy·idx·s/n / Σ_y wy: the sum over the years as (numerator, denominator), year by year
-        num[cell], den[cell] = num[cell] * b + a * den[cell], den[cell] * b
-        n[cell] += part["n"].to_numpy()
-        present[cell] |= 1 << bit
-    # ÷ Σ wy of the cell's years (one Fraction per set of years)
-    for mask in np.unique(present[present > 0]).tolist():
-        wsum = sum((wy[y] for bit, y in enumerate(years) if mask >> bit & 1), Fraction(0))
-        cells = present == mask
-        num[cells] = num[cells] * wsum.denominator
-        den[cells] = den[cells] * wsum.numerator
-    return n, num, den
+
+def _year_mean(s: list[int], c: list[int], factor: list[Fraction], wy: list[Fraction]) -> Fraction:
+    """The year-weighted mean cost of fen sums ``s`` and case counts ``c`` per year (SPEC §2.3): Σ factor·s/c
+    over the years with cases ÷ Σ of their weights, exactly."""
+    years = [y for y in range(len(c)) if c[y]]
+    return sum((factor[y] * s[y] / c[y] for y in years), Fraction(0)) / sum((wy[y] for y in years), Fraction(0))
+
+
+def _cell_sums(sums: pa.Table, hosp_ids: list, drgs: list, years: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``sums`` (``hospital_id, drg, year, cost_fen, n``) added up per cell
+    ``drg · len(hosp_ids) + hospital`` and position of the year in ``years``: fen and cases, int64 arrays
+    ``(cells, years)``; rows of another hospital, DRG or year are left out."""
+    import pyarrow.compute as pc
+
+    nh = len(hosp_ids)
+    h = np.asarray(pc.index_in(sums.column("hospital_id"), value_set=pa.array(hosp_ids, pa.string()))
+                   .fill_null(-1), np.int64)
+    d = np.asarray(pc.index_in(sums.column("drg"), value_set=pa.array(drgs, pa.string())).fill_null(-1), np.int64)
+    y = np.asarray(pc.index_in(sums.column("year").cast(pa.int64()), value_set=pa.array(years, pa.int64()))
+                   .fill_null(-1), np.int64)
+    cell = np.where((h >= 0) & (d >= 0), d * nh + h, -1)
+    return cell_sums(cell, y, np.asarray(sums.column("cost_fen").fill_null(0), np.int64),
+                     np.asarray(sums.column("n").fill_null(0), np.int64), len(drgs) * nh, len(years))
 
 
 def read_coefficients(path: str | Path) -> pa.Table:

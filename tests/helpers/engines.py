@@ -15,6 +15,8 @@ by module-level names that :func:`engine_routes` sets for the length of a test:
 * a settlement's sums per cell (:mod:`drg.settlement.cells`): ``python`` sets its ``ENGINE`` to the twin.
 * the trimming and sums of ``drg weights`` (:mod:`drg.pricing.trimming`): ``python`` sets its ``ENGINE``
   to the numpy twin (:func:`drg.pricing.weights.drg_year_sums_numpy`).
+* the hospital coefficients of ``drg weights`` (:mod:`drg.pricing.coefficient_cells`): ``python`` sets its
+  ``ENGINE`` to the Fractions of every cell.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def engine_routes(engine: str) -> Iterator[str]:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     import drg.casefile.idset as idset
     import drg.casefile.money as money
+    import drg.pricing.coefficient_cells as coefficient_cells
     import drg.pricing.trimming as trimming
     import drg.settlement.cells as cells
 
@@ -66,4 +69,5 @@ def engine_routes(engine: str) -> Iterator[str]:
             mp.setattr(idset, "hash_ids", hash_ids_twin)
             mp.setattr(cells, "ENGINE", "python")
             mp.setattr(trimming, "ENGINE", "python")
+            mp.setattr(coefficient_cells, "ENGINE", "python")
         yield engine

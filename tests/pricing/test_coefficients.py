@@ -103,7 +103,7 @@ def test_history_hospital_missing_from_table_is_noted(pol, tmp_path):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_hospital_coefficients_equal_the_fraction_formula(pol, seed):
+def test_hospital_coefficients_equal_the_fraction_formula(pol, seed, engine):
     """The hospital coefficients, computed in integer pairs, equal the formula in Fractions: hc = mean_h /
     mean_d (hospital_coef its correctly rounded float), v = wh·hc + wt·tc + w1 clipped, rounded half away
     to 4 decimals; with the tier weight 0, tc drops out. Costs chosen so rounding halves and clips occur."""
@@ -125,7 +125,7 @@ def test_hospital_coefficients_equal_the_fraction_formula(pol, seed):
         assert got[h]["coef"] == (q + (2 * r >= v.denominator)) / 10_000
 
 
-def test_coefficients_of_two_years_and_chained_tiers_equal_the_fraction_formula():
+def test_coefficients_of_two_years_and_chained_tiers_equal_the_fraction_formula(engine):
     """Every row of a two-year history with year weights and a cost index — hospitals with and without their
     own coefficient, observed and chained tiers, the blend and the clip — equals the formula in Fractions."""
     import random
