@@ -287,12 +287,10 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
     low-risk DRGs need: memory is the projection (13 bytes a case) and one batch, not the files' columns.
     The columns used are those every file has (as the files concatenated would have), money in fen where
     the file has it."""
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
     from drg.casefile.parquet import parquet_file
 
     from drg.casefile.money import with_fen_columns
-    from drg.monitoring.lowrisk import DeathCounts, death_counts
 
     plans, capacity = [], 0
     for f in files:
@@ -333,8 +331,19 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read Parquet: {exc}", file=str(f)) from None
 
-    built = None
-    years, hospitals, deaths, cases = [], set(), [], 0
+    from drg.pricing import history_scan
+
+    if history_scan.ENGINE == "numba":
+        try:
+            return _projected(plans, common, batches, pol, capacity)
+        except history_scan.UnusualHistory:     # (a year outside 0…9999, or very many years: the numpy code)
+            pass
+    return _projected_numpy(plans, common, batches, pol, capacity)
+
+
+def _history_tables(plans, common, batches):
+    """Each history file's tables in order, with the file, the first row's number, the columns every file has;
+    a missing fen value an error naming its row."""
     from drg.casefile.background import prefetch
 
     for f, parquet, cols in plans:
@@ -343,16 +352,42 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
             if "total_cost_fen" in cols and t.column("total_cost_fen").null_count:
                 row = int(np.flatnonzero(np.asarray(t.column("total_cost_fen").is_null()))[0]) + first_row
                 raise InputError("money value is missing", file=str(f), row=row, field="total_cost_fen")
-            t = t.select([c for c in common if c in t.column_names])
-            rows, case_year = history_rows(t, pol, file=", ".join(str(p[0]) for p in plans))
-            if built is None:
-                built = HistoryRowsBuilder(capacity)
-            built.add(rows)
-            years.append(np.unique(case_year))
-            # the distinct ids only (not a Python string per case)
-            hospitals.update(pc.unique(t.column("hospital_id")).cast(pa.string()).to_pylist())
-            deaths.append(death_counts(t))
-            cases += t.num_rows
+            yield f, first_row, t.select([c for c in common if c in t.column_names])
+
+
+def _projected(plans, common, batches, pol: Policy, capacity: int) -> HistoryScan:
+    """The scan in one kernel pass per batch (:class:`drg.pricing.history_scan.HistoryProjection`)."""
+    from drg.pricing.history_scan import HistoryProjection
+    from drg.pricing.weights import require_history_columns
+
+    projection = HistoryProjection(capacity, pol)
+    for f, first_row, t in _history_tables(plans, common, batches):
+        t = require_history_columns(t, file=str(f))
+        projection.add(t, file=str(f), first_row=first_row)
+    return HistoryScan(projection.rows(), projection.years(), projection.cases, projection.hospitals(),
+                       projection.deaths())
+
+
+def _projected_numpy(plans, common, batches, pol: Policy, capacity: int) -> HistoryScan:
+    """The plain twin of :func:`_projected`: the numpy passes of :func:`drg.pricing.weights.history_rows` and
+    :func:`drg.monitoring.lowrisk.death_counts` over each table."""
+    import pyarrow.compute as pc
+
+    from drg.monitoring.lowrisk import DeathCounts, death_counts
+
+    built = None
+    years, hospitals, deaths, cases = [], set(), [], 0
+    files = ", ".join(str(p[0]) for p in plans)
+    for _f, _first_row, t in _history_tables(plans, common, batches):
+        rows, case_year = history_rows(t, pol, file=files)
+        if built is None:
+            built = HistoryRowsBuilder(capacity)
+        built.add(rows)
+        years.append(np.unique(case_year))
+        # the distinct ids only (not a Python string per case)
+        hospitals.update(pc.unique(t.column("hospital_id")).cast(pa.string()).to_pylist())
+        deaths.append(death_counts(t))
+        cases += t.num_rows
     if built is None:
         built = HistoryRowsBuilder(0)
     return HistoryScan(built.rows(), np.unique(np.concatenate(years)) if years else np.zeros(0, np.int32), cases,

@@ -304,12 +304,12 @@ class HistoryRowsBuilder:
         if arr.dtype != np.bool_ and len(values) and arr.dtype != self.NARROW[name][1]:
             info = np.iinfo(arr.dtype)
             if values.min() < info.min or values.max() > info.max:
-                arr = arr.astype(self.NARROW[name][1])
-                setattr(self, name, arr)
+                self.widen(name)
+                arr = getattr(self, name)
         arr[at] = values
 
-    def add(self, rows: HistoryRows) -> None:
-        k = len(rows)
+    def reserve(self, k: int) -> None:
+        """Room for ``k`` more rows (the arrays grown, at least doubled, when they have not)."""
         if self._n + k > len(self._drg):
             size = max(self._n + k, 2 * len(self._drg))
             for name in self.NARROW:
@@ -317,6 +317,16 @@ class HistoryRowsBuilder:
                 grown = np.empty(size, old.dtype)
                 grown[:self._n] = old[:self._n]
                 setattr(self, name, grown)
+
+    def widen(self, name: str) -> None:
+        """Array ``name`` (``_cost``, …) in its wide type from now on."""
+        arr = getattr(self, name)
+        if arr.dtype != self.NARROW[name][1]:
+            setattr(self, name, arr.astype(self.NARROW[name][1]))
+
+    def add(self, rows: HistoryRows) -> None:
+        k = len(rows)
+        self.reserve(k)
         at = slice(self._n, self._n + k)
         self._put("_drg", at, self._renumber(rows.drg, rows.drg_names, self._drg_names))
         self._put("_hospital", at, self._renumber(rows.hospital, rows.hospital_names, self._hospital_names))
@@ -332,15 +342,22 @@ class HistoryRowsBuilder:
                            self._year[:n], self._cost[:n], self._bed_days[:n], self._per_diem[:n])
 
 
+def require_history_columns(history: pa.Table, *, file: str = "history") -> pa.Table:
+    """``history`` with its cost in fen (added from yuan where it is not there); a column the projection of
+    history needs and the table lacks is an error naming it."""
+    _require(history, ["hospital_id", "drg", "los", "discharge_date"], file)
+    history = with_fen_columns(history, file=file)
+    _require(history, ["total_cost_fen"], file)
+    return history
+
+
 def history_rows(history: pa.Table, policy: Policy, *, file: str = "history") -> tuple[HistoryRows, np.ndarray]:
     """The cases with a DRG as :class:`HistoryRows`, and the discharge year of every case (0 for none).
 
     ``history`` holds ``hospital_id, drg, los, discharge_date, total_cost`` (or ``total_cost_fen``), optional
     ``adrg``. A weights run over a dataset takes this projection of each file and sends it on, never the cases.
     """
-    _require(history, ["hospital_id", "drg", "los", "discharge_date"], file)
-    history = with_fen_columns(history, file=file)
-    _require(history, ["total_cost_fen"], file)
+    history = require_history_columns(history, file=file)
     years = case_years(history)
     drg_codes, drg_dict = encode_strings(history.column("drg"))
     los = np.asarray(history.column("los").cast(pa.int64()).fill_null(0))

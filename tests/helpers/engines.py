@@ -17,6 +17,8 @@ by module-level names that :func:`engine_routes` sets for the length of a test:
   to the numpy twin (:func:`drg.pricing.weights.drg_year_sums_numpy`).
 * the hospital coefficients of ``drg weights`` (:mod:`drg.pricing.coefficient_cells`): ``python`` sets its
   ``ENGINE`` to the Fractions of every cell.
+* the projection of ``drg weights``' history (:mod:`drg.pricing.history_scan`): ``python`` sets its ``ENGINE``
+  to the numpy passes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def engine_routes(engine: str) -> Iterator[str]:
     import drg.casefile.idset as idset
     import drg.casefile.money as money
     import drg.pricing.coefficient_cells as coefficient_cells
+    import drg.pricing.history_scan as history_scan
     import drg.pricing.trimming as trimming
     import drg.settlement.cells as cells
 
@@ -70,4 +73,5 @@ def engine_routes(engine: str) -> Iterator[str]:
             mp.setattr(cells, "ENGINE", "python")
             mp.setattr(trimming, "ENGINE", "python")
             mp.setattr(coefficient_cells, "ENGINE", "python")
+            mp.setattr(history_scan, "ENGINE", "python")
         yield engine
