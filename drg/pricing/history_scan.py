@@ -44,9 +44,10 @@ class UnusualHistory(Exception):
 
 @njit(cache=True, inline="always")
 def civil_year(days):
-    """The proleptic Gregorian year of a day count since 1970-01-01 (H. Hinnant's ``civil_from_days``)."""
+    """The proleptic Gregorian year of a day count since 1970-01-01 (H. Hinnant's ``civil_from_days``, with
+    floor division: the era of a day before 0000-03-01 is negative)."""
     z = days + 719468
-    era = (z if z >= 0 else z - 146096) // 146097
+    era = z // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
@@ -61,16 +62,16 @@ YEAR_OF_DAY = np.repeat(np.arange(1900, 2200, dtype=np.int16),
                         [366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365 for y in range(1900, 2200)])
 
 
-@njit(cache=True, inline="always")
-def _year(days, i, from_days, years, table):
+@njit(cache=True)
+def _year_apart(days, i, from_days, years):
+    """The discharge year of row ``i`` that the kernel's table does not hold: from ``years`` (a date column of
+    another type, its years taken by Arrow), 0 for a missing date, else :func:`civil_year`. (A function of its
+    own, not inlined: with the division-heavy path inside the loop, the kernel took twice as long.)"""
     if not from_days:
         return years[i]
     d = np.int64(days[i])
     if d == NO_DATE:
-        return 0
-    k = d - FIRST_DAY
-    if 0 <= k < table.shape[0]:
-        return np.int64(table[k])
+        return np.int64(0)
     return civil_year(d)
 
 
@@ -86,8 +87,13 @@ def _project(drg_idx, drg_code, drg_has, drg_pd, hosp_idx, hosp_code, adrg_idx, 
     cost_lo, cost_hi = np.iinfo(out_cost.dtype).min, np.iinfo(out_cost.dtype).max
     bed_hi = np.iinfo(out_bed_days.dtype).max
     m = at
+    n_table = table.shape[0]
     for i in range(start, n):
-        y = _year(days, i, from_days, years, table)
+        k = np.int64(days[i]) - FIRST_DAY if from_days else np.int64(-1)
+        if 0 <= k < n_table:
+            y = np.int64(table[k])
+        else:
+            y = _year_apart(days, i, from_days, years)
         if y < 0 or y > 9999:
             return _UNUSUAL_YEAR, i, m - at
         s = year_slot[y]
