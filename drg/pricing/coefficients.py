@@ -66,10 +66,10 @@ def trimmed_sums(trimmed: pa.Table) -> pa.Table:
     """The trimmed history of :func:`drg.pricing.weights.compute_weights` summed per (hospital, DRG, year):
     ``hospital_id, drg, year, cost_fen, n`` (exact int sums; a table that already has ``n`` is returned as it
     is). All that coefficients need of it, and what a dataset's DRG shards send back."""
-    import polars as pl
-
     if "n" in trimmed.column_names:
         return trimmed
+    import polars as pl
+
     df = pl.from_arrow(trimmed.select(["hospital_id", "drg", "year", "cost_fen"]))
     return df.group_by(["hospital_id", "drg", "year"]).agg(pl.col("cost_fen").sum(),
                                                             pl.len().cast(pl.Int64).alias("n")).to_arrow()
