@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ENGINE", "pairwise_sum", "group_moments", "group_moments_twin", "trim_values", "kept_sums"]
+__all__ = ["ENGINE", "pairwise_sum", "group_moments", "group_moments_twin", "trim_counts", "scatter_values",
+           "moments_in_place", "kept_part", "scatter_kept"]
 
 #: The engine :func:`drg.pricing.weights.drg_year_sums` uses: ``numba`` (these kernels) or ``python`` (its
 #: numpy twin). No caller chooses it; the tests' engine fixture sets it for the length of a test.
@@ -123,18 +124,7 @@ def _group_moments(group, values, n_groups, by_group):
             at[g] += 1
     mean = np.full(n_groups, np.nan)
     sd = np.full(n_groups, np.nan)
-    for g in range(n_groups):
-        m = count[g]
-        if m == 0:
-            continue
-        s = start[g]
-        mu = pairwise_sum(by_group, s, m) / m
-        mean[g] = mu
-        if m >= 2:
-            for j in range(s, s + m):      # (the group's values are not read again: squared deviations in place)
-                d = by_group[j] - mu
-                by_group[j] = d * d
-            sd[g] = np.sqrt(pairwise_sum(by_group, s, m) / (m - 1))
+    moments_in_place(by_group, start, count, mean, sd, 0, n_groups)
     return count, mean, sd
 
 
@@ -153,73 +143,137 @@ def group_moments_twin(group: np.ndarray, values: np.ndarray, n_groups: int):
     return count, mean, sd
 
 
-@njit(cache=True)
-def trim_values(drg, year, cost_fen, bed_days, per_diem, years, index):
-    """The value each case is trimmed on — cost after the year's cost index, per bed-day for a per-diem case
-    (float64, the numpy code's operations) — and its trimming group ``(drg · ny + year) · 2 + per_diem``
-    (−1 for a case outside ``years``)."""
-    n = drg.shape[0]
+@njit(cache=True, inline="always")
+def _year_position(y, years):
+    """The position of ``y`` in ``years`` (a handful), −1 when it is not there."""
+    for j in range(years.shape[0]):
+        if y == years[j]:
+            return j
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _trim_value(cost, bed_days, per_diem, index):
+    """The value a case is trimmed on: cost after the year's cost index, per bed-day for a per-diem case (the
+    float64 operations of the numpy twin)."""
+    v = index * np.float64(cost)
+    if per_diem:
+        v = v / np.float64(bed_days)
+    return v
+
+
+@njit(cache=True, nogil=True)
+def trim_counts(drg, year, per_diem, years, n_groups, lo, hi):
+    """The cases of rows ``lo … hi − 1`` per trimming group ``(drg · ny + year) · 2 + per_diem`` (cases of a
+    year not in ``years`` are in none)."""
+    count = np.zeros(n_groups, np.int64)
     ny = years.shape[0]
-    values = np.empty(n, np.float64)
-    group = np.empty(n, np.int32)
-    for i in range(n):
-        y = -1
-        for j in range(ny):
-            if year[i] == years[j]:
-                y = j
-                break
-        if y < 0:
-            values[i] = 0.0
-            group[i] = -1
+    for i in range(lo, hi):
+        j = _year_position(year[i], years)
+        if j >= 0:
+            # (the index named first: with the expression inside ``count[…] += 1`` the loop took 4 × longer)
+            g = (np.int64(drg[i]) * ny + j) * 2 + (1 if per_diem[i] else 0)
+            count[g] += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def scatter_values(drg, year, cost, bed_days, per_diem, years, index, at, by_group, lo, hi):
+    """Each case of rows ``lo … hi − 1`` its trimming value, written at its group's cursor ``at[g]`` (which
+    moves on): group after group, each group's values in row order."""
+    ny = years.shape[0]
+    for i in range(lo, hi):
+        j = _year_position(year[i], years)
+        if j < 0:
             continue
-        v = index[y] * np.float64(cost_fen[i])
-        if per_diem[i]:
-            v = v / np.float64(bed_days[i])
-        values[i] = v
-        group[i] = (drg[i] * ny + y) * 2 + (1 if per_diem[i] else 0)
-    return values, group
+        pd = per_diem[i]
+        g = (np.int64(drg[i]) * ny + j) * 2 + (1 if pd else 0)
+        by_group[at[g]] = _trim_value(cost[i], bed_days[i], pd, index[j])
+        at[g] += 1
 
 
-@njit(cache=True)
-def kept_sums(group, values, mean, bound, trimmed, drg, hospital, cost_fen, bed_days, n_drgs, ny, space):
-    """Keep a case when its group is untrimmed (``trimmed`` False: under two cases, or no trimming) or
-    ``|value − mean| ≤ bound`` of its group; sum what is kept, exactly, per ``drg · ny + year``: regular
-    cases' fen and count, per-diem cases' fen, bed-days and count. ``group`` is overwritten with each case's
-    DRG where it is a kept regular case, else −1 (the groups of the cv). ``space`` > 0: also the kept regular
-    cases' fen and count per ``((hospital + 1) · n_drgs + drg) · ny + year`` (arrays of ``space`` entries,
-    at least (hospitals + 1) · n_drgs · ny; hospital −1 is a missing id)."""
+@njit(cache=True, nogil=True)
+def moments_in_place(by_group, start, count, mean, sd, g_lo, g_hi):
+    """Mean and sample SD of groups ``g_lo … g_hi − 1`` whose values lie at ``by_group[start[g]:][:count[g]]``
+    (numpy's ``mean`` and ``std(ddof=1)``, bit for bit); the values are overwritten by their squared
+    deviations."""
+    for g in range(g_lo, g_hi):
+        m = count[g]
+        if m == 0:
+            continue
+        s = start[g]
+        mu = pairwise_sum(by_group, s, m) / m
+        mean[g] = mu
+        if m >= 2:
+            for j in range(s, s + m):
+                d = by_group[j] - mu
+                by_group[j] = d * d
+            sd[g] = np.sqrt(pairwise_sum(by_group, s, m) / (m - 1))
+
+
+@njit(cache=True, nogil=True)
+def kept_part(drg, year, cost, bed_days, per_diem, hospital, years, index, mean, bound, trimmed, n_drgs, space,
+              kept, lo, hi):
+    """Rows ``lo … hi − 1``: keep a case when its group is untrimmed (``trimmed`` False: under two cases, or
+    no trimming) or ``|value − mean| ≤ bound`` of its group; sum what is kept, exactly, per ``drg · ny +
+    year``: regular cases' fen and count, per-diem cases' fen, bed-days and count; count the kept regular
+    cases per DRG (the cv's groups). ``space`` > 0: also the kept regular cases' fen and count per
+    ``((hospital + 1) · n_drgs + drg) · ny + year`` (hospital −1 is a missing id); ``kept`` (when it has
+    rows) marks the kept regular cases."""
+    ny = years.shape[0]
     nk = n_drgs * ny
     s_reg = np.zeros(nk, np.int64)
     n_reg = np.zeros(nk, np.int64)
     s_pd = np.zeros(nk, np.int64)
     b_pd = np.zeros(nk, np.int64)
     n_pd = np.zeros(nk, np.int64)
+    per_drg = np.zeros(n_drgs, np.int64)
     dense = space > 0
     h_cost = np.zeros(space, np.int64)
     h_n = np.zeros(space, np.int64)
-    for i in range(group.shape[0]):
-        g = group[i]
-        if g < 0:
+    mark = kept.shape[0] > 0
+    for i in range(lo, hi):
+        j = _year_position(year[i], years)
+        if j < 0:
             continue
-        keep = True
-        if trimmed[g]:
-            keep = abs(values[i] - mean[g]) <= bound[g]
-        if not keep:
-            group[i] = -1
+        d = np.int64(drg[i])
+        pd = per_diem[i]
+        g = (d * ny + j) * 2 + (1 if pd else 0)
+        if trimmed[g] and not abs(_trim_value(cost[i], bed_days[i], pd, index[j]) - mean[g]) <= bound[g]:
             continue
-        y = (g >> 1) % ny
-        key = drg[i] * ny + y
-        if g & 1:
-            s_pd[key] += cost_fen[i]
+        key = d * ny + j
+        if pd:
+            s_pd[key] += cost[i]
             b_pd[key] += bed_days[i]
             n_pd[key] += 1
-            group[i] = -1
         else:
-            s_reg[key] += cost_fen[i]
+            s_reg[key] += cost[i]
             n_reg[key] += 1
-            group[i] = drg[i]
+            per_drg[d] += 1
+            if mark:
+                kept[i] = True
             if dense:
-                hk = ((hospital[i] + 1) * n_drgs + drg[i]) * ny + y
-                h_cost[hk] += cost_fen[i]
+                hk = ((np.int64(hospital[i]) + 1) * n_drgs + d) * ny + j
+                h_cost[hk] += cost[i]
                 h_n[hk] += 1
-    return s_reg, n_reg, s_pd, b_pd, n_pd, h_cost, h_n
+    return s_reg, n_reg, s_pd, b_pd, n_pd, per_drg, h_cost, h_n
+
+
+@njit(cache=True, nogil=True)
+def scatter_kept(drg, year, cost, bed_days, per_diem, years, index, mean, bound, trimmed, at, by_drg, lo, hi):
+    """The values of the kept regular cases of rows ``lo … hi − 1`` written at their DRG's cursor ``at[d]``
+    (the decisions of :func:`kept_part`, taken again)."""
+    ny = years.shape[0]
+    for i in range(lo, hi):
+        if per_diem[i]:
+            continue
+        j = _year_position(year[i], years)
+        if j < 0:
+            continue
+        d = np.int64(drg[i])
+        g = (d * ny + j) * 2
+        v = _trim_value(cost[i], bed_days[i], False, index[j])
+        if trimmed[g] and not abs(v - mean[g]) <= bound[g]:
+            continue
+        by_drg[at[d]] = v
+        at[d] += 1

@@ -421,48 +421,130 @@ def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> Drg
         return drg_year_sums_numpy(rows, years, policy)
     use_years = list(years.years)
     ny, nd = len(use_years), len(rows.drg_names) + 1     # (the last DRG code: none, as in the twin)
-    values, group = trimming.trim_values(
-        rows.drg, rows.year, rows.cost_fen, rows.bed_days, rows.per_diem, np.array(use_years, np.int64),
-        np.array([float(years.index[y]) for y in use_years], np.float64))
+    year_list = np.array(use_years, np.int64)
+    index = np.array([float(years.index[y]) for y in use_years], np.float64)
     n_groups = nd * ny * 2
-    if policy.weights.trim.method == "sd":
-        scratch = np.empty(len(group), np.float64)      # (both passes of group moments copy their values here)
-        count, mean, sd = trimming.group_moments(group, values, n_groups, scratch)
-        k = float(policy.weights.trim.k)
-        with np.errstate(invalid="ignore"):
-            bound = k * sd * (1 + 1e-12) + 1e-9 * np.abs(mean)    # (the twin's bound, group by group)
-        trimmed = count >= 2
-    else:
-        mean = bound = np.zeros(n_groups)
-        trimmed = np.zeros(n_groups, bool)
-        scratch = None
-    space = (len(rows.hospital_names) + 1) * nd * ny
-    dense = space <= max(4 * len(rows), 1 << 22) and space < 1 << 26
-    s_reg, n_reg, s_pd, b_pd, n_pd, h_cost, h_n = trimming.kept_sums(
-        group, values, mean, bound, trimmed, rows.drg, rows.hospital, rows.cost_fen, rows.bed_days, nd, ny,
-        space if dense else 0)
+    cols = (rows.drg, rows.year, rows.cost_fen, rows.bed_days, rows.per_diem)
+    parts = _row_parts(len(rows))
+    with _PartRunner(len(parts)) as run:
+        by_group = None
+        if policy.weights.trim.method == "sd":
+            # each trimming group's values, in row order, group after group (a counting sort: each part of
+            # the rows writes from its own cursors, so the parts run at once and the order is the rows')
+            counts = run(lambda p: trimming.trim_counts(rows.drg, rows.year, rows.per_diem, year_list, n_groups,
+                                                        *parts[p]))
+            count, start, cursors = _counting_sort_cursors(counts)
+            by_group = np.empty(int(start[-1]), np.float64)
+            run(lambda p: trimming.scatter_values(*cols, year_list, index, cursors[p], by_group, *parts[p]))
+            mean, sd = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+            ranges = _group_parts(start, len(parts))
+            run(lambda p: trimming.moments_in_place(by_group, start, count, mean, sd, *ranges[p]))
+            k = float(policy.weights.trim.k)
+            with np.errstate(invalid="ignore"):
+                bound = k * sd * (1 + 1e-12) + 1e-9 * np.abs(mean)    # (the twin's bound, group by group)
+            trimmed = count >= 2
+        else:
+            mean = bound = np.zeros(n_groups)
+            trimmed = np.zeros(n_groups, bool)
+        space = (len(rows.hospital_names) + 1) * nd * ny
+        dense = space <= max(4 * len(rows), 1 << 22) and space < 1 << 26
+        kept = np.zeros(0 if dense else len(rows), bool)
+        got = run(lambda p: trimming.kept_part(*cols, rows.hospital, year_list, index, mean, bound, trimmed, nd,
+                                               space if dense else 0, kept, *parts[p]))
+        s_reg, n_reg, s_pd, b_pd, n_pd, per_drg_parts, h_cost, h_n = (sum(g[i] for g in got) for i in range(8))
+        # cv over the pooled trimmed (cost-indexed) costs of each DRG's regular cases, in row order
+        per_drg, start_d, cursors_d = _counting_sort_cursors([g[5] for g in got])
+        if by_group is None or len(by_group) < start_d[-1]:
+            by_group = np.empty(int(start_d[-1]), np.float64)
+        run(lambda p: trimming.scatter_kept(*cols, year_list, index, mean, bound, trimmed, cursors_d[p], by_group,
+                                            *parts[p]))
+        mean_d, sd_d = np.full(nd, np.nan), np.full(nd, np.nan)
+        ranges = _group_parts(start_d, len(parts))
+        run(lambda p: trimming.moments_in_place(by_group, start_d, per_drg, mean_d, sd_d, *ranges[p]))
+    by_group = None     # (160 MB at 20 M cases: freed before the tables are built)
     names = list(rows.drg_names) + [""]
     sums = {(names[k // ny], use_years[k % ny]): (int(s_reg[k]), int(n_reg[k])) for k in np.flatnonzero(n_reg)}
     pd_sums = {(names[k // ny], use_years[k % ny]): (int(s_pd[k]), int(b_pd[k]), int(n_pd[k]))
                for k in np.flatnonzero(n_pd)}
-    # cv over the pooled trimmed (cost-indexed) costs of each DRG's regular cases, in row order
-    count, mean, sd = trimming.group_moments(group, values, nd, scratch)
     cv_of: dict[str, float | None] = {}
     n_of: dict[str, int] = {}
-    for d in np.flatnonzero(count).tolist():
-        n_of[names[d]] = int(count[d])
-        cv_of[names[d]] = float(sd[d] / mean[d]) if count[d] >= 2 and mean[d] > 0 else None
+    for d in np.flatnonzero(per_drg).tolist():
+        n_of[names[d]] = int(per_drg[d])
+        cv_of[names[d]] = float(sd_d[d] / mean_d[d]) if per_drg[d] >= 2 and mean_d[d] > 0 else None
     if dense:
         keys = np.flatnonzero(h_n)
         trimmed_table = _sums_table(rows, nd, use_years, keys, h_cost[keys], h_n[keys])
     else:
-        kept = np.flatnonzero(group >= 0)       # (the kept regular cases)
-        kept_rows = rows.take(kept)
-        y_inv = np.zeros(len(kept), np.int32)
+        kept_at = np.flatnonzero(kept)       # (the kept regular cases)
+        kept_rows = rows.take(kept_at)
+        y_inv = np.zeros(len(kept_at), np.int32)
         for j, y in enumerate(use_years[1:], start=1):
             y_inv[kept_rows.year == y] = j
-        trimmed_table = _kept_sums(kept_rows, y_inv, use_years, np.arange(len(kept)))
+        trimmed_table = _kept_sums(kept_rows, y_inv, use_years, np.arange(len(kept_at)))
     return DrgYearSums(sums, pd_sums, n_of, cv_of, trimmed_table)
+
+
+#: rows below which drg_year_sums runs its kernels in one part (threads cost more than they save)
+PART_MIN_ROWS = 1 << 20
+
+
+def _row_parts(n: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges of ``n`` rows, one per core this process may use (one below :data:`PART_MIN_ROWS`)."""
+    from drg.casefile.background import available_cores
+
+    k = max(1, min(available_cores(), 8, n // PART_MIN_ROWS))
+    bounds = [n * i // k for i in range(k + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _counting_sort_cursors(counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """From each row part's counts per group: the total per group, each group's start (groups one after the
+    other, ``len + 1`` entries) and each part's cursors (the group's start plus the parts before it)."""
+    count = counts[0].copy()
+    for c in counts[1:]:
+        count += c
+    start = np.zeros(len(count) + 1, np.int64)
+    np.cumsum(count, out=start[1:])
+    cursors, before = [], start[:-1].copy()
+    for c in counts:
+        cursors.append(before.copy())
+        before += c
+    return count, start, cursors
+
+
+def _group_parts(start: np.ndarray, k: int) -> list[tuple[int, int]]:
+    """``k`` ranges of groups holding about as many values each (``start``: the groups' starts)."""
+    total = int(start[-1])
+    cuts = [0] + [int(np.searchsorted(start, total * i // k, side="left")) for i in range(1, k)] + [len(start) - 1]
+    cuts = [min(max(c, 0), len(start) - 1) for c in cuts]
+    for i in range(1, len(cuts)):
+        cuts[i] = max(cuts[i], cuts[i - 1])
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+class _PartRunner:
+    """Runs a function of the part number on every part, on threads when there are several (the kernels
+    release the GIL), and returns the results in part order; an error of a part is raised."""
+
+    def __init__(self, parts: int) -> None:
+        self.parts = parts
+        self._pool = None
+
+    def __enter__(self):
+        if self.parts > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.parts, thread_name_prefix="drg-weights")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def __call__(self, fn) -> list:
+        if self._pool is None:
+            return [fn(p) for p in range(self.parts)]
+        return list(self._pool.map(fn, range(self.parts)))
 
 
 def drg_year_sums_numpy(rows: HistoryRows, years: HistoryYears, policy: Policy) -> DrgYearSums:

@@ -156,3 +156,30 @@ def test_a_stay_too_long_for_the_projection_is_an_error_naming_file_row_and_fiel
     with pytest.raises(InputError) as err:
         history_rows(hist, load_policy("demo"), file="h.parquet")
     assert err.value.file == "h.parquet" and err.value.row == 2 and err.value.field == "los"
+
+
+@pytest.mark.parametrize("method", ["sd", "none"])
+@pytest.mark.parametrize("dense", [True, False])
+def test_year_sums_in_parts_on_threads_equal_the_twin(monkeypatch, method, dense):
+    """The rows cut into parts (one per core; here as many as 7-row parts allow, up to 8) that count, scatter
+    and sum at once on threads: the same sums, trimming decisions and cv as the numpy twin, bit for bit."""
+    import drg.pricing.weights as weights
+
+    monkeypatch.setattr(weights, "PART_MIN_ROWS", 7)
+    monkeypatch.setattr("drg.casefile.background.available_cores", lambda: 8)
+    pol = load_policy("demo")
+    pol = replace(pol, weights=replace(pol.weights, trim=replace(pol.weights.trim, method=method)))
+    rows = _rows(np.random.default_rng(23), 2000, **({} if dense else {"drgs": 3000, "hospitals": 3000}))
+    assert len(weights._row_parts(len(rows))) == 8
+    _equal(drg_year_sums(rows, _years(), pol), drg_year_sums_numpy(rows, _years(), pol))
+
+
+def test_group_ranges_cover_every_group_once():
+    from drg.pricing.weights import _group_parts
+
+    for counts in ([0, 0, 0], [5], [1, 0, 9, 0, 0, 3], list(range(50))):
+        start = np.concatenate([[0], np.cumsum(counts)])
+        for k in (1, 2, 3, 8):
+            ranges = _group_parts(start, k)
+            assert len(ranges) == k and ranges[0][0] == 0 and ranges[-1][1] == len(counts)
+            assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:])) and all(lo <= hi for lo, hi in ranges)
