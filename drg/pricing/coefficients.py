@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from drg.errors import InputError
 from drg.money import round_half_away
-from drg.pricing.coefficient_cells import cell_sums, hospital_cells
+
 from drg.pricing.exact import COEF_SCALE
 from drg.casefile.tables import hospital_tiers
 from drg.policy import Policy, load_policy
@@ -93,6 +93,8 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
     ``trimmed`` is the trimmed history of :func:`drg.pricing.weights.compute_weights`, or its
     :func:`trimmed_sums`.
     """
+    from drg.pricing.coefficient_cells import hospital_cells
+
     cp = policy.coef
     year = settlement_year if settlement_year is not None else policy.year
     blend = cp.blend_for(year)
@@ -201,6 +203,8 @@ def _cell_sums(sums: pa.Table, hosp_ids: list, drgs: list, years: list[int]) -> 
     ``drg · len(hosp_ids) + hospital`` and position of the year in ``years``: fen and cases, int64 arrays
     ``(cells, years)``; rows of another hospital, DRG or year are left out."""
     import pyarrow.compute as pc
+
+    from drg.pricing.coefficient_cells import cell_sums
 
     nh = len(hosp_ids)
     h = np.asarray(pc.index_in(sums.column("hospital_id"), value_set=pa.array(hosp_ids, pa.string()))
@@ -335,10 +339,10 @@ def scan_history(files: list[Path], pol: Policy) -> HistoryScan:
 
     if history_scan.ENGINE == "numba":
         try:
-            return _projected(plans, common, batches, pol, capacity)
+            return _projected(_history_tables(plans, common, batches), pol, capacity)
         except history_scan.UnusualHistory:     # (a year outside 0…9999, or very many years: the numpy code)
             pass
-    return _projected_numpy(plans, common, batches, pol, capacity)
+    return _projected_numpy(_history_tables(plans, common, batches), pol, capacity)
 
 
 def _history_tables(plans, common, batches):
@@ -346,29 +350,38 @@ def _history_tables(plans, common, batches):
     a missing fen value an error naming its row."""
     from drg.casefile.background import prefetch
 
-    for f, parquet, cols in plans:
-        # the next batches read on a second thread (Arrow's reader releases the GIL) while this one is projected
-        for t, first_row in prefetch(batches(f, parquet, cols), depth=2):
-            if "total_cost_fen" in cols and t.column("total_cost_fen").null_count:
-                row = int(np.flatnonzero(np.asarray(t.column("total_cost_fen").is_null()))[0]) + first_row
-                raise InputError("money value is missing", file=str(f), row=row, field="total_cost_fen")
-            yield f, first_row, t.select([c for c in common if c in t.column_names])
+    def read():
+        for f, parquet, cols in plans:
+            for t, first_row in batches(f, parquet, cols):
+                yield f, cols, t, first_row
+
+    # the next tables read on a second thread (Arrow's reader releases the GIL) while this one is projected,
+    # across the files' boundaries too
+    for f, cols, t, first_row in prefetch(read(), depth=2):
+        if "total_cost_fen" in cols and t.column("total_cost_fen").null_count:
+            row = int(np.flatnonzero(np.asarray(t.column("total_cost_fen").is_null()))[0]) + first_row
+            raise InputError("money value is missing", file=str(f), row=row, field="total_cost_fen")
+        yield f, first_row, t.select([c for c in common if c in t.column_names])
 
 
-def _projected(plans, common, batches, pol: Policy, capacity: int) -> HistoryScan:
-    """The scan in one kernel pass per batch (:class:`drg.pricing.history_scan.HistoryProjection`)."""
+def _projected(tables, pol: Policy, capacity: int) -> HistoryScan:
+    """The scan of :func:`_history_tables` ``tables`` in one kernel pass per batch
+    (:class:`drg.pricing.history_scan.HistoryProjection`)."""
     from drg.pricing.history_scan import HistoryProjection
     from drg.pricing.weights import require_history_columns
 
     projection = HistoryProjection(capacity, pol)
-    for f, first_row, t in _history_tables(plans, common, batches):
-        t = require_history_columns(t, file=str(f))
-        projection.add(t, file=str(f), first_row=first_row)
+    try:
+        for f, first_row, t in tables:
+            t = require_history_columns(t, file=str(f))
+            projection.add(t, file=str(f), first_row=first_row)
+    finally:
+        projection.close()
     return HistoryScan(projection.rows(), projection.years(), projection.cases, projection.hospitals(),
                        projection.deaths())
 
 
-def _projected_numpy(plans, common, batches, pol: Policy, capacity: int) -> HistoryScan:
+def _projected_numpy(tables, pol: Policy, capacity: int) -> HistoryScan:
     """The plain twin of :func:`_projected`: the numpy passes of :func:`drg.pricing.weights.history_rows` and
     :func:`drg.monitoring.lowrisk.death_counts` over each table."""
     import pyarrow.compute as pc
@@ -377,9 +390,8 @@ def _projected_numpy(plans, common, batches, pol: Policy, capacity: int) -> Hist
 
     built = None
     years, hospitals, deaths, cases = [], set(), [], 0
-    files = ", ".join(str(p[0]) for p in plans)
-    for _f, _first_row, t in _history_tables(plans, common, batches):
-        rows, case_year = history_rows(t, pol, file=files)
+    for f, _first_row, t in tables:
+        rows, case_year = history_rows(t, pol, file=str(f))
         if built is None:
             built = HistoryRowsBuilder(capacity)
         built.add(rows)

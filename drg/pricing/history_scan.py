@@ -30,6 +30,8 @@ ENGINE = "numba"
 #: distinct discharge years the kernel keeps death counts for (more, or a year outside 0…9999: the scan is
 #: done again by the numpy code, which has no such limit)
 YEAR_SLOTS = 64
+#: capacity (rows) from which the projection's pages are touched on a thread ahead of the kernel
+TOUCH_MIN_ROWS = 1 << 22
 #: a null discharge date, in days (its year is 0, as ``case_years`` gives it)
 NO_DATE = np.iinfo(np.int32).min
 
@@ -139,6 +141,62 @@ def _project(drg_idx, drg_code, drg_has, drg_pd, hosp_idx, hosp_code, adrg_idx, 
     return _DONE, n, m - at
 
 
+@njit(cache=True, nogil=True)
+def _touch(pages):
+    """Write a byte on every 4 KiB page of ``pages`` (uint8): the system gives each its memory now."""
+    for i in range(0, pages.shape[0], 4096):
+        pages[i] = 0
+
+
+class PageToucher:
+    """Gives the pages of the projection's arrays their memory on a thread of their own, a slice of rows at a
+    time from the first row on, ahead of the kernel that fills them.
+
+    At 20 M history cases the arrays are 260 MB of fresh memory: 63 K page faults, about 0.13 s that the
+    kernel paid on the main thread. The toucher writes only rows the kernel has not been allowed to write
+    (:meth:`wait` lets the kernel write rows below what is touched, and the toucher never goes back); it
+    stops when the arrays are replaced (grown or widened)."""
+
+    SLICE = 1 << 20
+
+    def __init__(self, arrays: list[np.ndarray], rows: int) -> None:
+        import threading
+
+        self._arrays = arrays
+        self._rows = rows
+        self._done = 0
+        self._stop = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="drg-page-toucher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        lo = 0
+        while lo < self._rows and not self._stop:
+            hi = min(lo + self.SLICE, self._rows)
+            for a in self._arrays:
+                _touch(a[lo:hi].view(np.uint8))
+            with self._changed:
+                self._done = hi
+                self._changed.notify_all()
+            lo = hi
+        with self._changed:
+            self._done = self._rows
+            self._changed.notify_all()
+
+    def wait(self, rows: int) -> None:
+        """Return once rows up to ``rows`` (exclusive) are touched, or the toucher has stopped."""
+        with self._changed:
+            while self._done < min(rows, self._rows) and not self._stop:
+                self._changed.wait()
+
+    def stop(self) -> None:
+        self._stop = True
+        with self._changed:
+            self._changed.notify_all()
+        self._thread.join()
+
+
 def _indices(array: pa.Array) -> np.ndarray:
     """The indices of a dictionary array as int32 numpy, −1 for a null."""
     ind = array.indices
@@ -148,6 +206,7 @@ def _indices(array: pa.Array) -> np.ndarray:
 
 
 def _ints(array: pa.Array, null: int, dtype) -> np.ndarray:
+    """An integer Arrow array as numpy (``dtype``, or its own type for None), nulls as ``null``."""
     if array.null_count:
         array = array.fill_null(null)
     return np.asarray(array, dtype)
@@ -184,16 +243,31 @@ class HistoryProjection:
         self._hospital_seen = np.zeros(65, np.bool_)
         self._year_seen = np.zeros(10000, np.bool_)
         self._flagged = 0                        # (DRG names whose flags are set)
+        self._known: dict = {}                   # id of a name dict → its names as an Arrow array
+        self._toucher = PageToucher(self._arrays(), capacity) if capacity >= TOUCH_MIN_ROWS else None
         self.cases = 0
 
     # ----------------------------------------------------------------------------------- names and codes
-    def _codes(self, dictionary: pa.Array, names: dict) -> tuple[np.ndarray, list]:
-        """Codes of a batch dictionary's values in ``names`` (new values added in their order); the new ones."""
-        values = dictionary.to_pylist()
-        new = [v for v in values if v is not None and v not in names]
-        for v in new:
-            names.setdefault(v, len(names))
-        return np.array([-1 if v is None else names[v] for v in values] + [-1], np.int64), new
+    def _codes(self, dictionary: pa.Array, names: dict) -> np.ndarray:
+        """Codes of a batch dictionary's values in ``names`` (new values added in their order), and −1 at the
+        end (for a null index). Looked up by Arrow against the names known so far (a batch's 600 values:
+        0.1 ms in Python, a tenth of it so)."""
+        import pyarrow.compute as pc
+
+        known = self._known.get(id(names))
+        if known is None or len(known) != len(names):
+            known = self._known[id(names)] = pa.array(list(names), pa.string())
+        found = pc.index_in(dictionary, value_set=known)
+        if found.null_count > dictionary.null_count:        # values not seen before: named in their order
+            for v, k in zip(dictionary.to_pylist(), found.to_pylist()):
+                if v is not None and k is None:
+                    names.setdefault(v, len(names))
+            known = self._known[id(names)] = pa.array(list(names), pa.string())
+            found = pc.index_in(dictionary, value_set=known)
+        codes = np.empty(len(dictionary) + 1, np.int64)
+        codes[:-1] = np.asarray(found.fill_null(-1) if found.null_count else found, np.int64)
+        codes[-1] = -1
+        return codes
 
     def _grow(self) -> None:
         from grouper.results import has_drg
@@ -232,8 +306,8 @@ class HistoryProjection:
             col = dict(zip(names, batch.columns))
             drg = _as_dictionary(col["drg"])
             hosp = _as_dictionary(col["hospital_id"])
-            drg_code, _ = self._codes(drg.dictionary, self.builder._drg_names)
-            hosp_code, _ = self._codes(hosp.dictionary, self.builder._hospital_names)
+            drg_code = self._codes(drg.dictionary, self.builder._drg_names)
+            hosp_code = self._codes(hosp.dictionary, self.builder._hospital_names)
             self._grow()
             empty_i, empty_b = np.zeros(0, np.int32), np.zeros(0, np.bool_)
             adrg_idx, adrg_pd = empty_i, empty_b
@@ -246,12 +320,13 @@ class HistoryProjection:
                 gs = _as_dictionary(col["group_status"])
                 gs_idx = _indices(gs)
                 gs_ok = np.array([v == "ok" for v in gs.dictionary.to_pylist()], np.bool_)
-            status = np.zeros(0, np.int64)
+            # (integer columns as they are: int8 status, int32 stays not widened per batch)
+            status = np.zeros(0, np.int8)
             if "discharge_status" in col:
                 s = col["discharge_status"]
-                status = _ints(s if pa.types.is_integer(s.type) else s.cast(pa.int64()), 0, np.int64)
+                status = _ints(s if pa.types.is_integer(s.type) else s.cast(pa.int64()), 0, None)
             los = col["los"]
-            los = _ints(los if pa.types.is_integer(los.type) else los.cast(pa.int64()), 0, np.int64)
+            los = _ints(los if pa.types.is_integer(los.type) else los.cast(pa.int64()), 0, None)
             date = col["discharge_date"]
             days, years = np.zeros(0, np.int32), np.zeros(0, np.int64)
             from_days = pa.types.is_date32(date.type)
@@ -262,6 +337,11 @@ class HistoryProjection:
             cost = np.asarray(col["total_cost_fen"], np.int64)
             b = self.builder
             b.reserve(batch.num_rows)
+            if self._toucher is not None:
+                if any(a is not t for a, t in zip(self._arrays(), self._toucher._arrays)):
+                    self.close()                # (the arrays grown or widened: their pages are given)
+                else:
+                    self._toucher.wait(b._n + batch.num_rows)
             start = 0
             while True:
                 status_code, stop, written = _project(
@@ -281,8 +361,19 @@ class HistoryProjection:
             self.cases += batch.num_rows
             row += batch.num_rows
 
+    def _arrays(self) -> list[np.ndarray]:
+        b = self.builder
+        return [b._drg, b._hospital, b._year, b._cost, b._bed_days, b._per_diem]
+
+    def close(self) -> None:
+        """Stop the page toucher (also when a batch raised)."""
+        if self._toucher is not None:
+            self._toucher.stop()
+            self._toucher = None
+
     # --------------------------------------------------------------------------------------------- results
     def rows(self):
+        self.close()
         return self.builder.rows()
 
     def years(self) -> np.ndarray:

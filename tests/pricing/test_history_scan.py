@@ -160,3 +160,41 @@ def test_civil_year_is_arrows_year():
     first = history_scan.FIRST_DAY
     span = np.arange(first, first + len(table))
     assert np.array_equal(table, pc.year(pa.array(span.astype(np.int32)).cast(pa.date32())).to_numpy())
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_pages_touched_ahead_of_the_kernel_change_nothing(tmp_path, monkeypatch, wide):
+    """With the page toucher on (every history here; slices of 64 rows, so the kernel waits for it between
+    batches) the scan is the numpy passes', also when a column is widened mid-scan (the toucher is then
+    stopped: its arrays are not the projection's any more); it is stopped once."""
+    monkeypatch.setattr(history_scan, "TOUCH_MIN_ROWS", 1)
+    monkeypatch.setattr(history_scan.PageToucher, "SLICE", 64)
+    stopped = []
+    real_stop = history_scan.PageToucher.stop
+    monkeypatch.setattr(history_scan.PageToucher, "stop", lambda self: stopped.append(self._done) or real_stop(self))
+    rng = np.random.default_rng(9)
+    files = [_write(tmp_path, "h1.parquet", _history(rng, 3000)),
+             _write(tmp_path, "h2.parquet", _history(rng, 2000, wide=wide), row_group=300)]
+    pol = load_policy("demo")
+    fast = _scan(files, pol, "numba", monkeypatch)
+    _equal(fast, _scan(files, pol, "python", monkeypatch))
+    assert len(stopped) == 1
+
+
+def test_the_toucher_stops_when_a_batch_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(history_scan, "TOUCH_MIN_ROWS", 1)
+    threads = []
+    real_init = history_scan.PageToucher.__init__
+
+    def init(self, *a):
+        real_init(self, *a)
+        threads.append(self._thread)
+
+    monkeypatch.setattr(history_scan.PageToucher, "__init__", init)
+    rng = np.random.default_rng(1)
+    t = _history(rng, 500)
+    t = t.set_column(t.column_names.index("drg"), "drg", pa.array(["FR23"] * 500))
+    t = t.set_column(t.column_names.index("los"), "los", pa.array([3] * 499 + [2**31], pa.int64()))
+    with pytest.raises(InputError):
+        _scan([_write(tmp_path, "h.parquet", t)], load_policy("demo"), "numba", monkeypatch)
+    assert threads and not any(th.is_alive() for th in threads)
