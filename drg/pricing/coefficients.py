@@ -413,10 +413,13 @@ def write_tables(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, pol: 
     (:class:`drg.monitoring.lowrisk.DeathCounts`; also into ``ledger`` when given), and the summary dict.
     ``history_hospitals`` are the hospital ids of the history cases (those missing from ``hospitals`` are
     recorded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow.parquet as pq
 
+    from drg.outputs import atomic_path
+
     hosp = hospitals
-    coefs = compute_coefficients(weights, trimmed, hosp, pol, settlement_year=year)
     out = Path(out)
     blend = pol.coef.blend_for(year)
     unknown = sorted(set(history_hospitals) - set(hosp.column("hospital_id").to_pylist()) - {None})
@@ -424,15 +427,19 @@ def write_tables(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, pol: 
             b"drg.blend": json.dumps({"hospital": str(blend.hospital), "tier": str(blend.tier),
                                       "one": str(blend.one)}).encode(),
             b"drg.history_hospitals_not_in_table": json.dumps(unknown).encode()}
-    from drg.outputs import atomic_path
-
     # both tables are written in full under temporary names before either takes its name: a failed write
-    # (a full disk) leaves the earlier pair as it was
+    # (a full disk) leaves the earlier pair as it was. Each is written on a thread (Arrow's writer releases
+    # the GIL) while the next step runs: the weights while the coefficients are computed, the coefficients
+    # while the low-risk DRGs are.
     with atomic_path(out / "weights.parquet") as weights_tmp, \
-            atomic_path(out / "coefficients.parquet") as coefs_tmp:
-        write_weights(weights, weights_tmp)
-        pq.write_table(coefs.replace_schema_metadata(meta), coefs_tmp)
-    low_risk = _low_risk(deaths, weights, pol, out, ledger)
+            atomic_path(out / "coefficients.parquet") as coefs_tmp, ThreadPoolExecutor(1) as writer:
+        written = [writer.submit(write_weights, weights, weights_tmp)]
+        coefs = compute_coefficients(weights, trimmed, hosp, pol, settlement_year=year)
+        written.append(writer.submit(pq.write_table, coefs.replace_schema_metadata(meta), coefs_tmp))
+        low_risk_table = _low_risk_table(deaths, weights, pol)
+        for w in written:
+            w.result()
+    low_risk = _low_risk(low_risk_table, weights, pol, out, ledger)
     wt = weights.table
     return {"history_cases": history_cases, "history_years": list(weights.years), "settlement_year": year,
             "drgs": wt.num_rows, "stable_drgs": int(np.sum(np.asarray(wt.column("stable")))),
@@ -440,12 +447,18 @@ def write_tables(weights: Weights, trimmed: pa.Table, hospitals: pa.Table, pol: 
             "history_hospitals_not_in_table": len(unknown), "policy": pol.id, **low_risk}
 
 
-def _low_risk(deaths, weights: Weights, pol: Policy, out: Path, ledger) -> dict:
-    """The low-risk DRGs of the weights' history years (SPEC §9) from the history's deaths:
-    ``OUT/low_risk_drgs.parquet`` and, given a ledger, its ``low_risk_drgs`` table."""
-    from drg.monitoring.lowrisk import LOW_RISK_FILE, low_risk_of_counts, write_low_risk
+def _low_risk_table(deaths, weights: Weights, pol: Policy) -> pa.Table:
+    """The low-risk DRGs of the weights' history years (SPEC §9) from the history's deaths."""
+    from drg.monitoring.lowrisk import low_risk_of_counts
 
-    table = low_risk_of_counts(deaths, weights.years, pol)
+    return low_risk_of_counts(deaths, weights.years, pol)
+
+
+def _low_risk(table: pa.Table, weights: Weights, pol: Policy, out: Path, ledger) -> dict:
+    """The low-risk DRGs of :func:`_low_risk_table` written: ``OUT/low_risk_drgs.parquet`` and, given a
+    ledger, its ``low_risk_drgs`` table; their counts for the summary."""
+    from drg.monitoring.lowrisk import LOW_RISK_FILE, write_low_risk
+
     write_low_risk(table, out / LOW_RISK_FILE, years=weights.years, policy=pol, scheme_id=weights.scheme_id)
     if ledger is not None:
         from drg.monitoring.store import record_low_risk
