@@ -20,8 +20,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from grouper.prefetch import prefetch_for_write
+
 __all__ = ["ENGINE", "pairwise_sum", "group_moments", "group_moments_twin", "trim_counts", "scatter_values",
            "moments_in_place", "kept_part", "scatter_kept"]
+
+#: rows ahead whose hospital cell :func:`kept_part` asks the memory for
+SUMS_AHEAD = 16
 
 #: The engine :func:`drg.pricing.weights.drg_year_sums` uses: ``numba`` (these kernels) or ``python`` (its
 #: numpy twin). No caller chooses it; the tests' engine fixture sets it for the length of a test.
@@ -233,6 +238,15 @@ def kept_part(drg, year, cost, bed_days, per_diem, hospital, years, index, mean,
     h_n = np.zeros(space, np.int64)
     mark = kept.shape[0] > 0
     for i in range(lo, hi):
+        if dense and i + SUMS_AHEAD < hi:
+            # the hospital cell of the row SUMS_AHEAD on asked for now (a hint: 12 MB of cells at 20 M cases,
+            # read at random, miss the caches; 0.23 → 0.18 s over 20 M rows)
+            a = i + SUMS_AHEAD
+            ja = _year_position(year[a], years)
+            if ja >= 0:
+                ha = ((np.int64(hospital[a]) + 1) * n_drgs + np.int64(drg[a])) * ny + ja
+                prefetch_for_write(h_cost, ha)
+                prefetch_for_write(h_n, ha)
         j = _year_position(year[i], years)
         if j < 0:
             continue
