@@ -113,7 +113,7 @@ PUBLIC = {
         'settle_months_dataset', 'settle_year_dataset', 'split_cases', 'sum_priced',
     ],
     "drg.cli": [
-        'COMMAND_ORDER', 'app', 'ledger_app', 'main', 'policy_app', 'scheme_app', 'settle_app',
+        'COMMAND_ORDER', 'app', 'ledger_app', 'main', 'policy_app', 'run', 'scheme_app', 'settle_app',
     ],
 }
 

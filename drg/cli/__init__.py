@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from drg.cli.options import install_light_coercion
 
-__all__ = ["COMMAND_ORDER", "app", "ledger_app", "main", "policy_app", "scheme_app", "settle_app"]
+__all__ = ["COMMAND_ORDER", "app", "ledger_app", "main", "policy_app", "run", "scheme_app", "settle_app"]
 
 #: The commands in the order of the job (later commands keep their slot: monitor, audit).
 COMMAND_ORDER = ("synth", "check", "scheme", "group", "explain", "policy", "weights", "points", "settle", "monitor",
@@ -141,3 +141,20 @@ def main() -> None:
 
     runner = _one_command_app(_LIGHT_COMMANDS[first]) if first in _LIGHT_COMMANDS else app
     sys.exit(run_guarded(lambda: runner(prog_name="drg"), rich=True))
+
+
+def run() -> None:
+    """The ``drg`` program (console script and ``python -m drg.cli``): :func:`main`, then the process ends
+    without tearing the interpreter down (:func:`drg.cli.runtime.leave`). ``main`` itself ends with
+    ``SystemExit``, for callers that run it inside a process of their own."""
+    try:
+        main()
+        code = 0
+    except SystemExit as done:      # (click ends every command so, a successful one with 0)
+        code = done.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    from drg.cli.runtime import leave
+
+    leave(code or 0)

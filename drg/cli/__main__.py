@@ -1,6 +1,6 @@
 """``python -m drg.cli``: the ``drg`` command line."""
 
-from drg.cli import main
+from drg.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

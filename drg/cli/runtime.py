@@ -225,3 +225,31 @@ def batch_process(command: str | None = None) -> None:
     if command in ARROW_DECAY_MS:
         release_at_once(ARROW_DECAY_MS[command])
     short_gil_turns()
+
+
+#: ``DRG_FULL_EXIT=1``: the ordinary interpreter shutdown at the end of a command (:func:`leave`)
+FULL_EXIT = "DRG_FULL_EXIT"
+
+
+def leave(code: int):
+    """End the ``drg`` process with ``code`` once its command has returned: Python's exit handlers run (thread
+    and process pools, temporary directories, logging, Dask clients), the standard streams are flushed, and
+    the process exits without tearing the interpreter down — no finalization of every module and object, no
+    static destructors of the libraries (LLVM's, loaded by numba, took 0.06 s; all of it 0.13–0.18 s at the
+    end of `drg weights` over 20 M history cases, 2026-12-06). Every file a command writes is closed (and
+    renamed into place) before it returns, so nothing is left half-written. ``DRG_FULL_EXIT=1`` keeps the
+    ordinary shutdown."""
+    import atexit
+    import sys
+
+    if os.environ.get(FULL_EXIT) == "1":
+        sys.exit(code)
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed or broken pipe: nothing more can be said on it
+                pass
+        os._exit(code)

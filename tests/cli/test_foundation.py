@@ -182,3 +182,38 @@ def test_batch_commands_have_numpy_allocate_on_ordinary_pages(tmp_path):
     assert state(["check", missing], {"NUMPY_MADVISE_HUGEPAGE": "1"}) == "'1' True"
     assert state(["check", missing], pre="import numpy; ").startswith("None ")
     assert state(["estimate", "--help"]).startswith("None ")
+
+
+def test_the_program_ends_without_tearing_the_interpreter_down(tmp_path):
+    """``drg`` (``drg.cli.run``) ends with the command's exit code after Python's exit handlers ran and the
+    standard streams were flushed, skipping only the interpreter's teardown; ``DRG_FULL_EXIT=1`` keeps the
+    ordinary one. ``main`` still ends with ``SystemExit`` for callers inside a process of their own."""
+    script = ("import atexit, sys\n"
+              "atexit.register(lambda: print('exit handler ran', flush=False))\n"
+              "from drg.cli.runtime import leave\n"
+              "print('unflushed output', end='')\n"
+              "leave(3)\n"
+              "print('never')\n")
+    for full in ("0", "1"):
+        env = {**os.environ, "DRG_FULL_EXIT": full}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+        assert done.returncode == 3
+        assert done.stdout.startswith("unflushed output") and "exit handler ran" in done.stdout
+        assert "never" not in done.stdout
+    usage = subprocess.run([sys.executable, "-m", "drg.cli", "no-such-command"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "No such command" in usage.stderr
+    missing = subprocess.run([sys.executable, "-m", "drg.cli", "weights", "--history", str(tmp_path / "none.parquet"),
+                              "--hospitals", str(tmp_path / "h.parquet"), "--policy", "demo", "--out",
+                              str(tmp_path / "t")], capture_output=True, text=True)
+    assert missing.returncode == 1 and "file not found" in missing.stderr
+    import pytest
+
+    from drg.cli import main
+
+    argv = sys.argv[:]
+    try:
+        sys.argv[1:] = ["--help"]
+        with pytest.raises(SystemExit):
+            main()
+    finally:
+        sys.argv[:] = argv
