@@ -135,6 +135,12 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
     tier_coef_of = np.zeros((nd, nt))
     rest: list[list[Fraction]] = []
     mean_list = [mean_d[d] for d in drgs]
+    # (the blend of a tier's coefficient, wh·tc + wt·tc + w1, as (wh + wt)·tc + w1: the same rational in half the
+    # operations; a tier without a coefficient takes 1.0, the same for every DRG)
+    whwt = wh + wt
+    coef_of_one = round_half_away(_clipped(whwt + w1, lo, hi) * COEF_SCALE) / COEF_SCALE
+    rest_of_one = wt + w1
+    weight_sums: dict[int, Fraction] = {}
     for i, md in enumerate(mean_list):
         # a DRG whose history costs nothing (bad data: every kept case at 0 fen) has no ratio to it: no tier
         # or hospital coefficient, so 1.0 (SPEC §3.4's fallback; docs/payment-rules.md)
@@ -142,19 +148,20 @@ def compute_coefficients(weights: Weights, trimmed: pa.Table, hospitals: pa.Tabl
         if md != 0:
             for j, tier in enumerate(tier_names):
                 if tier in cp.tiers and tier_n[i, j] >= cp.tier_n_min:
-                    observed[tier] = _year_mean(tier_s[i, j].tolist(), tier_c[i, j].tolist(), factor, wy) / md
+                    observed[tier] = _mean_ratio(tier_s[i, j].tolist(), tier_c[i, j].tolist(), factor, wy, md,
+                                                 weight_sums)
         chain = tier_chain(observed, cp.tiers, cp.down_factor, cp.up_factor)
         row = []
         for j, tier in enumerate(tier_names):
             tc, src = chain.get(tier, (None, None))
-            if src is not None:
-                tier_src[i, j] = TIER_SOURCES.index(src)
-            tc_used = tc if tc is not None else Fraction(1)
-            if tc is not None:
-                tier_float[i, j] = float(tc)
-            tier_coef_of[i, j] = round_half_away(_clipped(wh * tc_used + wt * tc_used + w1, lo, hi) * COEF_SCALE) \
-                / COEF_SCALE
-            row.append(wt * tc_used + w1)
+            if tc is None:
+                tier_coef_of[i, j] = coef_of_one
+                row.append(rest_of_one)
+                continue
+            tier_src[i, j] = TIER_SOURCES.index(src)
+            tier_float[i, j] = float(tc)
+            tier_coef_of[i, j] = round_half_away(_clipped(whwt * tc + w1, lo, hi) * COEF_SCALE) / COEF_SCALE
+            row.append(wt * tc + w1)
         rest.append(row)
 
     # every hospital × DRG cell, DRG by DRG: where a hospital has n_min cases, its own coefficient, exactly
@@ -191,11 +198,23 @@ TIER_SOURCES = ("observed", "from_higher", "from_lower", None)
 COEF_SOURCES = ("hospital", "tier", "1.0")
 
 
-def _year_mean(s: list[int], c: list[int], factor: list[Fraction], wy: list[Fraction]) -> Fraction:
-    """The year-weighted mean cost of fen sums ``s`` and case counts ``c`` per year (SPEC §2.3): Σ factor·s/c
-    over the years with cases ÷ Σ of their weights, exactly."""
-    years = [y for y in range(len(c)) if c[y]]
-    return sum((factor[y] * s[y] / c[y] for y in years), Fraction(0)) / sum((wy[y] for y in years), Fraction(0))
+def _mean_ratio(s: list[int], c: list[int], factor: list[Fraction], wy: list[Fraction], mean: Fraction,
+                weight_sums: dict) -> Fraction:
+    """The year-weighted mean cost of fen sums ``s`` and case counts ``c`` per year (SPEC §2.3: Σ factor·s/c over
+    the years with cases ÷ Σ of their weights) divided by ``mean``, exactly: the sum kept as an integer
+    numerator and denominator, one Fraction made at the end (a tier's coefficient; 1,833 of them for a
+    province, where a Fraction per operation took 0.05 s). ``weight_sums`` caches Σ weights per set of years."""
+    num, den, years = 0, 1, 0
+    for y, (v, n) in enumerate(zip(s, c)):
+        if n:
+            f = factor[y]
+            a, b = f.numerator * v, f.denominator * n
+            num, den = num * b + a * den, den * b
+            years |= 1 << y
+    w = weight_sums.get(years)
+    if w is None:
+        w = weight_sums[years] = sum((wy[y] for y in range(len(c)) if years >> y & 1), Fraction(0))
+    return Fraction(num * w.denominator * mean.denominator, den * w.numerator * mean.numerator)
 
 
 def _cell_sums(sums: pa.Table, hosp_ids: list, drgs: list, years: list[int]) -> tuple[np.ndarray, np.ndarray]:
