@@ -663,12 +663,16 @@ def weights_from_sums(sums: DrgYearSums, years: HistoryYears, policy: Policy, *,
                       scheme_id: str | None = None, file: str = "history") -> Weights:
     """A, the DRG means, base points, stability and per-diem points (SPEC §2.3–§2.7) from the trimmed sums,
     in rational arithmetic (the same table whatever order the sums came in)."""
-    use_years, w_of, idx_of = list(years.years), years.weight, years.index
+    use_years = list(years.years)
+    # each year's weight and cost index as Fractions once (a Decimal made a Fraction per sum took longer than
+    # the arithmetic)
+    w_of = {y: Fraction(w) for y, w in years.weight.items()}
+    idx_of = {y: Fraction(x) for y, x in years.index.items()}
     # A: year-weighted mean over trimmed, groupable, non-per-diem cases
     num, den = Fraction(0), Fraction(0)
     for (d, y), (s, n) in sums.sums.items():
-        w = Fraction(w_of[y])
-        num += w * Fraction(idx_of[y]) * s
+        w = w_of[y]
+        num += w * idx_of[y] * s
         den += w * n
     if den == 0:
         raise InputError("no groupable, non-per-diem history case is left after trimming: A is undefined",
@@ -679,16 +683,16 @@ def weights_from_sums(sums: DrgYearSums, years: HistoryYears, policy: Policy, *,
                          "base points can be formed", file=file, field="total_cost")
 
     def weighted_mean(per_year: dict[int, Fraction]) -> Fraction:
-        ws = sum(Fraction(w_of[y]) for y in per_year)
-        return sum(Fraction(w_of[y]) * m for y, m in per_year.items()) / ws
+        ws = sum(w_of[y] for y in per_year)
+        return sum(w_of[y] * m for y, m in per_year.items()) / ws
 
     by_drg: dict[str, dict[int, Fraction]] = {}
     for (d, y), (s, n) in sums.sums.items():
-        by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / n
+        by_drg.setdefault(d, {})[y] = idx_of[y] * s / n
     pd_by_drg: dict[str, dict[int, Fraction]] = {}
     pd_n: dict[str, int] = {}
     for (d, y), (s, b, n) in sums.pd_sums.items():
-        pd_by_drg.setdefault(d, {})[y] = Fraction(idx_of[y]) * s / b
+        pd_by_drg.setdefault(d, {})[y] = idx_of[y] * s / b
         pd_n[d] = pd_n.get(d, 0) + n
     cv_of, n_of = sums.cv_of, sums.n_of
 
