@@ -9,8 +9,9 @@ period not in the ledger) is an input error, exit code 1.
 Light coercion (:func:`install_light_coercion`): typer 0.29 converts every option value through a pydantic
 ``TypeAdapter``, and importing pydantic costs about 0.15–0.2 s — more than the one-case estimate's own work.
 Options of plain types (``str``, ``int``, ``float``, ``Path`` and lists of them, optional or not, without
-constraints) are converted here instead, by the same rules (an ``int`` option given ``"x"`` is a usage
-error); anything else still goes through typer's own coercion. If typer's internals differ from what this
+constraints but a ``min``/``max`` of a number: ``--workers``, which every batch command has) are converted
+here instead, by the same rules (an ``int`` option given ``"x"``, or one below its ``min``, is a usage error);
+anything else still goes through typer's own coercion. If typer's internals differ from what this
 expects, nothing is replaced and every option goes through typer as before.
 """
 
@@ -139,10 +140,12 @@ def install_light_coercion() -> bool:
                 return args[0]
         return annotation
 
-    def constrained(info) -> bool:
-        names = ("parser", "click_type", "min", "max", "exists", "formats", "mode", "encoding", "path_type",
-                 "allow_dash", "resolve_path", "writable")
+    def constrained(info, kind) -> bool:
+        names = ("parser", "click_type", "exists", "formats", "mode", "encoding", "path_type", "allow_dash",
+                 "resolve_path", "writable", "clamp")
         if any(getattr(info, n, None) not in (None, False) for n in names):
+            return True
+        if kind not in (int, float) and any(getattr(info, n, None) is not None for n in ("min", "max")):
             return True
         return any(getattr(info, n, True) is not True for n in ("file_okay", "dir_okay", "readable"))
 
@@ -153,13 +156,21 @@ def install_light_coercion() -> bool:
             kind = unwrap(typing.get_args(ann)[0]) if many else ann
             conv = plain[kind]
 
+            info = self.parameter_info
+            low, high = getattr(info, "min", None), getattr(info, "max", None)
+
             def one(v):
-                if isinstance(v, kind):
-                    return v
-                try:
-                    return conv(v)
-                except (TypeError, ValueError):
-                    raise BadParameter(f"{v!r} is not a valid {words[kind]}.", ctx=ctx, param=param) from None
+                if not isinstance(v, kind):
+                    try:
+                        v = conv(v)
+                    except (TypeError, ValueError):
+                        raise BadParameter(f"{v!r} is not a valid {words[kind]}.", ctx=ctx, param=param) from None
+                # a bound of an int or float option (typer's own words for it)
+                if low is not None and v < low:
+                    raise BadParameter(f"Input should be greater than or equal to {low}", ctx=ctx, param=param)
+                if high is not None and v > high:
+                    raise BadParameter(f"Input should be less than or equal to {high}", ctx=ctx, param=param)
+                return v
 
             if many:
                 return [one(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
@@ -170,7 +181,8 @@ def install_light_coercion() -> bool:
         kind = ann
         if typing.get_origin(ann) is list and len(typing.get_args(ann)) == 1:
             kind = unwrap(typing.get_args(ann)[0])
-        if (kind in plain and descriptor.file_annotation is None and not constrained(descriptor.parameter_info)):
+        if (kind in plain and descriptor.file_annotation is None
+                and not constrained(descriptor.parameter_info, kind)):
             try:
                 return _Light(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
             except TypeError:

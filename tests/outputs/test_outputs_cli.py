@@ -174,3 +174,22 @@ def test_one_case_estimate_imports_no_pydantic(bundle_world):
     r = subprocess.run([PY, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "LOADED []" in r.stdout
+
+
+def test_a_bounded_number_option_is_converted_without_pydantic(tmp_path):
+    """``--workers`` (every batch command's, ``min=1``) is converted by the light coercion too: a batch command
+    imports no pydantic, and a value below the bound or not a number is still a usage error (exit 2)."""
+    code = ("import sys\nfrom drg.cli import app\n"
+            "try:\n"
+            f"    app(['weights', '--history', {str(tmp_path / 'none.parquet')!r}, '--hospitals', 'h.parquet', "
+            f"'--policy', 'demo', '--out', {str(tmp_path / 't')!r}, '--workers', '3'], standalone_mode=False)\n"
+            "except Exception as exc:\n"
+            "    print('ERROR', type(exc).__name__)\n"
+            "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'))\n")
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True)
+    assert "ERROR InputError" in r.stdout and "LOADED []" in r.stdout, r.stdout + r.stderr
+    for value, words in (("0", "greater than or equal to 1"), ("abc", "not a valid integer")):
+        r = subprocess.run([PY, "-m", "drg.cli", "weights", "--history", "x.parquet", "--hospitals", "h",
+                            "--policy", "demo", "--out", str(tmp_path / "t"), "--workers", value],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and words in r.stderr and "--workers" in r.stderr
