@@ -169,3 +169,17 @@ def test_all_lists_only_names_the_module_has(module):
     assert len(names) == len(set(names)), f"{module}.__all__ lists a name twice"
     missing = [n for n in names if not hasattr(mod, n)]
     assert not missing, f"{module}.__all__ lists names it does not have: {missing}"
+
+
+def test_grouper_loads_its_rule_modules_only_when_a_name_is_used():
+    """``grouper``'s package names are imported on first use (``grouper.lazy``): every drg command imports the
+    error classes (``grouper.errors``) without the rule tables' modules; a name still works."""
+    import subprocess
+    import sys
+
+    code = ("import sys, drg.errors\n"
+            "print(sorted(m for m in ('grouper.scheme', 'grouper.reference', 'grouper.rules') if m in sys.modules))\n"
+            "import grouper\n"
+            "print(grouper.load_scheme.__module__, 'grouper.scheme' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "grouper.scheme True"

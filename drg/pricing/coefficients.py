@@ -19,7 +19,6 @@ import pyarrow as pa
 
 from drg.errors import InputError
 from drg.money import round_half_away
-
 from drg.pricing.exact import COEF_SCALE
 from drg.casefile.tables import hospital_tiers
 from drg.policy import Policy, load_policy

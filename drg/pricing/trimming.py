@@ -1,6 +1,10 @@
 """Numba kernels of ``drg weights``' trimming and sums (SPEC §2.2–§2.3, §2.6–§2.7) over the history's slim
-projection (:class:`drg.pricing.weights.HistoryRows`): one pass for the values trimmed on and their groups,
-one for each group's mean and sample SD, one for the trimming decisions and the exact sums.
+projection (:class:`drg.pricing.weights.HistoryRows`), each over a part of the rows so that the parts run at
+once on the cores (:func:`drg.pricing.weights.drg_year_sums`): the cases per trimming group
+(:func:`trim_counts`), the values trimmed on written group after group, each group in row order
+(:func:`scatter_values`, a counting sort whose parts write from their own cursors), each group's mean and
+sample SD (:func:`moments_in_place`), the trimming decisions and the exact sums (:func:`kept_part`), and the
+kept regular values by DRG for the cv (:func:`scatter_kept`).
 
 The decisions must be those of the numpy code they replace (:func:`drg.pricing.weights.drg_year_sums_numpy`,
 the twin), bit for bit: a case on the edge of ``k·SD`` is kept or dropped the same way. So the group

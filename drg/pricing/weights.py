@@ -451,7 +451,7 @@ def drg_year_sums(rows: HistoryRows, years: HistoryYears, policy: Policy) -> Drg
         kept = np.zeros(0 if dense else len(rows), bool)
         got = run(lambda p: trimming.kept_part(*cols, rows.hospital, year_list, index, mean, bound, trimmed, nd,
                                                space if dense else 0, kept, *parts[p]))
-        s_reg, n_reg, s_pd, b_pd, n_pd, per_drg_parts, h_cost, h_n = (sum(g[i] for g in got) for i in range(8))
+        s_reg, n_reg, s_pd, b_pd, n_pd, h_cost, h_n = (sum(g[i] for g in got) for i in (0, 1, 2, 3, 4, 6, 7))
         # cv over the pooled trimmed (cost-indexed) costs of each DRG's regular cases, in row order
         per_drg, start_d, cursors_d = _counting_sort_cursors([g[5] for g in got])
         if by_group is None or len(by_group) < start_d[-1]:
@@ -500,9 +500,7 @@ def _row_parts(n: int) -> list[tuple[int, int]]:
 def _counting_sort_cursors(counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """From each row part's counts per group: the total per group, each group's start (groups one after the
     other, ``len + 1`` entries) and each part's cursors (the group's start plus the parts before it)."""
-    count = counts[0].copy()
-    for c in counts[1:]:
-        count += c
+    count = np.sum(counts, axis=0)
     start = np.zeros(len(count) + 1, np.int64)
     np.cumsum(count, out=start[1:])
     cursors, before = [], start[:-1].copy()
